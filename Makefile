@@ -1,0 +1,60 @@
+# The pipeline as a dependency graph on real files. `make help` explains it.
+#
+#   data ──> checkpoint ──> latents ──> stats ──> generators ──> site, pdf
+#
+# Every step writes <run>/<step>.manifest.json last; that file is the target,
+# so an interrupted step is simply redone. Steps also skip themselves when their
+# inputs and config sections are unchanged, so touching a config is cheap.
+
+CONFIG ?= configs/default.toml
+NAME   := $(basename $(notdir $(CONFIG)))
+RUN    ?= build/$(NAME)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CLI    := $(PY) -m analysis
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data train encode stats generate all report site pdf test bench clean distclean
+
+help: ## list the targets
+	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
+	@echo
+	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Outputs of CONFIG=$(CONFIG) go to $(RUN)/; the article goes to _site/<version>/."
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[report,test]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium if missing
+	@bash tools/setup-system.sh
+
+$(RUN)/fetch.manifest.json: $(CONFIG) | setup
+	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
+
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json
+	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS)
+
+$(RUN)/encode.manifest.json: $(RUN)/train.manifest.json
+	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
+
+data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 cache
+train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)
+encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
+all: encode                           ## every analysis step
+
+test: setup ## run the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q
+
+bench: setup ## speed and memory figures, each with its ratio to a baseline
+	$(PY) bench/bench.py
+
+clean: ## remove build outputs of CONFIG
+	rm -rf $(RUN)
+
+distclean: ## remove all outputs, the site and the virtual environment
+	rm -rf build _site $(VENV)

@@ -1,0 +1,344 @@
+"""Typed configuration: TOML files mapped onto dataclasses, with checked overrides.
+
+A config file has one table per dataclass below (``[run]``, ``[data]``, ...). Every
+key is optional; what a file leaves out keeps the default written here. The
+command line can override any key with ``--set section.key=value`` (the value is
+read as TOML, so ``--set model.channels=[16,32]`` and ``--set data.path="/x"``
+work; a bare word is taken as a string).
+
+Unknown sections or keys, wrong types and out-of-range values are
+:class:`~analysis.errors.UserError` s naming the key and, for a typo, the closest
+valid key. The resolved config (defaults + file + overrides) is saved beside
+every output as ``config.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from analysis.errors import UserError
+
+
+def _f(default: Any, help: str = "", *, min: float | None = None, max: float | None = None,
+       choices: tuple | None = None, gt: float | None = None):
+    """A dataclass field with its valid range kept in metadata."""
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "gt": gt}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunConfig:
+    # Name of the run; outputs go to build/<name>/. Empty: the config file's stem.
+    name: str = _f("")
+    # Master seed: data split, weight init, shuffling, samples. Same seed, same artifacts.
+    seed: int = _f(0, min=0)
+    # "auto" picks CUDA, then Apple MPS, then CPU. Or "cpu", "cuda", "cuda:1", "mps".
+    device: str = _f("auto")
+    # Torch intra-op threads; 0 keeps PyTorch's default (one per core).
+    threads: int = _f(0, min=0, max=1024)
+
+
+@dataclass
+class DataConfig:
+    # cbcl-faces: MIT CBCL face crops (fetched once from the package index);
+    # folder: any directory of images (e.g. CelebA's img_align_celeba/); synthetic: for tests.
+    source: str = _f("cbcl-faces", choices=("cbcl-faces", "folder", "synthetic"))
+    # Directory of images for source = "folder" (searched recursively).
+    path: str = _f("")
+    # Download cache for cbcl-faces. Empty: $XDG_CACHE_HOME/face-latent-geometry (~/.cache/...).
+    cache_dir: str = _f("")
+    # Images are centre-cropped to a square and resized to image_size x image_size.
+    image_size: int = _f(24, min=8, max=1024)
+    # 1 = grayscale, 3 = RGB.
+    channels: int = _f(1, choices=(1, 3))
+    # Use at most this many images (sorted by identifier); 0 = all.
+    limit: int = _f(0, min=0)
+    # Images with a side shorter than this many pixels are skipped with a warning.
+    min_side: int = _f(8, min=1)
+    # Number of generated images for source = "synthetic".
+    synthetic_count: int = _f(256, min=1, max=1_000_000)
+    # Worker processes decoding image files (0 = in the main process).
+    workers: int = _f(0, min=0, max=256)
+    # Share of images held out from training for the reconstruction error curve.
+    val_fraction: float = _f(0.1, min=0.0, max=0.5)
+
+
+@dataclass
+class ModelConfig:
+    # Dimension N of the latent space.
+    latent_dim: int = _f(256, min=1, max=65536)
+    # Output channels of each stride-2 conv layer of the encoder (decoder mirrors them).
+    channels: list[int] = _f([32, 64, 128])
+    # Convolution kernel size (stride 2, "same"-style padding).
+    kernel_size: int = _f(4, choices=(3, 4, 5))
+    # Batch normalisation after each hidden conv (as in the RAE paper).
+    batch_norm: bool = _f(True)
+
+
+@dataclass
+class TrainConfig:
+    # Passes over the training split.
+    epochs: int = _f(40, min=1, max=100_000)
+    batch_size: int = _f(64, min=1, max=65536)
+    # Adam learning rate and weight decay.
+    lr: float = _f(1e-3, gt=0.0, max=10.0)
+    weight_decay: float = _f(0.0, min=0.0)
+    # Store activations channels-last (can be faster on some CPUs/GPUs).
+    channels_last: bool = _f(False)
+    # Wrap the model in torch.compile (slow start, sometimes faster steps).
+    compile: bool = _f(False)
+
+
+@dataclass
+class EncodeConfig:
+    # Images per encoder forward pass; bounds the pixels held in memory.
+    batch_size: int = _f(512, min=1, max=1_000_000)
+
+
+@dataclass
+class StatsConfig:
+    # Random sample of real points shown in projections and slices (clipped to n, with a note).
+    sample_size: int = _f(5000, min=1)
+    # Uniform artificial points drawn in each projection.
+    n_artificial: int = _f(10, min=0, max=100_000)
+    # Artificial points sampled directly inside each flat-cuboid slice.
+    slice_artificial: int = _f(200, min=0, max=100_000)
+    # b grid for the radius scan and slice occupancy. Empty: 60 values spread over the
+    # data's own scale (0.05 .. 1.5 x the largest 99th percentile of |z_j|).
+    b_grid: list[float] = _f([])
+    # Threshold b for slices and artificial points; 0 = the b-scan's best value.
+    b: float = _f(0.0, min=0.0)
+    # Component pairs to show, e.g. [[177, 242], [30, 118]]; empty = chosen automatically.
+    pairs: list[list[int]] = _f([])
+    # How many pairs to choose automatically (per reason).
+    n_pairs: int = _f(2, min=1, max=64)
+    # Bins of the per-component and radius histograms.
+    bins: int = _f(60, min=2, max=10_000)
+    # A mean counts as off-centre if it is more than this many standard errors from 0.
+    k_sigma: float = _f(3.0, gt=0.0)
+    # Share of variance kept by the PCA subspace used for the origin's Mahalanobis distance.
+    pca_variance: float = _f(0.99, gt=0.0, max=1.0)
+
+
+@dataclass
+class GenerateConfig:
+    # Generators to fit and compare (names from analysis.generators.GENERATORS).
+    generators: list[str] = _f(["uniform", "independent-normal", "independent-empirical",
+                                "mvn", "mvn-core", "pca-ellipsoid", "gmm"])
+    # Points drawn per generator for the metrics.
+    n_samples: int = _f(2000, min=1, max=10_000_000)
+    # Decoded images per generator on the contact sheets.
+    n_images: int = _f(64, min=1, max=4096)
+    # Neighbours k of the k-NN support and precision/recall/density/coverage metrics.
+    k: int = _f(5, min=1, max=1000)
+    # Share of real points held out as the "real vs real" reference.
+    holdout_fraction: float = _f(0.2, gt=0.0, max=0.9)
+    # Gaussian mixture components (gmm) and outlier cut in Mahalanobis sigmas (mvn-core).
+    gmm_components: int = _f(10, min=1, max=1000)
+    core_sigma: float = _f(3.0, gt=0.0)
+    # Confidence level of the pca-ellipsoid generator.
+    confidence: float = _f(0.95, gt=0.0, max=1.0)
+
+
+@dataclass
+class ReportConfig:
+    # Article title and authors as printed on the site and the PDF title page.
+    title: str = _f("Why random latent vectors do not decode to faces")
+    authors: list[str] = _f(["The face-latent-geometry authors"])
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    def section(self, *names: str) -> dict[str, dict[str, Any]]:
+        """The named sections as plain dicts (what a step's outputs depend on)."""
+        return {n: dataclasses.asdict(getattr(self, n)) for n in names}
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def _closest(name: str, options: list[str]) -> str:
+    hit = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f" (did you mean '{hit[0]}'?)" if hit else ""
+
+
+def _check_type(key: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to ``tp`` or raise a UserError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise UserError(f"config key '{key}' must be a list, got {value!r}",
+                            f"write it as [..], e.g. {key} = []")
+        return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    name = getattr(tp, "__name__", str(tp))
+    raise UserError(f"config key '{key}' must be of type {name}, got {value!r}",
+                    f"set {key} to a {name} value")
+
+
+def _check_range(key: str, value: Any, meta: dict) -> None:
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        opts = ", ".join(repr(c) for c in meta["choices"])
+        raise UserError(f"config key '{key}' = {value!r} is not one of {opts}",
+                        f"set {key} to one of {opts}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        lo, hi, gt = meta.get("min"), meta.get("max"), meta.get("gt")
+        if lo is not None and value < lo:
+            raise UserError(f"config key '{key}' = {value} is below its minimum {lo}",
+                            f"set {key} >= {lo}")
+        if gt is not None and value <= gt:
+            raise UserError(f"config key '{key}' = {value} must be greater than {gt}",
+                            f"set {key} > {gt}")
+        if hi is not None and value > hi:
+            raise UserError(f"config key '{key}' = {value} is above its maximum {hi}",
+                            f"set {key} <= {hi}")
+
+
+def _apply(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
+    if section not in SECTIONS:
+        raise UserError(f"unknown config section '[{section}]' in {where}{_closest(section, list(SECTIONS))}",
+                        f"valid sections: {', '.join(SECTIONS)}")
+    obj = getattr(cfg, section)
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if key not in fields:
+        raise UserError(f"unknown config key '{section}.{key}' in {where}{_closest(key, list(fields))}",
+                        f"valid keys of [{section}]: {', '.join(fields)}")
+    f = fields[key]
+    hints = typing.get_type_hints(type(obj))
+    value = _check_type(f"{section}.{key}", value, hints[key])
+    _check_range(f"{section}.{key}", value, f.metadata)
+    setattr(obj, key, value)
+
+
+def _validate(cfg: Config) -> None:
+    """Checks across keys (single keys are checked as they are set)."""
+    m, d, s = cfg.model, cfg.data, cfg.stats
+    if not m.channels:
+        raise UserError("config key 'model.channels' is empty", "give at least one layer, e.g. [32, 64]")
+    for i, c in enumerate(m.channels):
+        if not 1 <= c <= 8192:
+            raise UserError(f"config key 'model.channels[{i}]' = {c} is out of range 1..8192",
+                            "use positive channel counts")
+    factor = 2 ** len(m.channels)
+    if d.image_size % factor or d.image_size // factor < 1:
+        raise UserError(
+            f"data.image_size = {d.image_size} is too small or not divisible by {factor} "
+            f"for {len(m.channels)} stride-2 layers (model.channels)",
+            f"use an image_size that is a multiple of {factor}, or fewer layers")
+    if d.source == "folder" and not d.path:
+        raise UserError("data.source = 'folder' needs data.path",
+                        "set data.path to a directory of images, e.g. --set data.path=/data/img_align_celeba")
+    for i, b in enumerate(s.b_grid):
+        if not b > 0:
+            raise UserError(f"config key 'stats.b_grid[{i}]' = {b} must be > 0", "use positive b values")
+    for i, pair in enumerate(s.pairs):
+        if len(pair) != 2 or pair[0] == pair[1] or min(pair) < 0 or max(pair) >= m.latent_dim:
+            raise UserError(
+                f"config key 'stats.pairs[{i}]' = {pair} is not a pair of two different "
+                f"components in 0..{m.latent_dim - 1}",
+                "give pairs as [[j1, j2], ...] with 0 <= j < model.latent_dim")
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML, else as a plain string."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise UserError(f"bad override '{text}'", "write --set section.key=value, e.g. --set train.epochs=5")
+    dotted, raw = text.split("=", 1)
+    section, key = (p.strip() for p in dotted.split(".", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Config:
+    """Defaults, then the TOML file (if any), then ``section.key=value`` overrides.
+
+    Raises
+    ------
+    UserError
+        For a missing or unreadable file, invalid TOML, unknown keys, wrong types
+        and out-of-range values.
+    """
+    cfg = Config()
+    name = ""
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UserError(f"config file {path} does not exist",
+                            "pass an existing file, e.g. --config configs/default.toml") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"cannot read config file {path}: {e}", "pass a readable UTF-8 TOML file") from None
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise UserError(f"config file {path} is not valid TOML: {e}",
+                            "fix the syntax (see configs/default.toml for an example)") from None
+        for section, table in doc.items():
+            if not isinstance(table, dict):
+                raise UserError(f"'{section}' in {path} must be a [section] table{_closest(section, list(SECTIONS))}",
+                                f"valid sections: {', '.join(SECTIONS)}")
+            for key, value in table.items():
+                _apply(cfg, section, key, value, str(path))
+        name = path.stem
+    for text in overrides:
+        section, key, value = parse_override(text)
+        _apply(cfg, section, key, value, "--set")
+    if not cfg.run.name:
+        cfg.run.name = name or "default"
+    _validate(cfg)
+    return cfg
+
+
+def dumps_toml(cfg: Config) -> str:
+    """The resolved config as TOML (loadable by :func:`load_config`)."""
+    header = "# Resolved configuration (defaults + file + --set overrides).\n"
+    return header + tomli_w.dumps(cfg.to_dict())
+
+
+def from_dict(doc: dict[str, dict[str, Any]]) -> Config:
+    """Rebuild a Config from :meth:`Config.to_dict` output (e.g. stored in a checkpoint)."""
+    cfg = Config()
+    for section, table in doc.items():
+        for key, value in table.items():
+            _apply(cfg, section, key, value, "stored config")
+    _validate(cfg)
+    return cfg

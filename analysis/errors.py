@@ -1,0 +1,23 @@
+"""The one exception type for problems the user can fix.
+
+Anything raised as :class:`UserError` is printed by the CLI as a single line
+``error: <what is wrong> -- <how to fix it>`` and the process exits with status 2.
+Every other exception is a bug and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """Bad input: a config, a data folder, a checkpoint or an argument the user can fix.
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, naming the file, key or value.
+    fix : str, optional
+        What to do about it.
+    """
+
+    def __init__(self, problem: str, fix: str = ""):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} -- {fix}" if fix else problem)

@@ -1,0 +1,240 @@
+"""Atomic, deterministic writes and the provenance manifest.
+
+Every file the pipeline produces goes through :func:`atomic_write`: the bytes are
+written to a temporary file in the destination directory, flushed to disk, and
+renamed over the destination in one step. A reader therefore sees either the old
+file or the complete new one, never a partial file, even after ``kill -9``.
+
+Writers here are deterministic (sorted JSON keys, fixed zip timestamps), so the
+same inputs give byte-identical artifacts and their hashes can be compared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from analysis.errors import UserError
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary file is removed
+    and ``path`` is left untouched.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise UserError(f"cannot write to {path.parent}: {e.strerror}",
+                        "choose a writable output directory with --out DIR") from None
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise UserError(f"no space left while writing {path}",
+                            "free disk space or choose another --out DIR") from None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise UserError(f"cannot write {path}: {e.strerror}",
+                            "choose a writable output directory with --out DIR") from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and paths to plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no NaN/inf; null means "not defined"
+    return obj
+
+
+def dumps_json(obj: Any) -> bytes:
+    """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
+    return (json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write(path, dumps_json(obj))
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save one array as ``.npy`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Save arrays as an uncompressed ``.npz`` with fixed timestamps (byte-reproducible)."""
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name in sorted(arrays):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(arrays[name]), allow_pickle=False)
+                zf.writestr(info, buf.getvalue())
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the interpreter and the libraries whose results we depend on."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("face-latent-geometry", "torch", "numpy", "scipy", "scikit-learn", "pillow"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def manifest_path(run_dir: str | os.PathLike, step: str) -> Path:
+    """Where step ``step`` of the run in ``run_dir`` keeps its manifest."""
+    return Path(run_dir) / f"{step}.manifest.json"
+
+
+def write_manifest(run_dir: str | os.PathLike, step: str, key: str,
+                   inputs: dict[str, str], outputs: list[str | os.PathLike],
+                   config: dict | None = None, extra: dict[str, Any] | None = None) -> dict:
+    """Write ``run_dir/<step>.manifest.json`` last, as the step's completeness marker.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run's output directory (``build/<name>/`` by default).
+    step : str
+        Step name (``fetch``, ``train``, ...).
+    key : str
+        Hash of everything the outputs depend on (config sections and input hashes);
+        a later run with the same key may skip the step.
+    inputs : dict of str to str
+        Input name to its sha256 (or other identifying hash).
+    outputs : list of paths
+        Files written by the step (inside ``run_dir``); their sha256 are recorded.
+    config : dict, optional
+        The resolved config the step ran with.
+    """
+    run_dir = Path(run_dir)
+    manifest = {
+        "step": step,
+        "key": key,
+        "inputs": dict(sorted(inputs.items())),
+        "outputs": {Path(p).resolve().relative_to(run_dir.resolve()).as_posix(): sha256_file(p)
+                    for p in outputs},
+        "versions": package_versions(),
+    }
+    if config is not None:
+        manifest["config"] = config
+    if extra:
+        manifest.update(extra)
+    save_json(manifest_path(run_dir, step), manifest)
+    return manifest
+
+
+def read_manifest(run_dir: str | os.PathLike, step: str) -> dict | None:
+    """The step's manifest, or None if the step never finished."""
+    try:
+        return load_json(manifest_path(run_dir, step))
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
+    """True if ``step`` finished in ``run_dir`` with the same key and its outputs are all there."""
+    m = read_manifest(run_dir, step)
+    if not m or m.get("key") != key:
+        return False
+    return all((Path(run_dir) / name).is_file() for name in m.get("outputs", {}))
+
+
+def load_latents(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
+    """Load and check a latents file: a finite 2-D float array (n points x N components).
+
+    Raises
+    ------
+    UserError
+        Missing, unreadable, wrong-shaped, non-float or non-finite latents.
+    """
+    path = Path(path)
+    fix = "re-run the encode step (python -m analysis encode --config ...)"
+    try:
+        z = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"latents file {path} does not exist", fix) from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"latents file {path} is not a readable .npy array ({e})", fix) from None
+    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
+        raise UserError(f"latents file {path} has shape {z.shape}, expected (n points, N components)", fix)
+    if not np.issubdtype(z.dtype, np.floating):
+        raise UserError(f"latents file {path} has dtype {z.dtype}, expected float", fix)
+    bad = 0
+    for i in range(0, z.shape[0], 65536):
+        bad += int(np.count_nonzero(~np.isfinite(z[i:i + 65536])))
+    if bad:
+        raise UserError(f"latents file {path} contains {bad} NaN/inf values", fix)
+    return z
+
+
+def hash_key(*parts: Any) -> str:
+    """A stable hash of JSON-able parts (config sections, input hashes)."""
+    return sha256_bytes(dumps_json(list(parts)))[:16]
+
+
+def eprint(*args: Any) -> None:
+    print(*args, file=sys.stderr, flush=True)

@@ -1,0 +1,184 @@
+"""The convolutional autoencoder.
+
+Architecture (sizes from ``[model]`` and ``[data]`` in the config; C = data.channels,
+S = data.image_size, c_1..c_L = model.channels, N = model.latent_dim)::
+
+    encoder                                   decoder (mirror image)
+    x: (B, C, S, S) in [0, 1]                 z: (B, N)
+    Conv(C -> c_1, k, stride 2) + BN + ReLU   Linear(N -> c_L * s * s), reshape
+    Conv(c_1 -> c_2, k, stride 2) + BN + ReLU ConvT(c_L -> c_{L-1}, k, stride 2) + BN + ReLU
+    ...                                       ...
+    Conv(c_{L-1} -> c_L, k, stride 2)+BN+ReLU ConvT(c_1 -> C, k, stride 2)
+    flatten: (B, c_L * s * s), s = S / 2^L    sigmoid: (B, C, S, S) in [0, 1]
+    Linear(c_L * s * s -> N)
+    z: (B, N)
+
+Each stride-2 layer halves (encoder) or doubles (decoder) the side exactly, so S
+must be a multiple of 2^L. The latent layer is linear with no activation: the
+latent points are free to sit anywhere in R^N, which is what the study measures.
+Same design as the deterministic AEs of Ghosh et al. (RAE, ICLR 2020), smaller.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from analysis.config import Config
+
+
+def _padding(kernel_size: int) -> tuple[int, int]:
+    """(padding, output_padding) so that a stride-2 conv halves and its transpose doubles."""
+    # out = (S + 2p - k) // 2 + 1 == S / 2  and  (S/2 - 1) * 2 - 2p + k + op == S
+    return {3: (1, 1), 4: (1, 0), 5: (2, 1)}[kernel_size]
+
+
+class ConvAE(nn.Module):
+    """Convolutional autoencoder with a linear latent layer.
+
+    Parameters
+    ----------
+    in_channels : int
+        1 (gray) or 3 (RGB).
+    image_size : int
+        Side S of the square input; a multiple of 2 ** len(channels).
+    latent_dim : int
+        Latent dimension N.
+    channels : sequence of int
+        Output channels of the encoder's conv layers.
+    kernel_size : int
+        3, 4 or 5.
+    batch_norm : bool
+        Batch normalisation after each hidden conv layer.
+    """
+
+    def __init__(self, in_channels: int, image_size: int, latent_dim: int,
+                 channels: list[int], kernel_size: int = 4, batch_norm: bool = True):
+        super().__init__()
+        pad, out_pad = _padding(kernel_size)
+        self.side = image_size // 2 ** len(channels)
+        self.top = channels[-1]
+
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
+
+        enc: list[nn.Module] = []
+        c_in = in_channels
+        for c in channels:
+            enc += [nn.Conv2d(c_in, c, kernel_size, 2, pad, bias=not batch_norm), norm(c), nn.ReLU(inplace=True)]
+            c_in = c
+        enc += [nn.Flatten(), nn.Linear(self.top * self.side ** 2, latent_dim)]
+        self.encoder = nn.Sequential(*enc)
+
+        dec: list[nn.Module] = [nn.Linear(latent_dim, self.top * self.side ** 2),
+                                nn.Unflatten(1, (self.top, self.side, self.side))]
+        rev = list(reversed(channels)) + [in_channels]
+        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
+            last = i == len(rev) - 2
+            dec.append(nn.ConvTranspose2d(a, b, kernel_size, 2, pad, out_pad, bias=last or not batch_norm))
+            if not last:
+                dec += [norm(b), nn.ReLU(inplace=True)]
+        dec.append(nn.Sigmoid())
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct ``x``: (B, C, S, S) -> (B, C, S, S)."""
+        return self.decoder(self.encoder(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, S, S) in [0, 1] -> latent points (B, N)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent points (B, N) -> images (B, C, S, S) in [0, 1]."""
+        return self.decoder(z)
+
+
+def build_model(cfg: Config) -> ConvAE:
+    """The autoencoder described by ``cfg.model`` and ``cfg.data``."""
+    m = cfg.model
+    return ConvAE(cfg.data.channels, cfg.data.image_size, m.latent_dim, m.channels, m.kernel_size, m.batch_norm)
+
+
+def pick_device(spec: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(spec)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "face-latent-geometry/checkpoint-v1"
+
+
+def architecture(cfg: Config) -> dict:
+    """The config keys that fix the network's shape (a checkpoint must match them)."""
+    m = cfg.model
+    return {"in_channels": cfg.data.channels, "image_size": cfg.data.image_size,
+            "latent_dim": m.latent_dim, "channels": list(m.channels),
+            "kernel_size": m.kernel_size, "batch_norm": m.batch_norm}
+
+
+def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tuple[ConvAE, dict]:
+    """Load a checkpoint safely (``weights_only=True``) into the model ``cfg`` describes.
+
+    Accepts this project's checkpoints (a dict with ``state_dict``, ``config``,
+    ``architecture``, ...) and bare ``state_dict`` s of the same architecture.
+    Nothing in the file is ever executed: arbitrary pickled objects are refused.
+
+    Returns
+    -------
+    model : ConvAE
+        In eval mode, on ``device``.
+    meta : dict
+        The checkpoint's other entries (empty for a bare state_dict).
+
+    Raises
+    ------
+    UserError
+        Missing file, not a checkpoint, unsafe content, or a different architecture.
+    """
+    import pickle
+    import zipfile
+    from pathlib import Path
+
+    from analysis.errors import UserError
+
+    path = Path(path)
+    fix = "pass a checkpoint written by 'python -m analysis train' with the same [model] and [data] settings"
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist", fix)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+        raise UserError(f"checkpoint {path} holds objects that are not plain weights and was refused "
+                        f"(nothing was executed){': ' + first[:120] if first else ''}", fix) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError) as e:
+        raise UserError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__})", fix) from None
+    if isinstance(obj, dict) and "state_dict" in obj:
+        state, meta = obj["state_dict"], {k: v for k, v in obj.items() if k != "state_dict"}
+    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state, meta = obj, {}
+    else:
+        raise UserError(f"{path} is not a model checkpoint (no state_dict inside)", fix)
+    want = architecture(cfg)
+    have = meta.get("architecture")
+    if have is not None and have != want:
+        diff = ", ".join(f"{k}: checkpoint {have.get(k)!r} vs config {want[k]!r}"
+                         for k in want if have.get(k) != want[k])
+        raise UserError(f"checkpoint {path} does not fit the config ({diff})",
+                        "use the config the checkpoint was trained with, or retrain")
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as e:
+        msg = " ".join(str(e).split())[:200]
+        raise UserError(f"checkpoint {path} does not fit the architecture of the config ({msg})",
+                        "use the config the checkpoint was trained with, or retrain") from None
+    return model.to(device).eval(), meta
