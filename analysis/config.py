@@ -114,8 +114,10 @@ class StatsConfig:
     n_artificial: int = _f(10, min=0, max=100_000)
     # Artificial points sampled directly inside each flat-cuboid slice.
     slice_artificial: int = _f(200, min=0, max=100_000)
-    # b grid for the radius scan and slice occupancy. Empty: 60 values spread over the
-    # data's own scale (0.05 .. 1.5 x the largest 99th percentile of |z_j|).
+    # Uniform artificial points whose radii are compared with the real radii (b-scan).
+    radius_artificial: int = _f(20_000, min=100, max=1_000_000)
+    # b grid for the radius scan and slice occupancy. Empty: 60 values evenly spaced over the
+    # data's own scale: 0.05 .. 1.5 x the largest |1st or 99th percentile| of any component.
     b_grid: list[float] = _f([])
     # Threshold b for slices and artificial points; 0 = the b-scan's best value.
     b: float = _f(0.0, min=0.0)
@@ -123,6 +125,9 @@ class StatsConfig:
     pairs: list[list[int]] = _f([])
     # How many pairs to choose automatically (per reason).
     n_pairs: int = _f(2, min=1, max=64)
+    # Zoom window around the origin in each projection: the square that holds this share
+    # of all points (the study's zoom showed about 7 %).
+    zoom_share: float = _f(0.1, gt=0.0, max=1.0)
     # Bins of the per-component and radius histograms.
     bins: int = _f(60, min=2, max=10_000)
     # A mean counts as off-centre if it is more than this many standard errors from 0.

@@ -1,0 +1,816 @@
+"""The ``stats`` step: geometry of the latent point cloud (issue 4).
+
+Reads ``<run>/latents.npy`` (n points x N components) and writes, in ``<run>/stats/``,
+``stats.json`` (every number) and ``arrays.npz`` (every array), then
+``<run>/stats.manifest.json`` last. Same latents and same ``[stats]``/``[run]`` config
+give byte-identical files; the step is skipped when its manifest matches.
+
+Conventions
+-----------
+- ``mean`` is the centre of the cloud; ``cov`` the empirical covariance with divisor n
+  (maximum likelihood, as ``sklearn.covariance.empirical_covariance``); per-component
+  ``std`` uses divisor n - 1; the standard error of a mean is std / sqrt(n).
+- Radii: ``|z|`` (distance from the origin) and ``|z - mean|`` (from the centre).
+- Artificial points have iid components uniform in [-b, b]; their radii concentrate at
+  b*sqrt(N/3) with spread b/sqrt(15) (closed form, shown beside the measurement).
+  For them ``|u - mean|`` uses the artificial sample's own mean.
+- Random draws use ``np.random.default_rng([run.seed, stream])`` with one fixed stream
+  per purpose (:data:`STREAMS`), so adding a draw never shifts another.
+- The sample of real points (projections, slices, explorers) is
+  ``min(stats.sample_size, n)`` rows drawn without replacement, sorted; asking for more
+  than n points is not an error: the sample is clipped to n and ``notes`` says so.
+- Slices and the slice membership rule: see :mod:`analysis.slices`.
+- JSON has no NaN/inf: an undefined or infinite number is ``null``.
+
+stats.json
+----------
+``schema_version``
+    1.
+``n``, ``N``, ``seed``
+    Points, components, the run seed used for all sampling.
+``notes``
+    List of strings: clipping and other remarks on this run.
+``source``
+    ``latents_sha256``; ``encode_key`` (key of the encode manifest, or null).
+``components``
+    ``k_sigma``; ``n_off_centre`` / ``share_off_centre``: components whose mean lies more
+    than k_sigma standard errors from 0; ``n_constant`` (zero variance);
+    ``mean_abs_mean``, ``max_abs_mean``, ``argmax_abs_mean``; ``std_min``,
+    ``std_median``, ``std_max``; ``quantile_levels``; ``bins``.
+``correlation``
+    Off-diagonal Pearson correlations: ``mean_abs``, ``max_abs``, ``max_pair`` [i, j],
+    ``max_value`` (signed), ``n_pairs_above_0_5`` (pairs with |r| > 0.5).
+``pca``
+    ``total_variance`` (trace of cov); ``eigenvalues_top`` (up to 10, descending);
+    ``variance_share_first_k`` {"k": share of variance in the first k axes};
+    ``axes_for_variance`` {"0.9": fewest axes holding that share}; ``condition_number``
+    of cov (largest/smallest eigenvalue; null if singular).
+``centre``
+    ``offset`` = |mean| (distance of the centre from the origin); ``rms_radius`` =
+    sqrt(trace cov) (RMS distance of the points from the centre);
+    ``offset_over_rms_radius``; ``offset_share_first_k`` {"k": share of |mean|^2 lying
+    in the span of the first k PCA axes}.
+``origin``
+    ``euclidean``: ``distance`` (= |mean|), ``share_farther`` (share of points with
+    |z - mean| > |mean|: small means the origin is at the border of the cloud).
+    ``mahalanobis``: ``primary`` names the metric used for the headline figure
+    ("ledoit_wolf"); ``empirical`` {``distance`` (null if cov is singular or has
+    condition number > 1e12), ``condition_number``}; ``ledoit_wolf`` {``distance``,
+    ``shrinkage`` (sklearn's Ledoit-Wolf coefficient), ``condition_number`` of the shrunk
+    covariance, ``share_farther`` (share of real points farther from the centre than
+    the origin in this metric), ``gaussian_share_farther`` (chi-square tail with N
+    degrees of freedom, what a Gaussian cloud would give)}; ``pca_subspace`` {``distance``
+    within the first ``n_axes`` PCA axes holding ``variance_share`` >= stats.pca_variance,
+    ``share_farther``, ``gaussian_share_farther`` (n_axes degrees of freedom)}.
+    ``nearest``: ``origin_to_nearest_all`` (min |z| over all points);
+    ``reference_size`` points (all, or a random subset if n > 50,000) and
+    ``query_size`` of them (<= 1000): ``origin_to_nearest_reference``, the queries'
+    nearest-neighbour distances within the reference (``nn_q05``, ``nn_median``,
+    ``nn_q95``), ``origin_over_median_nn`` and ``share_nn_above_origin`` (share of
+    queries whose NN distance exceeds the origin's).
+``radii``
+    Summaries {``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max``} of
+    ``real`` (|z|), ``real_centred`` (|z - mean|), ``uniform`` and ``uniform_centred``
+    (``stats.radius_artificial`` uniform points at b = b.used; ``uniform`` also has
+    ``b``, ``n``, ``closed_form_mean`` = b*sqrt(N/3), ``closed_form_std`` = b/sqrt(15)).
+``b``
+    ``grid`` (the scan's b values), ``grid_source`` ("config" or "auto": 60 values evenly
+    spaced over 0.05..1.5 x the largest 99th percentile of |z_j|); ``best``: grid value
+    minimising the Wasserstein distance between real |z| and uniform |u| radii;
+    ``wasserstein_best``; ``best_centred``: the same for |z - mean|; ``best_at_grid_edge``;
+    ``overlap`` [lo, hi]: the b for which the central 90 % ranges (5th-95th
+    percentiles) of real |z| and uniform |u| intersect, i.e. lo = q05(|z|)/q95(|u_1|),
+    hi = q95(|z|)/q05(|u_1|) with u_1 uniform in [-1, 1]^N (closed in b since
+    |u_b| = b |u_1|); ``overlap_definition`` says this in words; ``used``: stats.b if
+    > 0 else ``best``; ``used_source`` ("config" or "b-scan").
+``projections``
+    ``sample_size`` (after clipping), ``sample_size_requested``, ``sample_dtype`` of
+    ``sample_z``, ``n_artificial``, ``b`` (= b.used), ``zoom_share``.
+``slices``
+    At b = b.used, over all N(N-1)/2 pairs: ``count_all`` and ``count_sample``
+    {``min``, ``median``, ``max``}; ``empty_pairs_all``, ``empty_pairs_sample``;
+    ``share_in_every_slice`` (points with no |z_j| > b) and ``share_in_no_slice``
+    (three or more); ``artificial_per_slice`` and ``artificial_rule``; ``atlas_b``
+    (b values of the stored count matrices).
+``pairs``
+    The pairs shown, in order, each {``pair`` [j1, j2], ``reason`` ("config",
+    "emptiest", "fullest", "origin_at_border", "overlap_but_empty"; see
+    :func:`analysis.slices.choose_pairs`), ``why`` (one sentence with the numbers),
+    ``slice_all``, ``slice_sample``, ``projection_overlap_all`` (points with both
+    |z_j1|, |z_j2| <= b), ``origin_mahalanobis_2d``, ``zoom`` {``half_width`` w of the
+    window [-w, w]^2 around the origin holding ``zoom_share`` of all points, points
+    inside: ``all``, ``sample``, ``artificial``}}.
+``published_reference``
+    Figures of the published study (CelebA, N = 256), labelled as such, for comparison
+    only; nothing in it is computed from our data.
+
+arrays.npz
+----------
+(N components, n_s sample points, G grid values, K atlas b values, P pairs, Q quantile
+levels, B = stats.bins.)
+
+- ``component_mean``, ``component_std``, ``component_min``, ``component_max``,
+  ``component_mean_over_se`` (mean / standard error): (N,) float64.
+- ``component_quantile_levels`` (Q,), ``component_quantiles`` (N, Q) float64.
+- ``component_hist_counts`` (N, B) int64, ``component_hist_edges`` (N, B+1) float64:
+  each component's histogram over its own [min, max].
+- ``corr`` (N, N) float32: correlation matrix (rows/columns of constant components 0,
+  diagonal 1).
+- ``pca_eigenvalues`` (N,) float64 descending; ``pca_axes`` (N, N) float32, row k is
+  axis k (sign: largest-magnitude entry positive); ``pca_variance_cumulative`` (N,);
+  ``pca_centre`` (N,) float64: the centre's coordinate along each axis.
+- ``radius_edges`` (B+1,); ``radius_hist_real``, ``radius_hist_real_centred``,
+  ``radius_hist_uniform``, ``radius_hist_uniform_centred`` (B,) int64 (all real points;
+  uniform at b.used).
+- ``radius_real_sample``, ``radius_real_centred_sample`` (n_s,) float32;
+  ``radius_uniform_unit`` (stats.radius_artificial,) float32: |u| for b = 1 (multiply
+  by b for any b: the report's b slider).
+- ``b_grid``, ``b_wasserstein``, ``b_wasserstein_centred`` (G,) float64;
+  ``b_uniform_in_real_range`` (G,): share of uniform radii inside the central 90 %
+  range of the real ones.
+- ``occupancy`` (G, 3) float64: share of all points in the emptiest, median and fullest
+  pair's slice for each grid b; ``occupancy_every`` (G,): share in every slice.
+- ``mahalanobis_edges`` (B+1,), ``mahalanobis_hist`` (B,) int64: Ledoit-Wolf
+  Mahalanobis distances of the real points from the centre.
+- ``nn_distances`` (query_size,) float32 sorted: nearest-neighbour distances.
+- ``sample_index`` (n_s,) int64: rows of latents.npy in the sample, ascending.
+- ``sample_z`` (n_s, N): the sample's coordinates, float16 (3 significant digits,
+  enough to plot) or float32 if a value exceeds float16's range (``projections.sample_dtype``).
+- ``sample_top_index`` (n_s, 3) uint16, ``sample_top_abs`` (n_s, 3) float32,
+  ``sample_fourth_abs`` (n_s,) float32: indices and values of each sample point's three
+  largest |z_j| (descending) and its 4th largest |z_j|, computed from the full-precision
+  latents; slice membership for any (j1, j2, b) is
+  ``top_abs[2] <= b and all(top_abs[t] <= b or top_index[t] in (j1, j2) for t in 0, 1)``.
+- ``artificial_z`` (n_artificial, N) float32: uniform in [-b, b]^N, b = b.used (projections).
+- ``slice_artificial_z`` (slice_artificial, N) float32: uniform in [-b, b]^N; such points
+  lie in every slice of threshold b (all components, j1 and j2 included, uniform in [-b, b]).
+- ``pairs`` (P, 2) int32, as ``stats.json`` ``pairs``; ``zoom_half_width`` (P,) float64.
+- ``pair_projection_overlap`` (N, N): points with |z_j1|, |z_j2| <= b.used (diagonal:
+  |z_j| <= b); ``pair_origin_mahalanobis_2d`` (N, N) float32 (NaN where undefined).
+- ``atlas_b`` (K,) float64: up to 8 grid values plus b.used, ascending;
+  ``atlas_counts_all``, ``atlas_counts_sample`` (K, N, N): slice counts of every pair
+  (symmetric, diagonal 0).
+
+Count arrays marked (N, N) or (K, N, N) are uint16 when every value fits, else uint32.
+For N = 256 and n = 200,000 the file is about 6 MB (sample_z and the atlas dominate:
+n_s*N*2 and 2*K*N^2*(2..4) bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+from sklearn import config_context
+from sklearn.neighbors import NearestNeighbors
+
+from analysis import io, slices
+from analysis.config import Config, StatsConfig, _check_range
+from analysis.errors import UserError
+
+SCHEMA_VERSION = 1
+QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+SHARE_K = (1, 2, 3, 5, 10, 20, 50, 100)
+SHARE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
+AUTO_GRID = (0.05, 1.5, 60)  # start, stop (x largest 99th percentile of |z_j|), count
+OVERLAP_Q = 0.05             # b.overlap compares the central 1 - 2q ranges
+NN_REFERENCE = 50_000
+NN_QUERIES = 1_000
+ATLAS_GRID_VALUES = 8
+MAX_CONDITION = 1e12
+STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
+
+PUBLISHED = {
+    "label": "published study (CelebA, N = 256, see ../shared/STUDY.md); for comparison only, "
+             "not computed from our data",
+    "b_best": 1.5,
+    "b_match_range": [1.0, 2.0],
+    "uniform_radius_mean_closed_form": 13.9,
+    "uniform_radius_std_closed_form": 0.39,
+    "projection_sample": 5000,
+    "n_artificial": 10,
+    "slice_artificial": 200,
+    "slices": [
+        {"pair": None, "b": 1.5, "sample": 2, "of_sample": 5000, "all": 56, "of_all": 80000},
+        {"pair": [177, 242], "b": 1.5, "sample": 1, "of_sample": 5000, "all": 39, "of_all": 80000},
+        {"pair": [30, 118], "b": 1.5, "all_about": 70, "of_all": 80000},
+    ],
+}
+
+
+# --------------------------------------------------------------------------- library
+
+def _chunks(z: np.ndarray):
+    """Yield (start, float64 chunk) over the rows of z."""
+    rows = slices.chunk_rows(z.shape[1])
+    for s in range(0, z.shape[0], rows):
+        yield s, np.asarray(z[s:s + rows], dtype=np.float64)
+
+
+def moments(z: np.ndarray) -> dict:
+    """Centre, covariance and radii in two chunked passes (no copy of z).
+
+    Parameters
+    ----------
+    z : (n, N) float array
+
+    Returns
+    -------
+    dict with
+        ``mean``, ``min``, ``max`` (N,) float64; ``cov`` (N, N) float64 (divisor n);
+        ``radius`` (n,) |z|; ``radius_centred`` (n,) |z - mean|; ``sum_r4`` float,
+        the sum of |z - mean|^4 (for the Ledoit-Wolf shrinkage).
+    """
+    n, N = z.shape
+    total, lo, hi = np.zeros(N), np.full(N, np.inf), np.full(N, -np.inf)
+    radius = np.empty(n)
+    for s, c in _chunks(z):
+        total += c.sum(axis=0)
+        np.minimum(lo, c.min(axis=0), out=lo)
+        np.maximum(hi, c.max(axis=0), out=hi)
+        radius[s:s + len(c)] = np.linalg.norm(c, axis=1)
+    mean = total / n
+    cov = np.zeros((N, N))
+    radius_centred = np.empty(n)
+    for s, c in _chunks(z):
+        c -= mean
+        cov += c.T @ c
+        radius_centred[s:s + len(c)] = np.linalg.norm(c, axis=1)
+    cov /= n
+    cov = (cov + cov.T) / 2
+    return {"mean": mean, "min": lo, "max": hi, "cov": cov, "radius": radius,
+            "radius_centred": radius_centred, "sum_r4": float(np.sum(radius_centred ** 4))}
+
+
+def component_distributions(z: np.ndarray, lo: np.ndarray, hi: np.ndarray, bins: int,
+                            levels=QUANTILE_LEVELS) -> dict:
+    """Per-component quantiles and histograms (chunked over columns).
+
+    Parameters
+    ----------
+    z : (n, N) float array
+    lo, hi : (N,) arrays
+        Per-component min and max (histogram ranges).
+    bins : int
+    levels : sequence of Q floats in [0, 1]
+
+    Returns
+    -------
+    dict with ``quantiles`` (N, Q), ``hist_counts`` (N, bins) int64,
+    ``hist_edges`` (N, bins + 1) float64.
+    """
+    n, N = z.shape
+    step = max(1, slices.CHUNK_ELEMENTS // n)
+    q = np.empty((N, len(levels)))
+    counts = np.empty((N, bins), np.int64)
+    edges = np.empty((N, bins + 1))
+    for c0 in range(0, N, step):
+        block = np.array(z[:, c0:c0 + step], dtype=np.float64).T
+        q[c0:c0 + len(block)] = np.quantile(block, levels, axis=1).T
+        for i, col in enumerate(block):
+            counts[c0 + i], edges[c0 + i] = np.histogram(col, bins, range=(lo[c0 + i], hi[c0 + i]))
+    return {"quantiles": q, "hist_counts": counts, "hist_edges": edges}
+
+
+def correlation(cov: np.ndarray) -> np.ndarray:
+    """Correlation matrix from a covariance; constant components get 0 (diagonal 1).
+
+    Parameters
+    ----------
+    cov : (N, N) array
+
+    Returns
+    -------
+    (N, N) float64 array
+    """
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), 0.0)
+    corr = np.clip(corr, -1.0, 1.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def pca(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of a covariance: principal variances and axes.
+
+    Parameters
+    ----------
+    cov : (N, N) symmetric array
+
+    Returns
+    -------
+    eigenvalues : (N,) float64, descending, negatives from round-off set to 0
+    axes : (N, N) float64, row k = unit axis k; sign fixed so that its
+        largest-magnitude entry is positive (reproducible).
+    """
+    w, v = np.linalg.eigh(cov)
+    w, axes = np.clip(w[::-1], 0.0, None), v[:, ::-1].T.copy()
+    big = np.abs(axes).argmax(axis=1)
+    axes *= np.where(axes[np.arange(len(axes)), big] < 0, -1.0, 1.0)[:, None]
+    return w, axes
+
+
+def ledoit_wolf_shrinkage(cov: np.ndarray, sum_r4: float, n: int) -> float:
+    """scikit-learn's Ledoit-Wolf shrinkage coefficient from chunk-accumulated moments.
+
+    Same formula as ``sklearn.covariance.ledoit_wolf_shrinkage(X)``, written in terms
+    of ``cov = X_c^T X_c / n`` and ``sum_r4 = sum_i |x_i - mean|^4`` so that X need not
+    be held in memory (``sum(X2^T X2) = sum_i |x_i|^4``); the tests check it against
+    scikit-learn. The shrunk covariance ``(1 - s) cov + s (trace(cov) / N) I``
+    (``sklearn.covariance.shrunk_covariance``) has the principal axes of cov and
+    variances ``(1 - s) eig + s trace(cov) / N``.
+
+    Parameters
+    ----------
+    cov : (N, N) array, empirical covariance with divisor n
+    sum_r4 : float
+    n : int
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    p = cov.shape[0]
+    if p == 1:
+        return 0.0
+    trace = float(np.trace(cov))
+    mu = trace / p
+    delta_ = float(np.sum(cov ** 2))
+    beta = (sum_r4 / n - delta_) / (p * n)
+    delta = (delta_ - 2.0 * mu * trace + p * mu ** 2) / p
+    beta = min(beta, delta)
+    return 0.0 if beta == 0 else float(beta / delta)
+
+
+def mahalanobis(z: np.ndarray, mean: np.ndarray, axes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mahalanobis distances from ``mean`` for covariances sharing the principal axes ``axes``.
+
+    With coordinates ``y = (z - mean) @ axes.T`` along the axes, metric m gives
+    ``d_m = sqrt(sum_k weights[m, k] * y_k^2)``: weights = 1 / principal variance, and 0
+    leaves an axis out (a PCA subspace, or an axis of zero variance). The empirical, the
+    Ledoit-Wolf (same axes, see :func:`ledoit_wolf_shrinkage`) and the PCA-subspace
+    metrics are all of this form, so one chunked pass gives all of them.
+
+    Parameters
+    ----------
+    z : (n, N) float array
+    mean : (N,) array
+    axes : (N, N) array, row k = principal axis k (:func:`pca`)
+    weights : (M, N) array
+
+    Returns
+    -------
+    (n, M) float64 array
+    """
+    weights = np.atleast_2d(weights)
+    out = np.empty((z.shape[0], len(weights)))
+    for s, c in _chunks(z):
+        y = (c - mean) @ axes.T
+        out[s:s + len(c)] = np.sqrt((y * y) @ weights.T)
+    return out
+
+
+def inverse(variances: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Weights for :func:`mahalanobis`: 1 / variance, 0 where variance <= 0 or not kept.
+
+    Parameters
+    ----------
+    variances : (N,) array of principal variances
+    keep : (N,) bool array, optional
+
+    Returns
+    -------
+    (N,) float64 array
+    """
+    v = np.asarray(variances, dtype=float)
+    ok = v > (v.max(initial=0.0) * 1e-15)
+    if keep is not None:
+        ok &= keep
+    return np.divide(1.0, v, out=np.zeros_like(v), where=ok)
+
+
+def uniform_radius_closed_form(N: int, b: float) -> tuple[float, float]:
+    """Mean b*sqrt(N/3) and spread b/sqrt(15) of |u| for u uniform in [-b, b]^N (large N)."""
+    return b * math.sqrt(N / 3.0), b / math.sqrt(15.0)
+
+
+def radius_summary(r: np.ndarray) -> dict:
+    """``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max`` of (n,) radii."""
+    q = np.quantile(r, [0.0, 0.05, 0.5, 0.95, 1.0])
+    return {"mean": float(np.mean(r)), "std": float(np.std(r)), "min": float(q[0]),
+            "q05": float(q[1]), "median": float(q[2]), "q95": float(q[3]), "max": float(q[4])}
+
+
+def auto_b_grid(q01: np.ndarray, q99: np.ndarray) -> np.ndarray:
+    """60 b values evenly spaced over 0.05..1.5 x the data's scale.
+
+    The scale is the largest |1st or 99th percentile| of any component.
+
+    Parameters
+    ----------
+    q01, q99 : (N,) arrays, per-component 1st and 99th percentiles
+
+    Returns
+    -------
+    (60,) float64 array (all > 0; a zero scale falls back to 1)
+    """
+    scale = float(max(np.abs(q01).max(), np.abs(q99).max())) or 1.0
+    start, stop, count = AUTO_GRID
+    return np.linspace(start * scale, stop * scale, count)
+
+
+def b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Wasserstein distance between real radii and uniform radii ``b * unit`` for each b.
+
+    ``scipy.stats.wasserstein_distance`` on the real radii and ``b * unit``; if there are
+    more real radii than unit ones (n > m), the real ones enter as their m quantiles at
+    p = (i + 1/2) / m, which keeps the scan fast for large n and changes the distance by
+    less than the spacing of those quantiles.
+
+    Parameters
+    ----------
+    real : (n,) radii of real points
+    unit : (m,) radii of uniform points in [-1, 1]^N
+    grid : (G,) b values
+
+    Returns
+    -------
+    (G,) float64 array
+    """
+    m = len(unit)
+    if len(real) > m:
+        real = np.quantile(real, (np.arange(m) + 0.5) / m)
+    return np.array([sps.wasserstein_distance(real, b * unit) for b in grid])
+
+
+def overlap_range(real: np.ndarray, unit: np.ndarray, q: float = OVERLAP_Q) -> tuple[float, float]:
+    """The b for which the central (1 - 2q) ranges of real radii and of ``b * unit`` intersect.
+
+    Parameters
+    ----------
+    real : (n,) radii of real points
+    unit : (m,) radii of uniform points in [-1, 1]^N
+    q : float
+
+    Returns
+    -------
+    (lo, hi) : q-quantile(real) / (1-q)-quantile(unit), (1-q)-quantile(real) / q-quantile(unit)
+    """
+    rq = np.quantile(real, [q, 1 - q])
+    uq = np.quantile(unit, [q, 1 - q])
+    return float(rq[0] / uq[1]), float(rq[1] / uq[0])
+
+
+def nearest_neighbours(z: np.ndarray, rng: np.random.Generator, reference: int = NN_REFERENCE,
+                       queries: int = NN_QUERIES) -> tuple[dict, np.ndarray]:
+    """The origin's nearest real point compared with typical nearest-neighbour distances.
+
+    Uses a random reference subset of ``reference`` points (all if n is smaller) and
+    ``queries`` of them; each query's NN distance excludes itself.
+
+    Parameters
+    ----------
+    z : (n, N) float array, n >= 2
+    rng : numpy Generator
+
+    Returns
+    -------
+    summary : dict (keys of ``origin.nearest`` in stats.json, except
+        ``origin_to_nearest_all``)
+    distances : (query_size,) float64, sorted NN distances of the queries
+    """
+    n, N = z.shape
+    ref_idx = np.sort(rng.choice(n, reference, replace=False)) if n > reference else np.arange(n)
+    ref = np.asarray(z[ref_idx], dtype=np.float32)
+    q_idx = np.sort(rng.choice(len(ref), min(len(ref), queries), replace=False))
+    nn = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(ref)
+    with config_context(working_memory=64):
+        d, _ = nn.kneighbors(ref[q_idx])
+        d0 = float(nn.kneighbors(np.zeros((1, N), np.float32), n_neighbors=1)[0][0, 0])
+    dist = np.sort(d[:, 1])
+    med = float(np.median(dist))
+    return ({"reference_size": len(ref), "query_size": len(q_idx),
+             "origin_to_nearest_reference": d0, "nn_q05": float(np.quantile(dist, 0.05)),
+             "nn_median": med, "nn_q95": float(np.quantile(dist, 0.95)),
+             "origin_over_median_nn": d0 / med if med > 0 else math.inf,
+             "share_nn_above_origin": float(np.mean(dist > d0))}, dist)
+
+
+# ------------------------------------------------------------------------ the step
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAMS[stream]])
+
+
+def _count_dtype(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.uint16 if a.max(initial=0) < 65536 else np.uint32)
+
+
+def _hist(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return np.histogram(x, edges)[0].astype(np.int64)
+
+
+def validate(sc: StatsConfig, n: int, N: int) -> list[str]:
+    """Check the [stats] config against latents of shape (n, N); return notes.
+
+    Raises
+    ------
+    UserError
+        Naming the key: out-of-range values, b <= 0 in the grid, a pair index >= N,
+        fewer than N + 1 points (covariance) or fewer than 2 components (pairs).
+    """
+    for f in dataclasses.fields(sc):
+        value = getattr(sc, f.name)
+        if isinstance(value, (int, float)):
+            _check_range(f"stats.{f.name}", value, f.metadata)
+    if N < 2:
+        raise UserError(f"the latents have N = {N} component; slices and projections need pairs",
+                        "train with model.latent_dim >= 2 and re-run encode")
+    if n < N + 1:
+        raise UserError(f"the latents have n = {n} points for N = {N} components; the covariance "
+                        f"needs at least N + 1 = {N + 1} points",
+                        "encode more images (data.limit = 0 uses all) or use a smaller model.latent_dim")
+    for i, b in enumerate(sc.b_grid):
+        if not (isinstance(b, (int, float)) and math.isfinite(b) and b > 0):
+            raise UserError(f"config key 'stats.b_grid[{i}]' = {b} must be > 0", "use positive b values")
+    if not math.isfinite(sc.b):
+        raise UserError(f"config key 'stats.b' = {sc.b} must be finite", "set stats.b >= 0 (0 = best b)")
+    for i, pair in enumerate(sc.pairs):
+        if (len(pair) != 2 or pair[0] == pair[1] or min(pair) < 0 or max(pair) >= N):
+            raise UserError(f"config key 'stats.pairs[{i}]' = {pair} is not a pair of two different "
+                            f"components in 0..{N - 1} (the latents have N = {N})",
+                            "give pairs as [[j1, j2], ...] with 0 <= j < N, or [] to choose them")
+    notes = []
+    if sc.sample_size > n:
+        notes.append(f"stats.sample_size = {sc.sample_size} is more than the n = {n} points; "
+                     f"the sample is all {n} points")
+    return notes
+
+
+def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
+    """All numbers and arrays of the step for latents z (see the module docstring).
+
+    Parameters
+    ----------
+    z : (n, N) float array
+    sc : StatsConfig (checked with :func:`validate`)
+    seed : int
+
+    Returns
+    -------
+    numbers : dict (stats.json without ``source``)
+    arrays : dict of str to array (arrays.npz)
+    """
+    n, N = z.shape
+    notes = validate(sc, n, N)
+    A: dict[str, np.ndarray] = {}
+
+    # 1. components
+    m = moments(z)
+    mean, cov = m["mean"], m["cov"]
+    var = np.clip(np.diag(cov), 0.0, None)
+    std = np.sqrt(var * n / (n - 1))
+    se = std / math.sqrt(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_over_se = np.where(se > 0, mean / se, np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
+    comp = component_distributions(z, m["min"], m["max"], sc.bins)
+    off = np.abs(mean_over_se) > sc.k_sigma
+    A.update(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
+             component_mean_over_se=mean_over_se,
+             component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
+             component_hist_counts=comp["hist_counts"], component_hist_edges=comp["hist_edges"])
+    components = {
+        "k_sigma": sc.k_sigma, "n_off_centre": int(off.sum()), "share_off_centre": float(off.mean()),
+        "n_constant": int(np.sum(var == 0)), "mean_abs_mean": float(np.mean(np.abs(mean))),
+        "max_abs_mean": float(np.max(np.abs(mean))), "argmax_abs_mean": int(np.argmax(np.abs(mean))),
+        "std_min": float(std.min()), "std_median": float(np.median(std)), "std_max": float(std.max()),
+        "quantile_levels": list(QUANTILE_LEVELS), "bins": sc.bins,
+    }
+
+    # 2. correlations, PCA, centre
+    corr = correlation(cov)
+    cu = slices.upper(corr)
+    imax = int(np.argmax(np.abs(cu)))
+    iu = np.triu_indices(N, 1)
+    correlation_ = {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
+                    "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
+                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5))}
+    eig, axes = pca(cov)
+    total = float(eig.sum())
+    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
+    centre_coords = axes @ mean
+    offset = float(np.linalg.norm(mean))
+    cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
+    ks = [k for k in SHARE_K if k <= N]
+    pca_ = {"total_variance": total, "eigenvalues_top": eig[:10].tolist(),
+            "variance_share_first_k": {str(k): float(cum[k - 1]) for k in ks},
+            "axes_for_variance": {str(s): int(np.searchsorted(cum, s - 1e-12) + 1) for s in SHARE_LEVELS},
+            "condition_number": cond}
+    c2 = np.cumsum(centre_coords ** 2) / offset ** 2 if offset > 0 else np.zeros(N)
+    rms = math.sqrt(total)
+    centre = {"offset": offset, "rms_radius": rms, "offset_over_rms_radius": offset / rms if rms else math.inf,
+              "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks}}
+    A.update(corr=corr.astype(np.float32), pca_eigenvalues=eig, pca_axes=axes.astype(np.float32),
+             pca_variance_cumulative=cum, pca_centre=centre_coords)
+
+    # 3. radii and the b-scan
+    unit = slices.uniform_cube(_rng(seed, "radii"), sc.radius_artificial, N)
+    unit_r = np.linalg.norm(unit, axis=1)
+    unit_rc = np.linalg.norm(unit - unit.mean(axis=0), axis=1)
+    del unit
+    qs = comp["quantiles"]
+    grid = (np.array(sc.b_grid, dtype=float) if sc.b_grid
+            else auto_b_grid(qs[:, QUANTILE_LEVELS.index(0.01)], qs[:, QUANTILE_LEVELS.index(0.99)]))
+    w = b_scan(m["radius"], unit_r, grid)
+    wc = b_scan(m["radius_centred"], unit_r, grid)
+    ib = int(np.argmin(w))
+    best = float(grid[ib])
+    lo, hi = overlap_range(m["radius"], unit_r)
+    b_used = float(sc.b) if sc.b > 0 else best
+    rq = np.quantile(m["radius"], [OVERLAP_Q, 1 - OVERLAP_Q])
+    in_range = np.array([np.mean((b * unit_r >= rq[0]) & (b * unit_r <= rq[1])) for b in grid])
+    b_ = {"grid": grid.tolist(), "grid_source": "config" if sc.b_grid else "auto", "best": best,
+          "wasserstein_best": float(w[ib]), "best_centred": float(grid[int(np.argmin(wc))]),
+          "best_at_grid_edge": bool(ib in (0, len(grid) - 1) and len(grid) > 1),
+          "overlap": [lo, hi],
+          "overlap_definition": "b for which the 5th-95th percentile ranges of real |z| and uniform |u| "
+                                "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
+                                "q95(|z|)/q05(|u_1|)]",
+          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan"}
+    mu_cf, sd_cf = uniform_radius_closed_form(N, b_used)
+    ur, urc = b_used * unit_r, b_used * unit_rc
+    radii = {"real": radius_summary(m["radius"]), "real_centred": radius_summary(m["radius_centred"]),
+             "uniform": {"b": b_used, "n": sc.radius_artificial, **radius_summary(ur),
+                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf},
+             "uniform_centred": radius_summary(urc)}
+    allr = np.concatenate([m["radius"], m["radius_centred"], ur, urc])
+    redges = np.linspace(allr.min(), allr.max(), sc.bins + 1)
+    A.update(radius_edges=redges, radius_hist_real=_hist(m["radius"], redges),
+             radius_hist_real_centred=_hist(m["radius_centred"], redges),
+             radius_hist_uniform=_hist(ur, redges), radius_hist_uniform_centred=_hist(urc, redges),
+             radius_uniform_unit=unit_r.astype(np.float32),
+             b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
+
+    # 4. the origin
+    # Ledoit-Wolf: (1 - s) cov + s mu I has cov's axes and variances (1 - s) eig + s mu.
+    shrink = ledoit_wolf_shrinkage(cov, m["sum_r4"], n)
+    eig_lw = (1.0 - shrink) * eig + shrink * total / N
+    n_axes = min(int(np.searchsorted(cum, sc.pca_variance - 1e-12) + 1), N)
+    weights = np.stack([inverse(eig_lw), inverse(eig, np.arange(N) < n_axes), inverse(eig)])
+    d_lw, d_pca = mahalanobis(z, mean, axes, weights[:2]).T
+    o_lw, o_pca, o_emp = mahalanobis(np.zeros((1, N)), mean, axes, weights)[0]
+    n_pca = int(np.count_nonzero(weights[1]))
+    nearest, nn_dist = nearest_neighbours(z, _rng(seed, "nn"))
+    origin = {
+        "euclidean": {"distance": offset, "share_farther": float(np.mean(m["radius_centred"] > offset))},
+        "mahalanobis": {
+            "primary": "ledoit_wolf",
+            "empirical": {"distance": float(o_emp) if cond < MAX_CONDITION else None,
+                          "condition_number": cond},
+            "ledoit_wolf": {"distance": float(o_lw), "shrinkage": shrink,
+                            "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
+                            "share_farther": float(np.mean(d_lw > o_lw)),
+                            "gaussian_share_farther": float(sps.chi2.sf(o_lw ** 2, N)), "dof": N},
+            "pca_subspace": {"distance": float(o_pca), "n_axes": n_pca,
+                             "variance_share": float(cum[n_pca - 1]),
+                             "share_farther": float(np.mean(d_pca > o_pca)),
+                             "gaussian_share_farther": float(sps.chi2.sf(o_pca ** 2, n_pca))}},
+        "nearest": {"origin_to_nearest_all": float(m["radius"].min()), **nearest},
+    }
+    medges = np.linspace(0.0, max(float(d_lw.max()), float(o_lw)), sc.bins + 1)
+    A.update(mahalanobis_edges=medges, mahalanobis_hist=_hist(d_lw, medges),
+             nn_distances=nn_dist.astype(np.float32))
+    del d_lw, d_pca
+
+    # 5./6. sample, projections, slices
+    n_s = min(sc.sample_size, n)
+    sample = np.sort(_rng(seed, "sample").choice(n, n_s, replace=False))
+    zs = np.asarray(z[sample])
+    top_i, top_v = slices.top_abs(z, 4)
+    ts_i, ts_v = top_i[sample], top_v[sample]
+    counts_all = slices.pair_counts_from_top(top_i, top_v, b_used, N)
+    counts_smp = slices.pair_counts_from_top(ts_i, ts_v, b_used, N)
+    overlap = slices.projection_overlap(z, b_used)
+    origin_2d = slices.origin_mahalanobis_2d(mean, cov)
+    occ = slices.occupancy(top_i, top_v, grid, N)
+    every = np.array([np.mean(top_v[:, 0] <= b) for b in grid])
+    art = slices.uniform_cube(_rng(seed, "artificial"), sc.n_artificial, N, b_used)
+    slice_art = slices.uniform_cube(_rng(seed, "slice_artificial"), sc.slice_artificial, N, b_used)
+    big = float(np.max(np.abs(zs))) if zs.size else 0.0
+    sample_dtype = np.float16 if big < 6.0e4 else np.float32
+    A.update(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
+             sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
+             sample_fourth_abs=ts_v[:, 3].astype(np.float32),
+             radius_real_sample=m["radius"][sample].astype(np.float32),
+             radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
+             artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32),
+             occupancy=occ, occupancy_every=every,
+             pair_projection_overlap=_count_dtype(overlap),
+             pair_origin_mahalanobis_2d=origin_2d.astype(np.float32))
+    projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
+                   "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
+                   "b": b_used, "zoom_share": sc.zoom_share}
+
+    # atlas: up to ATLAS_GRID_VALUES grid values spread over the grid, plus b.used
+    pick = np.unique(np.round(np.linspace(0, len(grid) - 1, min(len(grid), ATLAS_GRID_VALUES))).astype(int))
+    atlas_b = np.unique(np.append(grid[pick], b_used))
+    atlas_all = np.stack([slices.pair_counts_from_top(top_i, top_v, b, N) for b in atlas_b])
+    atlas_smp = np.stack([slices.pair_counts_from_top(ts_i, ts_v, b, N) for b in atlas_b])
+    A.update(atlas_b=atlas_b, atlas_counts_all=_count_dtype(atlas_all),
+             atlas_counts_sample=_count_dtype(atlas_smp))
+    ua, us = slices.upper(counts_all), slices.upper(counts_smp)
+    n_out = (top_v[:, :3] > b_used).sum(axis=1)
+    slices_ = {"b": b_used, "n_pairs": len(ua),
+               "count_all": {"min": int(ua.min()), "median": float(np.median(ua)), "max": int(ua.max())},
+               "count_sample": {"min": int(us.min()), "median": float(np.median(us)), "max": int(us.max())},
+               "empty_pairs_all": int(np.sum(ua == 0)), "empty_pairs_sample": int(np.sum(us == 0)),
+               "share_in_every_slice": float(np.mean(n_out == 0)),
+               "share_in_no_slice": float(np.mean(n_out >= 3)),
+               "artificial_per_slice": sc.slice_artificial,
+               "artificial_rule": "slice_artificial_z: all N components (j1 and j2 included) iid uniform "
+                                  "in [-b, b]; such points lie in every slice of threshold b",
+               "atlas_b": atlas_b.tolist()}
+
+    # 7. pairs
+    if sc.pairs:
+        chosen = [{"pair": [int(p[0]), int(p[1])], "reason": "config"} for p in sc.pairs]
+    else:
+        chosen = slices.choose_pairs(counts_all, counts_smp, overlap, origin_2d, sc.n_pairs)
+    zoom_w = []
+    for rec in chosen:
+        j1, j2 = rec["pair"]
+        cheb = np.abs(np.asarray(z[:, [j1, j2]], dtype=np.float64)).max(axis=1)
+        half = float(np.quantile(cheb, sc.zoom_share))
+        zoom_w.append(half)
+        rec.update(slice_all=int(counts_all[j1, j2]), slice_sample=int(counts_smp[j1, j2]),
+                   projection_overlap_all=int(overlap[j1, j2]),
+                   origin_mahalanobis_2d=float(origin_2d[j1, j2]),
+                   zoom={"half_width": half, "all": int(np.sum(cheb <= half)),
+                         "sample": int(np.sum(cheb[sample] <= half)),
+                         "artificial": int(np.sum(np.abs(art[:, [j1, j2]]).max(axis=1) <= half))})
+        rec["why"] = _why(rec, n, n_s, b_used, len(ua))
+    A.update(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
+             zoom_half_width=np.array(zoom_w))
+
+    numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
+               "components": components, "correlation": correlation_, "pca": pca_, "centre": centre,
+               "origin": origin, "radii": radii, "b": b_, "projections": projections,
+               "slices": slices_, "pairs": chosen, "published_reference": PUBLISHED}
+    return numbers, A
+
+
+def _why(rec: dict, n: int, n_s: int, b: float, n_pairs: int) -> str:
+    """One sentence explaining a pair choice, with its numbers."""
+    j1, j2 = rec["pair"]
+    head = (f"slice ({j1}, {j2}) at b = {b:.4g} holds {rec['slice_all']} of {n} points "
+            f"({rec['slice_sample']} of the {n_s}-point sample)")
+    return {
+        "config": f"set in stats.pairs; {head}",
+        "emptiest": f"fewest points of all {n_pairs} pairs: {head}",
+        "fullest": f"most points of all {n_pairs} pairs: {head}",
+        "origin_at_border": (f"origin farthest out of the projected cloud: 2-D Mahalanobis distance "
+                             f"{rec['origin_mahalanobis_2d']:.3g}; {head}"),
+        "overlap_but_empty": (f"{rec['projection_overlap_all']} points project into [-b, b]^2 "
+                              f"but {head}"),
+    }[rec["reason"]]
+
+
+def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
+    """Run the stats step on ``run_dir/latents.npy``; return the stats.json content.
+
+    Skipped (returning the stored numbers) when the manifest shows the same latents
+    and the same ``[stats]``/``[run]`` config, unless ``force``.
+
+    Raises
+    ------
+    UserError
+        Bad latents (missing, NaN/inf, wrong shape) or a [stats] value that does not fit
+        them; nothing is written then.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "latents.npy"
+    z = io.load_latents(path)
+    n, N = z.shape
+    validate(cfg.stats, n, N)
+    sha = io.sha256_file(path)
+    key = io.hash_key(cfg.section("stats", "run"), sha)
+    out_dir = run_dir / "stats"
+    json_path, npz_path = out_dir / "stats.json", out_dir / "arrays.npz"
+    if not force and io.is_complete(run_dir, "stats", key):
+        return io.load_json(json_path)
+    numbers, arrays = measure(z, cfg.stats, cfg.run.seed)
+    encode = io.read_manifest(run_dir, "encode")
+    numbers["source"] = {"latents_sha256": sha, "encode_key": encode.get("key") if encode else None}
+    io.save_npz(npz_path, **arrays)
+    io.save_json(json_path, numbers)
+    io.write_manifest(run_dir, "stats", key, inputs={"latents.npy": sha},
+                      outputs=[json_path, npz_path], config=cfg.to_dict())
+    mh = numbers["origin"]["mahalanobis"]["ledoit_wolf"]
+    io.eprint(f"stats: {n} x {N} latents; b best {numbers['b']['best']:.4g}, used "
+              f"{numbers['b']['used']:.4g}; origin Mahalanobis {mh['distance']:.3g} "
+              f"({mh['share_farther']:.1%} of points farther) -> {out_dir}")
+    return io.load_json(json_path)

@@ -1,0 +1,268 @@
+"""Training the autoencoder: the ``train`` step.
+
+Adam on the mean squared reconstruction error, with a held-out split
+(``data.val_fraction``, chosen by the seed) whose error is recorded every epoch.
+
+Reproducible and resumable:
+
+* the weights are initialised from ``run.seed``; the order of the training images
+  in epoch e comes from a :class:`~torch.utils.data.DistributedSampler` seeded with
+  ``run.seed`` and ``set_epoch(e)``; no other randomness is used;
+* after every epoch ``train/resume.pt`` (weights, optimizer state, history) is
+  written atomically. A run stopped by Ctrl-C or ``kill -9`` resumes from it, and
+  on the CPU ends with exactly the weights an uninterrupted run gives;
+* at the end ``train/model.pt`` (weights + resolved config + architecture + data
+  fingerprint + package version), ``train/history.json`` and the step's manifest are
+  written, and ``resume.pt`` is removed.
+
+Distributed: started under ``torchrun --nproc-per-node K``, the step trains with
+DistributedDataParallel (NCCL on GPUs, gloo on CPU). The global batch stays
+``train.batch_size`` (each of the K processes takes 1/K of every batch), so the loss
+curve matches a single-process run up to batch-norm statistics; rank 0 alone writes
+checkpoints.
+
+Small data sets are held in memory as float32; large ones are read batch by batch
+from the memory-mapped uint8 cache by DataLoader workers (``data.workers``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from analysis import __version__
+from analysis.config import Config
+from analysis.data import load_images
+from analysis.errors import UserError
+from analysis.io import atomic_path, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
+from analysis.model import architecture, build_model, load_checkpoint, pick_device
+
+IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/validation split of ``range(n)``; both sorted. Shapes (n_train,), (n_val,)."""
+    perm = np.random.default_rng([seed, 1]).permutation(n)
+    n_val = int(round(val_fraction * n)) if n > 1 else 0
+    n_val = min(n_val, n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+class Pixels:
+    """Batches of images as float32 tensors in [0, 1], from RAM or from the memmap."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+        self.ram = None
+        if images.size * 4 <= IN_MEMORY_BYTES:
+            self.ram = torch.from_numpy(np.array(images)).float().div_(255.0)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx: np.ndarray) -> torch.Tensor:
+        if self.ram is not None:
+            return self.ram[torch.from_numpy(np.asarray(idx))]
+        order = np.argsort(idx)  # sorted reads are faster on a memmap; the batch order is kept
+        rows = np.empty((len(idx), *self.images.shape[1:]), dtype=np.uint8)
+        rows[order] = self.images[np.asarray(idx)[order]]
+        return torch.from_numpy(rows).float().div_(255.0)
+
+
+def _dist_info() -> tuple[int, int]:
+    """(rank, world size) when launched by torchrun, else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else (0, 1)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int, device: torch.device) -> float:
+    """Mean squared reconstruction error over the images ``idx``."""
+    if len(idx) == 0:
+        return float("nan")
+    model.eval()
+    total = 0.0
+    for i in range(0, len(idx), batch_size):
+        x = pixels[idx[i:i + batch_size]].to(device)
+        total += nn.functional.mse_loss(model(x), x, reduction="sum").item()
+    return total / (len(idx) * int(np.prod(pixels.images.shape[1:])))
+
+
+def train_key(cfg: Config, data_sha: str) -> str:
+    return hash_key(cfg.section("data", "model", "train"), cfg.run.seed, data_sha)
+
+
+def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
+    """Train (or resume, or adopt ``checkpoint``) and write ``train/model.pt``.
+
+    Returns the manifest of the step.
+    """
+    fetch = read_manifest(run_dir, "fetch")
+    if fetch is None:
+        raise UserError(f"no finished fetch step in {run_dir}", "run: python -m analysis fetch --config ...")
+    data_sha = fetch["outputs"]["data/images.npy"]
+    if checkpoint is not None:
+        return adopt_checkpoint(cfg, run_dir, Path(checkpoint), data_sha)
+    key = train_key(cfg, data_sha)
+    if not force and is_complete(run_dir, "train", key):
+        eprint("train: up to date (same data and [data]/[model]/[train] settings)")
+        return read_manifest(run_dir, "train")
+
+    rank, world = _dist_info()
+    if world > 1:
+        import torch.distributed as dist
+        if cfg.train.batch_size % world:
+            raise UserError(f"train.batch_size = {cfg.train.batch_size} is not divisible by the {world} processes",
+                            f"use a multiple of {world}")
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if backend == "nccl" else torch.device("cpu")
+        if backend == "nccl":
+            torch.cuda.set_device(device)
+    else:
+        device = pick_device(cfg.run.device)
+    try:
+        return _train(cfg, run_dir, key, data_sha, device, rank, world)
+    finally:
+        if world > 1:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.device,
+           rank: int, world: int) -> dict:
+    t = cfg.train
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    images = load_images(run_dir)
+    pixels = Pixels(images)
+    train_idx, val_idx = split_indices(len(images), cfg.data.val_fraction, cfg.run.seed)
+    per_rank = t.batch_size // world
+    if len(train_idx) < t.batch_size:
+        raise UserError(f"only {len(train_idx)} training images for train.batch_size = {t.batch_size}",
+                        "lower train.batch_size or use more images")
+
+    torch.manual_seed(cfg.run.seed)
+    model = build_model(cfg).to(device)
+    fmt = torch.channels_last if t.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    history: list[dict] = []
+    start = 0
+    resume_path = run_dir / "train" / "resume.pt"
+    if resume_path.is_file():
+        state = torch.load(resume_path, map_location="cpu", weights_only=True)
+        if state.get("key") == key:
+            model.load_state_dict(state["state_dict"])
+            opt.load_state_dict(state["optimizer"])
+            history, start = state["history"], state["epoch"]
+            if rank == 0:
+                eprint(f"train: resuming after epoch {start} from {resume_path}")
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_net = torch.compile(net) if t.compile else net
+
+    sampler = torch.utils.data.DistributedSampler(range(len(train_idx)), num_replicas=world, rank=rank,
+                                                  shuffle=True, seed=cfg.run.seed, drop_last=True)
+    steps = len(sampler) // per_rank
+    for epoch in range(start, t.epochs):
+        sampler.set_epoch(epoch)
+        order = train_idx[np.fromiter(iter(sampler), dtype=np.int64)]
+        batches = [order[i * per_rank:(i + 1) * per_rank] for i in range(steps)]
+        loader = _loader(pixels, batches, cfg.data.workers)
+        net.train()
+        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch",
+                   disable=None if rank == 0 else True, file=sys.stderr, leave=False)
+        for x in bar:
+            x = x.to(device, non_blocking=True).contiguous(memory_format=fmt)
+            loss = nn.functional.mse_loss(step_net(x), x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(x)
+            seen += len(x)
+            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen * world / (time.perf_counter() - t0):.0f}")
+        bar.close()
+        seconds = time.perf_counter() - t0
+        train_loss = loss_sum / seen
+        if world > 1:
+            import torch.distributed as dist
+            buf = torch.tensor([train_loss], dtype=torch.float64, device=device)
+            dist.all_reduce(buf)
+            train_loss = buf.item() / world
+        if rank == 0:
+            val_loss = evaluate(model, pixels, val_idx, max(per_rank, 256), device)
+            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                            "seconds": round(seconds, 3), "images_per_s": round(seen * world / seconds, 1)})
+            eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}  val mse {val_loss:.5f}  "
+                   f"{seen * world / seconds:.0f} img/s")
+            _save(resume_path, {"key": key, "epoch": epoch + 1, "history": history,
+                                "state_dict": _cpu_state(model), "optimizer": opt.state_dict()})
+        if world > 1:
+            torch.distributed.barrier()
+    if rank != 0:
+        return {}
+    return _finish(cfg, run_dir, key, data_sha, model, history, len(train_idx), len(val_idx), device)
+
+
+def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
+    """Iterate over batches; from the memmap with worker processes when asked."""
+    if pixels.ram is not None or workers == 0:
+        return (pixels[b] for b in batches)
+    return torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers,
+                                       collate_fn=lambda b: pixels[b], persistent_workers=False)
+
+
+def _cpu_state(model: nn.Module) -> dict:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def _save(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _finish(cfg: Config, run_dir: Path, key: str, data_sha: str, model: nn.Module, history: list[dict],
+            n_train: int, n_val: int, device: torch.device) -> dict:
+    model_path = run_dir / "train" / "model.pt"
+    _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
+                       "architecture": architecture(cfg), "config": cfg.to_dict(),
+                       "data_sha256": data_sha, "version": __version__, "epochs": len(history)})
+    hist_path = run_dir / "train" / "history.json"
+    save_json(hist_path, {"epochs": history, "n_train": n_train, "n_val": n_val, "device": device.type,
+                          "loss": "mean squared error per pixel, pixels in [0, 1]",
+                          "parameters": sum(p.numel() for p in model.parameters())})
+    manifest = write_manifest(run_dir, "train", key, {"data/images.npy": data_sha},
+                              [model_path, hist_path], config=cfg.to_dict())
+    (run_dir / "train" / "resume.pt").unlink(missing_ok=True)
+    return manifest
+
+
+def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, data_sha: str) -> dict:
+    """Use a user's checkpoint instead of training: check that it fits, then store it as model.pt."""
+    model, meta = load_checkpoint(path, cfg)
+    src_sha = sha256_file(path)
+    key = hash_key("user-checkpoint", src_sha, cfg.section("data", "model"), data_sha)
+    if is_complete(run_dir, "train", key):
+        eprint("train: up to date (same user checkpoint)")
+        return read_manifest(run_dir, "train")
+    model_path = run_dir / "train" / "model.pt"
+    _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
+                       "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": data_sha,
+                       "version": __version__, "source": str(path), "source_sha256": src_sha})
+    hist_path = run_dir / "train" / "history.json"
+    hist = meta.get("history") if isinstance(meta.get("history"), list) else []
+    save_json(hist_path, {"epochs": hist, "source": "user checkpoint", "checkpoint": str(path)})
+    eprint(f"train: using the checkpoint {path} (not training)")
+    return write_manifest(run_dir, "train", key, {"data/images.npy": data_sha, "checkpoint": src_sha},
+                          [model_path, hist_path], config=cfg.to_dict())
+
