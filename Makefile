@@ -16,7 +16,7 @@ CLI    := $(PY) -m analysis
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate all report site pdf test bench clean distclean
+.PHONY: help setup data train encode stats generate all test bench clean distclean
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -42,10 +42,21 @@ $(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json
 $(RUN)/encode.manifest.json: $(RUN)/train.manifest.json
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
 
+$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json
+	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
+
+$(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json
+	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
+
 data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 cache
 train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)
 encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
-all: encode                           ## every analysis step
+stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
+generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
+all: generate                         ## every analysis step (data .. generate)
+
+# The article (site and PDF) is built by report/report.mk.
+-include report/report.mk
 
 test: setup ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
