@@ -75,6 +75,15 @@ def _clean_stale_temporaries(run_dir: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _remove_if_empty(run_dir: Path) -> None:
+    (run_dir / ".lock").unlink(missing_ok=True)
+    for d in sorted((p for p in run_dir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(d.iterdir()):
+            d.rmdir()
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
 def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
     if step == "fetch":
         from analysis import data
@@ -101,14 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = args.out or Path("build") / cfg.run.name
         if args.checkpoint is not None and not args.checkpoint.is_file():
             raise UserError(f"checkpoint {args.checkpoint} does not exist", "pass the path of a .pt file")
+        created = not run_dir.exists()
         distributed_worker = int(os.environ.get("RANK", "0")) > 0
         if not distributed_worker:
             _lock(run_dir)
             _clean_stale_temporaries(run_dir)
-            atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())
         steps = STEPS if args.step == "all" else (args.step,)
-        for step in steps:
-            run_step(step, cfg, run_dir, args.force, args.checkpoint)
+        try:
+            for step in steps:
+                run_step(step, cfg, run_dir, args.force, args.checkpoint)
+                if not distributed_worker:
+                    atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())
+        except UserError:
+            if created and not distributed_worker:  # leave nothing behind for a run that did nothing
+                _remove_if_empty(run_dir)
+            raise
         return 0
     except UserError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

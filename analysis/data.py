@@ -276,7 +276,7 @@ def build_cache(cfg: Config, run_dir: Path) -> dict:
                 with atomic_path(tmp) as tmp2:
                     small = np.lib.format.open_memmap(tmp2, mode="w+", dtype=np.uint8, shape=(len(ids), *shape_tail))
                     for i in range(0, len(ids), 4096):
-                        small[i:i + 4096] = full[i:i + 4096]
+                        small[i:i + 4096] = full[i:min(i + 4096, len(ids))]
                     small.flush()
                     del small, full
         for s in skipped[:20]:

@@ -1,0 +1,43 @@
+"""Shared fixtures: the smoke pipeline, run once per test session, and CLI helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.toml"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m analysis ARGS`` as a user would; returns the completed process."""
+    e = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd or ROOT, env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    """Exit 2, exactly one line on stderr starting with 'error:', no traceback, mentioning needles."""
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert " -- " in errors[0], f"no fix given: {errors[0]}"
+    for n in needles:
+        assert n.lower() in errors[0].lower(), (n, errors[0])
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A run directory with fetch, train and encode done on the smoke config."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    for step in ("fetch", "train", "encode"):
+        p = run_cli(step, "--config", str(SMOKE), "--out", str(out))
+        assert p.returncode == 0, p.stderr[-3000:]
+    return out

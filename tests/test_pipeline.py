@@ -1,0 +1,117 @@
+"""The smoke pipeline end to end through the real CLI: outputs, skipping, resuming."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from analysis.config import load_config
+from analysis.io import read_manifest
+from conftest import ROOT, SMOKE, run_cli
+
+
+def test_smoke_outputs(smoke_run):
+    cfg = load_config(SMOKE)
+    z = np.load(smoke_run / "latents.npy")
+    assert z.shape == (cfg.data.synthetic_count, cfg.model.latent_dim) and z.dtype == np.float32
+    assert np.isfinite(z).all() and z.std() > 0
+    ids = (smoke_run / "ids.txt").read_text().splitlines()
+    assert len(ids) == len(z) and ids[0] == "synthetic/000000"
+    m = read_manifest(smoke_run, "encode")
+    assert set(m["inputs"]) == {"data/images.npy", "train/model.pt"}
+    assert m["versions"]["torch"] and m["shape"] == list(z.shape)
+    hist = json.loads((smoke_run / "train" / "history.json").read_text())
+    assert [e["epoch"] for e in hist["epochs"]] == list(range(1, cfg.train.epochs + 1))
+    assert all(e["val_loss"] > 0 and e["images_per_s"] > 0 for e in hist["epochs"])
+    assert hist["epochs"][-1]["train_loss"] < hist["epochs"][0]["train_loss"]
+    assert load_config(smoke_run / "config.toml").to_dict() == cfg.to_dict()
+    assert not (smoke_run / "train" / "resume.pt").exists()
+    ckpt = torch.load(smoke_run / "train" / "model.pt", weights_only=True)
+    assert ckpt["architecture"]["latent_dim"] == cfg.model.latent_dim
+    assert ckpt["data_sha256"] == read_manifest(smoke_run, "fetch")["outputs"]["data/images.npy"]
+
+
+def test_up_to_date_steps_are_skipped(smoke_run):
+    before = (smoke_run / "latents.npy").stat().st_mtime_ns
+    p = run_cli("encode", "--config", str(SMOKE), "--out", str(smoke_run))
+    assert p.returncode == 0 and "up to date" in p.stderr
+    assert (smoke_run / "latents.npy").stat().st_mtime_ns == before
+    p = run_cli("train", "--config", str(SMOKE), "--out", str(smoke_run))
+    assert "up to date" in p.stderr
+
+
+def test_encoding_is_deterministic_and_matches_model(smoke_run, tmp_path):
+    from analysis.encode import encode_array
+    from analysis.model import load_checkpoint
+
+    cfg = load_config(SMOKE)
+    model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
+    images = np.load(smoke_run / "data" / "images.npy")
+    out = np.empty((len(images), cfg.model.latent_dim), np.float32)
+    encode_array(model, images, out, batch_size=7, device=torch.device("cpu"), progress=False)
+    np.testing.assert_allclose(out, np.load(smoke_run / "latents.npy"), rtol=1e-5, atol=1e-5)
+
+
+def test_user_checkpoint_is_adopted(smoke_run, tmp_path):
+    out = tmp_path / "adopt"
+    assert run_cli("fetch", "--config", str(SMOKE), "--out", str(out)).returncode == 0
+    p = run_cli("train", "--config", str(SMOKE), "--out", str(out), "--checkpoint", str(smoke_run / "train" / "model.pt"))
+    assert p.returncode == 0, p.stderr
+    assert "not training" in p.stderr
+    assert run_cli("encode", "--config", str(SMOKE), "--out", str(out)).returncode == 0
+    np.testing.assert_array_equal(np.load(out / "latents.npy"), np.load(smoke_run / "latents.npy"))
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig):
+    args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
+            "--set", "train.batch_size=16"]
+    ref = tmp_path / "ref"
+    for step in ("fetch", "train"):
+        assert run_cli(step, *args, "--out", str(ref)).returncode == 0
+    run = tmp_path / "run"
+    assert run_cli("fetch", *args, "--out", str(run)).returncode == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "analysis", "train", *args, "--out", str(run)],
+                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    resume = run / "train" / "resume.pt"
+    deadline = time.time() + 120
+    while not resume.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert resume.exists() and proc.poll() is None, "training finished before it could be interrupted"
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "re-run the same command to resume" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not (run / "train.manifest.json").exists() and not (run / "train" / "model.pt").exists()
+    done = torch.load(resume, weights_only=True)["epoch"]
+    assert 1 <= done < 4
+    p = run_cli("train", *args, "--out", str(run))
+    assert p.returncode == 0 and f"resuming after epoch {done}" in p.stderr
+    a, b = _state(ref / "train" / "model.pt"), _state(run / "train" / "model.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    h1 = json.loads((ref / "train" / "history.json").read_text())["epochs"]
+    h2 = json.loads((run / "train" / "history.json").read_text())["epochs"]
+    assert [e["train_loss"] for e in h1] == [e["train_loss"] for e in h2]
+
+
+def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
+    out = tmp_path / "seed1"
+    for step in ("fetch", "train"):
+        assert run_cli(step, "--config", str(SMOKE), "--out", str(out), "--set", "run.seed=1").returncode == 0
+    a, b = _state(smoke_run / "train" / "model.pt"), _state(out / "train" / "model.pt")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
