@@ -75,8 +75,9 @@ stats.json
     ``b``, ``n``, ``closed_form_mean`` = b*sqrt(N/3), ``closed_form_std`` = b/sqrt(15)).
 ``b``
     ``grid`` (the scan's b values), ``grid_source`` ("config" or "auto": 60 values evenly
-    spaced over 0.05..1.5 x the largest 99th percentile of |z_j|); ``best``: grid value
-    minimising the Wasserstein distance between real |z| and uniform |u| radii;
+    spaced over 0.05..1.5 x the largest |1st or 99th percentile| of any component);
+    ``best``: grid value minimising the Wasserstein distance between real |z| and
+    uniform |u| radii (:func:`b_scan`);
     ``wasserstein_best``; ``best_centred``: the same for |z - mean|; ``best_at_grid_edge``;
     ``overlap`` [lo, hi]: the b for which the central 90 % ranges (5th-95th
     percentiles) of real |z| and uniform |u| intersect, i.e. lo = q05(|z|)/q95(|u_1|),
@@ -147,13 +148,13 @@ levels, B = stats.bins.)
 - ``pairs`` (P, 2) int32, as ``stats.json`` ``pairs``; ``zoom_half_width`` (P,) float64.
 - ``pair_projection_overlap`` (N, N): points with |z_j1|, |z_j2| <= b.used (diagonal:
   |z_j| <= b); ``pair_origin_mahalanobis_2d`` (N, N) float32 (NaN where undefined).
-- ``atlas_b`` (K,) float64: up to 8 grid values plus b.used, ascending;
+- ``atlas_b`` (K,) float64: up to 6 grid values (spread over the grid) plus b.used, ascending;
   ``atlas_counts_all``, ``atlas_counts_sample`` (K, N, N): slice counts of every pair
   (symmetric, diagonal 0).
 
 Count arrays marked (N, N) or (K, N, N) are uint16 when every value fits, else uint32.
-For N = 256 and n = 200,000 the file is about 6 MB (sample_z and the atlas dominate:
-n_s*N*2 and 2*K*N^2*(2..4) bytes).
+For N = 256 the file is about 5 MB for n = 2,429 (CBCL) and 7 MB for n = 200,000
+(sample_z and the atlas dominate: n_s*N*2 and 2*K*N^2*(2..4) bytes).
 """
 
 from __future__ import annotations
@@ -175,11 +176,11 @@ SCHEMA_VERSION = 1
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 SHARE_K = (1, 2, 3, 5, 10, 20, 50, 100)
 SHARE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
-AUTO_GRID = (0.05, 1.5, 60)  # start, stop (x largest 99th percentile of |z_j|), count
+AUTO_GRID = (0.05, 1.5, 60)  # start, stop (x the data's scale, see auto_b_grid), count
 OVERLAP_Q = 0.05             # b.overlap compares the central 1 - 2q ranges
 NN_REFERENCE = 50_000
 NN_QUERIES = 1_000
-ATLAS_GRID_VALUES = 8
+ATLAS_GRID_VALUES = 6
 MAX_CONDITION = 1e12
 STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
 
@@ -204,10 +205,10 @@ PUBLISHED = {
 # --------------------------------------------------------------------------- library
 
 def _chunks(z: np.ndarray):
-    """Yield (start, float64 chunk) over the rows of z."""
+    """Yield (start, float64 copy of the chunk) over the rows of z."""
     rows = slices.chunk_rows(z.shape[1])
     for s in range(0, z.shape[0], rows):
-        yield s, np.asarray(z[s:s + rows], dtype=np.float64)
+        yield s, np.array(z[s:s + rows], dtype=np.float64)  # a copy: callers modify it
 
 
 def moments(z: np.ndarray) -> dict:
@@ -551,6 +552,209 @@ def validate(sc: StatsConfig, n: int, N: int) -> list[str]:
     return notes
 
 
+def _components(z: np.ndarray, m: dict, sc: StatsConfig, A: dict) -> tuple[dict, dict]:
+    """Item 1: per-component summaries; returns (json part, column distributions)."""
+    n = z.shape[0]
+    mean, var = m["mean"], np.clip(np.diag(m["cov"]), 0.0, None)
+    std = np.sqrt(var * n / (n - 1))
+    se = std / math.sqrt(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_over_se = np.where(se > 0, mean / se, np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
+    comp = component_distributions(z, m["min"], m["max"], sc.bins)
+    off = np.abs(mean_over_se) > sc.k_sigma
+    A.update(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
+             component_mean_over_se=mean_over_se,
+             component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
+             component_hist_counts=comp["hist_counts"], component_hist_edges=comp["hist_edges"])
+    return {
+        "k_sigma": sc.k_sigma, "n_off_centre": int(off.sum()), "share_off_centre": float(off.mean()),
+        "n_constant": int(np.sum(var == 0)), "mean_abs_mean": float(np.mean(np.abs(mean))),
+        "max_abs_mean": float(np.max(np.abs(mean))), "argmax_abs_mean": int(np.argmax(np.abs(mean))),
+        "std_min": float(std.min()), "std_median": float(np.median(std)), "std_max": float(std.max()),
+        "quantile_levels": list(QUANTILE_LEVELS), "bins": sc.bins,
+    }, comp
+
+
+def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
+    """Item 2: correlations, PCA, centre; returns (correlation, pca, centre, eig, axes)."""
+    mean, cov = m["mean"], m["cov"]
+    N = len(mean)
+    corr = correlation(cov)
+    cu = slices.upper(corr)
+    imax = int(np.argmax(np.abs(cu)))
+    iu = np.triu_indices(N, 1)
+    correlation_ = {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
+                    "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
+                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5))}
+    eig, axes = pca(cov)
+    total = float(eig.sum())
+    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
+    ks = [k for k in SHARE_K if k <= N]
+    pca_ = {"total_variance": total, "eigenvalues_top": eig[:10].tolist(),
+            "variance_share_first_k": {str(k): float(cum[k - 1]) for k in ks},
+            "axes_for_variance": {str(s): int(np.searchsorted(cum, s - 1e-12) + 1) for s in SHARE_LEVELS},
+            "condition_number": float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf}
+    centre_coords = axes @ mean
+    offset = float(np.linalg.norm(mean))
+    c2 = np.cumsum(centre_coords ** 2) / offset ** 2 if offset > 0 else np.zeros(N)
+    rms = math.sqrt(total)
+    centre = {"offset": offset, "rms_radius": rms,
+              "offset_over_rms_radius": offset / rms if rms else math.inf,
+              "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks}}
+    A.update(corr=corr.astype(np.float32), pca_eigenvalues=eig, pca_axes=axes.astype(np.float32),
+             pca_variance_cumulative=cum, pca_centre=centre_coords)
+    return correlation_, pca_, centre, eig, axes
+
+
+def _radii(m: dict, comp: dict, sc: StatsConfig, seed: int, A: dict) -> tuple[dict, dict, np.ndarray]:
+    """Item 4: radii, the b-scan and b; returns (radii, b, grid)."""
+    N = len(m["mean"])
+    unit = slices.uniform_cube(_rng(seed, "radii"), sc.radius_artificial, N)
+    unit_r = np.linalg.norm(unit, axis=1)
+    unit_rc = np.linalg.norm(unit - unit.mean(axis=0), axis=1)
+    del unit
+    qs = comp["quantiles"]
+    grid = (np.array(sc.b_grid, dtype=float) if sc.b_grid
+            else auto_b_grid(qs[:, QUANTILE_LEVELS.index(0.01)], qs[:, QUANTILE_LEVELS.index(0.99)]))
+    r, rc = m["radius"], m["radius_centred"]
+    w, wc = b_scan(r, unit_r, grid), b_scan(rc, unit_r, grid)
+    ib = int(np.argmin(w))
+    best = float(grid[ib])
+    lo, hi = overlap_range(r, unit_r)
+    b_used = float(sc.b) if sc.b > 0 else best
+    rq = np.quantile(r, [OVERLAP_Q, 1 - OVERLAP_Q])
+    in_range = np.array([np.mean((b * unit_r >= rq[0]) & (b * unit_r <= rq[1])) for b in grid])
+    b_ = {"grid": grid.tolist(), "grid_source": "config" if sc.b_grid else "auto", "best": best,
+          "wasserstein_best": float(w[ib]), "best_centred": float(grid[int(np.argmin(wc))]),
+          "best_at_grid_edge": bool(ib in (0, len(grid) - 1) and len(grid) > 1),
+          "overlap": [lo, hi],
+          "overlap_definition": "b for which the 5th-95th percentile ranges of real |z| and uniform |u| "
+                                "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
+                                "q95(|z|)/q05(|u_1|)]",
+          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan"}
+    mu_cf, sd_cf = uniform_radius_closed_form(N, b_used)
+    ur, urc = b_used * unit_r, b_used * unit_rc
+    radii = {"real": radius_summary(r), "real_centred": radius_summary(rc),
+             "uniform": {"b": b_used, "n": sc.radius_artificial, **radius_summary(ur),
+                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf},
+             "uniform_centred": radius_summary(urc)}
+    allr = np.concatenate([r, rc, ur, urc])
+    edges = np.linspace(allr.min(), allr.max(), sc.bins + 1)
+    A.update(radius_edges=edges, radius_hist_real=_hist(r, edges), radius_hist_real_centred=_hist(rc, edges),
+             radius_hist_uniform=_hist(ur, edges), radius_hist_uniform_centred=_hist(urc, edges),
+             radius_uniform_unit=unit_r.astype(np.float32),
+             b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
+    return radii, b_, grid
+
+
+def _origin(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: StatsConfig, seed: int,
+            A: dict) -> dict:
+    """Item 3: the origin seen from the cloud (Euclidean, Mahalanobis, nearest neighbours)."""
+    n, N = z.shape
+    mean = m["mean"]
+    total = float(eig.sum())
+    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
+    cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
+    # Ledoit-Wolf: (1 - s) cov + s mu I has cov's axes and variances (1 - s) eig + s mu.
+    shrink = ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], n)
+    eig_lw = (1.0 - shrink) * eig + shrink * total / N
+    n_axes = min(int(np.searchsorted(cum, sc.pca_variance - 1e-12) + 1), N)
+    weights = np.stack([inverse(eig_lw), inverse(eig, np.arange(N) < n_axes), inverse(eig)])
+    d_lw, d_pca = mahalanobis(z, mean, axes, weights[:2]).T
+    o_lw, o_pca, o_emp = (float(d) for d in mahalanobis(np.zeros((1, N)), mean, axes, weights)[0])
+    n_pca = int(np.count_nonzero(weights[1]))
+    nearest, nn_dist = nearest_neighbours(z, _rng(seed, "nn"))
+    offset = float(np.linalg.norm(mean))
+    edges = np.linspace(0.0, max(float(d_lw.max()), o_lw), sc.bins + 1)
+    A.update(mahalanobis_edges=edges, mahalanobis_hist=_hist(d_lw, edges),
+             nn_distances=nn_dist.astype(np.float32))
+    return {
+        "euclidean": {"distance": offset, "share_farther": float(np.mean(m["radius_centred"] > offset))},
+        "mahalanobis": {
+            "primary": "ledoit_wolf",
+            "empirical": {"distance": o_emp if cond < MAX_CONDITION else None, "condition_number": cond},
+            "ledoit_wolf": {"distance": o_lw, "shrinkage": shrink,
+                            "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
+                            "share_farther": float(np.mean(d_lw > o_lw)),
+                            "gaussian_share_farther": float(sps.chi2.sf(o_lw ** 2, N)), "dof": N},
+            "pca_subspace": {"distance": o_pca, "n_axes": n_pca, "variance_share": float(cum[n_pca - 1]),
+                             "share_farther": float(np.mean(d_pca > o_pca)),
+                             "gaussian_share_farther": float(sps.chi2.sf(o_pca ** 2, n_pca))}},
+        "nearest": {"origin_to_nearest_all": float(m["radius"].min()), **nearest},
+    }
+
+
+def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig, seed: int,
+            A: dict) -> tuple[dict, dict, list[dict]]:
+    """Items 5-7: sample, projections, slices, atlas, occupancy and the pairs shown."""
+    n, N = z.shape
+    n_s = min(sc.sample_size, n)
+    sample = np.sort(_rng(seed, "sample").choice(n, n_s, replace=False))
+    zs = np.asarray(z[sample])
+    top_i, top_v = slices.top_abs(z, 4)
+    ts_i, ts_v = top_i[sample], top_v[sample]
+    counts_all = slices.pair_counts_from_top(top_i, top_v, b, N)
+    counts_smp = slices.pair_counts_from_top(ts_i, ts_v, b, N)
+    overlap = slices.projection_overlap(z, b)
+    origin_2d = slices.origin_mahalanobis_2d(m["mean"], m["cov"])
+    art = slices.uniform_cube(_rng(seed, "artificial"), sc.n_artificial, N, b)
+    slice_art = slices.uniform_cube(_rng(seed, "slice_artificial"), sc.slice_artificial, N, b)
+    sample_dtype = np.float16 if zs.size == 0 or np.max(np.abs(zs)) < 6.0e4 else np.float32
+    # atlas: up to ATLAS_GRID_VALUES grid values spread over the grid, plus b
+    pick = np.unique(np.round(np.linspace(0, len(grid) - 1, min(len(grid), ATLAS_GRID_VALUES))).astype(int))
+    atlas_b = np.unique(np.append(grid[pick], b))
+    A.update(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
+             sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
+             sample_fourth_abs=ts_v[:, 3].astype(np.float32),
+             radius_real_sample=m["radius"][sample].astype(np.float32),
+             radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
+             artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32),
+             occupancy=slices.occupancy(top_i, top_v, grid, N),
+             occupancy_every=np.array([np.mean(top_v[:, 0] <= g) for g in grid]),
+             pair_projection_overlap=_count_dtype(overlap),
+             pair_origin_mahalanobis_2d=origin_2d.astype(np.float32),
+             atlas_b=atlas_b,
+             atlas_counts_all=_count_dtype(np.stack([slices.pair_counts_from_top(top_i, top_v, g, N)
+                                                     for g in atlas_b])),
+             atlas_counts_sample=_count_dtype(np.stack([slices.pair_counts_from_top(ts_i, ts_v, g, N)
+                                                        for g in atlas_b])))
+    projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
+                   "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
+                   "b": b, "zoom_share": sc.zoom_share}
+    ua, us = slices.upper(counts_all), slices.upper(counts_smp)
+    n_out = (top_v[:, :3] > b).sum(axis=1)
+    slices_ = {"b": b, "n_pairs": len(ua),
+               "count_all": {"min": int(ua.min()), "median": float(np.median(ua)), "max": int(ua.max())},
+               "count_sample": {"min": int(us.min()), "median": float(np.median(us)), "max": int(us.max())},
+               "empty_pairs_all": int(np.sum(ua == 0)), "empty_pairs_sample": int(np.sum(us == 0)),
+               "share_in_every_slice": float(np.mean(n_out == 0)),
+               "share_in_no_slice": float(np.mean(n_out >= 3)),
+               "artificial_per_slice": sc.slice_artificial,
+               "artificial_rule": "slice_artificial_z: all N components (j1 and j2 included) iid uniform "
+                                  "in [-b, b]; such points lie in every slice of threshold b",
+               "atlas_b": atlas_b.tolist()}
+    if sc.pairs:
+        chosen = [{"pair": [int(p[0]), int(p[1])], "reason": "config"} for p in sc.pairs]
+    else:
+        chosen = slices.choose_pairs(counts_all, counts_smp, overlap, origin_2d, sc.n_pairs)
+    zoom_w = []
+    for rec in chosen:
+        j1, j2 = rec["pair"]
+        cheb = np.abs(np.asarray(z[:, [j1, j2]], dtype=np.float64)).max(axis=1)
+        half = float(np.quantile(cheb, sc.zoom_share))
+        zoom_w.append(half)
+        rec.update(slice_all=int(counts_all[j1, j2]), slice_sample=int(counts_smp[j1, j2]),
+                   projection_overlap_all=int(overlap[j1, j2]),
+                   origin_mahalanobis_2d=float(origin_2d[j1, j2]),
+                   zoom={"half_width": half, "all": int(np.sum(cheb <= half)),
+                         "sample": int(np.sum(cheb[sample] <= half)),
+                         "artificial": int(np.sum(np.abs(art[:, [j1, j2]]).max(axis=1) <= half))})
+        rec["why"] = _why(rec, n, n_s, b, len(ua))
+    A.update(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
+             zoom_half_width=np.array(zoom_w))
+    return projections, slices_, chosen
+
+
 def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
     """All numbers and arrays of the step for latents z (see the module docstring).
 
@@ -568,198 +772,16 @@ def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
     n, N = z.shape
     notes = validate(sc, n, N)
     A: dict[str, np.ndarray] = {}
-
-    # 1. components
     m = moments(z)
-    mean, cov = m["mean"], m["cov"]
-    var = np.clip(np.diag(cov), 0.0, None)
-    std = np.sqrt(var * n / (n - 1))
-    se = std / math.sqrt(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_over_se = np.where(se > 0, mean / se, np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
-    comp = component_distributions(z, m["min"], m["max"], sc.bins)
-    off = np.abs(mean_over_se) > sc.k_sigma
-    A.update(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
-             component_mean_over_se=mean_over_se,
-             component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
-             component_hist_counts=comp["hist_counts"], component_hist_edges=comp["hist_edges"])
-    components = {
-        "k_sigma": sc.k_sigma, "n_off_centre": int(off.sum()), "share_off_centre": float(off.mean()),
-        "n_constant": int(np.sum(var == 0)), "mean_abs_mean": float(np.mean(np.abs(mean))),
-        "max_abs_mean": float(np.max(np.abs(mean))), "argmax_abs_mean": int(np.argmax(np.abs(mean))),
-        "std_min": float(std.min()), "std_median": float(np.median(std)), "std_max": float(std.max()),
-        "quantile_levels": list(QUANTILE_LEVELS), "bins": sc.bins,
-    }
-
-    # 2. correlations, PCA, centre
-    corr = correlation(cov)
-    cu = slices.upper(corr)
-    imax = int(np.argmax(np.abs(cu)))
-    iu = np.triu_indices(N, 1)
-    correlation_ = {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
-                    "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
-                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5))}
-    eig, axes = pca(cov)
-    total = float(eig.sum())
-    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
-    centre_coords = axes @ mean
-    offset = float(np.linalg.norm(mean))
-    cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
-    ks = [k for k in SHARE_K if k <= N]
-    pca_ = {"total_variance": total, "eigenvalues_top": eig[:10].tolist(),
-            "variance_share_first_k": {str(k): float(cum[k - 1]) for k in ks},
-            "axes_for_variance": {str(s): int(np.searchsorted(cum, s - 1e-12) + 1) for s in SHARE_LEVELS},
-            "condition_number": cond}
-    c2 = np.cumsum(centre_coords ** 2) / offset ** 2 if offset > 0 else np.zeros(N)
-    rms = math.sqrt(total)
-    centre = {"offset": offset, "rms_radius": rms, "offset_over_rms_radius": offset / rms if rms else math.inf,
-              "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks}}
-    A.update(corr=corr.astype(np.float32), pca_eigenvalues=eig, pca_axes=axes.astype(np.float32),
-             pca_variance_cumulative=cum, pca_centre=centre_coords)
-
-    # 3. radii and the b-scan
-    unit = slices.uniform_cube(_rng(seed, "radii"), sc.radius_artificial, N)
-    unit_r = np.linalg.norm(unit, axis=1)
-    unit_rc = np.linalg.norm(unit - unit.mean(axis=0), axis=1)
-    del unit
-    qs = comp["quantiles"]
-    grid = (np.array(sc.b_grid, dtype=float) if sc.b_grid
-            else auto_b_grid(qs[:, QUANTILE_LEVELS.index(0.01)], qs[:, QUANTILE_LEVELS.index(0.99)]))
-    w = b_scan(m["radius"], unit_r, grid)
-    wc = b_scan(m["radius_centred"], unit_r, grid)
-    ib = int(np.argmin(w))
-    best = float(grid[ib])
-    lo, hi = overlap_range(m["radius"], unit_r)
-    b_used = float(sc.b) if sc.b > 0 else best
-    rq = np.quantile(m["radius"], [OVERLAP_Q, 1 - OVERLAP_Q])
-    in_range = np.array([np.mean((b * unit_r >= rq[0]) & (b * unit_r <= rq[1])) for b in grid])
-    b_ = {"grid": grid.tolist(), "grid_source": "config" if sc.b_grid else "auto", "best": best,
-          "wasserstein_best": float(w[ib]), "best_centred": float(grid[int(np.argmin(wc))]),
-          "best_at_grid_edge": bool(ib in (0, len(grid) - 1) and len(grid) > 1),
-          "overlap": [lo, hi],
-          "overlap_definition": "b for which the 5th-95th percentile ranges of real |z| and uniform |u| "
-                                "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
-                                "q95(|z|)/q05(|u_1|)]",
-          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan"}
-    mu_cf, sd_cf = uniform_radius_closed_form(N, b_used)
-    ur, urc = b_used * unit_r, b_used * unit_rc
-    radii = {"real": radius_summary(m["radius"]), "real_centred": radius_summary(m["radius_centred"]),
-             "uniform": {"b": b_used, "n": sc.radius_artificial, **radius_summary(ur),
-                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf},
-             "uniform_centred": radius_summary(urc)}
-    allr = np.concatenate([m["radius"], m["radius_centred"], ur, urc])
-    redges = np.linspace(allr.min(), allr.max(), sc.bins + 1)
-    A.update(radius_edges=redges, radius_hist_real=_hist(m["radius"], redges),
-             radius_hist_real_centred=_hist(m["radius_centred"], redges),
-             radius_hist_uniform=_hist(ur, redges), radius_hist_uniform_centred=_hist(urc, redges),
-             radius_uniform_unit=unit_r.astype(np.float32),
-             b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
-
-    # 4. the origin
-    # Ledoit-Wolf: (1 - s) cov + s mu I has cov's axes and variances (1 - s) eig + s mu.
-    shrink = ledoit_wolf_shrinkage(cov, m["sum_r4"], n)
-    eig_lw = (1.0 - shrink) * eig + shrink * total / N
-    n_axes = min(int(np.searchsorted(cum, sc.pca_variance - 1e-12) + 1), N)
-    weights = np.stack([inverse(eig_lw), inverse(eig, np.arange(N) < n_axes), inverse(eig)])
-    d_lw, d_pca = mahalanobis(z, mean, axes, weights[:2]).T
-    o_lw, o_pca, o_emp = mahalanobis(np.zeros((1, N)), mean, axes, weights)[0]
-    n_pca = int(np.count_nonzero(weights[1]))
-    nearest, nn_dist = nearest_neighbours(z, _rng(seed, "nn"))
-    origin = {
-        "euclidean": {"distance": offset, "share_farther": float(np.mean(m["radius_centred"] > offset))},
-        "mahalanobis": {
-            "primary": "ledoit_wolf",
-            "empirical": {"distance": float(o_emp) if cond < MAX_CONDITION else None,
-                          "condition_number": cond},
-            "ledoit_wolf": {"distance": float(o_lw), "shrinkage": shrink,
-                            "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
-                            "share_farther": float(np.mean(d_lw > o_lw)),
-                            "gaussian_share_farther": float(sps.chi2.sf(o_lw ** 2, N)), "dof": N},
-            "pca_subspace": {"distance": float(o_pca), "n_axes": n_pca,
-                             "variance_share": float(cum[n_pca - 1]),
-                             "share_farther": float(np.mean(d_pca > o_pca)),
-                             "gaussian_share_farther": float(sps.chi2.sf(o_pca ** 2, n_pca))}},
-        "nearest": {"origin_to_nearest_all": float(m["radius"].min()), **nearest},
-    }
-    medges = np.linspace(0.0, max(float(d_lw.max()), float(o_lw)), sc.bins + 1)
-    A.update(mahalanobis_edges=medges, mahalanobis_hist=_hist(d_lw, medges),
-             nn_distances=nn_dist.astype(np.float32))
-    del d_lw, d_pca
-
-    # 5./6. sample, projections, slices
-    n_s = min(sc.sample_size, n)
-    sample = np.sort(_rng(seed, "sample").choice(n, n_s, replace=False))
-    zs = np.asarray(z[sample])
-    top_i, top_v = slices.top_abs(z, 4)
-    ts_i, ts_v = top_i[sample], top_v[sample]
-    counts_all = slices.pair_counts_from_top(top_i, top_v, b_used, N)
-    counts_smp = slices.pair_counts_from_top(ts_i, ts_v, b_used, N)
-    overlap = slices.projection_overlap(z, b_used)
-    origin_2d = slices.origin_mahalanobis_2d(mean, cov)
-    occ = slices.occupancy(top_i, top_v, grid, N)
-    every = np.array([np.mean(top_v[:, 0] <= b) for b in grid])
-    art = slices.uniform_cube(_rng(seed, "artificial"), sc.n_artificial, N, b_used)
-    slice_art = slices.uniform_cube(_rng(seed, "slice_artificial"), sc.slice_artificial, N, b_used)
-    big = float(np.max(np.abs(zs))) if zs.size else 0.0
-    sample_dtype = np.float16 if big < 6.0e4 else np.float32
-    A.update(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
-             sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
-             sample_fourth_abs=ts_v[:, 3].astype(np.float32),
-             radius_real_sample=m["radius"][sample].astype(np.float32),
-             radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
-             artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32),
-             occupancy=occ, occupancy_every=every,
-             pair_projection_overlap=_count_dtype(overlap),
-             pair_origin_mahalanobis_2d=origin_2d.astype(np.float32))
-    projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
-                   "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
-                   "b": b_used, "zoom_share": sc.zoom_share}
-
-    # atlas: up to ATLAS_GRID_VALUES grid values spread over the grid, plus b.used
-    pick = np.unique(np.round(np.linspace(0, len(grid) - 1, min(len(grid), ATLAS_GRID_VALUES))).astype(int))
-    atlas_b = np.unique(np.append(grid[pick], b_used))
-    atlas_all = np.stack([slices.pair_counts_from_top(top_i, top_v, b, N) for b in atlas_b])
-    atlas_smp = np.stack([slices.pair_counts_from_top(ts_i, ts_v, b, N) for b in atlas_b])
-    A.update(atlas_b=atlas_b, atlas_counts_all=_count_dtype(atlas_all),
-             atlas_counts_sample=_count_dtype(atlas_smp))
-    ua, us = slices.upper(counts_all), slices.upper(counts_smp)
-    n_out = (top_v[:, :3] > b_used).sum(axis=1)
-    slices_ = {"b": b_used, "n_pairs": len(ua),
-               "count_all": {"min": int(ua.min()), "median": float(np.median(ua)), "max": int(ua.max())},
-               "count_sample": {"min": int(us.min()), "median": float(np.median(us)), "max": int(us.max())},
-               "empty_pairs_all": int(np.sum(ua == 0)), "empty_pairs_sample": int(np.sum(us == 0)),
-               "share_in_every_slice": float(np.mean(n_out == 0)),
-               "share_in_no_slice": float(np.mean(n_out >= 3)),
-               "artificial_per_slice": sc.slice_artificial,
-               "artificial_rule": "slice_artificial_z: all N components (j1 and j2 included) iid uniform "
-                                  "in [-b, b]; such points lie in every slice of threshold b",
-               "atlas_b": atlas_b.tolist()}
-
-    # 7. pairs
-    if sc.pairs:
-        chosen = [{"pair": [int(p[0]), int(p[1])], "reason": "config"} for p in sc.pairs]
-    else:
-        chosen = slices.choose_pairs(counts_all, counts_smp, overlap, origin_2d, sc.n_pairs)
-    zoom_w = []
-    for rec in chosen:
-        j1, j2 = rec["pair"]
-        cheb = np.abs(np.asarray(z[:, [j1, j2]], dtype=np.float64)).max(axis=1)
-        half = float(np.quantile(cheb, sc.zoom_share))
-        zoom_w.append(half)
-        rec.update(slice_all=int(counts_all[j1, j2]), slice_sample=int(counts_smp[j1, j2]),
-                   projection_overlap_all=int(overlap[j1, j2]),
-                   origin_mahalanobis_2d=float(origin_2d[j1, j2]),
-                   zoom={"half_width": half, "all": int(np.sum(cheb <= half)),
-                         "sample": int(np.sum(cheb[sample] <= half)),
-                         "artificial": int(np.sum(np.abs(art[:, [j1, j2]]).max(axis=1) <= half))})
-        rec["why"] = _why(rec, n, n_s, b_used, len(ua))
-    A.update(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
-             zoom_half_width=np.array(zoom_w))
-
+    components, comp = _components(z, m, sc, A)
+    correlation_, pca_, centre, eig, axes = _shape(m, A)
+    radii, b_, grid = _radii(m, comp, sc, seed, A)
+    origin = _origin(z, m, eig, axes, sc, seed, A)
+    projections, slices_, pairs = _planes(z, m, grid, b_["used"], sc, seed, A)
     numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
                "components": components, "correlation": correlation_, "pca": pca_, "centre": centre,
                "origin": origin, "radii": radii, "b": b_, "projections": projections,
-               "slices": slices_, "pairs": chosen, "published_reference": PUBLISHED}
+               "slices": slices_, "pairs": pairs, "published_reference": PUBLISHED}
     return numbers, A
 
 
@@ -774,8 +796,9 @@ def _why(rec: dict, n: int, n_s: int, b: float, n_pairs: int) -> str:
         "fullest": f"most points of all {n_pairs} pairs: {head}",
         "origin_at_border": (f"origin farthest out of the projected cloud: 2-D Mahalanobis distance "
                              f"{rec['origin_mahalanobis_2d']:.3g}; {head}"),
-        "overlap_but_empty": (f"{rec['projection_overlap_all']} points project into [-b, b]^2 "
-                              f"but {head}"),
+        "overlap_but_empty": (f"largest ratio of projected to sliced points: "
+                              f"{rec['projection_overlap_all']} of {n} points project into "
+                              f"[-b, b]^2, but {head}"),
     }[rec["reason"]]
 
 
