@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _lock(run_dir: Path):
-    """Hold an exclusive lock on ``run_dir/.lock`` for the rest of the process."""
+def _lock(run_dir: Path) -> int:
+    """Take an exclusive lock on ``run_dir/.lock``; returns the descriptor that holds it."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -104,6 +104,7 @@ def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
+    lock = None
     try:
         args = build_parser().parse_args(argv)
         cfg = load_config(args.config, args.overrides)
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         created = not run_dir.exists()
         distributed_worker = int(os.environ.get("RANK", "0")) > 0
         if not distributed_worker:
-            _lock(run_dir)
+            lock = _lock(run_dir)
             _clean_stale_temporaries(run_dir)
         steps = STEPS if args.step == "all" else (args.step,)
         try:
@@ -132,3 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; re-run the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        if lock is not None:
+            os.close(lock)  # releases the flock

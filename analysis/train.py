@@ -12,8 +12,10 @@ Reproducible and resumable:
   written atomically. A run stopped by Ctrl-C or ``kill -9`` resumes from it, and
   on the CPU ends with exactly the weights an uninterrupted run gives;
 * at the end ``train/model.pt`` (weights + resolved config + architecture + data
-  fingerprint + package version), ``train/history.json`` and the step's manifest are
-  written, and ``resume.pt`` is removed.
+  fingerprint + package version), ``train/history.json`` (per-epoch train and
+  held-out error), ``train/timing.json`` (seconds and images/s per epoch: the only
+  output that differs between identical runs, so the manifest does not hash it) and
+  the step's manifest are written, and ``resume.pt`` is removed.
 
 Distributed: started under ``torchrun --nproc-per-node K``, the step trains with
 DistributedDataParallel (NCCL on GPUs, gloo on CPU). The global batch stays
@@ -27,6 +29,7 @@ from the uint8 cache file by DataLoader workers (``data.workers``).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -41,7 +44,7 @@ from analysis import __version__
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import NpyRows, atomic_path, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
+from analysis.io import NpyRows, atomic_write, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
 from analysis.model import architecture, build_model, load_checkpoint, pick_device
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
@@ -152,7 +155,8 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     fmt = torch.channels_last if t.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    history: list[dict] = []
+    history: list[dict] = []  # deterministic: losses only
+    timing: list[dict] = []   # wall-clock figures, kept apart so artifacts stay reproducible
     start = 0
     resume_path = run_dir / "train" / "resume.pt"
     if resume_path.is_file():
@@ -160,7 +164,7 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
         if state.get("key") == key:
             model.load_state_dict(state["state_dict"])
             opt.load_state_dict(state["optimizer"])
-            history, start = state["history"], state["epoch"]
+            history, timing, start = state["history"], state["timing"], state["epoch"]
             if rank == 0:
                 eprint(f"train: resuming after epoch {start} from {resume_path}")
     net: nn.Module = model
@@ -199,17 +203,18 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             train_loss = buf.item() / world
         if rank == 0:
             val_loss = evaluate(model, pixels, val_idx, max(per_rank, 256), device)
-            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                            "seconds": round(seconds, 3), "images_per_s": round(seen * world / seconds, 1)})
+            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
+            timing.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
+                           "images_per_s": round(seen * world / seconds, 1)})
             eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}  val mse {val_loss:.5f}  "
                    f"{seen * world / seconds:.0f} img/s")
-            _save(resume_path, {"key": key, "epoch": epoch + 1, "history": history,
+            _save(resume_path, {"key": key, "epoch": epoch + 1, "history": history, "timing": timing,
                                 "state_dict": _cpu_state(model), "optimizer": opt.state_dict()})
         if world > 1:
             torch.distributed.barrier()
     if rank != 0:
         return {}
-    return _finish(cfg, run_dir, key, data_sha, model, history, len(train_idx), len(val_idx), device)
+    return _finish(cfg, run_dir, key, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
 
 
 def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
@@ -225,22 +230,28 @@ def _cpu_state(model: nn.Module) -> dict:
 
 
 def _save(path: Path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """torch.save atomically (serialised in memory first, so write errors are plain OSErrors)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, buf.getbuffer())
 
 
 def _finish(cfg: Config, run_dir: Path, key: str, data_sha: str, model: nn.Module, history: list[dict],
-            n_train: int, n_val: int, device: torch.device) -> dict:
+            timing: list[dict], n_train: int, n_val: int, device: torch.device) -> dict:
     model_path = run_dir / "train" / "model.pt"
     _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
                        "architecture": architecture(cfg), "config": cfg.to_dict(),
                        "data_sha256": data_sha, "version": __version__, "epochs": len(history)})
     hist_path = run_dir / "train" / "history.json"
-    save_json(hist_path, {"epochs": history, "n_train": n_train, "n_val": n_val, "device": device.type,
+    save_json(hist_path, {"epochs": history, "n_train": n_train, "n_val": n_val,
                           "loss": "mean squared error per pixel, pixels in [0, 1]",
                           "parameters": sum(p.numel() for p in model.parameters())})
+    # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
+    save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
+                                                  "threads": torch.get_num_threads()})
     manifest = write_manifest(run_dir, "train", key, {"data/images.npy": data_sha},
-                              [model_path, hist_path], config=cfg.to_dict())
+                              [model_path, hist_path], config=cfg.to_dict(),
+                              extra={"volatile": ["train/timing.json"]})
     (run_dir / "train" / "resume.pt").unlink(missing_ok=True)
     return manifest
 

@@ -55,7 +55,7 @@ def our_train(cfg, run_dir: Path, epochs: int) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     train.run(cfg, run_dir, force=True)
     wall = time.perf_counter() - t0
-    hist = json.loads((run_dir / "train" / "history.json").read_text())
+    hist = json.loads((run_dir / "train" / "timing.json").read_text())
     imgs = sum(e["images_per_s"] * e["seconds"] for e in hist["epochs"])
     loop = imgs / sum(e["seconds"] for e in hist["epochs"])
     return loop, imgs / wall, int(imgs) // cfg.train.batch_size
