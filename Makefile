@@ -16,7 +16,7 @@ CLI    := $(PY) -m analysis
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate all test bench clean distclean
+.PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -60,6 +60,9 @@ all: generate                         ## every analysis step (data .. generate)
 
 test: setup ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
+
+reliability-table: setup ## regenerate the README's reliability table from the tests
+	$(PY) -m pytest --collect-only -q --write-reliability-table >/dev/null
 
 bench: setup ## speed and memory figures, each with its ratio to a baseline
 	$(PY) bench/bench.py

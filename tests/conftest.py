@@ -41,3 +41,39 @@ def smoke_run(tmp_path_factory) -> Path:
         p = run_cli(step, "--config", str(SMOKE), "--out", str(out))
         assert p.returncode == 0, p.stderr[-3000:]
     return out
+
+
+# ---------------------------------------------------------------- the README's reliability table
+
+README = ROOT / "README.md"
+TABLE_START, TABLE_END = "<!-- reliability-table:start -->", "<!-- reliability-table:end -->"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--write-reliability-table", action="store_true",
+                     help="rewrite the README's reliability table from the tests' case markers")
+
+
+def reliability_table(items) -> str:
+    """Markdown table of every test's ``case`` marker, in collection order, one row per test function."""
+    rows, seen = [], set()
+    for item in items:
+        mark = item.get_closest_marker("case")
+        func = f"{item.path.name}::{item.originalname}"
+        if mark is None or func in seen:
+            continue
+        seen.add(func)
+        case, outcome = mark.args
+        rows.append(f"| {case} | {outcome} | `{func}` |")
+    head = "| case | outcome (asserted by the test) | test |\n| --- | --- | --- |"
+    return "\n".join([head, *rows])
+
+
+def readme_with_table(text: str, table: str) -> str:
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    return text[:start] + "\n" + table + "\n" + text[end:]
+
+
+def pytest_collection_finish(session):
+    if session.config.getoption("--write-reliability-table"):
+        README.write_text(readme_with_table(README.read_text(), reliability_table(session.items)))

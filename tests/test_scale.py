@@ -69,6 +69,7 @@ def _peak_rss_mb(args) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.case("encoding 20,000 64x64 RGB images", "peak RSS within 15 % of the pixel size of that of 2,000 images (batches are read from disk)")
 def test_encoding_20000_images_needs_bounded_memory(tmp_path):
     """Peak RSS of encoding 20,000 64x64 RGB images stays near that of 2,000 images.
 
