@@ -52,6 +52,8 @@ TABLE_START, TABLE_END = "<!-- reliability-table:start -->", "<!-- reliability-t
 def pytest_addoption(parser):
     parser.addoption("--write-reliability-table", action="store_true",
                      help="rewrite the README's reliability table from the tests' case markers")
+    parser.addoption("--reliability-table-to", metavar="PATH",
+                     help="write the reliability table generated from the collected tests to PATH")
 
 
 def reliability_table(items) -> str:
@@ -77,3 +79,5 @@ def readme_with_table(text: str, table: str) -> str:
 def pytest_collection_finish(session):
     if session.config.getoption("--write-reliability-table"):
         README.write_text(readme_with_table(README.read_text(), reliability_table(session.items)))
+    if session.config.getoption("--reliability-table-to"):
+        Path(session.config.getoption("--reliability-table-to")).write_text(reliability_table(session.items))
