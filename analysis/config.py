@@ -141,19 +141,37 @@ class GenerateConfig:
     # Generators to fit and compare (names from analysis.generators.GENERATORS).
     generators: list[str] = _f(["uniform", "independent-normal", "independent-empirical",
                                 "mvn", "mvn-core", "pca-ellipsoid", "gmm"])
-    # Points drawn per generator for the metrics.
+    # Points drawn per generator for the latent metrics (clipped to the fit part, with a note);
+    # also the most held-out real points compared against.
     n_samples: int = _f(2000, min=1, max=10_000_000)
     # Decoded images per generator on the contact sheets.
     n_images: int = _f(64, min=1, max=4096)
+    # Generated points per generator decoded for the pixel-space metrics and the
+    # re-encoding gap (clipped to n_samples); bounds the decoder work.
+    image_points: int = _f(2000, min=1, max=1_000_000)
+    # Images per decoder/encoder forward pass.
+    batch_size: int = _f(256, min=1, max=1_000_000)
     # Neighbours k of the k-NN support and precision/recall/density/coverage metrics.
     k: int = _f(5, min=1, max=1000)
     # Share of real points held out as the "real vs real" reference.
     holdout_fraction: float = _f(0.2, gt=0.0, max=0.9)
-    # Gaussian mixture components (gmm) and outlier cut in Mahalanobis sigmas (mvn-core).
+    # Half-width b of the uniform generator; 0 = the b-scan's value (stats/stats.json b.used),
+    # or, without stats.json, b = median |z| / sqrt(N/3) measured on the fit part.
+    b: float = _f(0.0, min=0.0)
+    # Gaussian mixture components of the gmm generator.
     gmm_components: int = _f(10, min=1, max=1000)
+    # Outlier cut of mvn-core in Mahalanobis "sigmas": the radius a Gaussian exceeds with
+    # the probability of a 1-D k-sigma event (k = 3: 0.27 %).
     core_sigma: float = _f(3.0, gt=0.0)
+    # Fit the gmm on at most this many random fit-part points (EM costs ~ n K N^2 per
+    # iteration); 0 = all.
+    gmm_max_points: int = _f(20000, min=0)
     # Confidence level of the pca-ellipsoid generator.
     confidence: float = _f(0.95, gt=0.0, max=1.0)
+    # Sweeps for the report's chart (latent precision/recall/density/coverage per value):
+    # gmm component counts, and pca-ellipsoid confidence levels in (0, 1]. Empty = no sweep.
+    sweep_components: list[int] = _f([1, 2, 5, 10, 20])
+    sweep_confidence: list[float] = _f([0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
 
 
 @dataclass

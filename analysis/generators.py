@@ -1,0 +1,640 @@
+"""Simple statistical generators of latent vectors, fitted to the real z-points.
+
+Every generator follows scikit-learn's estimator habits:
+
+* hyper-parameters are the arguments of ``__init__`` and are stored unchanged
+  (so ``get_params``, ``set_params``, ``clone`` and ``repr`` work);
+* ``fit(z)`` learns from real latent points ``z`` of shape (n, N) and returns ``self``;
+* ``sample(n, rng=None)`` draws ``n`` new points, shape (n, N), dtype float32;
+* what ``fit`` learns lives in attributes ending in ``_``.
+
+Seeding: ``random_state`` (an int, or None for fresh entropy) seeds everything. ``fit``
+creates the generator's random stream ``rng_`` once; consecutive ``sample`` calls
+continue that stream, so they give different points, and refitting restarts it.
+``sample(n, rng=g)`` draws from the given :class:`numpy.random.Generator` instead and
+leaves ``rng_`` untouched. Randomness used while fitting (subsamples, k-means
+initialisation) comes from an independent child of the same seed.
+
+The generators (registry :data:`GENERATORS`, factory :func:`make_generator`):
+
+``uniform``
+    Independent components, each uniform in [-b, b]: the study's artificial points.
+    Their radii concentrate in a thin shell: mean ≈ b·sqrt(N/3), spread ≈ b/sqrt(15).
+``independent-normal``
+    Each component from a normal with its own measured mean and standard deviation.
+``independent-empirical``
+    Each component from its own empirical distribution (interpolated quantile function).
+``mvn``
+    Multivariate normal with the measured mean and full covariance.
+``mvn-core``
+    Multivariate normal refitted on the dense core: points beyond ``core_sigma``
+    "Mahalanobis sigmas" of a first fit are dropped (see :class:`MVNCoreGenerator`).
+``pca-ellipsoid``
+    Independent normals in PCA space, restricted to the ``confidence`` ellipsoid,
+    transformed back: the study's method that works.
+``gmm``
+    A Gaussian mixture with full covariances (the RAE paper's ex-post density).
+
+The generators that fit a full N x N covariance (``mvn``, ``mvn-core``,
+``pca-ellipsoid``, ``gmm``) need at least N + 1 points.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import warnings
+
+import numpy as np
+from scipy import linalg, stats
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import QuantileTransformer
+
+from analysis.errors import UserError
+
+__all__ = ["GENERATORS", "LatentGenerator", "UniformGenerator", "IndependentNormalGenerator",
+           "IndependentEmpiricalGenerator", "MVNGenerator", "MVNCoreGenerator",
+           "PCAEllipsoidGenerator", "GMMGenerator", "make_generator", "uniform_b_from_radii"]
+
+_CHUNK = 16384  # rows per block when streaming over large point sets
+
+
+# ---------------------------------------------------------------- helpers
+
+def _check_points(z, name: str, min_points: int = 1) -> np.ndarray:
+    """Return ``z`` as a 2-D finite float array of at least ``min_points`` rows.
+
+    Keeps float32 input as float32 (no copy of large mmapped arrays beyond the read).
+    """
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] < 1:
+        raise UserError(f"generator '{name}' needs latent points of shape (n, N), got shape {z.shape}",
+                        "pass a 2-D array of latent points, one row per point")
+    if not np.issubdtype(z.dtype, np.floating) and not np.issubdtype(z.dtype, np.integer):
+        raise UserError(f"generator '{name}' needs numeric latent points, got dtype {z.dtype}",
+                        "pass float latent points")
+    if z.dtype not in (np.float32, np.float64):
+        z = z.astype(np.float64)
+    if z.shape[0] < min_points:
+        raise UserError(f"generator '{name}' needs at least {min_points} points to fit, got {z.shape[0]}",
+                        "fit on more latent points")
+    if not np.all(np.isfinite(z)):
+        raise UserError(f"generator '{name}' was given NaN or infinite latent values",
+                        "re-run the encode step; the latents must be finite")
+    return z
+
+
+def _check_full_cov(z: np.ndarray, name: str) -> None:
+    n, dim = z.shape
+    if n < dim + 1:
+        raise UserError(
+            f"generator '{name}' fits a full {dim}x{dim} covariance and needs at least "
+            f"N + 1 = {dim + 1} points, got {n}",
+            "fit on more points (encode more images or lower generate.holdout_fraction), or use "
+            "a generator without a full covariance (uniform, independent-normal, independent-empirical)")
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+        raise UserError(f"the number of points to sample must be a positive integer, got {n!r}",
+                        "ask for n >= 1 points (e.g. generate.n_samples = 2000)")
+    return int(n)
+
+
+def _check_random_state(random_state) -> None:
+    if random_state is None:
+        return
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0:
+        raise UserError(f"random_state must be a non-negative integer or None, got {random_state!r}",
+                        "pass an int seed such as run.seed")
+
+
+def _mean_cov(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (N,) and unbiased covariance (N, N) in float64, streaming over row blocks.
+
+    Avoids the float64 copy and the centred copy that ``np.cov`` makes of all rows.
+    """
+    n, dim = z.shape
+    mean = np.zeros(dim)
+    for i in range(0, n, _CHUNK):
+        mean += z[i:i + _CHUNK].sum(axis=0, dtype=np.float64)
+    mean /= n
+    cov = np.zeros((dim, dim))
+    for i in range(0, n, _CHUNK):
+        c = z[i:i + _CHUNK].astype(np.float64) - mean
+        cov += c.T @ c
+    cov /= max(n - 1, 1)
+    return mean, cov
+
+
+def _eig_factor(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (clipped at 0, ascending) and eigenvectors of a symmetric PSD matrix."""
+    w, v = linalg.eigh(cov)
+    return np.clip(w, 0.0, None), v
+
+
+def _rank_tol(w: np.ndarray) -> float:
+    """Eigenvalues at or below this are numerically zero (as in ``np.linalg.matrix_rank``)."""
+    return float(w.max()) * w.size * np.finfo(np.float64).eps if w.size and w.max() > 0 else 0.0
+
+
+def uniform_b_from_radii(z) -> float:
+    """The b whose uniform points have the real points' typical radius.
+
+    Uniform components in [-b, b] have E|u|^2 = N b^2 / 3, so their radii sit near
+    b·sqrt(N/3). Setting that equal to the median radius of ``z`` gives
+    ``b = median(|z|) / sqrt(N/3)``: the radius-matching rule of the study's b-scan
+    in closed form.
+
+    Parameters
+    ----------
+    z : array of shape (n, N)
+
+    Returns
+    -------
+    float
+    """
+    z = np.asarray(z)
+    radii = np.concatenate([np.linalg.norm(z[i:i + _CHUNK].astype(np.float64), axis=1)
+                            for i in range(0, z.shape[0], _CHUNK)])
+    return float(np.median(radii) / np.sqrt(z.shape[1] / 3.0))
+
+
+# ---------------------------------------------------------------- base class
+
+class LatentGenerator(BaseEstimator):
+    """Base class: validation, seeding and the ``fit``/``sample`` protocol.
+
+    Subclasses implement ``_fit(z, rng)`` and ``_sample(n, rng)``; they set
+    ``needs_full_cov = True`` when they fit a full covariance.
+    """
+
+    name = "base"
+    needs_full_cov = False
+
+    def fit(self, z, y=None):
+        """Fit the generator to real latent points.
+
+        Parameters
+        ----------
+        z : array-like of shape (n, N)
+            Real latent points (float32 or float64; a memory map is read in blocks where possible).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        _check_random_state(self.random_state)
+        z = _check_points(z, self.name, 2)
+        if self.needs_full_cov:
+            _check_full_cov(z, self.name)
+        fit_seed, sample_seed = np.random.SeedSequence(self.random_state).spawn(2)
+        self.n_features_in_ = z.shape[1]
+        self._fit(z, np.random.default_rng(fit_seed))
+        self.rng_ = np.random.default_rng(sample_seed)
+        return self
+
+    def sample(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Draw new latent points.
+
+        Parameters
+        ----------
+        n : int
+            Number of points, >= 1.
+        rng : numpy.random.Generator, optional
+            Random stream to draw from. Default: the generator's own stream ``rng_``,
+            created once by :meth:`fit`, so successive calls give different points.
+
+        Returns
+        -------
+        ndarray of shape (n, N), float32
+        """
+        if not hasattr(self, "rng_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(z) first")
+        n = _check_n(n)
+        if rng is None:
+            rng = self.rng_
+        elif not isinstance(rng, np.random.Generator):
+            raise UserError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}",
+                            "pass np.random.default_rng(seed)")
+        return np.ascontiguousarray(self._sample(n, rng), dtype=np.float32)
+
+    def _fit(self, z: np.ndarray, rng: np.random.Generator) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- generators
+
+class UniformGenerator(LatentGenerator):
+    """Independent components, each uniform in [-b, b] (centred on the origin).
+
+    Parameters
+    ----------
+    b : float or None
+        Half-width of the cube. None: measured in ``fit`` by
+        :func:`uniform_b_from_radii` (median real radius / sqrt(N/3)).
+    random_state : int or None
+
+    Attributes
+    ----------
+    b_ : float
+        The half-width used.
+    n_features_in_ : int
+        N.
+    """
+
+    name = "uniform"
+
+    def __init__(self, b: float | None = None, random_state: int | None = None):
+        self.b = b
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        if self.b is None:
+            self.b_ = uniform_b_from_radii(z)
+        else:
+            if isinstance(self.b, bool) or not isinstance(self.b, numbers.Real) or not (
+                    np.isfinite(self.b) and self.b > 0):
+                raise UserError(f"uniform generator: b must be a positive number, got {self.b!r}",
+                                "set generate.b > 0, or 0 to use the b-scan's value")
+            self.b_ = float(self.b)
+
+    def _sample(self, n, rng):
+        return rng.uniform(-self.b_, self.b_, size=(n, self.n_features_in_))
+
+
+class IndependentNormalGenerator(LatentGenerator):
+    """Each component normal with its own mean and standard deviation; no correlations.
+
+    Parameters
+    ----------
+    random_state : int or None
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (N,)
+    scale_ : ndarray of shape (N,)
+        Per-component standard deviations (ddof = 1).
+    """
+
+    name = "independent-normal"
+
+    def __init__(self, random_state: int | None = None):
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        mean, cov = _mean_cov(z)
+        self.mean_ = mean
+        self.scale_ = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+
+    def _sample(self, n, rng):
+        return self.mean_ + rng.standard_normal((n, self.n_features_in_)) * self.scale_
+
+
+class IndependentEmpiricalGenerator(LatentGenerator):
+    """Each component from its own measured distribution; no correlations.
+
+    ``fit`` stores ``n_quantiles`` quantiles of every component
+    (:class:`sklearn.preprocessing.QuantileTransformer`); ``sample`` draws a uniform
+    u in [0, 1] per component and maps it through that component's quantile function,
+    linearly interpolated between the stored quantiles. Values never leave the
+    observed [min, max] of each component.
+
+    Parameters
+    ----------
+    n_quantiles : int
+        Quantiles stored per component (clipped to the number of points).
+    subsample : int or None
+        Estimate the quantiles from at most this many random points (None: all).
+    random_state : int or None
+
+    Attributes
+    ----------
+    quantiles_ : ndarray of shape (n_quantiles, N)
+    transformer_ : QuantileTransformer
+    """
+
+    name = "independent-empirical"
+
+    def __init__(self, n_quantiles: int = 1000, subsample: int | None = 100_000,
+                 random_state: int | None = None):
+        self.n_quantiles = n_quantiles
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        if isinstance(self.n_quantiles, bool) or not isinstance(self.n_quantiles, numbers.Integral) \
+                or self.n_quantiles < 2:
+            raise UserError(f"independent-empirical: n_quantiles must be an integer >= 2, got {self.n_quantiles!r}",
+                            "use e.g. n_quantiles=1000")
+        n = z.shape[0]
+        sub = None if self.subsample is None or self.subsample >= n else int(self.subsample)
+        self.transformer_ = QuantileTransformer(
+            n_quantiles=min(int(self.n_quantiles), n if sub is None else sub),
+            output_distribution="uniform", subsample=sub,
+            random_state=int(rng.integers(2**31 - 1)))
+        self.transformer_.fit(z)
+        self.quantiles_ = self.transformer_.quantiles_
+
+    def _sample(self, n, rng):
+        u = rng.uniform(0.0, 1.0, size=(n, self.n_features_in_))
+        return self.transformer_.inverse_transform(u)
+
+
+class MVNGenerator(LatentGenerator):
+    """Multivariate normal with the measured mean and full covariance.
+
+    Sampling uses ``mean + e @ factor_.T`` with ``factor_ @ factor_.T = covariance_``
+    (from the eigen-decomposition, so a singular covariance is fine).
+
+    Parameters
+    ----------
+    random_state : int or None
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (N,)
+    covariance_ : ndarray of shape (N, N)
+        Unbiased (ddof = 1).
+    factor_ : ndarray of shape (N, N)
+    """
+
+    name = "mvn"
+    needs_full_cov = True
+
+    def __init__(self, random_state: int | None = None):
+        self.random_state = random_state
+
+    def _set_gaussian(self, mean, cov):
+        w, v = _eig_factor(cov)
+        self.mean_ = mean
+        self.covariance_ = cov
+        self.factor_ = v * np.sqrt(w)
+
+    def _fit(self, z, rng):
+        self._set_gaussian(*_mean_cov(z))
+
+    def _sample(self, n, rng):
+        return self.mean_ + rng.standard_normal((n, self.n_features_in_)) @ self.factor_.T
+
+
+class MVNCoreGenerator(MVNGenerator):
+    """Multivariate normal refitted on the dense core after dropping outliers.
+
+    A first MVN fit gives each point its Mahalanobis distance d. For a Gaussian,
+    d^2 follows chi2 with N degrees of freedom (N = rank of the covariance), so d
+    follows the chi distribution, whose typical value is sqrt(N), not 1. "k sigma" is
+    therefore defined by tail probability: the cut is the radius that a Gaussian
+    exceeds with the same probability as a 1-D normal exceeds k standard deviations,
+
+        p = 2 (1 - Phi(k)),   threshold_ = sqrt(chi2.isf(p, N)).
+
+    For k = 3, p = 0.0027 (N = 256: threshold_ ≈ 18.0, against a typical d ≈ 16.0).
+    Points with d > threshold_ are dropped once; mean and covariance are refitted on
+    the rest. A Gaussian cloud keeps 99.73 % of its points; the shortfall measures
+    how heavy the real tails are.
+
+    Parameters
+    ----------
+    core_sigma : float
+        k above, > 0.
+    random_state : int or None
+
+    Attributes
+    ----------
+    threshold_ : float
+        Mahalanobis radius of the cut.
+    tail_probability_ : float
+        p above.
+    kept_fraction_ : float
+        Share of the points kept for the refit.
+    mean_, covariance_, factor_ :
+        As :class:`MVNGenerator`, of the core.
+    """
+
+    name = "mvn-core"
+
+    def __init__(self, core_sigma: float = 3.0, random_state: int | None = None):
+        self.core_sigma = core_sigma
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        k = self.core_sigma
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or not (np.isfinite(k) and k > 0):
+            raise UserError(f"mvn-core: core_sigma must be a positive number, got {k!r}",
+                            "set generate.core_sigma > 0, e.g. 3")
+        mean, cov = _mean_cov(z)
+        w, v = _eig_factor(cov)
+        keep_dims = w > _rank_tol(w)
+        whiten = v[:, keep_dims] / np.sqrt(w[keep_dims])
+        d2 = np.concatenate([np.sum(((z[i:i + _CHUNK].astype(np.float64) - mean) @ whiten) ** 2, axis=1)
+                             for i in range(0, z.shape[0], _CHUNK)])
+        self.tail_probability_ = float(2.0 * stats.norm.sf(k))
+        self.threshold_ = float(np.sqrt(stats.chi2.isf(self.tail_probability_, int(keep_dims.sum()))))
+        kept = d2 <= self.threshold_ ** 2
+        self.kept_fraction_ = float(kept.mean())
+        core = z[kept]
+        if core.shape[0] < z.shape[1] + 1:
+            raise UserError(
+                f"mvn-core keeps {core.shape[0]} of {z.shape[0]} points within {k} sigma, fewer than the "
+                f"N + 1 = {z.shape[1] + 1} a full covariance needs",
+                "raise generate.core_sigma or fit on more points")
+        self._set_gaussian(*_mean_cov(core))
+
+
+class PCAEllipsoidGenerator(LatentGenerator):
+    """Independent normals in PCA space, inside a confidence ellipsoid, transformed back.
+
+    PCA gives the principal axes and variances lambda_i of the real points. A point
+    is drawn as y_i = sqrt(lambda_i) u_i with u standard normal conditioned on
+    |u|^2 <= chi2.ppf(confidence, d) (d = number of axes), i.e. inside the ellipsoid
+    sum y_i^2 / lambda_i <= chi2_threshold_ that holds ``confidence`` of a Gaussian's
+    mass; then z = mean + y @ components. The conditioning is exact and needs no
+    rejection loop: u = r s with s uniform on the unit sphere and r^2 drawn from chi2(d)
+    truncated to [0, chi2_threshold_] by inverse-CDF sampling (radial resampling).
+
+    Parameters
+    ----------
+    confidence : float
+        Gaussian mass inside the ellipsoid, in (0, 1]; 1 means no restriction.
+    random_state : int or None
+
+    Attributes
+    ----------
+    pca_ : sklearn.decomposition.PCA
+        Fitted with all min(n, N) components.
+    chi2_threshold_ : float
+        Squared Mahalanobis radius of the ellipsoid (inf for confidence = 1).
+    """
+
+    name = "pca-ellipsoid"
+    needs_full_cov = True
+
+    def __init__(self, confidence: float = 0.95, random_state: int | None = None):
+        self.confidence = confidence
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        c = self.confidence
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < c <= 1.0:
+            raise UserError(f"pca-ellipsoid: confidence must be in (0, 1], got {c!r}",
+                            "set generate.confidence to e.g. 0.95")
+        self.pca_ = PCA().fit(z)
+        self.chi2_threshold_ = float(stats.chi2.ppf(c, self.pca_.n_components_))
+
+    def mahalanobis2(self, z) -> np.ndarray:
+        """Squared Mahalanobis distance of points in PCA space, sum y_i^2 / lambda_i.
+
+        Parameters
+        ----------
+        z : array of shape (m, N)
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        var = self.pca_.explained_variance_
+        ok = var > _rank_tol(var)
+        y = self.pca_.transform(np.asarray(z, dtype=np.float64))[:, ok]
+        return np.sum(y ** 2 / var[ok], axis=1)
+
+    def _sample(self, n, rng):
+        d = self.pca_.n_components_
+        u = rng.standard_normal((n, d))
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        r2 = stats.chi2.ppf(rng.uniform(size=n) * float(self.confidence), d)
+        y = u * np.sqrt(r2)[:, None] * np.sqrt(self.pca_.explained_variance_)
+        return self.pca_.mean_ + y @ self.pca_.components_
+
+
+class GMMGenerator(LatentGenerator):
+    """Gaussian mixture with full covariances (scikit-learn's GaussianMixture).
+
+    The RAE paper's ex-post density (10 full-covariance components). EM costs about
+    n·K·N^2 per iteration, so large sets are fitted on a random subset of
+    ``max_fit_points`` points. EM runs in the input's precision (float32 latents:
+    float32, several times faster, same likelihood to 5 digits), and is retried in
+    float64 if a float32 covariance is too ill-conditioned to factorise. Sampling uses the generator's own stream (not
+    ``GaussianMixture.sample``, which reseeds from its ``random_state`` on every call).
+
+    Parameters
+    ----------
+    n_components : int
+        Mixture components K.
+    max_fit_points : int or None
+        Fit on at most this many random points (None: all).
+    reg_covar : float
+        Added to each covariance's diagonal (scikit-learn's regularisation).
+    max_iter : int
+        EM iterations at most.
+    random_state : int or None
+
+    Attributes
+    ----------
+    mixture_ : GaussianMixture
+    factors_ : ndarray of shape (K, N, N)
+        Cholesky factors of the component covariances.
+    n_fit_points_ : int
+    converged_ : bool
+    n_iter_ : int
+    """
+
+    name = "gmm"
+    needs_full_cov = True
+
+    def __init__(self, n_components: int = 10, max_fit_points: int | None = 20_000,
+                 reg_covar: float = 1e-6, max_iter: int = 100, random_state: int | None = None):
+        self.n_components = n_components
+        self.max_fit_points = max_fit_points
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        k = self.n_components
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise UserError(f"gmm: n_components must be a positive integer, got {k!r}",
+                            "set generate.gmm_components >= 1")
+        n = z.shape[0]
+        if self.max_fit_points is not None and self.max_fit_points < n:
+            m = int(self.max_fit_points)
+            if m < z.shape[1] + 1:
+                raise UserError(f"gmm: max_fit_points = {m} is below N + 1 = {z.shape[1] + 1}",
+                                "raise generate.gmm_max_points (0 = all points)")
+            z = z[np.sort(rng.choice(n, size=m, replace=False))]
+        if k > z.shape[0]:
+            raise UserError(f"gmm: {k} components need at least {k} points, got {z.shape[0]}",
+                            "use fewer components (generate.gmm_components)")
+        self.mixture_ = GaussianMixture(n_components=int(k), covariance_type="full",
+                                        reg_covar=self.reg_covar, max_iter=self.max_iter,
+                                        random_state=int(rng.integers(2**31 - 1)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                self.mixture_.fit(z)
+            except ValueError:
+                try:  # float32 covariances can be too ill-conditioned for a Cholesky: retry in float64
+                    self.mixture_.fit(z.astype(np.float64))
+                except ValueError as e:
+                    raise UserError(f"gmm with {k} components could not be fitted: "
+                                    f"{' '.join(str(e).split())[:200]}",
+                                    "use fewer components (generate.gmm_components) or more points") from None
+        self.n_fit_points_ = int(z.shape[0])
+        self.converged_ = bool(self.mixture_.converged_)
+        self.n_iter_ = int(self.mixture_.n_iter_)
+        self.factors_ = np.linalg.cholesky(self.mixture_.covariances_)
+
+    def _sample(self, n, rng):
+        w = self.mixture_.weights_
+        labels = rng.choice(w.size, size=n, p=w / w.sum())
+        e = rng.standard_normal((n, self.n_features_in_))
+        out = np.empty((n, self.n_features_in_))
+        for j in range(w.size):
+            idx = labels == j
+            if idx.any():
+                out[idx] = self.mixture_.means_[j] + e[idx] @ self.factors_[j].T
+        return out
+
+
+# ---------------------------------------------------------------- registry
+
+GENERATORS: dict[str, type[LatentGenerator]] = {
+    cls.name: cls for cls in (UniformGenerator, IndependentNormalGenerator, IndependentEmpiricalGenerator,
+                              MVNGenerator, MVNCoreGenerator, PCAEllipsoidGenerator, GMMGenerator)
+}
+
+
+def make_generator(name: str, **params) -> LatentGenerator:
+    """A new, unfitted generator from its registry name and hyper-parameters.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`GENERATORS`.
+    **params
+        Hyper-parameters of that class (e.g. ``b=1.5`` for ``uniform``).
+
+    Raises
+    ------
+    UserError
+        Unknown name (naming the closest valid one) or unknown hyper-parameter.
+    """
+    if name not in GENERATORS:
+        hit = difflib.get_close_matches(str(name), list(GENERATORS), n=1, cutoff=0.4)
+        closest = f" (did you mean '{hit[0]}'?)" if hit else ""
+        raise UserError(f"unknown generator '{name}'{closest}",
+                        f"valid generators: {', '.join(GENERATORS)}")
+    cls = GENERATORS[name]
+    valid = cls._get_param_names()
+    bad = sorted(set(params) - set(valid))
+    if bad:
+        raise UserError(f"generator '{name}' has no hyper-parameter {', '.join(map(repr, bad))}",
+                        f"its hyper-parameters are: {', '.join(valid)}")
+    return cls(**params)

@@ -1,0 +1,104 @@
+"""Speed of the generators and the k-NN metrics (issue 6), each figure with its ratio.
+
+Run: ``python bench/bench_generate.py``. Synthetic latents of 200,000 x 256 float32
+(a five-cluster mixture, correlated and off-centre, like an AE's codes). Figures:
+
+- fit + sample 10,000 points, for every generator with its default hyper-parameters:
+  seconds, against one plain mean-and-covariance pass over the same latents (the
+  least any full-covariance fit must do), and the total against the 60 s target;
+- the latent k-NN metrics (precision / recall / density / coverage, support, radius
+  and nearest-real distances) for 10,000 generated vs 10,000 real points: seconds,
+  against the 10 s target and against a brute-force baseline, scipy's ``cdist`` on
+  the same three distance matrices (timed on 1,000 rows, extrapolated to all rows);
+- peak resident memory of the process.
+
+Machines are shared and noisy: compare ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from analysis import metrics  # noqa: E402
+from analysis.generators import GENERATORS, _mean_cov, make_generator  # noqa: E402
+
+N_POINTS, N_DIM, N_SAMPLE, N_METRIC, K = 200_000, 256, 10_000, 10_000, 5
+TARGET_GEN_S, TARGET_METRIC_S = 60.0, 10.0
+
+
+def synthetic_latents(n: int = N_POINTS, N: int = N_DIM, seed: int = 0) -> np.ndarray:
+    """(n, N) float32: five correlated Gaussian clusters around an off-centre mean."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(N, N)) / np.sqrt(N) * np.exp(-np.arange(N) / 64.0)[:, None]
+    centres = rng.normal(0.0, 0.6, size=(5, N)) + rng.normal(0.0, 0.4, size=N)
+    z = np.empty((n, N), np.float32)
+    for s in range(0, n, 20_000):
+        m = min(20_000, n - s)
+        z[s:s + m] = rng.standard_normal((m, N)) @ mix + centres[rng.integers(0, 5, m)]
+    return z
+
+
+def timed(fn) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def bench_generators(z: np.ndarray) -> np.ndarray:
+    n, N = z.shape
+    base, _ = timed(lambda: _mean_cov(z))
+    print(f"baseline: one mean+covariance pass over {n}x{N} latents: {base:.2f} s")
+    total, sample = 0.0, None
+    for name in GENERATORS:
+        gen = make_generator(name, random_state=0)
+        t_fit, _ = timed(lambda: gen.fit(z))
+        t_smp, s = timed(lambda: gen.sample(N_SAMPLE))
+        t = t_fit + t_smp
+        total += t
+        if name == "mvn":
+            sample = s
+        extra = f"; fitted on {gen.n_fit_points_} points, {gen.n_iter_} EM iterations" if name == "gmm" else ""
+        print(f"fit + sample {N_SAMPLE} {name:22s}: {t:6.2f} s (fit {t_fit:.2f}, sample {t_smp:.3f}; "
+              f"{t / base:.1f}x the covariance pass{extra})")
+    print(f"fit + sample, all {len(GENERATORS)} generators: {total:.1f} s "
+          f"(target <= {TARGET_GEN_S:.0f} s: {total / TARGET_GEN_S:.2f} of budget)")
+    return sample
+
+
+def bench_metrics(real: np.ndarray, fake: np.ndarray) -> None:
+    t, m = timed(lambda: metrics.latent_metrics(real, fake, K))
+    rows = 1000
+    t_block, _ = timed(lambda: (cdist(fake[:rows], real, "sqeuclidean").min(axis=1),
+                                cdist(real[:rows], real, "sqeuclidean").min(axis=1),
+                                cdist(fake[:rows], fake, "sqeuclidean").min(axis=1)))
+    brute = t_block * len(fake) / rows
+    print(f"k-NN metrics {len(fake)} vs {len(real)} in {real.shape[1]}-D (k = {K}): {t:.2f} s "
+          f"(target <= {TARGET_METRIC_S:.0f} s: {t / TARGET_METRIC_S:.2f} of budget; brute-force cdist "
+          f"baseline on the same 3 distance matrices, extrapolated from {rows} rows: {brute:.1f} s, "
+          f"{brute / t:.1f}x slower)")
+    print(f"  values: precision {m['precision']:.3f} recall {m['recall']:.3f} density {m['density']:.3f} "
+          f"coverage {m['coverage']:.3f}")
+
+
+def main() -> None:
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    z = synthetic_latents()
+    fake = bench_generators(z)
+    bench_metrics(z[:N_METRIC], fake[:N_METRIC])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS: {rss:.2f} GiB ({rss * 2**30 / z.nbytes:.1f}x the {z.nbytes / 2**20:.0f} MiB latents)")
+
+
+if __name__ == "__main__":
+    main()

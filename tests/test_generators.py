@@ -1,0 +1,145 @@
+"""Generators: moments, geometry, seeding and bad input (issue 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+
+from analysis.errors import UserError
+from analysis.generators import GENERATORS, make_generator
+
+
+def _cloud(n=4000, N=6, seed=0) -> np.ndarray:
+    """Correlated, off-centre Gaussian points (n, N) float32."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(N, N))
+    return (rng.standard_normal((n, N)) @ mix + rng.normal(0, 2, N)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    return _cloud()
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_every_generator_fits_and_samples(name, cloud):
+    gen = make_generator(name, random_state=1)
+    assert gen.fit(cloud) is gen
+    out = gen.sample(50)
+    assert out.shape == (50, cloud.shape[1]) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+    clone(gen)  # hyper-parameters stored as given: scikit-learn can clone it
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_seeded_sampling_is_reproducible_and_successive_calls_differ(name, cloud):
+    a = make_generator(name, random_state=3).fit(cloud)
+    b = make_generator(name, random_state=3).fit(cloud)
+    first = a.sample(20)
+    np.testing.assert_array_equal(first, b.sample(20))
+    # an explicit rng is used as given and leaves the generator's own stream alone
+    r1 = a.sample(5, rng=np.random.default_rng(9))
+    np.testing.assert_array_equal(r1, a.sample(5, rng=np.random.default_rng(9)))
+    second = a.sample(20)
+    assert not np.array_equal(first, second), "sample() must not reset the seed"
+    np.testing.assert_array_equal(second, b.sample(20))
+
+
+def test_mvn_reproduces_mean_and_covariance(cloud):
+    gen = make_generator("mvn", random_state=0).fit(cloud)
+    n = 40_000
+    s = gen.sample(n).astype(np.float64)
+    cov = np.cov(cloud, rowvar=False)
+    np.testing.assert_allclose(gen.mean_, cloud.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(gen.covariance_, cov, rtol=1e-4, atol=1e-4)
+    se_mean = np.sqrt(np.diag(cov) / n)
+    assert np.all(np.abs(s.mean(axis=0) - gen.mean_) < 5 * se_mean)
+    # standard error of a covariance entry: sqrt((s_ii s_jj + s_ij^2) / n)
+    se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov ** 2) / n)
+    assert np.all(np.abs(np.cov(s, rowvar=False) - cov) < 5 * se_cov)
+
+
+def test_independent_generators_keep_marginals_and_drop_correlations(cloud):
+    for name in ("independent-normal", "independent-empirical"):
+        s = make_generator(name, random_state=0).fit(cloud).sample(20_000).astype(np.float64)
+        np.testing.assert_allclose(s.mean(axis=0), cloud.mean(axis=0), atol=0.1 * cloud.std(axis=0).max())
+        np.testing.assert_allclose(s.std(axis=0), cloud.std(axis=0), rtol=0.05)
+        corr = np.corrcoef(s, rowvar=False)
+        assert np.abs(corr - np.eye(len(corr))).max() < 0.05
+    emp = make_generator("independent-empirical", random_state=0).fit(cloud).sample(5000)
+    assert np.all(emp >= cloud.min(axis=0)) and np.all(emp <= cloud.max(axis=0))
+
+
+@pytest.mark.parametrize("confidence", [0.3, 0.95])
+def test_pca_ellipsoid_stays_inside_its_ellipsoid(cloud, confidence):
+    gen = make_generator("pca-ellipsoid", confidence=confidence, random_state=0).fit(cloud)
+    d2 = gen.mahalanobis2(gen.sample(5000))
+    assert gen.chi2_threshold_ == pytest.approx(stats.chi2.ppf(confidence, cloud.shape[1]))
+    assert d2.max() <= gen.chi2_threshold_ * (1 + 1e-4)
+    # truncated, not squeezed: the radii fill the ellipsoid like a Gaussian's would
+    assert stats.kstest(d2, lambda x: stats.chi2.cdf(x, cloud.shape[1]) / confidence).pvalue > 1e-3
+
+
+def test_uniform_radii_follow_the_closed_form():
+    N, b = 256, 1.5
+    gen = make_generator("uniform", b=b, random_state=0).fit(np.zeros((2, N)))
+    s = gen.sample(20_000)
+    assert np.abs(s).max() <= b
+    r = np.linalg.norm(s.astype(np.float64), axis=1)
+    assert r.mean() == pytest.approx(b * np.sqrt(N / 3), rel=0.01)   # 13.86
+    assert r.std() == pytest.approx(b / np.sqrt(15), rel=0.05)       # 0.387
+
+
+def test_uniform_b_measured_by_radius_matching(cloud):
+    gen = make_generator("uniform", random_state=0).fit(cloud)
+    r_real = np.median(np.linalg.norm(cloud, axis=1))
+    r_fake = np.median(np.linalg.norm(gen.sample(5000), axis=1))
+    assert r_fake == pytest.approx(r_real, rel=0.02)
+
+
+def test_mvn_core_drops_outliers_and_reports_the_kept_share(cloud):
+    rng = np.random.default_rng(0)
+    outliers = rng.normal(0, 50, size=(100, cloud.shape[1])).astype(np.float32)
+    z = np.concatenate([cloud, outliers])
+    gen = make_generator("mvn-core", core_sigma=3.0, random_state=0).fit(z)
+    assert 0.95 < gen.kept_fraction_ < 0.99
+    assert gen.tail_probability_ == pytest.approx(0.0027, rel=0.01)
+    np.testing.assert_allclose(gen.mean_, cloud.mean(axis=0), atol=0.3)
+    plain = make_generator("mvn", random_state=0).fit(z)
+    assert np.trace(gen.covariance_) < 0.5 * np.trace(plain.covariance_)
+
+
+def test_gmm_uses_its_own_stream_and_component_count(cloud):
+    gen = make_generator("gmm", n_components=3, random_state=0).fit(cloud)
+    assert gen.mixture_.n_components == 3 and gen.factors_.shape == (3, 6, 6)
+    s = gen.sample(20_000).astype(np.float64)
+    np.testing.assert_allclose(s.mean(axis=0), cloud.mean(axis=0), atol=0.15 * cloud.std(axis=0).max())
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True, "10"])
+def test_bad_sample_count_is_a_user_error(cloud, n):
+    gen = make_generator("mvn", random_state=0).fit(cloud)
+    with pytest.raises(UserError, match="positive integer"):
+        gen.sample(n)
+
+
+def test_unknown_generator_names_the_closest():
+    with pytest.raises(UserError, match="did you mean 'mvn-core'"):
+        make_generator("mvn_core")
+    with pytest.raises(UserError, match="no hyper-parameter 'bee'"):
+        make_generator("uniform", bee=1.0)
+
+
+@pytest.mark.parametrize("name", ["mvn", "mvn-core", "pca-ellipsoid", "gmm"])
+def test_full_covariance_needs_n_plus_one_points(name):
+    z = np.random.default_rng(0).normal(size=(8, 8))
+    with pytest.raises(UserError, match="at least N \\+ 1 = 9 points"):
+        make_generator(name, random_state=0).fit(z)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(5), np.full((5, 3), np.nan), np.zeros((1, 3))])
+def test_bad_points_are_user_errors(bad):
+    with pytest.raises(UserError):
+        make_generator("independent-normal").fit(bad)
