@@ -34,6 +34,9 @@ The uniform generator's half-width b is ``generate.b`` if set (> 0), else the
 b-scan's value ``b.used`` from ``stats/stats.json``, else (no stats.json) measured
 on the fit part by radius matching: b = median |z| / sqrt(N/3) (the b whose uniform
 radii, ≈ b·sqrt(N/3), equal the real median radius). ``settings.b.source`` says which.
+In a pipeline run (the latents come from the encode step) the stats step must have
+finished on the same latents: an interrupted or stale stats step is a UserError, so
+the fallback only serves latents placed by hand.
 
 Outputs in ``<run>/generate/``
 ------------------------------
@@ -210,6 +213,27 @@ def _stats_b(path: Path) -> float | None:
     return float(b)
 
 
+def _check_stats(run_dir: Path, inputs: dict) -> None:
+    """In a pipeline run, refuse a stats step that is unfinished or older than the latents.
+
+    A pipeline run is one whose latents come from the encode step (an encode manifest
+    exists) or that has a stats manifest. Only outside the pipeline (latents placed by
+    hand) may stats.json be missing, and then b is measured instead.
+    """
+    stats = io.read_manifest(run_dir, "stats")
+    if stats is None and io.read_manifest(run_dir, "encode") is None:
+        return
+    fix = "run the stats step first: python -m analysis stats --config ..."
+    if stats is None:
+        raise UserError(f"the stats step has not finished in {run_dir} (no stats.manifest.json)", fix)
+    if stats.get("outputs", {}).get("stats/stats.json") != inputs["stats/stats.json"]:
+        raise UserError(f"{run_dir / 'stats' / 'stats.json'} is missing or differs from what the stats step "
+                        "recorded (an interrupted or foreign stats run)", fix.replace("first", "again"))
+    if stats.get("inputs", {}).get("latents.npy", inputs["latents.npy"]) != inputs["latents.npy"]:
+        raise UserError(f"the stats in {run_dir / 'stats'} were measured on other latents than latents.npy",
+                        fix.replace("first", "again"))
+
+
 def _check_config(cfg: Config) -> None:
     g = cfg.generate
     if not g.generators:
@@ -291,6 +315,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     inputs = {"latents.npy": io.sha256_file(lat_path), "train/model.pt": io.sha256_file(ckpt_path),
               "data/images.npy": io.sha256_file(img_path),
               "stats/stats.json": io.sha256_file(stats_path) if stats_path.is_file() else "absent"}
+    _check_stats(run_dir, inputs)
     key = io.hash_key(cfg.section("generate", "run"), inputs)
     out_dir = run_dir / "generate"
     if not force and io.is_complete(run_dir, "generate", key):

@@ -159,3 +159,24 @@ def test_cli_bad_generator_exits_2_with_one_line(tmp_path):
     proc = run_cli("generate", "--config", str(SMOKE), "--out", str(tmp_path / "run"),
                    "--set", 'generate.generators=["uniform","indepndent-normal"]')
     assert_user_error(proc, "unknown generator 'indepndent-normal'", "did you mean 'independent-normal'")
+
+
+def test_pipeline_run_needs_a_finished_stats_step(tmp_path):
+    cfg = _config("generate.sweep_components=[]", "generate.sweep_confidence=[]")
+    _make_run(tmp_path, cfg, with_stats=False)
+    io.write_manifest(tmp_path, "encode", "k", inputs={}, outputs=[tmp_path / "latents.npy"])
+    with pytest.raises(UserError, match="stats step has not finished"):
+        generate.run(cfg, tmp_path)
+    stats = tmp_path / "stats" / "stats.json"
+    io.save_json(stats, {"b": {"used": 0.5}})
+    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": io.sha256_file(tmp_path / "latents.npy")},
+                      outputs=[stats])
+    io.save_json(stats, {"b": {"used": 0.7}})  # changed after the stats step finished
+    with pytest.raises(UserError, match="differs from what the stats step recorded"):
+        generate.run(cfg, tmp_path)
+    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": "0" * 64}, outputs=[stats])
+    with pytest.raises(UserError, match="other latents"):
+        generate.run(cfg, tmp_path)
+    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": io.sha256_file(tmp_path / "latents.npy")},
+                      outputs=[stats])
+    assert generate.run(cfg, tmp_path)["settings"]["b"] == {"value": 0.7, "source": "stats.json"}
