@@ -1,0 +1,763 @@
+"""One plot style and the chart builders of the article (Altair and matplotlib).
+
+Every figure of the report is built here from plain arrays (the artifacts of the
+``stats`` and ``generate`` steps), so the site, the PDF and any notebook draw the
+same pictures in the same colours. Nothing here reads files or knows about the
+report; the report imports this module, never the other way round.
+
+Two kinds of builders:
+
+* **Altair** (``*_chart``, ``*_explorer``, ``slice_atlas``): interactive Vega-Lite
+  charts for the HTML site. Small data is inlined. The explorers of the latent cloud
+  read *named* data sets (``alt.Data(name=...)``) that the page supplies once (see
+  ``report/flg.py``), with these row layouts:
+
+  - ``sample``: one row per sample point, ``v`` (array of N floats, the point), the
+    indices ``t0, t1, t2`` and values ``a0 >= a1 >= a2`` of its three largest
+    ``|v_j|`` (the flat-cuboid rule, see :mod:`analysis.slices`);
+  - ``artificial`` / ``slice_artificial``: one row per artificial point, ``v``;
+  - ``atlas``: one row per ordered pair ``j1 != j2``: ``j1, j2``, ``c`` (array of K
+    slice counts of all points, one per atlas b value) and ``s`` (the same for the
+    sample).
+
+  Static copies for the PDF come from ``vl_convert`` (inline-data charts) or from
+  the matplotlib builders below (dense scatters and the explorers' default state).
+* **matplotlib** (``*_figure``): dense scatters, heatmaps and image grids.
+
+Colours: real z-points blue, artificial (uniform) points red, the origin yellow
+with a black rim, the cloud's centre green, published figures grey.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+COLORS = {
+    "real": "#1f5fa6",
+    "real_light": "#8fb3dc",
+    "artificial": "#d62728",
+    "origin": "#f2c80f",
+    "centre": "#2ca02c",
+    "published": "#7f7f7f",
+    "accent": "#ff7f0e",
+    "void": "#f3efe6",
+}
+#: Colours of the generators in chapter 5 (cycled).
+PALETTE = ["#1f5fa6", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+           "#17becf", "#bcbd22", "#7f7f7f"]
+FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+WIDTH = 520   # default width of a single Altair chart (pixels)
+HEIGHT = 300
+
+LABEL_REAL = "real z-points"
+LABEL_ART = "uniform artificial points"
+LABEL_ORIGIN = "origin"
+
+
+# --------------------------------------------------------------------------- style
+
+def altair_config() -> dict:
+    """The Vega-Lite ``config`` block of the shared style."""
+    return {
+        "font": FONT,
+        "view": {"stroke": "#cccccc", "continuousWidth": WIDTH, "continuousHeight": HEIGHT},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal",
+                 "gridColor": "#e8e8e8", "domainColor": "#888888", "tickColor": "#888888"},
+        "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "bottom",
+                   "direction": "horizontal", "symbolStrokeWidth": 1.5, "labelLimit": 400},
+        "title": {"fontSize": 13, "fontWeight": "normal", "anchor": "start", "offset": 8},
+        "range": {"category": PALETTE},
+        "background": "white",
+        "padding": 6,
+        # Recompute the layout when data arrive or sliders change the axes.
+        "autosize": {"type": "pad", "resize": True},
+    }
+
+
+_STYLED = {"mpl": False, "alt": False}
+
+
+def use_style() -> None:
+    """Apply the shared style to matplotlib (rcParams) and Altair (a registered theme)."""
+    _plt()
+    _alt()
+
+
+def _plt():
+    """matplotlib.pyplot with the shared style applied (once)."""
+    import matplotlib
+    if not _STYLED["mpl"]:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if _STYLED["mpl"]:
+        return plt
+    _STYLED["mpl"] = True
+
+    plt.rcParams.update({
+        "figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight",
+        "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
+        "axes.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
+        "axes.grid": True, "grid.color": "#e8e8e8", "grid.linewidth": 0.6,
+        "axes.edgecolor": "#888888", "xtick.color": "#444444", "ytick.color": "#444444",
+        "legend.frameon": False, "legend.fontsize": 8,
+        "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+        "image.cmap": "viridis",
+    })
+    return plt
+
+
+def _alt():
+    """altair with the shared theme registered and enabled (once)."""
+    import altair as alt
+    if _STYLED["alt"]:
+        return alt
+    _STYLED["alt"] = True
+
+    @alt.theme.register("flg", enable=True)
+    def _theme():
+        return alt.theme.ThemeConfig({"config": altair_config()})
+
+    alt.data_transformers.disable_max_rows()
+    return alt
+
+
+def _r(x, digits: int = 4):
+    """Round to ``digits`` significant digits for compact JSON (None for non-finite)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    if x == 0:
+        return 0.0
+    return float(f"{x:.{digits}g}")
+
+
+def rounded(a, digits: int = 4) -> list:
+    """A float array as a JSON-ready list with ``digits`` significant digits."""
+    return [_r(v, digits) for v in np.asarray(a, dtype=float).ravel()]
+
+
+def _legend_scale(labels: Sequence[str], colors: Sequence[str]):
+    alt = _alt()
+    return alt.Scale(domain=list(labels), range=list(colors))
+
+
+# --------------------------------------------------------------------------- chapter 1
+
+def training_chart(epochs: Sequence[dict]):
+    """Train and validation loss per epoch (log scale), from ``history.json`` epochs."""
+    alt = _alt()
+    rows = []
+    for e in epochs:
+        for key, label in (("train_loss", "training split"), ("val_loss", "held-out split")):
+            if e.get(key) is not None:
+                rows.append({"epoch": int(e["epoch"]), "loss": _r(e[key], 5), "split": label})
+    labels = ["training split", "held-out split"]
+    return (alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("loss:Q", title="mean squared error per pixel", scale=alt.Scale(type="log")),
+        color=alt.Color("split:N", title=None, scale=_legend_scale(labels, [COLORS["real"], COLORS["accent"]])),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("loss:Q", format=".5f")],
+    ).properties(width=WIDTH, height=240, title="Reconstruction error during training"))
+
+
+def image_grid_figure(rows: Sequence[np.ndarray], row_labels: Sequence[str], ncols: int | None = None,
+                      cell: float = 0.62):
+    """Rows of images (each (k, C, S, S) uint8 or float in [0, 1]) as one matplotlib figure."""
+    plt = _plt()
+    ncols = ncols or max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.4, cell * len(rows) + 0.1),
+                             squeeze=False)
+    for i, (imgs, label) in enumerate(zip(rows, row_labels)):
+        for k in range(ncols):
+            ax = axes[i][k]
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.grid(False)
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if k < len(imgs):
+                im = np.asarray(imgs[k], dtype=float)
+                if im.max() > 1.0:
+                    im = im / 255.0
+                if im.shape[0] == 1:
+                    ax.imshow(im[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                else:
+                    ax.imshow(np.clip(np.transpose(im, (1, 2, 0)), 0, 1), interpolation="nearest")
+        axes[i][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(wspace=0.04, hspace=0.06)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 2
+
+def component_explorer(hist_counts: np.ndarray, hist_edges: np.ndarray, mean: np.ndarray,
+                       std: np.ndarray, mean_over_se: np.ndarray, k_sigma: float, j0: int = 0):
+    """Histogram of any component (slider ``j``) above the means and spreads of all components.
+
+    Parameters
+    ----------
+    hist_counts : (N, B) int
+    hist_edges : (N, B + 1) float
+    mean, std, mean_over_se : (N,) float
+    k_sigma : float
+        A mean is "off-centre" if |mean / standard error| > k_sigma.
+    j0 : int
+        Component shown first.
+    """
+    alt = _alt()
+    N, B = hist_counts.shape
+    hist = []
+    for j in range(N):
+        e = hist_edges[j]
+        for b in range(B):
+            if hist_counts[j, b]:
+                hist.append({"j": j, "x0": _r(e[b]), "x1": _r(e[b + 1]), "n": int(hist_counts[j, b])})
+    means = [{"j": j, "mean": _r(mean[j]), "lo": _r(mean[j] - std[j]), "hi": _r(mean[j] + std[j]),
+              "std": _r(std[j]), "z": _r(mean_over_se[j], 3),
+              "kind": "off-centre" if abs(mean_over_se[j]) > k_sigma else "compatible with 0"}
+             for j in range(N)]
+    j = alt.param(name="j", value=int(j0), bind=alt.binding_range(min=0, max=N - 1, step=1, name="component j "))
+    base = alt.Chart(alt.Data(values=hist)).transform_filter("datum.j == j")
+    bars = base.mark_rect(color=COLORS["real"], opacity=0.85).encode(
+        x=alt.X("x0:Q", title="value of component j", scale=alt.Scale(zero=False)),
+        x2="x1:Q", y=alt.Y("n:Q", title="points"),
+        tooltip=[alt.Tooltip("x0:Q", title="from", format=".3f"), alt.Tooltip("x1:Q", title="to", format=".3f"),
+                 alt.Tooltip("n:Q", title="points")])
+    mrule = alt.Chart(alt.Data(values=means)).transform_filter("datum.j == j").mark_rule(
+        color=COLORS["centre"], strokeWidth=2).encode(x="mean:Q", tooltip=[alt.Tooltip("mean:Q", format=".3f")])
+    zrule = alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(color="black", strokeDash=[4, 3]).encode(x="x:Q")
+    top = alt.layer(bars, zrule, mrule).properties(
+        width=WIDTH, height=220,
+        title=alt.Title(text={"expr": "'Distribution of component ' + j + ' (green: its mean, dashed: 0)'"}))
+    kinds = ["off-centre", "compatible with 0"]
+    mb = alt.Chart(alt.Data(values=means))
+    err = mb.mark_rule(opacity=0.35).encode(
+        x=alt.X("j:Q", title="component j", scale=alt.Scale(domain=[-0.5, N - 0.5], nice=False)),
+        y=alt.Y("lo:Q", title="mean ± std"), y2="hi:Q",
+        color=alt.Color("kind:N", title=None, scale=_legend_scale(kinds, [COLORS["accent"], COLORS["real"]])))
+    pts = mb.mark_point(filled=True).encode(
+        x="j:Q", y="mean:Q",
+        color=alt.Color("kind:N", title=None, scale=_legend_scale(kinds, [COLORS["accent"], COLORS["real"]])),
+        size=alt.condition("datum.j == j", alt.value(140), alt.value(14)),
+        stroke=alt.condition("datum.j == j", alt.value("black"), alt.value(None)),
+        tooltip=["j:Q", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f"),
+                 alt.Tooltip("z:Q", title="mean / std. error"), "kind:N"])
+    zero = alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(color="black", strokeDash=[4, 3]).encode(y="y:Q")
+    bottom = alt.layer(err, zero, pts).properties(width=WIDTH, height=200,
+                                                  title="Mean ± standard deviation of every component")
+    return alt.vconcat(top, bottom).add_params(j).resolve_scale(color="independent")
+
+
+def component_panels_chart(hist_counts: np.ndarray, hist_edges: np.ndarray, mean: np.ndarray,
+                           components: Sequence[int], labels: Sequence[str] | None = None, columns: int = 3):
+    """Small multiples: the histograms of a few chosen components, each with its mean and 0."""
+    alt = _alt()
+    rows, rules = [], []
+    labels = labels or [f"component {j}" for j in components]
+    for j, lab in zip(components, labels):
+        e = hist_edges[j]
+        for b in range(hist_counts.shape[1]):
+            rows.append({"panel": lab, "x0": _r(e[b]), "x1": _r(e[b + 1]), "n": int(hist_counts[j, b])})
+        rules.append({"panel": lab, "mean": _r(mean[j]), "zero": 0.0})
+    bars = alt.Chart().mark_rect(color=COLORS["real"], opacity=0.85).encode(
+        x=alt.X("x0:Q", title="value", scale=alt.Scale(zero=False)), x2="x1:Q", y=alt.Y("n:Q", title="points"))
+    mrule = alt.Chart().mark_rule(color=COLORS["centre"], strokeWidth=2).encode(x="mean:Q")
+    zrule = alt.Chart().mark_rule(color="black", strokeDash=[4, 3]).encode(x="zero:Q")
+    data = alt.Data(values=[dict(r, kind="h") for r in rows] + [dict(r, kind="r") for r in rules])
+    layered = alt.layer(bars.transform_filter("datum.kind == 'h'"),
+                        zrule.transform_filter("datum.kind == 'r'"),
+                        mrule.transform_filter("datum.kind == 'r'"),
+                        data=data).properties(width=200, height=120)
+    return layered.facet(facet=alt.Facet("panel:N", title=None, sort=list(labels)), columns=columns
+                         ).resolve_scale(x="independent", y="independent")
+
+
+# --------------------------------------------------------------------------- chapter 3
+
+def correlation_figure(corr: np.ndarray, max_abs_pair: Sequence[int] | None = None):
+    """The N x N correlation matrix as a heatmap (matplotlib)."""
+    plt = _plt()
+    N = corr.shape[0]
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    im = ax.imshow(np.asarray(corr, dtype=float), cmap="RdBu_r", vmin=-1, vmax=1,
+                   interpolation="nearest", extent=(-0.5, N - 0.5, N - 0.5, -0.5))
+    ax.grid(False)
+    ax.set_xlabel("component j"), ax.set_ylabel("component i")
+    if max_abs_pair is not None:
+        i, j = max_abs_pair
+        ax.plot([j, i], [i, j], "o", mfc="none", mec="black", ms=9, mew=1.2)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="Pearson correlation")
+    ax.set_title("Correlations between latent components")
+    return fig
+
+
+def pca_chart(eigenvalues: np.ndarray, cumulative: np.ndarray, marks: dict[str, int] | None = None):
+    """PCA spectrum (log eigenvalues) beside the cumulative share of variance."""
+    alt = _alt()
+    rows = [{"k": k + 1, "ev": _r(eigenvalues[k]), "cum": _r(cumulative[k])}
+            for k in range(len(eigenvalues)) if eigenvalues[k] > 0]
+    base = alt.Chart(alt.Data(values=rows))
+    ev = base.mark_line(color=COLORS["real"], point=alt.OverlayMarkDef(size=10)).encode(
+        x=alt.X("k:Q", title="principal axis k", scale=alt.Scale(type="log")),
+        y=alt.Y("ev:Q", title="variance along the axis", scale=alt.Scale(type="log")),
+        tooltip=["k:Q", alt.Tooltip("ev:Q", title="variance", format=".4g"),
+                 alt.Tooltip("cum:Q", title="cumulative share", format=".1%")]
+    ).properties(width=300, height=230, title="PCA spectrum")
+    cum = base.mark_line(color=COLORS["real"]).encode(
+        x=alt.X("k:Q", title="number of axes k", scale=alt.Scale(type="log")),
+        y=alt.Y("cum:Q", title="share of the variance", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=["k:Q", alt.Tooltip("cum:Q", title="cumulative share", format=".1%")])
+    layers = [cum]
+    if marks:
+        mrows = [{"label": f"{float(s):.0%}: {k} axes", "k": int(k), "s": float(s)} for s, k in marks.items()]
+        m = alt.Chart(alt.Data(values=mrows))
+        layers += [m.mark_rule(color=COLORS["accent"], strokeDash=[3, 3]).encode(x="k:Q", tooltip=["label:N"]),
+                   m.mark_point(color=COLORS["accent"], filled=True).encode(x="k:Q", y="s:Q", tooltip=["label:N"])]
+    right = alt.layer(*layers).properties(width=300, height=230, title="Cumulative share of the variance")
+    return alt.hconcat(ev, right)
+
+
+def offset_chart(variance_share: dict, offset_share: dict):
+    """Share of the variance and of the centre's squared offset in the first k PCA axes."""
+    alt = _alt()
+    rows = []
+    for k in sorted(variance_share, key=lambda s: int(s)):
+        rows.append({"k": int(k), "share": _r(variance_share[k]), "what": "variance of the cloud"})
+        if k in offset_share:
+            rows.append({"k": int(k), "share": _r(offset_share[k]), "what": "squared offset of the centre"})
+    labels = ["variance of the cloud", "squared offset of the centre"]
+    return alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(
+        x=alt.X("k:Q", title="first k principal axes", scale=alt.Scale(type="log")),
+        y=alt.Y("share:Q", title="share in the span of the first k axes", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("what:N", title=None, scale=_legend_scale(labels, [COLORS["real"], COLORS["centre"]])),
+        tooltip=["k:Q", "what:N", alt.Tooltip("share:Q", format=".1%")],
+    ).properties(width=WIDTH, height=240, title="Where the cloud spreads and where its centre lies")
+
+
+def histogram_rule_chart(edges: np.ndarray, counts: np.ndarray, mark: float, xtitle: str, mark_label: str,
+                         title: str, color: str | None = None, mark_color: str | None = None):
+    """A histogram (given edges and counts) with one vertical rule (e.g. the origin's value)."""
+    alt = _alt()
+    rows = [{"x0": _r(edges[i]), "x1": _r(edges[i + 1]), "n": int(counts[i])} for i in range(len(counts))]
+    bars = alt.Chart(alt.Data(values=rows)).mark_rect(color=color or COLORS["real"], opacity=0.85).encode(
+        x=alt.X("x0:Q", title=xtitle), x2="x1:Q", y=alt.Y("n:Q", title="points"),
+        tooltip=[alt.Tooltip("x0:Q", title="from", format=".3g"), alt.Tooltip("x1:Q", title="to", format=".3g"),
+                 alt.Tooltip("n:Q", title="points")])
+    r = alt.Chart(alt.Data(values=[{"x": _r(mark), "label": mark_label}]))
+    rule = r.mark_rule(color=mark_color or "black", strokeWidth=2.5).encode(x="x:Q", tooltip=["label:N", "x:Q"])
+    text = r.mark_text(align="left", dx=5, dy=-4, baseline="bottom", fontSize=11).encode(
+        x="x:Q", y=alt.value(12), text="label:N")
+    return alt.layer(bars, rule, text).properties(width=WIDTH, height=220, title=title)
+
+
+# --------------------------------------------------------------------------- chapter 4: explorers
+
+SLICE_RULE = ("(datum.a2 <= b) && (datum.a0 <= b || datum.t0 == j1 || datum.t0 == j2)"
+              " && (datum.a1 <= b || datum.t1 == j1 || datum.t1 == j2)")
+
+
+def _pair_params(N: int, pair: Sequence[int]):
+    alt = _alt()
+    j1 = alt.param(name="j1", value=int(pair[0]),
+                   bind=alt.binding_range(min=0, max=N - 1, step=1, name="component j1 "))
+    j2 = alt.param(name="j2", value=int(pair[1]),
+                   bind=alt.binding_range(min=0, max=N - 1, step=1, name="component j2 "))
+    return j1, j2
+
+
+def _kind_color(labels, colors):
+    alt = _alt()
+    return alt.Color("kind:N", title=None, scale=_legend_scale(labels, colors))
+
+
+def projection_explorer(N: int, pair: Sequence[int], n_sample: int, n_artificial: int, b: float,
+                        sample: str = "sample", artificial: str = "artificial"):
+    """Orthogonal projection of the sample on components (j1, j2), chosen by two sliders.
+
+    Reads the named data sets ``sample`` and ``artificial`` (rows with ``v``); marks the
+    origin. Mouse wheel zooms, dragging pans.
+    """
+    alt = _alt()
+    j1, j2 = _pair_params(N, pair)
+    labels = [f"{LABEL_REAL} ({n_sample:,} sample)", f"{LABEL_ART} ({n_artificial}, b = {b:.3g})", LABEL_ORIGIN]
+    colors = [COLORS["real"], COLORS["artificial"], COLORS["origin"]]
+    xy = dict(x=alt.X("x:Q", title=None, scale=alt.Scale(zero=True, nice=True)),
+              y=alt.Y("y:Q", title=None, scale=alt.Scale(zero=True, nice=True)))
+    pts = alt.Chart(alt.Data(name=sample)).transform_calculate(
+        x="datum.v[j1]", y="datum.v[j2]", kind=f"'{labels[0]}'").mark_circle(size=9, opacity=0.45).encode(
+        color=_kind_color(labels, colors), **xy)
+    art = alt.Chart(alt.Data(name=artificial)).transform_calculate(
+        x="datum.v[j1]", y="datum.v[j2]", kind=f"'{labels[1]}'").mark_point(
+        shape="diamond", filled=True, size=70, opacity=1).encode(color=_kind_color(labels, colors), **xy)
+    org = alt.Chart(alt.Data(values=[{"x": 0, "y": 0, "kind": labels[2]}])).mark_point(
+        shape="circle", filled=True, size=160, stroke="black", strokeWidth=1.2, opacity=1).encode(
+        color=_kind_color(labels, colors), **xy)
+    zoom = alt.selection_interval(bind="scales", name="zoom")
+    return alt.layer(pts.add_params(zoom), art, org).add_params(j1, j2).properties(
+        width=460, height=400,
+        title=alt.Title(text={"expr": "'Projection on components j1 = ' + j1 + ' (x) and j2 = ' + j2 + ' (y)'"},
+                        subtitle="wheel: zoom, drag: pan, double-click: reset"))
+
+
+def slice_explorer(N: int, pair: Sequence[int], n_sample: int, b0: float, b_range: Sequence[float],
+                   n_slice_artificial: int, b_artificial: float,
+                   sample: str = "sample", artificial: str = "slice_artificial"):
+    """The flat-cuboid slice of (j1, j2, b): sample points inside it, their count, artificial points.
+
+    Sliders j1, j2 and b. A point is in the slice iff every component with |x| > b is j1
+    or j2 (:data:`SLICE_RULE` on the top-3 fields of ``sample``). The artificial points
+    were drawn uniform in [-b_artificial, b_artificial]^N; they are rescaled to the
+    current b (still uniform in [-b, b]^N, hence in every slice).
+    """
+    alt = _alt()
+    j1, j2 = _pair_params(N, pair)
+    lo, hi = float(b_range[0]), float(b_range[1])
+    step = float(f"{(hi - lo) / 200:.2g}") or (hi - lo) / 200
+    b = alt.param(name="b", value=_r(b0, 5),
+                  bind=alt.binding_range(min=_r(lo, 4), max=_r(hi, 4), step=step, name="threshold b "))
+    labels = [f"{LABEL_REAL} in the slice (of {n_sample:,} sample)",
+              f"{LABEL_ART} in the slice ({n_slice_artificial})", LABEL_ORIGIN]
+    colors = [COLORS["real"], COLORS["artificial"], COLORS["origin"]]
+    xy = dict(x=alt.X("x:Q", title=None, scale=alt.Scale(zero=True, nice=True)),
+              y=alt.Y("y:Q", title=None, scale=alt.Scale(zero=True, nice=True)))
+    art = alt.Chart(alt.Data(name=artificial)).transform_calculate(
+        x=f"datum.v[j1] * b / {b_artificial!r}", y=f"datum.v[j2] * b / {b_artificial!r}",
+        kind=f"'{labels[1]}'").mark_point(shape="diamond", filled=True, size=22, opacity=0.55).encode(
+        color=_kind_color(labels, colors), **xy)
+    pts = alt.Chart(alt.Data(name=sample)).transform_filter(SLICE_RULE).transform_calculate(
+        x="datum.v[j1]", y="datum.v[j2]", kind=f"'{labels[0]}'").mark_circle(size=26, opacity=0.8).encode(
+        color=_kind_color(labels, colors), **xy)
+    square = alt.Chart(alt.Data(values=[{}])).transform_calculate(
+        x="-b", x2="b", y="-b", y2="b").mark_rect(fill=None, stroke="#444444", strokeDash=[4, 3]).encode(
+        x="x:Q", x2="x2:Q", y="y:Q", y2="y2:Q")
+    org = alt.Chart(alt.Data(values=[{"x": 0, "y": 0, "kind": labels[2]}])).mark_point(
+        shape="circle", filled=True, size=120, stroke="black", strokeWidth=1.2, opacity=1).encode(
+        color=_kind_color(labels, colors), **xy)
+    count = alt.Chart(alt.Data(name=sample)).transform_calculate(
+        inside=f"({SLICE_RULE}) ? 1 : 0").transform_aggregate(k="sum(inside)").transform_calculate(
+        label=f"datum.k + ' of {n_sample:,} sample points in the slice'").mark_text(
+        align="left", baseline="top", fontSize=13, fontWeight="bold", color="#222222").encode(
+        x=alt.value(6), y=alt.value(6), text="label:N")
+    return alt.layer(art, pts, square, org, count).add_params(j1, j2, b).properties(
+        width=460, height=400,
+        title=alt.Title(text={"expr": "'Slice of components j1 = ' + j1 + ' (x), j2 = ' + j2 + "
+                                      "' (y): all others within ±' + format(b, '.3g')"},
+                        subtitle="dashed square: [-b, b]²"))
+
+
+def slice_atlas(N: int, atlas_b: Sequence[float], k0: int, n_all: int, n_sample: int, atlas: str = "atlas"):
+    """N x N heatmap of the slice counts of every pair; b chosen among the stored values.
+
+    Reads the named data set ``atlas`` (rows ``j1, j2, c, s``). Hover shows the pair and
+    its counts; the page wires a click on a cell to the explorers' sliders.
+    """
+    alt = _alt()
+    labels = [f"b = {v:.3g}" for v in atlas_b]
+    k = alt.param(name="k", value=int(k0),
+                  bind=alt.binding_select(options=list(range(len(atlas_b))), labels=labels, name="threshold "))
+    side = int(min(430, max(240, 2 * N)))
+    return alt.Chart(alt.Data(name=atlas)).transform_calculate(
+        count="datum.c[k]", scount="datum.s[k]", x2="datum.j1 + 1", y2="datum.j2 + 1",
+        pair="'(' + datum.j1 + ', ' + datum.j2 + ')'", bval=f"{[_r(v, 5) for v in atlas_b]}[k]",
+    ).mark_rect(stroke=None).encode(
+        x=alt.X("j1:Q", title="component j1", scale=alt.Scale(domain=[0, N], nice=False)), x2="x2:Q",
+        y=alt.Y("j2:Q", title="component j2", scale=alt.Scale(domain=[0, N], nice=False, reverse=True)),
+        y2="y2:Q",
+        color=alt.condition("datum.count == 0", alt.value(COLORS["void"]),
+                            alt.Color("count:Q", title="points in the slice (all)",
+                                      scale=alt.Scale(type="symlog", scheme="viridis"),
+                                      legend=alt.Legend(orient="right", direction="vertical", gradientLength=200))),
+        tooltip=[alt.Tooltip("pair:N", title="pair (j1, j2)"), alt.Tooltip("bval:Q", title="b", format=".3g"),
+                 alt.Tooltip("count:Q", title=f"in slice, of {n_all:,} points"),
+                 alt.Tooltip("scount:Q", title=f"in slice, of {n_sample:,} sample")],
+    ).add_params(k).properties(
+        width=side, height=side,
+        title=alt.Title(text={"expr": f"'Points in the slice of every pair, b = ' + format({[_r(v, 5) for v in atlas_b]}[k], '.3g')"},
+                        subtitle="pale cells: empty slices (voids); click a cell to load the pair into the explorers"))
+
+
+def occupancy_chart(b_grid: np.ndarray, occupancy: np.ndarray, every: np.ndarray, b_used: float):
+    """Share of all points in the emptiest / median / fullest pair's slice, and in every slice, vs b."""
+    alt = _alt()
+    names = ["emptiest pair", "median pair", "fullest pair", "every slice (no |x_j| > b)"]
+    rows = []
+    for i, bv in enumerate(b_grid):
+        for c in range(3):
+            rows.append({"b": _r(bv), "share": _r(occupancy[i, c]), "what": names[c]})
+        rows.append({"b": _r(bv), "share": _r(every[i]), "what": names[3]})
+    line = alt.Chart(alt.Data(values=rows)).mark_line().encode(
+        x=alt.X("b:Q", title="threshold b"),
+        y=alt.Y("share:Q", title="share of all points in the slice", axis=alt.Axis(format="%")),
+        color=alt.Color("what:N", title=None, sort=names,
+                        scale=_legend_scale(names, [COLORS["artificial"], COLORS["real"], COLORS["centre"], "#555555"])),
+        strokeDash=alt.condition("datum.what == 'every slice (no |x_j| > b)'", alt.value([4, 3]), alt.value([1, 0])),
+        tooltip=[alt.Tooltip("b:Q", format=".3g"), "what:N", alt.Tooltip("share:Q", format=".2%")])
+    rule = alt.Chart(alt.Data(values=[{"b": _r(b_used)}])).mark_rule(color="black", strokeDash=[2, 2]).encode(x="b:Q")
+    return alt.layer(line, rule).properties(width=WIDTH, height=240,
+                                            title="Slice occupancy against the threshold b (dotted: b used)")
+
+
+def radius_explorer(real_radii: np.ndarray, unit_radii: np.ndarray, N: int, b0: float,
+                    b_range: Sequence[float], n_real_total: int | None = None):
+    """Histograms of real radii |z| and uniform radii |u| (u uniform in [-b, b]^N), b on a slider.
+
+    ``unit_radii`` are |u| for b = 1; |u| scales with b.
+    """
+    alt = _alt()
+    lo, hi = float(b_range[0]), float(b_range[1])
+    # Beyond the b at which uniform radii exceed twice the largest real radius nothing changes
+    # but the scale; keep the slider (and the x axis) to the informative range.
+    umax = float(np.max(unit_radii)) if len(unit_radii) else 1.0
+    hi = max(min(hi, 2.0 * float(np.max(real_radii)) / max(umax, 1e-12)), float(b0))
+    step = float(f"{(hi - lo) / 200:.2g}") or (hi - lo) / 200
+    b = alt.param(name="b", value=_r(b0, 5),
+                  bind=alt.binding_range(min=_r(lo, 4), max=_r(hi, 4), step=step, name="uniform points' b "))
+    rows = [{"kind": "real", "u": _r(r)} for r in real_radii] + [{"kind": "uniform", "u": _r(r)} for r in unit_radii]
+    rmax = float(max(np.max(real_radii), np.max(unit_radii) * hi)) * 1.02
+    width = rmax / 90
+    labels = [f"{LABEL_REAL} |z|", "uniform points |u|, components in [-b, b]"]
+    hist = alt.Chart(alt.Data(values=rows)).transform_calculate(
+        r="datum.kind == 'uniform' ? datum.u * b : datum.u",
+        label=f"datum.kind == 'real' ? '{labels[0]}' : '{labels[1]}'",
+    ).transform_joinaggregate(total="count()", groupby=["label"]).transform_bin(
+        "r0", "r", bin=alt.Bin(extent=[0, _r(rmax)], step=_r(width, 3))).transform_aggregate(
+        n="count()", groupby=["label", "r0", "r0_end", "total"]).transform_calculate(
+        share="datum.n / datum.total").mark_rect(opacity=0.55).encode(
+        x=alt.X("r0:Q", title="radius (distance from the origin)", scale=alt.Scale(domain=[0, _r(rmax)])),
+        x2="r0_end:Q", y=alt.Y("share:Q", title="share of points", axis=alt.Axis(format="%"), stack=None),
+        color=alt.Color("label:N", title=None, scale=_legend_scale(labels, [COLORS["real"], COLORS["artificial"]])),
+        tooltip=["label:N", alt.Tooltip("r0:Q", title="from", format=".3g"), alt.Tooltip("share:Q", format=".1%")])
+    closed = alt.Chart(alt.Data(values=[{}])).transform_calculate(
+        m=f"b * sqrt({N} / 3)", label="'b·√(N/3) = ' + format(b * sqrt(" + str(N) + " / 3), '.3g')").mark_rule(
+        color=COLORS["artificial"], strokeDash=[4, 3], strokeWidth=1.5).encode(x="m:Q", tooltip=["label:N"])
+    return alt.layer(hist, closed).add_params(b).properties(
+        width=WIDTH, height=260,
+        title=alt.Title(text={"expr": "'Radii of real and uniform points, b = ' + format(b, '.3g')"},
+                        subtitle="dashed: closed-form mean radius of the uniform points, b·√(N/3)"))
+
+
+def bscan_chart(b_grid: np.ndarray, w: np.ndarray, w_centred: np.ndarray | None, best: float,
+                overlap: Sequence[float] | None, published: Sequence[float] | None = None,
+                published_best: float | None = None):
+    """Wasserstein distance between real and uniform radius distributions over the b grid."""
+    alt = _alt()
+    names = ["|z| vs |u|", "|z − mean| vs |u − mean|"]
+    # Show the informative part of the grid: up to 3x the best b (or past the overlap range).
+    b_show = float(b_grid[-1])
+    limit = 3.0 * float(best)
+    if overlap is not None and overlap[1] is not None:
+        limit = max(limit, 1.5 * float(overlap[1]))
+    if published is not None:
+        limit = max(limit, 1.2 * float(published[1]))
+    b_show = min(b_show, limit)
+    keep = [i for i in range(len(b_grid)) if b_grid[i] <= b_show * (1 + 1e-9)]
+    rows = [{"b": _r(b_grid[i]), "w": _r(w[i]), "what": names[0]} for i in keep if np.isfinite(w[i])]
+    if w_centred is not None:
+        rows += [{"b": _r(b_grid[i]), "w": _r(w_centred[i]), "what": names[1]}
+                 for i in keep if np.isfinite(w_centred[i])]
+    layers = []
+    bands = []
+    if overlap is not None and overlap[0] is not None and overlap[1] is not None:
+        bands.append({"b0": _r(max(overlap[0], float(b_grid[0]))), "b1": _r(min(overlap[1], b_show)),
+                      "label": "this build: radius ranges overlap"})
+    if published is not None:
+        bands.append({"b0": _r(published[0]), "b1": _r(published[1]),
+                      "label": "published (CelebA): radii match"})
+    if bands:
+        layers.append(alt.Chart(alt.Data(values=bands)).mark_rect(opacity=0.14).encode(
+            x="b0:Q", x2="b1:Q",
+            color=alt.Color("label:N", title=None,
+                            scale=_legend_scale([bd["label"] for bd in bands],
+                                                [COLORS["accent"], COLORS["published"]][:len(bands)]
+                                                if bands[0]["label"].startswith("this") else [COLORS["published"]])),
+            tooltip=["label:N", alt.Tooltip("b0:Q", format=".3g"), alt.Tooltip("b1:Q", format=".3g")]))
+    layers.append(alt.Chart(alt.Data(values=rows)).mark_line().encode(
+        x=alt.X("b:Q", title="b (uniform components in [-b, b])"),
+        y=alt.Y("w:Q", title="Wasserstein distance of the radii"),
+        strokeDash=alt.StrokeDash("what:N", title=None, scale=alt.Scale(domain=names, range=[[1, 0], [5, 3]])),
+        tooltip=[alt.Tooltip("b:Q", format=".3g"), "what:N", alt.Tooltip("w:Q", format=".3g")]))
+    marks = [{"b": _r(best), "label": f"this build: best b = {best:.3g}"}]
+    if published_best is not None:
+        marks.append({"b": _r(published_best), "label": f"published (CelebA): best b = {published_best:g}"})
+    layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(strokeWidth=2).encode(
+        x="b:Q", color=alt.value("black"),
+        strokeDash=alt.condition("indexof(datum.label, 'published') == 0", alt.value([2, 2]), alt.value([1, 0])),
+        tooltip=["label:N"]))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        width=WIDTH, height=260, title="The b-scan: how well uniform radii match the real ones")
+
+
+# --------------------------------------------------------------------------- chapter 4: matplotlib
+
+def _style_origin(ax):
+    ax.plot([0], [0], "o", ms=9, mfc=COLORS["origin"], mec="black", mew=1.0, zorder=5)
+
+
+def projection_panels_figure(sample_z: np.ndarray, artificial_z: np.ndarray, pairs: Sequence[Sequence[int]],
+                             zoom_half_widths: Sequence[float] | None = None, titles: Sequence[str] | None = None,
+                             columns: int = 4):
+    """Figure types A and B of the study: projections on component pairs, each with its zoom.
+
+    Sample blue, artificial points red diamonds, the origin yellow. With
+    ``zoom_half_widths``, every projection is followed by the window [-w, w]^2.
+    """
+    plt = _plt()
+    panels = []
+    for p, pair in enumerate(pairs):
+        panels.append((pair, None, titles[p] if titles else f"({pair[0]}, {pair[1]})"))
+        if zoom_half_widths is not None:
+            panels.append((pair, float(zoom_half_widths[p]), "zoom"))
+    ncol = min(columns, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.05 * ncol, 2.05 * nrow), squeeze=False)
+    s = np.asarray(sample_z, dtype=np.float32)
+    a = np.asarray(artificial_z, dtype=np.float32)
+    ms = max(0.6, min(4.0, 3000 / max(len(s), 1)))
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, (pair, w, title) in zip(axes.ravel(), panels):
+        j1, j2 = int(pair[0]), int(pair[1])
+        ax.scatter(s[:, j1], s[:, j2], s=ms, c=COLORS["real"], alpha=0.45, lw=0, rasterized=True)
+        if len(a):
+            ax.scatter(a[:, j1], a[:, j2], s=16, c=COLORS["artificial"], marker="D", lw=0, zorder=4)
+        _style_origin(ax)
+        if w is not None and w > 0:
+            ax.set_xlim(-w, w), ax.set_ylim(-w, w)
+            ax.set_title(f"zoom ±{w:.2g}", fontsize=8)
+        else:
+            ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel(f"z[{j1}]", fontsize=7, labelpad=1), ax.set_ylabel(f"z[{j2}]", fontsize=7, labelpad=1)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+def in_slice_mask(top_index: np.ndarray, top_abs: np.ndarray, j1: int, j2: int, b: float) -> np.ndarray:
+    """The flat-cuboid rule on the stored top-3 arrays (see :mod:`analysis.slices`)."""
+    ti, ta = np.asarray(top_index), np.asarray(top_abs)
+    ok = ta[:, 2] <= b
+    for t in (0, 1):
+        ok &= (ta[:, t] <= b) | (ti[:, t] == j1) | (ti[:, t] == j2)
+    return ok
+
+
+def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np.ndarray,
+                        slice_artificial_z: np.ndarray, pairs: Sequence[Sequence[int]], b: float,
+                        counts_all: Sequence[int] | None = None, n_all: int | None = None, columns: int = 4):
+    """Figure type C: the flat-cuboid slice of each pair with the sample points inside it."""
+    plt = _plt()
+    ncol = min(columns, len(pairs))
+    nrow = math.ceil(len(pairs) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.05 * ncol, 2.15 * nrow), squeeze=False)
+    s = np.asarray(sample_z, dtype=np.float32)
+    a = np.asarray(slice_artificial_z, dtype=np.float32)
+    for ax in axes.ravel()[len(pairs):]:
+        ax.set_visible(False)
+    for p, (ax, pair) in enumerate(zip(axes.ravel(), pairs)):
+        j1, j2 = int(pair[0]), int(pair[1])
+        m = in_slice_mask(top_index, top_abs, j1, j2, b)
+        if len(a):
+            ax.scatter(a[:, j1], a[:, j2], s=5, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
+        ax.scatter(s[m, j1], s[m, j2], s=9, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
+        ax.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
+        _style_origin(ax)
+        t = f"({j1}, {j2}): {int(m.sum())} of {len(s):,}"
+        if counts_all is not None and n_all:
+            t += f"\nall points: {int(counts_all[p]):,} of {n_all:,}"
+        ax.set_title(t, fontsize=7.5)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel(f"z[{j1}]", fontsize=7, labelpad=1), ax.set_ylabel(f"z[{j2}]", fontsize=7, labelpad=1)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+def atlas_figure(counts: np.ndarray, b: float, n_all: int):
+    """The slice atlas at one b (matplotlib): counts of every pair, empty slices pale."""
+    plt = _plt()
+    from matplotlib.colors import SymLogNorm
+    c = np.asarray(counts, dtype=float).copy()
+    N = c.shape[0]
+    np.fill_diagonal(c, np.nan)
+    empty = c == 0
+    fig, ax = plt.subplots(figsize=(5.4, 4.7))
+    ax.grid(False)
+    bg = np.where(empty, 1.0, np.nan)
+    ax.imshow(bg, cmap="Greys", vmin=0, vmax=8, interpolation="nearest", extent=(0, N, N, 0))
+    shown = np.where(empty, np.nan, c)
+    vmax = max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0)
+    im = ax.imshow(shown, cmap="viridis", norm=SymLogNorm(linthresh=1, vmin=0, vmax=vmax),
+                   interpolation="nearest", extent=(0, N, N, 0))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label=f"points in the slice (of {n_all:,})")
+    ax.set_xlabel("component j1"), ax.set_ylabel("component j2")
+    ax.set_title(f"Slice atlas at b = {b:.3g}: {int(np.sum(empty) // 2):,} empty of {N * (N - 1) // 2:,} pairs")
+    return fig
+
+
+def explorer_static_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np.ndarray,
+                           artificial_z: np.ndarray, slice_artificial_z: np.ndarray, pair: Sequence[int],
+                           b: float, b_artificial: float):
+    """The default state of the projection and slice explorers side by side (for the PDF)."""
+    plt = _plt()
+    j1, j2 = int(pair[0]), int(pair[1])
+    s = np.asarray(sample_z, dtype=np.float32)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.0, 3.3))
+    ms = max(0.8, min(5.0, 4000 / max(len(s), 1)))
+    a1.scatter(s[:, j1], s[:, j2], s=ms, c=COLORS["real"], alpha=0.45, lw=0, rasterized=True)
+    a = np.asarray(artificial_z, dtype=np.float32)
+    if len(a):
+        a1.scatter(a[:, j1], a[:, j2], s=22, c=COLORS["artificial"], marker="D", lw=0, zorder=4)
+    _style_origin(a1)
+    a1.set_title(f"projection on ({j1}, {j2})")
+    m = in_slice_mask(top_index, top_abs, j1, j2, b)
+    sa = np.asarray(slice_artificial_z, dtype=np.float32) * (b / b_artificial)
+    if len(sa):
+        a2.scatter(sa[:, j1], sa[:, j2], s=7, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
+    a2.scatter(s[m, j1], s[m, j2], s=12, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
+    a2.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
+    _style_origin(a2)
+    a2.set_title(f"slice ({j1}, {j2}), b = {b:.3g}: {int(m.sum())} of {len(s):,} sample points")
+    for ax in (a1, a2):
+        ax.set_xlabel(f"z[{j1}]"), ax.set_ylabel(f"z[{j2}]")
+    fig.tight_layout(pad=0.5)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 5
+
+def metric_bars_chart(rows: Sequence[dict], metric: str, title: str, reference: float | None = None,
+                      fmt: str = ".3f", higher_is_better: bool | None = None, label: str = "name"):
+    """One metric per generator as horizontal bars (rows: {label, metric}), optional reference rule."""
+    alt = _alt()
+    def kind(name):
+        return "uniform" if name == "uniform" else "reference" if str(name).startswith("real") else "generator"
+    data = [{"generator": r[label], "value": _r(r[metric]), "kind": kind(r[label])} for r in rows
+            if r.get(metric) is not None and np.isfinite(float(r[metric]))]
+    order = sorted(data, key=lambda r: r["value"], reverse=bool(higher_is_better))
+    bars = alt.Chart(alt.Data(values=data)).mark_bar().encode(
+        y=alt.Y("generator:N", title=None, sort=[r["generator"] for r in order]),
+        x=alt.X("value:Q", title=metric),
+        color=alt.Color("kind:N", legend=None, scale=alt.Scale(
+            domain=["generator", "uniform", "reference"],
+            range=[COLORS["real"], COLORS["artificial"], COLORS["published"]])),
+        tooltip=["generator:N", alt.Tooltip("value:Q", format=fmt)])
+    layers = [bars]
+    if reference is not None and np.isfinite(reference):
+        layers.append(alt.Chart(alt.Data(values=[{"x": _r(reference), "label": "real vs real"}])).mark_rule(
+            color="black", strokeDash=[4, 3]).encode(x="x:Q", tooltip=["label:N", "x:Q"]))
+    return alt.layer(*layers).properties(width=360, height=max(80, 22 * len(data)), title=title)
+
+
+def curve_chart(rows: Sequence[dict], x: str, y: str, series: str | None, title: str,
+                xtitle: str | None = None, ytitle: str | None = None):
+    """A generic line chart of ``y`` against ``x`` (one line per ``series``)."""
+    alt = _alt()
+    data = [{k: (_r(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    enc = dict(x=alt.X(f"{x}:Q", title=xtitle or x), y=alt.Y(f"{y}:Q", title=ytitle or y),
+               tooltip=[f"{x}:Q", f"{y}:Q"] + ([f"{series}:N"] if series else []))
+    if series:
+        enc["color"] = alt.Color(f"{series}:N", title=None)
+    return alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(**enc).properties(
+        width=WIDTH, height=240, title=title)

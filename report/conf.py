@@ -1,0 +1,151 @@
+"""Sphinx configuration of the article (HTML site and PDF).
+
+Not meant to be run by hand: ``report/build.py`` (``make report``) sets ``FLG_META``
+(version, date, commit, title, ...; see ``report/meta.py``), ``FLG_RUN`` (the run
+directory the chapters read) and ``FLG_STATIC`` (a directory holding the Vega bundle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import meta as _meta  # noqa: E402
+
+FLG = _meta.meta_from_env()
+os.environ.setdefault("FLG_RUN", FLG["run"])
+VERSIONS = json.loads(os.environ.get("FLG_VERSIONS", "[]")) or [FLG["label"]]
+
+project = FLG["title"]
+author = ", ".join(FLG["authors"])
+copyright = f"{FLG['year']}, {author}"
+version = FLG["label"]
+release = FLG["label"]
+today = FLG["date"]
+
+extensions = ["myst_nb"]
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "jupyter_execute", "README.md", "**/.ipynb_checkpoints", "**/__pycache__"]
+root_doc = "index"
+numfig = True
+numfig_format = {"figure": "Figure %s", "table": "Table %s"}
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+
+# --- MyST-NB: chapters are executed on every build (no cache, so no stale outputs);
+# an error in any cell stops the build (report/build.py names the chapter and cell).
+myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
+myst_heading_anchors = 3
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = int(os.environ.get("FLG_CELL_TIMEOUT", "600"))
+nb_remove_code_source = True
+nb_output_stderr = "remove"
+nb_merge_streams = True
+nb_render_markdown_format = "myst"
+myst_substitutions = {
+    "version": FLG["label"],
+    "build_date": FLG["date"],
+    "commit": FLG["commit"],
+    "pdf": FLG["pdf"],
+    "data": FLG["data"],
+}
+
+# --- HTML
+html_theme = "sphinx_book_theme"
+html_title = FLG["title"]
+html_short_title = "Latent geometry"
+html_static_path = ["_static"] + ([os.environ["FLG_STATIC"]] if os.environ.get("FLG_STATIC") else [])
+html_css_files = ["flg.css"]
+html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js"]
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_extra_path = [os.environ["FLG_EXTRA"]] if os.environ.get("FLG_EXTRA") else []
+html_sidebars = {"**": ["navbar-logo.html", "flg-version.html", "search-button-field.html", "sbt-sidebar-nav.html"]}
+stamp = (f"Version {FLG['label']} · built {FLG['date']} · commit {_meta.commit_text(FLG)}"
+         f" · data: {FLG['data']} (run {FLG['run_name']})")
+html_theme_options = {
+    "home_page_in_toc": True,
+    "show_navbar_depth": 1,
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "extra_footer": f'<p class="flg-footer-stamp">{stamp}</p>',
+    "navigation_with_keys": False,
+}
+html_context = {
+    "default_mode": "light",
+    "flg": FLG,
+    "flg_stamp": stamp,
+    "flg_versions_json": json.dumps(VERSIONS),
+    "flg_commit_text": _meta.commit_text(FLG),
+}
+
+# --- LaTeX / PDF
+def _tex(s: str) -> str:
+    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(rep.get(c, c) for c in s)
+
+
+_UNICODE = {
+    "2248": r"\ensuremath{\approx}", "221A": r"\ensuremath{\surd}", "2264": r"\ensuremath{\leq}",
+    "2265": r"\ensuremath{\geq}", "2212": r"\ensuremath{-}", "03C3": r"\ensuremath{\sigma}",
+    "2192": r"\ensuremath{\rightarrow}", "2016": r"\ensuremath{\|}", "2208": r"\ensuremath{\in}",
+    "221E": r"\ensuremath{\infty}", "2260": r"\ensuremath{\neq}", "2211": r"\ensuremath{\sum}",
+    "2225": r"\ensuremath{\|}", "2082": r"\ensuremath{_2}", "2081": r"\ensuremath{_1}",
+    "2080": r"\ensuremath{_0}", "2083": r"\ensuremath{_3}", "1D62": r"\ensuremath{_i}", "2C7C": r"\ensuremath{_j}",
+    "2009": r"\,", "202F": r"\,", "2011": "-", "2013": "--", "2014": "---", "2217": r"\ensuremath{\ast}",
+    "22C5": r"\ensuremath{\cdot}", "2500": "-", "03BC": r"\ensuremath{\mu}", "03A3": r"\ensuremath{\Sigma}",
+    "2032": r"\ensuremath{'}", "00B3": r"\ensuremath{^3}", "2074": r"\ensuremath{^4}", "2A7D": r"\ensuremath{\leq}",
+}
+_authors_tex = r" \and ".join(_tex(a) for a in FLG["authors"])
+_meta_line = _tex(f"Version {FLG['label']} · built {FLG['date']} · commit {_meta.commit_text(FLG)}")
+latex_engine = "pdflatex"
+latex_documents = [(root_doc, f"{FLG['slug']}-{FLG['label']}.tex", FLG["title"], _authors_tex, "manual", True)]
+latex_show_urls = "no"
+latex_show_pagerefs = False
+latex_domain_indices = False
+latex_elements = {
+    "papersize": "a4paper",
+    "pointsize": "10pt",
+    "figure_align": "htbp",
+    "printindex": "",
+    "releasename": "Version",
+    "fontpkg": r"\usepackage{tgtermes}\usepackage{tgheros}\renewcommand{\ttdefault}{txtt}",
+    "preamble": "\n".join(
+        [rf"\DeclareUnicodeCharacter{{{k}}}{{{v}}}" for k, v in _UNICODE.items()] + [
+            r"\setcounter{tocdepth}{1}",
+            r"\AtBeginDocument{\hypersetup{",
+            rf"  pdftitle={{{_tex(FLG['title'])} (version {_tex(FLG['label'])})}},",
+            rf"  pdfauthor={{{_tex(', '.join(FLG['authors']))}}},",
+            rf"  pdfsubject={{{_meta_line}}},",
+            rf"  pdfkeywords={{version {_tex(FLG['label'])}, autoencoder, latent space, {_tex(FLG['data'])}}},",
+            rf"  pdfcreator={{{_tex(FLG['slug'])} report build (Sphinx, MyST-NB)}},",
+            rf"  pdfinfo={{Version={{{_tex(FLG['label'])}}},BuildDate={{{FLG['date']}}},Commit={{{FLG['commit_full']}}}}}",
+            r"}}",
+            r"\renewcommand{\sphinxstyletheadfamily}{\sffamily\bfseries}",
+        ]),
+    "maketitle": "\n".join([
+        r"\begin{titlepage}\centering",
+        r"\vspace*{3cm}",
+        rf"{{\sffamily\bfseries\Huge {_tex(FLG['title'])}\par}}",
+        r"\vspace{1.2cm}",
+        rf"{{\Large {_authors_tex.replace(chr(92) + 'and', ', ')}\par}}",
+        r"\vspace{1.5cm}",
+        rf"{{\Large\sffamily Version {_tex(FLG['label'])}\par}}",
+        r"\vspace{0.4cm}",
+        rf"{{\large Built {FLG['date']} from commit \texttt{{{_tex(_meta.commit_text(FLG))}}}\par}}",
+        r"\vspace{0.4cm}",
+        rf"{{\large Data: {_tex(FLG['data'])} (run \texttt{{{_tex(FLG['run_name'])}}})\par}}",
+        r"\vfill",
+        rf"{{\small Cite as: {_tex(', '.join(FLG['authors']))} ({FLG['year']}). \emph{{{_tex(FLG['title'])}}}. "
+        rf"Version {_tex(FLG['label'])}. BibTeX key \texttt{{{_tex(_meta.bib_key(FLG))}}}.\par}}",
+        r"\end{titlepage}",
+    ]),
+}

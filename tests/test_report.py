@@ -1,0 +1,333 @@
+"""The article build (issue 5): site and PDF from the smoke run, versions, citations, rebuilds.
+
+The smoke pipeline runs once per session into a temporary directory and the report is
+built from it once (HTML and, where TeX is installed, PDF) into a temporary site;
+``test_report_pdf.py`` and ``test_report_browser.py`` reuse that build through
+:func:`built_report`. Tests that need a build of their own use a reduced copy of the
+report sources (the index and one chapter) so that they take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "report"
+BUILD = REPORT / "build.py"
+SMOKE = ROOT / "configs" / "smoke.toml"
+CHAPTERS = sorted(p.stem for p in REPORT.glob("[0-9][0-9]-*.md"))
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+OLD_LABEL = "0.0.1"  # a fake older version placed in the site before the build
+
+if str(REPORT) not in sys.path:
+    sys.path.insert(0, str(REPORT))
+import meta  # noqa: E402
+
+_CACHE: dict = {}
+
+
+def env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+
+
+def run(cmd: list, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
+                          env=kw.pop("env", env()), cwd=kw.pop("cwd", ROOT), **kw)
+
+
+def has_tex() -> bool:
+    return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def smoke_run(tmp_path_factory) -> Path:
+    """The smoke pipeline (fetch .. generate) in a temporary run directory, once per session."""
+    if "run" not in _CACHE:
+        out = tmp_path_factory.mktemp("report-run") / "smoke"
+        p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", out])
+        assert p.returncode == 0, p.stderr[-3000:]
+        _CACHE["run"] = out
+    return _CACHE["run"]
+
+
+def built_report(tmp_path_factory) -> dict:
+    """Build the smoke report once per session (HTML + PDF where TeX exists)."""
+    if "report" not in _CACHE:
+        rundir = smoke_run(tmp_path_factory)
+        site = tmp_path_factory.mktemp("report-site") / "_site"
+        old = site / OLD_LABEL
+        old.mkdir(parents=True)
+        (old / "index.html").write_text("<!DOCTYPE html><title>old version</title><p>old</p>\n")
+        formats = "html,pdf" if has_tex() else "html"
+        t = time.perf_counter()
+        p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
+        seconds = time.perf_counter() - t
+        assert p.returncode == 0, p.stderr[-4000:]
+        record = json.loads(next(site.glob("*/.build.json")).read_text())
+        _CACHE["report"] = {"site": site, "run": rundir, "label": record["label"], "dir": site / record["label"],
+                            "meta": record["meta"], "record": record, "formats": formats, "seconds": seconds,
+                            "stderr": p.stderr}
+    return _CACHE["report"]
+
+
+@pytest.fixture(scope="session")
+def report(tmp_path_factory) -> dict:
+    return built_report(tmp_path_factory)
+
+
+def page_text(path: Path) -> str:
+    """Visible text of an HTML page (scripts and styles dropped)."""
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.out, self.skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "style"):
+                self.skip += 1
+
+        def handle_endtag(self, tag):
+            if tag in ("script", "style"):
+                self.skip -= 1
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.out.append(data)
+    p = P()
+    p.feed(path.read_text(encoding="utf-8"))
+    return re.sub(r"\s+", " ", "".join(p.out))
+
+
+def reduced_source(dst: Path, chapters: list[str]) -> Path:
+    """A copy of report/ whose index lists only ``chapters`` (the others removed)."""
+    shutil.copytree(REPORT, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    for md in dst.glob("[0-9][0-9]-*.md"):
+        if md.stem not in chapters:
+            md.unlink()
+    idx = dst / "index.md"
+    text = idx.read_text()
+    text = re.sub(r"(:hidden:\n\n)(.*?)(\n```)", lambda m: m.group(1) + "\n".join(chapters) + m.group(3), text,
+                  flags=re.S)
+    idx.write_text(text)
+    return dst
+
+
+# --------------------------------------------------------------------------- the smoke build
+
+def test_smoke_report_builds_every_chapter(report):
+    d = report["dir"]
+    assert report["label"] == meta.version_label(meta.project_version(), "smoke")
+    assert (d / "index.html").is_file()
+    for ch in CHAPTERS:
+        assert (d / f"{ch}.html").is_file(), ch
+    assert len(CHAPTERS) == 7
+    for name in (report["meta"]["bib"], "CITATION.cff", ".build.json"):
+        assert (d / name).is_file(), name
+    if "pdf" in report["formats"]:
+        assert (d / f"{meta.SLUG}-{report['label']}.pdf").is_file()
+
+
+def test_every_page_is_stamped_and_citable(report):
+    m = report["meta"]
+    for page in ["index"] + CHAPTERS:
+        html = (report["dir"] / f"{page}.html").read_text(encoding="utf-8")
+        text = page_text(report["dir"] / f"{page}.html")
+        assert f"Version {m['label']}" in text, page
+        assert m["date"] in text and m["commit"] in text, page
+        for tag in ("citation_title", "citation_author", "citation_publication_date", "citation_version",
+                    "citation_pdf_url"):
+            assert f'name="{tag}"' in html, (page, tag)
+        assert f'<meta name="citation_version" content="{m["label"]}">' in html
+        assert f'content="{m["pdf"]}"' in html, page
+        assert 'id="flg-version-select"' in html, page
+
+
+def test_site_keeps_versions_and_leads_to_the_newest(report):
+    site = report["site"]
+    assert (site / OLD_LABEL / "index.html").is_file(), "an older version was removed"
+    doc = json.loads((site / "versions.json").read_text())
+    assert doc["versions"] == sorted([OLD_LABEL, report["label"]], key=meta.version_key)
+    # a suffixed (non-default) build never becomes the landing page while a plain version exists
+    assert doc["newest"] == OLD_LABEL
+    assert "FLG_SITE_VERSIONS" in (site / "versions.js").read_text()
+    assert f'url={OLD_LABEL}/index.html' in (site / "index.html").read_text()
+    assert not list(site.glob(".build-*")) and not list(site.glob(".old-*")), "temporary directories left"
+    assert meta.newest(["0.9.0", "0.10.0", "0.10.0-smoke"]) == "0.10.0"
+    assert meta.newest(["0.1.0-smoke"]) == "0.1.0-smoke"
+
+
+def test_numbers_in_the_text_come_from_the_artifacts(report):
+    s = json.loads((report["run"] / "stats" / "stats.json").read_text())
+    comp = s["components"]
+    t2 = page_text(report["dir"] / "02-components.html")
+    assert f"The means of {comp['n_off_centre']:,} of the {s['N']:,} components" in t2
+    t4 = page_text(report["dir"] / "04-origin.html")
+    assert f"At b = {s['slices']['b']:.3g} the slices of the {s['slices']['n_pairs']:,} pairs hold between " \
+           f"{s['slices']['count_all']['min']:,} and {s['slices']['count_all']['max']:,}" in t4
+    assert f"It is smallest at b = {s['b']['best']:.3g}" in t4
+    h = json.loads((report["run"] / "train" / "history.json").read_text())
+    t1 = page_text(report["dir"] / "01-setup.html")
+    assert f"The whole network has {h['parameters']:,} weights" in t1
+    g = json.loads((report["run"] / "generate" / "metrics.json").read_text())
+    best = next(r for r in g["table"] if r.get("rank") == 1)
+    assert f"The best generator of this build is {best['name']}" in page_text(report["dir"] / "05-generating.html")
+    # published figures are labelled as such, ours as this build
+    assert "Published (CelebA)" in t4 and "This build (synthetic test faces" in t4
+
+
+def test_vega_is_shipped_once_and_nothing_comes_from_a_cdn(report):
+    d = report["dir"]
+    bundles = list(d.rglob("vega-bundle.js"))
+    assert len(bundles) == 1 and bundles[0].parent.name == "_static"
+    assert "window.vegaEmbed" in bundles[0].read_text(encoding="utf-8")
+    for page in d.glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"(https?:)?//", html), page.name
+        assert "cdn.jsdelivr" not in html and "unpkg.com" not in html, page.name
+        assert html.count("vegaEmbed=") == 0, f"vega library inlined in {page.name}"
+        if page.stem in CHAPTERS:
+            assert '_static/vega-bundle.js' in html
+
+
+def test_page_weight_at_most_5_mb(report):
+    for page in report["dir"].glob("*.html"):
+        assert page.stat().st_size <= MAX_PAGE_BYTES, (page.name, page.stat().st_size)
+
+
+def test_citation_files(report):
+    with open(ROOT / "CITATION.cff", "rb") as f:
+        text = f.read().decode()
+    assert f'version: "{meta.project_version()}"' in text
+    assert "cff-version: 1.2.0" in text and "preferred-citation:" in text
+    m = report["meta"]
+    bib = (report["dir"] / m["bib"]).read_text()
+    assert bib.startswith(f"@misc{{{meta.SLUG}-{m['label']},")
+    assert f"version      = {{{m['label']}}}" in bib and m["commit"] in bib
+    cite = page_text(report["dir"] / "07-cite.html")
+    assert f"@misc{{{meta.SLUG}-{m['label']}," in cite
+    assert "Ghosh" in cite and "Naeem" in cite and "CBCL" in cite and "latent space fragmentation" in cite
+    cff = (report["dir"] / "CITATION.cff").read_text()
+    assert f'date-released: "{m["date"]}"' in cff
+
+
+def test_second_build_with_nothing_changed_is_fast(report):
+    t = time.perf_counter()
+    p = run([sys.executable, BUILD, "--run", report["run"], "--site", report["site"], "--formats", report["formats"]])
+    seconds = time.perf_counter() - t
+    assert p.returncode == 0, p.stderr
+    assert "up to date" in p.stderr
+    assert seconds <= 15, seconds
+    # make sees the marker as up to date too: only the set-up check would run
+    marker = report["dir"] / f".built-{'-'.join(sorted(report['formats'].split(',')))}"
+    assert marker.is_file()
+    p = run(["make", "-n", "report", f"CONFIG={SMOKE}", f"RUN={report['run']}", f"SITE={report['site']}",
+             f"REPORT_FORMATS={report['formats']}", f"REPORT_LABEL={report['label']}"])
+    assert p.returncode == 0, p.stderr
+    assert "report/build.py" not in p.stdout and "-m analysis" not in p.stdout, p.stdout
+
+
+# --------------------------------------------------------------------------- reduced builds
+
+def test_changed_artifact_shows_without_forcing(report, tmp_path):
+    src = reduced_source(tmp_path / "src", ["02-components"])
+    rundir = tmp_path / "run"
+    shutil.copytree(report["run"], rundir)
+    site = tmp_path / "site"
+    cmd = [sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", "html", "--source", src]
+    p = run(cmd)
+    assert p.returncode == 0, p.stderr[-3000:]
+    label = report["label"]
+    stats_path = rundir / "stats" / "stats.json"
+    s = json.loads(stats_path.read_text())
+    s["components"]["n_off_centre"] = 98765
+    stats_path.write_text(json.dumps(s))
+    p = run(cmd)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "up to date" not in p.stderr
+    assert "The means of 98,765 of the" in page_text(site / label / "02-components.html")
+
+
+def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
+    src = reduced_source(tmp_path / "src", ["02-components"])
+    ch = src / "02-components.md"
+    text = ch.read_text()
+    first_end = text.index("```", text.index("```{code-cell}") + 5) + 3
+    ch.write_text(text[:first_end] + '\n\n```{code-cell} ipython3\nraise ValueError("planted failure")\n```\n'
+                  + text[first_end:])
+    site = tmp_path / "site"
+    p = run([sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html", "--source", src])
+    assert p.returncode == 1
+    err = p.stderr
+    assert "chapter 02-components.md ('Latent components') failed in code cell 2 of" in err, err[-3000:]
+    assert "ValueError: planted failure" in err
+    assert not (site / report["label"]).exists(), "a failed build was published"
+
+
+def test_concurrent_builds_do_not_corrupt_the_site(tmp_path, report):
+    src = reduced_source(tmp_path / "src", ["07-cite"])
+    site = tmp_path / "site"
+    cmd = [str(c) for c in (sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html",
+                            "--source", src, "--force")]
+    procs = [subprocess.Popen(cmd, env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    d = site / report["label"]
+    assert (d / "index.html").is_file() and (d / "07-cite.html").is_file() and (d / ".build.json").is_file()
+    assert not list(site.glob(".build-*")) and not list(site.glob(".old-*"))
+    assert json.loads((site / "versions.json").read_text())["versions"] == [report["label"]]
+
+
+def test_diagnosis_of_a_failure_log():
+    import build
+    from myst_nb.core.read import read_myst_markdown_notebook
+    chapter = REPORT / "03-correlations.md"
+    code = [c for c in read_myst_markdown_notebook(chapter.read_text()).cells if c.cell_type == "code"]
+    src = "\n".join("    " + line for line in code[1].source.splitlines())  # indented as in Sphinx's log
+    log = ("myst_nb.core.execute.base.ExecutionError: " + str(chapter) + "\n"
+           "    nbclient.exceptions.CellExecutionError: An error occurred while executing the following cell:\n"
+           "    ------------------\n" + src + "\n    ------------------\n\n"
+           "    NameError                                 Traceback (most recent call last)\n"
+           "    NameError: name 'N' is not defined\n")
+    msg = build.diagnose(log)
+    assert msg.startswith("chapter 03-correlations.md ('Correlations and the ellipsoid') failed in code cell 2 of "
+                          f"{len(code)} (line "), msg
+    assert msg.endswith("NameError: name 'N' is not defined")
+
+
+def test_bad_input_is_reported(tmp_path):
+    p = run([sys.executable, BUILD, "--run", tmp_path / "nope", "--site", tmp_path / "site"])
+    assert p.returncode == 2
+    assert "lacks" in p.stderr and "python -m analysis all" in p.stderr
+    p = run([sys.executable, BUILD, "--run", tmp_path, "--formats", "pdf"])
+    assert p.returncode == 2
+
+
+def test_charts_module_builds_valid_specs():
+    import numpy as np
+
+    from analysis import charts
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 6)).astype(np.float32)
+    ti = np.argsort(-np.abs(z), axis=1)[:, :3]
+    ta = np.take_along_axis(np.abs(z), ti, axis=1)
+    for c in (charts.projection_explorer(6, (0, 1), 50, 3, 1.0),
+              charts.slice_explorer(6, (0, 1), 50, 1.0, (0.1, 3.0), 20, 1.0),
+              charts.slice_atlas(6, [0.5, 1.0], 1, 50, 50)):
+        spec = c.to_dict()
+        assert spec["$schema"].endswith(".json") and "params" in spec
+    m = charts.in_slice_mask(ti, ta, 0, 1, 1.0)
+    brute = np.array([all(abs(v) <= 1.0 for j, v in enumerate(row) if j not in (0, 1)) for row in z])
+    assert (m == brute).all()
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        assert tomllib.load(f)["project"]["version"] == meta.project_version()

@@ -1,0 +1,66 @@
+"""The PDF of the smoke report: version, chapter titles, figures, metadata, page count.
+
+Skipped, with the reason shown, only where TeX Live or poppler-utils is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from test_report import CHAPTERS, REPORT, built_report, has_tex, meta
+
+pytestmark = pytest.mark.skipif(not has_tex() or shutil.which("pdftotext") is None,
+                                reason="TeX Live (latexmk, pdflatex) or poppler-utils (pdftotext) is not installed; "
+                                       "run `make setup`")
+
+
+@pytest.fixture(scope="session")
+def pdf(tmp_path_factory):
+    r = built_report(tmp_path_factory)
+    path = r["dir"] / f"{meta.SLUG}-{r['label']}.pdf"
+    assert path.is_file(), "the PDF was not copied into the version directory"
+    return path, r
+
+
+def _text(path) -> str:
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", " ", out)
+
+
+def test_pdf_has_version_and_every_chapter_title(pdf):
+    path, r = pdf
+    text = _text(path)
+    m = r["meta"]
+    assert f"Version {m['label']}" in text
+    assert m["date"] in text and m["commit"] in text
+    for ch in CHAPTERS:
+        title = next(line[2:].strip() for line in (REPORT / f"{ch}.md").read_text().splitlines()
+                     if line.startswith("# "))
+        title = title.replace("'", "’")
+        assert title in text or title.replace("’", "'") in text, title
+
+
+def test_pdf_metadata_and_page_count(pdf):
+    path, r = pdf
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    fields = dict(re.findall(r"^(\w[\w ]*?):\s+(.*)$", info, flags=re.M))
+    assert r["label"] in fields.get("Title", ""), fields
+    assert r["meta"]["title"] in fields.get("Title", "")
+    assert r["label"] in fields.get("Subject", "") and r["meta"]["commit"] in fields.get("Subject", ""), fields
+    assert r["meta"]["authors"][0] in fields.get("Author", "")
+    pages = int(fields["Pages"])
+    assert 12 <= pages <= 80, pages
+
+
+def test_pdf_has_the_figures(pdf):
+    path, _ = pdf
+    out = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    images = [line for line in out.splitlines()[2:] if line.strip()]
+    # every chapter with results has figures; the smoke report has at least 15 (charts and scatters)
+    assert len(images) >= 15, out
+    big = [line for line in images if int(line.split()[3]) >= 300]  # width in pixels
+    assert len(big) >= 10, out
