@@ -318,10 +318,10 @@ def load_ids(path: Path) -> list[str]:
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     """The ``fetch`` step: build the image cache unless it is up to date."""
-    from analysis.io import hash_key, is_complete, read_manifest, write_manifest
+    from analysis.io import code_hash, hash_key, is_complete, read_manifest, write_manifest
 
     fingerprint = source_fingerprint(cfg)
-    key = hash_key(cfg.section("data"), fingerprint,
+    key = hash_key(cfg.section("data"), fingerprint, code_hash("data"),
                    cfg.run.seed if cfg.data.source == "synthetic" else None)
     if not force and is_complete(run_dir, "fetch", key):
         eprint("fetch: up to date")

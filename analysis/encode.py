@@ -21,7 +21,7 @@ from tqdm import tqdm
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import NpyWriter, atomic_path, eprint, hash_key, is_complete, read_manifest, write_manifest
+from analysis.io import NpyWriter, atomic_path, code_hash, eprint, hash_key, is_complete, read_manifest, write_manifest
 from analysis.model import load_checkpoint, pick_device
 
 
@@ -62,7 +62,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         raise UserError(f"no finished {'fetch' if fetch is None else 'train'} step in {run_dir}",
                         "run the earlier steps first: python -m analysis all --config ...")
     data_sha, ckpt_sha = fetch["outputs"]["data/images.npy"], train["outputs"]["train/model.pt"]
-    key = hash_key(cfg.section("model", "encode"), data_sha, ckpt_sha)
+    key = hash_key(cfg.section("model", "encode"), data_sha, ckpt_sha, code_hash("encode", "model"))
     if not force and is_complete(run_dir, "encode", key):
         eprint("encode: up to date")
         return read_manifest(run_dir, "encode")

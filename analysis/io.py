@@ -332,6 +332,17 @@ def load_latents(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     return z
 
 
+def code_hash(*modules: str) -> str:
+    """Hash of the source of the named ``analysis`` modules (a step's code is one of its inputs).
+
+    Editing a step's code therefore re-runs that step, not only a changed config or input.
+    """
+    h = hashlib.sha256()
+    for name in modules:
+        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
 def hash_key(*parts: Any) -> str:
     """A stable hash of JSON-able parts (config sections, input hashes)."""
     return sha256_bytes(dumps_json(list(parts)))[:16]

@@ -325,7 +325,9 @@ def choose_pairs(count_all: np.ndarray, count_sample: np.ndarray, overlap: np.nd
     Reasons, in this order, ``n_pairs`` each (a pair chosen for an earlier reason is
     skipped; ties go to the lower (j1, j2)):
 
-    - ``emptiest``: fewest points (all points, then sample) in the slice.
+    - ``emptiest``: fewest points (all points, then sample) in the slice; among equal
+      counts, the pair with the most points projecting into [-b, b]^2 (the void that
+      a projection hides best).
     - ``fullest``: most points in the slice.
     - ``origin_at_border``: largest 2-D Mahalanobis distance of the origin from the
       centre of the projected cloud (origin farthest out at its edge).
@@ -356,7 +358,7 @@ def choose_pairs(count_all: np.ndarray, count_sample: np.ndarray, overlap: np.nd
     # np.lexsort: last key is primary; pair order (j1, j2) = position in the triangle.
     pos = np.arange(len(j1))
     orders = {
-        "emptiest": np.lexsort((pos, cs, ca)),
+        "emptiest": np.lexsort((pos, -ov, cs, ca)),
         "fullest": np.lexsort((pos, -cs, -ca)),
         "origin_at_border": np.lexsort((pos, -o2)),
         "overlap_but_empty": np.lexsort((pos, -score)),

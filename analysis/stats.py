@@ -820,7 +820,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     n, N = z.shape
     validate(cfg.stats, n, N)
     sha = io.sha256_file(path)
-    key = io.hash_key(cfg.section("stats", "run"), sha)
+    key = io.hash_key(cfg.section("stats", "run"), sha, io.code_hash("stats", "slices"))
     out_dir = run_dir / "stats"
     json_path, npz_path = out_dir / "stats.json", out_dir / "arrays.npz"
     if not force and io.is_complete(run_dir, "stats", key):

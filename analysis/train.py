@@ -44,7 +44,7 @@ from analysis import __version__
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import NpyRows, atomic_write, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
+from analysis.io import NpyRows, atomic_write, code_hash, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
 from analysis.model import architecture, build_model, load_checkpoint, pick_device
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
@@ -97,7 +97,7 @@ def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int,
 
 
 def train_key(cfg: Config, data_sha: str) -> str:
-    return hash_key(cfg.section("data", "model", "train"), cfg.run.seed, data_sha)
+    return hash_key(cfg.section("data", "model", "train"), cfg.run.seed, data_sha, code_hash("train", "model"))
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
