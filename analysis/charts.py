@@ -115,6 +115,8 @@ def _alt():
     if _STYLED["alt"]:
         return alt
     _STYLED["alt"] = True
+    # Validate on to_dict only, not on every object construction (much faster with data).
+    alt.utils.schemapi.disable_debug_mode()
 
     @alt.theme.register("flg", enable=True)
     def _theme():
@@ -122,6 +124,24 @@ def _alt():
 
     alt.data_transformers.disable_max_rows()
     return alt
+
+
+class ChartSpec:
+    """An Altair chart whose large data sets are kept out of Altair until the end.
+
+    Altair deep-copies inline data each time charts are layered or concatenated, which
+    takes seconds for tens of thousands of rows. Builders with large data use named
+    data (``alt.Data(name=...)``) and pass the rows here; :meth:`to_dict` validates the
+    (small) chart and then adds the rows as top-level ``datasets``.
+    """
+
+    def __init__(self, chart, datasets: dict[str, list]):
+        self.chart, self.datasets = chart, datasets
+
+    def to_dict(self, validate: bool = True) -> dict:
+        d = self.chart.to_dict(validate=validate)
+        d.setdefault("datasets", {}).update(self.datasets)
+        return d
 
 
 def _r(x, digits: int = 4):
@@ -219,20 +239,20 @@ def component_explorer(hist_counts: np.ndarray, hist_edges: np.ndarray, mean: np
               "kind": "off-centre" if abs(mean_over_se[j]) > k_sigma else "compatible with 0"}
              for j in range(N)]
     j = alt.param(name="j", value=int(j0), bind=alt.binding_range(min=0, max=N - 1, step=1, name="component j "))
-    base = alt.Chart(alt.Data(values=hist)).transform_filter("datum.j == j")
+    base = alt.Chart(alt.Data(name="component_hist")).transform_filter("datum.j == j")
     bars = base.mark_rect(color=COLORS["real"], opacity=0.85).encode(
         x=alt.X("x0:Q", title="value of component j", scale=alt.Scale(zero=False)),
         x2="x1:Q", y=alt.Y("n:Q", title="points"),
         tooltip=[alt.Tooltip("x0:Q", title="from", format=".3f"), alt.Tooltip("x1:Q", title="to", format=".3f"),
                  alt.Tooltip("n:Q", title="points")])
-    mrule = alt.Chart(alt.Data(values=means)).transform_filter("datum.j == j").mark_rule(
+    mrule = alt.Chart(alt.Data(name="component_means")).transform_filter("datum.j == j").mark_rule(
         color=COLORS["centre"], strokeWidth=2).encode(x="mean:Q", tooltip=[alt.Tooltip("mean:Q", format=".3f")])
     zrule = alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(color="black", strokeDash=[4, 3]).encode(x="x:Q")
     top = alt.layer(bars, zrule, mrule).properties(
         width=WIDTH, height=220,
         title=alt.Title(text={"expr": "'Distribution of component ' + j + ' (green: its mean, dashed: 0)'"}))
     kinds = ["off-centre", "compatible with 0"]
-    mb = alt.Chart(alt.Data(values=means))
+    mb = alt.Chart(alt.Data(name="component_means"))
     err = mb.mark_rule(opacity=0.35).encode(
         x=alt.X("j:Q", title="component j", scale=alt.Scale(domain=[-0.5, N - 0.5], nice=False)),
         y=alt.Y("lo:Q", title="mean ± std"), y2="hi:Q",
@@ -247,7 +267,8 @@ def component_explorer(hist_counts: np.ndarray, hist_edges: np.ndarray, mean: np
     zero = alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(color="black", strokeDash=[4, 3]).encode(y="y:Q")
     bottom = alt.layer(err, zero, pts).properties(width=WIDTH, height=200,
                                                   title="Mean ± standard deviation of every component")
-    return alt.vconcat(top, bottom).add_params(j).resolve_scale(color="independent")
+    chart = alt.vconcat(top, bottom).add_params(j).resolve_scale(color="independent")
+    return ChartSpec(chart, {"component_hist": hist, "component_means": means})
 
 
 def component_panels_chart(hist_counts: np.ndarray, hist_edges: np.ndarray, mean: np.ndarray,
@@ -265,13 +286,14 @@ def component_panels_chart(hist_counts: np.ndarray, hist_edges: np.ndarray, mean
         x=alt.X("x0:Q", title="value", scale=alt.Scale(zero=False)), x2="x1:Q", y=alt.Y("n:Q", title="points"))
     mrule = alt.Chart().mark_rule(color=COLORS["centre"], strokeWidth=2).encode(x="mean:Q")
     zrule = alt.Chart().mark_rule(color="black", strokeDash=[4, 3]).encode(x="zero:Q")
-    data = alt.Data(values=[dict(r, kind="h") for r in rows] + [dict(r, kind="r") for r in rules])
+    values = [dict(r, kind="h") for r in rows] + [dict(r, kind="r") for r in rules]
     layered = alt.layer(bars.transform_filter("datum.kind == 'h'"),
                         zrule.transform_filter("datum.kind == 'r'"),
                         mrule.transform_filter("datum.kind == 'r'"),
-                        data=data).properties(width=200, height=120)
-    return layered.facet(facet=alt.Facet("panel:N", title=None, sort=list(labels)), columns=columns
-                         ).resolve_scale(x="independent", y="independent")
+                        data=alt.Data(name="component_panels")).properties(width=200, height=120)
+    chart = layered.facet(facet=alt.Facet("panel:N", title=None, sort=list(labels)), columns=columns
+                          ).resolve_scale(x="independent", y="independent")
+    return ChartSpec(chart, {"component_panels": values})
 
 
 # --------------------------------------------------------------------------- chapter 3
@@ -468,7 +490,7 @@ def slice_atlas(N: int, atlas_b: Sequence[float], k0: int, n_all: int, n_sample:
         y2="y2:Q",
         color=alt.condition("datum.count == 0", alt.value(COLORS["void"]),
                             alt.Color("count:Q", title="points in the slice (all)",
-                                      scale=alt.Scale(type="symlog", scheme="viridis"),
+                                      scale=alt.Scale(type="linear", zero=False, scheme="viridis"),
                                       legend=alt.Legend(orient="right", direction="vertical", gradientLength=200))),
         tooltip=[alt.Tooltip("pair:N", title="pair (j1, j2)"), alt.Tooltip("bval:Q", title="b", format=".3g"),
                  alt.Tooltip("count:Q", title=f"in slice, of {n_all:,} points"),
@@ -482,7 +504,7 @@ def slice_atlas(N: int, atlas_b: Sequence[float], k0: int, n_all: int, n_sample:
 def occupancy_chart(b_grid: np.ndarray, occupancy: np.ndarray, every: np.ndarray, b_used: float):
     """Share of all points in the emptiest / median / fullest pair's slice, and in every slice, vs b."""
     alt = _alt()
-    names = ["emptiest pair", "median pair", "fullest pair", "every slice (no |x_j| > b)"]
+    names = ["emptiest pair", "median pair", "fullest pair", "every slice (no |z[j]| > b)"]
     rows = []
     for i, bv in enumerate(b_grid):
         for c in range(3):
@@ -493,7 +515,7 @@ def occupancy_chart(b_grid: np.ndarray, occupancy: np.ndarray, every: np.ndarray
         y=alt.Y("share:Q", title="share of all points in the slice", axis=alt.Axis(format="%")),
         color=alt.Color("what:N", title=None, sort=names,
                         scale=_legend_scale(names, [COLORS["artificial"], COLORS["real"], COLORS["centre"], "#555555"])),
-        strokeDash=alt.condition("datum.what == 'every slice (no |x_j| > b)'", alt.value([4, 3]), alt.value([1, 0])),
+        strokeDash=alt.condition("datum.what == 'every slice (no |z[j]| > b)'", alt.value([4, 3]), alt.value([1, 0])),
         tooltip=[alt.Tooltip("b:Q", format=".3g"), "what:N", alt.Tooltip("share:Q", format=".2%")])
     rule = alt.Chart(alt.Data(values=[{"b": _r(b_used)}])).mark_rule(color="black", strokeDash=[2, 2]).encode(x="b:Q")
     return alt.layer(line, rule).properties(width=WIDTH, height=240,
@@ -519,7 +541,7 @@ def radius_explorer(real_radii: np.ndarray, unit_radii: np.ndarray, N: int, b0: 
     rmax = float(max(np.max(real_radii), np.max(unit_radii) * hi)) * 1.02
     width = rmax / 90
     labels = [f"{LABEL_REAL} |z|", "uniform points |u|, components in [-b, b]"]
-    hist = alt.Chart(alt.Data(values=rows)).transform_calculate(
+    hist = alt.Chart(alt.Data(name="radii")).transform_calculate(
         r="datum.kind == 'uniform' ? datum.u * b : datum.u",
         label=f"datum.kind == 'real' ? '{labels[0]}' : '{labels[1]}'",
     ).transform_joinaggregate(total="count()", groupby=["label"]).transform_bin(
@@ -533,10 +555,11 @@ def radius_explorer(real_radii: np.ndarray, unit_radii: np.ndarray, N: int, b0: 
     closed = alt.Chart(alt.Data(values=[{}])).transform_calculate(
         m=f"b * sqrt({N} / 3)", label="'b·√(N/3) = ' + format(b * sqrt(" + str(N) + " / 3), '.3g')").mark_rule(
         color=COLORS["artificial"], strokeDash=[4, 3], strokeWidth=1.5).encode(x="m:Q", tooltip=["label:N"])
-    return alt.layer(hist, closed).add_params(b).properties(
+    chart = alt.layer(hist, closed).add_params(b).properties(
         width=WIDTH, height=260,
         title=alt.Title(text={"expr": "'Radii of real and uniform points, b = ' + format(b, '.3g')"},
                         subtitle="dashed: closed-form mean radius of the uniform points, b·√(N/3)"))
+    return ChartSpec(chart, {"radii": rows})
 
 
 def bscan_chart(b_grid: np.ndarray, w: np.ndarray, w_centred: np.ndarray | None, best: float,
@@ -677,7 +700,7 @@ def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np
 def atlas_figure(counts: np.ndarray, b: float, n_all: int):
     """The slice atlas at one b (matplotlib): counts of every pair, empty slices pale."""
     plt = _plt()
-    from matplotlib.colors import SymLogNorm
+    from matplotlib.colors import Normalize
     c = np.asarray(counts, dtype=float).copy()
     N = c.shape[0]
     np.fill_diagonal(c, np.nan)
@@ -687,8 +710,9 @@ def atlas_figure(counts: np.ndarray, b: float, n_all: int):
     bg = np.where(empty, 1.0, np.nan)
     ax.imshow(bg, cmap="Greys", vmin=0, vmax=8, interpolation="nearest", extent=(0, N, N, 0))
     shown = np.where(empty, np.nan, c)
-    vmax = max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0)
-    im = ax.imshow(shown, cmap="viridis", norm=SymLogNorm(linthresh=1, vmin=0, vmax=vmax),
+    vmin = float(np.nanmin(shown)) if np.isfinite(shown).any() else 0.0
+    vmax = max(vmin + 1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0)
+    im = ax.imshow(shown, cmap="viridis", norm=Normalize(vmin=vmin, vmax=vmax),
                    interpolation="nearest", extent=(0, N, N, 0))
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label=f"points in the slice (of {n_all:,})")
     ax.set_xlabel("component j1"), ax.set_ylabel("component j2")

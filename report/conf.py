@@ -114,7 +114,7 @@ latex_domain_indices = False
 latex_elements = {
     "papersize": "a4paper",
     "pointsize": "10pt",
-    "figure_align": "htbp",
+    "figure_align": "H",
     "printindex": "",
     "releasename": "Version",
     "fontpkg": r"\usepackage{tgtermes}\usepackage{tgheros}\renewcommand{\ttdefault}{txtt}",
