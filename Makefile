@@ -33,19 +33,21 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium if missing
 	@bash tools/setup-system.sh
 
-$(RUN)/fetch.manifest.json: $(CONFIG) | setup
+# A step's code is one of its inputs: the CLI re-runs a step when its config sections,
+# its input files or its source changed, and otherwise only marks it fresh (cheap).
+$(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/encode.manifest.json: $(RUN)/train.manifest.json
+$(RUN)/encode.manifest.json: $(RUN)/train.manifest.json analysis/encode.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json
+$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json analysis/stats.py analysis/slices.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json
+$(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json analysis/generate.py analysis/generators.py analysis/metrics.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
 
 data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 cache

@@ -297,11 +297,19 @@ def read_manifest(run_dir: str | os.PathLike, step: str) -> dict | None:
 
 
 def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
-    """True if ``step`` finished in ``run_dir`` with the same key and its outputs are all there."""
+    """True if ``step`` finished in ``run_dir`` with the same key and its outputs are all there.
+
+    A complete step's manifest is touched, so that ``make`` (which compares file times)
+    sees it as newer than the config or code it was just checked against.
+    """
     m = read_manifest(run_dir, step)
     if not m or m.get("key") != key:
         return False
-    return all((Path(run_dir) / name).is_file() for name in m.get("outputs", {}))
+    if not all((Path(run_dir) / name).is_file() for name in m.get("outputs", {})):
+        return False
+    with contextlib.suppress(OSError):
+        os.utime(manifest_path(run_dir, step))
+    return True
 
 
 def load_latents(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
