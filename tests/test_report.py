@@ -257,6 +257,18 @@ def test_changed_artifact_shows_without_forcing(report, tmp_path):
     assert "The means of 98,765 of the" in page_text(site / label / "02-components.html")
 
 
+def test_generating_chapter_without_generate_artifacts_is_a_placeholder(report, tmp_path):
+    src = reduced_source(tmp_path / "src", ["05-generating"])
+    rundir = tmp_path / "run"
+    shutil.copytree(report["run"], rundir, ignore=shutil.ignore_patterns("generate", "generate.manifest.json"))
+    site = tmp_path / "site"
+    p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", "html", "--source", src])
+    assert p.returncode == 0, p.stderr[-3000:]
+    text = page_text(site / report["label"] / "05-generating.html")
+    assert "The generate step has not run for this build" in text
+    assert "make generate" in text
+
+
 def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     src = reduced_source(tmp_path / "src", ["02-components"])
     ch = src / "02-components.md"
