@@ -148,7 +148,9 @@ levels, B = stats.bins.)
 - ``pairs`` (P, 2) int32, as ``stats.json`` ``pairs``; ``zoom_half_width`` (P,) float64.
 - ``pair_projection_overlap`` (N, N): points with |z_j1|, |z_j2| <= b.used (diagonal:
   |z_j| <= b); ``pair_origin_mahalanobis_2d`` (N, N) float32 (NaN where undefined).
-- ``atlas_b`` (K,) float64: up to 6 grid values (spread over the grid) plus b.used, ascending;
+- ``atlas_b`` (K,) float64: the grid values at which the median pair's slice first holds
+  0.05 %, 0.5 %, 2 %, 5 %, 10 % and 30 % of the points (those reached; evenly spread grid
+  values if fewer than three are), plus b.used, ascending;
   ``atlas_counts_all``, ``atlas_counts_sample`` (K, N, N): slice counts of every pair
   (symmetric, diagonal 0).
 
@@ -180,7 +182,7 @@ AUTO_GRID = (0.05, 1.5, 60)  # start, stop (x the data's scale, see auto_b_grid)
 OVERLAP_Q = 0.05             # b.overlap compares the central 1 - 2q ranges
 NN_REFERENCE = 50_000
 NN_QUERIES = 1_000
-ATLAS_GRID_VALUES = 6
+ATLAS_SHARES = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.3)  # median-pair slice shares picking atlas b values
 MAX_CONDITION = 1e12
 STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
 
@@ -700,16 +702,20 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
     art = slices.uniform_cube(_rng(seed, "artificial"), sc.n_artificial, N, b)
     slice_art = slices.uniform_cube(_rng(seed, "slice_artificial"), sc.slice_artificial, N, b)
     sample_dtype = np.float16 if zs.size == 0 or np.max(np.abs(zs)) < 6.0e4 else np.float32
-    # atlas: up to ATLAS_GRID_VALUES grid values spread over the grid, plus b
-    pick = np.unique(np.round(np.linspace(0, len(grid) - 1, min(len(grid), ATLAS_GRID_VALUES))).astype(int))
-    atlas_b = np.unique(np.append(grid[pick], b))
+    # atlas: the grid values where the voids open up (the median pair's slice first holds
+    # each share of ATLAS_SHARES), plus b; evenly spread grid values if those are too few
+    occ = slices.occupancy(top_i, top_v, grid, N)
+    pick = [int(np.argmax(occ[:, 1] >= t)) for t in ATLAS_SHARES if np.any(occ[:, 1] >= t)]
+    if len(set(pick)) < 3:
+        pick += np.round(np.linspace(0, len(grid) - 1, min(len(grid), len(ATLAS_SHARES)))).astype(int).tolist()
+    atlas_b = np.unique(np.append(grid[np.unique(pick)], b))
     A.update(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
              sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
              sample_fourth_abs=ts_v[:, 3].astype(np.float32),
              radius_real_sample=m["radius"][sample].astype(np.float32),
              radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
              artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32),
-             occupancy=slices.occupancy(top_i, top_v, grid, N),
+             occupancy=occ,
              occupancy_every=np.array([np.mean(top_v[:, 0] <= g) for g in grid]),
              pair_projection_overlap=_count_dtype(overlap),
              pair_origin_mahalanobis_2d=origin_2d.astype(np.float32),

@@ -37,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -195,9 +196,20 @@ def diagnose(text: str) -> str | None:
 
 # --------------------------------------------------------------------------- steps
 
+def _die_with_parent() -> None:
+    """In a child process: get SIGKILL when the build process dies (Linux), so a killed
+    build leaves no orphan Sphinx writing into its temporary directory."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_logged(cmd: list[str], logfile: Path, env: dict, cwd: Path | None = None) -> tuple[int, str]:
     with open(logfile, "w", encoding="utf-8") as f:
-        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                           preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     text = logfile.read_text(encoding="utf-8", errors="replace")
     return p.returncode, text
 
@@ -296,6 +308,8 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
     key = build_key(run, meta, formats)
     dest = site / label
     stamp = dest / ".build.json"
+    if site.is_dir():
+        clean_stale(site)
     if not force and stamp.is_file():
         try:
             old = json.loads(stamp.read_text(encoding="utf-8"))

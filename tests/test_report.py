@@ -285,6 +285,8 @@ def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     assert not (site / report["label"]).exists(), "a failed build was published"
 
 
+@pytest.mark.case("two report builds at once into one site",
+                  "both succeed (lock, private build directories renamed at the end); the site is whole")
 def test_concurrent_builds_do_not_corrupt_the_site(tmp_path, report):
     src = reduced_source(tmp_path / "src", ["07-cite"])
     site = tmp_path / "site"
@@ -343,3 +345,30 @@ def test_charts_module_builds_valid_specs():
     assert (m == brute).all()
     with open(ROOT / "pyproject.toml", "rb") as f:
         assert tomllib.load(f)["project"]["version"] == meta.project_version()
+
+
+@pytest.mark.case("kill -9 during the report build (several moments)",
+                  "the site never shows a partial version; the re-run publishes pages with the same text as "
+                  "an uninterrupted build")
+def test_kill_during_report_build(tmp_path, report):
+    src = reduced_source(tmp_path / "src", ["04-origin"])
+    ref_site, site = tmp_path / "ref", tmp_path / "site"
+    cmd = [sys.executable, BUILD, "--run", report["run"], "--formats", "html", "--source", src]
+    p = run(cmd + ["--site", ref_site])
+    assert p.returncode == 0, p.stderr[-3000:]
+    label = report["label"]
+    want = {name: page_text(ref_site / label / f"{name}.html") for name in ("index", "04-origin")}
+    for delay in (1.0, 4.0):
+        proc = subprocess.Popen([str(c) for c in cmd + ["--site", site, "--force"]], env=env(), cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        d = site / label
+        if d.exists():  # a version directory is only ever there complete
+            assert (d / ".build.json").is_file() and (d / "04-origin.html").is_file()
+    p = run(cmd + ["--site", site])
+    assert p.returncode == 0, p.stderr[-3000:]
+    for name, text in want.items():
+        assert page_text(site / label / f"{name}.html") == text, name
+    assert not list(site.glob(".build-*"))

@@ -69,6 +69,8 @@ def open_page(s, name: str):
 
 
 @pytest.mark.parametrize("name", ["index"] + CHAPTERS)
+@pytest.mark.case("the built site opened in Chromium from file:// with the network blocked",
+                  "every chart renders, no console error, no request leaves the machine")
 def test_page_renders_offline_without_errors(browser_session, name):
     page, problems = open_page(browser_session, name)
     charts = page.evaluate("""() => Array.from(document.querySelectorAll('.flg-chart')).map(e => ({
