@@ -65,7 +65,14 @@ Outputs in ``<run>/generate/``
         distributions), ``radius_mean`` (mean |z|); image metrics
         ``pixel_precision``, ``pixel_recall``, ``pixel_density``, ``pixel_coverage``,
         ``pixel_nn_real_mean``; ``reencode_gap`` (mean |E(D(z)) - z|) and
-        ``reencode_gap_rel`` (divided by ``settings.spread``).
+        ``reencode_gap_rel`` (divided by ``settings.spread``); copying
+        (:func:`analysis.metrics.copy_metrics`): ``copy_share`` (share of points closer
+        to the fit part than the ``settings.copy_quantile`` quantile of the held-out
+        points' nearest-fit distances) and ``nn_fit_ratio`` (median nearest-fit
+        distance over the held-out one), with the even rows of the real set as the
+        held-out reference; for the reference row the odd rows of the real set play
+        the generated points (its own points are fit-part points, trivially copies),
+        so it shows the values of genuinely new data (about 0.05 and 1).
     ``image_reference``
         Pixel metrics against the raw held-out images (not reconstructions):
         ``raw`` for raw fit-part images (real vs real, no decoder involved) and
@@ -115,6 +122,7 @@ from analysis.generators import GENERATORS, make_generator
 from analysis.model import load_checkpoint, pick_device
 
 REFERENCE = "real (held-out)"
+COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
 FITTED_ATTRIBUTES = ("b_", "kept_fraction_", "threshold_", "tail_probability_", "chi2_threshold_",
                      "converged_", "n_iter_", "n_fit_points_")
 SWEEP_METRICS = ("precision", "recall", "density", "coverage")
@@ -316,7 +324,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
               "data/images.npy": io.sha256_file(img_path),
               "stats/stats.json": io.sha256_file(stats_path) if stats_path.is_file() else "absent"}
     _check_stats(run_dir, inputs)
-    key = io.hash_key(cfg.section("generate", "run"), inputs)
+    key = io.hash_key(cfg.section("generate", "run"), inputs, io.code_hash("generate", "generators", "metrics"))
     out_dir = run_dir / "generate"
     if not force and io.is_complete(run_dir, "generate", key):
         io.eprint("generate: up to date")
@@ -383,8 +391,15 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     bs = g.batch_size
     real_pix = decode(model, z_real[:n_image_real], bs, device)
 
-    def evaluate(name: str, kind: str, pts: np.ndarray) -> tuple[dict, np.ndarray]:
+    # copying: the held-out real set's even rows are the novelty reference; its odd rows
+    # stand in for the reference row's "generated" points (its own points are fit-part
+    # points, trivially copies)
+    novel_ref, novel_probe = z_real[0::2], z_real[1::2]
+
+    def evaluate(name: str, kind: str, pts: np.ndarray, copy_probe: np.ndarray | None = None
+                 ) -> tuple[dict, np.ndarray]:
         row = {"name": name, "kind": kind, **M.latent_metrics(z_real, pts, g.k)}
+        row.update(M.copy_metrics(z_fit, novel_ref, pts if copy_probe is None else copy_probe, COPY_QUANTILE))
         n_dec = max(n_image, n_sheet)
         dec = decode(model, pts[:n_dec], bs, device)
         row.update(M.image_metrics(real_pix, dec[:n_image], g.k))
@@ -394,7 +409,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
 
     # ---- reference row and real sheets
     rows, info, samples, sheets = [], {}, {}, {}
-    row, _ = evaluate(REFERENCE, "reference", np.asarray(z[ref_idx], dtype=np.float32))
+    row, _ = evaluate(REFERENCE, "reference", np.asarray(z[ref_idx], dtype=np.float32), copy_probe=novel_probe)
     rows.append(row)
     sheet_idx = real_idx[:n_sheet]
     real_u8 = np.asarray(images[sheet_idx])
@@ -463,7 +478,8 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         "settings": {
             "n_points": n, "latent_dim": N, "n_fit": n_fit, "n_holdout": n_hold, "n_real": n_real,
             "n_fake": n_fake, "n_image": n_image, "n_image_real": n_image_real, "n_images": n_sheet,
-            "image_shape": [C, S, S], "k": g.k, "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed,
+            "image_shape": [C, S, S], "k": g.k, "copy_quantile": COPY_QUANTILE,
+            "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed,
             "b": {"value": b_value, "source": b_source}, "spread": spread,
             "real_radius_mean": float(np.linalg.norm(z_real.astype(np.float64), axis=1).mean()),
             "latents_vs_encoder": float(enc_dev) / spread if spread > 0 else None,

@@ -31,6 +31,16 @@ radius distance
 nearest-real distance
     Mean over generated points of the distance to the nearest real point.
 
+copying (memorisation)
+    A generator can score perfectly on all of the above by returning its training
+    points. With d(y) the distance of a point y to the nearest *fit-part* point (what
+    the generator was fitted on), compare the generated points with held-out real
+    points, which are genuinely new samples: ``copy_share`` is the share of generated
+    points closer to the fit part than the ``quantile`` (5 %) quantile of the held-out
+    points' d (about 0.05 for a generator as novel as new data, towards 1 for copies),
+    and ``nn_fit_ratio`` = median d(generated) / median d(held-out) (about 1 for
+    novelty like real data, near 0 for copies, above 1 for points away from the data).
+
 re-encoding gap
     |E(D(z)) - z| for generated z, averaged, also relative to the real points' spread
     (their RMS distance from their centroid); small where the decoder and encoder
@@ -52,7 +62,7 @@ from scipy.stats import wasserstein_distance
 from analysis.errors import UserError
 
 __all__ = ["knn_radii", "prdc", "support_mask", "radius_distance", "latent_metrics",
-           "image_metrics", "reencoding_gap", "spread"]
+           "image_metrics", "reencoding_gap", "spread", "nearest_distances", "copy_metrics"]
 
 _BLOCK_BYTES = 64 << 20  # one block of the distance matrix
 # Balls are closed: a point on a ball's boundary up to float32 rounding (the same
@@ -278,6 +288,59 @@ def image_metrics(real_images, fake_images, k: int = 5) -> dict[str, float]:
     real = np.asarray(real_images).reshape(len(real_images), -1)
     fake = np.asarray(fake_images).reshape(len(fake_images), -1)
     return {f"pixel_{key}": v for key, v in prdc(real, fake, k).items()}
+
+
+def nearest_distances(query, ref) -> np.ndarray:
+    """Distance from each query point to its nearest reference point, streamed over blocks.
+
+    Parameters
+    ----------
+    query : array of shape (M, N)
+    ref : array of shape (R, N)
+
+    Returns
+    -------
+    ndarray of shape (M,)
+    """
+    ref = _as_points(ref, "reference set")
+    query = _as_points(query, "query set")
+    ref_c, query_c = _centred(ref, query)
+    ref_sq = np.einsum("ij,ij->i", ref_c, ref_c)[None, :]
+    out = np.empty(len(query_c), dtype=np.float64)
+    rows = _block_rows(len(ref_c))
+    for s in range(0, len(query_c), rows):
+        out[s:s + rows] = np.sqrt(_sq_dists(query_c[s:s + rows], ref_c, ref_sq).min(axis=1))
+    return out
+
+
+def copy_metrics(fit, holdout, fake, quantile: float = 0.05) -> dict[str, float]:
+    """How much generated points look like copies of the points the generator was fitted on.
+
+    Parameters
+    ----------
+    fit : array of shape (F, N)
+        The generator's training points.
+    holdout : array of shape (H, N)
+        Real points the generator never saw (the novelty reference).
+    fake : array of shape (M, N)
+        Generated points.
+    quantile : float
+        The held-out quantile of nearest-fit distances below which a point counts as a copy.
+
+    Returns
+    -------
+    dict
+        ``copy_share`` (about ``quantile`` for real-like novelty, towards 1 for copies) and
+        ``nn_fit_ratio`` (median nearest-fit distance of ``fake`` over that of ``holdout``).
+    """
+    if not 0.0 < quantile < 1.0:
+        raise UserError(f"copy quantile {quantile} must lie in (0, 1)", "use e.g. 0.05")
+    d_hold = nearest_distances(holdout, fit)
+    d_fake = nearest_distances(fake, fit)
+    tau = float(np.quantile(d_hold, quantile))
+    med = float(np.median(d_hold))
+    return {"copy_share": float(np.mean(d_fake < tau)),
+            "nn_fit_ratio": float(np.median(d_fake) / med) if med > 0 else float("nan")}
 
 
 def spread(z) -> float:

@@ -61,12 +61,12 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert scores == sorted(scores, reverse=True)
     for row in doc["table"]:
         for key in ("in_support", "precision", "recall", "density", "coverage", "nn_real_mean", "radius_w1",
-                    "pixel_precision", "pixel_recall", "reencode_gap", "reencode_gap_rel"):
+                    "pixel_precision", "pixel_recall", "reencode_gap", "reencode_gap_rel", "copy_share", "nn_fit_ratio"):
             assert row[key] is not None and row[key] >= 0, (row["name"], key)
     s = doc["settings"]
     assert (s["n_fit"], s["n_holdout"], s["n_real"], s["n_fake"]) == (96, 24, 24, 60)
     assert s["b"] == {"value": 0.5, "source": "stats.json"}
-    assert s["latents_vs_encoder"] < 1e-4
+    assert s["latents_vs_encoder"] < 1e-4 and s["copy_quantile"] == generate.COPY_QUANTILE
     assert (s["n_image"], s["n_image_real"], s["n_images"]) == (30, 24, 9)
     assert set(doc["image_reference"]) == {"raw", "reconstructed"}
     assert doc["table"][0]["pixel_precision"] > 0.5  # reconstructions vs held-out reconstructions

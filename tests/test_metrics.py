@@ -98,3 +98,19 @@ def test_bad_input_is_a_user_error(sets):
         M.prdc(real, fake, k=0)
     with pytest.raises(UserError, match="NaN"):
         M.prdc(real, np.full_like(fake, np.nan), k=5)
+
+
+def test_copy_metrics_detect_copies_and_accept_novelty():
+    from analysis.metrics import copy_metrics, nearest_distances
+
+    rng = np.random.default_rng(0)
+    fit, hold, fresh = (rng.normal(size=(600, 16)) for _ in range(3))
+    copies = fit[rng.choice(600, 300)] + rng.normal(scale=1e-3, size=(300, 16))
+    c = copy_metrics(fit, hold, copies)
+    assert c["copy_share"] > 0.95 and c["nn_fit_ratio"] < 0.05
+    f = copy_metrics(fit, hold, fresh)
+    assert abs(f["copy_share"] - 0.05) < 0.04 and abs(f["nn_fit_ratio"] - 1) < 0.1
+    far = copy_metrics(fit, hold, fresh + 10.0)
+    assert far["copy_share"] == 0.0 and far["nn_fit_ratio"] > 2
+    brute = np.sqrt(((hold[:20, None] - fit[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(nearest_distances(hold[:20], fit), brute, rtol=1e-4)
