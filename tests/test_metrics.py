@@ -108,6 +108,8 @@ def test_copy_metrics_detect_copies_and_accept_novelty():
     copies = fit[rng.choice(600, 300)] + rng.normal(scale=1e-3, size=(300, 16))
     c = copy_metrics(fit, hold, copies)
     assert c["copy_share"] > 0.95 and c["nn_fit_ratio"] < 0.05
+    exact = copy_metrics(fit, hold, fit[rng.choice(600, 300)])  # verbatim copies, float32 distances
+    assert exact["copy_share"] == 1.0 and exact["nn_fit_ratio"] == pytest.approx(0.0, abs=1e-2)
     f = copy_metrics(fit, hold, fresh)
     assert abs(f["copy_share"] - 0.05) < 0.04 and abs(f["nn_fit_ratio"] - 1) < 0.1
     far = copy_metrics(fit, hold, fresh + 10.0)
