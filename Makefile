@@ -44,7 +44,7 @@ $(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysi
 $(RUN)/encode.manifest.json: $(RUN)/train.manifest.json analysis/encode.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json analysis/stats.py analysis/slices.py
+$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json analysis/stats.py analysis/slices.py analysis/published.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
 
 $(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json analysis/generate.py analysis/generators.py analysis/metrics.py

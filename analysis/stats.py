@@ -170,7 +170,7 @@ from scipy import stats as sps
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
-from analysis import io, slices
+from analysis import io, published, slices
 from analysis.config import Config, StatsConfig, _check_range
 from analysis.errors import UserError
 
@@ -186,22 +186,7 @@ ATLAS_SHARES = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.3)  # median-pair slice shares
 MAX_CONDITION = 1e12
 STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
 
-PUBLISHED = {
-    "label": "published study (CelebA, N = 256, see ../shared/STUDY.md); for comparison only, "
-             "not computed from our data",
-    "b_best": 1.5,
-    "b_match_range": [1.0, 2.0],
-    "uniform_radius_mean_closed_form": 13.9,
-    "uniform_radius_std_closed_form": 0.39,
-    "projection_sample": 5000,
-    "n_artificial": 10,
-    "slice_artificial": 200,
-    "slices": [
-        {"pair": None, "b": 1.5, "sample": 2, "of_sample": 5000, "all": 56, "of_all": 80000},
-        {"pair": [177, 242], "b": 1.5, "sample": 1, "of_sample": 5000, "all": 39, "of_all": 80000},
-        {"pair": [30, 118], "b": 1.5, "all_about": 70, "of_all": 80000},
-    ],
-}
+PUBLISHED = published.reference()  # the study's figures, for comparison only
 
 
 # --------------------------------------------------------------------------- library
@@ -826,7 +811,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     n, N = z.shape
     validate(cfg.stats, n, N)
     sha = io.sha256_file(path)
-    key = io.hash_key(cfg.section("stats", "run"), sha, io.code_hash("stats", "slices"))
+    key = io.hash_key(cfg.section("stats", "run"), sha, io.code_hash("stats", "slices", "published"))
     out_dir = run_dir / "stats"
     json_path, npz_path = out_dir / "stats.json", out_dir / "arrays.npz"
     if not force and io.is_complete(run_dir, "stats", key):

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import meta as _meta  # noqa: E402
 
 from analysis import charts  # noqa: E402
+from analysis import published as published_facts  # noqa: E402
 
 
 
@@ -200,25 +201,9 @@ def table(header: list[str], rows: list[list], align: str | None = None) -> str:
     return "\n".join(out)
 
 
-#: Facts of the published study (../shared/STUDY.md), for comparison only; the stats
-#: artifact's ``published_reference`` (same source) takes precedence where it has a key.
-PUBLISHED_FACTS = {
-    "N": 256,
-    "celeba_images": 202_599,
-    "encoded": "80,000 to 200,000",
-    "b_best": 1.5,
-    "b_match_range": [1.0, 2.0],
-    "uniform_radius_mean_closed_form": 13.9,
-    "uniform_radius_std_closed_form": 0.39,
-    "projection_sample": 5000,
-    "n_artificial": 10,
-    "slice_artificial": 200,
-    "zoom_points": 5600,
-    "slice_sample": 2, "slice_sample_of": 5000, "slice_all": 56, "slice_all_of": 80_000,
-    "slice_177_242_sample": 1, "slice_177_242_all": 39,
-    "slice_30_118_all": 70,
-    "rae_fid_ae_gmm": 45, "rae_fid_vae": 48, "rae_fid_rae": "41 to 45", "rae_latent": 64, "rae_gmm": 10,
-}
+#: Facts of the published study (analysis/published.py, typed once from ../shared/STUDY.md),
+#: for comparison only; the stats artifact's ``published_reference`` takes precedence.
+PUBLISHED_FACTS = published_facts.FACTS
 
 
 def published() -> dict:
