@@ -355,13 +355,3 @@ def dumps_toml(cfg: Config) -> str:
     """The resolved config as TOML (loadable by :func:`load_config`)."""
     header = "# Resolved configuration (defaults + file + --set overrides).\n"
     return header + tomli_w.dumps(cfg.to_dict())
-
-
-def from_dict(doc: dict[str, dict[str, Any]]) -> Config:
-    """Rebuild a Config from :meth:`Config.to_dict` output (e.g. stored in a checkpoint)."""
-    cfg = Config()
-    for section, table in doc.items():
-        for key, value in table.items():
-            _apply(cfg, section, key, value, "stored config")
-    _validate(cfg)
-    return cfg

@@ -312,10 +312,6 @@ def load_images(run_dir: Path) -> NpyRows:
         raise UserError(f"image cache {path} does not exist", "run the fetch step first: python -m analysis fetch --config ...") from None
 
 
-def load_ids(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
-
-
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     """The ``fetch`` step: build the image cache unless it is up to date."""
     from analysis.io import code_hash, hash_key, is_complete, read_manifest, write_manifest

@@ -61,11 +61,13 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 class Pixels:
     """Batches of images as float32 tensors in [0, 1], from RAM or read from the cache file."""
 
-    def __init__(self, images: NpyRows):
+    def __init__(self, images: NpyRows, in_memory: bool | None = None):
         self.images = images
         self.shape = images.shape
         self.ram = None
-        if int(np.prod(images.shape)) * 4 <= IN_MEMORY_BYTES:
+        if in_memory is None:  # small data sets: all pixels in RAM as float32
+            in_memory = int(np.prod(images.shape)) * 4 <= IN_MEMORY_BYTES
+        if in_memory:
             self.ram = torch.from_numpy(images.read(0, len(images))).float().div_(255.0)
 
     def __len__(self) -> int:

@@ -59,8 +59,7 @@ def loading(tmp: Path) -> None:
         print(f"uncached loading (decode + crop + resize {n} JPEGs 178x218 -> 64x64, {workers} workers): "
               f"{uncached:.0f} img/s (includes process start-up)", flush=True)
     rows = NpyRows(out / "data" / "images.npy")
-    pix = Pixels.__new__(Pixels)  # the large-data path: read each batch from the cache file
-    pix.images, pix.shape, pix.ram = rows, rows.shape, None
+    pix = Pixels(rows, in_memory=False)  # the large-data path: read each batch from the cache file
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     for _ in range(20):

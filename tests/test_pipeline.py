@@ -118,3 +118,15 @@ def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
         assert run_cli(step, "--config", str(SMOKE), "--out", str(out), "--set", "run.seed=1").returncode == 0
     a, b = _state(smoke_run / "train" / "model.pt"), _state(out / "train" / "model.pt")
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pixels_from_disk_equal_pixels_in_memory(smoke_run):
+    from analysis.data import load_images
+    from analysis.train import Pixels
+
+    rows = load_images(smoke_run)
+    idx = np.array([5, 0, 17, 5, 159])
+    ram, disk = Pixels(rows, in_memory=True), Pixels(rows, in_memory=False)
+    assert ram.ram is not None and disk.ram is None
+    assert torch.equal(ram[idx], disk[idx])
+    assert float(disk[idx].max()) <= 1.0
