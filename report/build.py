@@ -70,13 +70,14 @@ def source_files() -> list[Path]:
     files = [p for p in SRC.rglob("*") if p.is_file()
              and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".log"))
              and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(SRC).parts)]
-    files += [ROOT / "analysis" / "charts.py", ROOT / "pyproject.toml"]
+    files += [ROOT / "analysis" / "charts.py", ROOT / "analysis" / "artifacts.py", ROOT / "configs" / "celeba.toml",
+              ROOT / "pyproject.toml"]
     return sorted(f for f in files if f.is_file())
 
 
 #: Artifacts the chapters read (besides everything a manifest lists).
-READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "stats/stats.json", "stats/arrays.npz",
-                  "generate/metrics.json")
+READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "train/timing.json", "stats/stats.json",
+                  "stats/arrays.npz", "generate/metrics.json")
 
 
 def build_key(run: Path, meta: dict, formats: list[str]) -> str:

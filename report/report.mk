@@ -17,8 +17,9 @@ REPORT_JOBS    ?= 2
 REPORT_URL     ?=
 REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o -name '*.html' \
                     -o -name '*.js' -o -name '*.css' \) -not -path '*/__pycache__/*' 2>/dev/null) \
-                  analysis/charts.py pyproject.toml
-REPORT_READS   := $(RUN)/config.toml $(RUN)/data/info.json $(RUN)/train/history.json \
+                  analysis/charts.py analysis/artifacts.py configs/celeba.toml pyproject.toml
+REPORT_READS   := $(RUN)/config.toml $(RUN)/data/info.json $(RUN)/train/history.json $(RUN)/train/timing.json \
+                  $(RUN)/encode/summary.json $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz \
                   $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
 comma          := ,
 REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FORMATS))
