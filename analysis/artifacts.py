@@ -231,24 +231,27 @@ def _array(*shape: str | int, kinds: str = "f") -> Any:
     return field(metadata={"array": True, "shape": shape, "kinds": kinds})
 
 
-def _read_arrays(cls: type, arrays: Mapping[str, np.ndarray], file: str, dims: dict[str, int]) -> dict:
-    """The array fields of ``cls`` from ``arrays``, checked against their shape and kind."""
+def _array_specs(cls: type) -> dict[str, tuple[tuple, str]]:
+    """The array fields of dataclass ``cls``: name -> (shape, kinds)."""
+    return {f.name: (f.metadata["shape"], f.metadata["kinds"]) for f in dataclasses.fields(cls)
+            if f.metadata.get("array")}
+
+
+def _read_arrays(specs: dict[str, tuple[tuple, str]], arrays: Mapping[str, np.ndarray], file: str,
+                 dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """The arrays named in ``specs`` (name -> (shape, dtype kinds)), checked; shapes may use ``dims`` symbols."""
     out = {}
-    for f in dataclasses.fields(cls):
-        if not f.metadata.get("array"):
-            continue
-        if f.name not in arrays:
-            raise ArtifactError(file, f"missing array '{f.name}'")
-        a = arrays[f.name]
-        want = tuple(dims.get(d) if isinstance(d, str) else d for d in f.metadata["shape"])
-        if a.ndim != len(want) or any(w is not None and s != w for s, w in zip(a.shape, want)):
-            spec = " × ".join(f"{d}={dims[d]}" if isinstance(d, str) and d in dims else str(d)
-                              for d in f.metadata["shape"])
-            raise ArtifactError(file, f"array '{f.name}' has shape {a.shape}, expected ({spec})")
-        if a.dtype.kind not in f.metadata["kinds"]:
-            raise ArtifactError(file, f"array '{f.name}' has dtype {a.dtype}, expected kind "
-                                      f"{' or '.join(f.metadata['kinds'])}")
-        out[f.name] = a
+    for name, (shape, kinds) in specs.items():
+        if name not in arrays:
+            raise ArtifactError(file, f"missing array '{name}'")
+        a = arrays[name]
+        want = tuple(dims[d] if isinstance(d, str) else d for d in shape)
+        if a.shape != want:
+            spec = " × ".join(f"{d}={dims[d]}" if isinstance(d, str) else str(d) for d in shape)
+            raise ArtifactError(file, f"array '{name}' has shape {a.shape}, expected ({spec})")
+        if a.dtype.kind not in kinds:
+            raise ArtifactError(file, f"array '{name}' has dtype {a.dtype}, expected kind {' or '.join(kinds)}")
+        out[name] = a
     return out
 
 
@@ -984,14 +987,14 @@ class Run:
     def reconstructions(self) -> Reconstructions:
         info = self._encode_summary.reconstructions
         dims = {"k": info.n, "C": self.data.channels, "S": self.data.image_size}
-        arrays = _read_arrays(Reconstructions, self._npz(RECONSTRUCTIONS), RECONSTRUCTIONS, dims)
+        arrays = _read_arrays(_array_specs(Reconstructions), self._npz(RECONSTRUCTIONS), RECONSTRUCTIONS, dims)
         return Reconstructions(split=info.split, mse=info.mse, **arrays)
 
     @cached_property
     def gallery(self) -> Gallery:
         info = self._encode_summary.gallery
         dims = {"g": info.n, "C": self.data.channels, "S": self.data.image_size}
-        return Gallery(seed=info.seed, **_read_arrays(Gallery, self._npz(GALLERY), GALLERY, dims))
+        return Gallery(seed=info.seed, **_read_arrays(_array_specs(Gallery), self._npz(GALLERY), GALLERY, dims))
 
     @cached_property
     def latents(self) -> Latents:
@@ -1033,7 +1036,7 @@ class Run:
                 "B+1": s.components.bins + 1, "n_s": s.projections.sample_size, "R": s.radii.uniform.n,
                 "G": len(s.b.grid), "nn": s.origin.nearest.query_size, "A": s.projections.n_artificial,
                 "SA": s.slices.artificial_per_slice, "P": len(s.pairs), "K": len(s.slices.atlas_b)}
-        return StatsArrays(**_read_arrays(StatsArrays, self._npz(ARRAYS), ARRAYS, dims))
+        return StatsArrays(**_read_arrays(_array_specs(StatsArrays), self._npz(ARRAYS), ARRAYS, dims))
 
     # ---- generate
 
@@ -1068,6 +1071,26 @@ class Run:
                 raise ArtifactError(rel, f"is not a readable PNG image ({e}); {_fix(METRICS)}") from None
         return out
 
+    @cached_property
+    def samples(self) -> dict[str, dict[str, np.ndarray]]:
+        """``generate/samples.npz``: ``{"z": {name: (m, N)}, "images": {name: (m, C, S, S) uint8}}``.
+
+        Names: every generator, and ``real`` (held-out points and images); ``images`` also
+        has ``reconstructed``. m = ``settings.n_images``.
+        """
+        g = self.generate
+        if not g:
+            raise ArtifactError(g.artifact, g.reason)
+        rel = f"generate/{g.files.samples}"
+        st = g.settings
+        dims = {"m": st.n_images, "N": st.latent_dim, "C": st.image_shape[0], "S": st.image_shape[1]}
+        names = ["real", *st.generators]
+        specs = {**{f"z_{nm}": (("m", "N"), "f") for nm in names},
+                 **{f"images_{nm}": (("m", "C", "S", "S"), "u") for nm in [*names, "reconstructed"]}}
+        checked = _read_arrays(specs, self._npz(rel), rel, dims)
+        return {"z": {nm: checked[f"z_{nm}"] for nm in names},
+                "images": {nm: checked[f"images_{nm}"] for nm in [*names, "reconstructed"]}}
+
     # ---- provenance
 
     def manifest(self, step: str) -> Manifest | Absent:
@@ -1098,6 +1121,7 @@ class Run:
             getattr(self, name)
         if self.generate:
             self.sheets  # noqa: B018
+            self.samples  # noqa: B018
 
 
 def shipped_config(name: str) -> Config:

@@ -132,7 +132,7 @@ def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device
 def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> list[Path]:
     """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``; return their paths."""
     n = len(images)
-    ids = np.array((run_dir / "data" / "ids.txt").read_text(encoding="utf-8").splitlines())
+    ids = (run_dir / "data" / "ids.txt").read_text(encoding="utf-8").splitlines()
     if len(ids) != n:
         raise UserError(f"{run_dir / 'data' / 'ids.txt'} names {len(ids)} images, the image cache holds {n}",
                         "re-run the fetch step (python -m analysis fetch --config ... --force)")
@@ -145,8 +145,9 @@ def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, d
     show = np.sort(np.random.default_rng(cfg.run.seed).choice(n, size=min(GALLERY, n), replace=False))
     out = run_dir / "encode"
     paths = [out / "summary.json", out / "reconstructions.npz", out / "gallery.npz"]
-    save_npz(paths[1], index=pick.astype(np.int64), ids=ids[pick], originals=originals, reconstructions=rec)
-    save_npz(paths[2], index=show.astype(np.int64), ids=ids[show], images=images.take(show))
+    save_npz(paths[1], index=pick.astype(np.int64), ids=np.array([ids[i] for i in pick]), originals=originals,
+             reconstructions=rec)
+    save_npz(paths[2], index=show.astype(np.int64), ids=np.array([ids[i] for i in show]), images=images.take(show))
     save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
                          "reconstructions": {"n": len(pick), "split": split, "mse": mse},
                          "gallery": {"n": len(show), "seed": cfg.run.seed}})

@@ -87,6 +87,9 @@ def test_every_view_of_the_smoke_run_has_its_types(run_dir):
     assert run.config.run.name == "smoke" and run.config_text.startswith("# Resolved configuration")
     assert set(run.sheets) == {"real", "reconstructed", *run.config.generate.generators}
     assert all(im.dtype == np.float32 and 0 <= im.min() and im.max() <= 1 for im in run.sheets.values())
+    samples = run.samples
+    assert set(samples["z"]) == {"real", *run.config.generate.generators}
+    assert samples["images"]["gmm"].shape == (16, 1, 16, 16) and samples["z"]["gmm"].shape == (16, 16)
 
 
 def test_timing_and_device_are_read_from_timing_json(run_dir):
