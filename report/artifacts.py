@@ -194,7 +194,8 @@ def check_artifacts(run: Path, config: str | None = None, overrides=()) -> list[
                 continue
             path = run / rel
             if not path.is_file():
-                raise ArtifactError(f"{path} is missing (listed by {step}.manifest.json) -- {_rerun(run, config, overrides, step)}")
+                raise ArtifactError(f"{path} is missing (listed by {step}.manifest.json) -- "
+                                    f"{_rerun(run, config, overrides, step)}")
             if path.suffix in (".json", ".npz", ".npy"):
                 try:
                     check_readable(path)

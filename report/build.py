@@ -360,11 +360,12 @@ def write_site_index(site: Path) -> None:
 
     def href(v: str) -> str:
         return urllib.parse.quote(v, safe="") + "/index.html"
-    items = Markup("\n").join(Markup('<li><a href="{}">{}</a>{}</li>').format(href(v), v, " (newest)" if v == new else "")
-                              for v in reversed(labels))
+    item = Markup('<li><a href="{}">{}</a>{}</li>')
+    items = Markup("\n").join(item.format(href(v), v, " (newest)" if v == new else "") for v in reversed(labels))
     target = href(new) if new else ""
     refresh = Markup('<meta http-equiv="refresh" content="0; url={}">').format(target) if new else ""
-    script = Markup("<script>window.location.replace({});</script>").format(Markup(M.script_json(target))) if new else ""
+    script = (Markup("<script>window.location.replace({});</script>").format(Markup(M.script_json(target)))
+              if new else "")
     page = Markup("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
 <title>face-latent-geometry: versions of the article</title></head>
@@ -414,7 +415,8 @@ def save_log(site: Path, label: str, work: Path, error: str) -> Path | None:
         files = sorted(work.glob("*.log")) + sorted(work.glob("*.warnings")) + sorted((work / "tmp").glob("*.log")) \
             + sorted((work / "latex").glob("*.log"))
         for f in files:
-            parts.append(f"\n===== {f.relative_to(work)}\n" + ANSI.sub("", f.read_text(encoding="utf-8", errors="replace")))
+            text = ANSI.sub("", f.read_text(encoding="utf-8", errors="replace"))
+            parts.append(f"\n===== {f.relative_to(work)}\n{text}")
         path.write_text("".join(parts), encoding="utf-8")
         for old in sorted(logs.glob("*.log"), key=lambda f: f.stat().st_mtime)[:-KEEP_LOGS]:
             old.unlink(missing_ok=True)
@@ -425,8 +427,8 @@ def save_log(site: Path, label: str, work: Path, error: str) -> Path | None:
 
 def _checked_label(label: str | None) -> str | None:
     if label is not None and not M.LABEL_RE.match(label):
-        raise InputError(f"--label {label!r} may only hold letters, digits and . _ + - (it names the version's "
-                         "directory and files); choose e.g. --label 0.1.0-test")
+        raise InputError(f"--label {label!r} may only hold ASCII letters, digits and . _ + - (it names the "
+                         "version's directory and files); choose e.g. --label 0.1.0-test (make: REPORT_LABEL=...)")
     return label
 
 

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -43,6 +44,9 @@ from sphinx.util.texescape import tex_replacements
 SLUG = "face-latent-geometry"
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from analysis.config import ReportConfig  # noqa: E402
 
 BLOG = {
     "author": "eremo",
@@ -160,8 +164,8 @@ def build_meta(run: str | os.PathLike, label: str | None = None, site_url: str =
     site_url = site_url.rstrip("/")
     return {
         "slug": SLUG,
-        "title": rep.get("title") or "Why random latent vectors do not decode to faces",
-        "authors": list(rep.get("authors") or ["The face-latent-geometry authors"]),
+        "title": rep.get("title") or ReportConfig().title,
+        "authors": list(rep.get("authors") or ReportConfig().authors),
         "version": version,
         "label": label,
         "run": str(run),
@@ -250,7 +254,8 @@ class _Quoted(str):
 
 
 class _CffDumper(yaml.SafeDumper):
-    pass
+    def increase_indent(self, flow=False, indentless=False):  # lists indented under their key
+        return super().increase_indent(flow, False)
 
 
 _CffDumper.add_representer(_Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style='"'))
@@ -303,6 +308,14 @@ def cff(meta: dict, with_date: bool = True) -> str:
                      width=10_000, default_flow_style=False, indent=2)
 
 
+def repository_cff() -> str:
+    """The repository's own CITATION.cff: the project version, the default title and
+    authors (``analysis.config.ReportConfig``), no date (``make citation`` writes it)."""
+    version, rep = project_version(), ReportConfig()
+    return cff({"slug": SLUG, "title": rep.title, "authors": rep.authors, "label": version, "version": version,
+                "year": _now().year}, with_date=False)
+
+
 # --------------------------------------------------------------------------- other syntaxes
 
 def script_json(obj) -> str:
@@ -336,3 +349,8 @@ REFERENCES = [
     ("celeba", "Liu, Z., Luo, P., Wang, X. and Tang, X. (2015). Deep Learning Face Attributes in the Wild. "
                "*International Conference on Computer Vision (ICCV)* (the CelebA data set of the published study)."),
 ]
+
+
+if __name__ == "__main__":  # make citation
+    (ROOT / "CITATION.cff").write_text(repository_cff(), encoding="utf-8")
+    print(f"wrote {ROOT / 'CITATION.cff'} (version {project_version()})")

@@ -41,7 +41,7 @@ REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
 REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
 REPORT_STEP_OUTPUTS := $(foreach s,fetch train encode stats generate,$(REPORT_OUT_$(s)))
 
-.PHONY: report report-serve
+.PHONY: report report-serve citation
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
@@ -56,6 +56,9 @@ $(REPORT_STEP_OUTPUTS):
 
 $(RUN)/config.toml: | $(RUN)/fetch.manifest.json
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
+
+citation: ## rewrite the repository's CITATION.cff (version from pyproject.toml, default title/authors)
+	$(PY) report/meta.py
 
 report-serve: ## serve _site on http://localhost:8000 (it also works from file://)
 	$(PY) -m http.server --directory $(SITE) 8000
