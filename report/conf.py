@@ -8,8 +8,9 @@ The title, authors, run name and data label are the user's strings. The HTML the
 templates print some of them (``docstitle``, ``author``) without escaping, so
 :func:`setup` hands every such page-context value over as escaped
 :class:`markupsafe.Markup` (which Jinja's ``|e`` leaves as it is); our own templates
-use ``|e`` on every value. The LaTeX gets
-them through Sphinx's own escaping (:func:`sphinx.util.texescape.escape`).
+use ``|e`` on every value. The LaTeX gets them through Sphinx's own escaping
+(:func:`sphinx.util.texescape.escape`); Markdown substitutions through
+:func:`meta.md_escape`.
 """
 
 from __future__ import annotations
