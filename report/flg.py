@@ -64,6 +64,11 @@ def report_versions() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- build metadata
 
+def esc(text: str) -> str:
+    """A user-supplied string (data folder, run name, title) as literal Markdown text."""
+    return _meta.md_escape(text)
+
+
 def commit_text() -> str:
     """The commit this version was built from (marked when the checkout had changes)."""
     return _meta.commit_text(META)
