@@ -104,9 +104,10 @@ class TrainConfig:
     # Passes over the training split.
     epochs: int = _f(40, min=1, max=100_000)
     batch_size: int = _f(64, min=1, max=65536)
-    # Adam learning rate and weight decay.
+    # Adam learning rate and weight decay (at most 1e38: the optimizer works in float32).
+    # Training stops with an error if the loss or the weights become NaN/inf.
     lr: float = _f(1e-3, gt=0.0, max=10.0)
-    weight_decay: float = _f(0.0, min=0.0)
+    weight_decay: float = _f(0.0, min=0.0, max=1e38)
     # Store activations channels-last (can be faster on some CPUs/GPUs).
     channels_last: bool = _f(False)
     # Wrap the model in torch.compile (slow start, sometimes faster steps).
