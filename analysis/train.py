@@ -9,13 +9,18 @@ Reproducible and resumable:
   in epoch e comes from a :class:`~torch.utils.data.DistributedSampler` seeded with
   ``run.seed`` and ``set_epoch(e)``; no other randomness is used;
 * after every epoch ``train/resume.pt`` (weights, optimizer state, history) is
-  written atomically. A run stopped by Ctrl-C or ``kill -9`` resumes from it, and
+  written atomically. A run stopped by Ctrl-C, SIGTERM or ``kill -9`` resumes from it, and
   on the CPU ends with exactly the weights an uninterrupted run gives;
+* a loss or weights that become NaN/inf stop the run with a UserError (exit 2):
+  nothing final is written;
 * at the end ``train/model.pt`` (weights + resolved config + architecture + data
-  fingerprint + package version), ``train/history.json`` (per-epoch train and
-  held-out error), ``train/timing.json`` (seconds and images/s per epoch: the only
-  output that differs between identical runs, so the manifest does not hash it) and
-  the step's manifest are written, and ``resume.pt`` is removed.
+  fingerprint + per-epoch history + package version), ``train/history.json``
+  (per-epoch train and held-out error), ``train/timing.json`` (seconds and images/s
+  per epoch: the only output that differs between identical runs, so the manifest
+  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed.
+
+``--checkpoint`` adopts a user's checkpoint instead (:func:`adopt_checkpoint`): it must
+fit the config and hold finite weights; its own data fingerprint and history are kept.
 
 Distributed: started under ``torchrun --nproc-per-node K``, the step trains with
 DistributedDataParallel (NCCL on GPUs, gloo on CPU). The global batch stays
