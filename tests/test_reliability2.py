@@ -97,7 +97,7 @@ def test_failed_runs_leave_user_directories_untouched(tmp_path):
 
 
 @pytest.mark.case("stale temporary files after a killed run, next to a user's own .tmp files",
-                  "the next run removes only the temporaries the tool names (.<file>.flg-tmp-XXXXXXXX.tmp) in "
+                  "the next run removes only the temporaries the tool names (.NAME.flg-tmp-XXXXXXXX.tmp) in "
                   "the run directory and its data/train/stats/generate folders; the user's files stay; no "
                   ".lock is left after the run")
 def test_only_our_temporaries_are_cleaned(tmp_path):
