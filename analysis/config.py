@@ -8,7 +8,12 @@ work; a bare word is taken as a string).
 
 Unknown sections or keys, wrong types and out-of-range values are
 :class:`~analysis.errors.UserError` s naming the key and, for a typo, the closest
-valid key. The resolved config (defaults + file + overrides) is saved beside
+valid key. Some limits hold for every key: numbers are finite (no NaN or inf) and
+integers fit in int64; strings are UTF-8 (they are saved in config.toml); paths
+(``kind="path"``) fit the file system's PATH_MAX and NAME_MAX; names that become a
+directory (``kind="name"``: run.name) are one path component (:func:`check_name`).
+
+The resolved config (defaults + file + overrides) is saved beside
 every output as ``config.toml``.
 """
 
@@ -229,8 +234,8 @@ def _check_number(key: str, value: Any) -> None:
         raise UserError(f"config key '{key}' = {value} is not a finite number",
                         f"set {key} to a finite value")
     if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
-        raise UserError(f"config key '{key}' = {value} does not fit in a 64-bit integer",
-                        f"set {key} to a value between {INT_MIN} and {INT_MAX}")
+        limit = f"at most 2**63 - 1 = {INT_MAX}" if value > 0 else f"at least -2**63 = {INT_MIN}"
+        raise UserError(f"config key '{key}' = {value} does not fit in a 64-bit integer", f"set {key} to {limit}")
 
 
 def _check_type(key: str, value: Any, tp: Any) -> Any:

@@ -320,9 +320,9 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         raise UserError(f"checkpoint {ckpt_path} does not exist",
                         "run the train step first: python -m analysis train --config ...")
     images = _load_images(img_path)
-    inputs = {"latents.npy": io.sha256_cached(run_dir, lat_path), "train/model.pt": io.sha256_cached(run_dir, ckpt_path),
-              "data/images.npy": io.sha256_cached(run_dir, img_path),
-              "stats/stats.json": io.sha256_cached(run_dir, stats_path) if stats_path.is_file() else "absent"}
+    inputs = {name: io.sha256_cached(run_dir, path) for name, path in
+              (("latents.npy", lat_path), ("train/model.pt", ckpt_path), ("data/images.npy", img_path))}
+    inputs["stats/stats.json"] = io.sha256_cached(run_dir, stats_path) if stats_path.is_file() else "absent"
     _check_stats(run_dir, inputs)
     key = io.hash_key(cfg.section("generate", "run"), inputs, io.code_hash("generate", "generators", "metrics"))
     out_dir = run_dir / "generate"
