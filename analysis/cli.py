@@ -33,6 +33,7 @@ import fcntl
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from analysis import __version__
@@ -177,7 +178,8 @@ def check(run_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # unwinds like Ctrl-C: no partial file
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None  # unwinds like Ctrl-C
     try:
         args = build_parser().parse_args(argv)
         cfg = load_config(args.config, args.overrides)
@@ -197,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: finished results are kept; re-run the same command to resume", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace, cfg, run_dir: Path) -> int:
