@@ -147,6 +147,8 @@ def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
 
 
 def _on_sigterm(signum, frame):
+    """SIGTERM unwinds like Ctrl-C (atomic writers remove their temporaries); a second one waits for that."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated(signum)
 
 
