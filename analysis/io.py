@@ -212,8 +212,13 @@ class NpyWriter:
                 self._f.seek(0)
                 self._f.write(self._header())
             self._f.close()
-        finally:
-            return self._ctx.__exit__(*exc)
+        except BaseException as e:  # a failed header write or a signal now: the file is not renamed
+            with contextlib.suppress(OSError):
+                self._f.close()
+            if not self._ctx.__exit__(type(e), e, e.__traceback__):
+                raise
+            return True
+        return self._ctx.__exit__(*exc)
 
 
 class NpyRows:
