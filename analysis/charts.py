@@ -166,14 +166,14 @@ def _legend_scale(labels: Sequence[str], colors: Sequence[str]):
 
 # --------------------------------------------------------------------------- chapter 1
 
-def training_chart(epochs: Sequence[dict]):
-    """Train and validation loss per epoch (log scale), from ``history.json`` epochs."""
+def training_chart(epochs: Sequence[int], train_loss: Sequence[float], val_loss: Sequence[float | None]):
+    """Train and held-out loss per epoch (log scale); a None held-out loss is left out."""
     alt = _alt()
     rows = []
-    for e in epochs:
-        for key, label in (("train_loss", "training split"), ("val_loss", "held-out split")):
-            if e.get(key) is not None:
-                rows.append({"epoch": int(e["epoch"]), "loss": _r(e[key], 5), "split": label})
+    for e, tl, vl in zip(epochs, train_loss, val_loss):
+        for value, label in ((tl, "training split"), (vl, "held-out split")):
+            if value is not None:
+                rows.append({"epoch": int(e), "loss": _r(value, 5), "split": label})
     labels = ["training split", "held-out split"]
     return (alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
@@ -185,7 +185,7 @@ def training_chart(epochs: Sequence[dict]):
 
 def image_grid_figure(rows: Sequence[np.ndarray], row_labels: Sequence[str], ncols: int | None = None,
                       cell: float = 0.62):
-    """Rows of images (each (k, C, S, S) uint8 or float in [0, 1]) as one matplotlib figure."""
+    """Rows of images (each (k, C, S, S), uint8 or float in [0, 1]) as one matplotlib figure."""
     plt = _plt()
     ncols = ncols or max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.4, cell * len(rows) + 0.1),
@@ -199,7 +199,7 @@ def image_grid_figure(rows: Sequence[np.ndarray], row_labels: Sequence[str], nco
                 s.set_visible(False)
             if k < len(imgs):
                 im = np.asarray(imgs[k], dtype=float)
-                if im.max() > 1.0:
+                if np.issubdtype(np.asarray(imgs[k]).dtype, np.integer):
                     im = im / 255.0
                 if im.shape[0] == 1:
                     ax.imshow(im[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -523,12 +523,14 @@ def occupancy_chart(b_grid: np.ndarray, occupancy: np.ndarray, every: np.ndarray
 
 
 def radius_explorer(real_radii: np.ndarray, unit_radii: np.ndarray, N: int, b0: float,
-                    b_range: Sequence[float], n_real_total: int | None = None):
+                    b_range: Sequence[float], n_real_total: int | None = None, max_uniform: int = 4000):
     """Histograms of real radii |z| and uniform radii |u| (u uniform in [-b, b]^N), b on a slider.
 
-    ``unit_radii`` are |u| for b = 1; |u| scales with b.
+    ``unit_radii`` are |u| for b = 1; |u| scales with b. The first ``max_uniform`` of them
+    are drawn (enough for a histogram, and the page stays light).
     """
     alt = _alt()
+    unit_radii = np.asarray(unit_radii)[:max_uniform]
     lo, hi = float(b_range[0]), float(b_range[1])
     # Beyond the b at which uniform radii exceed twice the largest real radius nothing changes
     # but the scale; keep the slider (and the x axis) to the informative range.
@@ -619,15 +621,21 @@ def _style_origin(ax):
     ax.plot([0], [0], "o", ms=9, mfc=COLORS["origin"], mec="black", mew=1.0, zorder=5)
 
 
+#: Pairs drawn at most in the projection and slice panel figures (the first ones given).
+MAX_PAIR_PANELS = 8
+
+
 def projection_panels_figure(sample_z: np.ndarray, artificial_z: np.ndarray, pairs: Sequence[Sequence[int]],
                              zoom_half_widths: Sequence[float] | None = None, titles: Sequence[str] | None = None,
                              columns: int = 4):
     """Figure types A and B of the study: projections on component pairs, each with its zoom.
 
     Sample blue, artificial points red diamonds, the origin yellow. With
-    ``zoom_half_widths``, every projection is followed by the window [-w, w]^2.
+    ``zoom_half_widths``, every projection is followed by the window [-w, w]^2. At most
+    :data:`MAX_PAIR_PANELS` pairs are drawn.
     """
     plt = _plt()
+    pairs = list(pairs)[:MAX_PAIR_PANELS]
     panels = []
     for p, pair in enumerate(pairs):
         panels.append((pair, None, titles[p] if titles else f"({pair[0]}, {pair[1]})"))
@@ -670,8 +678,12 @@ def in_slice_mask(top_index: np.ndarray, top_abs: np.ndarray, j1: int, j2: int, 
 def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np.ndarray,
                         slice_artificial_z: np.ndarray, pairs: Sequence[Sequence[int]], b: float,
                         counts_all: Sequence[int] | None = None, n_all: int | None = None, columns: int = 4):
-    """Figure type C: the flat-cuboid slice of each pair with the sample points inside it."""
+    """Figure type C: the flat-cuboid slice of each pair with the sample points inside it.
+
+    At most :data:`MAX_PAIR_PANELS` pairs are drawn (``counts_all`` aligned with ``pairs``).
+    """
     plt = _plt()
+    pairs = list(pairs)[:MAX_PAIR_PANELS]
     ncol = min(columns, len(pairs))
     nrow = math.ceil(len(pairs) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.05 * ncol, 2.15 * nrow), squeeze=False)
@@ -751,14 +763,18 @@ def explorer_static_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
 
 # --------------------------------------------------------------------------- chapter 5
 
-def metric_bars_chart(rows: Sequence[dict], metric: str, title: str, reference: float | None = None,
-                      fmt: str = ".3f", higher_is_better: bool | None = None, label: str = "name"):
-    """One metric per generator as horizontal bars (rows: {label, metric}), optional reference rule."""
+def metric_bars_chart(names: Sequence[str], values: Sequence[float | None], metric: str, title: str,
+                      reference: float | None = None, fmt: str = ".3f", higher_is_better: bool | None = None):
+    """One metric per generator as horizontal bars (no bar for None), optional reference rule.
+
+    The bar of ``uniform`` is red and that of a name starting with "real" (the
+    reference row) grey.
+    """
     alt = _alt()
     def kind(name):
         return "uniform" if name == "uniform" else "reference" if str(name).startswith("real") else "generator"
-    data = [{"generator": r[label], "value": _r(r[metric]), "kind": kind(r[label])} for r in rows
-            if r.get(metric) is not None and np.isfinite(float(r[metric]))]
+    data = [{"generator": nm, "value": _r(v), "kind": kind(nm)} for nm, v in zip(names, values)
+            if v is not None and np.isfinite(float(v))]
     order = sorted(data, key=lambda r: r["value"], reverse=bool(higher_is_better))
     bars = alt.Chart(alt.Data(values=data)).mark_bar().encode(
         y=alt.Y("generator:N", title=None, sort=[r["generator"] for r in order]),
@@ -772,6 +788,32 @@ def metric_bars_chart(rows: Sequence[dict], metric: str, title: str, reference: 
         layers.append(alt.Chart(alt.Data(values=[{"x": _r(reference), "label": "real vs real"}])).mark_rule(
             color="black", strokeDash=[4, 3]).encode(x="x:Q", tooltip=["label:N", "x:Q"]))
     return alt.layer(*layers).properties(width=360, height=max(80, 22 * len(data)), title=title)
+
+
+def sweep_chart(values: Sequence[float], metrics: dict[str, Sequence[float | None]], title: str,
+                xtitle: str, ytitle: str = "metric value"):
+    """Metric curves against a hyper-parameter: one line per metric (None values left out)."""
+    rows = [{"x": float(v), "value": float(m[i]), "metric": name}
+            for i, v in enumerate(values) for name, m in metrics.items() if m[i] is not None]
+    return curve_chart(rows, "x", "value", "metric", title, xtitle, ytitle)
+
+
+def contact_sheets_figure(sheets: Sequence[np.ndarray], titles: Sequence[str], highlight: Sequence[bool],
+                          columns: int = 3):
+    """Contact sheets (images (H, W) or (H, W, 3) in [0, 1]) side by side with their titles.
+
+    Titles of ``highlight`` ed sheets are drawn in the artificial points' red.
+    """
+    plt = _plt()
+    rows = (len(sheets) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.55 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, im, title, hi in zip(axes.ravel(), sheets, titles, highlight):
+        ax.imshow(im, cmap="gray" if im.ndim == 2 else None, interpolation="nearest")
+        ax.set_title(title, fontsize=8, color=COLORS["artificial"] if hi else "black")
+    fig.tight_layout(pad=0.4)
+    return fig
 
 
 def curve_chart(rows: Sequence[dict], x: str, y: str, series: str | None, title: str,

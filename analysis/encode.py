@@ -3,9 +3,27 @@
 Reads the uint8 image cache batch by batch (``encode.batch_size`` images at a time,
 so memory holds one batch of pixels whatever the data size), runs the encoder in
 eval mode under ``torch.inference_mode``, and writes the points straight into a
-``latents.npy`` (float32, n x N) block by block, renamed into place when complete. Also writes ``ids.txt`` (one image identifier per row of latents.npy) and
-the manifest with the hashes of the data, config and checkpoint and the package
-versions.
+``latents.npy`` (float32, n x N) block by block, renamed into place when complete.
+Also writes ``ids.txt`` (one image identifier per row of latents.npy), the examples
+the article shows (in ``encode/``, below) and the manifest with the hashes of the
+data, config and checkpoint and the package versions.
+
+``encode/summary.json``
+    ``network``: the autoencoder as loaded, measured by passing one image through it
+    (:func:`describe_network`): ``parameters`` (weights of encoder and decoder),
+    ``latent_dim``, ``flat_features`` (inputs of the latent linear map) and ``encoder``,
+    one entry per layer {``layer`` (in words), ``input``, ``output`` (shapes without
+    the batch axis)}. ``reconstructions``: ``n``, ``split`` (``"held-out"``: images
+    of the held-out split of ``analysis.train.split_indices``, never trained on;
+    ``"training"`` only when ``data.val_fraction`` = 0 leaves none), ``mse`` (mean
+    squared error per pixel, pixels in [0, 1]). ``gallery``: ``n``, ``seed``.
+``encode/reconstructions.npz``
+    The first :data:`RECONSTRUCTIONS` images of that split: ``index`` (k,) int64 rows
+    of ``data/images.npy``, ``ids`` (k,) str, ``originals`` (k, C, S, S) uint8 and
+    ``reconstructions`` (k, C, S, S) float32 in [0, 1] (decoder(encoder(x))).
+``encode/gallery.npz``
+    :data:`GALLERY` images drawn at random (seed ``run.seed``) to show the data:
+    ``index`` (g,) int64 ascending, ``ids`` (g,) str, ``images`` (g, C, S, S) uint8.
 """
 
 from __future__ import annotations
@@ -21,9 +39,13 @@ from tqdm import tqdm
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import (NpyWriter, atomic_path, code_hash, eprint, hash_key, is_complete, read_manifest, step_output,
-                         write_manifest)
+from analysis.io import (NpyWriter, atomic_path, code_hash, eprint, hash_key, is_complete, read_manifest,
+                         save_json, save_npz, step_output, write_manifest)
 from analysis.model import config_device, load_checkpoint
+from analysis.train import split_indices
+
+RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
+GALLERY = 24          # images drawn at random to show the data
 
 
 @torch.inference_mode()
@@ -56,15 +78,92 @@ def encode_array(model: torch.nn.Module, images, out: np.ndarray, batch_size: in
         i += len(z)
 
 
+@torch.inference_mode()
+def describe_network(model: torch.nn.Module, image_shape: tuple[int, ...]) -> dict:
+    """The autoencoder's size and its encoder's layers, measured on one blank image.
+
+    Parameters
+    ----------
+    model : ConvAE
+        In eval mode.
+    image_shape : (C, S, S)
+
+    Returns
+    -------
+    dict
+        ``parameters``, ``latent_dim``, ``flat_features`` and ``encoder``: a list of
+        {``layer``, ``input``, ``output``}, one per stride-2 convolution (with the batch
+        norm and activation that follow it) and one for the latent linear map.
+    """
+    device = next(model.parameters()).device
+    x = torch.zeros((1, *image_shape), device=device)
+    layers: list[dict] = []
+    flat = 0
+    for module in model.encoder:
+        shape_in = list(x.shape[1:])
+        x = module(x)
+        if isinstance(module, torch.nn.Conv2d):
+            k, s = module.kernel_size, module.stride
+            layers.append({"layer": f"conv {k[0]}×{k[1]}, stride {s[0]}", "input": shape_in, "output": None})
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            layers[-1]["layer"] += " + batch norm"
+        elif isinstance(module, torch.nn.ReLU):
+            layers[-1]["layer"] += " + ReLU"
+        elif isinstance(module, torch.nn.Flatten):
+            flat = int(x.shape[1])
+            continue
+        elif isinstance(module, torch.nn.Linear):
+            layers.append({"layer": "flatten + linear (no activation)", "input": [flat], "output": None})
+        elif not isinstance(module, torch.nn.Identity):
+            raise ValueError(f"describe_network: unexpected encoder layer {type(module).__name__}")
+        if layers:
+            layers[-1]["output"] = list(x.shape[1:])
+    return {"parameters": sum(p.numel() for p in model.parameters()), "latent_dim": int(x.shape[1]),
+            "flat_features": flat, "encoder": layers}
+
+
+@torch.inference_mode()
+def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device) -> np.ndarray:
+    """decoder(encoder(x)) of uint8 images (k, C, S, S): float32 (k, C, S, S) in [0, 1]."""
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).to(device)
+    return model(x).float().cpu().numpy()
+
+
+def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> list[Path]:
+    """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``; return their paths."""
+    n = len(images)
+    ids = (run_dir / "data" / "ids.txt").read_text(encoding="utf-8").splitlines()
+    if len(ids) != n:
+        raise UserError(f"{run_dir / 'data' / 'ids.txt'} names {len(ids)} images, the image cache holds {n}",
+                        "re-run the fetch step (python -m analysis fetch --config ... --force)")
+    train_idx, val_idx = split_indices(n, cfg.data.val_fraction, cfg.run.seed)
+    split = "held-out" if len(val_idx) else "training"
+    pick = (val_idx if len(val_idx) else train_idx)[:RECONSTRUCTIONS]
+    originals = images.take(pick)
+    rec = reconstruct(model, originals, device)
+    mse = float(np.mean((rec - originals.astype(np.float32) / 255.0) ** 2))
+    show = np.sort(np.random.default_rng(cfg.run.seed).choice(n, size=min(GALLERY, n), replace=False))
+    out = run_dir / "encode"
+    paths = [out / "summary.json", out / "reconstructions.npz", out / "gallery.npz"]
+    save_npz(paths[1], index=pick.astype(np.int64), ids=np.array([ids[i] for i in pick]), originals=originals,
+             reconstructions=rec)
+    save_npz(paths[2], index=show.astype(np.int64), ids=np.array([ids[i] for i in show]), images=images.take(show))
+    save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
+                         "reconstructions": {"n": len(pick), "split": split, "mse": mse},
+                         "gallery": {"n": len(show), "seed": cfg.run.seed}})
+    return paths
+
+
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
-    """Write ``latents.npy``, ``ids.txt`` and ``encode.manifest.json`` into ``run_dir``."""
+    """Write ``latents.npy``, ``ids.txt``, ``encode/`` and ``encode.manifest.json`` into ``run_dir``."""
     fetch, train = read_manifest(run_dir, "fetch"), read_manifest(run_dir, "train")
     if fetch is None or train is None:
         raise UserError(f"no finished {'fetch' if fetch is None else 'train'} step in {run_dir}",
                         "run the earlier steps first: python -m analysis all --config ...")
     data_sha = step_output(run_dir, "fetch", "data/images.npy")
     ckpt_sha = step_output(run_dir, "train", "train/model.pt")
-    key = hash_key(cfg.section("model", "encode"), data_sha, ckpt_sha, code_hash("encode", "model"))
+    key = hash_key(cfg.section("model", "encode"), cfg.data.val_fraction, cfg.run.seed, data_sha, ckpt_sha,
+                   code_hash("encode", "model"))
     if not force and is_complete(run_dir, "encode", key):
         eprint("encode: up to date")
         return read_manifest(run_dir, "encode")
@@ -81,7 +180,8 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     ids = run_dir / "ids.txt"
     with atomic_path(ids) as tmp:
         shutil.copyfile(run_dir / "data" / "ids.txt", tmp)
+    examples = write_examples(cfg, run_dir, model, images, device)
     eprint(f"encode: {n} images -> {latents} ({n} x {N} float32)")
     return write_manifest(run_dir, "encode", key,
                           {"data/images.npy": data_sha, "train/model.pt": ckpt_sha},
-                          [latents, ids], config=cfg.to_dict(), extra={"shape": [n, N]})
+                          [latents, ids, *examples], config=cfg.to_dict(), extra={"shape": [n, N]})

@@ -46,7 +46,8 @@ Outputs in ``<run>/generate/``
         ``n_real``: held-out points in the real set; ``n_fake``: points per row;
         ``n_image``, ``n_image_real``: decoded points per row and held-out
         reconstructions in the pixel metrics; ``n_images``: images per contact sheet; ``image_shape``
-        [C, S, S]; ``k``; ``holdout_fraction``; ``seed``;
+        [C, S, S]; ``k``; ``copy_quantile`` and ``copy_share_limit`` (see ``copies``);
+        ``holdout_fraction``; ``seed``;
         ``b``: {``value``, ``source``: ``"config"`` | ``"stats.json"`` | ``"measured"``};
         ``spread``: RMS distance of the fit-part points from their centroid (the scale
         of ``reencode_gap_rel``); ``real_radius_mean``: mean |z| of the real set;
@@ -72,7 +73,8 @@ Outputs in ``<run>/generate/``
         distance over the held-out one), with the even rows of the real set as the
         held-out reference; for the reference row the odd rows of the real set play
         the generated points (its own points are fit-part points, trivially copies),
-        so it shows the values of genuinely new data (about 0.05 and 1).
+        so it shows the values of genuinely new data (about 0.05 and 1); ``copies``:
+        ``copy_share`` > ``settings.copy_share_limit`` (twice what new data give).
     ``image_reference``
         Pixel metrics against the raw held-out images (not reconstructions):
         ``raw`` for raw fit-part images (real vs real, no decoder involved) and
@@ -123,6 +125,7 @@ from analysis.model import config_device, load_checkpoint
 
 REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
+COPY_SHARE_LIMIT = 2 * COPY_QUANTILE  # a row whose copy share exceeds this copies its fit points
 FITTED_ATTRIBUTES = ("b_", "kept_fraction_", "threshold_", "tail_probability_", "chi2_threshold_",
                      "converged_", "n_iter_", "n_fit_points_")
 SWEEP_METRICS = ("precision", "recall", "density", "coverage")
@@ -400,6 +403,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
                  ) -> tuple[dict, np.ndarray]:
         row = {"name": name, "kind": kind, **M.latent_metrics(z_real, pts, g.k)}
         row.update(M.copy_metrics(z_fit, novel_ref, pts if copy_probe is None else copy_probe, COPY_QUANTILE))
+        row["copies"] = bool(row["copy_share"] > COPY_SHARE_LIMIT)
         n_dec = max(n_image, n_sheet)
         dec = decode(model, pts[:n_dec], bs, device)
         row.update(M.image_metrics(real_pix, dec[:n_image], g.k))
@@ -479,6 +483,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
             "n_points": n, "latent_dim": N, "n_fit": n_fit, "n_holdout": n_hold, "n_real": n_real,
             "n_fake": n_fake, "n_image": n_image, "n_image_real": n_image_real, "n_images": n_sheet,
             "image_shape": [C, S, S], "k": g.k, "copy_quantile": COPY_QUANTILE,
+            "copy_share_limit": COPY_SHARE_LIMIT,
             "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed,
             "b": {"value": b_value, "source": b_source}, "spread": spread,
             "real_radius_mean": float(np.linalg.norm(z_real.astype(np.float64), axis=1).mean()),

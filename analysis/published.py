@@ -33,9 +33,7 @@ def reference() -> dict:
     f = FACTS
     return {
         "label": LABEL,
-        **{k: f[k] for k in ("b_best", "b_match_range", "uniform_radius_mean_closed_form",
-                             "uniform_radius_std_closed_form", "projection_sample", "n_artificial",
-                             "slice_artificial")},
+        **f,
         "slices": [
             {"pair": None, "b": f["b_best"], "sample": f["slice_sample"], "of_sample": f["slice_sample_of"],
              "all": f["slice_all"], "of_all": f["slice_all_of"]},

@@ -29,33 +29,52 @@ Conventions
 
 stats.json
 ----------
+Every figure the article states is computed here and stored, the yes/no findings it
+words included (with the cut-offs in ``thresholds``); the report only narrates them.
+``analysis/artifacts.py`` reads this file into typed views.
+
 ``schema_version``
-    1.
+    2 (1 lacked the derived figures marked *(v2)* below).
 ``n``, ``N``, ``seed``
     Points, components, the run seed used for all sampling.
 ``notes``
     List of strings: clipping and other remarks on this run.
+``thresholds`` *(v2)*
+    The cut-offs of the findings (:data:`THRESHOLDS`): ``majority_share``,
+    ``spread_ratio``, ``border_share``, ``half_share``.
 ``source``
     ``latents_sha256``; ``encode_key`` (key of the encode manifest, or null).
 ``components``
     ``k_sigma``; ``n_off_centre`` / ``share_off_centre``: components whose mean lies more
     than k_sigma standard errors from 0; ``n_constant`` (zero variance);
     ``mean_abs_mean``, ``max_abs_mean``, ``argmax_abs_mean``; ``std_min``,
-    ``std_median``, ``std_max``; ``quantile_levels``; ``bins``.
+    ``std_median``, ``std_max``; ``quantile_levels``; ``bins``. *(v2)* ``std_ratio`` =
+    std_max / std_min (null if a component is constant); ``n_central_98_excluding_zero``
+    / ``share_central_98_excluding_zero``: components whose 1st-99th percentile range
+    does not contain 0; ``central_98_width_min`` / ``_max``: narrowest and widest such
+    range; ``off_centre_majority`` (share_off_centre >= thresholds.majority_share);
+    ``spreads_differ`` (std_ratio > thresholds.spread_ratio); ``characteristic``: up to
+    six components worth showing, [{``component``, ``why``}]
+    (:func:`characteristic_components`).
 ``correlation``
     Off-diagonal Pearson correlations: ``mean_abs``, ``max_abs``, ``max_pair`` [i, j],
-    ``max_value`` (signed), ``n_pairs_above_0_5`` (pairs with |r| > 0.5).
+    ``max_value`` (signed), ``n_pairs_above_0_5`` (pairs with |r| > 0.5); *(v2)*
+    ``n_pairs`` = N(N-1)/2, ``share_pairs_above_0_5``.
 ``pca``
     ``total_variance`` (trace of cov); ``eigenvalues_top`` (up to 10, descending);
     ``variance_share_first_k`` {"k": share of variance in the first k axes};
     ``axes_for_variance`` {"0.9": fewest axes holding that share}; ``condition_number``
     of cov (largest/smallest eigenvalue; null if singular); ``rank``: the numerical rank
-    of cov (:func:`numerical_rank`).
+    of cov (:func:`numerical_rank`). *(v2)* ``axis_length_ratio``
+    = sqrt(condition_number), the longest over the shortest axis; ``headline_k`` (10, or
+    N // 2 for N < 10) and ``variance_share_headline_k``.
 ``centre``
     ``offset`` = |mean| (distance of the centre from the origin); ``rms_radius`` =
     sqrt(trace cov) (RMS distance of the points from the centre);
     ``offset_over_rms_radius``; ``offset_share_first_k`` {"k": share of |mean|^2 lying
-    in the span of the first k PCA axes}.
+    in the span of the first k PCA axes}. *(v2)* ``headline_k`` (the k of
+    offset_share_first_k nearest to 5), ``offset_share_headline_k`` and
+    ``variance_share_headline_k`` (share of the variance in those k axes).
 ``origin``
     ``euclidean``: ``distance`` (= |mean|), ``share_farther`` (share of points with
     |z - mean| > |mean|: small means the origin is at the border of the cloud).
@@ -65,7 +84,8 @@ stats.json
     ``shrinkage`` (sklearn's Ledoit-Wolf coefficient), ``condition_number`` of the shrunk
     covariance, ``share_farther`` (share of real points farther from the centre than
     the origin in this metric), ``gaussian_share_farther`` (chi-square tail with N
-    degrees of freedom, what a Gaussian cloud would give)}; ``pca_subspace`` {``distance``
+    degrees of freedom, what a Gaussian cloud would give)}; *(v2)* ``at_border``
+    (Ledoit-Wolf share_farther < thresholds.border_share); ``pca_subspace`` {``distance``
     within the first ``n_axes`` PCA axes holding ``variance_share`` >= stats.pca_variance,
     ``share_farther``, ``gaussian_share_farther`` (n_axes degrees of freedom)}.
     ``nearest``: ``origin_to_nearest_all`` (min |z| over all points);
@@ -78,7 +98,9 @@ stats.json
     Summaries {``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max``} of
     ``real`` (|z|), ``real_centred`` (|z - mean|), ``uniform`` and ``uniform_centred``
     (``stats.radius_artificial`` uniform points at b = b.used; ``uniform`` also has
-    ``b``, ``n``, ``closed_form_mean`` = b*sqrt(N/3), ``closed_form_std`` = b/sqrt(15)).
+    ``b``, ``n``, ``closed_form_mean`` = b*sqrt(N/3), ``closed_form_std`` = b/sqrt(15),
+    *(v2)* ``relative_spread`` = std / mean). *(v2)* ``published_closed_form`` {``N``,
+    ``b``, ``mean``, ``std``}: the same closed form for the published study's N and best b.
 ``b``
     ``grid`` (the scan's b values), ``grid_source`` ("config" or "auto": 60 values evenly
     spaced over 0.05..1.5 x the largest |1st or 99th percentile| of any component);
@@ -89,18 +111,25 @@ stats.json
     percentiles) of real |z| and uniform |u| intersect, i.e. lo = q05(|z|)/q95(|u_1|),
     hi = q95(|z|)/q05(|u_1|) with u_1 uniform in [-1, 1]^N (closed in b since
     |u_b| = b |u_1|); ``overlap_definition`` says this in words; ``used``: stats.b if
-    > 0 else ``best``; ``used_source`` ("config" or "b-scan").
+    > 0 else ``best``; ``used_source`` ("config" or "b-scan"). *(v2)* ``grid_min``,
+    ``grid_max``; ``published_range_in_grid`` / ``published_best_in_grid``: whether the
+    published match range (its lower end) and best b fall into the grid.
 ``projections``
     ``sample_size`` (after clipping), ``sample_size_requested``, ``sample_dtype`` of
-    ``sample_z``, ``n_artificial``, ``b`` (= b.used), ``zoom_share``.
+    ``sample_z``, ``n_artificial``, ``b`` (= b.used), ``zoom_share``; *(v2)*
+    ``n_hidden_components`` = N - 2 (the components a projection hides).
 ``slices``
     At b = b.used, over all N(N-1)/2 pairs: ``count_all`` and ``count_sample``
     {``min``, ``median``, ``max``}; ``empty_pairs_all``, ``empty_pairs_sample``;
     ``share_in_every_slice`` (points with no |z_j| > b) and ``share_in_no_slice``
     (three or more); ``artificial_per_slice`` and ``artificial_rule``; ``atlas_b``
-    (b values of the stored count matrices).
+    (b values of the stored count matrices). *(v2)* ``share_all_min`` /
+    ``share_all_max`` (count_all min / max over n: the emptiest and the fullest slice);
+    ``b_half_emptiest``: the smallest grid b at which the emptiest slice holds
+    thresholds.half_share of the points (null if none); ``atlas_empty_pairs``: empty
+    slices at each atlas b; ``atlas_index_b``: the position of b in atlas_b.
 ``pairs``
-    The pairs shown, in order, each {``pair`` [j1, j2], ``reason`` ("config",
+    The pairs shown, in order, each once, each {``pair`` [j1, j2], ``reason`` ("config",
     "emptiest", "fullest", "origin_at_border", "overlap_but_empty"; see
     :func:`analysis.slices.choose_pairs`), ``why`` (one sentence with the numbers),
     ``slice_all``, ``slice_sample``, ``projection_overlap_all`` (points with both
@@ -109,7 +138,8 @@ stats.json
     inside: ``all``, ``sample``, ``artificial``}}.
 ``published_reference``
     Figures of the published study (CelebA, N = 256), labelled as such, for comparison
-    only; nothing in it is computed from our data.
+    only; nothing in it is computed from our data: ``label``, every fact of
+    :data:`analysis.published.FACTS` and ``slices`` (:func:`analysis.published.reference`).
 
 arrays.npz
 ----------
@@ -180,7 +210,7 @@ from analysis import io, published, slices
 from analysis.config import Config, StatsConfig, _check_range
 from analysis.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 SHARE_K = (1, 2, 3, 5, 10, 20, 50, 100)
 SHARE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -191,6 +221,16 @@ NN_QUERIES = 1_000
 ATLAS_SHARES = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.3)  # median-pair slice shares picking atlas b values
 MAX_CONDITION = 1e12
 STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
+#: The cut-offs behind the yes/no findings the article words (stored in ``thresholds``).
+THRESHOLDS = {
+    "majority_share": 0.5,  # components.off_centre_majority: share_off_centre >= this
+    "spread_ratio": 1.5,    # components.spreads_differ: std_max / std_min > this
+    "border_share": 0.5,    # origin.at_border: Ledoit-Wolf share_farther < this
+    "half_share": 0.5,      # slices.b_half_emptiest: the emptiest slice holds this share
+}
+HEADLINE_K = 10     # pca.headline_k: this many axes (N // 2 when N < 10)
+CENTRE_K = 5        # centre.headline_k: the k of variance_share_first_k nearest to this
+CENTRAL = (0.01, 0.99)  # components' central 98 % range (1st to 99th percentile)
 
 PUBLISHED = published.reference()  # the study's figures, for comparison only
 
@@ -572,6 +612,11 @@ def _components(z: np.ndarray, m: dict, sc: StatsConfig, A: dict) -> tuple[dict,
         mean_over_se = np.where(se > 0, mean / se, np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
     comp = component_distributions(z, m["min"], m["max"], sc.bins)
     off = np.abs(mean_over_se) > sc.k_sigma
+    q = comp["quantiles"]
+    q_lo, q_hi = q[:, QUANTILE_LEVELS.index(CENTRAL[0])], q[:, QUANTILE_LEVELS.index(CENTRAL[1])]
+    excl = int(np.sum((q_lo > 0) | (q_hi < 0)))
+    width = q_hi - q_lo
+    std_ratio = float(std.max() / std.min()) if std.min() > 0 else math.inf
     A.update(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
              component_mean_over_se=mean_over_se,
              component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
@@ -581,8 +626,31 @@ def _components(z: np.ndarray, m: dict, sc: StatsConfig, A: dict) -> tuple[dict,
         "n_constant": int(np.sum(var == 0)), "mean_abs_mean": float(np.mean(np.abs(mean))),
         "max_abs_mean": float(np.max(np.abs(mean))), "argmax_abs_mean": int(np.argmax(np.abs(mean))),
         "std_min": float(std.min()), "std_median": float(np.median(std)), "std_max": float(std.max()),
+        "std_ratio": std_ratio,
+        "n_central_98_excluding_zero": excl, "share_central_98_excluding_zero": excl / len(mean),
+        "central_98_width_min": float(width.min()), "central_98_width_max": float(width.max()),
+        "off_centre_majority": bool(off.mean() >= THRESHOLDS["majority_share"]),
+        "spreads_differ": bool(std_ratio > THRESHOLDS["spread_ratio"]),
+        "characteristic": characteristic_components(mean_over_se, std),
         "quantile_levels": list(QUANTILE_LEVELS), "bins": sc.bins,
     }, comp
+
+
+def characteristic_components(mean_over_se: np.ndarray, std: np.ndarray) -> list[dict]:
+    """Up to six components worth showing, each once: ``[{"component": j, "why": ...}]``.
+
+    The two most off-centre (largest |mean / standard error|), the one closest to
+    centred, the widest, the narrowest and one of median spread.
+    """
+    order_off = np.argsort(-np.abs(mean_over_se))
+    candidates = [(order_off[0], "most off-centre"), (order_off[min(1, len(order_off) - 1)], "2nd most off-centre"),
+                  (np.argmin(np.abs(mean_over_se)), "closest to centred"), (np.argmax(std), "widest"),
+                  (np.argmin(std), "narrowest"), (np.argsort(std)[len(std) // 2], "median spread")]
+    out: list[dict] = []
+    for j, why in candidates:
+        if int(j) not in [c["component"] for c in out]:
+            out.append({"component": int(j), "why": why})
+    return out
 
 
 def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
@@ -595,22 +663,29 @@ def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
     iu = np.triu_indices(N, 1)
     correlation_ = {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
                     "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
-                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5))}
+                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5)), "n_pairs": len(cu),
+                    "share_pairs_above_0_5": float(np.mean(np.abs(cu) > 0.5)) if len(cu) else 0.0}
     eig, axes = pca(cov)
     total = float(eig.sum())
     cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
     ks = [k for k in SHARE_K if k <= N]
+    k_head = HEADLINE_K if N >= HEADLINE_K else max(1, N // 2)
+    cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
     pca_ = {"total_variance": total, "eigenvalues_top": eig[:10].tolist(),
             "variance_share_first_k": {str(k): float(cum[k - 1]) for k in ks},
             "axes_for_variance": {str(s): int(np.searchsorted(cum, s - 1e-12) + 1) for s in SHARE_LEVELS},
-            "condition_number": float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf}
+            "condition_number": cond, "axis_length_ratio": math.sqrt(cond),
+            "headline_k": k_head, "variance_share_headline_k": float(cum[k_head - 1])}
     centre_coords = axes @ mean
     offset = float(np.linalg.norm(mean))
     c2 = np.cumsum(centre_coords ** 2) / offset ** 2 if offset > 0 else np.zeros(N)
     rms = math.sqrt(total)
+    k_off = min(ks, key=lambda k: abs(k - CENTRE_K))
     centre = {"offset": offset, "rms_radius": rms,
               "offset_over_rms_radius": offset / rms if rms else math.inf,
-              "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks}}
+              "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks},
+              "headline_k": k_off, "offset_share_headline_k": float(c2[k_off - 1]),
+              "variance_share_headline_k": float(cum[k_off - 1])}
     A.update(corr=corr.astype(np.float32), pca_eigenvalues=eig, pca_axes=axes.astype(np.float32),
              pca_variance_cumulative=cum, pca_centre=centre_coords)
     return correlation_, pca_, centre, eig, axes
@@ -642,12 +717,20 @@ def _radii(m: dict, comp: dict, sc: StatsConfig, seed: int, A: dict) -> tuple[di
                                 "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
                                 "q95(|z|)/q05(|u_1|)]",
           "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan"}
+    pub = published.FACTS
+    b_["grid_min"], b_["grid_max"] = float(grid.min()), float(grid.max())
+    b_["published_range_in_grid"] = bool(pub["b_match_range"][0] <= grid.max())
+    b_["published_best_in_grid"] = bool(pub["b_best"] <= grid.max())
     mu_cf, sd_cf = uniform_radius_closed_form(N, b_used)
     ur, urc = b_used * unit_r, b_used * unit_rc
+    uniform = radius_summary(ur)
+    pub_mu, pub_sd = uniform_radius_closed_form(pub["N"], pub["b_best"])
     radii = {"real": radius_summary(r), "real_centred": radius_summary(rc),
-             "uniform": {"b": b_used, "n": sc.radius_artificial, **radius_summary(ur),
-                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf},
-             "uniform_centred": radius_summary(urc)}
+             "uniform": {"b": b_used, "n": sc.radius_artificial, **uniform,
+                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf,
+                         "relative_spread": uniform["std"] / uniform["mean"] if uniform["mean"] > 0 else None},
+             "uniform_centred": radius_summary(urc),
+             "published_closed_form": {"N": pub["N"], "b": pub["b_best"], "mean": pub_mu, "std": pub_sd}}
     allr = np.concatenate([r, rc, ur, urc])
     edges = np.linspace(allr.min(), allr.max(), sc.bins + 1)
     A.update(radius_edges=edges, radius_hist_real=_hist(r, edges), radius_hist_real_centred=_hist(rc, edges),
@@ -688,6 +771,7 @@ def _origin(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: Stats
                             "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
                             "share_farther": float(np.mean(d_lw > o_lw)),
                             "gaussian_share_farther": float(sps.chi2.sf(o_lw ** 2, N)), "dof": N},
+            "at_border": bool(np.mean(d_lw > o_lw) < THRESHOLDS["border_share"]),
             "pca_subspace": {"distance": o_pca, "n_axes": n_pca, "variance_share": float(cum[n_pca - 1]),
                              "share_farther": float(np.mean(d_pca > o_pca)),
                              "gaussian_share_farther": float(sps.chi2.sf(o_pca ** 2, n_pca))}},
@@ -735,7 +819,9 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
                                                         for g in atlas_b])))
     projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
                    "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
-                   "b": b, "zoom_share": sc.zoom_share}
+                   "b": b, "zoom_share": sc.zoom_share, "n_hidden_components": N - 2}
+    b_half = grid[occ[:, 0] >= THRESHOLDS["half_share"]]
+    atlas_empty = [int(np.sum(slices.upper(c) == 0)) for c in A["atlas_counts_all"]]
     ua, us = slices.upper(counts_all), slices.upper(counts_smp)
     n_out = (top_v[:, :3] > b).sum(axis=1)
     slices_ = {"b": b, "n_pairs": len(ua),
@@ -744,12 +830,18 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
                "empty_pairs_all": int(np.sum(ua == 0)), "empty_pairs_sample": int(np.sum(us == 0)),
                "share_in_every_slice": float(np.mean(n_out == 0)),
                "share_in_no_slice": float(np.mean(n_out >= 3)),
+               "share_all_min": int(ua.min()) / n, "share_all_max": int(ua.max()) / n,
+               "b_half_emptiest": float(b_half.min()) if len(b_half) else None,
                "artificial_per_slice": sc.slice_artificial,
                "artificial_rule": "slice_artificial_z: all N components (j1 and j2 included) iid uniform "
                                   "in [-b, b]; such points lie in every slice of threshold b",
-               "atlas_b": atlas_b.tolist()}
+               "atlas_b": atlas_b.tolist(), "atlas_empty_pairs": atlas_empty,
+               "atlas_index_b": int(np.flatnonzero(atlas_b == b)[0])}
     if sc.pairs:
-        chosen = [{"pair": [int(p[0]), int(p[1])], "reason": "config"} for p in sc.pairs]
+        chosen = []
+        for p in sc.pairs:  # a pair listed twice is shown once
+            if [int(p[0]), int(p[1])] not in [c["pair"] for c in chosen]:
+                chosen.append({"pair": [int(p[0]), int(p[1])], "reason": "config"})
     else:
         chosen = slices.choose_pairs(counts_all, counts_smp, overlap, origin_2d, sc.n_pairs)
     zoom_w = []
@@ -799,7 +891,7 @@ def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
     origin = _origin(z, m, eig, axes, sc, seed, A)
     projections, slices_, pairs = _planes(z, m, grid, b_["used"], sc, seed, A)
     numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
-               "components": components, "correlation": correlation_, "pca": pca_, "centre": centre,
+               "thresholds": dict(THRESHOLDS), "components": components, "correlation": correlation_, "pca": pca_, "centre": centre,
                "origin": origin, "radii": radii, "b": b_, "projections": projections,
                "slices": slices_, "pairs": pairs, "published_reference": PUBLISHED}
     return numbers, A

@@ -2,8 +2,12 @@
 
 Usage (``make report`` calls this)::
 
-    python report/build.py --run build/default [--site _site] [--formats html,pdf]
-                           [--label 0.1.0] [--url https://example.org/site] [--force]
+    python report/build.py --run build/default [--config configs/default.toml]
+                           [--site _site] [--formats html,pdf] [--label 0.1.0]
+                           [--url https://example.org/site] [--force] [-- --set k=v ...]
+
+Arguments after ``--`` are the analysis CLI's (``make``'s ``$(ARGS)``): their ``--set``
+overrides are applied to ``--config`` before it is compared with the run.
 
 Output: ``<site>/<label>/`` with the site (``index.html`` and one page per chapter),
 ``<slug>-<label>.pdf``, ``<slug>-<label>.bib``, ``CITATION.cff`` and ``.build.json``;
@@ -14,6 +18,10 @@ project version (``pyproject.toml``), suffixed ``-<run name>`` for runs other th
 
 How it works:
 
+0. Before anything is built, the run is checked (``report/artifacts.py``): its config
+   must be ``--config``'s, every artifact must match the sha256 its step's manifest
+   records and be readable. A problem stops the build with exit status 2 and one line
+   naming the file.
 1. The chapters (MyST Markdown notebooks) are executed by MyST-NB during the HTML
    build (no execution cache: every build reads the artifacts afresh). The LaTeX
    build reuses the same Sphinx environment, so the notebooks run once per build.
@@ -23,14 +31,24 @@ How it works:
 3. A build whose inputs (run manifests, report sources, version, options) match
    ``<site>/<label>/.build.json`` is skipped (``--force`` rebuilds).
 4. A failing chapter stops the build with one line naming the chapter, the code
-   cell and the error (exit status 1); the full log is kept and its path printed.
+   cell and the error (exit status 1); the full log is kept in ``<site>/.logs/``
+   (the last few builds) and its path printed.
+5. Sphinx, its notebook kernels and LaTeX run in sessions of their own, with their
+   temporary files (``TMPDIR``, Jupyter's runtime directory) inside the build's
+   private directory. On SIGINT, SIGTERM or SIGHUP the build ends all of them (the
+   whole process tree, kernels included), removes its temporary directory and exits
+   with 128 + the signal number; a kill -9 of the build takes Sphinx with it
+   (``PR_SET_PDEATHSIG``) and the next build removes the orphaned directory.
 
-Exit status: 0 built or up to date, 1 build failed, 2 bad input.
+Exit status: 0 built or up to date, 1 build failed, 2 bad input, 130/143/129 stopped
+by SIGINT/SIGTERM/SIGHUP.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as _dt
 import fcntl
 import hashlib
 import json
@@ -42,13 +60,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
+
+import psutil
+from markupsafe import Markup
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import meta as M  # noqa: E402
 
 ROOT = M.ROOT
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+import artifacts as A  # noqa: E402
+
 SRC = HERE  # the Sphinx source directory (``--source`` for tests)
 CHAPTER_GLOB = "[0-9][0-9]-*.md"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -56,7 +82,23 @@ NOISE = ("Kernel is running over TCP without encryption",)
 
 
 class BuildError(Exception):
-    pass
+    """The build failed (exit status 1)."""
+
+
+class InputError(BuildError):
+    """Bad input: a run, an artifact, a config or an option the user can fix (exit status 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+KEEP_LOGS = 10  # failed builds' logs kept in <site>/.logs
 
 
 def log(msg: str) -> None:
@@ -70,13 +112,14 @@ def source_files() -> list[Path]:
     files = [p for p in SRC.rglob("*") if p.is_file()
              and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".log"))
              and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(SRC).parts)]
-    files += [ROOT / "analysis" / "charts.py", ROOT / "pyproject.toml"]
+    files += [ROOT / "analysis" / "charts.py", ROOT / "analysis" / "artifacts.py", ROOT / "configs" / "celeba.toml",
+              ROOT / "pyproject.toml"]
     return sorted(f for f in files if f.is_file())
 
 
 #: Artifacts the chapters read (besides everything a manifest lists).
-READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "stats/stats.json", "stats/arrays.npz",
-                  "generate/metrics.json")
+READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "train/timing.json", "stats/stats.json",
+                  "stats/arrays.npz", "generate/metrics.json")
 
 
 def build_key(run: Path, meta: dict, formats: list[str]) -> str:
@@ -110,11 +153,9 @@ def build_key(run: Path, meta: dict, formats: list[str]) -> str:
 
 
 def check_run(run: Path) -> None:
-    need = ["config.toml", "stats.manifest.json", "stats/stats.json", "stats/arrays.npz",
-            "train/history.json", "data/info.json"]
-    missing = [n for n in need if not (run / n).is_file()]
+    missing = [n for n in A.NEEDED if not (run / n).is_file()]
     if missing:
-        raise BuildError(f"run directory {run} lacks {', '.join(missing)}; run the analysis first "
+        raise InputError(f"run directory {run} lacks {', '.join(missing)}; run the analysis first "
                          f"(make all CONFIG=... or python -m analysis all --config ... --out {run})")
 
 
@@ -206,12 +247,63 @@ def _die_with_parent() -> None:
         pass
 
 
+def _on_signal(signum, frame):
+    raise Interrupted(signum)
+
+
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans (Linux): a notebook kernel
+    whose Sphinx has ended becomes our child, so :func:`end_children` still finds it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # 36 = PR_SET_CHILD_SUBREAPER
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT/SIGTERM/SIGHUP back (they arrive after the block), e.g. while publishing."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def end_children(timeout: float = 5.0) -> None:
+    """End every process this build started and everything they started, including
+    processes in sessions of their own (Jupyter starts kernels so) and processes that
+    ignore SIGTERM: the tree is frozen (SIGSTOP; a stopped process cannot start another),
+    gathered again until no new process appears, then killed (SIGKILL) and reaped."""
+    me = psutil.Process()
+    procs: dict[int, psutil.Process] = {}
+    for _ in range(50):
+        found = {p.pid: p for p in me.children(recursive=True) if p.pid not in procs}
+        if not found:
+            break
+        for p in found.values():
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(signal.SIGSTOP)
+        procs.update(found)
+    for p in procs.values():
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(signal.SIGKILL)
+    psutil.wait_procs(list(procs.values()), timeout=timeout)
+
+
 def run_logged(cmd: list[str], logfile: Path, env: dict, cwd: Path | None = None) -> tuple[int, str]:
+    """Run ``cmd`` in a session of its own (a Ctrl-C in the terminal reaches it only through
+    the build, which ends it with :func:`end_children`), output to ``logfile``; returns
+    (exit status, output)."""
     with open(logfile, "w", encoding="utf-8") as f:
-        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                           preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                             cwd=cwd, start_new_session=True,
+                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        try:
+            code = p.wait()
+        finally:
+            end_children()  # on a signal: the whole tree; else whatever it left behind
     text = logfile.read_text(encoding="utf-8", errors="replace")
-    return p.returncode, text
+    return code, text
 
 
 def sphinx(builder: str, work: Path, env: dict, jobs: str) -> float:
@@ -224,12 +316,10 @@ def sphinx(builder: str, work: Path, env: dict, jobs: str) -> float:
                 if l.strip() and not any(n in l for n in NOISE)] if (work / f"{builder}.warnings").is_file() else []
     if code != 0:
         msg = diagnose(text) or diagnose("\n".join(warnings))
-        errlog = re.search(r"(/\S*sphinx-err-\S+\.log)", text)
         if msg:
-            raise BuildError(msg + f"\n  (full log: {work / (builder + '.log')}"
-                             + (f"; traceback: {errlog.group(1)}" if errlog else "") + ")")
+            raise BuildError(msg)
         tail = "\n".join(l for l in ANSI.sub("", text).splitlines()[-25:] if not any(n in l for n in NOISE))
-        raise BuildError(f"sphinx {builder} build failed\n--- last lines of {work / (builder + '.log')}:\n{tail}")
+        raise BuildError(f"sphinx {builder} build failed; its last lines:\n{tail}")
     real = [w for w in warnings if "WARNING" in w or "ERROR" in w]
     if real:
         raise BuildError(f"sphinx {builder} build gave {len(real)} warning(s) (treated as errors):\n"
@@ -244,26 +334,40 @@ def latex_pdf(work: Path, meta: dict, env: dict) -> tuple[Path, float]:
     cmd = ["latexmk", "-pdf", "-dvi-", "-ps-", "-interaction=nonstopmode", "-halt-on-error", "-silent", tex]
     code, text = run_logged(cmd, work / "latexmk.log", env, cwd=texdir)
     pdf = texdir / tex.replace(".tex", ".pdf")
+    texlog = texdir / tex.replace(".tex", ".log")
+    log_text = texlog.read_text(encoding="utf-8", errors="replace") if texlog.is_file() else text
     if code != 0 or not pdf.is_file():
-        texlog = texdir / tex.replace(".tex", ".log")
-        lines = texlog.read_text(encoding="latin-1").splitlines() if texlog.is_file() else text.splitlines()
+        lines = log_text.splitlines()
         errs = [" ".join(lines[i:i + 3]) for i, l in enumerate(lines) if l.startswith("!")][:5]
-        raise BuildError("LaTeX failed: " + ("; ".join(errs) or "see " + str(work / "latexmk.log")))
+        raise BuildError("LaTeX failed: " + ("; ".join(errs) or "see the log"))
+    missing = sorted(set(re.findall(r"Package flg Warning: Unicode character .*?\(U\+([0-9A-Fa-f]+)\)", log_text)))
+    if missing:
+        chars = ", ".join(f"{chr(int(h, 16))} (U+{h.upper()})" for h in missing)
+        log(f"warning: the PDF's fonts cannot show {chars}: they appear as ? in the PDF (the HTML shows them)")
     return pdf, time.perf_counter() - t
 
 
 def write_site_index(site: Path) -> None:
+    """``versions.json``, ``versions.js`` and ``index.html`` (leads to the newest version) of ``site``.
+
+    Labels are directory names (ours are safe by construction, but anyone can add a
+    directory): they are URL-quoted in links, HTML-escaped in text and attributes, and
+    JSON inside ``<script>`` is written by :func:`meta.script_json`."""
     labels = M.list_versions(site)
     new = M.newest(labels)
     doc = {"versions": labels, "newest": new}
     (site / "versions.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    (site / "versions.js").write_text("window.FLG_SITE_VERSIONS = " + json.dumps(doc) + ";\n", encoding="utf-8")
-    items = "\n".join(f'<li><a href="{v}/index.html">{v}</a>{" (newest)" if v == new else ""}</li>'
-                      for v in reversed(labels))
-    target = f"{new}/index.html" if new else ""
-    refresh = f'<meta http-equiv="refresh" content="0; url={target}">' if new else ""
-    script = f'<script>window.location.replace("{target}");</script>' if new else ""
-    (site / "index.html").write_text(f"""<!DOCTYPE html>
+    (site / "versions.js").write_text("window.FLG_SITE_VERSIONS = " + M.script_json(doc) + ";\n", encoding="utf-8")
+
+    def href(v: str) -> str:
+        return urllib.parse.quote(v, safe="") + "/index.html"
+    item = Markup('<li><a href="{}">{}</a>{}</li>')
+    items = Markup("\n").join(item.format(href(v), v, " (newest)" if v == new else "") for v in reversed(labels))
+    target = href(new) if new else ""
+    refresh = Markup('<meta http-equiv="refresh" content="0; url={}">').format(target) if new else ""
+    script = (Markup("<script>window.location.replace({});</script>").format(Markup(M.script_json(target)))
+              if new else "")
+    page = Markup("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
 <title>face-latent-geometry: versions of the article</title></head>
 <body>{script}
@@ -271,13 +375,15 @@ def write_site_index(site: Path) -> None:
 <ul>
 {items}
 </ul></body></html>
-""", encoding="utf-8")
+""").format(refresh=refresh, script=script, target=target, new=new or "", items=items)
+    (site / "index.html").write_text(str(page), encoding="utf-8")
 
 
 def publish(work_html: Path, site: Path, label: str) -> None:
-    """Rename the finished build into ``site/label`` and refresh the site index, under a lock."""
+    """Rename the finished build into ``site/label`` and refresh the site index, under a lock
+    (signals wait until it is done: the site never lacks a version it had)."""
     site.mkdir(parents=True, exist_ok=True)
-    with open(site / ".lock", "w") as lockf:
+    with signals_deferred(), open(site / ".lock", "w") as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)
         dest = site / label
         old = None
@@ -298,12 +404,46 @@ def clean_stale(site: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def save_log(site: Path, label: str, work: Path, error: str) -> Path | None:
+    """Keep the logs of a failed build in ``<site>/.logs/<label>-<time>.log`` (the last
+    :data:`KEEP_LOGS` builds); returns its path."""
+    logs = site / ".logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = logs / f"{label}-{stamp}-{os.getpid()}.log"
+        parts = [f"report build of {label} failed: {error}\n"]
+        files = sorted(work.glob("*.log")) + sorted(work.glob("*.warnings")) + sorted((work / "tmp").glob("*.log")) \
+            + sorted((work / "latex").glob("*.log"))
+        for f in files:
+            text = ANSI.sub("", f.read_text(encoding="utf-8", errors="replace"))
+            parts.append(f"\n===== {f.relative_to(work)}\n{text}")
+        path.write_text("".join(parts), encoding="utf-8")
+        for old in sorted(logs.glob("*.log"), key=lambda f: f.stat().st_mtime)[:-KEEP_LOGS]:
+            old.unlink(missing_ok=True)
+        return path
+    except OSError:
+        return None
+
+
+def _checked_label(label: str | None) -> str | None:
+    if label is not None and not M.LABEL_RE.match(label):
+        raise InputError(f"--label {label!r} may only hold ASCII letters, digits and . _ + - (it names the "
+                         "version's directory and files); choose e.g. --label 0.1.0-test (make: REPORT_LABEL=...)")
+    return label
+
+
 def build(run: Path, site: Path, formats: list[str], label: str | None = None, url: str = "",
-          force: bool = False, jobs: str = "1", keep: bool = False) -> dict:
+          force: bool = False, jobs: str = "1", keep: bool = False, config: str | None = None,
+          overrides: list[str] = ()) -> dict:
     run = run.resolve()
     site = site.resolve()
     check_run(run)
-    meta = M.build_meta(run, label, url)
+    try:
+        A.check_config(run, config, list(overrides))
+    except A.ArtifactError as e:
+        raise InputError(str(e)) from None
+    meta = M.build_meta(run, _checked_label(label), url)
     label = meta["label"]
     key = build_key(run, meta, formats)
     dest = site / label
@@ -323,20 +463,31 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
             log(f"{dest} is up to date (use --force to rebuild)")
             return old
     if "pdf" in formats and shutil.which("latexmk") is None:
-        raise BuildError("latexmk (TeX Live) is not installed; run `make setup` or build with --formats html")
+        raise InputError("latexmk (TeX Live) is not installed; run `make setup` or build with --formats html")
+    try:
+        A.check_artifacts(run, config, list(overrides))
+    except A.ArtifactError as e:
+        raise InputError(str(e)) from None
 
     site.mkdir(parents=True, exist_ok=True)
     clean_stale(site)
-    work = Path(tempfile.mkdtemp(prefix=f".build-{label}-{os.getpid()}-", dir=site))
     t0 = time.perf_counter()
+    work = None
     try:
+        with signals_deferred():  # no signal between making the directory and noting it
+            work = Path(tempfile.mkdtemp(prefix=f".build-{label}-{os.getpid()}-", dir=site))
         versions = sorted(set(M.list_versions(site)) | {label}, key=M.version_key)
+        (work / "tmp").mkdir()
         env = dict(os.environ)
         env.update({
             "FLG_META": json.dumps(meta), "FLG_RUN": str(run), "FLG_STATIC": str(vega_static_dir()),
             "FLG_VERSIONS": json.dumps(versions), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(SRC)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
             "PYTHONWARNINGS": "ignore", "TEXMFVAR": env.get("TEXMFVAR", str(work / "texmf-var")),
+            # temporary files of Sphinx (its sphinx-err-*.log), the kernels and LaTeX stay in
+            # the build's directory and go with it
+            "TMPDIR": str(work / "tmp"), "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
+            "max_print_line": "10000",  # unwrapped TeX log lines (build.py reads them)
         })
         timings = {}
         log(f"building version {label} from {run} ({', '.join(formats)}) ...")
@@ -363,16 +514,53 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
         log(f"published {dest}/index.html" + (f" and {meta['pdf']}" if "pdf" in formats else "")
             + f" in {record['total_seconds']:.1f} s")
         return record
+    except InputError:
+        raise
+    except BuildError as e:
+        saved = save_log(site, label, work, str(e)) if work is not None else None
+        raise BuildError(f"{e}" + (f" (full log: {saved})" if saved else "")) from None
     finally:
-        if keep:
-            log(f"kept the build directory {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        with signals_deferred():
+            end_children()
+            if work is None:
+                pass
+            elif keep:
+                log(f"kept the build directory {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit 2, like every other bad input
+        print(f"report: error: {message} (see report/build.py --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def analysis_overrides(config: str | None, args: list[str]) -> list[str]:
+    """The ``--set`` overrides among the analysis CLI arguments ``args`` (make's ``$(ARGS)``),
+    read by the analysis CLI's own parser."""
+    if not args:
+        return []
+    if config is None:
+        raise InputError("arguments after -- (the analysis CLI's, e.g. --set k=v) need --config")
+    from analysis.cli import build_parser
+    from analysis.errors import UserError
+    try:
+        return list(build_parser().parse_args(["all", "--config", config, *args]).overrides)
+    except UserError as e:
+        raise InputError(f"arguments after --: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1:]
+    p = _Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, type=Path, help="run directory with the analysis artifacts")
+    p.add_argument("--config", help="the config file the run must have been made with (make passes CONFIG); "
+                                    "arguments after -- are the analysis CLI's (make passes ARGS)")
     p.add_argument("--site", type=Path, default=ROOT / "_site", help="site directory (default: _site)")
     p.add_argument("--formats", default="html,pdf", help="html, pdf or html,pdf (default)")
     p.add_argument("--label", help="version label (default: version[-run name])")
@@ -389,14 +577,23 @@ def main(argv: list[str] | None = None) -> int:
     if not formats or set(formats) - {"html", "pdf"} or "html" not in formats:
         print("report: error: --formats must be html or html,pdf", file=sys.stderr)
         return 2
+    for s in STOP_SIGNALS:
+        signal.signal(s, _on_signal)
+    adopt_orphans()
     try:
-        build(a.run, a.site, formats, a.label, a.url, a.force, a.jobs, a.keep)
+        build(a.run, a.site, formats, a.label, a.url, a.force, a.jobs, a.keep, a.config,
+              analysis_overrides(a.config, rest))
+    except InputError as e:
+        print(f"report: error: {e}", file=sys.stderr)
+        return 2
     except BuildError as e:
         print(f"report: error: {e}", file=sys.stderr)
-        return 1 if "lacks" not in str(e) and "not installed" not in str(e) else 2
-    except KeyboardInterrupt:
-        print("report: interrupted; the published site is unchanged", file=sys.stderr)
-        return 130
+        return 1
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"report: stopped by {signal.Signals(signum).name}; its processes are ended and its temporary "
+              "files removed (the site holds only complete versions)", file=sys.stderr)
+        return 128 + signum
     return 0
 
 

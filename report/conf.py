@@ -3,6 +3,14 @@
 Not meant to be run by hand: ``report/build.py`` (``make report``) sets ``FLG_META``
 (version, date, commit, title, ...; see ``report/meta.py``), ``FLG_RUN`` (the run
 directory the chapters read) and ``FLG_STATIC`` (a directory holding the Vega bundle).
+
+The title, authors, run name and data label are the user's strings. The HTML theme's
+templates print some of them (``docstitle``, ``author``) without escaping, so
+:func:`setup` hands every such page-context value over as escaped
+:class:`markupsafe.Markup` (which Jinja's ``|e`` leaves as it is); our own templates
+use ``|e`` on every value. The LaTeX gets them through Sphinx's own escaping
+(:func:`sphinx.util.texescape.escape`); Markdown substitutions through
+:func:`meta.md_escape`.
 """
 
 from __future__ import annotations
@@ -12,6 +20,9 @@ import os
 import sys
 from pathlib import Path
 
+from markupsafe import Markup
+from sphinx.util import texescape
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import meta as _meta  # noqa: E402
@@ -20,9 +31,11 @@ FLG = _meta.meta_from_env()
 os.environ.setdefault("FLG_RUN", FLG["run"])
 VERSIONS = json.loads(os.environ.get("FLG_VERSIONS", "[]")) or [FLG["label"]]
 
-project = FLG["title"]
-author = ", ".join(FLG["authors"])
-copyright = f"{FLG['year']}, {author}"
+_title = _meta.one_line(FLG["title"])
+_authors = ", ".join(_meta.one_line(a) for a in FLG["authors"])
+project = _title
+author = _authors
+copyright = f"{FLG['year']}, {_authors}"
 version = FLG["label"]
 release = FLG["label"]
 today = FLG["date"]
@@ -47,17 +60,18 @@ nb_remove_code_source = True
 nb_output_stderr = "remove"
 nb_merge_streams = True
 nb_render_markdown_format = "myst"
-myst_substitutions = {
+# (substitutions are parsed as Markdown: the values are escaped to stay literal text)
+myst_substitutions = {k: _meta.md_escape(v) for k, v in {
     "version": FLG["label"],
     "build_date": FLG["date"],
     "commit": FLG["commit"],
     "pdf": FLG["pdf"],
     "data": FLG["data"],
-}
+}.items()}
 
 # --- HTML
 html_theme = "sphinx_book_theme"
-html_title = FLG["title"]
+html_title = _title
 html_short_title = "Latent geometry"
 html_static_path = ["_static"] + ([os.environ["FLG_STATIC"]] if os.environ.get("FLG_STATIC") else [])
 html_css_files = ["flg.css"]
@@ -75,7 +89,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,
     "use_fullscreen_button": False,
-    "extra_footer": f'<p class="flg-footer-stamp">{stamp}</p>',
+    "extra_footer": Markup('<p class="flg-footer-stamp">{}</p>').format(stamp),
     "navigation_with_keys": False,
 }
 html_context = {
@@ -87,10 +101,13 @@ html_context = {
 }
 
 # --- LaTeX / PDF
+latex_engine = "pdflatex"
+texescape.init()  # Sphinx's LaTeX builder does this too; the tables are empty before
+
+
 def _tex(s: str) -> str:
-    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    return "".join(rep.get(c, c) for c in s)
+    """A user string as LaTeX text, on one line (Sphinx's escaping for our engine)."""
+    return texescape.escape(_meta.one_line(s), latex_engine)
 
 
 _UNICODE = {
@@ -106,8 +123,8 @@ _UNICODE = {
 }
 _authors_tex = r" \and ".join(_tex(a) for a in FLG["authors"])
 _meta_line = _tex(f"Version {FLG['label']} · built {FLG['date']} · commit {_meta.commit_text(FLG)}")
-latex_engine = "pdflatex"
-latex_documents = [(root_doc, f"{FLG['slug']}-{FLG['label']}.tex", FLG["title"], _authors_tex, "manual", True)]
+latex_documents = [(root_doc, f"{FLG['slug']}-{FLG['label']}.tex", _tex(FLG["title"]), _authors_tex, "manual",
+                    True)]
 latex_show_urls = "no"
 latex_show_pagerefs = False
 latex_domain_indices = False
@@ -120,6 +137,13 @@ latex_elements = {
     "fontpkg": r"\usepackage{tgtermes}\usepackage{tgheros}\renewcommand{\ttdefault}{txtt}",
     "preamble": "\n".join(
         [rf"\DeclareUnicodeCharacter{{{k}}}{{{v}}}" for k, v in _UNICODE.items()] + [
+            # A character the PDF fonts cannot show (e.g. CJK in a title or a folder name)
+            # becomes "?" with a warning that build.py reports, instead of stopping LaTeX.
+            r"\makeatletter",
+            r"\def\UTFviii@undefined@err#1{\PackageWarning{flg}{Unicode character \expandafter"
+            r"\UTFviii@splitcsname\string#1\relax\space cannot be typeset; shown as ?}?}",
+            r"\makeatother",
+            r"\AtBeginDocument{\pdfstringdefDisableCommands{\def\sphinxhyphen{-}}}",
             r"\setcounter{tocdepth}{1}",
             r"\AtBeginDocument{\hypersetup{",
             rf"  pdftitle={{{_tex(FLG['title'])} (version {_tex(FLG['label'])})}},",
@@ -149,3 +173,20 @@ latex_elements = {
         r"\end{titlepage}",
     ]),
 }
+
+
+# --- Escaping of the user's strings in the HTML theme's templates (see the module docstring)
+#: Page-context values that hold user strings and that some theme template prints raw.
+_ESCAPED_CONTEXT = ("docstitle", "project", "author", "copyright", "shorttitle")
+
+
+def _escape_context(app, pagename, templatename, context, doctree):
+    for name in _ESCAPED_CONTEXT:
+        value = context.get(name)
+        if isinstance(value, str):
+            context[name] = Markup.escape(value)
+
+
+def setup(app):
+    # after the theme's own handler, which sets "author" from the config
+    app.connect("html-page-context", _escape_context, priority=900)

@@ -1,7 +1,10 @@
-"""Helpers for the chapter notebooks: read the run's artifacts, glue numbers, show charts.
+"""Helpers for the chapter notebooks: the run's reader, glue, text and charts.
 
-The chapters only *read* artifacts of one run directory (``FLG_RUN``, set by
-``report/build.py``); every number in the prose is glued from here. Conventions:
+The chapters only *narrate*: every figure they state or draw was computed by an
+analysis step and stored in the run directory (``FLG_RUN``, set by
+``report/build.py``), and they read it through :data:`run`, the typed reader of
+:mod:`analysis.artifacts` (a missing or malformed value fails the chapter with an
+``ArtifactError`` naming the file and the key). Conventions:
 
 * :func:`g` glues a formatted number or word (``{glue}`name``` in the text);
 * :func:`chart` shows an Altair chart: interactive in HTML (Vega-Embed from the
@@ -11,18 +14,21 @@ The chapters only *read* artifacts of one run directory (``FLG_RUN``, set by
   ``_static/flg-charts.js`` decodes;
 * :func:`figure` shows a matplotlib figure (PNG in both outputs);
 * :func:`md` / :func:`table` emit Markdown (rendered by MyST in both outputs).
+
+Nothing here reads a file, loads a model or computes a figure of the analysis.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import itertools
 import json
 import os
 import sys
-from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -31,94 +37,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import meta as _meta  # noqa: E402
 
 from analysis import charts  # noqa: E402
-from analysis import published as published_facts  # noqa: E402
-
-
+from analysis.artifacts import Run  # noqa: E402
 
 META = _meta.meta_from_env()
 RUN = Path(os.environ.get("FLG_RUN") or META["run"]).resolve()
 _counter = itertools.count(1)
 _emitted: set[str] = set()
 
+#: The run the chapters narrate (read lazily, view by view).
+run = Run(RUN)
 
-# --------------------------------------------------------------------------- artifacts
-
-class Run:
-    """Lazily loaded artifacts of a run directory (``None`` where a step has not run)."""
-
-    def __init__(self, path: Path = RUN):
-        self.path = Path(path)
-
-    def _json(self, rel):
-        p = self.path / rel
-        if not p.is_file():
-            return None
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
-
-    @cached_property
-    def config(self):
-        from analysis.config import load_config
-        return load_config(self.path / "config.toml")
-
-    @cached_property
-    def config_text(self) -> str:
-        return (self.path / "config.toml").read_text(encoding="utf-8")
-
-    @cached_property
-    def info(self) -> dict:
-        return self._json("data/info.json") or {}
-
-    @cached_property
-    def history(self) -> dict:
-        return self._json("train/history.json") or {"epochs": []}
-
-    @cached_property
-    def stats(self) -> dict:
-        s = self._json("stats/stats.json")
-        if s is None:
-            raise FileNotFoundError(f"{self.path}/stats/stats.json is missing: run the stats step first")
-        return s
-
-    @cached_property
-    def arrays(self) -> dict:
-        with np.load(self.path / "stats" / "arrays.npz", allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-
-    def manifest(self, step: str) -> dict | None:
-        return self._json(f"{step}.manifest.json")
-
-    @cached_property
-    def manifests(self) -> dict:
-        return {s: self.manifest(s) for s in ("fetch", "train", "encode", "stats", "generate")}
-
-    @cached_property
-    def images(self) -> np.ndarray:
-        return np.load(self.path / "data" / "images.npy", mmap_mode="r")
-
-    @cached_property
-    def generate(self) -> dict | None:
-        """``generate/metrics.json`` (None if the generate step has not run)."""
-        if self.manifest("generate") is None:
-            return None
-        return self._json("generate/metrics.json")
-
-    def generate_file(self, name: str) -> Path | None:
-        p = self.path / "generate" / name
-        return p if p.is_file() else None
-
-    def reconstructions(self, idx) -> np.ndarray:
-        """Decoder(encoder(images[idx])) from the trained checkpoint, float (k, C, S, S) in [0, 1]."""
-        import torch
-
-        from analysis.model import load_checkpoint
-        model, _ = load_checkpoint(self.path / "train" / "model.pt", self.config)
-        x = torch.from_numpy(np.asarray(self.images[np.asarray(idx)], dtype=np.float32) / 255.0)
-        with torch.inference_mode():
-            return model(x).cpu().numpy()
+#: Packages that build the article (their versions are shown beside the analysis packages').
+REPORT_PACKAGES = ("sphinx", "myst-nb", "sphinx-book-theme", "altair", "vl-convert-python", "matplotlib", "pandas")
 
 
-run = Run()
+def report_versions() -> dict[str, str]:
+    """Installed versions of :data:`REPORT_PACKAGES` (those installed)."""
+    out = {}
+    for pkg in REPORT_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------- build metadata
+
+def esc(text: str) -> str:
+    """A user-supplied string (data folder, run name, title) as literal Markdown text."""
+    return _meta.md_escape(text)
+
+
+def commit_text() -> str:
+    """The commit this version was built from (marked when the checkout had changes)."""
+    return _meta.commit_text(META)
+
+
+def bibtex() -> str:
+    return _meta.bibtex(META)
+
+
+def cff() -> str:
+    return _meta.cff(META)
+
+
+def bib_key() -> str:
+    return _meta.bib_key(META)
+
+
+#: (key, text) of the article's references, in citation order.
+REFERENCES = _meta.REFERENCES
 
 
 # --------------------------------------------------------------------------- glue and text
@@ -201,41 +170,13 @@ def table(header: list[str], rows: list[list], align: str | None = None) -> str:
     return "\n".join(out)
 
 
-#: Facts of the published study (analysis/published.py, typed once from ../shared/STUDY.md),
-#: for comparison only; the stats artifact's ``published_reference`` takes precedence.
-PUBLISHED_FACTS = published_facts.FACTS
-
-
-def published() -> dict:
-    p = dict(PUBLISHED_FACTS)
-    ref = {}
-    try:
-        ref = run.stats.get("published_reference") or {}
-    except FileNotFoundError:
-        pass
-    for k, v in ref.items():
-        if isinstance(v, (int, float, str, list)) and k in p:
-            p[k] = v
-    return p
-
-
-def glue_published() -> dict:
-    """Glue the published facts as ``pub_<key>`` and return them."""
-    p = published()
-    for k, v in p.items():
-        if isinstance(v, list):
-            g(f"pub_{k}", " to ".join(fmt(x) for x in v))
-        else:
-            g(f"pub_{k}", v if isinstance(v, str) else fmt(v))
-    return p
-
-
-def published_label() -> str:
-    return "published (CelebA)"
-
-
-def this_label() -> str:
-    return f"this build ({META['data']})"
+def glue_published(published) -> None:
+    """Glue every figure of the published study (``run.published``) as ``pub_<name>``."""
+    for f in dataclasses.fields(published):
+        v = getattr(published, f.name)
+        if f.name == "label":
+            continue
+        g(f"pub_{f.name}", " to ".join(fmt(x) for x in v) if isinstance(v, tuple) else v)
 
 
 # --------------------------------------------------------------------------- figures and charts
@@ -259,15 +200,6 @@ class _Image:
 def figure(fig, alt: str = "", name: str | None = None):
     """Show (or, with ``name``, glue for ``{glue:figure}``) a matplotlib figure as PNG."""
     obj = _Image(fig_png(fig), alt)
-    if name:
-        from myst_nb import glue
-        glue(name, obj, display=False)
-        return None
-    return obj
-
-
-def image_file(path: Path, alt: str = "", name: str | None = None):
-    obj = _Image(Path(path).read_bytes(), alt)
     if name:
         from myst_nb import glue
         glue(name, obj, display=False)
@@ -379,7 +311,3 @@ def atlas_payload(counts_all: np.ndarray, counts_sample: np.ndarray) -> dict:
     a = np.ascontiguousarray(ca[:, iu[0], iu[1]].T).astype(dt)   # (P, K)
     s = np.ascontiguousarray(cs[:, iu[0], iu[1]].T).astype(dt)
     return {"kind": "atlas", "N": int(N), "K": int(K), "dtype": "u32" if big else "u16", "c": _b64(a), "s": _b64(s)}
-
-
-def page_weight_note() -> str:
-    return ""

@@ -8,6 +8,18 @@
 # the artifacts the chapters read and the report's sources as prerequisites: with
 # nothing changed, a second `make report` does nothing. The chapters are executed
 # afresh on every build (no notebook cache), so a changed artifact always shows.
+#
+# Missing artifacts are rebuilt: each step's manifest also depends on the step's output
+# files (REPORT_STEP_OUTPUTS), which have rules of their own with neither prerequisites
+# nor recipe. When such a file is missing, make counts it as just remade, so the step's
+# manifest is out of date and its recipe runs the step's CLI command, which sees the
+# missing output and runs the step again (then the later steps follow). An output that
+# is newer than its manifest (edited by hand) also makes make re-run the step's command.
+# A missing config.toml is written again by the (cheap, up-to-date) fetch command.
+#
+# build.py gets CONFIG and the ARGS of the analysis commands (after --): it refuses, with
+# exit status 2 and one line naming the file, a run whose config is not CONFIG's (with
+# ARGS' --set overrides) and artifacts that do not match their step's manifest.
 
 SITE           ?= _site
 REPORT_VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' pyproject.toml | head -n 1)
@@ -17,24 +29,37 @@ REPORT_JOBS    ?= 2
 REPORT_URL     ?=
 REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o -name '*.html' \
                     -o -name '*.js' -o -name '*.css' \) -not -path '*/__pycache__/*' 2>/dev/null) \
-                  analysis/charts.py pyproject.toml
-REPORT_READS   := $(RUN)/config.toml $(RUN)/data/info.json $(RUN)/train/history.json \
-                  $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
+                  analysis/charts.py analysis/artifacts.py configs/celeba.toml pyproject.toml
 comma          := ,
 REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FORMATS))
 
-.PHONY: report report-serve
+# The outputs of each step that the article reads or vouches for (see the manifests).
+REPORT_OUT_fetch    := $(RUN)/data/images.npy $(RUN)/data/ids.txt $(RUN)/data/info.json
+REPORT_OUT_train    := $(RUN)/train/model.pt $(RUN)/train/history.json
+REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.json \
+                       $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz
+REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
+REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
+REPORT_STEP_OUTPUTS := $(foreach s,fetch train encode stats generate,$(REPORT_OUT_$(s)))
+
+.PHONY: report report-serve citation
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
 $(REPORT_MARKER): $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
-                  $(REPORT_SOURCES) | setup
-	$(PY) report/build.py --run $(RUN) --site $(SITE) --label $(REPORT_LABEL) \
-	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL))
+                  $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
+	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
+	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)
 
-# The artifacts the chapters read are made by the analysis steps; listing them here lets
-# make notice a hand-edited artifact (the rule has no recipe of its own).
-$(REPORT_MARKER): $(wildcard $(REPORT_READS) $(RUN)/generate/metrics.json)
+# A step's manifest is out of date when one of its outputs is missing or newer than it.
+$(foreach s,fetch train encode stats generate,$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
+$(REPORT_STEP_OUTPUTS):
+
+$(RUN)/config.toml: | $(RUN)/fetch.manifest.json
+	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
+
+citation: ## rewrite the repository's CITATION.cff (version from pyproject.toml, default title/authors)
+	$(PY) report/meta.py
 
 report-serve: ## serve _site on http://localhost:8000 (it also works from file://)
 	$(PY) -m http.server --directory $(SITE) 8000

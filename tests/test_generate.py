@@ -67,6 +67,8 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert (s["n_fit"], s["n_holdout"], s["n_real"], s["n_fake"]) == (96, 24, 24, 60)
     assert s["b"] == {"value": 0.5, "source": "stats.json"}
     assert s["latents_vs_encoder"] < 1e-4 and s["copy_quantile"] == generate.COPY_QUANTILE
+    assert s["copy_share_limit"] == 2 * generate.COPY_QUANTILE
+    assert all(row["copies"] == (row["copy_share"] > s["copy_share_limit"]) for row in doc["table"])
     assert (s["n_image"], s["n_image_real"], s["n_images"]) == (30, 24, 9)
     assert set(doc["image_reference"]) == {"raw", "reconstructed"}
     assert doc["table"][0]["pixel_precision"] > 0.5  # reconstructions vs held-out reconstructions

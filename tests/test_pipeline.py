@@ -68,6 +68,59 @@ def test_user_checkpoint_is_adopted(smoke_run, tmp_path):
     assert "not training" in p.stderr
     assert run_cli("encode", "--config", str(SMOKE), "--out", str(out)).returncode == 0
     np.testing.assert_array_equal(np.load(out / "latents.npy"), np.load(smoke_run / "latents.npy"))
+    # the reader says that no training was timed, instead of claiming one
+    from analysis.artifacts import Absent, Run
+    run = Run(out)
+    assert isinstance(run.timing, Absent) and "adopted" in run.timing.reason
+    assert run.history.adopted_from == str(smoke_run / "train" / "model.pt")
+    assert run.network.parameters == Run(smoke_run).network.parameters
+
+
+def test_encode_writes_the_examples_the_article_shows(smoke_run, tmp_path):
+    from analysis.artifacts import Run
+    from analysis.encode import write_examples
+    from analysis.io import NpyRows
+    from analysis.model import load_checkpoint
+    from analysis.train import split_indices
+
+    cfg = load_config(SMOKE)
+    run = Run(smoke_run)
+    images = np.load(smoke_run / "data" / "images.npy")
+    ids = (smoke_run / "data" / "ids.txt").read_text().splitlines()
+    model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
+    # reconstructions: the first held-out images of the training split, decoded by this model
+    _, val_idx = split_indices(len(images), cfg.data.val_fraction, cfg.run.seed)
+    rec = run.reconstructions
+    assert rec.split == "held-out" and rec.index.tolist() == val_idx[:12].tolist()
+    assert rec.ids.tolist() == [ids[i] for i in rec.index]
+    np.testing.assert_array_equal(rec.originals, images[rec.index])
+    with torch.inference_mode():
+        want = model(torch.from_numpy(images[rec.index].astype(np.float32) / 255.0)).numpy()
+    np.testing.assert_allclose(rec.reconstructions, want, atol=1e-6)
+    assert rec.mse == pytest.approx(float(np.mean((want - images[rec.index] / 255.0) ** 2)), rel=1e-5)
+    # gallery: distinct images in ascending order, as cached
+    gal = run.gallery
+    assert len(gal.index) == 24 and gal.index.tolist() == sorted(set(gal.index.tolist()))
+    np.testing.assert_array_equal(gal.images, images[gal.index])
+    # the network as measured, not as a formula would have it
+    net = run.network
+    hist = json.loads((smoke_run / "train" / "history.json").read_text())
+    assert net.parameters == hist["parameters"] == sum(p.numel() for p in model.parameters())
+    assert [(layer.input, layer.output) for layer in net.encoder] == [((1, 16, 16), (8, 8, 8)),
+                                                                     ((8, 8, 8), (16, 4, 4)), ((256,), (16,))]
+    assert net.encoder[0].layer == "conv 4×4, stride 2 + batch norm + ReLU" and net.flat_features == 256
+    assert {"encode/summary.json", "encode/reconstructions.npz", "encode/gallery.npz"} <= \
+        set(read_manifest(smoke_run, "encode")["outputs"])
+    # with no held-out images, training images are shown, and said to be
+    (tmp_path / "data").mkdir()
+    for name in ("images.npy", "ids.txt", "info.json"):
+        (tmp_path / "data" / name).write_bytes((smoke_run / "data" / name).read_bytes())
+    cfg.data.val_fraction = 0.0
+    write_examples(cfg, tmp_path, model, NpyRows(tmp_path / "data" / "images.npy"), torch.device("cpu"))
+    summary = json.loads((tmp_path / "encode" / "summary.json").read_text())
+    assert summary["reconstructions"]["split"] == "training"
+    with np.load(tmp_path / "encode" / "reconstructions.npz") as z:
+        assert z["index"].tolist() == list(range(12))
 
 
 def _state(path):

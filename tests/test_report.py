@@ -248,13 +248,16 @@ def test_changed_artifact_shows_without_forcing(report, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     label = report["label"]
     stats_path = rundir / "stats" / "stats.json"
-    s = json.loads(stats_path.read_text())
-    s["components"]["n_off_centre"] = 98765
-    stats_path.write_text(json.dumps(s))
+    before = json.loads(stats_path.read_text())["components"]["n_off_centre"]
+    # the analysis re-run with another threshold changes the artifacts (and their manifests)
+    p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", rundir, "--set", "stats.k_sigma=1e6"])
+    assert p.returncode == 0, p.stderr[-3000:]
+    after = json.loads(stats_path.read_text())["components"]["n_off_centre"]
+    assert after != before
     p = run(cmd)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "up to date" not in p.stderr
-    assert "The means of 98,765 of the" in page_text(site / label / "02-components.html")
+    assert f"The means of {after:,} of the" in page_text(site / label / "02-components.html")
 
 
 def test_generating_chapter_without_generate_artifacts_is_a_placeholder(report, tmp_path):
@@ -269,6 +272,9 @@ def test_generating_chapter_without_generate_artifacts_is_a_placeholder(report, 
     assert "make generate" in text
 
 
+@pytest.mark.case("a failing chapter",
+                  "exit 1 with one line naming the chapter, the code cell and the error; the full log is kept in "
+                  "_site/.logs/ (the last 10) and its path printed; no Sphinx temporary file is left in $TMPDIR")
 def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     src = reduced_source(tmp_path / "src", ["02-components"])
     ch = src / "02-components.md"
@@ -277,12 +283,25 @@ def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     ch.write_text(text[:first_end] + '\n\n```{code-cell} ipython3\nraise ValueError("planted failure")\n```\n'
                   + text[first_end:])
     site = tmp_path / "site"
-    p = run([sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html", "--source", src])
+    logs, systmp = site / ".logs", tmp_path / "systmp"
+    logs.mkdir(parents=True)
+    systmp.mkdir()
+    for i in range(12):  # logs of older failed builds: only the newest ones are kept
+        (logs / f"old-{i:02d}.log").write_text("old")
+        os.utime(logs / f"old-{i:02d}.log", (1000 + i, 1000 + i))
+    p = run([sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html", "--source", src],
+            env=dict(env(), TMPDIR=str(systmp)))
     assert p.returncode == 1
     err = p.stderr
-    assert "chapter 02-components.md ('Latent components') failed in code cell 2 of" in err, err[-3000:]
-    assert "ValueError: planted failure" in err
+    line = next((ln for ln in err.splitlines() if ln.startswith("report: error:")), "")
+    assert "chapter 02-components.md ('Latent components') failed in code cell 2 of" in line, err[-3000:]
+    assert "ValueError: planted failure" in line
     assert not (site / report["label"]).exists(), "a failed build was published"
+    log = Path(re.search(r"\(full log: (\S+\.log)\)$", line).group(1))
+    assert log.parent == logs and "planted failure" in log.read_text() and "Traceback" in log.read_text()
+    assert len(list(logs.glob("*.log"))) == 10 and not (logs / "old-01.log").exists()
+    assert not list(systmp.iterdir()), f"temporary files left in $TMPDIR: {list(systmp.iterdir())}"
+    assert not list(site.glob(".build-*"))
 
 
 @pytest.mark.case("two report builds at once into one site",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
 
-from analysis import io, slices, stats
+from analysis import artifacts, io, published, slices, stats
 from analysis.config import Config
 from analysis.errors import UserError
 
@@ -149,6 +149,62 @@ def test_measure_numbers_are_consistent():
     assert num["origin"]["mahalanobis"]["primary"] == "ledoit_wolf"
 
 
+def test_stored_figures_agree_with_the_arrays():
+    """The derived figures and findings the article states are stored, and agree with the arrays."""
+    n, N = 500, 10
+    num, arr = stats.measure(synthetic(n=n, N=N).astype(np.float32), small_config().stats, seed=0)
+    th = num["thresholds"]
+    assert num["schema_version"] == 2 and th == stats.THRESHOLDS
+    c, std, zs = num["components"], arr["component_std"], arr["component_mean_over_se"]
+    assert c["std_ratio"] == pytest.approx(std.max() / std.min())
+    assert c["spreads_differ"] == (c["std_ratio"] > th["spread_ratio"])
+    assert c["off_centre_majority"] == (c["share_off_centre"] >= th["majority_share"])
+    levels = list(arr["component_quantile_levels"])
+    lo, hi = arr["component_quantiles"][:, levels.index(0.01)], arr["component_quantiles"][:, levels.index(0.99)]
+    assert c["n_central_98_excluding_zero"] == int(np.sum((lo > 0) | (hi < 0)))
+    assert c["share_central_98_excluding_zero"] == c["n_central_98_excluding_zero"] / N
+    assert (c["central_98_width_min"], c["central_98_width_max"]) == (float((hi - lo).min()), float((hi - lo).max()))
+    picks = {ch["why"]: ch["component"] for ch in c["characteristic"]}
+    assert len(set(picks.values())) == len(picks) == len(c["characteristic"])
+    assert picks["most off-centre"] == int(np.argmax(np.abs(zs)))
+    assert picks.get("widest", int(np.argmax(std))) == int(np.argmax(std))
+    co = num["correlation"]
+    assert co["n_pairs"] == N * (N - 1) // 2 and co["share_pairs_above_0_5"] == co["n_pairs_above_0_5"] / co["n_pairs"]
+    p, ce = num["pca"], num["centre"]
+    assert p["headline_k"] == 10 and p["variance_share_headline_k"] == arr["pca_variance_cumulative"][9]
+    assert p["axis_length_ratio"] ** 2 == pytest.approx(p["condition_number"])
+    assert ce["headline_k"] == 5 and ce["offset_share_headline_k"] == ce["offset_share_first_k"]["5"]
+    assert ce["variance_share_headline_k"] == p["variance_share_first_k"]["5"]
+    mh = num["origin"]["mahalanobis"]
+    assert mh["at_border"] == (mh["ledoit_wolf"]["share_farther"] < th["border_share"])
+    b, sl, grid, occ = num["b"], num["slices"], arr["b_grid"], arr["occupancy"]
+    assert (b["grid_min"], b["grid_max"]) == (grid.min(), grid.max())
+    assert b["published_best_in_grid"] == (published.FACTS["b_best"] <= grid.max())
+    i = list(grid).index(b["used"])
+    assert (sl["share_all_min"], sl["share_all_max"]) == (sl["count_all"]["min"] / n, sl["count_all"]["max"] / n)
+    assert (occ[i, 0], occ[i, 2]) == pytest.approx((sl["share_all_min"], sl["share_all_max"]))
+    half = grid[occ[:, 0] >= th["half_share"]]
+    assert sl["b_half_emptiest"] == (float(half.min()) if len(half) else None)
+    iu = np.triu_indices(N, 1)
+    assert sl["atlas_empty_pairs"] == [int(np.sum(a[iu] == 0)) for a in arr["atlas_counts_all"]]
+    assert arr["atlas_b"][sl["atlas_index_b"]] == b["used"]
+    assert num["projections"]["n_hidden_components"] == N - 2
+    r = num["radii"]
+    assert r["uniform"]["relative_spread"] == r["uniform"]["std"] / r["uniform"]["mean"]
+    # the published closed form, recomputed from the study's N and b, rounds to what the study quoted
+    pcf, pub = r["published_closed_form"], num["published_reference"]
+    assert (pcf["N"], pcf["b"]) == (pub["N"], pub["b_best"]) == (256, 1.5)
+    assert round(pcf["mean"], 1) == pub["uniform_radius_mean_closed_form"]
+    assert round(pcf["std"], 2) == pub["uniform_radius_std_closed_form"]
+    assert {k: pub[k] for k in published.FACTS} == published.FACTS
+
+
+def test_a_pair_listed_twice_is_shown_once():
+    num, arr = stats.measure(synthetic(n=200, N=6).astype(np.float32),
+                             small_config(pairs=[[0, 1], [2, 3], [0, 1]]).stats, seed=0)
+    assert [p["pair"] for p in num["pairs"]] == [[0, 1], [2, 3]] and arr["pairs"].tolist() == [[0, 1], [2, 3]]
+
+
 # ---------------------------------------------------------------- the step
 
 def test_run_end_to_end(tmp_path, monkeypatch):
@@ -165,6 +221,9 @@ def test_run_end_to_end(tmp_path, monkeypatch):
     assert man["inputs"]["latents.npy"] == io.sha256_file(run / "latents.npy")
     with np.load(npz) as a:
         assert a["sample_z"].shape == (150, 12) and a["atlas_counts_all"].shape[1:] == (12, 12)
+    # the reader of the article accepts what the step wrote, every key and array
+    reader = artifacts.Run(run)
+    assert reader.stats.N == 12 and reader.arrays.corr.shape == (12, 12)
     before = js.read_bytes(), npz.read_bytes()
     # complete: skipped without recomputing
     monkeypatch.setattr(stats, "measure", lambda *a, **k: pytest.fail("recomputed"))

@@ -1,0 +1,1135 @@
+"""The one reader of a run directory: typed, checked views of its artifacts.
+
+The steps write a run's artifacts (each step's module docstring documents its files
+and keys); this module reads them for the article and anything else that consumes a
+run, and it is the only reading code that knows their file names and keys. Every view
+is a frozen dataclass built from one file and checked on the way in: a missing file,
+a missing key or a value of the wrong type raises :class:`ArtifactError` naming the
+file (relative to the run directory) and the key::
+
+    ArtifactError: stats/stats.json: missing key 'origin.mahalanobis'
+
+Nothing is ever filled in with a default. JSON ``null`` reads as ``None`` only where
+the writer documents it (an undefined figure, e.g. the condition number of a singular
+covariance, shown as "n/a"). An artifact that may legitimately be missing is read as
+an :class:`Absent`, which is false and says why: the ``generate`` step has not run, or
+no training was timed because the weights were adopted with ``--checkpoint``.
+
+Usage::
+
+    run = Run("build/default")
+    run.stats.origin.mahalanobis.ledoit_wolf.distance   # float
+    run.arrays.b_grid                                   # ndarray (G,)
+    run.timing.total_seconds if run.timing else run.timing.reason
+
+Views are read lazily, once per :class:`Run`; :meth:`Run.check` reads them all.
+Arrays are checked for presence, dimensions (against the sizes in the JSON files)
+and dtype kind.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import numpy as np
+
+from analysis.config import Config, load_config
+from analysis.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --------------------------------------------------------------------------- file names
+
+CONFIG = "config.toml"
+DATA_INFO = "data/info.json"
+HISTORY = "train/history.json"
+TIMING = "train/timing.json"
+LATENTS = "latents.npy"
+ENCODE_SUMMARY = "encode/summary.json"
+RECONSTRUCTIONS = "encode/reconstructions.npz"
+GALLERY = "encode/gallery.npz"
+STATS = "stats/stats.json"
+ARRAYS = "stats/arrays.npz"
+METRICS = "generate/metrics.json"
+STEPS = ("fetch", "train", "encode", "stats", "generate")
+STATS_SCHEMA = 2
+
+#: The step that writes each file (for the "how to fix" part of a message).
+WRITER = {CONFIG: "fetch", DATA_INFO: "fetch", HISTORY: "train", TIMING: "train", LATENTS: "encode",
+          ENCODE_SUMMARY: "encode", RECONSTRUCTIONS: "encode", GALLERY: "encode", STATS: "stats",
+          ARRAYS: "stats", METRICS: "generate"}
+
+
+def manifest_file(step: str) -> str:
+    """The manifest of ``step``, relative to the run directory."""
+    return f"{step}.manifest.json"
+
+
+# --------------------------------------------------------------------------- errors and absence
+
+class ArtifactError(ValueError):
+    """An artifact is missing, unreadable, or lacks a key or has one of the wrong type.
+
+    Parameters
+    ----------
+    file : str
+        The file, relative to the run directory (``stats/stats.json``).
+    problem : str
+        What is wrong with it, naming the key (``missing key 'b.used'``).
+    """
+
+    def __init__(self, file: str, problem: str):
+        self.file, self.problem = file, problem
+        super().__init__(f"{file}: {problem}")
+
+
+@dataclass(frozen=True)
+class Absent:
+    """An optional artifact that this run does not have, and why. False in a boolean test."""
+
+    artifact: str
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class Table(collections.abc.Mapping):
+    """A read-only JSON object whose values were checked; a missing key names file and key."""
+
+    def __init__(self, file: str, path: str, items: dict):
+        self._file, self._path, self._items = file, path, items
+
+    def __getitem__(self, key: str):
+        try:
+            return self._items[key]
+        except KeyError:
+            raise ArtifactError(self._file, f"missing key '{self._path}.{key}'") from None
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Table({self._items!r})"
+
+
+# --------------------------------------------------------------------------- checked conversion
+
+def _describe(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return f"the number {v!r}"
+    if isinstance(v, str):
+        return f"the string {v[:40]!r}"
+    return "a list" if isinstance(v, list) else "an object"
+
+
+def _value(v: Any, tp: Any, file: str, path: str) -> Any:
+    """``v`` (parsed JSON) checked against the annotation ``tp``; raise ArtifactError if it does not fit."""
+    def wrong(expected: str):
+        return ArtifactError(file, f"key '{path}' is {_describe(v)}, expected {expected}")
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if v is None:
+            raise wrong(_expected(inner[0]))
+        return _value(v, inner[0], file, path)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(v, dict):
+            raise wrong("an object")
+        return _read(tp, v, file, path + ".")
+    if origin is tuple:
+        if not isinstance(v, list):
+            raise wrong(_expected(tp))
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(x, args[0], file, f"{path}[{i}]") for i, x in enumerate(v))
+        if len(v) != len(args):
+            raise wrong(_expected(tp))
+        return tuple(_value(x, a, file, f"{path}[{i}]") for i, (x, a) in enumerate(zip(v, args)))
+    if origin is Literal:
+        if isinstance(v, bool) or v not in args:
+            raise wrong(_expected(tp))
+        return v
+    if origin is collections.abc.Mapping:
+        if not isinstance(v, dict):
+            raise wrong("an object")
+        return Table(file, path, {k: _value(x, args[1], file, f"{path}.{k}") for k, x in v.items()})
+    if tp is Any:
+        return v
+    if tp is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise wrong("a finite number")
+        return float(v)
+    if tp is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise wrong("an integer")
+        return v
+    if tp is bool:
+        if not isinstance(v, bool):
+            raise wrong("true or false")
+        return v
+    if tp is str:
+        if not isinstance(v, str):
+            raise wrong("a string")
+        return v
+    raise TypeError(f"artifacts: unsupported annotation {tp!r} for {file}: {path}")
+
+
+def _expected(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        return "a list" if len(args) == 2 and args[1] is Ellipsis else f"a list of {len(args)}"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    return {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}.get(tp, "an object")
+
+
+def _read(cls: type, data: dict, file: str, prefix: str = ""):
+    """Build dataclass ``cls`` from the JSON object ``data``; every field's key must be there.
+
+    A field with ``metadata={"key": ...}`` reads that key; with ``{"optional": True}`` an
+    absent key reads as None (only for keys a writer adds in some cases only).
+    """
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("array"):
+            continue
+        key = f.metadata.get("key", f.name)
+        if key not in data:
+            if f.metadata.get("optional"):
+                values[f.name] = None
+                continue
+            raise ArtifactError(file, f"missing key '{prefix}{key}'")
+        values[f.name] = _value(data[key], hints[f.name], file, prefix + key)
+    return cls(**values)
+
+
+def _array(*shape: str | int, kinds: str = "f") -> Any:
+    """A dataclass field holding an array of ``shape`` (sizes or symbols) and dtype kind in ``kinds``."""
+    return field(metadata={"array": True, "shape": shape, "kinds": kinds})
+
+
+def _array_specs(cls: type) -> dict[str, tuple[tuple, str]]:
+    """The array fields of dataclass ``cls``: name -> (shape, kinds)."""
+    return {f.name: (f.metadata["shape"], f.metadata["kinds"]) for f in dataclasses.fields(cls)
+            if f.metadata.get("array")}
+
+
+def _read_arrays(specs: dict[str, tuple[tuple, str]], arrays: Mapping[str, np.ndarray], file: str,
+                 dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """The arrays named in ``specs`` (name -> (shape, dtype kinds)), checked; shapes may use ``dims`` symbols."""
+    out = {}
+    for name, (shape, kinds) in specs.items():
+        if name not in arrays:
+            raise ArtifactError(file, f"missing array '{name}'")
+        a = arrays[name]
+        want = tuple(dims[d] if isinstance(d, str) else d for d in shape)
+        if a.shape != want:
+            spec = " × ".join(f"{d}={dims[d]}" if isinstance(d, str) else str(d) for d in shape)
+            raise ArtifactError(file, f"array '{name}' has shape {a.shape}, expected ({spec})")
+        if a.dtype.kind not in kinds:
+            raise ArtifactError(file, f"array '{name}' has dtype {a.dtype}, expected kind {' or '.join(kinds)}")
+        out[name] = a
+    return out
+
+
+# --------------------------------------------------------------------------- views: data, training, encode
+
+@dataclass(frozen=True)
+class DataInfo:
+    """``data/info.json``: what the fetch step cached."""
+
+    source: Literal["cbcl-faces", "folder", "synthetic"]
+    image_size: int
+    channels: int
+    n_images: int
+    n_skipped: int
+    citation: str  #: empty for a folder of the user's images
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    train_loss: float
+    val_loss: float | None  #: None when no images were held out (data.val_fraction = 0)
+
+
+@dataclass(frozen=True)
+class History:
+    """``train/history.json``: the per-epoch reconstruction error.
+
+    For weights adopted with ``--checkpoint`` (not trained in this run) ``n_train`` and
+    ``n_val`` are None and ``adopted_from`` names the checkpoint.
+    """
+
+    epochs: tuple[Epoch, ...]
+    n_train: int | None
+    n_val: int | None
+    adopted_from: str | None
+
+
+@dataclass(frozen=True)
+class _TrainedHistory:
+    epochs: tuple[Epoch, ...]
+    n_train: int
+    n_val: int
+    loss: str
+
+
+@dataclass(frozen=True)
+class _AdoptedHistory:
+    epochs: tuple[Epoch, ...]
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class EpochTime:
+    epoch: int
+    seconds: float
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class Timing:
+    """``train/timing.json``: wall-clock time per epoch, the device and the CPU threads."""
+
+    epochs: tuple[EpochTime, ...]
+    device: str   #: torch device type: "cpu", "cuda", "mps"
+    threads: int  #: torch intra-op threads
+
+    @property
+    def total_seconds(self) -> float:
+        """Training time summed over the epochs."""
+        return float(sum(e.seconds for e in self.epochs))
+
+
+@dataclass(frozen=True)
+class Layer:
+    layer: str                 #: in words, e.g. "conv 4×4, stride 2 + batch norm + ReLU"
+    input: tuple[int, ...]     #: shape without the batch axis
+    output: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Network:
+    """``encode/summary.json`` ``network``: the autoencoder as measured by the encode step."""
+
+    parameters: int
+    latent_dim: int
+    flat_features: int
+    encoder: tuple[Layer, ...]
+
+
+@dataclass(frozen=True)
+class _ReconstructionInfo:
+    n: int
+    split: Literal["held-out", "training"]
+    mse: float
+
+
+@dataclass(frozen=True)
+class _GalleryInfo:
+    n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class _EncodeSummary:
+    network: Network
+    reconstructions: _ReconstructionInfo
+    gallery: _GalleryInfo
+
+
+@dataclass(frozen=True, eq=False)
+class Reconstructions:
+    """``encode/reconstructions.npz`` with its summary: images and decoder(encoder(image))."""
+
+    split: str    #: "held-out" (never trained on) or "training" (data.val_fraction = 0)
+    mse: float    #: mean squared error per pixel over these images, pixels in [0, 1]
+    index: np.ndarray = _array("k", kinds="i")
+    ids: np.ndarray = _array("k", kinds="U")
+    originals: np.ndarray = _array("k", "C", "S", "S", kinds="u")
+    reconstructions: np.ndarray = _array("k", "C", "S", "S", kinds="f")
+
+
+@dataclass(frozen=True, eq=False)
+class Gallery:
+    """``encode/gallery.npz``: images drawn at random (seed ``seed``) to show the data."""
+
+    seed: int
+    index: np.ndarray = _array("g", kinds="i")
+    ids: np.ndarray = _array("g", kinds="U")
+    images: np.ndarray = _array("g", "C", "S", "S", kinds="u")
+
+
+@dataclass(frozen=True)
+class Latents:
+    """``latents.npy``: n points of N components (read with :meth:`Run.latents_array`)."""
+
+    n: int
+    N: int
+
+
+# --------------------------------------------------------------------------- views: stats
+
+@dataclass(frozen=True)
+class Thresholds:
+    majority_share: float
+    spread_ratio: float
+    border_share: float
+    half_share: float
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    component: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Components:
+    k_sigma: float
+    n_off_centre: int
+    share_off_centre: float
+    n_constant: int
+    mean_abs_mean: float
+    max_abs_mean: float
+    argmax_abs_mean: int
+    std_min: float
+    std_median: float
+    std_max: float
+    std_ratio: float | None
+    n_central_98_excluding_zero: int
+    share_central_98_excluding_zero: float
+    central_98_width_min: float
+    central_98_width_max: float
+    off_centre_majority: bool
+    spreads_differ: bool
+    characteristic: tuple[Characteristic, ...]
+    quantile_levels: tuple[float, ...]
+    bins: int
+
+
+@dataclass(frozen=True)
+class Correlation:
+    mean_abs: float
+    max_abs: float
+    max_pair: tuple[int, int]
+    max_value: float
+    n_pairs_above_0_5: int
+    n_pairs: int
+    share_pairs_above_0_5: float
+
+
+@dataclass(frozen=True)
+class PCA:
+    total_variance: float
+    eigenvalues_top: tuple[float, ...]
+    variance_share_first_k: Mapping[str, float]
+    axes_for_variance: Mapping[str, int]
+    condition_number: float | None
+    axis_length_ratio: float | None
+    headline_k: int
+    variance_share_headline_k: float
+
+
+@dataclass(frozen=True)
+class Centre:
+    offset: float
+    rms_radius: float
+    offset_over_rms_radius: float | None
+    offset_share_first_k: Mapping[str, float]
+    headline_k: int
+    offset_share_headline_k: float
+    variance_share_headline_k: float
+
+
+@dataclass(frozen=True)
+class Euclidean:
+    distance: float
+    share_farther: float
+
+
+@dataclass(frozen=True)
+class EmpiricalMahalanobis:
+    distance: float | None
+    condition_number: float | None
+
+
+@dataclass(frozen=True)
+class LedoitWolf:
+    distance: float
+    shrinkage: float
+    condition_number: float | None
+    share_farther: float
+    gaussian_share_farther: float
+    dof: int
+
+
+@dataclass(frozen=True)
+class PcaSubspace:
+    distance: float
+    n_axes: int
+    variance_share: float
+    share_farther: float
+    gaussian_share_farther: float
+
+
+@dataclass(frozen=True)
+class Mahalanobis:
+    primary: str
+    empirical: EmpiricalMahalanobis
+    ledoit_wolf: LedoitWolf
+    pca_subspace: PcaSubspace
+    at_border: bool
+
+
+@dataclass(frozen=True)
+class Nearest:
+    origin_to_nearest_all: float
+    reference_size: int
+    query_size: int
+    origin_to_nearest_reference: float
+    nn_q05: float
+    nn_median: float
+    nn_q95: float
+    origin_over_median_nn: float | None
+    share_nn_above_origin: float
+
+
+@dataclass(frozen=True)
+class Origin:
+    euclidean: Euclidean
+    mahalanobis: Mahalanobis
+    nearest: Nearest
+
+
+@dataclass(frozen=True)
+class RadiusSummary:
+    mean: float
+    std: float
+    min: float
+    q05: float
+    median: float
+    q95: float
+    max: float
+
+
+@dataclass(frozen=True)
+class UniformRadii(RadiusSummary):
+    b: float
+    n: int
+    closed_form_mean: float
+    closed_form_std: float
+    relative_spread: float | None
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    N: int
+    b: float
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class Radii:
+    real: RadiusSummary
+    real_centred: RadiusSummary
+    uniform: UniformRadii
+    uniform_centred: RadiusSummary
+    published_closed_form: ClosedForm
+
+
+@dataclass(frozen=True)
+class BScan:
+    grid: tuple[float, ...]
+    grid_source: Literal["config", "auto"]
+    grid_min: float
+    grid_max: float
+    best: float
+    wasserstein_best: float
+    best_centred: float
+    best_at_grid_edge: bool
+    overlap: tuple[float, float]
+    used: float
+    used_source: Literal["config", "b-scan"]
+    published_range_in_grid: bool
+    published_best_in_grid: bool
+
+
+@dataclass(frozen=True)
+class Projections:
+    sample_size: int
+    sample_size_requested: int
+    sample_dtype: str
+    n_artificial: int
+    b: float
+    zoom_share: float
+    n_hidden_components: int
+
+
+@dataclass(frozen=True)
+class Count:
+    min: int
+    median: float
+    max: int
+
+
+@dataclass(frozen=True)
+class Slices:
+    b: float
+    n_pairs: int
+    count_all: Count
+    count_sample: Count
+    empty_pairs_all: int
+    empty_pairs_sample: int
+    share_in_every_slice: float
+    share_in_no_slice: float
+    share_all_min: float
+    share_all_max: float
+    b_half_emptiest: float | None
+    artificial_per_slice: int
+    atlas_b: tuple[float, ...]
+    atlas_empty_pairs: tuple[int, ...]
+    atlas_index_b: int
+
+
+@dataclass(frozen=True)
+class Zoom:
+    half_width: float
+    all: int
+    sample: int
+    artificial: int
+
+
+@dataclass(frozen=True)
+class Pair:
+    pair: tuple[int, int]
+    reason: Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
+    why: str
+    slice_all: int
+    slice_sample: int
+    projection_overlap_all: int
+    origin_mahalanobis_2d: float | None
+    zoom: Zoom
+
+
+@dataclass(frozen=True)
+class Published:
+    """The published study's figures (``stats.json`` ``published_reference``), never ours."""
+
+    label: str
+    N: int
+    celeba_images: int
+    encoded: str
+    b_best: float
+    b_match_range: tuple[float, float]
+    uniform_radius_mean_closed_form: float
+    uniform_radius_std_closed_form: float
+    projection_sample: int
+    n_artificial: int
+    slice_artificial: int
+    zoom_points: int
+    slice_sample: int
+    slice_sample_of: int
+    slice_all: int
+    slice_all_of: int
+    slice_177_242_sample: int
+    slice_177_242_all: int
+    slice_30_118_all: int
+    rae_fid_ae_gmm: int
+    rae_fid_vae: int
+    rae_fid_rae: str
+    rae_latent: int
+    rae_gmm: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """``stats/stats.json`` (schema 2): every figure of the geometry (see :mod:`analysis.stats`)."""
+
+    n: int
+    N: int
+    seed: int
+    notes: tuple[str, ...]
+    thresholds: Thresholds
+    components: Components
+    correlation: Correlation
+    pca: PCA
+    centre: Centre
+    origin: Origin
+    radii: Radii
+    b: BScan
+    projections: Projections
+    slices: Slices
+    pairs: tuple[Pair, ...]
+    published_reference: Published
+
+
+@dataclass(frozen=True, eq=False)
+class StatsArrays:
+    """``stats/arrays.npz``: the arrays of the geometry (see :mod:`analysis.stats`)."""
+
+    component_mean: np.ndarray = _array("N")
+    component_std: np.ndarray = _array("N")
+    component_min: np.ndarray = _array("N")
+    component_max: np.ndarray = _array("N")
+    component_mean_over_se: np.ndarray = _array("N")
+    component_quantile_levels: np.ndarray = _array("Q")
+    component_quantiles: np.ndarray = _array("N", "Q")
+    component_hist_counts: np.ndarray = _array("N", "B", kinds="iu")
+    component_hist_edges: np.ndarray = _array("N", "B+1")
+    corr: np.ndarray = _array("N", "N")
+    pca_eigenvalues: np.ndarray = _array("N")
+    pca_axes: np.ndarray = _array("N", "N")
+    pca_variance_cumulative: np.ndarray = _array("N")
+    pca_centre: np.ndarray = _array("N")
+    radius_edges: np.ndarray = _array("B+1")
+    radius_hist_real: np.ndarray = _array("B", kinds="iu")
+    radius_hist_real_centred: np.ndarray = _array("B", kinds="iu")
+    radius_hist_uniform: np.ndarray = _array("B", kinds="iu")
+    radius_hist_uniform_centred: np.ndarray = _array("B", kinds="iu")
+    radius_real_sample: np.ndarray = _array("n_s")
+    radius_real_centred_sample: np.ndarray = _array("n_s")
+    radius_uniform_unit: np.ndarray = _array("R")
+    b_grid: np.ndarray = _array("G")
+    b_wasserstein: np.ndarray = _array("G")
+    b_wasserstein_centred: np.ndarray = _array("G")
+    b_uniform_in_real_range: np.ndarray = _array("G")
+    occupancy: np.ndarray = _array("G", 3)
+    occupancy_every: np.ndarray = _array("G")
+    mahalanobis_edges: np.ndarray = _array("B+1")
+    mahalanobis_hist: np.ndarray = _array("B", kinds="iu")
+    nn_distances: np.ndarray = _array("nn")
+    sample_index: np.ndarray = _array("n_s", kinds="iu")
+    sample_z: np.ndarray = _array("n_s", "N")
+    sample_top_index: np.ndarray = _array("n_s", 3, kinds="iu")
+    sample_top_abs: np.ndarray = _array("n_s", 3)
+    sample_fourth_abs: np.ndarray = _array("n_s")
+    artificial_z: np.ndarray = _array("A", "N")
+    slice_artificial_z: np.ndarray = _array("SA", "N")
+    pairs: np.ndarray = _array("P", 2, kinds="iu")
+    zoom_half_width: np.ndarray = _array("P")
+    pair_projection_overlap: np.ndarray = _array("N", "N", kinds="iu")
+    pair_origin_mahalanobis_2d: np.ndarray = _array("N", "N")
+    atlas_b: np.ndarray = _array("K")
+    atlas_counts_all: np.ndarray = _array("K", "N", "N", kinds="iu")
+    atlas_counts_sample: np.ndarray = _array("K", "N", "N", kinds="iu")
+
+
+# --------------------------------------------------------------------------- views: generate
+
+@dataclass(frozen=True)
+class GenerateB:
+    value: float | None
+    source: Literal["config", "stats.json", "measured"]
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    n_points: int
+    latent_dim: int
+    n_fit: int
+    n_holdout: int
+    n_real: int
+    n_fake: int
+    n_image: int
+    n_image_real: int
+    n_images: int
+    image_shape: tuple[int, int, int]
+    k: int
+    copy_quantile: float
+    copy_share_limit: float
+    holdout_fraction: float
+    seed: int
+    b: GenerateB
+    spread: float
+    real_radius_mean: float
+    latents_vs_encoder: float | None
+    generators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the generator table: a generator, or the real held-out reference."""
+
+    name: str
+    kind: Literal["reference", "generator"]
+    rank: int | None
+    score: float
+    in_support: float
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    nn_real_mean: float
+    radius_w1: float
+    radius_mean: float
+    pixel_precision: float
+    pixel_recall: float
+    pixel_density: float
+    pixel_coverage: float
+    pixel_nn_real_mean: float
+    reencode_gap: float
+    reencode_gap_rel: float | None
+    copy_share: float
+    nn_fit_ratio: float | None
+    copies: bool
+
+
+@dataclass(frozen=True)
+class Sweep:
+    parameter: str
+    values: tuple[float, ...]
+    precision: tuple[float | None, ...]
+    recall: tuple[float | None, ...]
+    density: tuple[float | None, ...]
+    coverage: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    gmm_components: Sweep
+    pca_confidence: Sweep
+
+
+@dataclass(frozen=True)
+class GenerateFiles:
+    samples: str
+    sheets: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class GeneratorInfo:
+    class_name: str = field(metadata={"key": "class"})
+    params: Mapping[str, Any]
+    fitted: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Generate:
+    """``generate/metrics.json``: the generators compared (see :mod:`analysis.generate`)."""
+
+    settings: GenerateSettings
+    table: tuple[Row, ...]
+    generators: Mapping[str, GeneratorInfo]
+    sweeps: Sweeps
+    files: GenerateFiles
+    notes: tuple[str, ...]
+
+    @property
+    def reference(self) -> Row:
+        """The real (held-out) reference row."""
+        return next(r for r in self.table if r.kind == "reference")
+
+    @property
+    def ranked(self) -> tuple[Row, ...]:
+        """The generator rows, best first."""
+        return tuple(sorted((r for r in self.table if r.kind == "generator"), key=lambda r: r.rank))
+
+    def row(self, name: str) -> Row | None:
+        """The row of generator ``name``; None if this build did not run it."""
+        return next((r for r in self.table if r.name == name), None)
+
+    def rank_of(self, name: str) -> int | None:
+        """The rank of generator ``name``; None if this build did not run it."""
+        r = self.row(name)
+        return None if r is None else r.rank
+
+
+# --------------------------------------------------------------------------- views: provenance
+
+@dataclass(frozen=True)
+class Manifest:
+    """``<step>.manifest.json``: what a step read and wrote, with hashes and versions."""
+
+    step: str
+    key: str
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+    versions: Mapping[str, str]
+    #: outputs not hashed because they differ from run to run (train/timing.json); None if none
+    volatile: tuple[str, ...] | None = field(default=None, metadata={"optional": True})
+
+
+# --------------------------------------------------------------------------- the reader
+
+def _fix(file: str) -> str:
+    """How to get ``file`` (re)written."""
+    step = WRITER[file] if file in WRITER else file.removesuffix(".manifest.json")
+    return f"the {step} step writes it (python -m analysis {step} --config ...)"
+
+
+class Run:
+    """The artifacts of one run directory (``build/<config>/``), read on first use.
+
+    Parameters
+    ----------
+    path : path
+        The run directory.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # ---- files
+
+    def _file(self, rel: str) -> Path:
+        p = self.path / rel
+        if not p.is_file():
+            raise ArtifactError(rel, f"does not exist in {self.path}; {_fix(rel)}")
+        return p
+
+    def _json(self, rel: str) -> dict:
+        try:
+            text = self._file(rel).read_text(encoding="utf-8")
+            data = json.loads(text)
+        except UnicodeDecodeError as e:
+            raise ArtifactError(rel, f"is not UTF-8 text ({e.reason}); {_fix(rel)}") from None
+        except json.JSONDecodeError as e:
+            raise ArtifactError(rel, f"is not valid JSON ({e.msg}, line {e.lineno}); {_fix(rel)}") from None
+        except OSError as e:
+            raise ArtifactError(rel, f"cannot be read ({e.strerror})") from None
+        if not isinstance(data, dict):
+            raise ArtifactError(rel, f"holds {_describe(data)}, expected a JSON object; {_fix(rel)}")
+        return data
+
+    def _npz(self, rel: str) -> dict[str, np.ndarray]:
+        path = self._file(rel)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as e:
+            raise ArtifactError(rel, f"is not a readable .npz archive ({e}); {_fix(rel)}") from None
+
+    # ---- configuration and data
+
+    @cached_property
+    def config(self) -> Config:
+        """The resolved configuration the run was made with (``config.toml``)."""
+        self._file(CONFIG)
+        try:
+            return load_config(self.path / CONFIG)
+        except UserError as e:
+            raise ArtifactError(CONFIG, e.problem) from None
+
+    @cached_property
+    def config_text(self) -> str:
+        """``config.toml`` as written, for display."""
+        return self._file(CONFIG).read_text(encoding="utf-8")
+
+    @cached_property
+    def data(self) -> DataInfo:
+        return _read(DataInfo, self._json(DATA_INFO), DATA_INFO)
+
+    # ---- training
+
+    @cached_property
+    def history(self) -> History:
+        doc = self._json(HISTORY)
+        if "source" in doc:
+            if doc["source"] != "user checkpoint":
+                raise ArtifactError(HISTORY, f"key 'source' is {_describe(doc['source'])}, "
+                                             "expected 'user checkpoint'")
+            h = _read(_AdoptedHistory, doc, HISTORY)
+            return History(h.epochs, None, None, h.checkpoint)
+        h = _read(_TrainedHistory, doc, HISTORY)
+        return History(h.epochs, h.n_train, h.n_val, None)
+
+    @cached_property
+    def timing(self) -> Timing | Absent:
+        """``train/timing.json``, or Absent when the weights were adopted rather than trained here."""
+        m = self.manifest("train")
+        if not m:
+            raise ArtifactError(manifest_file("train"), f"does not exist in {self.path}; {_fix(manifest_file('train'))}")
+        if TIMING not in (m.volatile or ()):
+            return Absent(TIMING, "the weights were adopted from a checkpoint (--checkpoint); "
+                                  "no training was timed in this run")
+        return _read(Timing, self._json(TIMING), TIMING)
+
+    # ---- encode
+
+    @cached_property
+    def _encode_summary(self) -> _EncodeSummary:
+        return _read(_EncodeSummary, self._json(ENCODE_SUMMARY), ENCODE_SUMMARY)
+
+    @cached_property
+    def network(self) -> Network:
+        return self._encode_summary.network
+
+    @cached_property
+    def reconstructions(self) -> Reconstructions:
+        info = self._encode_summary.reconstructions
+        dims = {"k": info.n, "C": self.data.channels, "S": self.data.image_size}
+        arrays = _read_arrays(_array_specs(Reconstructions), self._npz(RECONSTRUCTIONS), RECONSTRUCTIONS, dims)
+        return Reconstructions(split=info.split, mse=info.mse, **arrays)
+
+    @cached_property
+    def gallery(self) -> Gallery:
+        info = self._encode_summary.gallery
+        dims = {"g": info.n, "C": self.data.channels, "S": self.data.image_size}
+        return Gallery(seed=info.seed, **_read_arrays(_array_specs(Gallery), self._npz(GALLERY), GALLERY, dims))
+
+    @cached_property
+    def latents(self) -> Latents:
+        path = self._file(LATENTS)
+        try:
+            z = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ArtifactError(LATENTS, f"is not a readable .npy array ({e}); {_fix(LATENTS)}") from None
+        if z.ndim != 2 or z.dtype.kind != "f":
+            raise ArtifactError(LATENTS, f"has shape {z.shape} and dtype {z.dtype}, expected (n, N) floats")
+        return Latents(n=int(z.shape[0]), N=int(z.shape[1]))
+
+    def latents_array(self) -> np.ndarray:
+        """``latents.npy`` memory-mapped, (n, N)."""
+        self.latents  # noqa: B018 (checks the file)
+        return np.load(self.path / LATENTS, mmap_mode="r", allow_pickle=False)
+
+    # ---- stats
+
+    @cached_property
+    def stats(self) -> Stats:
+        doc = self._json(STATS)
+        if "schema_version" not in doc:
+            raise ArtifactError(STATS, "missing key 'schema_version'")
+        if doc["schema_version"] != STATS_SCHEMA:
+            raise ArtifactError(STATS, f"has schema_version {doc['schema_version']!r}, expected {STATS_SCHEMA} "
+                                       f"(written by another version of the stats step); {_fix(STATS)}")
+        return _read(Stats, doc, STATS)
+
+    @cached_property
+    def published(self) -> Published:
+        """The published study's figures, as the stats step stored them."""
+        return self.stats.published_reference
+
+    @cached_property
+    def arrays(self) -> StatsArrays:
+        s = self.stats
+        dims = {"N": s.N, "Q": len(s.components.quantile_levels), "B": s.components.bins,
+                "B+1": s.components.bins + 1, "n_s": s.projections.sample_size, "R": s.radii.uniform.n,
+                "G": len(s.b.grid), "nn": s.origin.nearest.query_size, "A": s.projections.n_artificial,
+                "SA": s.slices.artificial_per_slice, "P": len(s.pairs), "K": len(s.slices.atlas_b)}
+        return StatsArrays(**_read_arrays(_array_specs(StatsArrays), self._npz(ARRAYS), ARRAYS, dims))
+
+    # ---- generate
+
+    @cached_property
+    def generate(self) -> Generate | Absent:
+        """``generate/metrics.json``, or Absent when the generate step has not finished."""
+        if not self.manifest("generate"):
+            return Absent(METRICS, "the generate step has not run for this build")
+        g = _read(Generate, self._json(METRICS), METRICS)
+        kinds = [r.kind for r in g.table]
+        if kinds.count("reference") != 1:
+            raise ArtifactError(METRICS, f"'table' has {kinds.count('reference')} reference rows, expected 1")
+        if sorted(r.rank for r in g.table if r.kind == "generator") != list(range(1, len(kinds))):
+            raise ArtifactError(METRICS, "'table' ranks are not 1, 2, ... for the generators")
+        return g
+
+    @cached_property
+    def sheets(self) -> dict[str, np.ndarray]:
+        """The generate step's contact sheets, name -> image (H, W) or (H, W, 3) float32 in [0, 1]."""
+        from PIL import Image
+
+        g = self.generate
+        if not g:
+            raise ArtifactError(g.artifact, g.reason)
+        out = {}
+        for name, file in g.files.sheets.items():
+            rel = f"generate/{file}"
+            try:
+                with Image.open(self._file(rel)) as im:
+                    out[name] = np.asarray(im, dtype=np.float32) / 255.0
+            except OSError as e:
+                raise ArtifactError(rel, f"is not a readable PNG image ({e}); {_fix(METRICS)}") from None
+        return out
+
+    @cached_property
+    def samples(self) -> dict[str, dict[str, np.ndarray]]:
+        """``generate/samples.npz``: ``{"z": {name: (m, N)}, "images": {name: (m, C, S, S) uint8}}``.
+
+        Names: every generator, and ``real`` (held-out points and images); ``images`` also
+        has ``reconstructed``. m = ``settings.n_images``.
+        """
+        g = self.generate
+        if not g:
+            raise ArtifactError(g.artifact, g.reason)
+        rel = f"generate/{g.files.samples}"
+        st = g.settings
+        dims = {"m": st.n_images, "N": st.latent_dim, "C": st.image_shape[0], "S": st.image_shape[1]}
+        names = ["real", *st.generators]
+        specs = {**{f"z_{nm}": (("m", "N"), "f") for nm in names},
+                 **{f"images_{nm}": (("m", "C", "S", "S"), "u") for nm in [*names, "reconstructed"]}}
+        checked = _read_arrays(specs, self._npz(rel), rel, dims)
+        return {"z": {nm: checked[f"z_{nm}"] for nm in names},
+                "images": {nm: checked[f"images_{nm}"] for nm in [*names, "reconstructed"]}}
+
+    # ---- provenance
+
+    def manifest(self, step: str) -> Manifest | Absent:
+        """The step's manifest, or Absent when the step has not finished in this run."""
+        rel = manifest_file(step)
+        if not (self.path / rel).is_file():
+            return Absent(rel, f"the {step} step has not finished in this run")
+        return _read(Manifest, self._json(rel), rel)
+
+    @cached_property
+    def manifests(self) -> dict[str, Manifest | Absent]:
+        """Every step's manifest (or Absent), in pipeline order."""
+        return {step: self.manifest(step) for step in STEPS}
+
+    @cached_property
+    def versions(self) -> dict[str, str]:
+        """Package versions the artifacts were computed with (from the manifests)."""
+        out: dict[str, str] = {}
+        for m in self.manifests.values():
+            if m:
+                out.update(m.versions)
+        return out
+
+    def check(self) -> None:
+        """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
+        for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
+                     "gallery", "latents", "stats", "published", "arrays", "generate", "manifests"):
+            getattr(self, name)
+        if self.generate:
+            self.sheets  # noqa: B018
+            self.samples  # noqa: B018
+
+
+def shipped_config(name: str) -> Config:
+    """A configuration shipped with the project (``configs/<name>.toml``), checked."""
+    rel = f"configs/{name}.toml"
+    if not (ROOT / rel).is_file():
+        raise ArtifactError(rel, f"does not exist in {ROOT}")
+    try:
+        return load_config(ROOT / rel)
+    except UserError as e:
+        raise ArtifactError(rel, e.problem) from None
