@@ -442,12 +442,13 @@ def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
 def stale_steps(run_dir: str | os.PathLike, steps: tuple[str, ...]) -> list[tuple[str, str]]:
     """(step, problem) for each finished step among ``steps`` whose outputs were edited or deleted.
 
-    Read-only (the hash cache is read, not written), so it needs no lock.
+    Needs no lock: it writes nothing but the hash cache, whose entries are keyed by the
+    files' stat (a concurrent writer can at worst make a later check hash a file again).
     """
     out = []
     for step in steps:
         m = read_manifest(run_dir, step)
-        problem = output_problem(run_dir, m, update=False) if m else None
+        problem = output_problem(run_dir, m) if m else None
         if problem:
             out.append((step, problem))
     return out
