@@ -4,7 +4,9 @@
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
-# inputs and config sections are unchanged, so touching a config is cheap.
+# inputs and config sections are unchanged and their outputs still match the
+# manifest's sha256, so touching a config is cheap and a deleted or edited output
+# is rebuilt.
 
 CONFIG ?= configs/default.toml
 NAME   := $(basename $(notdir $(CONFIG)))
@@ -16,7 +18,7 @@ CLI    := $(PY) -m analysis
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean
+.PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -49,6 +51,18 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json analysis/stats.py analys
 
 $(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json analysis/generate.py analysis/generators.py analysis/metrics.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
+
+# A manifest newer than its inputs does not prove that the step's outputs are still there:
+# `analysis check` lists the manifests of steps whose outputs were deleted or edited since
+# (it compares sizes and times, and hashes only changed files), and those steps are re-run.
+# Skipped for targets that need no run directory (help, test, ...).
+ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) 2>/dev/null))
+endif
+ifneq ($(STALE),)
+$(STALE): FORCE
+endif
+FORCE:
 
 data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 cache
 train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)

@@ -8,27 +8,38 @@ Steps, in pipeline order (``all`` runs them in turn)::
     stats     -> <out>/stats/                   (geometry of the latent cloud)
     generate  -> <out>/generate/                (generators, decoded sheets, metrics)
 
+    check     list the manifests of finished steps whose outputs were edited or
+              deleted since (one path per line; the Makefile re-runs those steps)
+
 Outputs go to ``build/<config name>/`` unless ``--out`` says otherwise. Each step
 writes ``<out>/<step>.manifest.json`` last and skips itself when that manifest shows
-the same inputs and settings (``--force`` re-runs it). A lock file serialises
-concurrent runs on one output directory.
+the same inputs and settings and its outputs still have the recorded sha256
+(``--force`` re-runs it). A lock file (``<out>/.lock``, removed at the end) serialises
+concurrent runs on one output directory. The config and the arguments are checked
+before anything is created; a run that fails on bad input leaves no directory or file
+behind that it created.
 
 Exit status: 0 done, 2 bad input (one line on stderr: the problem and the fix),
-130 interrupted (re-run the same command to resume).
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (``kill``, systemd, batch
+schedulers). An interrupted run keeps every finished result and no partial file;
+re-run the same command to resume.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from analysis import __version__
-from analysis.config import dumps_toml, load_config
-from analysis.errors import UserError
-from analysis.io import atomic_write
+from analysis.config import check_path, dumps_toml, load_config
+from analysis.errors import Terminated, UserError
+from analysis.io import RUN_SUBDIRS, atomic_write, manifest_path, remove_stale_temporaries, stale_steps
 
 STEPS = ("fetch", "train", "encode", "stats", "generate")
 
@@ -41,8 +52,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m analysis", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog="Steps: " + ", ".join(STEPS) + ", all.")
-    p.add_argument("step", choices=STEPS + ("all",), help="pipeline step to run")
+                epilog="Steps: " + ", ".join(STEPS) + ", all; and check.")
+    p.add_argument("step", choices=STEPS + ("all", "check"), help="pipeline step to run (or check)")
     p.add_argument("--config", required=True, type=Path, help="TOML config, e.g. configs/default.toml")
     p.add_argument("--out", type=Path, help="output directory (default: build/<config name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -54,34 +65,91 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lock(run_dir: Path) -> int:
-    """Take an exclusive lock on ``run_dir/.lock``; returns the descriptor that holds it."""
+    """Take an exclusive lock on ``run_dir/.lock``; returns the descriptor that holds it.
+
+    The lock file is removed by :func:`_unlock` while still locked, so a waiter may
+    end up holding a lock on a file that is no longer there: it checks that the path
+    still names the file it locked, and otherwise tries again.
+    """
+    path = run_dir / ".lock"
+    waiting = False
+    while True:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UserError(f"cannot write to output directory {run_dir}: {e.strerror}",
+                            "choose a writable directory with --out DIR") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not waiting:
+                    print(f"waiting for another run on {run_dir} to finish ...", file=sys.stderr, flush=True)
+                    waiting = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder removed the file before we got it: lock the new one
+
+
+def _same_file(fd: int, path: Path) -> bool:
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise UserError(f"cannot write to output directory {run_dir}: {e.strerror}",
-                        "choose a writable directory with --out DIR") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"waiting for another run on {run_dir} to finish ...", file=sys.stderr, flush=True)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fs = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fs.st_dev, fs.st_ino)
 
 
-def _clean_stale_temporaries(run_dir: Path) -> None:
-    """Remove temporary files left by a killed run (we hold the lock, so none is live)."""
-    for tmp in run_dir.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+def _unlock(run_dir: Path, fd: int) -> None:
+    """Remove the lock file (still holding the lock) and release it."""
+    with contextlib.suppress(OSError):
+        if _same_file(fd, run_dir / ".lock"):
+            os.unlink(run_dir / ".lock")
+    os.close(fd)
 
 
-def _remove_if_empty(run_dir: Path) -> None:
-    (run_dir / ".lock").unlink(missing_ok=True)
-    for d in sorted((p for p in run_dir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if not any(d.iterdir()):
+def _missing_dirs(run_dir: Path) -> list[Path]:
+    """``run_dir`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for d in (run_dir, *run_dir.parents):
+        if os.path.lexists(d):
+            break
+        missing.append(d)
+    return missing
+
+
+def _remove_created(run_dir: Path, created: list[Path], subdirs_before: set[str]) -> None:
+    """After a failed run: remove the empty directories this run created, nothing else."""
+    new_subdirs = [run_dir / s for s in RUN_SUBDIRS if s not in subdirs_before]
+    for d in [*new_subdirs, *created]:
+        with contextlib.suppress(OSError):  # not empty, or already gone: keep it
             d.rmdir()
-    if not any(run_dir.iterdir()):
-        run_dir.rmdir()
+
+
+def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
+    """Everything that can be checked before a directory or a lock is created."""
+    check_path("--out", run_dir)
+    if args.checkpoint is not None:
+        check_path("--checkpoint", args.checkpoint)
+        if not args.checkpoint.is_file():
+            raise UserError(f"checkpoint {args.checkpoint} does not exist", "pass the path of a .pt file")
+    if os.path.lexists(run_dir) and not run_dir.is_dir():
+        raise UserError(f"cannot write to output directory {run_dir}: it is not a directory",
+                        "choose a directory with --out DIR")
+    if cfg.run.device not in ("auto", "cpu") and args.step in ("train", "encode", "generate", "all"):
+        from analysis.model import config_device
+        config_device(cfg)
+
+
+def _on_sigterm(signum, frame):
+    """SIGTERM unwinds like Ctrl-C (atomic writers remove their temporaries); a second one waits for that."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
@@ -103,36 +171,61 @@ def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Pat
     raise ValueError(step)
 
 
+def check(run_dir: Path) -> int:
+    """``check``: print the manifest of every finished step whose outputs were edited or deleted."""
+    for step, problem in stale_steps(run_dir, STEPS):
+        print(f"check: {step}: {problem}", file=sys.stderr)
+        print(manifest_path(run_dir, step))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    lock = None
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None  # unwinds like Ctrl-C
     try:
         args = build_parser().parse_args(argv)
         cfg = load_config(args.config, args.overrides)
         run_dir = args.out or Path("build") / cfg.run.name
-        if args.checkpoint is not None and not args.checkpoint.is_file():
-            raise UserError(f"checkpoint {args.checkpoint} does not exist", "pass the path of a .pt file")
-        created = not run_dir.exists()
-        distributed_worker = int(os.environ.get("RANK", "0")) > 0
-        if not distributed_worker:
-            lock = _lock(run_dir)
-            _clean_stale_temporaries(run_dir)
-        steps = STEPS if args.step == "all" else (args.step,)
-        try:
-            for step in steps:
-                run_step(step, cfg, run_dir, args.force, args.checkpoint)
-                if not distributed_worker:
-                    atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())
-        except UserError:
-            if created and not distributed_worker:  # leave nothing behind for a run that did nothing
-                _remove_if_empty(run_dir)
-            raise
-        return 0
+        if args.step == "check":
+            return check(run_dir)
+        _check_args(args, cfg, run_dir)
+        return _run(args, cfg, run_dir)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
+    except Terminated:
+        print("terminated (SIGTERM): finished results are kept; re-run the same command to resume",
+              file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; re-run the same command to resume", file=sys.stderr)
         return 130
     finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, cfg, run_dir: Path) -> int:
+    """Run the steps under the run directory's lock; undo what a run that fails on bad input created."""
+    steps = STEPS if args.step == "all" else (args.step,)
+    if int(os.environ.get("RANK", "0")) > 0:  # a distributed worker: rank 0 locks and writes
+        for step in steps:
+            run_step(step, cfg, run_dir, args.force, args.checkpoint)
+        return 0
+    created = _missing_dirs(run_dir)
+    subdirs_before = {s for s in RUN_SUBDIRS if os.path.lexists(run_dir / s)}
+    lock = _lock(run_dir)
+    try:
+        remove_stale_temporaries(run_dir)
+        for step in steps:
+            run_step(step, cfg, run_dir, args.force, args.checkpoint)
+            atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())
+    except UserError:
+        _unlock(run_dir, lock)
+        lock = None
+        _remove_created(run_dir, created, subdirs_before)
+        raise
+    finally:
         if lock is not None:
-            os.close(lock)  # releases the flock
+            _unlock(run_dir, lock)
+    return 0

@@ -8,7 +8,12 @@ work; a bare word is taken as a string).
 
 Unknown sections or keys, wrong types and out-of-range values are
 :class:`~analysis.errors.UserError` s naming the key and, for a typo, the closest
-valid key. The resolved config (defaults + file + overrides) is saved beside
+valid key. Some limits hold for every key: numbers are finite (no NaN or inf) and
+integers fit in int64; strings are UTF-8 (they are saved in config.toml); paths
+(``kind="path"``) fit the file system's PATH_MAX and NAME_MAX; names that become a
+directory (``kind="name"``: run.name) are one path component (:func:`check_name`).
+
+The resolved config (defaults + file + overrides) is saved beside
 every output as ``config.toml``.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 import typing
@@ -28,10 +34,21 @@ import tomli_w
 from analysis.errors import UserError
 
 
+# Limits every value must respect, whatever its key: what numpy/torch integers and the
+# file system can hold. Float keys also reject NaN and +-inf.
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1  # int64
+PATH_MAX, NAME_MAX = 4096, 255               # bytes, Linux (os.pathconf refines them where known)
+RUN_NAME_MAX = 100                           # bytes of run.name (a directory name, also used in site paths)
+
+
 def _f(default: Any, help: str = "", *, min: float | None = None, max: float | None = None,
-       choices: tuple | None = None, gt: float | None = None):
-    """A dataclass field with its valid range kept in metadata."""
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "gt": gt}
+       choices: tuple | None = None, gt: float | None = None, kind: str | None = None):
+    """A dataclass field with its valid range kept in metadata.
+
+    ``kind`` marks strings that the file system sees: ``"path"`` (a file or directory
+    path) or ``"name"`` (one path component, e.g. a directory name under build/).
+    """
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "gt": gt, "kind": kind}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -39,8 +56,9 @@ def _f(default: Any, help: str = "", *, min: float | None = None, max: float | N
 
 @dataclass
 class RunConfig:
-    # Name of the run; outputs go to build/<name>/. Empty: the config file's stem.
-    name: str = _f("")
+    # Name of the run; outputs go to build/<name>/. Empty: the config file's stem. One directory
+    # name: no "/" or "\\", not "." or "..", at most 100 bytes.
+    name: str = _f("", kind="name")
     # Master seed: data split, weight init, shuffling, samples. Same seed, same artifacts.
     seed: int = _f(0, min=0)
     # "auto" picks CUDA, then Apple MPS, then CPU. Or "cpu", "cuda", "cuda:1", "mps".
@@ -55,9 +73,9 @@ class DataConfig:
     # folder: any directory of images (e.g. CelebA's img_align_celeba/); synthetic: for tests.
     source: str = _f("cbcl-faces", choices=("cbcl-faces", "folder", "synthetic"))
     # Directory of images for source = "folder" (searched recursively).
-    path: str = _f("")
+    path: str = _f("", kind="path")
     # Download cache for cbcl-faces. Empty: $XDG_CACHE_HOME/face-latent-geometry (~/.cache/...).
-    cache_dir: str = _f("")
+    cache_dir: str = _f("", kind="path")
     # Images are centre-cropped to a square and resized to image_size x image_size.
     image_size: int = _f(24, min=8, max=1024)
     # 1 = grayscale, 3 = RGB.
@@ -91,9 +109,10 @@ class TrainConfig:
     # Passes over the training split.
     epochs: int = _f(40, min=1, max=100_000)
     batch_size: int = _f(64, min=1, max=65536)
-    # Adam learning rate and weight decay.
+    # Adam learning rate and weight decay (at most 1e38: the optimizer works in float32).
+    # Training stops with an error if the loss or the weights become NaN/inf.
     lr: float = _f(1e-3, gt=0.0, max=10.0)
-    weight_decay: float = _f(0.0, min=0.0)
+    weight_decay: float = _f(0.0, min=0.0, max=1e38)
     # Store activations channels-last (can be faster on some CPUs/GPUs).
     channels_last: bool = _f(False)
     # Wrap the model in torch.compile (slow start, sometimes faster steps).
@@ -119,8 +138,9 @@ class StatsConfig:
     # b grid for the radius scan and slice occupancy. Empty: 60 values evenly spaced over the
     # data's own scale: 0.05 .. 1.5 x the largest |1st or 99th percentile| of any component.
     b_grid: list[float] = _f([])
-    # Threshold b for slices and artificial points; 0 = the b-scan's best value.
-    b: float = _f(0.0, min=0.0)
+    # Threshold b for slices and artificial points; 0 = the b-scan's best value. At most 1e9
+    # (beyond that, float32 coordinates and squared distances overflow).
+    b: float = _f(0.0, min=0.0, max=1e9)
     # Component pairs to show, e.g. [[177, 242], [30, 118]]; empty = chosen automatically.
     pairs: list[list[int]] = _f([])
     # How many pairs to choose automatically (per reason).
@@ -156,8 +176,8 @@ class GenerateConfig:
     # Share of real points held out as the "real vs real" reference.
     holdout_fraction: float = _f(0.2, gt=0.0, max=0.9)
     # Half-width b of the uniform generator; 0 = the b-scan's value (stats/stats.json b.used),
-    # or, without stats.json, b = median |z| / sqrt(N/3) measured on the fit part.
-    b: float = _f(0.0, min=0.0)
+    # or, without stats.json, b = median |z| / sqrt(N/3) measured on the fit part. At most 1e9.
+    b: float = _f(0.0, min=0.0, max=1e9)
     # Gaussian mixture components of the gmm generator.
     gmm_components: int = _f(10, min=1, max=1000)
     # Outlier cut of mvn-core in Mahalanobis "sigmas": the radius a Gaussian exceeds with
@@ -208,6 +228,16 @@ def _closest(name: str, options: list[str]) -> str:
     return f" (did you mean '{hit[0]}'?)" if hit else ""
 
 
+def _check_number(key: str, value: Any) -> None:
+    """Every number must be finite, and every integer must fit in int64 (numpy, torch)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"config key '{key}' = {value} is not a finite number",
+                        f"set {key} to a finite value")
+    if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+        limit = f"at most 2**63 - 1 = {INT_MAX}" if value > 0 else f"at least -2**63 = {INT_MIN}"
+        raise UserError(f"config key '{key}' = {value} does not fit in a 64-bit integer", f"set {key} to {limit}")
+
+
 def _check_type(key: str, value: Any, tp: Any) -> Any:
     """Return ``value`` converted to ``tp`` or raise a UserError naming ``key``."""
     origin = typing.get_origin(tp)
@@ -222,16 +252,87 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
             return value
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            _check_number(key, value)
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond float's range
+                value = math.inf if value > 0 else -math.inf
+            _check_number(key, value)
+            return value
     elif tp is str:
         if isinstance(value, str):
+            _check_text(key, value)
             return value
     name = getattr(tp, "__name__", str(tp))
     raise UserError(f"config key '{key}' must be of type {name}, got {value!r}",
                     f"set {key} to a {name} value")
+
+
+def _check_text(key: str, value: str) -> None:
+    """Strings are saved in config.toml (UTF-8): refuse undecodable bytes from the command line."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UserError(f"config key '{key}' = '{shown}' is not valid UTF-8 text",
+                        "rename the file or folder to a UTF-8 name, or link it from one (ln -s)") from None
+
+
+def _limits(path: str) -> tuple[int, int]:
+    """(PATH_MAX, NAME_MAX) of the file system holding ``path`` (its nearest existing ancestor)."""
+    p = os.path.abspath(path)
+    while not os.path.exists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    try:
+        return os.pathconf(p, "PC_PATH_MAX"), os.pathconf(p, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return PATH_MAX, NAME_MAX
+
+
+def check_path(key: str, value: str | os.PathLike) -> None:
+    """A path the file system can take: no NUL byte, not longer than PATH_MAX, components <= NAME_MAX.
+
+    ``key`` names the config key or option in the message (e.g. 'data.path', '--out').
+    """
+    text = os.fspath(value)
+    if "\0" in text:
+        raise UserError(f"{_label(key)} contains a NUL character", f"set {key} to a plain path")
+    raw = os.fsencode(os.path.expanduser(text))
+    path_max, name_max = _limits(os.path.expanduser(text))
+    if len(raw) >= path_max:
+        raise UserError(f"{_label(key)} is {len(raw)} bytes long; paths are limited to {path_max - 1} bytes",
+                        f"set {key} to a shorter path")
+    longest = max(raw.split(b"/"), key=len, default=b"")
+    if len(longest) > name_max:
+        raise UserError(f"{_label(key)} has a component of {len(longest)} bytes "
+                        f"('{os.fsdecode(longest)[:40]}...'); file names are limited to {name_max} bytes",
+                        f"set {key} to a path with shorter names")
+
+
+def check_name(key: str, value: str, origin: str = "") -> None:
+    """One safe path component: not empty, no separator, not '.' or '..', no control characters."""
+    fix = f"set {key} to a plain name such as 'my-run' (letters, digits, '-', '_', '.')"
+    where = f" ({origin})" if origin else ""
+    shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if not value.strip() or value.strip() in (".", ".."):
+        raise UserError(f"config key '{key}' = '{shown}'{where} is not a usable directory name", fix)
+    bad = sorted({c for c in value if c in "/\\" or c in (os.sep, os.altsep) or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise UserError(f"config key '{key}' = {shown!r}{where} contains {', '.join(repr(c) for c in bad)}: "
+                        "it must be one directory name, not a path", fix)
+    if value != value.strip():
+        raise UserError(f"config key '{key}' = {shown!r}{where} begins or ends with white space", fix)
+    _check_text(key, value)
+    if len(value.encode()) > RUN_NAME_MAX:
+        raise UserError(f"config key '{key}'{where} is {len(value.encode())} bytes long "
+                        f"(at most {RUN_NAME_MAX})", fix)
+
+
+def _label(key: str) -> str:
+    return key if key.startswith("-") else f"config key '{key}'"
 
 
 def _check_range(key: str, value: Any, meta: dict) -> None:
@@ -240,6 +341,7 @@ def _check_range(key: str, value: Any, meta: dict) -> None:
         raise UserError(f"config key '{key}' = {value!r} is not one of {opts}",
                         f"set {key} to one of {opts}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_number(key, value)
         lo, hi, gt = meta.get("min"), meta.get("max"), meta.get("gt")
         if lo is not None and value < lo:
             raise UserError(f"config key '{key}' = {value} is below its minimum {lo}",
@@ -250,6 +352,10 @@ def _check_range(key: str, value: Any, meta: dict) -> None:
         if hi is not None and value > hi:
             raise UserError(f"config key '{key}' = {value} is above its maximum {hi}",
                             f"set {key} <= {hi}")
+    if meta.get("kind") == "path" and value:
+        check_path(key, value)
+    if meta.get("kind") == "name" and value:
+        check_name(key, value)
 
 
 def _apply(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
@@ -347,6 +453,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
         _apply(cfg, section, key, value, "--set")
     if not cfg.run.name:
         cfg.run.name = name or "default"
+        check_name("run.name", cfg.run.name, f"taken from the config file name {path}; or rename the file")
     _validate(cfg)
     return cfg
 

@@ -86,6 +86,17 @@ def load_image(path: Path, size: int, channels: int, min_side: int) -> np.ndarra
         raise ValueError(f"unreadable image ({type(e).__name__}: {str(e)[:80]})") from None
 
 
+def image_id(folder: Path, path: Path) -> str:
+    """The identifier of an image: its path relative to ``folder``, with '/' separators.
+
+    A file name that is not valid UTF-8 (bytes the file system decoded with
+    surrogateescape) shows those bytes as ``\\xNN`` escapes, so ids.txt and info.json
+    stay valid UTF-8.
+    """
+    rel = path.relative_to(folder).as_posix()
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def image_files(folder: Path) -> list[Path]:
     """All image files under ``folder`` (recursive), sorted by relative path."""
     if not folder.exists():
@@ -105,7 +116,7 @@ def folder_fingerprint(folder: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
     for p in files:
         st = p.stat()
-        h.update(f"{p.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(p.relative_to(folder)) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -235,7 +246,7 @@ def _decode_files(files: list[Path], folder: Path, cfg: Config, dest: NpyWriter)
         for batch in loader:
             good = []
             for i, arr, reason in batch:
-                rel = files[i].relative_to(folder).as_posix()
+                rel = image_id(folder, files[i])
                 if arr is None:
                     skipped.append(f"{rel}: {reason}")
                 else:

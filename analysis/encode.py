@@ -40,8 +40,8 @@ from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
 from analysis.io import (NpyWriter, atomic_path, code_hash, eprint, hash_key, is_complete, read_manifest,
-                         save_json, save_npz, write_manifest)
-from analysis.model import load_checkpoint, pick_device
+                         save_json, save_npz, step_output, write_manifest)
+from analysis.model import config_device, load_checkpoint
 from analysis.train import split_indices
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
@@ -160,7 +160,8 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     if fetch is None or train is None:
         raise UserError(f"no finished {'fetch' if fetch is None else 'train'} step in {run_dir}",
                         "run the earlier steps first: python -m analysis all --config ...")
-    data_sha, ckpt_sha = fetch["outputs"]["data/images.npy"], train["outputs"]["train/model.pt"]
+    data_sha = step_output(run_dir, "fetch", "data/images.npy")
+    ckpt_sha = step_output(run_dir, "train", "train/model.pt")
     key = hash_key(cfg.section("model", "encode"), cfg.data.val_fraction, cfg.run.seed, data_sha, ckpt_sha,
                    code_hash("encode", "model"))
     if not force and is_complete(run_dir, "encode", key):
@@ -168,7 +169,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         return read_manifest(run_dir, "encode")
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    device = pick_device(cfg.run.device)
+    device = config_device(cfg)
     model, _ = load_checkpoint(run_dir / "train" / "model.pt", cfg, device)
     images = load_images(run_dir)
     n, N = len(images), cfg.model.latent_dim

@@ -21,3 +21,11 @@ class UserError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem} -- {fix}" if fix else problem)
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM handler, so that a ``kill`` unwinds like Ctrl-C.
+
+    A BaseException (like KeyboardInterrupt): ``except Exception`` does not swallow it,
+    and the atomic writers remove their temporary files on the way out.
+    """

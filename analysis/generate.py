@@ -121,7 +121,7 @@ from analysis import metrics as M
 from analysis.config import Config
 from analysis.errors import UserError
 from analysis.generators import GENERATORS, make_generator
-from analysis.model import load_checkpoint, pick_device
+from analysis.model import config_device, load_checkpoint
 
 REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
@@ -323,9 +323,9 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         raise UserError(f"checkpoint {ckpt_path} does not exist",
                         "run the train step first: python -m analysis train --config ...")
     images = _load_images(img_path)
-    inputs = {"latents.npy": io.sha256_file(lat_path), "train/model.pt": io.sha256_file(ckpt_path),
-              "data/images.npy": io.sha256_file(img_path),
-              "stats/stats.json": io.sha256_file(stats_path) if stats_path.is_file() else "absent"}
+    inputs = {name: io.sha256_cached(run_dir, path) for name, path in
+              (("latents.npy", lat_path), ("train/model.pt", ckpt_path), ("data/images.npy", img_path))}
+    inputs["stats/stats.json"] = io.sha256_cached(run_dir, stats_path) if stats_path.is_file() else "absent"
     _check_stats(run_dir, inputs)
     key = io.hash_key(cfg.section("generate", "run"), inputs, io.code_hash("generate", "generators", "metrics"))
     out_dir = run_dir / "generate"
@@ -357,7 +357,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
                         "encode more images, lower generate.holdout_fraction, or drop those generators")
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    device = pick_device(cfg.run.device)
+    device = config_device(cfg)
     model, _ = load_checkpoint(ckpt_path, cfg, device)
 
     # ---- split

@@ -101,14 +101,57 @@ def build_model(cfg: Config) -> ConvAE:
 
 
 def pick_device(spec: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
+    """The torch device ``spec`` names, checked to be usable on this machine.
+
+    ``auto`` picks CUDA, then Apple MPS, then CPU. Otherwise ``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps``.
+
+    Raises
+    ------
+    ValueError
+        Not a device name, a device type this project does not run on, or a device
+        this machine does not have (with the reason).
+    """
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"'{spec}' is not a device name (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("CUDA is not available on this machine (no GPU, driver or CUDA build of torch)")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"there is no CUDA device {device.index}: this machine has {count} "
+                             f"(cuda:0 .. cuda:{count - 1})")
+        return device
+    if device.type == "mps":
+        if not _mps_available():
+            raise ValueError("Apple MPS is not available on this machine")
+        return device
+    raise ValueError(f"device type '{device.type}' is not supported (use auto, cpu, cuda, cuda:N or mps)")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def config_device(cfg: Config) -> torch.device:
+    """``run.device`` as a usable device; a UserError naming the key otherwise."""
+    from analysis.errors import UserError
+
+    try:
+        return pick_device(cfg.run.device)
+    except ValueError as e:
+        raise UserError(f"config key 'run.device' = {cfg.run.device!r}: {e}",
+                        'set run.device = "auto" (the best available) or "cpu"') from None
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -122,6 +165,12 @@ def architecture(cfg: Config) -> dict:
     return {"in_channels": cfg.data.channels, "image_size": cfg.data.image_size,
             "latent_dim": m.latent_dim, "channels": list(m.channels),
             "kernel_size": m.kernel_size, "batch_norm": m.batch_norm}
+
+
+def non_finite_tensors(state: dict) -> list[str]:
+    """Names of the floating-point tensors in ``state`` that hold NaN or inf."""
+    return [k for k, v in state.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
 def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tuple[ConvAE, dict]:
@@ -161,12 +210,17 @@ def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tu
                         f"(nothing was executed){': ' + first[:120] if first else ''}", fix) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError) as e:
         raise UserError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__})", fix) from None
-    if isinstance(obj, dict) and "state_dict" in obj:
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         state, meta = obj["state_dict"], {k: v for k, v in obj.items() if k != "state_dict"}
     elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state, meta = obj, {}
     else:
         raise UserError(f"{path} is not a model checkpoint (no state_dict inside)", fix)
+    bad = non_finite_tensors(state)
+    if bad:
+        raise UserError(f"checkpoint {path} holds NaN/inf values in {len(bad)} tensor(s) "
+                        f"(first: {bad[0]}); it comes from a training run that diverged",
+                        "use another checkpoint, or retrain (with a lower train.lr)")
     want = architecture(cfg)
     have = meta.get("architecture")
     if have is not None and have != want:

@@ -21,6 +21,11 @@ Conventions
   than n points is not an error: the sample is clipped to n and ``notes`` says so.
 - Slices and the slice membership rule: see :mod:`analysis.slices`.
 - JSON has no NaN/inf: an undefined or infinite number is ``null``.
+- Degenerate clouds: latents that are all the same point (zero variance in every
+  component) are refused (:func:`analysis.io.load_latents`, exit 2). A cloud that spans
+  fewer than N dimensions (rank-deficient covariance, ``pca.rank`` < N) is measured:
+  the empirical Mahalanobis distance is then null (singular covariance), the
+  Ledoit-Wolf and PCA-subspace distances stay defined, and ``notes`` says so.
 
 stats.json
 ----------
@@ -59,7 +64,8 @@ words included (with the cut-offs in ``thresholds``); the report only narrates t
     ``total_variance`` (trace of cov); ``eigenvalues_top`` (up to 10, descending);
     ``variance_share_first_k`` {"k": share of variance in the first k axes};
     ``axes_for_variance`` {"0.9": fewest axes holding that share}; ``condition_number``
-    of cov (largest/smallest eigenvalue; null if singular). *(v2)* ``axis_length_ratio``
+    of cov (largest/smallest eigenvalue; null if singular); ``rank``: the numerical rank
+    of cov (:func:`numerical_rank`). *(v2)* ``axis_length_ratio``
     = sqrt(condition_number), the longest over the shortest axis; ``headline_k`` (10, or
     N // 2 for N < 10) and ``variance_share_headline_k``.
 ``centre``
@@ -73,8 +79,8 @@ words included (with the cut-offs in ``thresholds``); the report only narrates t
     ``euclidean``: ``distance`` (= |mean|), ``share_farther`` (share of points with
     |z - mean| > |mean|: small means the origin is at the border of the cloud).
     ``mahalanobis``: ``primary`` names the metric used for the headline figure
-    ("ledoit_wolf"); ``empirical`` {``distance`` (null if cov is singular or has
-    condition number > 1e12), ``condition_number``}; ``ledoit_wolf`` {``distance``,
+    ("ledoit_wolf"); ``empirical`` {``distance`` (null if cov is singular, has
+    condition number > 1e12 or ``pca.rank`` < N), ``condition_number``}; ``ledoit_wolf`` {``distance``,
     ``shrinkage`` (sklearn's Ledoit-Wolf coefficient), ``condition_number`` of the shrunk
     covariance, ``share_farther`` (share of real points farther from the centre than
     the origin in this metric), ``gaussian_share_farther`` (chi-square tail with N
@@ -340,6 +346,23 @@ def pca(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     big = np.abs(axes).argmax(axis=1)
     axes *= np.where(axes[np.arange(len(axes)), big] < 0, -1.0, 1.0)[:, None]
     return w, axes
+
+
+def numerical_rank(eig: np.ndarray) -> int:
+    """Principal axes along which the cloud really spreads.
+
+    An axis counts if its variance exceeds ``(N * eps32)^2`` times the largest one
+    (its spread exceeds N float32 round-off units of the widest axis): latents are
+    float32, so thinner directions are round-off, not data.
+
+    Parameters
+    ----------
+    eig : (N,) principal variances, descending (:func:`pca`)
+    """
+    if not eig.size or eig[0] <= 0:
+        return 0
+    tol = eig[0] * (eig.size * np.finfo(np.float32).eps) ** 2
+    return int(np.count_nonzero(eig > tol))
 
 
 def ledoit_wolf_shrinkage(cov: np.ndarray, sum_r4: float, n: int) -> float:
@@ -742,7 +765,8 @@ def _origin(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: Stats
         "euclidean": {"distance": offset, "share_farther": float(np.mean(m["radius_centred"] > offset))},
         "mahalanobis": {
             "primary": "ledoit_wolf",
-            "empirical": {"distance": o_emp if cond < MAX_CONDITION else None, "condition_number": cond},
+            "empirical": {"distance": o_emp if cond < MAX_CONDITION and numerical_rank(eig) == N else None,
+                          "condition_number": cond},
             "ledoit_wolf": {"distance": o_lw, "shrinkage": shrink,
                             "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
                             "share_farther": float(np.mean(d_lw > o_lw)),
@@ -858,6 +882,11 @@ def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
     m = moments(z)
     components, comp = _components(z, m, sc, A)
     correlation_, pca_, centre, eig, axes = _shape(m, A)
+    pca_["rank"] = numerical_rank(eig)
+    if pca_["rank"] < N:
+        notes.append(f"the latent points span only {pca_['rank']} of the N = {N} dimensions (rank-deficient "
+                     "covariance: the encoder uses fewer directions than model.latent_dim); the empirical "
+                     "Mahalanobis distance is undefined, the Ledoit-Wolf and PCA-subspace distances are used")
     radii, b_, grid = _radii(m, comp, sc, seed, A)
     origin = _origin(z, m, eig, axes, sc, seed, A)
     projections, slices_, pairs = _planes(z, m, grid, b_["used"], sc, seed, A)
@@ -902,7 +931,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     z = io.load_latents(path)
     n, N = z.shape
     validate(cfg.stats, n, N)
-    sha = io.sha256_file(path)
+    sha = io.sha256_cached(run_dir, path)
     key = io.hash_key(cfg.section("stats", "run"), sha, io.code_hash("stats", "slices", "published"))
     out_dir = run_dir / "stats"
     json_path, npz_path = out_dir / "stats.json", out_dir / "arrays.npz"

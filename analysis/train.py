@@ -9,13 +9,18 @@ Reproducible and resumable:
   in epoch e comes from a :class:`~torch.utils.data.DistributedSampler` seeded with
   ``run.seed`` and ``set_epoch(e)``; no other randomness is used;
 * after every epoch ``train/resume.pt`` (weights, optimizer state, history) is
-  written atomically. A run stopped by Ctrl-C or ``kill -9`` resumes from it, and
+  written atomically. A run stopped by Ctrl-C, SIGTERM or ``kill -9`` resumes from it, and
   on the CPU ends with exactly the weights an uninterrupted run gives;
+* a loss or weights that become NaN/inf stop the run with a UserError (exit 2):
+  nothing final is written;
 * at the end ``train/model.pt`` (weights + resolved config + architecture + data
-  fingerprint + package version), ``train/history.json`` (per-epoch train and
-  held-out error), ``train/timing.json`` (seconds and images/s per epoch: the only
-  output that differs between identical runs, so the manifest does not hash it) and
-  the step's manifest are written, and ``resume.pt`` is removed.
+  fingerprint + per-epoch history + package version), ``train/history.json``
+  (per-epoch train and held-out error), ``train/timing.json`` (seconds and images/s
+  per epoch: the only output that differs between identical runs, so the manifest
+  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed.
+
+``--checkpoint`` adopts a user's checkpoint instead (:func:`adopt_checkpoint`): it must
+fit the config and hold finite weights; its own data fingerprint and history are kept.
 
 Distributed: started under ``torchrun --nproc-per-node K``, the step trains with
 DistributedDataParallel (NCCL on GPUs, gloo on CPU). The global batch stays
@@ -30,6 +35,7 @@ from the uint8 cache file by DataLoader workers (``data.workers``).
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import time
@@ -44,10 +50,12 @@ from analysis import __version__
 from analysis.config import Config
 from analysis.data import load_images
 from analysis.errors import UserError
-from analysis.io import NpyRows, atomic_write, code_hash, eprint, hash_key, is_complete, read_manifest, save_json, sha256_file, write_manifest
-from analysis.model import architecture, build_model, load_checkpoint, pick_device
+from analysis.io import (NpyRows, atomic_write, code_hash, eprint, hash_key, is_complete, read_manifest, save_json,
+                         sha256_file, step_output, write_manifest)
+from analysis.model import architecture, build_model, config_device, load_checkpoint, non_finite_tensors
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
+LOSS = "mean squared error per pixel, pixels in [0, 1]"
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,10 +115,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None
 
     Returns the manifest of the step.
     """
-    fetch = read_manifest(run_dir, "fetch")
-    if fetch is None:
-        raise UserError(f"no finished fetch step in {run_dir}", "run: python -m analysis fetch --config ...")
-    data_sha = fetch["outputs"]["data/images.npy"]
+    data_sha = step_output(run_dir, "fetch", "data/images.npy")
     if checkpoint is not None:
         return adopt_checkpoint(cfg, run_dir, Path(checkpoint), data_sha)
     key = train_key(cfg, data_sha)
@@ -130,7 +135,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None
         if backend == "nccl":
             torch.cuda.set_device(device)
     else:
-        device = pick_device(cfg.run.device)
+        device = config_device(cfg)
     try:
         return _train(cfg, run_dir, key, data_sha, device, rank, world)
     finally:
@@ -192,9 +197,12 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += loss.item() * len(x)
+            value = loss.item()
+            if world == 1 and not math.isfinite(value):
+                raise _diverged(f"the loss became {value}", epoch, t)
+            loss_sum += value * len(x)
             seen += len(x)
-            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen * world / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix(loss=f"{value:.4f}", img_s=f"{seen * world / (time.perf_counter() - t0):.0f}")
         bar.close()
         seconds = time.perf_counter() - t0
         train_loss = loss_sum / seen
@@ -203,6 +211,10 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             buf = torch.tensor([train_loss], dtype=torch.float64, device=device)
             dist.all_reduce(buf)
             train_loss = buf.item() / world
+        if not math.isfinite(train_loss):  # the same value on every rank: all stop together
+            raise _diverged(f"the loss became {train_loss}", epoch, t)
+        if non_finite_tensors(model.state_dict()):
+            raise _diverged("the weights became NaN/inf", epoch, t)
         if rank == 0:
             val_loss = evaluate(model, pixels, val_idx, max(per_rank, 256), device)
             history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
@@ -217,6 +229,13 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     if rank != 0:
         return {}
     return _finish(cfg, run_dir, key, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
+
+
+def _diverged(what: str, epoch: int, t) -> UserError:
+    """The error that stops a diverging training run (nothing final has been written)."""
+    return UserError(f"training diverged: {what} in epoch {epoch + 1} (train.lr = {t.lr:g}, "
+                     f"train.weight_decay = {t.weight_decay:g}); no model was written",
+                     "lower train.lr (e.g. 10 times) or train.weight_decay and run the train step again")
 
 
 def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
@@ -241,13 +260,14 @@ def _save(path: Path, obj: dict) -> None:
 def _finish(cfg: Config, run_dir: Path, key: str, data_sha: str, model: nn.Module, history: list[dict],
             timing: list[dict], n_train: int, n_val: int, device: torch.device) -> dict:
     model_path = run_dir / "train" / "model.pt"
+    hist = {"epochs": history, "n_train": n_train, "n_val": n_val, "loss": LOSS,
+            "parameters": sum(p.numel() for p in model.parameters())}
     _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
                        "architecture": architecture(cfg), "config": cfg.to_dict(),
-                       "data_sha256": data_sha, "version": __version__, "epochs": len(history)})
+                       "data_sha256": data_sha, "version": __version__, "epochs": len(history),
+                       "history": hist})
     hist_path = run_dir / "train" / "history.json"
-    save_json(hist_path, {"epochs": history, "n_train": n_train, "n_val": n_val,
-                          "loss": "mean squared error per pixel, pixels in [0, 1]",
-                          "parameters": sum(p.numel() for p in model.parameters())})
+    save_json(hist_path, hist)
     # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
     save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
                                                   "threads": torch.get_num_threads()})
@@ -259,21 +279,53 @@ def _finish(cfg: Config, run_dir: Path, key: str, data_sha: str, model: nn.Modul
 
 
 def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, data_sha: str) -> dict:
-    """Use a user's checkpoint instead of training: check that it fits, then store it as model.pt."""
+    """Use a user's checkpoint instead of training: check it, then store it as model.pt.
+
+    The checkpoint must fit the config and hold finite weights (else a UserError, and
+    the current model.pt stays). Its provenance is kept, not rewritten: ``data_sha256``
+    is the fingerprint of the data it was trained on (None if it does not say; a
+    warning if it differs from the current images), and its training history goes into
+    history.json (which says so when the checkpoint has none).
+    """
     model, meta = load_checkpoint(path, cfg)
     src_sha = sha256_file(path)
+    trained_on = meta.get("data_sha256") if isinstance(meta.get("data_sha256"), str) else None
     key = hash_key("user-checkpoint", src_sha, cfg.section("data", "model"), data_sha)
     if is_complete(run_dir, "train", key):
         eprint("train: up to date (same user checkpoint)")
         return read_manifest(run_dir, "train")
+    if trained_on is not None and trained_on != data_sha:
+        eprint(f"train: warning: the checkpoint {path} was trained on other images (sha256 {trained_on[:12]}...) "
+               f"than data/images.npy (sha256 {data_sha[:12]}...); its provenance is kept as it is")
+    hist = _checkpoint_history(meta, path, src_sha)
     model_path = run_dir / "train" / "model.pt"
     _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
-                       "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": data_sha,
-                       "version": __version__, "source": str(path), "source_sha256": src_sha})
+                       "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": trained_on,
+                       "version": __version__, "source": str(path), "source_sha256": src_sha,
+                       "epochs": len(hist["epochs"]), "history": hist})
     hist_path = run_dir / "train" / "history.json"
-    hist = meta.get("history") if isinstance(meta.get("history"), list) else []
-    save_json(hist_path, {"epochs": hist, "source": "user checkpoint", "checkpoint": str(path)})
+    save_json(hist_path, hist)
     eprint(f"train: using the checkpoint {path} (not training)")
     return write_manifest(run_dir, "train", key, {"data/images.npy": data_sha, "checkpoint": src_sha},
-                          [model_path, hist_path], config=cfg.to_dict())
+                          [model_path, hist_path], config=cfg.to_dict(),
+                          extra={"checkpoint": {"source": str(path), "sha256": src_sha,
+                                                "trained_on_data_sha256": trained_on,
+                                                "same_data": trained_on == data_sha if trained_on else None}})
 
+
+def _checkpoint_history(meta: dict, path: Path, src_sha: str) -> dict:
+    """history.json for an adopted checkpoint: its own training history, or a note that it has none."""
+    hist = meta.get("history")
+    if isinstance(hist, list):  # a bare list of epochs (older or foreign checkpoints)
+        hist = {"epochs": hist}
+    epochs = hist.get("epochs") if isinstance(hist, dict) else None
+    ok = isinstance(epochs, list) and all(
+        isinstance(e, dict) and isinstance(e.get("epoch"), int) and
+        all(isinstance(e.get(k), (int, float)) for k in ("train_loss", "val_loss")) for e in epochs)
+    src = {"source": "user checkpoint", "checkpoint": str(path), "checkpoint_sha256": src_sha}
+    if ok and epochs:
+        keep = {k: hist[k] for k in ("n_train", "n_val", "loss", "parameters") if k in hist}
+        return {**keep, "epochs": epochs, **src, "history_recorded": True}
+    eprint(f"train: note: the checkpoint {path} records no training history; history.json says so")
+    return {"epochs": [], **src, "history_recorded": False,
+            "note": "the checkpoint does not record its training history (per-epoch losses unknown)"}

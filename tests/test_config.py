@@ -89,3 +89,32 @@ def test_parse_override_reads_toml_values():
     assert parse_override("a.b=[1,2]") == ("a", "b", [1, 2])
     assert parse_override("a.b=hello") == ("a", "b", "hello")
     assert parse_override('a.b="x=y"') == ("a", "b", "x=y")
+
+
+def _keys_of_type(tp):
+    import dataclasses
+    import typing
+
+    for section, cls in typing.get_type_hints(Config).items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] == tp:
+                yield f"{section}.{f.name}"
+
+
+@pytest.mark.case("every float key of every section set to nan, inf or -inf; every int key set to 2**70 or -2**70",
+                  "a UserError naming that key, for each of them (the checks are generic, not per key)")
+def test_every_numeric_key_rejects_non_finite_and_huge_values():
+    floats, ints = list(_keys_of_type(float)), list(_keys_of_type(int))
+    assert "train.lr" in floats and "stats.k_sigma" in floats and "run.seed" in ints
+    for key in floats:
+        for bad in ("nan", "inf", "-inf"):
+            with pytest.raises(UserError, match=rf"'{key}' = .*(not a finite number|below its minimum)"):
+                load_config(None, [f"{key}={bad}"])
+    for key in ints:
+        for bad in (2 ** 70, -2 ** 70):
+            with pytest.raises(UserError, match=rf"'{key}' = "):
+                load_config(None, [f"{key}={bad}"])
+    for key in ("stats.b_grid", "generate.sweep_confidence"):
+        with pytest.raises(UserError, match=rf"'{key}\[1\]' = nan is not a finite number"):
+            load_config(None, [f"{key}=[0.5, nan]"])

@@ -127,8 +127,8 @@ def _state(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-@pytest.mark.case("kill -9 or Ctrl-C during training", "exit 130 on Ctrl-C; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+@pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history")
 def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig):
     args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
             "--set", "train.batch_size=16"]
@@ -147,8 +147,9 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig):
     assert resume.exists() and proc.poll() is None, "training finished before it could be interrupted"
     proc.send_signal(sig)
     err = proc.communicate(timeout=60)[1]
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "re-run the same command to resume" in err
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], err
+        assert "re-run the same command to resume" in err and "Traceback" not in err
     else:
         assert proc.returncode == -signal.SIGKILL
     assert not (run / "train.manifest.json").exists() and not (run / "train" / "model.pt").exists()

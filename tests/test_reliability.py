@@ -22,16 +22,19 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.io import read_manifest
+from analysis.io import HASH_CACHE, read_manifest
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 BIG = ["--set", "data.synthetic_count=20000"]  # enough images that a step can be caught mid-way
 
 
+BOOKKEEPING = (".lock", HASH_CACHE)  # the lock and the stat->sha256 cache are not artifacts
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in BOOKKEEPING}
 
 
 def start(*args: str) -> subprocess.Popen:
