@@ -121,7 +121,75 @@ def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path) -
     return time.perf_counter() - t0
 
 
+def gpu_figures(device: torch.device, steps: int = 50) -> None:
+    """Training img/s (our epoch loop: bf16 autocast, pinned non-blocking copies) against a bare
+    fp32 loop, and peak memory, for the default and the CelebA-size network on ``device``."""
+    from analysis.train import Pixels, _epoch, autocast_context, make_optimizer
+    from analysis.io import NpyRows
+
+    for name in ("default", "celeba"):
+        cfg = load_config(ROOT / "configs" / f"{name}.toml", ["data.source=synthetic"])
+        b, c, s = cfg.train.batch_size, cfg.data.channels, cfg.data.image_size
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "x.npy"
+            np.save(path, np.random.default_rng(0).integers(0, 256, (b * 8, c, s, s), dtype=np.uint8))
+            pixels = Pixels(NpyRows(path), in_memory=True)
+        if device.type == "cuda":
+            pixels.pin()
+        batches = [np.random.default_rng(i).choice(len(pixels), b, replace=False) for i in range(steps)]
+
+        def ours() -> float:
+            torch.manual_seed(0)
+            model = build_model(cfg).to(device)
+            opt = make_optimizer(model, cfg.train, device)
+            ctx = autocast_context(cfg.train.precision, device)
+            _epoch(model, opt, (pixels[i] for i in batches[:5]), 5, device, torch.contiguous_format, ctx, "", True)
+            _sync(device)
+            t0 = time.perf_counter()
+            _epoch(model, opt, (pixels[i] for i in batches), steps, device, torch.contiguous_format, ctx, "", True)
+            _sync(device)
+            return steps * b / (time.perf_counter() - t0)
+
+        def bare() -> float:
+            torch.manual_seed(0)
+            model = build_model(cfg).to(device)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+            x_all = pixels.ram.to(device)
+
+            def go(idx):
+                for i in idx:
+                    x = x_all[torch.from_numpy(i).to(device)]
+                    opt.zero_grad()
+                    loss = torch.nn.functional.mse_loss(model(x), x)
+                    loss.backward()
+                    opt.step()
+            go(batches[:5])
+            _sync(device)
+            t0 = time.perf_counter()
+            go(batches)
+            _sync(device)
+            return steps * b / (time.perf_counter() - t0)
+
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        o = statistics.median(ours() for _ in range(3))
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+        bl = statistics.median(bare() for _ in range(3))
+        record(f"gpu_train_{name}_vs_bare", o, "img/s", baseline=bl,
+               text=f"{device} training, {name} network ({c}x{s}x{s}, batch {b}, precision "
+                    f"{cfg.train.precision}): {o:.0f} img/s, peak memory {peak:.0f} MiB; bare fp32 loop {bl:.0f} img/s")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def main() -> None:
+    if torch.cuda.is_available():
+        gpu_figures(torch.device("cuda"))
+    else:
+        print("GPU figures: no CUDA GPU found on this machine (not measured)", flush=True)
     torch.set_num_threads(THREADS)
     cfg = load_config(ROOT / "configs" / "default.toml",
                       [f"train.epochs={EPOCHS}", f"run.threads={THREADS}"])

@@ -15,7 +15,8 @@ import os
 
 
 def record(name: str, value: float, unit: str, baseline: float | None = None,
-           target: float | None = None, text: str = "", higher_is_better: bool = True) -> dict:
+           target: float | None = None, text: str = "", higher_is_better: bool = True,
+           judge: str = "ratio") -> dict:
     """Print one figure and append it to ``$BENCH_RECORDS`` (if set).
 
     Parameters
@@ -28,9 +29,11 @@ def record(name: str, value: float, unit: str, baseline: float | None = None,
         The goal for ``value / baseline`` (or for ``value`` when there is no baseline).
     higher_is_better : bool
         Whether a ratio (or value) above the target meets it.
+    judge : {"ratio", "value"}
+        What the target applies to when there is a baseline (without one: the value).
     """
     ratio = value / baseline if baseline else None
-    judged = ratio if ratio is not None else value
+    judged = ratio if ratio is not None and judge == "ratio" else value
     met = None if target is None else (judged >= target if higher_is_better else judged <= target)
     row = {"value": round(float(value), 6), "unit": unit,
            "baseline": None if baseline is None else round(float(baseline), 6),
@@ -39,7 +42,8 @@ def record(name: str, value: float, unit: str, baseline: float | None = None,
     if ratio is not None:
         parts.append(f"ratio {ratio:.2f}x")
     if target is not None:
-        parts.append(f"target {'>=' if higher_is_better else '<='} {target}{'x' if ratio is not None else ''}: "
+        x = "x" if ratio is not None and judge == "ratio" else f" {unit}"
+        parts.append(f"target {'>=' if higher_is_better else '<='} {target}{x}: "
                      f"{'met' if met else 'NOT met'}")
     print("; ".join(parts), flush=True)
     path = os.environ.get("BENCH_RECORDS")
