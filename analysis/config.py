@@ -117,6 +117,15 @@ class TrainConfig:
     channels_last: bool = _f(False)
     # Wrap the model in torch.compile (slow start, sometimes faster steps).
     compile: bool = _f(False)
+    # Write the resume checkpoint (train/resume.pt) after an epoch once this many seconds have
+    # passed since the last one; 0 = after every epoch. Ctrl-C and SIGTERM always save the last
+    # finished epoch, so only kill -9 can lose up to this much work.
+    checkpoint_interval: float = _f(60.0, min=0.0, max=86400.0)
+    # Arithmetic of the training forward pass: "auto" = bfloat16 autocast on CUDA GPUs that
+    # support it, float32 elsewhere; "fp32" always float32; "bf16" autocast on CUDA or CPU.
+    precision: str = _f("auto", choices=("auto", "fp32", "bf16"))
+    # Adam's fused kernel (one kernel for all parameters; faster on CPU and CUDA).
+    fused_adam: bool = _f(True)
 
 
 @dataclass

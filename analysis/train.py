@@ -81,6 +81,11 @@ class Pixels:
     def __len__(self) -> int:
         return len(self.images)
 
+    def pin(self) -> None:
+        """Page-lock the in-memory pixels so that copies to a CUDA device run asynchronously."""
+        if self.ram is not None:
+            self.ram = self.ram.pin_memory()
+
     def __getitem__(self, idx: np.ndarray) -> torch.Tensor:
         if self.ram is not None:
             return self.ram[torch.from_numpy(np.asarray(idx))]
@@ -93,7 +98,7 @@ def _dist_info() -> tuple[int, int]:
     return (int(os.environ.get("RANK", "0")), world) if world > 1 else (0, 1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int, device: torch.device) -> float:
     """Mean squared reconstruction error over the images ``idx``."""
     if len(idx) == 0:
@@ -101,13 +106,19 @@ def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int,
     model.eval()
     total = 0.0
     for i in range(0, len(idx), batch_size):
-        x = pixels[idx[i:i + batch_size]].to(device)
+        x = pixels[idx[i:i + batch_size]].to(device, non_blocking=True)
         total += nn.functional.mse_loss(model(x), x, reduction="sum").item()
     return total / (len(idx) * int(np.prod(pixels.shape[1:])))
 
 
+#: [train] keys that do not change the trained weights (left out of the step's key).
+NOT_IN_KEY = ("checkpoint_interval",)
+
+
 def train_key(cfg: Config, data_sha: str) -> str:
-    return hash_key(cfg.section("data", "model", "train"), cfg.run.seed, data_sha, code_hash("train", "model"))
+    settings = cfg.section("data", "model", "train")
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in NOT_IN_KEY}
+    return hash_key(settings, cfg.run.seed, data_sha, code_hash("train", "model"))
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
@@ -161,7 +172,7 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     model = build_model(cfg).to(device)
     fmt = torch.channels_last if t.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    opt = make_optimizer(model, t, device)
     history: list[dict] = []  # deterministic: losses only
     timing: list[dict] = []   # wall-clock figures, kept apart so artifacts stay reproducible
     start = 0
@@ -178,54 +189,47 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     step_net = torch.compile(net) if t.compile else net
+    if device.type == "cuda" and pixels.ram is not None:
+        pixels.pin()
+    autocast = autocast_context(t.precision, device)
 
     sampler = torch.utils.data.DistributedSampler(range(len(train_idx)), num_replicas=world, rank=rank,
                                                   shuffle=True, seed=cfg.run.seed, drop_last=True)
     steps = len(sampler) // per_rank
-    for epoch in range(start, t.epochs):
-        sampler.set_epoch(epoch)
-        order = train_idx[np.fromiter(iter(sampler), dtype=np.int64)]
-        batches = [order[i * per_rank:(i + 1) * per_rank] for i in range(steps)]
-        loader = _loader(pixels, batches, cfg.data.workers)
-        net.train()
-        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-        bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch",
-                   disable=None if rank == 0 else True, file=sys.stderr, leave=False)
-        for x in bar:
-            x = x.to(device, non_blocking=True).contiguous(memory_format=fmt)
-            loss = nn.functional.mse_loss(step_net(x), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            value = loss.item()
-            if world == 1 and not math.isfinite(value):
-                raise _diverged(f"the loss became {value}", epoch, t)
-            loss_sum += value * len(x)
-            seen += len(x)
-            bar.set_postfix(loss=f"{value:.4f}", img_s=f"{seen * world / (time.perf_counter() - t0):.0f}")
-        bar.close()
-        seconds = time.perf_counter() - t0
-        train_loss = loss_sum / seen
-        if world > 1:
-            import torch.distributed as dist
-            buf = torch.tensor([train_loss], dtype=torch.float64, device=device)
-            dist.all_reduce(buf)
-            train_loss = buf.item() / world
-        if not math.isfinite(train_loss):  # the same value on every rank: all stop together
-            raise _diverged(f"the loss became {train_loss}", epoch, t)
-        if non_finite_tensors(model.state_dict()):
-            raise _diverged("the weights became NaN/inf", epoch, t)
-        if rank == 0:
-            val_loss = evaluate(model, pixels, val_idx, max(per_rank, 256), device)
-            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
-            timing.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
-                           "images_per_s": round(seen * world / seconds, 1)})
-            eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}  val mse {val_loss:.5f}  "
-                   f"{seen * world / seconds:.0f} img/s")
-            _save(resume_path, {"key": key, "epoch": epoch + 1, "history": history, "timing": timing,
-                                "state_dict": _cpu_state(model), "optimizer": opt.state_dict()})
-        if world > 1:
-            torch.distributed.barrier()
+    saver = Checkpointer(resume_path, key, t.checkpoint_interval, enabled=rank == 0)
+    try:
+        for epoch in range(start, t.epochs):
+            sampler.set_epoch(epoch)
+            order = train_idx[np.fromiter(iter(sampler), dtype=np.int64)]
+            batches = [order[i * per_rank:(i + 1) * per_rank] for i in range(steps)]
+            t0 = time.perf_counter()
+            train_loss = _epoch(step_net, opt, _loader(pixels, batches, cfg.data.workers), steps, device, fmt,
+                                autocast, f"epoch {epoch + 1}/{t.epochs}", quiet=rank != 0)
+            seconds = time.perf_counter() - t0
+            if world > 1:
+                import torch.distributed as dist
+                buf = torch.tensor([train_loss], dtype=torch.float64, device=device)
+                dist.all_reduce(buf)
+                train_loss = buf.item() / world
+            if not math.isfinite(train_loss):  # the same value on every rank: all stop together
+                raise _diverged(f"the loss became {train_loss}", epoch, t)
+            if non_finite_tensors(model.state_dict()):
+                raise _diverged("the weights became NaN/inf", epoch, t)
+            if rank == 0:
+                val_loss = evaluate(model, pixels, val_idx, max(per_rank, VAL_BATCH), device)
+                history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
+                seen = steps * t.batch_size
+                timing.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
+                               "images_per_s": round(seen / seconds, 1)})
+                saver.epoch_done({"epoch": epoch + 1, "history": history, "timing": timing},
+                                 model, opt, last=epoch + 1 == t.epochs)
+                eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}  val mse {val_loss:.5f}  "
+                       f"{seen / seconds:.0f} img/s")
+            if world > 1:
+                torch.distributed.barrier()
+    except BaseException:  # Ctrl-C, SIGTERM, errors: keep the last finished epoch for the re-run
+        saver.flush()
+        raise
     if rank != 0:
         return {}
     return _finish(cfg, run_dir, key, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
@@ -238,6 +242,89 @@ def _diverged(what: str, epoch: int, t) -> UserError:
                      "lower train.lr (e.g. 10 times) or train.weight_decay and run the train step again")
 
 
+VAL_BATCH = 1024  # held-out images per forward pass of the validation (inference only, cheap)
+
+
+def make_optimizer(model: nn.Module, t, device: torch.device) -> torch.optim.Optimizer:
+    """Adam, with the fused kernel where the device supports it and ``train.fused_adam`` asks."""
+    fused = t.fused_adam and device.type in ("cpu", "cuda")
+    return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay,
+                            **({"fused": True} if fused else {}))
+
+
+def autocast_context(precision: str, device: torch.device):
+    """The autocast context of the training forward pass (see ``train.precision``)."""
+    import contextlib
+
+    if precision == "auto":
+        use = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    else:
+        use = precision == "bf16" and device.type in ("cuda", "cpu")
+    if not use:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _epoch(net: nn.Module, opt: torch.optim.Optimizer, loader, steps: int, device: torch.device, fmt,
+           autocast, desc: str, quiet: bool) -> float:
+    """One pass over ``loader``; returns the mean training loss (one device sync per epoch)."""
+    net.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    seen = 0
+    bar = tqdm(loader, total=steps, desc=desc, unit="batch", disable=True if quiet else None,
+               file=sys.stderr, leave=False, mininterval=0.5)
+    for x in bar:
+        x = x.to(device, non_blocking=True).contiguous(memory_format=fmt)
+        with autocast():
+            out = net(x)
+        loss = nn.functional.mse_loss(out.float(), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach() * len(x)
+        seen += len(x)
+        if bar.n % 50 == 49 and not quiet:  # one device sync per 50 steps for the progress bar
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    bar.close()
+    return loss_sum.item() / seen
+
+
+class Checkpointer:
+    """Keeps ``train/resume.pt`` at most ``interval`` seconds behind, and saves on interruption.
+
+    After every epoch the state (weights, optimizer, history) is either written atomically
+    (when ``interval`` seconds have passed since the last write, or ``interval`` is 0) or
+    kept as an in-memory copy that :meth:`flush` writes when the run is interrupted
+    (Ctrl-C, SIGTERM). A ``kill -9`` therefore loses at most ``interval`` seconds; any
+    resume continues from an epoch boundary and ends with the same weights.
+    """
+
+    def __init__(self, path: Path, key: str, interval: float, enabled: bool = True):
+        self.path, self.key, self.interval, self.enabled = path, key, interval, enabled
+        self.last = time.monotonic()
+        self.pending: dict | None = None
+
+    def epoch_done(self, progress: dict, model: nn.Module, opt: torch.optim.Optimizer, last: bool = False) -> None:
+        if not self.enabled:
+            return
+        if last:  # the final model follows at once; a resume file would be removed anyway
+            self.pending = None
+            return
+        if time.monotonic() - self.last >= self.interval:
+            _save(self.path, {"key": self.key, **progress, "state_dict": _cpu_state(model),
+                              "optimizer": opt.state_dict()})
+            self.last, self.pending = time.monotonic(), None
+        else:
+            import copy
+            self.pending = {"key": self.key, **copy.deepcopy(progress), "state_dict": _cpu_state(model, copy=True),
+                            "optimizer": copy.deepcopy(opt.state_dict())}
+
+    def flush(self) -> None:
+        if self.enabled and self.pending is not None:
+            _save(self.path, self.pending)
+            self.pending = None
+
+
 def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
     """Iterate over batches; read by worker processes when asked."""
     if pixels.ram is not None or workers == 0:
@@ -246,8 +333,10 @@ def _loader(pixels: Pixels, batches: list[np.ndarray], workers: int):
                                        collate_fn=lambda b: pixels[b], persistent_workers=False)
 
 
-def _cpu_state(model: nn.Module) -> dict:
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+def _cpu_state(model: nn.Module, copy: bool = False) -> dict:
+    """The weights on the CPU (``copy``: never sharing memory with the live model)."""
+    return {k: (v.detach().cpu().clone() if copy else v.detach().cpu().contiguous())
+            for k, v in model.state_dict().items()}
 
 
 def _save(path: Path, obj: dict) -> None:

@@ -33,6 +33,9 @@ if str(ROOT) not in sys.path:
 from analysis import metrics  # noqa: E402
 from analysis.generators import GENERATORS, _mean_cov, make_generator  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from record import record  # noqa: E402
+
 N_POINTS, N_DIM, N_SAMPLE, N_METRIC, K = 200_000, 256, 10_000, 10_000, 5
 TARGET_GEN_S, TARGET_METRIC_S = 60.0, 10.0
 
@@ -71,8 +74,9 @@ def bench_generators(z: np.ndarray) -> np.ndarray:
         extra = f"; fitted on {gen.n_fit_points_} points, {gen.n_iter_} EM iterations" if name == "gmm" else ""
         print(f"fit + sample {N_SAMPLE} {name:22s}: {t:6.2f} s (fit {t_fit:.2f}, sample {t_smp:.3f}; "
               f"{t / base:.1f}x the covariance pass{extra})")
-    print(f"fit + sample, all {len(GENERATORS)} generators: {total:.1f} s "
-          f"(target <= {TARGET_GEN_S:.0f} s: {total / TARGET_GEN_S:.2f} of budget)")
+    record("generators_fit_sample_s", total, "s", baseline=base, target=TARGET_GEN_S, higher_is_better=False,
+           judge="value", text=f"fit + sample, all {len(GENERATORS)} generators on {n}x{N}: {total:.1f} s "
+                               f"(baseline: one mean+covariance pass, {base:.2f} s)")
     return sample
 
 
@@ -83,10 +87,9 @@ def bench_metrics(real: np.ndarray, fake: np.ndarray) -> None:
                                 cdist(real[:rows], real, "sqeuclidean").min(axis=1),
                                 cdist(fake[:rows], fake, "sqeuclidean").min(axis=1)))
     brute = t_block * len(fake) / rows
-    print(f"k-NN metrics {len(fake)} vs {len(real)} in {real.shape[1]}-D (k = {K}): {t:.2f} s "
-          f"(target <= {TARGET_METRIC_S:.0f} s: {t / TARGET_METRIC_S:.2f} of budget; brute-force cdist "
-          f"baseline on the same 3 distance matrices, extrapolated from {rows} rows: {brute:.1f} s, "
-          f"{brute / t:.1f}x slower)")
+    record("knn_metrics_s", t, "s", baseline=brute, target=TARGET_METRIC_S, higher_is_better=False, judge="value",
+           text=f"k-NN metrics {len(fake)} vs {len(real)} in {real.shape[1]}-D (k = {K}): {t:.2f} s (brute-force "
+                f"cdist baseline on the same 3 distance matrices, extrapolated from {rows} rows: {brute:.1f} s)")
     print(f"  values: precision {m['precision']:.3f} recall {m['recall']:.3f} density {m['density']:.3f} "
           f"coverage {m['coverage']:.3f}")
 

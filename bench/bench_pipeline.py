@@ -25,6 +25,9 @@ from analysis import data, encode, train  # noqa: E402
 from analysis.config import load_config  # noqa: E402
 from analysis.model import build_model  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from record import record  # noqa: E402
+
 ROUNDS = 3
 
 
@@ -77,10 +80,9 @@ def main() -> None:
             walls.append(wall)
             bares.append(bare_train(cfg, images, steps))
         loop, wall, bare = (statistics.median(v) for v in (loops, walls, bares))
-        print(f"train throughput (default data, batch {cfg.train.batch_size}): {loop:.0f} img/s in the loop, "
-              f"{wall:.0f} img/s for the whole step (checkpoints, validation, start-up); "
-              f"bare eager loop {bare:.0f} img/s; ratio {loop / bare:.2f}x loop, {wall / bare:.2f}x whole step "
-              f"(goal >= 1.0x)", flush=True)
+        record("train_loop_vs_bare", loop, "img/s", baseline=bare, target=1.0,
+               text=f"train throughput (default data, batch {cfg.train.batch_size}): {loop:.0f} img/s in the "
+                    f"loop ({wall:.0f} img/s for the whole 2-epoch step); bare eager loop {bare:.0f} img/s")
 
         # -- encoding throughput vs a bare model.encoder loop over the same tensors
         from analysis.model import load_checkpoint
@@ -102,8 +104,9 @@ def main() -> None:
                         model.encoder(x)
             bare_enc.append(reps * len(images) / (time.perf_counter() - t0))
         o, b = statistics.median(ours), statistics.median(bare_enc)
-        print(f"encode throughput: {o:.0f} img/s (uint8 memmap -> latents); bare model.encoder loop over "
-              f"prepared tensors {b:.0f} img/s; ratio {o / b:.2f}x (target >= 0.9x)", flush=True)
+        record("encode_vs_bare", o, "img/s", baseline=b, target=0.9,
+               text=f"encode throughput: {o:.0f} img/s (uint8 cache -> latents); bare model.encoder loop over "
+                    f"prepared tensors {b:.0f} img/s")
 
         # -- the default training, start to finish
         cfg = load_config(ROOT / "configs" / "default.toml")
@@ -113,9 +116,10 @@ def main() -> None:
         wall = time.perf_counter() - t0
         hist = json.loads((run_dir / "train" / "history.json").read_text())["epochs"]
         var = float(np.var(images / 255.0))
-        print(f"default training: {cfg.train.epochs} epochs in {wall:.1f} s (target <= 120 s; ratio {wall / 120:.2f}); "
-              f"held-out mse {hist[-1]['val_loss']:.5f} = {hist[-1]['val_loss'] / var:.3f} of the pixel variance "
-              f"(first epoch {hist[0]['val_loss'] / var:.3f})", flush=True)
+        record("default_training_s", wall, "s", target=120, higher_is_better=False,
+               text=f"default training: {cfg.train.epochs} epochs in {wall:.1f} s; held-out mse "
+                    f"{hist[-1]['val_loss']:.5f} = {hist[-1]['val_loss'] / var:.3f} of the pixel variance "
+                    f"(first epoch {hist[0]['val_loss'] / var:.3f})")
 
 
 if __name__ == "__main__":

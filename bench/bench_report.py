@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from record import record  # noqa: E402
 TARGET_HTML_S, TARGET_PDF_S, TARGET_NOCHANGE_S, MAX_PAGE = 60.0, 60.0, 15.0, 5 * 1024 * 1024
 
 
@@ -73,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         rec = json.loads(next(site.glob("*/.build.json")).read_text())
         label = rec["label"]
         print(f"report build from {run} ({label}), {formats}: {total:.1f} s in total")
-        print(f"report HTML build: {rec['html_seconds']:.1f} s, {_ratio(rec['html_seconds'], TARGET_HTML_S)}")
+        record("report_html_s", rec["html_seconds"], "s", target=TARGET_HTML_S, higher_is_better=False,
+               text=f"report HTML build: {rec['html_seconds']:.1f} s")
         if "pdf_seconds" in rec:
-            print(f"report PDF build: {rec['pdf_seconds']:.1f} s, {_ratio(rec['pdf_seconds'], TARGET_PDF_S)}")
+            record("report_pdf_s", rec["pdf_seconds"], "s", target=TARGET_PDF_S, higher_is_better=False,
+                   text=f"report PDF build: {rec['pdf_seconds']:.1f} s")
         else:
             print("report PDF build: skipped (latexmk not installed)")
 
@@ -83,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         p = subprocess.run(cmd[:-1], cwd=ROOT, capture_output=True, text=True)  # without --force
         script = time.perf_counter() - t
         ok = p.returncode == 0 and "up to date" in p.stderr
-        print(f"report no-change rebuild (build script): {script:.2f} s, {_ratio(script, TARGET_NOCHANGE_S)}"
-              + ("" if ok else " [did not detect 'up to date']"))
+        record("report_nochange_s", script, "s", target=TARGET_NOCHANGE_S, higher_is_better=False,
+               text=f"report no-change rebuild (build script): {script:.2f} s"
+                    + ("" if ok else " [did not detect 'up to date']"))
 
         make = shutil.which("make")
         if make and config.is_file():
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                       + ("" if m.returncode == 0 else f" [make failed: {m.stderr.strip()[-200:]}]"))
         biggest = max((p for p in (site / label).glob("*.html")), key=lambda q: q.stat().st_size)
         size = biggest.stat().st_size
-        print(f"report largest page: {biggest.name} {size / 2**20:.2f} MiB, {_ratio(size, MAX_PAGE)}")
+        record("report_largest_page_mib", size / 2**20, "MiB", target=MAX_PAGE / 2**20, higher_is_better=False,
+               text=f"report largest page: {biggest.name} {size / 2**20:.2f} MiB")
     return 0
 
 

@@ -29,6 +29,8 @@ from analysis.train import Pixels  # noqa: E402
 
 SMOKE = ROOT / "configs" / "smoke.toml"
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402
 
 
 def cli(*args: str, env: dict | None = None) -> tuple[float, int]:
@@ -66,8 +68,9 @@ def loading(tmp: Path) -> None:
         for b in np.array_split(rng.permutation(n), n // 100):
             pix[b]
     cached = 20 * n / (time.perf_counter() - t0)
-    print(f"cached loading (random batches of 100 from the uint8 cache, as float tensors): {cached:.0f} img/s; "
-          f"ratio cached/uncached {cached / uncached:.0f}x", flush=True)
+    record("cached_loading_vs_decoding", cached, "img/s", baseline=uncached,
+           text=f"cached loading (random batches of 100 from the uint8 cache, as float tensors): {cached:.0f} img/s; "
+                f"decoding JPEGs {uncached:.0f} img/s")
 
 
 def scaling(tmp: Path) -> None:
@@ -83,9 +86,9 @@ def scaling(tmp: Path) -> None:
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
         hist = json.loads((out / "train" / "timing.json").read_text())["epochs"]
         rates[nproc] = hist[-1]["images_per_s"]
-    print(f"distributed training on CPU (gloo, smoke net, global batch 64): 1 process {rates[1]:.0f} samples/s, "
-          f"2 processes {rates[2]:.0f} samples/s; ratio {rates[2] / rates[1]:.2f}x "
-          f"(2 cores: little gain expected)", flush=True)
+    record("ddp_cpu_2_vs_1", rates[2], "img/s", baseline=rates[1],
+           text=f"distributed training on CPU (gloo, smoke net, global batch 64): 2 processes {rates[2]:.0f} "
+                f"samples/s, 1 process {rates[1]:.0f} samples/s (2 cores: little gain expected)")
     if torch.cuda.is_available():
         print(f"GPU: {torch.cuda.device_count()} device(s) present; run torchrun with --nproc-per-node "
               f"{torch.cuda.device_count()} for GPU scaling figures", flush=True)
@@ -107,9 +110,10 @@ def encoding(tmp: Path) -> None:
     cli("train", *args, "--checkpoint", str(ckpt))
     secs, rss = cli("encode", *args)
     pixels_mb = n * 3 * 64 * 64 / 2**20
-    print(f"encoding {n} synthetic 64x64 RGB images (latent 256, 4 conv layers): {n / secs:.0f} img/s "
-          f"({secs:.0f} s incl. start-up), peak RSS {rss:.0f} MB; ratio peak RSS / uint8 pixels "
-          f"({pixels_mb:.0f} MB) {rss / pixels_mb:.2f} (cache built in {secs_fetch:.0f} s)", flush=True)
+    record("encode_200k_rss_vs_pixels", rss, "MB", baseline=pixels_mb, target=1.0, higher_is_better=False,
+           text=f"encoding {n} synthetic 64x64 RGB images (latent 256, 4 conv layers): {n / secs:.0f} img/s "
+                f"({secs:.0f} s incl. start-up), peak RSS {rss:.0f} MB against {pixels_mb:.0f} MB of uint8 pixels "
+                f"(cache built in {secs_fetch:.0f} s)")
 
 
 def main() -> None:

@@ -30,6 +30,9 @@ if str(ROOT) not in sys.path:
 
 from analysis import slices  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from record import record  # noqa: E402
+
 N_POINTS, N_DIM, B = 200_000, 256, 1.5
 TARGET_PAIR_S, TARGET_SPEEDUP, TARGET_STEP_S, TARGET_RSS_GB = 0.3, 1000.0, 60.0, 2.0
 
@@ -81,9 +84,9 @@ def bench_pair_counts(z: np.ndarray) -> None:
     n_pairs = N * (N - 1) // 2
     fast = best_of(lambda: slices.pair_counts(z, B))
     slow = per_pair_loop(z, B, [(0, 1), (17, 200), (100, 255)]) * n_pairs
-    print(f"pair_counts {n}x{N}, b = {B}: {fast:.3f} s (baseline per-pair loop extrapolated to "
-          f"{n_pairs} pairs: {slow:.0f} s; speed-up {slow / fast:.0f}x; "
-          f"target >= {TARGET_SPEEDUP:.0f}x, <= {TARGET_PAIR_S} s: {fast / TARGET_PAIR_S:.2f} of budget)")
+    record("pair_counts_speedup", slow / fast, "x", target=TARGET_SPEEDUP,
+           text=f"pair_counts {n}x{N}, b = {B}: {fast:.3f} s (baseline per-pair loop extrapolated to "
+                f"{n_pairs} pairs: {slow:.0f} s; speed-up {slow / fast:.0f}x)")
     # Larger b: more points have one or two components beyond b (the slow path).
     for b in (3.0, 4.5):
         t = best_of(lambda: slices.pair_counts(z, b))
@@ -116,11 +119,11 @@ def bench_step(z: np.ndarray) -> None:
         size = (run_dir / "stats" / "arrays.npz").stat().st_size
     wall, rss = res["wall"], res["maxrss_kb"] / 2**20
     n, N = z.shape
-    print(f"stats step {n}x{N}: {wall:.1f} s (target <= {TARGET_STEP_S:.0f} s: "
-          f"{wall / TARGET_STEP_S:.2f} of budget; {wall / one_pass:.0f}x one plain read-and-sum "
-          f"pass over the memory-mapped latents, {one_pass:.3f} s)")
-    print(f"stats step peak RSS: {rss:.2f} GiB (target <= {TARGET_RSS_GB:.0f} GB: "
-          f"{rss / TARGET_RSS_GB:.2f} of budget; {rss * 2**30 / z.nbytes:.1f}x the latents file)")
+    record("stats_step_s", wall, "s", baseline=one_pass, target=TARGET_STEP_S, higher_is_better=False, judge="value",
+           text=f"stats step {n}x{N}: {wall:.1f} s ({wall / one_pass:.0f}x one plain read-and-sum pass over "
+                f"the memory-mapped latents, {one_pass:.3f} s)")
+    record("stats_step_rss_gib", rss, "GiB", target=TARGET_RSS_GB, higher_is_better=False,
+           text=f"stats step peak RSS: {rss:.2f} GiB ({rss * 2**30 / z.nbytes:.1f}x the latents file)")
     print(f"stats arrays.npz: {size / 2**20:.1f} MiB")
 
 

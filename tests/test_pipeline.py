@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -127,26 +128,38 @@ def _state(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
-@pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history")
-def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig):
+@pytest.mark.parametrize("sig,interval", [(signal.SIGKILL, 0), (signal.SIGINT, 0), (signal.SIGTERM, 0),
+                                          (signal.SIGINT, 3600), (signal.SIGTERM, 3600)])
+@pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history; Ctrl-C and SIGTERM save the last finished epoch even between timed checkpoints (train.checkpoint_interval)")
+def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interval):
     args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
             "--set", "train.batch_size=16"]
     ref = tmp_path / "ref"
     for step in ("fetch", "train"):
         assert run_cli(step, *args, "--out", str(ref)).returncode == 0
     run = tmp_path / "run"
+    args += ["--set", f"train.checkpoint_interval={interval}"]  # not part of the step's key
     assert run_cli("fetch", *args, "--out", str(run)).returncode == 0
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "analysis", "train", *args, "--out", str(run)],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
     resume = run / "train" / "resume.pt"
     deadline = time.time() + 120
-    while not resume.exists() and proc.poll() is None and time.time() < deadline:
+
+    def epoch_finished() -> bool:  # with a long interval nothing is written until the interruption
+        return resume.exists() if interval == 0 else any("train: epoch 1/4" in ln for ln in lines)
+    while not epoch_finished() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    assert resume.exists() and proc.poll() is None, "training finished before it could be interrupted"
+    assert epoch_finished() and proc.poll() is None, "training finished before it could be interrupted"
+    if interval:
+        assert not resume.exists(), "a timed checkpoint was written before its interval had passed"
     proc.send_signal(sig)
-    err = proc.communicate(timeout=60)[1]
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    err = "".join(lines)
     if sig in (signal.SIGINT, signal.SIGTERM):
         assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], err
         assert "re-run the same command to resume" in err and "Traceback" not in err
