@@ -48,6 +48,16 @@ RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
 GALLERY = 24          # images drawn at random to show the data
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to ``device``; to a CUDA GPU from page-locked memory, asynchronously.
+
+    Encoding stays in float32 on every device (no autocast): the latents are the measured object.
+    """
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 @torch.inference_mode()
 def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
                    progress: bool = True):
@@ -60,7 +70,7 @@ def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torc
     read = images.read if hasattr(images, "read") else (lambda a, b: np.array(images[a:b]))
     with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
         for i in range(0, n, batch_size):
-            x = torch.from_numpy(read(i, i + batch_size)).to(device).float().div_(255.0)
+            x = to_device(torch.from_numpy(read(i, i + batch_size)), device).float().div_(255.0)
             z = model.encode(x).float().cpu().numpy()
             if not np.isfinite(z).all():
                 raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
