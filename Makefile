@@ -80,7 +80,11 @@ test: setup ## run the test suite (CPU, a few minutes)
 reliability-table: setup ## regenerate the README's reliability table from the tests
 	$(PY) -m pytest --collect-only -q --write-reliability-table >/dev/null
 
-bench: setup ## speed and memory figures, each with its ratio to a baseline
+$(VENV)/.bench-installed: $(STAMP)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[report,test,bench]'
+	@touch $@
+
+bench: setup $(VENV)/.bench-installed ## speed and memory figures, each with its ratio to a baseline (also build/bench.json)
 	$(PY) bench/bench.py
 
 clean: ## remove build outputs of CONFIG
