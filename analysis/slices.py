@@ -31,20 +31,14 @@ Artificial points "inside a slice": points with all N components uniform in
 uniform points in [-b, b]^N serves all pairs (:func:`uniform_cube`).
 
 All functions take the latents as an (n, N) float array (a ``np.memmap`` is fine) and
-work in chunks of rows, so the extra memory stays far below the size of the input.
+work in chunks of rows (:func:`analysis.geometry.chunk_rows`), so the extra memory stays far below the size of the input.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Elements per chunk (rows x N) processed at once: 2**21 float32 = 8 MB.
-CHUNK_ELEMENTS = 1 << 21
-
-
-def chunk_rows(N: int) -> int:
-    """Rows per chunk for N components (about :data:`CHUNK_ELEMENTS` elements)."""
-    return max(1, CHUNK_ELEMENTS // max(1, N))
+from analysis.geometry import chunk_rows
 
 
 def _check_b(b: float) -> float:
@@ -157,6 +151,7 @@ def in_slice(index: np.ndarray, value: np.ndarray, j1: int, j2: int, b: float) -
     -------
     (n,) bool array
     """
+    index, value = np.asarray(index), np.asarray(value)
     ok = value[:, 2] <= b
     for t in (0, 1):
         ok &= (value[:, t] <= b) | (index[:, t] == j1) | (index[:, t] == j2)

@@ -95,7 +95,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
             for _ in range(reps):
-                encode.encode_array(model, images, out, bs, torch.device("cpu"), progress=False)
+                encode.encode_array(model, images, bs, torch.device("cpu"), out=out)
             ours.append(reps * len(images) / (time.perf_counter() - t0))
             t0 = time.perf_counter()
             with torch.inference_mode():

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from analysis.config import load_config
-from analysis.io import read_manifest
+from analysis.provenance import read_manifest
 from conftest import ROOT, SMOKE, run_cli
 
 
@@ -57,7 +57,7 @@ def test_encoding_is_deterministic_and_matches_model(smoke_run, tmp_path):
     model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
     images = np.load(smoke_run / "data" / "images.npy")
     out = np.empty((len(images), cfg.model.latent_dim), np.float32)
-    encode_array(model, images, out, batch_size=7, device=torch.device("cpu"), progress=False)
+    encode_array(model, images, batch_size=7, device=torch.device("cpu"), out=out)
     np.testing.assert_allclose(out, np.load(smoke_run / "latents.npy"), rtol=1e-5, atol=1e-5)
 
 
@@ -80,7 +80,7 @@ def test_user_checkpoint_is_adopted(smoke_run, tmp_path):
 def test_encode_writes_the_examples_the_article_shows(smoke_run, tmp_path):
     from analysis.artifacts import Run
     from analysis.encode import write_examples
-    from analysis.io import NpyRows
+    from analysis.storage import NpyRows
     from analysis.model import load_checkpoint
     from analysis.train import split_indices
 

@@ -349,7 +349,7 @@ def test_bad_input_is_reported(tmp_path):
 def test_charts_module_builds_valid_specs():
     import numpy as np
 
-    from analysis import charts
+    from analysis import charts, slices
     rng = np.random.default_rng(0)
     z = rng.normal(size=(50, 6)).astype(np.float32)
     ti = np.argsort(-np.abs(z), axis=1)[:, :3]
@@ -359,7 +359,7 @@ def test_charts_module_builds_valid_specs():
               charts.slice_atlas(6, [0.5, 1.0], 1, 50, 50)):
         spec = c.to_dict()
         assert spec["$schema"].endswith(".json") and "params" in spec
-    m = charts.in_slice_mask(ti, ta, 0, 1, 1.0)
+    m = slices.in_slice(ti, ta, 0, 1, 1.0)
     brute = np.array([all(abs(v) <= 1.0 for j, v in enumerate(row) if j not in (0, 1)) for row in z])
     assert (m == brute).all()
     with open(ROOT / "pyproject.toml", "rb") as f:
