@@ -29,98 +29,21 @@ data, config and checkpoint and the package versions.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from analysis import steps
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.steps import load_images
 from analysis.storage import NpyWriter, atomic_path, save_json, save_npz
-from analysis.model import config_device, load_checkpoint
+from analysis.model import config_device, encode_batches, load_checkpoint, pixels_on
 from analysis.train import split_indices
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
 GALLERY = 24          # images drawn at random to show the data
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Copy a CPU tensor to ``device``; to a CUDA GPU from page-locked memory, asynchronously.
-
-    Encoding stays in float32 on every device (no autocast): the latents are the measured object.
-    """
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
-
-
-def _pixels(block: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A block of images on ``device`` as float32 in [0, 1]: uint8 pixels are divided by 255."""
-    x = to_device(torch.from_numpy(np.ascontiguousarray(block)), device)
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-
-
-@torch.inference_mode()
-def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
-                   progress: bool = True):
-    """Yield the latents (k, N) of images (n, C, S, S), one batch at a time.
-
-    Parameters
-    ----------
-    model : ConvAE
-    images : array or :class:`~analysis.storage.NpyRows`
-        uint8 pixels, or float pixels in [0, 1] (decoded images); a reader is read
-        batch by batch, so memory holds one batch whatever ``n``.
-    batch_size : int
-    device : torch.device
-    progress : bool
-        Show a progress bar on stderr.
-
-    Raises
-    ------
-    UserError
-        The encoder produced NaN/inf (a broken checkpoint).
-    """
-    model.eval()
-    n = len(images)
-    read = images.read if hasattr(images, "read") else (lambda a, b: np.array(images[a:b]))
-    with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
-        for i in range(0, n, batch_size):
-            x = _pixels(read(i, i + batch_size), device)
-            z = model.encode(x).float().cpu().numpy()
-            if not np.isfinite(z).all():
-                raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
-                                "retrain: the checkpoint is broken (try a lower train.lr)")
-            bar.update(len(x))
-            yield z
-
-
-def encode_array(model: torch.nn.Module, images, batch_size: int, device: torch.device,
-                 progress: bool = False, out: np.ndarray | None = None) -> np.ndarray:
-    """The latents (n, N) float32 of images (n, C, S, S), encoded in batches (:func:`encode_batches`).
-
-    ``out``: an (n, N) array to fill instead of a new one.
-    """
-    if out is None:
-        out = np.empty((len(images), model.encoder[-1].out_features), np.float32)
-    i = 0
-    for z in encode_batches(model, images, batch_size, device, progress):
-        out[i:i + len(z)] = z
-        i += len(z)
-    return out
-
-
-@torch.inference_mode()
-def decode_array(model: torch.nn.Module, z: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
-    """Decode latent points (m, N) in batches: images (m, C, S, S), float32 in [0, 1]."""
-    model.eval()
-    out = [model.decode(to_device(torch.from_numpy(np.ascontiguousarray(z[i:i + batch_size], dtype=np.float32)),
-                                  device)).float().cpu().numpy() for i in range(0, len(z), batch_size)]
-    return np.concatenate(out)
 
 
 @torch.inference_mode()
@@ -170,7 +93,7 @@ def describe_network(model: torch.nn.Module, image_shape: tuple[int, ...]) -> di
 @torch.inference_mode()
 def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device) -> np.ndarray:
     """decoder(encoder(x)) of uint8 images (k, C, S, S): float32 (k, C, S, S) in [0, 1]."""
-    return model(_pixels(images, device)).float().cpu().numpy()
+    return model(pixels_on(images, device)).float().cpu().numpy()
 
 
 def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> None:

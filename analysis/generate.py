@@ -121,10 +121,9 @@ from PIL import Image
 from analysis import geometry, steps
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
-from analysis.encode import decode_array, encode_array
 from analysis.errors import UserError, eprint
 from analysis.generators import GENERATORS, LatentGenerator, make_generator
-from analysis.model import config_device, load_checkpoint
+from analysis.model import config_device, decode_array, encode_array, load_checkpoint
 from analysis.provenance import read_manifest
 from analysis.steps import load_images, open_latents
 from analysis.storage import atomic_write, load_json, save_json, save_npz
@@ -529,8 +528,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
 
 
 def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
-    """Check the config, the latents and (in a pipeline run) the stats step before anything is decided."""
-    check_config(cfg)
+    """Check the latents and (in a pipeline run) the stats step before anything is decided."""
     steps.load_latents(run_dir / "latents.npy")
     _check_stats(run_dir, inputs)
     return {}

@@ -17,9 +17,10 @@ and which code its outputs depend on, and what it writes. That declaration drive
 
 A step's module (the first of its ``code``) provides ``compute(cfg, run_dir, inputs,
 key) -> Written`` (``inputs``: name -> sha256 of what it reads) and optionally
-``prepare(cfg, run_dir, inputs) -> dict``, which checks what can be checked before the
+``check_config(cfg)``, which checks the settings on their own before any file is
+read, and ``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs before the
 skip decision and returns identifying hashes of inputs that are not files of earlier
-steps (a data folder's fingerprint, a user's checkpoint). Both raise
+steps (a data folder's fingerprint, a user's checkpoint). They raise
 :class:`~analysis.errors.UserError` for bad input; nothing is written then.
 
 Config entries that say where and how fast a step runs, not what it computes
@@ -128,13 +129,13 @@ TRAIN = Step("train", code=("train", "model"), inputs=("data/images.npy",),
 #: ``train --checkpoint``: a user's weights adopted instead of trained; they depend on the
 #: architecture and the data only, and nothing is timed.
 ADOPT = dataclasses.replace(TRAIN, sections=("data", "model"), volatile=())
-ENCODE = Step("encode", code=("encode", "model"), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
+ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
 STATS = Step("stats", code=("stats", "geometry", "slices", "published"), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
-GENERATE = Step("generate", code=("generate", "generators", "metrics", "geometry"),
+GENERATE = Step("generate", code=("generate", "generators", "metrics", "geometry", "model"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json"),
                 optional=("stats/stats.json",), sections=("generate", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
@@ -236,6 +237,8 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, **optio
     s = ADOPT if name == "train" and options.get("checkpoint") is not None else declaration(name)
     module = importlib.import_module(f"analysis.{s.module}")
     run_dir = Path(run_dir)
+    if hasattr(module, "check_config"):
+        module.check_config(cfg)
     inputs = input_hashes(s, run_dir)
     prepare = getattr(module, "prepare", None)
     if prepare is not None:

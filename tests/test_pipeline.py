@@ -50,8 +50,7 @@ def test_up_to_date_steps_are_skipped(smoke_run):
 
 
 def test_encoding_is_deterministic_and_matches_model(smoke_run, tmp_path):
-    from analysis.encode import encode_array
-    from analysis.model import load_checkpoint
+    from analysis.model import encode_array, load_checkpoint
 
     cfg = load_config(SMOKE)
     model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
