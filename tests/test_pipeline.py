@@ -25,7 +25,7 @@ def test_smoke_outputs(smoke_run):
     ids = (smoke_run / "ids.txt").read_text().splitlines()
     assert len(ids) == len(z) and ids[0] == "synthetic/000000"
     m = read_manifest(smoke_run, "encode")
-    assert set(m["inputs"]) == {"data/images.npy", "train/model.pt"}
+    assert set(m["inputs"]) == {"data/images.npy", "data/ids.txt", "train/model.pt"}
     assert m["versions"]["torch"] and m["shape"] == list(z.shape)
     hist = json.loads((smoke_run / "train" / "history.json").read_text())
     assert [e["epoch"] for e in hist["epochs"]] == list(range(1, cfg.train.epochs + 1))
@@ -187,7 +187,7 @@ def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
 
 
 def test_pixels_from_disk_equal_pixels_in_memory(smoke_run):
-    from analysis.data import load_images
+    from analysis.steps import load_images
     from analysis.train import Pixels
 
     rows = load_images(smoke_run)
