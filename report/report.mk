@@ -27,13 +27,17 @@ REPORT_LABEL   ?= $(if $(filter default,$(NAME)),$(REPORT_VERSION),$(REPORT_VERS
 REPORT_FORMATS ?= html,pdf
 REPORT_JOBS    ?= 2
 REPORT_URL     ?=
+# The label and the sources follow the rules of report/meta.py (version_label) and
+# report/build.py (source_files), which tests/test_report.py checks them against: make
+# needs them before the virtual environment (and so Python's packages) exists.
 REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o -name '*.html' \
-                    -o -name '*.js' -o -name '*.css' \) -not -path '*/__pycache__/*' 2>/dev/null) \
+                    -o -name '*.js' -o -name '*.css' -o -name '*.mk' \) -not -path '*/__pycache__/*' 2>/dev/null) \
                   analysis/charts.py analysis/artifacts.py configs/celeba.toml pyproject.toml
 comma          := ,
 REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FORMATS))
 
-# The outputs of each step that the article reads or vouches for (see the manifests).
+# The outputs of each step (analysis/steps.py declares them; tests/test_steps.py checks
+# these lists against the declarations): the article reads them or the manifests vouch for them.
 REPORT_OUT_fetch    := $(RUN)/data/images.npy $(RUN)/data/ids.txt $(RUN)/data/info.json
 REPORT_OUT_train    := $(RUN)/train/model.pt $(RUN)/train/history.json
 REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.json \

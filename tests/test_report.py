@@ -366,6 +366,22 @@ def test_charts_module_builds_valid_specs():
         assert tomllib.load(f)["project"]["version"] == meta.project_version()
 
 
+@pytest.mark.parametrize("name", ["default", "smoke", "celeba"])
+def test_make_follows_the_label_and_source_rules_of_the_build(name):
+    """report.mk computes the version label and the report's sources without Python; both agree
+    with report/meta.py and report/build.py."""
+    from analysis.config import load_config
+
+    import build
+    config = ROOT / "configs" / f"{name}.toml"
+    p = run(["make", "-s", "--eval", "print-vars: ; @echo $(REPORT_LABEL); echo $(sort $(REPORT_SOURCES))",
+             "print-vars", f"CONFIG={config}"])
+    assert p.returncode == 0, p.stderr
+    label, sources = p.stdout.splitlines()
+    assert label == meta.version_label(meta.project_version(), load_config(config).run.name)
+    assert set(sources.split()) == {str(f.relative_to(ROOT)) for f in build.source_files()}
+
+
 @pytest.mark.case("kill -9 during the report build (several moments)",
                   "the site never shows a partial version; the re-run publishes pages with the same text as "
                   "an uninterrupted build")
