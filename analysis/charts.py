@@ -82,12 +82,6 @@ def altair_config() -> dict:
 _STYLED = {"mpl": False, "alt": False}
 
 
-def use_style() -> None:
-    """Apply the shared style to matplotlib (rcParams) and Altair (a registered theme)."""
-    _plt()
-    _alt()
-
-
 def _plt():
     """matplotlib.pyplot with the shared style applied (once)."""
     import matplotlib

@@ -39,7 +39,7 @@ from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.steps import load_images
 from analysis.storage import NpyWriter, atomic_path, save_json, save_npz
-from analysis.model import config_device, encode_batches, load_checkpoint, pixels_on
+from analysis.model import encode_batches, load_trained, pixels_on
 from analysis.train import split_indices
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
@@ -127,10 +127,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
 
 def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     """Write ``latents.npy``, ``ids.txt`` and ``encode/`` into ``run_dir``."""
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = config_device(cfg)
-    model, _ = load_checkpoint(run_dir / "train" / "model.pt", cfg, device)
+    model, device = load_trained(cfg, run_dir)
     images = load_images(run_dir)
     n, N = len(images), cfg.model.latent_dim
     latents = run_dir / "latents.npy"

@@ -123,7 +123,7 @@ from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
 from analysis.errors import UserError, eprint
 from analysis.generators import GENERATORS, LatentGenerator, make_generator
-from analysis.model import config_device, decode_array, encode_array, load_checkpoint
+from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.steps import load_images, open_latents
 from analysis.storage import atomic_write, load_json, save_json, save_npz
@@ -544,10 +544,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     notes = split_notes(sp, g)
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
     notes += b_notes
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = config_device(cfg)
-    model, _ = load_checkpoint(run_dir / "train" / "model.pt", cfg, device)
+    model, device = load_trained(cfg, run_dir)
     judge = make_judge(model, device, g, z, sp)
 
     rows = [evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),

@@ -162,6 +162,20 @@ def config_device(cfg: Config) -> torch.device:
                         'set run.device = "auto" (the best available) or "cpu"') from None
 
 
+def load_trained(cfg: Config, run_dir) -> tuple[ConvAE, torch.device]:
+    """The trained model of a run (``train/model.pt``) on ``run.device``, with ``run.threads`` applied.
+
+    For the steps that run the trained network (``encode``, ``generate``).
+    """
+    from pathlib import Path
+
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    device = config_device(cfg)
+    model, _ = load_checkpoint(Path(run_dir) / "train" / "model.pt", cfg, device)
+    return model, device
+
+
 # ---------------------------------------------------------------- checkpoints
 
 CHECKPOINT_FORMAT = "face-latent-geometry/checkpoint-v1"

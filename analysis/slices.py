@@ -295,22 +295,23 @@ def uniform_cube(rng: np.random.Generator, m: int, N: int, b: float = 1.0) -> np
     return b * rng.uniform(-1.0, 1.0, size=(m, N))
 
 
-def zoom_half_width(z: np.ndarray, pair: tuple[int, int], share: float) -> float:
-    """Half-width w of the square [-w, w]^2 around the origin in the pair's projection
-    that holds ``share`` of all points (the quantile of ``max(|z_j1|, |z_j2|)``).
+def pair_chebyshev(z: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """``max(|z_j1|, |z_j2|)`` of every point: the half-width of the smallest square
+    [-w, w]^2 around the origin that holds its projection onto the pair's plane.
+
+    Its ``share``-quantile is the half-width of the window holding that share of the
+    points (the zoom of the projection charts).
 
     Parameters
     ----------
     z : (n, N) float array
     pair : (j1, j2)
-    share : float in (0, 1]
 
     Returns
     -------
-    float
+    (n,) float64 array
     """
-    cols = np.abs(np.asarray(z[:, list(pair)], dtype=np.float64))
-    return float(np.quantile(cols.max(axis=1), share))
+    return np.abs(np.asarray(z[:, list(pair)], dtype=np.float64)).max(axis=1)
 
 
 def choose_pairs(count_all: np.ndarray, count_sample: np.ndarray, overlap: np.ndarray,

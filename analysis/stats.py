@@ -488,8 +488,12 @@ def origin_summary(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc
 # ------------------------------------------------------------------------ items 5-7: the coordinate planes
 
 def sample_points(z: np.ndarray, m: dict, top: tuple[np.ndarray, np.ndarray], sc: StatsConfig, seed: int,
-                  b: float) -> tuple[dict, dict]:
-    """The sample of real points and the artificial ones the charts draw: (``projections``, arrays)."""
+                  b: float) -> tuple[dict, dict, np.ndarray]:
+    """The sample of real points and the artificial ones the charts draw.
+
+    Returns ``projections`` of stats.json, the arrays, and the artificial points in
+    float64 (the arrays hold them as float32).
+    """
     n, N = z.shape
     n_s = min(sc.sample_size, n)
     sample = np.sort(_rng(seed, "sample").choice(n, n_s, replace=False))
@@ -507,7 +511,7 @@ def sample_points(z: np.ndarray, m: dict, top: tuple[np.ndarray, np.ndarray], sc
     projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
                    "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
                    "b": b, "zoom_share": sc.zoom_share, "n_hidden_components": N - 2}
-    return projections, arrays
+    return projections, arrays, art
 
 
 def atlas_b_values(occupancy: np.ndarray, grid: np.ndarray, b: float) -> np.ndarray:
@@ -580,7 +584,7 @@ def shown_pairs(z: np.ndarray, counts: dict, sample: np.ndarray, artificial: np.
     zoom_w = []
     for rec in chosen:
         j1, j2 = rec["pair"]
-        cheb = np.abs(np.asarray(z[:, [j1, j2]], dtype=np.float64)).max(axis=1)
+        cheb = slices.pair_chebyshev(z, (j1, j2))
         half = float(np.quantile(cheb, sc.zoom_share))
         zoom_w.append(half)
         rec.update(slice_all=int(counts_all[j1, j2]), slice_sample=int(counts_smp[j1, j2]),
@@ -588,7 +592,7 @@ def shown_pairs(z: np.ndarray, counts: dict, sample: np.ndarray, artificial: np.
                    origin_mahalanobis_2d=float(origin_2d[j1, j2]),
                    zoom={"half_width": half, "all": int(np.sum(cheb <= half)),
                          "sample": int(np.sum(cheb[sample] <= half)),
-                         "artificial": int(np.sum(np.abs(artificial[:, [j1, j2]]).max(axis=1) <= half))})
+                         "artificial": int(np.sum(slices.pair_chebyshev(artificial, (j1, j2)) <= half))})
         rec["why"] = _why(rec, n, len(sample), b, n_pairs)
     arrays = dict(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
                   zoom_half_width=np.array(zoom_w))
@@ -643,10 +647,10 @@ def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
     origin, a_origin = origin_summary(z, m, eig, axes, sc, seed)
     b, grid = b_["used"], a_radii["b_grid"]
     top = slices.top_abs(z, 4)
-    projections, a_sample = sample_points(z, m, top, sc, seed, b)
+    projections, a_sample, artificial = sample_points(z, m, top, sc, seed, b)
     slices_, a_slices, counts = slice_summary(z, top, a_sample["sample_index"], grid, b, sc)
     counts["origin_2d"] = slices.origin_mahalanobis_2d(m["mean"], m["cov"])
-    pairs, a_pairs = shown_pairs(z, counts, a_sample["sample_index"], a_sample["artificial_z"], b, sc)
+    pairs, a_pairs = shown_pairs(z, counts, a_sample["sample_index"], artificial, b, sc)
     numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
                "thresholds": dict(THRESHOLDS), "components": components, "correlation": correlation,
                "pca": pca_, "centre": centre, "origin": origin, "radii": radii, "b": b_,
