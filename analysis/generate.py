@@ -539,18 +539,37 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     g = cfg.generate
     z, images = open_latents(run_dir / "latents.npy"), load_images(run_dir)
     check_inputs(cfg, run_dir, z, images)
-    n, N = z.shape
-    sp = split_points(n, N, g, cfg.run.seed)
-    notes = split_notes(sp, g)
+    sp = split_points(*z.shape, g, cfg.run.seed)
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
-    notes += b_notes
     model, device = load_trained(cfg, run_dir)
     judge = make_judge(model, device, g, z, sp)
-
-    rows = [evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
-                     copy_probe=judge.z_real[1::2])[0]]
+    reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
+                            copy_probe=judge.z_real[1::2])
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
-    info, b_value = {}, b
+    rows, info, gen_notes = evaluate_generators(judge, cfg, b, sp, samples, sheets)
+    table = rank([reference, *rows])
+    sweeps, sweep_notes = all_sweeps(cfg, b, judge, sp.n_fake)
+    b_value = info["uniform"]["fitted"]["b"] if "uniform" in info else b
+    doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap),
+           "table": table, "image_reference": image_reference, "generators": info, "sweeps": sweeps,
+           "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
+           "notes": split_notes(sp, g) + b_notes + gen_notes + sweep_notes}
+    written = write_outputs(run_dir / "generate", doc, samples, sheets)
+    eprint(f"generate: {len(table) - 1} generators, best {table[1]['name'] if len(table) > 1 else '-'}; "
+           f"real precision {table[0]['precision']:.3f} -> {run_dir / 'generate'}")
+    return steps.Written(outputs=tuple(written))
+
+
+def evaluate_generators(judge: Judge, cfg: Config, b: float | None, sp: Split, samples: dict,
+                        sheets: dict) -> tuple[list[dict], dict, list[str]]:
+    """Fit, sample and evaluate every configured generator, in config order.
+
+    Adds each generator's points and images to ``samples`` and its contact sheet to
+    ``sheets``. Returns the table rows, the ``generators`` entry of metrics.json
+    (class, hyper-parameters, fitted scalars) and notes.
+    """
+    g = cfg.generate
+    rows, info, notes = [], {}, []
     for name in g.generators:
         gen = fit_generator(name, _params(name, cfg, b), judge.z_fit)
         pts = gen.sample(sp.n_fake)
@@ -559,34 +578,35 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         info[name] = {"class": type(gen).__name__, "params": gen.get_params(), "fitted": _fitted(gen)}
         samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
         sheets[name] = contact_sheet(u8)
-        b_value = gen.b_ if name == "uniform" else b_value
-        notes += generator_notes(name, gen, len(sp.fit), N, g)
+        notes += generator_notes(name, gen, len(sp.fit), judge.z_fit.shape[1], g)
         eprint(f"generate: {name:22s} precision {row['precision']:.3f} coverage {row['coverage']:.3f} "
                f"pixel precision {row['pixel_precision']:.3f}")
-    table = rank(rows)
-    sweeps = {}
-    for key_, (name, param, values) in {"gmm_components": ("gmm", "n_components", g.sweep_components),
-                                        "pca_confidence": ("pca-ellipsoid", "confidence", g.sweep_confidence)}.items():
-        sweeps[key_], sweep_notes = sweep(name, param, values, cfg, b, judge, sp.n_fake)
-        notes += sweep_notes
+    return rows, info, notes
 
-    settings = {
+
+def all_sweeps(cfg: Config, b: float | None, judge: Judge, n_fake: int) -> tuple[dict, list[str]]:
+    """The ``sweeps`` of metrics.json: gmm over ``generate.sweep_components``, pca-ellipsoid over
+    ``generate.sweep_confidence``; and notes on settings that could not be fitted."""
+    g = cfg.generate
+    gmm, notes_gmm = sweep("gmm", "n_components", g.sweep_components, cfg, b, judge, n_fake)
+    pca, notes_pca = sweep("pca-ellipsoid", "confidence", g.sweep_confidence, cfg, b, judge, n_fake)
+    return {"gmm_components": gmm, "pca_confidence": pca}, notes_gmm + notes_pca
+
+
+def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b: dict, encoder_gap: float) -> dict:
+    """The ``settings`` of metrics.json: sizes, parameters and scales of this comparison."""
+    g = cfg.generate
+    n, N = shape
+    return {
         "n_points": n, "latent_dim": N, "n_fit": len(sp.fit), "n_holdout": len(sp.hold), "n_real": sp.n_real,
         "n_fake": sp.n_fake, "n_image": sp.n_image, "n_image_real": sp.n_image_real, "n_images": sp.n_sheet,
-        "image_shape": list(images.shape[1:]), "k": g.k, "copy_quantile": COPY_QUANTILE,
-        "copy_share_limit": COPY_SHARE_LIMIT, "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed,
-        "b": {"value": b_value, "source": b_source}, "spread": judge.spread,
+        "image_shape": [cfg.data.channels, cfg.data.image_size, cfg.data.image_size], "k": g.k,
+        "copy_quantile": COPY_QUANTILE, "copy_share_limit": COPY_SHARE_LIMIT,
+        "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed, "b": b, "spread": judge.spread,
         "real_radius_mean": float(np.linalg.norm(judge.z_real.astype(np.float64), axis=1).mean()),
         "latents_vs_encoder": encoder_gap / judge.spread if judge.spread > 0 else None,
         "generators": list(g.generators),
     }
-    doc = {"settings": settings, "table": table, "image_reference": image_reference, "generators": info,
-           "sweeps": sweeps, "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
-           "notes": notes}
-    written = write_outputs(run_dir / "generate", doc, samples, sheets)
-    eprint(f"generate: {len(table) - 1} generators, best {table[1]['name'] if len(table) > 1 else '-'}; "
-           f"real precision {table[0]['precision']:.3f} -> {run_dir / 'generate'}")
-    return steps.Written(outputs=tuple(written))
 
 
 def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list[Path]:
