@@ -44,6 +44,7 @@ import numpy as np
 
 from analysis.config import Config, load_config
 from analysis.errors import UserError
+from analysis.provenance import manifest_file
 from analysis.steps import NAMES as STEPS
 from analysis.steps import producer
 
@@ -74,11 +75,6 @@ READS = REQUIRED + OPTIONAL
 #: The step that writes each file (for the "how to fix" part of a message); config.toml
 #: is written by every CLI run, and the first step remakes it.
 WRITER = {f: (STEPS[0] if f == CONFIG else producer(f)) for f in (*READS, LATENTS)}
-
-
-def manifest_file(step: str) -> str:
-    """The manifest of ``step``, relative to the run directory."""
-    return f"{step}.manifest.json"
 
 
 # --------------------------------------------------------------------------- errors and absence

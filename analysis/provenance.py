@@ -105,9 +105,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def manifest_file(step: str) -> str:
+    """The manifest of ``step``, relative to the run directory."""
+    return f"{step}.manifest.json"
+
+
 def manifest_path(run_dir: str | os.PathLike, step: str) -> Path:
     """Where step ``step`` of the run in ``run_dir`` keeps its manifest."""
-    return Path(run_dir) / f"{step}.manifest.json"
+    return Path(run_dir) / manifest_file(step)
 
 
 def write_manifest(run_dir: str | os.PathLike, step: str, key: str,

@@ -31,12 +31,12 @@ import numpy as np
 from analysis import artifacts as reader
 from analysis.config import Config, load_config
 from analysis.errors import UserError
-from analysis.provenance import file_problem
+from analysis.provenance import file_problem, manifest_file, manifest_path
 from analysis.steps import NAMES, VOLATILE, Step, declaration_of, depends_on
 
 #: The files a build cannot do without: those the chapters must read, and the stats
 #: step's manifest (the analysis ran to the end of what the article needs).
-NEEDED = (*reader.REQUIRED, reader.manifest_file("stats"))
+NEEDED = (*reader.REQUIRED, manifest_file("stats"))
 
 
 class ArtifactError(Exception):
@@ -131,7 +131,7 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
 # --------------------------------------------------------------------------- manifests and files
 
 def _manifest(run: Path, step: str) -> dict | None:
-    p = run / f"{step}.manifest.json"
+    p = manifest_path(run, step)
     if not p.is_file():
         return None
     try:

@@ -130,7 +130,7 @@ def build_key(run: Path, meta: dict, formats: list[str]) -> str:
         h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
     outputs = set(A.reader.READS)  # the artifacts the chapters read, and everything a manifest lists
     for step in A.NAMES:
-        p = run / f"{step}.manifest.json"
+        p = A.manifest_path(run, step)
         data = p.read_bytes() if p.is_file() else b"-"
         h.update(step.encode() + data + b"\0")
         try:
