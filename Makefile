@@ -23,6 +23,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
+# The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
+STEPS  := fetch train encode stats generate
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean FORCE

@@ -108,6 +108,9 @@ def _make_database(run: str, config: str) -> dict[str, set[str]]:
 
 def test_makefile_rules_follow_the_declarations():
     run, config = "/nonexistent/run", "configs/smoke.toml"
+    p = subprocess.run(["make", "-s", "--eval", "print-steps: ; @echo $(STEPS)", "print-steps"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert tuple(p.stdout.split()) == steps.NAMES, p.stdout + p.stderr
     rules = _make_database(run, config)
     for i, step in enumerate(steps.STEPS):
         want = {f"{run}/{need}.manifest.json" for need in step.needs}
