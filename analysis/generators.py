@@ -37,6 +37,9 @@ The generators (registry :data:`GENERATORS`, factory :func:`make_generator`):
 
 The generators that fit a full N x N covariance (``mvn``, ``mvn-core``,
 ``pca-ellipsoid``, ``gmm``) need at least N + 1 points.
+
+Bad points or hyper-parameters raise ``ValueError`` (``TypeError`` for a wrong type)
+with a plain message; the ``generate`` step turns it into an error naming the config key.
 """
 
 from __future__ import annotations

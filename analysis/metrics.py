@@ -52,6 +52,9 @@ and generated-real distance matrices, all computed by the same routine
 (one float32 GEMM per block) on centred points, so a
 point on a ball's boundary is judged consistently; memory stays flat and 10,000 vs
 10,000 points in 256-D take a few seconds on two cores (``bench/bench_generate.py``).
+
+Bad input (wrong shapes, too few points, NaN, k < 1) raises ``ValueError`` (``TypeError``
+for a wrong type) with a plain message.
 """
 
 from __future__ import annotations
