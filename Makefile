@@ -7,6 +7,13 @@
 # inputs and config sections are unchanged and their outputs still match the
 # manifest's sha256, so touching a config is cheap and a deleted or edited output
 # is rebuilt.
+#
+# Each step is declared once, in analysis/steps.py (its inputs, config entries, code
+# modules and outputs). The rules below are written out by hand so that the graph reads
+# at a glance and `make help` needs no Python; tests/test_steps.py asks make for its
+# database and checks that every rule has exactly the declared prerequisites: the
+# manifests of the steps it reads from, analysis/<module>.py for each of its code
+# modules, and (report/report.mk, REPORT_OUT_<step>) its outputs.
 
 CONFIG ?= configs/default.toml
 NAME   := $(basename $(notdir $(CONFIG)))
@@ -16,6 +23,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
+# The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
+STEPS  := fetch train encode stats generate
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean FORCE
@@ -37,19 +46,25 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 
 # A step's code is one of its inputs: the CLI re-runs a step when its config sections,
 # its input files or its source changed, and otherwise only marks it fresh (cheap).
+# The config file is a prerequisite of the first step only: the others follow it.
 $(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
 
 $(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/encode.manifest.json: $(RUN)/train.manifest.json analysis/encode.py
+$(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
+                             analysis/encode.py analysis/model.py analysis/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json analysis/stats.py analysis/slices.py analysis/published.py
+$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
+                            analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
 
-$(RUN)/generate.manifest.json: $(RUN)/stats.manifest.json analysis/generate.py analysis/generators.py analysis/metrics.py
+$(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
+                               $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                               analysis/generate.py analysis/generators.py analysis/metrics.py \
+                               analysis/geometry.py analysis/model.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
 
 # A manifest newer than its inputs does not prove that the step's outputs are still there:

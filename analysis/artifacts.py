@@ -44,6 +44,9 @@ import numpy as np
 
 from analysis.config import Config, load_config
 from analysis.errors import UserError
+from analysis.provenance import manifest_file
+from analysis.steps import NAMES as STEPS
+from analysis.steps import producer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,18 +63,18 @@ GALLERY = "encode/gallery.npz"
 STATS = "stats/stats.json"
 ARRAYS = "stats/arrays.npz"
 METRICS = "generate/metrics.json"
-STEPS = ("fetch", "train", "encode", "stats", "generate")
 STATS_SCHEMA = 2
 
-#: The step that writes each file (for the "how to fix" part of a message).
-WRITER = {CONFIG: "fetch", DATA_INFO: "fetch", HISTORY: "train", TIMING: "train", LATENTS: "encode",
-          ENCODE_SUMMARY: "encode", RECONSTRUCTIONS: "encode", GALLERY: "encode", STATS: "stats",
-          ARRAYS: "stats", METRICS: "generate"}
+#: The files the article cannot do without, and those it shows as absent when a run lacks
+#: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
+REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS)
+OPTIONAL = (TIMING, METRICS)
+#: Every file the article reads (the report's build key and checks use this list).
+READS = REQUIRED + OPTIONAL
 
-
-def manifest_file(step: str) -> str:
-    """The manifest of ``step``, relative to the run directory."""
-    return f"{step}.manifest.json"
+#: The step that writes each file (for the "how to fix" part of a message); config.toml
+#: is written by every CLI run, and the first step remakes it.
+WRITER = {f: (STEPS[0] if f == CONFIG else producer(f)) for f in (*READS, LATENTS)}
 
 
 # --------------------------------------------------------------------------- errors and absence

@@ -35,6 +35,8 @@ from typing import Sequence
 
 import numpy as np
 
+from analysis.slices import in_slice
+
 COLORS = {
     "real": "#1f5fa6",
     "real_light": "#8fb3dc",
@@ -78,12 +80,6 @@ def altair_config() -> dict:
 
 
 _STYLED = {"mpl": False, "alt": False}
-
-
-def use_style() -> None:
-    """Apply the shared style to matplotlib (rcParams) and Altair (a registered theme)."""
-    _plt()
-    _alt()
 
 
 def _plt():
@@ -666,15 +662,6 @@ def projection_panels_figure(sample_z: np.ndarray, artificial_z: np.ndarray, pai
     return fig
 
 
-def in_slice_mask(top_index: np.ndarray, top_abs: np.ndarray, j1: int, j2: int, b: float) -> np.ndarray:
-    """The flat-cuboid rule on the stored top-3 arrays (see :mod:`analysis.slices`)."""
-    ti, ta = np.asarray(top_index), np.asarray(top_abs)
-    ok = ta[:, 2] <= b
-    for t in (0, 1):
-        ok &= (ta[:, t] <= b) | (ti[:, t] == j1) | (ti[:, t] == j2)
-    return ok
-
-
 def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np.ndarray,
                         slice_artificial_z: np.ndarray, pairs: Sequence[Sequence[int]], b: float,
                         counts_all: Sequence[int] | None = None, n_all: int | None = None, columns: int = 4):
@@ -693,7 +680,7 @@ def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np
         ax.set_visible(False)
     for p, (ax, pair) in enumerate(zip(axes.ravel(), pairs)):
         j1, j2 = int(pair[0]), int(pair[1])
-        m = in_slice_mask(top_index, top_abs, j1, j2, b)
+        m = in_slice(top_index, top_abs, j1, j2, b)
         if len(a):
             ax.scatter(a[:, j1], a[:, j2], s=5, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
         ax.scatter(s[m, j1], s[m, j2], s=9, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
@@ -747,7 +734,7 @@ def explorer_static_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
         a1.scatter(a[:, j1], a[:, j2], s=22, c=COLORS["artificial"], marker="D", lw=0, zorder=4)
     _style_origin(a1)
     a1.set_title(f"projection on ({j1}, {j2})")
-    m = in_slice_mask(top_index, top_abs, j1, j2, b)
+    m = in_slice(top_index, top_abs, j1, j2, b)
     sa = np.asarray(slice_artificial_z, dtype=np.float32) * (b / b_artificial)
     if len(sa):
         a2.scatter(sa[:, j1], sa[:, j2], s=7, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)

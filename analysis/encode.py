@@ -29,63 +29,21 @@ data, config and checkpoint and the package versions.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from analysis import steps
 from analysis.config import Config
-from analysis.data import load_images
-from analysis.errors import UserError
-from analysis.io import (NpyWriter, atomic_path, code_hash, eprint, hash_key, is_complete, read_manifest,
-                         save_json, save_npz, step_output, write_manifest)
-from analysis.model import config_device, load_checkpoint
+from analysis.errors import UserError, eprint
+from analysis.steps import load_images
+from analysis.storage import NpyWriter, atomic_path, save_json, save_npz
+from analysis.model import encode_batches, load_trained, pixels_on
 from analysis.train import split_indices
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
 GALLERY = 24          # images drawn at random to show the data
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Copy a CPU tensor to ``device``; to a CUDA GPU from page-locked memory, asynchronously.
-
-    Encoding stays in float32 on every device (no autocast): the latents are the measured object.
-    """
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
-
-
-@torch.inference_mode()
-def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
-                   progress: bool = True):
-    """Yield the latents (k, N) of uint8 images (n, C, S, S), one batch at a time.
-
-    ``images`` is an array or an :class:`~analysis.io.NpyRows` reader (read batch by batch).
-    """
-    model.eval()
-    n = len(images)
-    read = images.read if hasattr(images, "read") else (lambda a, b: np.array(images[a:b]))
-    with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
-        for i in range(0, n, batch_size):
-            x = to_device(torch.from_numpy(read(i, i + batch_size)), device).float().div_(255.0)
-            z = model.encode(x).float().cpu().numpy()
-            if not np.isfinite(z).all():
-                raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
-                                "retrain: the checkpoint is broken (try a lower train.lr)")
-            bar.update(len(x))
-            yield z
-
-
-def encode_array(model: torch.nn.Module, images, out: np.ndarray, batch_size: int,
-                 device: torch.device, progress: bool = True) -> None:
-    """Encode uint8 images (n, C, S, S) into ``out`` (n, N)."""
-    i = 0
-    for z in encode_batches(model, images, batch_size, device, progress):
-        out[i:i + len(z)] = z
-        i += len(z)
 
 
 @torch.inference_mode()
@@ -135,12 +93,11 @@ def describe_network(model: torch.nn.Module, image_shape: tuple[int, ...]) -> di
 @torch.inference_mode()
 def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device) -> np.ndarray:
     """decoder(encoder(x)) of uint8 images (k, C, S, S): float32 (k, C, S, S) in [0, 1]."""
-    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).to(device)
-    return model(x).float().cpu().numpy()
+    return model(pixels_on(images, device)).float().cpu().numpy()
 
 
-def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> list[Path]:
-    """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``; return their paths."""
+def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> None:
+    """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``."""
     n = len(images)
     ids = (run_dir / "data" / "ids.txt").read_text(encoding="utf-8").splitlines()
     if len(ids) != n:
@@ -161,37 +118,24 @@ def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, d
     save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
                          "reconstructions": {"n": len(pick), "split": split, "mse": mse},
                          "gallery": {"n": len(show), "seed": cfg.run.seed}})
-    return paths
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
-    """Write ``latents.npy``, ``ids.txt``, ``encode/`` and ``encode.manifest.json`` into ``run_dir``."""
-    fetch, train = read_manifest(run_dir, "fetch"), read_manifest(run_dir, "train")
-    if fetch is None or train is None:
-        raise UserError(f"no finished {'fetch' if fetch is None else 'train'} step in {run_dir}",
-                        "run the earlier steps first: python -m analysis all --config ...")
-    data_sha = step_output(run_dir, "fetch", "data/images.npy")
-    ckpt_sha = step_output(run_dir, "train", "train/model.pt")
-    key = hash_key(cfg.section("model", "encode"), cfg.data.val_fraction, cfg.run.seed, data_sha, ckpt_sha,
-                   code_hash("encode", "model"))
-    if not force and is_complete(run_dir, "encode", key):
-        eprint("encode: up to date")
-        return read_manifest(run_dir, "encode")
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = config_device(cfg)
-    model, _ = load_checkpoint(run_dir / "train" / "model.pt", cfg, device)
+    """The ``encode`` step unless it is up to date (:func:`analysis.steps.run`); returns its manifest."""
+    return steps.run("encode", cfg, run_dir, force)
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Write ``latents.npy``, ``ids.txt`` and ``encode/`` into ``run_dir``."""
+    model, device = load_trained(cfg, run_dir)
     images = load_images(run_dir)
     n, N = len(images), cfg.model.latent_dim
     latents = run_dir / "latents.npy"
     with NpyWriter(latents, np.float32, (N,)) as out:
         for z in encode_batches(model, images, cfg.encode.batch_size, device):
             out.write(z)
-    ids = run_dir / "ids.txt"
-    with atomic_path(ids) as tmp:
+    with atomic_path(run_dir / "ids.txt") as tmp:
         shutil.copyfile(run_dir / "data" / "ids.txt", tmp)
-    examples = write_examples(cfg, run_dir, model, images, device)
+    write_examples(cfg, run_dir, model, images, device)
     eprint(f"encode: {n} images -> {latents} ({n} x {N} float32)")
-    return write_manifest(run_dir, "encode", key,
-                          {"data/images.npy": data_sha, "train/model.pt": ckpt_sha},
-                          [latents, ids, *examples], config=cfg.to_dict(), extra={"shape": [n, N]})
+    return steps.Written(extra={"shape": [n, N]})

@@ -1,9 +1,14 @@
-"""The one exception type for problems the user can fix.
+"""What the user is told: the one exception type for problems the user can fix, and progress lines.
 
 Anything raised as :class:`UserError` is printed by the CLI as a single line
 ``error: <what is wrong> -- <how to fix it>`` and the process exits with status 2.
-Every other exception is a bug and keeps its traceback.
+Library code (generators, metrics, slices, geometry) raises ``ValueError`` or
+``TypeError`` with a plain message; only the step and CLI layer turns those into a
+UserError naming the config key to change. Every other exception is a bug and keeps
+its traceback. Progress and warnings go to stderr with :func:`eprint`.
 """
+
+import sys
 
 
 class UserError(Exception):
@@ -29,3 +34,8 @@ class Terminated(BaseException):
     A BaseException (like KeyboardInterrupt): ``except Exception`` does not swallow it,
     and the atomic writers remove their temporary files on the way out.
     """
+
+
+def eprint(*args) -> None:
+    """Print a progress line or a warning to stderr (stdout stays free for results)."""
+    print(*args, file=sys.stderr, flush=True)

@@ -106,22 +106,27 @@ Every file is written atomically and deterministically (same inputs and config,
 same bytes); ``generate.manifest.json`` is written last.
 """
 
+
 from __future__ import annotations
 
-import io as _io
+import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from analysis import io
+from analysis import geometry, steps
 from analysis import metrics as M
-from analysis.config import Config
-from analysis.errors import UserError
-from analysis.generators import GENERATORS, make_generator
-from analysis.model import config_device, load_checkpoint
+from analysis.config import Config, GenerateConfig
+from analysis.errors import UserError, eprint
+from analysis.generators import GENERATORS, LatentGenerator, make_generator
+from analysis.model import decode_array, encode_array, load_trained
+from analysis.provenance import read_manifest
+from analysis.steps import load_images, open_latents
+from analysis.storage import atomic_write, load_json, save_json, save_npz
 
 REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
@@ -129,36 +134,18 @@ COPY_SHARE_LIMIT = 2 * COPY_QUANTILE  # a row whose copy share exceeds this copi
 FITTED_ATTRIBUTES = ("b_", "kept_fraction_", "threshold_", "tail_probability_", "chi2_threshold_",
                      "converged_", "n_iter_", "n_fit_points_")
 SWEEP_METRICS = ("precision", "recall", "density", "coverage")
+#: What to change when a generator cannot be fitted to these points (the generator says why).
+FIT_FIX = {
+    "uniform": "set generate.b > 0, or 0 to use the b-scan's value",
+    "mvn-core": "raise generate.core_sigma, or encode more images",
+    "pca-ellipsoid": "set generate.confidence in (0, 1], e.g. 0.95",
+    "gmm": "use fewer components (generate.gmm_components), raise generate.gmm_max_points (0 = all points) "
+           "or encode more images",
+}
+FIT_FIX_OTHER = "encode more images, lower generate.holdout_fraction, or drop it from generate.generators"
 
 
-# ---------------------------------------------------------------- decoding and sheets
-
-@torch.inference_mode()
-def decode(model: torch.nn.Module, z: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
-    """Decode latent points in batches.
-
-    Parameters
-    ----------
-    model : ConvAE
-        In eval mode.
-    z : array of shape (m, N)
-
-    Returns
-    -------
-    ndarray of shape (m, C, S, S), float32 in [0, 1]
-    """
-    out = [model.decode(torch.from_numpy(np.ascontiguousarray(z[i:i + batch_size], dtype=np.float32))
-                        .to(device)).float().cpu().numpy() for i in range(0, len(z), batch_size)]
-    return np.concatenate(out)
-
-
-@torch.inference_mode()
-def encode(model: torch.nn.Module, x: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
-    """Encode images (m, C, S, S) in [0, 1] in batches; returns (m, N) float32."""
-    out = [model.encode(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32))
-                        .to(device)).float().cpu().numpy() for i in range(0, len(x), batch_size)]
-    return np.concatenate(out)
-
+# ---------------------------------------------------------------- contact sheets
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
     """Pixels in [0, 1] -> uint8 (rounded)."""
@@ -191,22 +178,12 @@ def contact_sheet(images: np.ndarray, min_tile: int = 64, pad: int = 2) -> bytes
         y, x = pad + r * (t + pad), pad + c * (t + pad)
         canvas[y:y + t, x:x + t] = im.transpose(1, 2, 0).repeat(scale, axis=0).repeat(scale, axis=1)
     img = Image.fromarray(canvas[:, :, 0] if C == 1 else canvas)
-    buf = _io.BytesIO()
+    buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
 
 
-# ---------------------------------------------------------------- inputs
-
-def _load_images(path: Path) -> np.ndarray:
-    fix = "re-run the fetch step (python -m analysis fetch --config ...)"
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"image cache {path} does not exist", fix) from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"image cache {path} is not a readable .npy array ({e})", fix) from None
-
+# ---------------------------------------------------------------- checks (the step layer: config keys)
 
 def _stats_b(path: Path) -> float | None:
     """``b.used`` from stats.json, or None when the file is absent."""
@@ -214,7 +191,7 @@ def _stats_b(path: Path) -> float | None:
         return None
     fix = "re-run the stats step (python -m analysis stats --config ... --force)"
     try:
-        b = io.load_json(path)["b"]["used"]
+        b = load_json(path)["b"]["used"]
     except (OSError, ValueError) as e:
         raise UserError(f"{path} is not readable JSON ({e})", fix) from None
     except (KeyError, TypeError):
@@ -231,8 +208,8 @@ def _check_stats(run_dir: Path, inputs: dict) -> None:
     exists) or that has a stats manifest. Only outside the pipeline (latents placed by
     hand) may stats.json be missing, and then b is measured instead.
     """
-    stats = io.read_manifest(run_dir, "stats")
-    if stats is None and io.read_manifest(run_dir, "encode") is None:
+    stats = read_manifest(run_dir, "stats")
+    if stats is None and read_manifest(run_dir, "encode") is None:
         return
     fix = "run the stats step first: python -m analysis stats --config ..."
     if stats is None:
@@ -245,13 +222,17 @@ def _check_stats(run_dir: Path, inputs: dict) -> None:
                         fix.replace("first", "again"))
 
 
-def _check_config(cfg: Config) -> None:
+def check_config(cfg: Config) -> None:
+    """Check the [generate] settings on their own; a UserError naming the key otherwise."""
     g = cfg.generate
     if not g.generators:
         raise UserError("config key 'generate.generators' is empty",
                         f"list at least one of: {', '.join(GENERATORS)}")
     for name in g.generators:
-        make_generator(name)  # unknown names -> UserError naming the closest
+        try:
+            make_generator(name)
+        except ValueError as e:
+            raise UserError(f"config key 'generate.generators': {e}", "fix the name in generate.generators") from None
     dup = sorted({x for x in g.generators if g.generators.count(x) > 1})
     if dup:
         raise UserError(f"config key 'generate.generators' lists {', '.join(dup)} more than once",
@@ -269,6 +250,190 @@ def _check_config(cfg: Config) -> None:
                         "raise generate.image_points or lower generate.k")
 
 
+def check_inputs(cfg: Config, run_dir: Path, z: np.ndarray, images) -> None:
+    """The latents, the image cache and the config must describe the same points."""
+    n, N = z.shape
+    C, S = cfg.data.channels, cfg.data.image_size
+    if N != cfg.model.latent_dim:
+        raise UserError(f"{run_dir / 'latents.npy'} has N = {N} components but model.latent_dim = "
+                        f"{cfg.model.latent_dim}", "re-run the encode step with this config")
+    if images.dtype != np.uint8 or images.shape != (n, C, S, S):
+        raise UserError(f"{run_dir / 'data' / 'images.npy'} has shape {images.shape} and dtype {images.dtype}, "
+                        f"expected uint8 {(n, C, S, S)} (one image per latent point)",
+                        "re-run the fetch and encode steps with this config")
+
+
+# ---------------------------------------------------------------- 1. the split
+
+@dataclass(frozen=True)
+class Split:
+    """How the n latent points are used (see the module docstring, Procedure 1-4).
+
+    ``fit`` and ``hold`` are row indices in the seeded permutation's order; the other
+    fields are the set sizes every row of the table shares.
+    """
+
+    fit: np.ndarray
+    hold: np.ndarray
+    n_real: int
+    n_fake: int
+    n_image: int
+    n_image_real: int
+    n_sheet: int
+
+    @property
+    def real_idx(self) -> np.ndarray:
+        """Rows of the real set: the first ``n_real`` held-out points."""
+        return self.hold[:self.n_real]
+
+    @property
+    def ref_idx(self) -> np.ndarray:
+        """Rows of the reference row's points: the first ``n_fake`` fit-part points."""
+        return self.fit[:self.n_fake]
+
+
+def split_points(n: int, N: int, g: GenerateConfig, seed: int) -> Split:
+    """Split n points into a fit and a held-out part and fix the set sizes (a UserError if too few)."""
+    n_hold = min(max(int(round(g.holdout_fraction * n)), 1), n - 1) if n > 1 else 0
+    n_fit = n - n_hold
+    n_real, n_fake = min(n_hold, g.n_samples), min(g.n_samples, n_fit)
+    if min(n_real, n_fake) <= g.k:
+        raise UserError(f"{n} latent points give {n_fit} fit and {n_hold} held-out points, but the k-NN "
+                        f"metrics need more than k = {g.k} points in each set (and n_samples = {g.n_samples})",
+                        "encode more images, lower generate.k, or adjust generate.holdout_fraction")
+    full = [x for x in g.generators if GENERATORS[x].needs_full_cov]
+    if full and n_fit < N + 1:
+        raise UserError(f"generators {', '.join(full)} fit a full {N}x{N} covariance and need at least "
+                        f"N + 1 = {N + 1} fit points, got {n_fit}",
+                        "encode more images, lower generate.holdout_fraction, or drop those generators")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_image = min(g.image_points, n_fake)
+    return Split(fit=perm[n_hold:], hold=perm[:n_hold], n_real=n_real, n_fake=n_fake, n_image=n_image,
+                 n_image_real=min(n_image, n_real), n_sheet=min(g.n_images, n_fake, n_real))
+
+
+def split_notes(sp: Split, g: GenerateConfig) -> list[str]:
+    """Sentences on the sizes that were clipped."""
+    notes = []
+    if sp.n_fake < g.n_samples:
+        notes.append(f"n_samples clipped from {g.n_samples} to the {len(sp.fit)} fit-part points so that every row, "
+                     "the reference included, compares the same number of points")
+    if sp.n_real < g.n_samples:
+        notes.append(f"the real set has only {sp.n_real} held-out points (n_samples = {g.n_samples})")
+    if sp.n_image < g.image_points:
+        notes.append(f"image_points clipped from {g.image_points} to {sp.n_image}")
+    if sp.n_sheet < g.n_images:
+        notes.append(f"contact sheets show {sp.n_sheet} images (n_images = {g.n_images})")
+    if sp.n_image_real < sp.n_image:
+        notes.append(f"pixel metrics compare {sp.n_image} decoded points with {sp.n_image_real} held-out "
+                     "reconstructions")
+    return notes
+
+
+# ---------------------------------------------------------------- 2. b
+
+def resolve_b(g: GenerateConfig, stats_path: Path) -> tuple[float | None, str, list[str]]:
+    """The uniform generator's b: (value or None = measured when fitted, source, notes)."""
+    if g.b > 0:
+        return g.b, "config", []
+    b = _stats_b(stats_path)
+    if b is not None:
+        return b, "stats.json", []
+    notes = []
+    if "uniform" in g.generators:
+        notes.append("stats/stats.json is absent: the uniform generator's b was measured on the fit part "
+                     "as median |z| / sqrt(N/3) (radius matching) instead of taken from the b-scan")
+    return None, "measured", notes
+
+
+# ---------------------------------------------------------------- 3. evaluating a row
+
+@dataclass(frozen=True)
+class Judge:
+    """What every row of the table is measured against, and how points are decoded."""
+
+    model: torch.nn.Module
+    device: torch.device
+    batch_size: int
+    k: int
+    z_fit: np.ndarray      # the fit part (what the generators see)
+    z_real: np.ndarray     # the real set
+    real_pix: np.ndarray   # reconstructions of the first n_image_real points of the real set
+    spread: float          # RMS distance of the fit part from its centroid
+    n_image: int
+    n_sheet: int
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return decode_array(self.model, z, self.batch_size, self.device)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return encode_array(self.model, x, self.batch_size, self.device)
+
+
+def make_judge(model, device, g: GenerateConfig, z: np.ndarray, sp: Split) -> Judge:
+    z_fit = np.asarray(z[np.sort(sp.fit)], dtype=np.float32)
+    z_real = np.asarray(z[sp.real_idx], dtype=np.float32)
+    real_pix = decode_array(model, z_real[:sp.n_image_real], g.batch_size, device)
+    return Judge(model=model, device=device, batch_size=g.batch_size, k=g.k, z_fit=z_fit, z_real=z_real,
+                 real_pix=real_pix, spread=geometry.spread(z_fit), n_image=sp.n_image, n_sheet=sp.n_sheet)
+
+
+def evaluate(judge: Judge, name: str, kind: str, pts: np.ndarray,
+             copy_probe: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """One row of the table for the points ``pts``, and the uint8 images of its contact sheet.
+
+    Copying is judged against the real set's even rows (the novelty reference); for the
+    reference row, whose own points are fit-part points (trivially copies), its odd rows
+    (``copy_probe``) stand in for the generated points.
+    """
+    row = {"name": name, "kind": kind, **M.latent_metrics(judge.z_real, pts, judge.k)}
+    row.update(M.copy_metrics(judge.z_fit, judge.z_real[0::2], pts if copy_probe is None else copy_probe,
+                              COPY_QUANTILE))
+    row["copies"] = bool(row["copy_share"] > COPY_SHARE_LIMIT)
+    dec = judge.decode(pts[:max(judge.n_image, judge.n_sheet)])
+    row.update(M.image_metrics(judge.real_pix, dec[:judge.n_image], judge.k))
+    row.update(M.reencoding_gap(pts[:judge.n_image], judge.encode(dec[:judge.n_image]), judge.spread))
+    row["score"] = _score(row)
+    return row, to_uint8(dec[:judge.n_sheet])
+
+
+def _score(row: dict) -> float:
+    p, c = row["precision"], row["coverage"]
+    return 2 * p * c / (p + c) if p + c > 0 else 0.0
+
+
+def real_examples(judge: Judge, images, z: np.ndarray, sp: Split) -> tuple[dict, dict, float, dict]:
+    """The real images, their reconstructions and the raw-pixel reference.
+
+    Returns
+    -------
+    samples : dict
+        ``z_real``, ``images_real``, ``images_reconstructed`` (samples.npz).
+    sheets : dict
+        PNG bytes of the ``real`` and ``reconstructed`` contact sheets.
+    encoder_gap : float
+        max |E(x) - z| over the sheet's real images (0 when latents.npy came from this model).
+    image_reference : dict
+        Pixel metrics of raw and reconstructed fit-part images against the raw held-out ones.
+    """
+    sheet_idx = sp.real_idx[:sp.n_sheet]
+    real_u8 = images.take(sheet_idx)
+    z_sheet = np.asarray(z[sheet_idx], dtype=np.float32)
+    recon_u8 = to_uint8(judge.decode(z_sheet))
+    gap = float(np.abs(judge.encode(real_u8) - z_sheet).max())
+    n = sp.n_image_real
+    raw_real = images.take(sp.real_idx[:n]).astype(np.float32) / 255.0
+    raw_fit = images.take(sp.ref_idx[:n]).astype(np.float32) / 255.0
+    rec_fit = judge.decode(np.asarray(z[sp.ref_idx[:n]], dtype=np.float32))
+    reference = {"raw": M.image_metrics(raw_real, raw_fit, judge.k),
+                 "reconstructed": M.image_metrics(raw_real, rec_fit, judge.k)}
+    samples = {"z_real": z_sheet, "images_real": real_u8, "images_reconstructed": recon_u8}
+    sheets = {"real": contact_sheet(real_u8), "reconstructed": contact_sheet(recon_u8)}
+    return samples, sheets, gap, reference
+
+
+# ---------------------------------------------------------------- 4. the generators, ranked
+
 def _params(name: str, cfg: Config, b: float | None) -> dict:
     """Hyper-parameters of generator ``name`` from the config."""
     g = cfg.generate
@@ -285,22 +450,67 @@ def _params(name: str, cfg: Config, b: float | None) -> dict:
     return p
 
 
-def _fitted(gen) -> dict:
+def fit_generator(name: str, params: dict, z_fit: np.ndarray) -> LatentGenerator:
+    """Generator ``name`` fitted to ``z_fit``; what it cannot fit is a UserError naming the key to change."""
+    try:
+        return make_generator(name, **params).fit(z_fit)
+    except ValueError as e:
+        raise UserError(f"generator '{name}' cannot be fitted to these points: {e}",
+                        FIT_FIX.get(name, FIT_FIX_OTHER)) from None
+
+
+def generator_notes(name: str, gen: LatentGenerator, n_fit: int, N: int, g: GenerateConfig) -> list[str]:
+    """Sentences on a fitted generator that did not converge or saw fewer points."""
+    notes = []
+    if name == "gmm" and not gen.converged_:
+        notes.append(f"gmm: EM did not converge in {gen.n_iter_} iterations")
+    if name == "gmm" and gen.n_fit_points_ / g.gmm_components < N + 1:
+        notes.append(f"gmm: about {gen.n_fit_points_ // g.gmm_components} fit points per component, fewer "
+                     f"than N + 1 = {N + 1}: the component covariances are rank-deficient (held up by "
+                     "reg_covar), so the mixture can reproduce the fit points closely")
+    if getattr(gen, "n_fit_points_", n_fit) < n_fit:
+        notes.append(f"{name} was fitted on {gen.n_fit_points_} random fit-part points "
+                     f"(generate.gmm_max_points)")
+    return notes
+
+
+def _fitted(gen: LatentGenerator) -> dict:
     return {a.rstrip("_"): getattr(gen, a) for a in FITTED_ATTRIBUTES if hasattr(gen, a)}
 
 
-def _score(row: dict) -> float:
-    p, c = row["precision"], row["coverage"]
-    return 2 * p * c / (p + c) if p + c > 0 else 0.0
+def rank(rows: list[dict]) -> list[dict]:
+    """The table: the reference row first (rank None), then the generators by score (1 = best, ties by name)."""
+    ranked = sorted(rows[1:], key=lambda r: (-r["score"], r["name"]))
+    for i, r in enumerate(ranked, 1):
+        r["rank"] = i
+    rows[0]["rank"] = None
+    return [rows[0]] + ranked
+
+
+# ---------------------------------------------------------------- 5. sweeps
+
+def sweep(name: str, param: str, values: list, cfg: Config, b: float | None, judge: Judge,
+          n_fake: int) -> tuple[dict, list[str]]:
+    """Latent k-NN metrics of generator ``name`` for each value of ``param``; settings that cannot be
+    fitted give nulls and a note."""
+    out = {"parameter": param, "values": list(values), **{m: [] for m in SWEEP_METRICS}}
+    notes = []
+    for v in values:
+        try:
+            gen = make_generator(name, **{**_params(name, cfg, b), param: v}).fit(judge.z_fit)
+            res = M.prdc(judge.z_real, gen.sample(n_fake), judge.k)
+        except ValueError as e:
+            notes.append(f"sweep {name} {param} = {v} skipped: {e}")
+            res = {m: None for m in SWEEP_METRICS}
+        for m in SWEEP_METRICS:
+            out[m].append(res[m])
+    return out, notes
 
 
 # ---------------------------------------------------------------- the step
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
-    """Fit, sample, decode and compare every generator; write ``<run_dir>/generate/``.
-
-    Skipped (returning the stored metrics.json content) when the manifest shows the
-    same inputs and the same ``[generate]``/``[run]`` config, unless ``force``.
+    """Fit, sample, decode and compare every generator unless up to date (:func:`analysis.steps.run`).
 
     Returns
     -------
@@ -313,203 +523,102 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         Bad config, missing or inconsistent inputs, or a generator that cannot be
         fitted to these points; nothing is written then.
     """
-    run_dir = Path(run_dir)
-    g = cfg.generate
-    _check_config(cfg)
-    lat_path, ckpt_path = run_dir / "latents.npy", run_dir / "train" / "model.pt"
-    img_path, stats_path = run_dir / "data" / "images.npy", run_dir / "stats" / "stats.json"
-    z = io.load_latents(lat_path)
-    if not ckpt_path.is_file():
-        raise UserError(f"checkpoint {ckpt_path} does not exist",
-                        "run the train step first: python -m analysis train --config ...")
-    images = _load_images(img_path)
-    inputs = {name: io.sha256_cached(run_dir, path) for name, path in
-              (("latents.npy", lat_path), ("train/model.pt", ckpt_path), ("data/images.npy", img_path))}
-    inputs["stats/stats.json"] = io.sha256_cached(run_dir, stats_path) if stats_path.is_file() else "absent"
+    steps.run("generate", cfg, run_dir, force)
+    return load_json(Path(run_dir) / "generate" / "metrics.json")
+
+
+def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
+    """Check the latents and (in a pipeline run) the stats step before anything is decided."""
+    steps.load_latents(run_dir / "latents.npy")
     _check_stats(run_dir, inputs)
-    key = io.hash_key(cfg.section("generate", "run"), inputs, io.code_hash("generate", "generators", "metrics"))
-    out_dir = run_dir / "generate"
-    if not force and io.is_complete(run_dir, "generate", key):
-        io.eprint("generate: up to date")
-        return io.load_json(out_dir / "metrics.json")
+    return {}
 
-    # ---- validate the inputs against each other and the config
-    n, N = z.shape
-    C, S = cfg.data.channels, cfg.data.image_size
-    if N != cfg.model.latent_dim:
-        raise UserError(f"{lat_path} has N = {N} components but model.latent_dim = {cfg.model.latent_dim}",
-                        "re-run the encode step with this config")
-    if images.dtype != np.uint8 or images.shape != (n, C, S, S):
-        raise UserError(f"{img_path} has shape {images.shape} and dtype {images.dtype}, expected uint8 "
-                        f"{(n, C, S, S)} (one image per latent point)",
-                        "re-run the fetch and encode steps with this config")
-    n_hold = min(max(int(round(g.holdout_fraction * n)), 1), n - 1) if n > 1 else 0
-    n_fit = n - n_hold
-    n_real, n_fake = min(n_hold, g.n_samples), min(g.n_samples, n_fit)
-    if min(n_real, n_fake) <= g.k:
-        raise UserError(f"{n} latent points give {n_fit} fit and {n_hold} held-out points, but the k-NN "
-                        f"metrics need more than k = {g.k} points in each set (and n_samples = {g.n_samples})",
-                        "encode more images, lower generate.k, or adjust generate.holdout_fraction")
-    full = [x for x in g.generators if GENERATORS[x].needs_full_cov]
-    if full and n_fit < N + 1:
-        raise UserError(f"generators {', '.join(full)} fit a full {N}x{N} covariance and need at least "
-                        f"N + 1 = {N + 1} fit points, got {n_fit}",
-                        "encode more images, lower generate.holdout_fraction, or drop those generators")
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = config_device(cfg)
-    model, _ = load_checkpoint(ckpt_path, cfg, device)
 
-    # ---- split
-    notes: list[str] = []
-    perm = np.random.default_rng(cfg.run.seed).permutation(n)
-    hold, fit = perm[:n_hold], perm[n_hold:]
-    z_fit = np.asarray(z[np.sort(fit)], dtype=np.float32)
-    real_idx = hold[:n_real]
-    z_real = np.asarray(z[real_idx], dtype=np.float32)
-    ref_idx = fit[:n_fake]
-    n_image = min(g.image_points, n_fake)
-    n_image_real = min(n_image, n_real)
-    n_sheet = min(g.n_images, n_fake, n_real)
-    if n_fake < g.n_samples:
-        notes.append(f"n_samples clipped from {g.n_samples} to the {n_fit} fit-part points so that every row, "
-                     "the reference included, compares the same number of points")
-    if n_real < g.n_samples:
-        notes.append(f"the real set has only {n_real} held-out points (n_samples = {g.n_samples})")
-    if n_image < g.image_points:
-        notes.append(f"image_points clipped from {g.image_points} to {n_image}")
-    if n_sheet < g.n_images:
-        notes.append(f"contact sheets show {n_sheet} images (n_images = {g.n_images})")
-    if n_image_real < n_image:
-        notes.append(f"pixel metrics compare {n_image} decoded points with {n_image_real} held-out "
-                     "reconstructions")
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Split, resolve b, evaluate the reference and every generator, rank, sweep; write ``generate/``."""
+    g = cfg.generate
+    z, images = open_latents(run_dir / "latents.npy"), load_images(run_dir)
+    check_inputs(cfg, run_dir, z, images)
+    sp = split_points(*z.shape, g, cfg.run.seed)
+    b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
+    model, device = load_trained(cfg, run_dir)
+    judge = make_judge(model, device, g, z, sp)
+    reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
+                            copy_probe=judge.z_real[1::2])
+    samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
+    rows, info, gen_notes = evaluate_generators(judge, cfg, b, sp, samples, sheets)
+    table = rank([reference, *rows])
+    sweeps, sweep_notes = all_sweeps(cfg, b, judge, sp.n_fake)
+    b_value = info["uniform"]["fitted"]["b"] if "uniform" in info else b
+    doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap),
+           "table": table, "image_reference": image_reference, "generators": info, "sweeps": sweeps,
+           "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
+           "notes": split_notes(sp, g) + b_notes + gen_notes + sweep_notes}
+    written = write_outputs(run_dir / "generate", doc, samples, sheets)
+    eprint(f"generate: {len(table) - 1} generators, best {table[1]['name'] if len(table) > 1 else '-'}; "
+           f"real precision {table[0]['precision']:.3f} -> {run_dir / 'generate'}")
+    return steps.Written(outputs=tuple(written))
 
-    b = g.b if g.b > 0 else _stats_b(stats_path)
-    b_source = "config" if g.b > 0 else ("stats.json" if b is not None else "measured")
-    if b_source == "measured" and "uniform" in g.generators:
-        notes.append("stats/stats.json is absent: the uniform generator's b was measured on the fit part "
-                     "as median |z| / sqrt(N/3) (radius matching) instead of taken from the b-scan")
 
-    spread = M.spread(z_fit)
-    bs = g.batch_size
-    real_pix = decode(model, z_real[:n_image_real], bs, device)
+def evaluate_generators(judge: Judge, cfg: Config, b: float | None, sp: Split, samples: dict,
+                        sheets: dict) -> tuple[list[dict], dict, list[str]]:
+    """Fit, sample and evaluate every configured generator, in config order.
 
-    # copying: the held-out real set's even rows are the novelty reference; its odd rows
-    # stand in for the reference row's "generated" points (its own points are fit-part
-    # points, trivially copies)
-    novel_ref, novel_probe = z_real[0::2], z_real[1::2]
-
-    def evaluate(name: str, kind: str, pts: np.ndarray, copy_probe: np.ndarray | None = None
-                 ) -> tuple[dict, np.ndarray]:
-        row = {"name": name, "kind": kind, **M.latent_metrics(z_real, pts, g.k)}
-        row.update(M.copy_metrics(z_fit, novel_ref, pts if copy_probe is None else copy_probe, COPY_QUANTILE))
-        row["copies"] = bool(row["copy_share"] > COPY_SHARE_LIMIT)
-        n_dec = max(n_image, n_sheet)
-        dec = decode(model, pts[:n_dec], bs, device)
-        row.update(M.image_metrics(real_pix, dec[:n_image], g.k))
-        row.update(M.reencoding_gap(pts[:n_image], encode(model, dec[:n_image], bs, device), spread))
-        row["score"] = _score(row)
-        return row, to_uint8(dec[:n_sheet])
-
-    # ---- reference row and real sheets
-    rows, info, samples, sheets = [], {}, {}, {}
-    row, _ = evaluate(REFERENCE, "reference", np.asarray(z[ref_idx], dtype=np.float32), copy_probe=novel_probe)
-    rows.append(row)
-    sheet_idx = real_idx[:n_sheet]
-    real_u8 = np.asarray(images[sheet_idx])
-    z_sheet = np.asarray(z[sheet_idx], dtype=np.float32)
-    recon_u8 = to_uint8(decode(model, z_sheet, bs, device))
-    enc_dev = np.abs(encode(model, real_u8.astype(np.float32) / 255.0, bs, device) - z_sheet).max()
-    samples.update(z_real=z_sheet, images_real=real_u8, images_reconstructed=recon_u8)
-    sheets["real"], sheets["reconstructed"] = contact_sheet(real_u8), contact_sheet(recon_u8)
-    raw_real = np.asarray(images[real_idx[:n_image_real]], dtype=np.float32) / 255.0
-    raw_fit = np.asarray(images[ref_idx[:n_image_real]], dtype=np.float32) / 255.0
-    rec_fit = decode(model, np.asarray(z[ref_idx[:n_image_real]], dtype=np.float32), bs, device)
-    image_reference = {"raw": M.image_metrics(raw_real, raw_fit, g.k),
-                       "reconstructed": M.image_metrics(raw_real, rec_fit, g.k)}
-
-    # ---- generators
-    b_value = b
+    Adds each generator's points and images to ``samples`` and its contact sheet to
+    ``sheets``. Returns the table rows, the ``generators`` entry of metrics.json
+    (class, hyper-parameters, fitted scalars) and notes.
+    """
+    g = cfg.generate
+    rows, info, notes = [], {}, []
     for name in g.generators:
-        gen = make_generator(name, **_params(name, cfg, b)).fit(z_fit)
-        pts = gen.sample(n_fake)
-        row, u8 = evaluate(name, "generator", pts)
+        gen = fit_generator(name, _params(name, cfg, b), judge.z_fit)
+        pts = gen.sample(sp.n_fake)
+        row, u8 = evaluate(judge, name, "generator", pts)
         rows.append(row)
         info[name] = {"class": type(gen).__name__, "params": gen.get_params(), "fitted": _fitted(gen)}
-        samples[f"z_{name}"], samples[f"images_{name}"] = pts[:n_sheet], u8
+        samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
         sheets[name] = contact_sheet(u8)
-        if name == "uniform":
-            b_value = gen.b_
-        if name == "gmm" and not gen.converged_:
-            notes.append(f"gmm: EM did not converge in {gen.n_iter_} iterations")
-        if name == "gmm" and gen.n_fit_points_ / g.gmm_components < N + 1:
-            notes.append(f"gmm: about {gen.n_fit_points_ // g.gmm_components} fit points per component, fewer "
-                         f"than N + 1 = {N + 1}: the component covariances are rank-deficient (held up by "
-                         "reg_covar), so the mixture can reproduce the fit points closely")
-        if getattr(gen, "n_fit_points_", n_fit) < n_fit:
-            notes.append(f"{name} was fitted on {gen.n_fit_points_} random fit-part points "
-                         f"(generate.gmm_max_points)")
-        io.eprint(f"generate: {name:22s} precision {row['precision']:.3f} coverage {row['coverage']:.3f} "
-                  f"pixel precision {row['pixel_precision']:.3f}")
+        notes += generator_notes(name, gen, len(sp.fit), judge.z_fit.shape[1], g)
+        eprint(f"generate: {name:22s} precision {row['precision']:.3f} coverage {row['coverage']:.3f} "
+               f"pixel precision {row['pixel_precision']:.3f}")
+    return rows, info, notes
 
-    # ---- ranking
-    ranked = sorted(rows[1:], key=lambda r: (-r["score"], r["name"]))
-    for i, r in enumerate(ranked, 1):
-        r["rank"] = i
-    rows[0]["rank"] = None
-    table = [rows[0]] + ranked
 
-    # ---- sweeps
-    def sweep(name: str, param: str, values: list) -> dict:
-        out = {"parameter": param, "values": list(values), **{m: [] for m in SWEEP_METRICS}}
-        for v in values:
-            try:
-                gen = make_generator(name, **{**_params(name, cfg, b), param: v}).fit(z_fit)
-                res = M.prdc(z_real, gen.sample(n_fake), g.k)
-            except UserError as e:
-                notes.append(f"sweep {name} {param} = {v} skipped: {e.problem}")
-                res = {m: None for m in SWEEP_METRICS}
-            for m in SWEEP_METRICS:
-                out[m].append(res[m])
-        return out
+def all_sweeps(cfg: Config, b: float | None, judge: Judge, n_fake: int) -> tuple[dict, list[str]]:
+    """The ``sweeps`` of metrics.json: gmm over ``generate.sweep_components``, pca-ellipsoid over
+    ``generate.sweep_confidence``; and notes on settings that could not be fitted."""
+    g = cfg.generate
+    gmm, notes_gmm = sweep("gmm", "n_components", g.sweep_components, cfg, b, judge, n_fake)
+    pca, notes_pca = sweep("pca-ellipsoid", "confidence", g.sweep_confidence, cfg, b, judge, n_fake)
+    return {"gmm_components": gmm, "pca_confidence": pca}, notes_gmm + notes_pca
 
-    sweeps = {"gmm_components": sweep("gmm", "n_components", g.sweep_components),
-              "pca_confidence": sweep("pca-ellipsoid", "confidence", g.sweep_confidence)}
 
-    files = {"samples": "samples.npz",
-             "sheets": {key_: f"sheet-{key_}.png" for key_ in sheets}}
-    doc = {
-        "settings": {
-            "n_points": n, "latent_dim": N, "n_fit": n_fit, "n_holdout": n_hold, "n_real": n_real,
-            "n_fake": n_fake, "n_image": n_image, "n_image_real": n_image_real, "n_images": n_sheet,
-            "image_shape": [C, S, S], "k": g.k, "copy_quantile": COPY_QUANTILE,
-            "copy_share_limit": COPY_SHARE_LIMIT,
-            "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed,
-            "b": {"value": b_value, "source": b_source}, "spread": spread,
-            "real_radius_mean": float(np.linalg.norm(z_real.astype(np.float64), axis=1).mean()),
-            "latents_vs_encoder": float(enc_dev) / spread if spread > 0 else None,
-            "generators": list(g.generators),
-        },
-        "table": table,
-        "image_reference": image_reference,
-        "generators": info,
-        "sweeps": sweeps,
-        "files": files,
-        "notes": notes,
+def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b: dict, encoder_gap: float) -> dict:
+    """The ``settings`` of metrics.json: sizes, parameters and scales of this comparison."""
+    g = cfg.generate
+    n, N = shape
+    return {
+        "n_points": n, "latent_dim": N, "n_fit": len(sp.fit), "n_holdout": len(sp.hold), "n_real": sp.n_real,
+        "n_fake": sp.n_fake, "n_image": sp.n_image, "n_image_real": sp.n_image_real, "n_images": sp.n_sheet,
+        "image_shape": [cfg.data.channels, cfg.data.image_size, cfg.data.image_size], "k": g.k,
+        "copy_quantile": COPY_QUANTILE, "copy_share_limit": COPY_SHARE_LIMIT,
+        "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed, "b": b, "spread": judge.spread,
+        "real_radius_mean": float(np.linalg.norm(judge.z_real.astype(np.float64), axis=1).mean()),
+        "latents_vs_encoder": encoder_gap / judge.spread if judge.spread > 0 else None,
+        "generators": list(g.generators),
     }
 
-    # ---- write (all computed above; the manifest last)
-    outputs = [out_dir / "metrics.json", out_dir / "samples.npz"]
-    io.save_json(outputs[0], doc)
-    io.save_npz(outputs[1], **samples)
-    for key_, png in sheets.items():
-        path = out_dir / files["sheets"][key_]
-        io.atomic_write(path, png)
-        outputs.append(path)
-    for stale in sorted(set(out_dir.glob("sheet-*.png")) - set(outputs)):  # generators no longer configured
+
+def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list[Path]:
+    """Write metrics.json, samples.npz and the contact sheets; remove sheets of generators no longer
+    configured. Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
+    save_json(out_dir / "metrics.json", doc)
+    save_npz(out_dir / "samples.npz", **samples)
+    paths = []
+    for name, png in sheets.items():
+        path = out_dir / doc["files"]["sheets"][name]
+        atomic_write(path, png)
+        paths.append(path)
+    for stale in sorted(set(out_dir.glob("sheet-*.png")) - set(paths)):
         stale.unlink(missing_ok=True)
-    io.write_manifest(run_dir, "generate", key, inputs=inputs, outputs=outputs, config=cfg.to_dict())
-    best = ranked[0]["name"] if ranked else "-"
-    io.eprint(f"generate: {len(ranked)} generators, best {best}; real precision {rows[0]['precision']:.3f} "
-              f"-> {out_dir}")
-    return io.load_json(outputs[0])
+    return paths

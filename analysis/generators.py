@@ -37,6 +37,9 @@ The generators (registry :data:`GENERATORS`, factory :func:`make_generator`):
 
 The generators that fit a full N x N covariance (``mvn``, ``mvn-core``,
 ``pca-ellipsoid``, ``gmm``) need at least N + 1 points.
+
+Bad points or hyper-parameters raise ``ValueError`` (``TypeError`` for a wrong type)
+with a plain message; the ``generate`` step turns it into an error naming the config key.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import QuantileTransformer
 
-from analysis.errors import UserError
+from analysis.geometry import mean_cov
 
 __all__ = ["GENERATORS", "LatentGenerator", "UniformGenerator", "IndependentNormalGenerator",
            "IndependentEmpiricalGenerator", "MVNGenerator", "MVNCoreGenerator",
@@ -71,63 +74,40 @@ def _check_points(z, name: str, min_points: int = 1) -> np.ndarray:
     """
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[1] < 1:
-        raise UserError(f"generator '{name}' needs latent points of shape (n, N), got shape {z.shape}",
-                        "pass a 2-D array of latent points, one row per point")
+        raise ValueError(f"generator '{name}' needs latent points of shape (n, N), got shape {z.shape}")
     if not np.issubdtype(z.dtype, np.floating) and not np.issubdtype(z.dtype, np.integer):
-        raise UserError(f"generator '{name}' needs numeric latent points, got dtype {z.dtype}",
-                        "pass float latent points")
+        raise TypeError(f"generator '{name}' needs numeric latent points, got dtype {z.dtype}")
     if z.dtype not in (np.float32, np.float64):
         z = z.astype(np.float64)
     if z.shape[0] < min_points:
-        raise UserError(f"generator '{name}' needs at least {min_points} points to fit, got {z.shape[0]}",
-                        "fit on more latent points")
+        raise ValueError(f"generator '{name}' needs at least {min_points} points to fit, got {z.shape[0]}")
     if not np.all(np.isfinite(z)):
-        raise UserError(f"generator '{name}' was given NaN or infinite latent values",
-                        "re-run the encode step; the latents must be finite")
+        raise ValueError(f"generator '{name}' was given NaN or infinite latent values")
     return z
 
 
 def _check_full_cov(z: np.ndarray, name: str) -> None:
     n, dim = z.shape
     if n < dim + 1:
-        raise UserError(
-            f"generator '{name}' fits a full {dim}x{dim} covariance and needs at least "
-            f"N + 1 = {dim + 1} points, got {n}",
-            "fit on more points (encode more images or lower generate.holdout_fraction), or use "
-            "a generator without a full covariance (uniform, independent-normal, independent-empirical)")
+        raise ValueError(f"generator '{name}' fits a full {dim}x{dim} covariance and needs at least "
+                         f"N + 1 = {dim + 1} points, got {n}")
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
-        raise UserError(f"the number of points to sample must be a positive integer, got {n!r}",
-                        "ask for n >= 1 points (e.g. generate.n_samples = 2000)")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"the number of points to sample must be a positive integer, got {n!r}")
+    if n <= 0:
+        raise ValueError(f"the number of points to sample must be a positive integer, got {n!r}")
     return int(n)
 
 
 def _check_random_state(random_state) -> None:
     if random_state is None:
         return
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0:
-        raise UserError(f"random_state must be a non-negative integer or None, got {random_state!r}",
-                        "pass an int seed such as run.seed")
-
-
-def _mean_cov(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (N,) and unbiased covariance (N, N) in float64, streaming over row blocks.
-
-    Avoids the float64 copy and the centred copy that ``np.cov`` makes of all rows.
-    """
-    n, dim = z.shape
-    mean = np.zeros(dim)
-    for i in range(0, n, _CHUNK):
-        mean += z[i:i + _CHUNK].sum(axis=0, dtype=np.float64)
-    mean /= n
-    cov = np.zeros((dim, dim))
-    for i in range(0, n, _CHUNK):
-        c = z[i:i + _CHUNK].astype(np.float64) - mean
-        cov += c.T @ c
-    cov /= max(n - 1, 1)
-    return mean, cov
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(f"random_state must be a non-negative integer or None, got {random_state!r}")
+    if random_state < 0:
+        raise ValueError(f"random_state must be a non-negative integer or None, got {random_state!r}")
 
 
 def _eig_factor(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +199,7 @@ class LatentGenerator(BaseEstimator):
         if rng is None:
             rng = self.rng_
         elif not isinstance(rng, np.random.Generator):
-            raise UserError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}",
-                            "pass np.random.default_rng(seed)")
+            raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
         return np.ascontiguousarray(self._sample(n, rng), dtype=np.float32)
 
     def _fit(self, z: np.ndarray, rng: np.random.Generator) -> None:  # pragma: no cover
@@ -262,8 +241,7 @@ class UniformGenerator(LatentGenerator):
         else:
             if isinstance(self.b, bool) or not isinstance(self.b, numbers.Real) or not (
                     np.isfinite(self.b) and self.b > 0):
-                raise UserError(f"uniform generator: b must be a positive number, got {self.b!r}",
-                                "set generate.b > 0, or 0 to use the b-scan's value")
+                raise ValueError(f"uniform generator: b must be a positive number, got {self.b!r}")
             self.b_ = float(self.b)
 
     def _sample(self, n, rng):
@@ -290,7 +268,7 @@ class IndependentNormalGenerator(LatentGenerator):
         self.random_state = random_state
 
     def _fit(self, z, rng):
-        mean, cov = _mean_cov(z)
+        mean, cov = mean_cov(z, ddof=1)
         self.mean_ = mean
         self.scale_ = np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
@@ -332,8 +310,7 @@ class IndependentEmpiricalGenerator(LatentGenerator):
     def _fit(self, z, rng):
         if isinstance(self.n_quantiles, bool) or not isinstance(self.n_quantiles, numbers.Integral) \
                 or self.n_quantiles < 2:
-            raise UserError(f"independent-empirical: n_quantiles must be an integer >= 2, got {self.n_quantiles!r}",
-                            "use e.g. n_quantiles=1000")
+            raise ValueError(f"independent-empirical: n_quantiles must be an integer >= 2, got {self.n_quantiles!r}")
         n = z.shape[0]
         sub = None if self.subsample is None or self.subsample >= n else int(self.subsample)
         self.transformer_ = QuantileTransformer(
@@ -379,7 +356,7 @@ class MVNGenerator(LatentGenerator):
         self.factor_ = v * np.sqrt(w)
 
     def _fit(self, z, rng):
-        self._set_gaussian(*_mean_cov(z))
+        self._set_gaussian(*mean_cov(z, ddof=1))
 
     def _sample(self, n, rng):
         return self.mean_ + rng.standard_normal((n, self.n_features_in_)) @ self.factor_.T
@@ -428,9 +405,8 @@ class MVNCoreGenerator(MVNGenerator):
     def _fit(self, z, rng):
         k = self.core_sigma
         if isinstance(k, bool) or not isinstance(k, numbers.Real) or not (np.isfinite(k) and k > 0):
-            raise UserError(f"mvn-core: core_sigma must be a positive number, got {k!r}",
-                            "set generate.core_sigma > 0, e.g. 3")
-        mean, cov = _mean_cov(z)
+            raise ValueError(f"mvn-core: core_sigma must be a positive number, got {k!r}")
+        mean, cov = mean_cov(z, ddof=1)
         w, v = _eig_factor(cov)
         keep_dims = w > _rank_tol(w)
         whiten = v[:, keep_dims] / np.sqrt(w[keep_dims])
@@ -442,11 +418,9 @@ class MVNCoreGenerator(MVNGenerator):
         self.kept_fraction_ = float(kept.mean())
         core = z[kept]
         if core.shape[0] < z.shape[1] + 1:
-            raise UserError(
-                f"mvn-core keeps {core.shape[0]} of {z.shape[0]} points within {k} sigma, fewer than the "
-                f"N + 1 = {z.shape[1] + 1} a full covariance needs",
-                "raise generate.core_sigma or fit on more points")
-        self._set_gaussian(*_mean_cov(core))
+            raise ValueError(f"mvn-core keeps {core.shape[0]} of {z.shape[0]} points within {k} sigma, fewer than "
+                             f"the N + 1 = {z.shape[1] + 1} a full covariance needs")
+        self._set_gaussian(*mean_cov(core, ddof=1))
 
 
 class PCAEllipsoidGenerator(LatentGenerator):
@@ -484,8 +458,7 @@ class PCAEllipsoidGenerator(LatentGenerator):
     def _fit(self, z, rng):
         c = self.confidence
         if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < c <= 1.0:
-            raise UserError(f"pca-ellipsoid: confidence must be in (0, 1], got {c!r}",
-                            "set generate.confidence to e.g. 0.95")
+            raise ValueError(f"pca-ellipsoid: confidence must be in (0, 1], got {c!r}")
         self.pca_ = PCA().fit(z)
         self.chi2_threshold_ = float(stats.chi2.ppf(c, self.pca_.n_components_))
 
@@ -560,18 +533,15 @@ class GMMGenerator(LatentGenerator):
     def _fit(self, z, rng):
         k = self.n_components
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise UserError(f"gmm: n_components must be a positive integer, got {k!r}",
-                            "set generate.gmm_components >= 1")
+            raise ValueError(f"gmm: n_components must be a positive integer, got {k!r}")
         n = z.shape[0]
         if self.max_fit_points is not None and self.max_fit_points < n:
             m = int(self.max_fit_points)
             if m < z.shape[1] + 1:
-                raise UserError(f"gmm: max_fit_points = {m} is below N + 1 = {z.shape[1] + 1}",
-                                "raise generate.gmm_max_points (0 = all points)")
+                raise ValueError(f"gmm: max_fit_points = {m} is below N + 1 = {z.shape[1] + 1}")
             z = z[np.sort(rng.choice(n, size=m, replace=False))]
         if k > z.shape[0]:
-            raise UserError(f"gmm: {k} components need at least {k} points, got {z.shape[0]}",
-                            "use fewer components (generate.gmm_components)")
+            raise ValueError(f"gmm: {k} components need at least {k} points, got {z.shape[0]}")
         self.mixture_ = GaussianMixture(n_components=int(k), covariance_type="full",
                                         reg_covar=self.reg_covar, max_iter=self.max_iter,
                                         random_state=int(rng.integers(2**31 - 1)))
@@ -583,9 +553,8 @@ class GMMGenerator(LatentGenerator):
                 try:  # float32 covariances can be too ill-conditioned for a Cholesky: retry in float64
                     self.mixture_.fit(z.astype(np.float64))
                 except ValueError as e:
-                    raise UserError(f"gmm with {k} components could not be fitted: "
-                                    f"{' '.join(str(e).split())[:200]}",
-                                    "use fewer components (generate.gmm_components) or more points") from None
+                    raise ValueError(f"gmm with {k} components could not be fitted: "
+                                     f"{' '.join(str(e).split())[:200]}") from None
         self.n_fit_points_ = int(z.shape[0])
         self.converged_ = bool(self.mixture_.converged_)
         self.n_iter_ = int(self.mixture_.n_iter_)
@@ -623,18 +592,18 @@ def make_generator(name: str, **params) -> LatentGenerator:
 
     Raises
     ------
-    UserError
-        Unknown name (naming the closest valid one) or unknown hyper-parameter.
+    ValueError
+        Unknown name (naming the closest valid one and listing the valid ones) or unknown
+        hyper-parameter.
     """
     if name not in GENERATORS:
         hit = difflib.get_close_matches(str(name), list(GENERATORS), n=1, cutoff=0.4)
         closest = f" (did you mean '{hit[0]}'?)" if hit else ""
-        raise UserError(f"unknown generator '{name}'{closest}",
-                        f"valid generators: {', '.join(GENERATORS)}")
+        raise ValueError(f"unknown generator '{name}'{closest}; valid generators: {', '.join(GENERATORS)}")
     cls = GENERATORS[name]
     valid = cls._get_param_names()
     bad = sorted(set(params) - set(valid))
     if bad:
-        raise UserError(f"generator '{name}' has no hyper-parameter {', '.join(map(repr, bad))}",
-                        f"its hyper-parameters are: {', '.join(valid)}")
+        raise ValueError(f"generator '{name}' has no hyper-parameter {', '.join(map(repr, bad))}; "
+                         f"its hyper-parameters are: {', '.join(valid)}")
     return cls(**params)

@@ -52,6 +52,9 @@ and generated-real distance matrices, all computed by the same routine
 (one float32 GEMM per block) on centred points, so a
 point on a ball's boundary is judged consistently; memory stays flat and 10,000 vs
 10,000 points in 256-D take a few seconds on two cores (``bench/bench_generate.py``).
+
+Bad input (wrong shapes, too few points, NaN, k < 1) raises ``ValueError`` (``TypeError``
+for a wrong type) with a plain message.
 """
 
 from __future__ import annotations
@@ -59,10 +62,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from analysis.errors import UserError
 
 __all__ = ["knn_radii", "prdc", "support_mask", "radius_distance", "latent_metrics",
-           "image_metrics", "reencoding_gap", "spread", "nearest_distances", "copy_metrics"]
+           "image_metrics", "reencoding_gap", "nearest_distances", "copy_metrics"]
 
 _BLOCK_BYTES = 64 << 20  # one block of the distance matrix
 # Balls are closed: a point on a ball's boundary up to float32 rounding (the same
@@ -74,19 +76,20 @@ def _as_points(x, what: str, min_points: int = 1) -> np.ndarray:
     """(n, d) float64 array, checked."""
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] < 1:
-        raise UserError(f"{what} must have shape (n points, d), got {x.shape}", "pass a 2-D array")
+        raise ValueError(f"{what} must have shape (n points, d), got {x.shape}")
     if x.shape[0] < min_points:
-        raise UserError(f"{what} has {x.shape[0]} points; at least {min_points} are needed",
-                        "use more points or a smaller k (generate.k)")
+        raise ValueError(f"{what} has {x.shape[0]} points; at least {min_points} are needed")
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
-        raise UserError(f"{what} contains NaN or infinite values", "check the generated or real points")
+        raise ValueError(f"{what} contains NaN or infinite values")
     return x
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise UserError(f"k must be a positive integer, got {k!r}", "set generate.k >= 1, e.g. 5")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be a positive integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     return int(k)
 
 
@@ -187,8 +190,7 @@ def prdc(real, fake, k: int = 5) -> dict[str, float]:
     real = _as_points(real, "real points", k + 1)
     fake = _as_points(fake, "generated points", k + 1)
     if real.shape[1] != fake.shape[1]:
-        raise UserError(f"real points have {real.shape[1]} dimensions but generated points {fake.shape[1]}",
-                        "compare points of the same space")
+        raise ValueError(f"real points have {real.shape[1]} dimensions but generated points {fake.shape[1]}")
     real, fake = _centred(real, fake)
     rr2, rf2 = _knn_sq_radii(real, k) * _SLACK, _knn_sq_radii(fake, k) * _SLACK
     t = _cross_terms(real, fake, rr2, rf2)
@@ -334,28 +336,13 @@ def copy_metrics(fit, holdout, fake, quantile: float = 0.05) -> dict[str, float]
         ``nn_fit_ratio`` (median nearest-fit distance of ``fake`` over that of ``holdout``).
     """
     if not 0.0 < quantile < 1.0:
-        raise UserError(f"copy quantile {quantile} must lie in (0, 1)", "use e.g. 0.05")
+        raise ValueError(f"copy quantile {quantile} must lie in (0, 1)")
     d_hold = nearest_distances(holdout, fit)
     d_fake = nearest_distances(fake, fit)
     tau = float(np.quantile(d_hold, quantile))
     med = float(np.median(d_hold))
     return {"copy_share": float(np.mean(d_fake < tau)),
             "nn_fit_ratio": float(np.median(d_fake) / med) if med > 0 else float("nan")}
-
-
-def spread(z) -> float:
-    """RMS distance of points from their centroid, sqrt(trace of the covariance).
-
-    Parameters
-    ----------
-    z : array of shape (n, N)
-
-    Returns
-    -------
-    float
-    """
-    z = np.asarray(z, dtype=np.float64)
-    return float(np.sqrt(np.mean(np.sum((z - z.mean(axis=0)) ** 2, axis=1))))
 
 
 def reencoding_gap(z, z_reencoded, scale: float) -> dict[str, float]:
@@ -368,7 +355,7 @@ def reencoding_gap(z, z_reencoded, scale: float) -> dict[str, float]:
     z_reencoded : array of shape (M, N)
         The encoder's codes of the decoded images, E(D(z)).
     scale : float
-        The real points' spread (:func:`spread`), > 0.
+        The real points' spread (:func:`analysis.geometry.spread`), > 0.
 
     Returns
     -------
@@ -379,7 +366,6 @@ def reencoding_gap(z, z_reencoded, scale: float) -> dict[str, float]:
     z = np.asarray(z, dtype=np.float64)
     z2 = np.asarray(z_reencoded, dtype=np.float64)
     if z.shape != z2.shape:
-        raise UserError(f"re-encoded points have shape {z2.shape}, expected {z.shape}",
-                        "pass E(D(z)) for the same points z")
+        raise ValueError(f"re-encoded points have shape {z2.shape}, expected {z.shape}")
     gap = float(np.linalg.norm(z2 - z, axis=1).mean())
     return {"reencode_gap": gap, "reencode_gap_rel": gap / scale if scale > 0 else float("nan")}

@@ -17,14 +17,24 @@ Each stride-2 layer halves (encoder) or doubles (decoder) the side exactly, so S
 must be a multiple of 2^L. The latent layer is linear with no activation: the
 latent points are free to sit anywhere in R^N, which is what the study measures.
 Same design as the deterministic AEs of Ghosh et al. (RAE, ICLR 2020), smaller.
+
+Also here: loading a checkpoint safely (:func:`load_checkpoint`) and running the network
+over arrays of any size in batches (:func:`encode_batches`, :func:`encode_array`,
+:func:`decode_array`), with page-locked, asynchronous copies to a CUDA GPU
+(:func:`to_device`) and float32 on every device.
 """
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from analysis.config import Config
+from analysis.errors import UserError
 
 
 def _padding(kernel_size: int) -> tuple[int, int]:
@@ -145,13 +155,25 @@ def _mps_available() -> bool:
 
 def config_device(cfg: Config) -> torch.device:
     """``run.device`` as a usable device; a UserError naming the key otherwise."""
-    from analysis.errors import UserError
-
     try:
         return pick_device(cfg.run.device)
     except ValueError as e:
         raise UserError(f"config key 'run.device' = {cfg.run.device!r}: {e}",
                         'set run.device = "auto" (the best available) or "cpu"') from None
+
+
+def load_trained(cfg: Config, run_dir) -> tuple[ConvAE, torch.device]:
+    """The trained model of a run (``train/model.pt``) on ``run.device``, with ``run.threads`` applied.
+
+    For the steps that run the trained network (``encode``, ``generate``).
+    """
+    from pathlib import Path
+
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    device = config_device(cfg)
+    model, _ = load_checkpoint(Path(run_dir) / "train" / "model.pt", cfg, device)
+    return model, device
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -196,8 +218,6 @@ def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tu
     import zipfile
     from pathlib import Path
 
-    from analysis.errors import UserError
-
     path = Path(path)
     fix = "pass a checkpoint written by 'python -m analysis train' with the same [model] and [data] settings"
     if not path.is_file():
@@ -236,3 +256,80 @@ def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tu
         raise UserError(f"checkpoint {path} does not fit the architecture of the config ({msg})",
                         "use the config the checkpoint was trained with, or retrain") from None
     return model.to(device).eval(), meta
+
+
+# ---------------------------------------------------------------- running the network over arrays
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to ``device``; to a CUDA GPU from page-locked memory, asynchronously.
+
+    Encoding stays in float32 on every device (no autocast): the latents are the measured object.
+    """
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def pixels_on(block: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A block of images on ``device`` as float32 in [0, 1]: uint8 pixels are divided by 255."""
+    x = to_device(torch.from_numpy(np.ascontiguousarray(block)), device)
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+@torch.inference_mode()
+def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
+                   progress: bool = True):
+    """Yield the latents (k, N) of images (n, C, S, S), one batch at a time.
+
+    Parameters
+    ----------
+    model : ConvAE
+    images : array or :class:`~analysis.storage.NpyRows`
+        uint8 pixels, or float pixels in [0, 1] (decoded images); a reader is read
+        batch by batch, so memory holds one batch whatever ``n``.
+    batch_size : int
+    device : torch.device
+    progress : bool
+        Show a progress bar on stderr.
+
+    Raises
+    ------
+    UserError
+        The encoder produced NaN/inf (a broken checkpoint).
+    """
+    model.eval()
+    n = len(images)
+    read = images.read if hasattr(images, "read") else (lambda a, b: np.array(images[a:b]))
+    with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
+        for i in range(0, n, batch_size):
+            x = pixels_on(read(i, i + batch_size), device)
+            z = model.encode(x).float().cpu().numpy()
+            if not np.isfinite(z).all():
+                raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
+                                "retrain: the checkpoint is broken (try a lower train.lr)")
+            bar.update(len(x))
+            yield z
+
+
+def encode_array(model: torch.nn.Module, images, batch_size: int, device: torch.device,
+                 progress: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """The latents (n, N) float32 of images (n, C, S, S), encoded in batches (:func:`encode_batches`).
+
+    ``out``: an (n, N) array to fill instead of a new one.
+    """
+    if out is None:
+        out = np.empty((len(images), model.encoder[-1].out_features), np.float32)
+    i = 0
+    for z in encode_batches(model, images, batch_size, device, progress):
+        out[i:i + len(z)] = z
+        i += len(z)
+    return out
+
+
+@torch.inference_mode()
+def decode_array(model: torch.nn.Module, z: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
+    """Decode latent points (m, N) in batches: images (m, C, S, S), float32 in [0, 1]."""
+    model.eval()
+    out = [model.decode(to_device(torch.from_numpy(np.ascontiguousarray(z[i:i + batch_size], dtype=np.float32)),
+                                  device)).float().cpu().numpy() for i in range(0, len(z), batch_size)]
+    return np.concatenate(out)

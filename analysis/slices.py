@@ -31,20 +31,14 @@ Artificial points "inside a slice": points with all N components uniform in
 uniform points in [-b, b]^N serves all pairs (:func:`uniform_cube`).
 
 All functions take the latents as an (n, N) float array (a ``np.memmap`` is fine) and
-work in chunks of rows, so the extra memory stays far below the size of the input.
+work in chunks of rows (:func:`analysis.geometry.chunk_rows`), so the extra memory stays far below the size of the input.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Elements per chunk (rows x N) processed at once: 2**21 float32 = 8 MB.
-CHUNK_ELEMENTS = 1 << 21
-
-
-def chunk_rows(N: int) -> int:
-    """Rows per chunk for N components (about :data:`CHUNK_ELEMENTS` elements)."""
-    return max(1, CHUNK_ELEMENTS // max(1, N))
+from analysis.geometry import chunk_rows
 
 
 def _check_b(b: float) -> float:
@@ -157,6 +151,7 @@ def in_slice(index: np.ndarray, value: np.ndarray, j1: int, j2: int, b: float) -
     -------
     (n,) bool array
     """
+    index, value = np.asarray(index), np.asarray(value)
     ok = value[:, 2] <= b
     for t in (0, 1):
         ok &= (value[:, t] <= b) | (index[:, t] == j1) | (index[:, t] == j2)
@@ -300,22 +295,23 @@ def uniform_cube(rng: np.random.Generator, m: int, N: int, b: float = 1.0) -> np
     return b * rng.uniform(-1.0, 1.0, size=(m, N))
 
 
-def zoom_half_width(z: np.ndarray, pair: tuple[int, int], share: float) -> float:
-    """Half-width w of the square [-w, w]^2 around the origin in the pair's projection
-    that holds ``share`` of all points (the quantile of ``max(|z_j1|, |z_j2|)``).
+def pair_chebyshev(z: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """``max(|z_j1|, |z_j2|)`` of every point: the half-width of the smallest square
+    [-w, w]^2 around the origin that holds its projection onto the pair's plane.
+
+    Its ``share``-quantile is the half-width of the window holding that share of the
+    points (the zoom of the projection charts).
 
     Parameters
     ----------
     z : (n, N) float array
     pair : (j1, j2)
-    share : float in (0, 1]
 
     Returns
     -------
-    float
+    (n,) float64 array
     """
-    cols = np.abs(np.asarray(z[:, list(pair)], dtype=np.float64))
-    return float(np.quantile(cols.max(axis=1), share))
+    return np.abs(np.asarray(z[:, list(pair)], dtype=np.float64)).max(axis=1)
 
 
 def choose_pairs(count_all: np.ndarray, count_sample: np.ndarray, overlap: np.ndarray,

@@ -22,7 +22,7 @@ Conventions
 - Slices and the slice membership rule: see :mod:`analysis.slices`.
 - JSON has no NaN/inf: an undefined or infinite number is ``null``.
 - Degenerate clouds: latents that are all the same point (zero variance in every
-  component) are refused (:func:`analysis.io.load_latents`, exit 2). A cloud that spans
+  component) are refused (:func:`analysis.steps.load_latents`, exit 2). A cloud that spans
   fewer than N dimensions (rank-deficient covariance, ``pca.rank`` < N) is measured:
   the empirical Mahalanobis distance is then null (singular covariance), the
   Ledoit-Wolf and PCA-subspace distances stay defined, and ``notes`` says so.
@@ -203,21 +203,18 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats as sps
-from sklearn import config_context
-from sklearn.neighbors import NearestNeighbors
 
-from analysis import io, published, slices
+from analysis import geometry, published, slices, steps
 from analysis.config import Config, StatsConfig, _check_range
-from analysis.errors import UserError
+from analysis.errors import UserError, eprint
+from analysis.provenance import read_manifest
+from analysis.storage import load_json, save_json, save_npz
 
 SCHEMA_VERSION = 2
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 SHARE_K = (1, 2, 3, 5, 10, 20, 50, 100)
 SHARE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
-AUTO_GRID = (0.05, 1.5, 60)  # start, stop (x the data's scale, see auto_b_grid), count
 OVERLAP_Q = 0.05             # b.overlap compares the central 1 - 2q ranges
-NN_REFERENCE = 50_000
-NN_QUERIES = 1_000
 ATLAS_SHARES = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.3)  # median-pair slice shares picking atlas b values
 MAX_CONDITION = 1e12
 STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
@@ -235,323 +232,7 @@ CENTRAL = (0.01, 0.99)  # components' central 98 % range (1st to 99th percentile
 PUBLISHED = published.reference()  # the study's figures, for comparison only
 
 
-# --------------------------------------------------------------------------- library
-
-def _chunks(z: np.ndarray):
-    """Yield (start, float64 copy of the chunk) over the rows of z."""
-    rows = slices.chunk_rows(z.shape[1])
-    for s in range(0, z.shape[0], rows):
-        yield s, np.array(z[s:s + rows], dtype=np.float64)  # a copy: callers modify it
-
-
-def moments(z: np.ndarray) -> dict:
-    """Centre, covariance and radii in two chunked passes (no copy of z).
-
-    Parameters
-    ----------
-    z : (n, N) float array
-
-    Returns
-    -------
-    dict with
-        ``mean``, ``min``, ``max`` (N,) float64; ``cov`` (N, N) float64 (divisor n);
-        ``radius`` (n,) |z|; ``radius_centred`` (n,) |z - mean|; ``sum_r4`` float,
-        the sum of |z - mean|^4 (for the Ledoit-Wolf shrinkage).
-    """
-    n, N = z.shape
-    total, lo, hi = np.zeros(N), np.full(N, np.inf), np.full(N, -np.inf)
-    radius = np.empty(n)
-    for s, c in _chunks(z):
-        total += c.sum(axis=0)
-        np.minimum(lo, c.min(axis=0), out=lo)
-        np.maximum(hi, c.max(axis=0), out=hi)
-        radius[s:s + len(c)] = np.linalg.norm(c, axis=1)
-    mean = total / n
-    cov = np.zeros((N, N))
-    radius_centred = np.empty(n)
-    for s, c in _chunks(z):
-        c -= mean
-        cov += c.T @ c
-        radius_centred[s:s + len(c)] = np.linalg.norm(c, axis=1)
-    cov /= n
-    cov = (cov + cov.T) / 2
-    return {"mean": mean, "min": lo, "max": hi, "cov": cov, "radius": radius,
-            "radius_centred": radius_centred, "sum_r4": float(np.sum(radius_centred ** 4))}
-
-
-def component_distributions(z: np.ndarray, lo: np.ndarray, hi: np.ndarray, bins: int,
-                            levels=QUANTILE_LEVELS) -> dict:
-    """Per-component quantiles and histograms (chunked over columns).
-
-    Parameters
-    ----------
-    z : (n, N) float array
-    lo, hi : (N,) arrays
-        Per-component min and max (histogram ranges).
-    bins : int
-    levels : sequence of Q floats in [0, 1]
-
-    Returns
-    -------
-    dict with ``quantiles`` (N, Q), ``hist_counts`` (N, bins) int64,
-    ``hist_edges`` (N, bins + 1) float64.
-    """
-    n, N = z.shape
-    step = max(1, slices.CHUNK_ELEMENTS // n)
-    q = np.empty((N, len(levels)))
-    counts = np.empty((N, bins), np.int64)
-    edges = np.empty((N, bins + 1))
-    for c0 in range(0, N, step):
-        block = np.array(z[:, c0:c0 + step], dtype=np.float64).T
-        q[c0:c0 + len(block)] = np.quantile(block, levels, axis=1).T
-        for i, col in enumerate(block):
-            counts[c0 + i], edges[c0 + i] = np.histogram(col, bins, range=(lo[c0 + i], hi[c0 + i]))
-    return {"quantiles": q, "hist_counts": counts, "hist_edges": edges}
-
-
-def correlation(cov: np.ndarray) -> np.ndarray:
-    """Correlation matrix from a covariance; constant components get 0 (diagonal 1).
-
-    Parameters
-    ----------
-    cov : (N, N) array
-
-    Returns
-    -------
-    (N, N) float64 array
-    """
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), 0.0)
-    corr = np.clip(corr, -1.0, 1.0)
-    np.fill_diagonal(corr, 1.0)
-    return corr
-
-
-def pca(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of a covariance: principal variances and axes.
-
-    Parameters
-    ----------
-    cov : (N, N) symmetric array
-
-    Returns
-    -------
-    eigenvalues : (N,) float64, descending, negatives from round-off set to 0
-    axes : (N, N) float64, row k = unit axis k; sign fixed so that its
-        largest-magnitude entry is positive (reproducible).
-    """
-    w, v = np.linalg.eigh(cov)
-    w, axes = np.clip(w[::-1], 0.0, None), v[:, ::-1].T.copy()
-    big = np.abs(axes).argmax(axis=1)
-    axes *= np.where(axes[np.arange(len(axes)), big] < 0, -1.0, 1.0)[:, None]
-    return w, axes
-
-
-def numerical_rank(eig: np.ndarray) -> int:
-    """Principal axes along which the cloud really spreads.
-
-    An axis counts if its variance exceeds ``(N * eps32)^2`` times the largest one
-    (its spread exceeds N float32 round-off units of the widest axis): latents are
-    float32, so thinner directions are round-off, not data.
-
-    Parameters
-    ----------
-    eig : (N,) principal variances, descending (:func:`pca`)
-    """
-    if not eig.size or eig[0] <= 0:
-        return 0
-    tol = eig[0] * (eig.size * np.finfo(np.float32).eps) ** 2
-    return int(np.count_nonzero(eig > tol))
-
-
-def ledoit_wolf_shrinkage(cov: np.ndarray, sum_r4: float, n: int) -> float:
-    """scikit-learn's Ledoit-Wolf shrinkage coefficient from chunk-accumulated moments.
-
-    Same formula as ``sklearn.covariance.ledoit_wolf_shrinkage(X)``, written in terms
-    of ``cov = X_c^T X_c / n`` and ``sum_r4 = sum_i |x_i - mean|^4`` so that X need not
-    be held in memory (``sum(X2^T X2) = sum_i |x_i|^4``); the tests check it against
-    scikit-learn. The shrunk covariance ``(1 - s) cov + s (trace(cov) / N) I``
-    (``sklearn.covariance.shrunk_covariance``) has the principal axes of cov and
-    variances ``(1 - s) eig + s trace(cov) / N``.
-
-    Parameters
-    ----------
-    cov : (N, N) array, empirical covariance with divisor n
-    sum_r4 : float
-    n : int
-
-    Returns
-    -------
-    float in [0, 1]
-    """
-    p = cov.shape[0]
-    if p == 1:
-        return 0.0
-    trace = float(np.trace(cov))
-    mu = trace / p
-    delta_ = float(np.sum(cov ** 2))
-    beta = (sum_r4 / n - delta_) / (p * n)
-    delta = (delta_ - 2.0 * mu * trace + p * mu ** 2) / p
-    beta = min(beta, delta)
-    return 0.0 if beta == 0 else float(beta / delta)
-
-
-def mahalanobis(z: np.ndarray, mean: np.ndarray, axes: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Mahalanobis distances from ``mean`` for covariances sharing the principal axes ``axes``.
-
-    With coordinates ``y = (z - mean) @ axes.T`` along the axes, metric m gives
-    ``d_m = sqrt(sum_k weights[m, k] * y_k^2)``: weights = 1 / principal variance, and 0
-    leaves an axis out (a PCA subspace, or an axis of zero variance). The empirical, the
-    Ledoit-Wolf (same axes, see :func:`ledoit_wolf_shrinkage`) and the PCA-subspace
-    metrics are all of this form, so one chunked pass gives all of them.
-
-    Parameters
-    ----------
-    z : (n, N) float array
-    mean : (N,) array
-    axes : (N, N) array, row k = principal axis k (:func:`pca`)
-    weights : (M, N) array
-
-    Returns
-    -------
-    (n, M) float64 array
-    """
-    weights = np.atleast_2d(weights)
-    out = np.empty((z.shape[0], len(weights)))
-    for s, c in _chunks(z):
-        y = (c - mean) @ axes.T
-        out[s:s + len(c)] = np.sqrt((y * y) @ weights.T)
-    return out
-
-
-def inverse(variances: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
-    """Weights for :func:`mahalanobis`: 1 / variance, 0 where variance <= 0 or not kept.
-
-    Parameters
-    ----------
-    variances : (N,) array of principal variances
-    keep : (N,) bool array, optional
-
-    Returns
-    -------
-    (N,) float64 array
-    """
-    v = np.asarray(variances, dtype=float)
-    ok = v > (v.max(initial=0.0) * 1e-15)
-    if keep is not None:
-        ok &= keep
-    return np.divide(1.0, v, out=np.zeros_like(v), where=ok)
-
-
-def uniform_radius_closed_form(N: int, b: float) -> tuple[float, float]:
-    """Mean b*sqrt(N/3) and spread b/sqrt(15) of |u| for u uniform in [-b, b]^N (large N)."""
-    return b * math.sqrt(N / 3.0), b / math.sqrt(15.0)
-
-
-def radius_summary(r: np.ndarray) -> dict:
-    """``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max`` of (n,) radii."""
-    q = np.quantile(r, [0.0, 0.05, 0.5, 0.95, 1.0])
-    return {"mean": float(np.mean(r)), "std": float(np.std(r)), "min": float(q[0]),
-            "q05": float(q[1]), "median": float(q[2]), "q95": float(q[3]), "max": float(q[4])}
-
-
-def auto_b_grid(q01: np.ndarray, q99: np.ndarray) -> np.ndarray:
-    """60 b values evenly spaced over 0.05..1.5 x the data's scale.
-
-    The scale is the largest |1st or 99th percentile| of any component.
-
-    Parameters
-    ----------
-    q01, q99 : (N,) arrays, per-component 1st and 99th percentiles
-
-    Returns
-    -------
-    (60,) float64 array (all > 0; a zero scale falls back to 1)
-    """
-    scale = float(max(np.abs(q01).max(), np.abs(q99).max())) or 1.0
-    start, stop, count = AUTO_GRID
-    return np.linspace(start * scale, stop * scale, count)
-
-
-def b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Wasserstein distance between real radii and uniform radii ``b * unit`` for each b.
-
-    ``scipy.stats.wasserstein_distance`` on the real radii and ``b * unit``; if there are
-    more real radii than unit ones (n > m), the real ones enter as their m quantiles at
-    p = (i + 1/2) / m, which keeps the scan fast for large n and changes the distance by
-    less than the spacing of those quantiles.
-
-    Parameters
-    ----------
-    real : (n,) radii of real points
-    unit : (m,) radii of uniform points in [-1, 1]^N
-    grid : (G,) b values
-
-    Returns
-    -------
-    (G,) float64 array
-    """
-    m = len(unit)
-    if len(real) > m:
-        real = np.quantile(real, (np.arange(m) + 0.5) / m)
-    return np.array([sps.wasserstein_distance(real, b * unit) for b in grid])
-
-
-def overlap_range(real: np.ndarray, unit: np.ndarray, q: float = OVERLAP_Q) -> tuple[float, float]:
-    """The b for which the central (1 - 2q) ranges of real radii and of ``b * unit`` intersect.
-
-    Parameters
-    ----------
-    real : (n,) radii of real points
-    unit : (m,) radii of uniform points in [-1, 1]^N
-    q : float
-
-    Returns
-    -------
-    (lo, hi) : q-quantile(real) / (1-q)-quantile(unit), (1-q)-quantile(real) / q-quantile(unit)
-    """
-    rq = np.quantile(real, [q, 1 - q])
-    uq = np.quantile(unit, [q, 1 - q])
-    return float(rq[0] / uq[1]), float(rq[1] / uq[0])
-
-
-def nearest_neighbours(z: np.ndarray, rng: np.random.Generator, reference: int = NN_REFERENCE,
-                       queries: int = NN_QUERIES) -> tuple[dict, np.ndarray]:
-    """The origin's nearest real point compared with typical nearest-neighbour distances.
-
-    Uses a random reference subset of ``reference`` points (all if n is smaller) and
-    ``queries`` of them; each query's NN distance excludes itself.
-
-    Parameters
-    ----------
-    z : (n, N) float array, n >= 2
-    rng : numpy Generator
-
-    Returns
-    -------
-    summary : dict (keys of ``origin.nearest`` in stats.json, except
-        ``origin_to_nearest_all``)
-    distances : (query_size,) float64, sorted NN distances of the queries
-    """
-    n, N = z.shape
-    ref_idx = np.sort(rng.choice(n, reference, replace=False)) if n > reference else np.arange(n)
-    ref = np.asarray(z[ref_idx], dtype=np.float32)
-    q_idx = np.sort(rng.choice(len(ref), min(len(ref), queries), replace=False))
-    nn = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(ref)
-    with config_context(working_memory=64):
-        d, _ = nn.kneighbors(ref[q_idx])
-        d0 = float(nn.kneighbors(np.zeros((1, N), np.float32), n_neighbors=1)[0][0, 0])
-    dist = np.sort(d[:, 1])
-    med = float(np.median(dist))
-    return ({"reference_size": len(ref), "query_size": len(q_idx),
-             "origin_to_nearest_reference": d0, "nn_q05": float(np.quantile(dist, 0.05)),
-             "nn_median": med, "nn_q95": float(np.quantile(dist, 0.95)),
-             "origin_over_median_nn": d0 / med if med > 0 else math.inf,
-             "share_nn_above_origin": float(np.mean(dist > d0))}, dist)
-
-
-# ------------------------------------------------------------------------ the step
+# ------------------------------------------------------------------------ helpers
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, STREAMS[stream]])
@@ -602,25 +283,27 @@ def validate(sc: StatsConfig, n: int, N: int) -> list[str]:
     return notes
 
 
-def _components(z: np.ndarray, m: dict, sc: StatsConfig, A: dict) -> tuple[dict, dict]:
-    """Item 1: per-component summaries; returns (json part, column distributions)."""
+# ------------------------------------------------------------------------ sections of stats.json
+
+def component_summary(z: np.ndarray, m: dict, sc: StatsConfig) -> tuple[dict, dict]:
+    """Item 1, per-component summaries: (``components`` of stats.json, its arrays)."""
     n = z.shape[0]
     mean, var = m["mean"], np.clip(np.diag(m["cov"]), 0.0, None)
     std = np.sqrt(var * n / (n - 1))
     se = std / math.sqrt(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_over_se = np.where(se > 0, mean / se, np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
-    comp = component_distributions(z, m["min"], m["max"], sc.bins)
+    comp = geometry.component_distributions(z, m["min"], m["max"], sc.bins, QUANTILE_LEVELS)
     off = np.abs(mean_over_se) > sc.k_sigma
     q = comp["quantiles"]
     q_lo, q_hi = q[:, QUANTILE_LEVELS.index(CENTRAL[0])], q[:, QUANTILE_LEVELS.index(CENTRAL[1])]
     excl = int(np.sum((q_lo > 0) | (q_hi < 0)))
     width = q_hi - q_lo
     std_ratio = float(std.max() / std.min()) if std.min() > 0 else math.inf
-    A.update(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
-             component_mean_over_se=mean_over_se,
-             component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
-             component_hist_counts=comp["hist_counts"], component_hist_edges=comp["hist_edges"])
+    arrays = dict(component_mean=mean, component_std=std, component_min=m["min"], component_max=m["max"],
+                  component_mean_over_se=mean_over_se,
+                  component_quantile_levels=np.array(QUANTILE_LEVELS), component_quantiles=comp["quantiles"],
+                  component_hist_counts=comp["hist_counts"], component_hist_edges=comp["hist_edges"])
     return {
         "k_sigma": sc.k_sigma, "n_off_centre": int(off.sum()), "share_off_centre": float(off.mean()),
         "n_constant": int(np.sum(var == 0)), "mean_abs_mean": float(np.mean(np.abs(mean))),
@@ -633,7 +316,7 @@ def _components(z: np.ndarray, m: dict, sc: StatsConfig, A: dict) -> tuple[dict,
         "spreads_differ": bool(std_ratio > THRESHOLDS["spread_ratio"]),
         "characteristic": characteristic_components(mean_over_se, std),
         "quantile_levels": list(QUANTILE_LEVELS), "bins": sc.bins,
-    }, comp
+    }, arrays
 
 
 def characteristic_components(mean_over_se: np.ndarray, std: np.ndarray) -> list[dict]:
@@ -653,21 +336,31 @@ def characteristic_components(mean_over_se: np.ndarray, std: np.ndarray) -> list
     return out
 
 
-def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
-    """Item 2: correlations, PCA, centre; returns (correlation, pca, centre, eig, axes)."""
-    mean, cov = m["mean"], m["cov"]
-    N = len(mean)
-    corr = correlation(cov)
+def correlation_summary(cov: np.ndarray) -> tuple[dict, dict]:
+    """Item 2, off-diagonal correlations: (``correlation`` of stats.json, its arrays)."""
+    N = len(cov)
+    corr = geometry.correlation(cov)
     cu = slices.upper(corr)
     imax = int(np.argmax(np.abs(cu)))
     iu = np.triu_indices(N, 1)
-    correlation_ = {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
-                    "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
-                    "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5)), "n_pairs": len(cu),
-                    "share_pairs_above_0_5": float(np.mean(np.abs(cu) > 0.5)) if len(cu) else 0.0}
-    eig, axes = pca(cov)
+    return {"mean_abs": float(np.mean(np.abs(cu))), "max_abs": float(np.abs(cu[imax])),
+            "max_pair": [int(iu[0][imax]), int(iu[1][imax])], "max_value": float(cu[imax]),
+            "n_pairs_above_0_5": int(np.sum(np.abs(cu) > 0.5)), "n_pairs": len(cu),
+            "share_pairs_above_0_5": float(np.mean(np.abs(cu) > 0.5)) if len(cu) else 0.0,
+            }, {"corr": corr.astype(np.float32)}
+
+
+def _cumulative(eig: np.ndarray) -> np.ndarray:
+    """Share of the variance in the first k principal axes, k = 1..N."""
     total = float(eig.sum())
-    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
+    return np.cumsum(eig) / total if total > 0 else np.ones(len(eig))
+
+
+def axes_summary(mean: np.ndarray, eig: np.ndarray, axes: np.ndarray) -> tuple[dict, dict, dict]:
+    """Item 2, principal axes and the centre along them: (``pca``, ``centre`` of stats.json, arrays)."""
+    N = len(mean)
+    total = float(eig.sum())
+    cum = _cumulative(eig)
     ks = [k for k in SHARE_K if k <= N]
     k_head = HEADLINE_K if N >= HEADLINE_K else max(1, N // 2)
     cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
@@ -675,7 +368,8 @@ def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
             "variance_share_first_k": {str(k): float(cum[k - 1]) for k in ks},
             "axes_for_variance": {str(s): int(np.searchsorted(cum, s - 1e-12) + 1) for s in SHARE_LEVELS},
             "condition_number": cond, "axis_length_ratio": math.sqrt(cond),
-            "headline_k": k_head, "variance_share_headline_k": float(cum[k_head - 1])}
+            "headline_k": k_head, "variance_share_headline_k": float(cum[k_head - 1]),
+            "rank": geometry.numerical_rank(eig)}
     centre_coords = axes @ mean
     offset = float(np.linalg.norm(mean))
     c2 = np.cumsum(centre_coords ** 2) / offset ** 2 if offset > 0 else np.zeros(N)
@@ -686,29 +380,34 @@ def _shape(m: dict, A: dict) -> tuple[dict, dict, dict, np.ndarray, np.ndarray]:
               "offset_share_first_k": {str(k): float(c2[k - 1]) for k in ks},
               "headline_k": k_off, "offset_share_headline_k": float(c2[k_off - 1]),
               "variance_share_headline_k": float(cum[k_off - 1])}
-    A.update(corr=corr.astype(np.float32), pca_eigenvalues=eig, pca_axes=axes.astype(np.float32),
-             pca_variance_cumulative=cum, pca_centre=centre_coords)
-    return correlation_, pca_, centre, eig, axes
+    arrays = dict(pca_eigenvalues=eig, pca_axes=axes.astype(np.float32), pca_variance_cumulative=cum,
+                  pca_centre=centre_coords)
+    return pca_, centre, arrays
 
 
-def _radii(m: dict, comp: dict, sc: StatsConfig, seed: int, A: dict) -> tuple[dict, dict, np.ndarray]:
-    """Item 4: radii, the b-scan and b; returns (radii, b, grid)."""
+def b_scan_summary(m: dict, quantiles: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict, dict]:
+    """Item 4, radii of real and uniform points and the b-scan: (``radii``, ``b`` of stats.json, arrays).
+
+    ``quantiles``: the per-component quantiles at :data:`QUANTILE_LEVELS` (they set the
+    automatic b grid). The arrays hold ``b_grid``.
+    """
     N = len(m["mean"])
     unit = slices.uniform_cube(_rng(seed, "radii"), sc.radius_artificial, N)
     unit_r = np.linalg.norm(unit, axis=1)
     unit_rc = np.linalg.norm(unit - unit.mean(axis=0), axis=1)
     del unit
-    qs = comp["quantiles"]
     grid = (np.array(sc.b_grid, dtype=float) if sc.b_grid
-            else auto_b_grid(qs[:, QUANTILE_LEVELS.index(0.01)], qs[:, QUANTILE_LEVELS.index(0.99)]))
+            else geometry.auto_b_grid(quantiles[:, QUANTILE_LEVELS.index(0.01)],
+                                      quantiles[:, QUANTILE_LEVELS.index(0.99)]))
     r, rc = m["radius"], m["radius_centred"]
-    w, wc = b_scan(r, unit_r, grid), b_scan(rc, unit_r, grid)
+    w, wc = geometry.b_scan(r, unit_r, grid), geometry.b_scan(rc, unit_r, grid)
     ib = int(np.argmin(w))
     best = float(grid[ib])
-    lo, hi = overlap_range(r, unit_r)
+    lo, hi = geometry.overlap_range(r, unit_r, OVERLAP_Q)
     b_used = float(sc.b) if sc.b > 0 else best
     rq = np.quantile(r, [OVERLAP_Q, 1 - OVERLAP_Q])
     in_range = np.array([np.mean((b * unit_r >= rq[0]) & (b * unit_r <= rq[1])) for b in grid])
+    pub = published.FACTS
     b_ = {"grid": grid.tolist(), "grid_source": "config" if sc.b_grid else "auto", "best": best,
           "wasserstein_best": float(w[ib]), "best_centred": float(grid[int(np.argmin(wc))]),
           "best_at_grid_edge": bool(ib in (0, len(grid) - 1) and len(grid) > 1),
@@ -716,56 +415,63 @@ def _radii(m: dict, comp: dict, sc: StatsConfig, seed: int, A: dict) -> tuple[di
           "overlap_definition": "b for which the 5th-95th percentile ranges of real |z| and uniform |u| "
                                 "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
                                 "q95(|z|)/q05(|u_1|)]",
-          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan"}
-    pub = published.FACTS
-    b_["grid_min"], b_["grid_max"] = float(grid.min()), float(grid.max())
-    b_["published_range_in_grid"] = bool(pub["b_match_range"][0] <= grid.max())
-    b_["published_best_in_grid"] = bool(pub["b_best"] <= grid.max())
-    mu_cf, sd_cf = uniform_radius_closed_form(N, b_used)
+          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan",
+          "grid_min": float(grid.min()), "grid_max": float(grid.max()),
+          "published_range_in_grid": bool(pub["b_match_range"][0] <= grid.max()),
+          "published_best_in_grid": bool(pub["b_best"] <= grid.max())}
     ur, urc = b_used * unit_r, b_used * unit_rc
-    uniform = radius_summary(ur)
-    pub_mu, pub_sd = uniform_radius_closed_form(pub["N"], pub["b_best"])
-    radii = {"real": radius_summary(r), "real_centred": radius_summary(rc),
-             "uniform": {"b": b_used, "n": sc.radius_artificial, **uniform,
-                         "closed_form_mean": mu_cf, "closed_form_std": sd_cf,
-                         "relative_spread": uniform["std"] / uniform["mean"] if uniform["mean"] > 0 else None},
-             "uniform_centred": radius_summary(urc),
-             "published_closed_form": {"N": pub["N"], "b": pub["b_best"], "mean": pub_mu, "std": pub_sd}}
+    radii = radius_summaries(r, rc, ur, urc, N, b_used, sc.radius_artificial)
     allr = np.concatenate([r, rc, ur, urc])
     edges = np.linspace(allr.min(), allr.max(), sc.bins + 1)
-    A.update(radius_edges=edges, radius_hist_real=_hist(r, edges), radius_hist_real_centred=_hist(rc, edges),
-             radius_hist_uniform=_hist(ur, edges), radius_hist_uniform_centred=_hist(urc, edges),
-             radius_uniform_unit=unit_r.astype(np.float32),
-             b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
-    return radii, b_, grid
+    arrays = dict(radius_edges=edges, radius_hist_real=_hist(r, edges), radius_hist_real_centred=_hist(rc, edges),
+                  radius_hist_uniform=_hist(ur, edges), radius_hist_uniform_centred=_hist(urc, edges),
+                  radius_uniform_unit=unit_r.astype(np.float32),
+                  b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
+    return radii, b_, arrays
 
 
-def _origin(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: StatsConfig, seed: int,
-            A: dict) -> dict:
-    """Item 3: the origin seen from the cloud (Euclidean, Mahalanobis, nearest neighbours)."""
+def radius_summaries(r: np.ndarray, rc: np.ndarray, ur: np.ndarray, urc: np.ndarray, N: int, b: float,
+                     n_uniform: int) -> dict:
+    """``radii`` of stats.json: real radii from the origin and the centre, uniform ones at ``b``, closed forms."""
+    pub = published.FACTS
+    mu_cf, sd_cf = geometry.uniform_radius_closed_form(N, b)
+    uniform = geometry.radius_summary(ur)
+    pub_mu, pub_sd = geometry.uniform_radius_closed_form(pub["N"], pub["b_best"])
+    return {"real": geometry.radius_summary(r), "real_centred": geometry.radius_summary(rc),
+            "uniform": {"b": b, "n": n_uniform, **uniform,
+                        "closed_form_mean": mu_cf, "closed_form_std": sd_cf,
+                        "relative_spread": uniform["std"] / uniform["mean"] if uniform["mean"] > 0 else None},
+            "uniform_centred": geometry.radius_summary(urc),
+            "published_closed_form": {"N": pub["N"], "b": pub["b_best"], "mean": pub_mu, "std": pub_sd}}
+
+
+def origin_summary(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: StatsConfig,
+                   seed: int) -> tuple[dict, dict]:
+    """Item 3, the origin seen from the cloud (Euclidean, Mahalanobis, nearest neighbours): (``origin``, arrays)."""
     n, N = z.shape
     mean = m["mean"]
     total = float(eig.sum())
-    cum = np.cumsum(eig) / total if total > 0 else np.ones(N)
+    cum = _cumulative(eig)
     cond = float(eig[0] / eig[-1]) if eig[-1] > 0 else math.inf
     # Ledoit-Wolf: (1 - s) cov + s mu I has cov's axes and variances (1 - s) eig + s mu.
-    shrink = ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], n)
+    shrink = geometry.ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], n)
     eig_lw = (1.0 - shrink) * eig + shrink * total / N
     n_axes = min(int(np.searchsorted(cum, sc.pca_variance - 1e-12) + 1), N)
-    weights = np.stack([inverse(eig_lw), inverse(eig, np.arange(N) < n_axes), inverse(eig)])
-    d_lw, d_pca = mahalanobis(z, mean, axes, weights[:2]).T
-    o_lw, o_pca, o_emp = (float(d) for d in mahalanobis(np.zeros((1, N)), mean, axes, weights)[0])
+    weights = np.stack([geometry.inverse(eig_lw), geometry.inverse(eig, np.arange(N) < n_axes),
+                        geometry.inverse(eig)])
+    d_lw, d_pca = geometry.mahalanobis(z, mean, axes, weights[:2]).T
+    o_lw, o_pca, o_emp = (float(d) for d in geometry.mahalanobis(np.zeros((1, N)), mean, axes, weights)[0])
     n_pca = int(np.count_nonzero(weights[1]))
-    nearest, nn_dist = nearest_neighbours(z, _rng(seed, "nn"))
+    nearest, nn_dist = geometry.nearest_neighbours(z, _rng(seed, "nn"))
     offset = float(np.linalg.norm(mean))
     edges = np.linspace(0.0, max(float(d_lw.max()), o_lw), sc.bins + 1)
-    A.update(mahalanobis_edges=edges, mahalanobis_hist=_hist(d_lw, edges),
-             nn_distances=nn_dist.astype(np.float32))
+    arrays = dict(mahalanobis_edges=edges, mahalanobis_hist=_hist(d_lw, edges),
+                  nn_distances=nn_dist.astype(np.float32))
     return {
         "euclidean": {"distance": offset, "share_farther": float(np.mean(m["radius_centred"] > offset))},
         "mahalanobis": {
             "primary": "ledoit_wolf",
-            "empirical": {"distance": o_emp if cond < MAX_CONDITION and numerical_rank(eig) == N else None,
+            "empirical": {"distance": o_emp if cond < MAX_CONDITION and geometry.numerical_rank(eig) == N else None,
                           "condition_number": cond},
             "ledoit_wolf": {"distance": o_lw, "shrinkage": shrink,
                             "condition_number": float(eig_lw[0] / eig_lw[-1]) if eig_lw[-1] > 0 else math.inf,
@@ -776,55 +482,70 @@ def _origin(z: np.ndarray, m: dict, eig: np.ndarray, axes: np.ndarray, sc: Stats
                              "share_farther": float(np.mean(d_pca > o_pca)),
                              "gaussian_share_farther": float(sps.chi2.sf(o_pca ** 2, n_pca))}},
         "nearest": {"origin_to_nearest_all": float(m["radius"].min()), **nearest},
-    }
+    }, arrays
 
 
-def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig, seed: int,
-            A: dict) -> tuple[dict, dict, list[dict]]:
-    """Items 5-7: sample, projections, slices, atlas, occupancy and the pairs shown."""
+# ------------------------------------------------------------------------ items 5-7: the coordinate planes
+
+def sample_points(z: np.ndarray, m: dict, top: tuple[np.ndarray, np.ndarray], sc: StatsConfig, seed: int,
+                  b: float) -> tuple[dict, dict, np.ndarray]:
+    """The sample of real points and the artificial ones the charts draw.
+
+    Returns ``projections`` of stats.json, the arrays, and the artificial points in
+    float64 (the arrays hold them as float32).
+    """
     n, N = z.shape
     n_s = min(sc.sample_size, n)
     sample = np.sort(_rng(seed, "sample").choice(n, n_s, replace=False))
     zs = np.asarray(z[sample])
-    top_i, top_v = slices.top_abs(z, 4)
-    ts_i, ts_v = top_i[sample], top_v[sample]
-    counts_all = slices.pair_counts_from_top(top_i, top_v, b, N)
-    counts_smp = slices.pair_counts_from_top(ts_i, ts_v, b, N)
-    overlap = slices.projection_overlap(z, b)
-    origin_2d = slices.origin_mahalanobis_2d(m["mean"], m["cov"])
+    ts_i, ts_v = top[0][sample], top[1][sample]
     art = slices.uniform_cube(_rng(seed, "artificial"), sc.n_artificial, N, b)
     slice_art = slices.uniform_cube(_rng(seed, "slice_artificial"), sc.slice_artificial, N, b)
     sample_dtype = np.float16 if zs.size == 0 or np.max(np.abs(zs)) < 6.0e4 else np.float32
-    # atlas: the grid values where the voids open up (the median pair's slice first holds
-    # each share of ATLAS_SHARES), plus b; evenly spread grid values if those are too few
-    occ = slices.occupancy(top_i, top_v, grid, N)
-    pick = [int(np.argmax(occ[:, 1] >= t)) for t in ATLAS_SHARES if np.any(occ[:, 1] >= t)]
-    if len(set(pick)) < 3:
-        pick += np.round(np.linspace(0, len(grid) - 1, min(len(grid), len(ATLAS_SHARES)))).astype(int).tolist()
-    atlas_b = np.unique(np.append(grid[np.unique(pick)], b))
-    A.update(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
-             sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
-             sample_fourth_abs=ts_v[:, 3].astype(np.float32),
-             radius_real_sample=m["radius"][sample].astype(np.float32),
-             radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
-             artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32),
-             occupancy=occ,
-             occupancy_every=np.array([np.mean(top_v[:, 0] <= g) for g in grid]),
-             pair_projection_overlap=_count_dtype(overlap),
-             pair_origin_mahalanobis_2d=origin_2d.astype(np.float32),
-             atlas_b=atlas_b,
-             atlas_counts_all=_count_dtype(np.stack([slices.pair_counts_from_top(top_i, top_v, g, N)
-                                                     for g in atlas_b])),
-             atlas_counts_sample=_count_dtype(np.stack([slices.pair_counts_from_top(ts_i, ts_v, g, N)
-                                                        for g in atlas_b])))
+    arrays = dict(sample_index=sample.astype(np.int64), sample_z=zs.astype(sample_dtype),
+                  sample_top_index=ts_i[:, :3], sample_top_abs=ts_v[:, :3].astype(np.float32),
+                  sample_fourth_abs=ts_v[:, 3].astype(np.float32),
+                  radius_real_sample=m["radius"][sample].astype(np.float32),
+                  radius_real_centred_sample=m["radius_centred"][sample].astype(np.float32),
+                  artificial_z=art.astype(np.float32), slice_artificial_z=slice_art.astype(np.float32))
     projections = {"sample_size": n_s, "sample_size_requested": sc.sample_size,
                    "sample_dtype": np.dtype(sample_dtype).name, "n_artificial": sc.n_artificial,
                    "b": b, "zoom_share": sc.zoom_share, "n_hidden_components": N - 2}
+    return projections, arrays, art
+
+
+def atlas_b_values(occupancy: np.ndarray, grid: np.ndarray, b: float) -> np.ndarray:
+    """The b values of the slice atlas: where the voids open up, plus ``b``, ascending.
+
+    The grid values at which the median pair's slice first holds each share of
+    :data:`ATLAS_SHARES`; evenly spread grid values when fewer than three are reached.
+    """
+    pick = [int(np.argmax(occupancy[:, 1] >= t)) for t in ATLAS_SHARES if np.any(occupancy[:, 1] >= t)]
+    if len(set(pick)) < 3:
+        pick += np.round(np.linspace(0, len(grid) - 1, min(len(grid), len(ATLAS_SHARES)))).astype(int).tolist()
+    return np.unique(np.append(grid[np.unique(pick)], b))
+
+
+def slice_summary(z: np.ndarray, top: tuple[np.ndarray, np.ndarray], sample: np.ndarray, grid: np.ndarray,
+                  b: float, sc: StatsConfig) -> tuple[dict, dict, dict]:
+    """Slice counts of every pair at ``b`` and at the atlas' b values: (``slices`` of stats.json, arrays, counts).
+
+    ``counts`` holds the (N, N) matrices the pairs are chosen from: ``all`` and
+    ``sample`` (slice counts at b), ``overlap`` (projection overlap) and ``origin_2d``.
+    """
+    n, N = z.shape
+    top_i, top_v = top
+    ts_i, ts_v = top_i[sample], top_v[sample]
+    counts_all = slices.pair_counts_from_top(top_i, top_v, b, N)
+    counts_smp = slices.pair_counts_from_top(ts_i, ts_v, b, N)
+    occ = slices.occupancy(top_i, top_v, grid, N)
+    atlas_b = atlas_b_values(occ, grid, b)
+    atlas_all = _count_dtype(np.stack([slices.pair_counts_from_top(top_i, top_v, g, N) for g in atlas_b]))
+    atlas_smp = _count_dtype(np.stack([slices.pair_counts_from_top(ts_i, ts_v, g, N) for g in atlas_b]))
     b_half = grid[occ[:, 0] >= THRESHOLDS["half_share"]]
-    atlas_empty = [int(np.sum(slices.upper(c) == 0)) for c in A["atlas_counts_all"]]
     ua, us = slices.upper(counts_all), slices.upper(counts_smp)
     n_out = (top_v[:, :3] > b).sum(axis=1)
-    slices_ = {"b": b, "n_pairs": len(ua),
+    summary = {"b": b, "n_pairs": len(ua),
                "count_all": {"min": int(ua.min()), "median": float(np.median(ua)), "max": int(ua.max())},
                "count_sample": {"min": int(us.min()), "median": float(np.median(us)), "max": int(us.max())},
                "empty_pairs_all": int(np.sum(ua == 0)), "empty_pairs_sample": int(np.sum(us == 0)),
@@ -835,8 +556,23 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
                "artificial_per_slice": sc.slice_artificial,
                "artificial_rule": "slice_artificial_z: all N components (j1 and j2 included) iid uniform "
                                   "in [-b, b]; such points lie in every slice of threshold b",
-               "atlas_b": atlas_b.tolist(), "atlas_empty_pairs": atlas_empty,
+               "atlas_b": atlas_b.tolist(), "atlas_empty_pairs": [int(np.sum(slices.upper(c) == 0)) for c in atlas_all],
                "atlas_index_b": int(np.flatnonzero(atlas_b == b)[0])}
+    overlap = slices.projection_overlap(z, b)
+    arrays = dict(occupancy=occ, occupancy_every=np.array([np.mean(top_v[:, 0] <= g) for g in grid]),
+                  pair_projection_overlap=_count_dtype(overlap), atlas_b=atlas_b,
+                  atlas_counts_all=atlas_all, atlas_counts_sample=atlas_smp)
+    return summary, arrays, {"all": counts_all, "sample": counts_smp, "overlap": overlap}
+
+
+def shown_pairs(z: np.ndarray, counts: dict, sample: np.ndarray, artificial: np.ndarray, b: float,
+                sc: StatsConfig) -> tuple[list[dict], dict]:
+    """The pairs the article shows, each with its numbers and zoom window: (``pairs`` of stats.json, arrays).
+
+    ``counts``: the matrices of :func:`slice_summary` and ``origin_2d``.
+    """
+    n = z.shape[0]
+    counts_all, counts_smp, overlap, origin_2d = counts["all"], counts["sample"], counts["overlap"], counts["origin_2d"]
     if sc.pairs:
         chosen = []
         for p in sc.pairs:  # a pair listed twice is shown once
@@ -844,10 +580,11 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
                 chosen.append({"pair": [int(p[0]), int(p[1])], "reason": "config"})
     else:
         chosen = slices.choose_pairs(counts_all, counts_smp, overlap, origin_2d, sc.n_pairs)
+    n_pairs = len(slices.upper(counts_all))
     zoom_w = []
     for rec in chosen:
         j1, j2 = rec["pair"]
-        cheb = np.abs(np.asarray(z[:, [j1, j2]], dtype=np.float64)).max(axis=1)
+        cheb = slices.pair_chebyshev(z, (j1, j2))
         half = float(np.quantile(cheb, sc.zoom_share))
         zoom_w.append(half)
         rec.update(slice_all=int(counts_all[j1, j2]), slice_sample=int(counts_smp[j1, j2]),
@@ -855,46 +592,11 @@ def _planes(z: np.ndarray, m: dict, grid: np.ndarray, b: float, sc: StatsConfig,
                    origin_mahalanobis_2d=float(origin_2d[j1, j2]),
                    zoom={"half_width": half, "all": int(np.sum(cheb <= half)),
                          "sample": int(np.sum(cheb[sample] <= half)),
-                         "artificial": int(np.sum(np.abs(art[:, [j1, j2]]).max(axis=1) <= half))})
-        rec["why"] = _why(rec, n, n_s, b, len(ua))
-    A.update(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
-             zoom_half_width=np.array(zoom_w))
-    return projections, slices_, chosen
-
-
-def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
-    """All numbers and arrays of the step for latents z (see the module docstring).
-
-    Parameters
-    ----------
-    z : (n, N) float array
-    sc : StatsConfig (checked with :func:`validate`)
-    seed : int
-
-    Returns
-    -------
-    numbers : dict (stats.json without ``source``)
-    arrays : dict of str to array (arrays.npz)
-    """
-    n, N = z.shape
-    notes = validate(sc, n, N)
-    A: dict[str, np.ndarray] = {}
-    m = moments(z)
-    components, comp = _components(z, m, sc, A)
-    correlation_, pca_, centre, eig, axes = _shape(m, A)
-    pca_["rank"] = numerical_rank(eig)
-    if pca_["rank"] < N:
-        notes.append(f"the latent points span only {pca_['rank']} of the N = {N} dimensions (rank-deficient "
-                     "covariance: the encoder uses fewer directions than model.latent_dim); the empirical "
-                     "Mahalanobis distance is undefined, the Ledoit-Wolf and PCA-subspace distances are used")
-    radii, b_, grid = _radii(m, comp, sc, seed, A)
-    origin = _origin(z, m, eig, axes, sc, seed, A)
-    projections, slices_, pairs = _planes(z, m, grid, b_["used"], sc, seed, A)
-    numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
-               "thresholds": dict(THRESHOLDS), "components": components, "correlation": correlation_, "pca": pca_, "centre": centre,
-               "origin": origin, "radii": radii, "b": b_, "projections": projections,
-               "slices": slices_, "pairs": pairs, "published_reference": PUBLISHED}
-    return numbers, A
+                         "artificial": int(np.sum(slices.pair_chebyshev(artificial, (j1, j2)) <= half))})
+        rec["why"] = _why(rec, n, len(sample), b, n_pairs)
+    arrays = dict(pairs=np.array([r["pair"] for r in chosen], dtype=np.int32).reshape(-1, 2),
+                  zoom_half_width=np.array(zoom_w))
+    return chosen, arrays
 
 
 def _why(rec: dict, n: int, n_s: int, b: float, n_pairs: int) -> str:
@@ -914,11 +616,59 @@ def _why(rec: dict, n: int, n_s: int, b: float, n_pairs: int) -> str:
     }[rec["reason"]]
 
 
-def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
-    """Run the stats step on ``run_dir/latents.npy``; return the stats.json content.
+# ------------------------------------------------------------------------ all of it
 
-    Skipped (returning the stored numbers) when the manifest shows the same latents
-    and the same ``[stats]``/``[run]`` config, unless ``force``.
+def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
+    """All numbers and arrays of the step for latents z (see the module docstring).
+
+    Parameters
+    ----------
+    z : (n, N) float array
+    sc : StatsConfig (checked with :func:`validate`)
+    seed : int
+
+    Returns
+    -------
+    numbers : dict (stats.json without ``source``)
+    arrays : dict of str to array (arrays.npz)
+    """
+    n, N = z.shape
+    notes = validate(sc, n, N)
+    m = geometry.moments(z)
+    eig, axes = geometry.pca(m["cov"])
+    components, a_comp = component_summary(z, m, sc)
+    correlation, a_corr = correlation_summary(m["cov"])
+    pca_, centre, a_pca = axes_summary(m["mean"], eig, axes)
+    if pca_["rank"] < N:
+        notes.append(f"the latent points span only {pca_['rank']} of the N = {N} dimensions (rank-deficient "
+                     "covariance: the encoder uses fewer directions than model.latent_dim); the empirical "
+                     "Mahalanobis distance is undefined, the Ledoit-Wolf and PCA-subspace distances are used")
+    radii, b_, a_radii = b_scan_summary(m, a_comp["component_quantiles"], sc, seed)
+    origin, a_origin = origin_summary(z, m, eig, axes, sc, seed)
+    b, grid = b_["used"], a_radii["b_grid"]
+    top = slices.top_abs(z, 4)
+    projections, a_sample, artificial = sample_points(z, m, top, sc, seed, b)
+    slices_, a_slices, counts = slice_summary(z, top, a_sample["sample_index"], grid, b, sc)
+    counts["origin_2d"] = slices.origin_mahalanobis_2d(m["mean"], m["cov"])
+    pairs, a_pairs = shown_pairs(z, counts, a_sample["sample_index"], artificial, b, sc)
+    numbers = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed, "notes": notes,
+               "thresholds": dict(THRESHOLDS), "components": components, "correlation": correlation,
+               "pca": pca_, "centre": centre, "origin": origin, "radii": radii, "b": b_,
+               "projections": projections, "slices": slices_, "pairs": pairs, "published_reference": PUBLISHED}
+    arrays = {**a_comp, **a_corr, **a_pca, **a_radii, **a_origin, **a_sample, **a_slices, **a_pairs,
+              "pair_origin_mahalanobis_2d": counts["origin_2d"].astype(np.float32)}
+    return numbers, arrays
+
+
+# ------------------------------------------------------------------------ the step
+
+def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
+    """The stats step on ``run_dir/latents.npy`` unless it is up to date (:func:`analysis.steps.run`).
+
+    Returns
+    -------
+    dict
+        The content of stats.json.
 
     Raises
     ------
@@ -926,26 +676,28 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
         Bad latents (missing, NaN/inf, wrong shape) or a [stats] value that does not fit
         them; nothing is written then.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / "latents.npy"
-    z = io.load_latents(path)
-    n, N = z.shape
-    validate(cfg.stats, n, N)
-    sha = io.sha256_cached(run_dir, path)
-    key = io.hash_key(cfg.section("stats", "run"), sha, io.code_hash("stats", "slices", "published"))
-    out_dir = run_dir / "stats"
-    json_path, npz_path = out_dir / "stats.json", out_dir / "arrays.npz"
-    if not force and io.is_complete(run_dir, "stats", key):
-        return io.load_json(json_path)
+    steps.run("stats", cfg, run_dir, force)
+    return load_json(Path(run_dir) / "stats" / "stats.json")
+
+
+def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
+    """Check the latents and the [stats] config against them before anything is decided."""
+    z = steps.load_latents(run_dir / "latents.npy")
+    validate(cfg.stats, *z.shape)
+    return {}
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Measure the latents (checked by :func:`prepare`); write ``stats/stats.json`` and ``stats/arrays.npz``."""
+    z = steps.open_latents(run_dir / "latents.npy")
     numbers, arrays = measure(z, cfg.stats, cfg.run.seed)
-    encode = io.read_manifest(run_dir, "encode")
-    numbers["source"] = {"latents_sha256": sha, "encode_key": encode.get("key") if encode else None}
-    io.save_npz(npz_path, **arrays)
-    io.save_json(json_path, numbers)
-    io.write_manifest(run_dir, "stats", key, inputs={"latents.npy": sha},
-                      outputs=[json_path, npz_path], config=cfg.to_dict())
+    encode = read_manifest(run_dir, "encode")
+    numbers["source"] = {"latents_sha256": inputs["latents.npy"], "encode_key": encode.get("key") if encode else None}
+    out_dir = run_dir / "stats"
+    save_npz(out_dir / "arrays.npz", **arrays)
+    save_json(out_dir / "stats.json", numbers)
     mh = numbers["origin"]["mahalanobis"]["ledoit_wolf"]
-    io.eprint(f"stats: {n} x {N} latents; b best {numbers['b']['best']:.4g}, used "
-              f"{numbers['b']['used']:.4g}; origin Mahalanobis {mh['distance']:.3g} "
-              f"({mh['share_farther']:.1%} of points farther) -> {out_dir}")
-    return io.load_json(json_path)
+    eprint(f"stats: {z.shape[0]} x {z.shape[1]} latents; b best {numbers['b']['best']:.4g}, used "
+           f"{numbers['b']['used']:.4g}; origin Mahalanobis {mh['distance']:.3g} "
+           f"({mh['share_farther']:.1%} of points farther) -> {out_dir}")
+    return steps.Written()

@@ -46,12 +46,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from analysis import __version__
+from analysis import __version__, steps
 from analysis.config import Config
-from analysis.data import load_images
-from analysis.errors import UserError
-from analysis.io import (NpyRows, atomic_write, code_hash, eprint, hash_key, is_complete, read_manifest, save_json,
-                         sha256_file, step_output, write_manifest)
+from analysis.errors import UserError, eprint
+from analysis.provenance import sha256_file
+from analysis.steps import load_images
+from analysis.storage import NpyRows, atomic_write, save_json
 from analysis.model import architecture, build_model, config_device, load_checkpoint, non_finite_tensors
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
@@ -111,29 +111,32 @@ def evaluate(model: nn.Module, pixels: Pixels, idx: np.ndarray, batch_size: int,
     return total / (len(idx) * int(np.prod(pixels.shape[1:])))
 
 
-#: [train] keys that do not change the trained weights (left out of the step's key).
-NOT_IN_KEY = ("checkpoint_interval",)
-
-
-def train_key(cfg: Config, data_sha: str) -> str:
-    settings = cfg.section("data", "model", "train")
-    settings["train"] = {k: v for k, v in settings["train"].items() if k not in NOT_IN_KEY}
-    return hash_key(settings, cfg.run.seed, data_sha, code_hash("train", "model"))
-
-
 def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
-    """Train (or resume, or adopt ``checkpoint``) and write ``train/model.pt``.
+    """The ``train`` step (or adopt ``checkpoint``) unless it is up to date (:func:`analysis.steps.run`).
 
     Returns the manifest of the step.
     """
-    data_sha = step_output(run_dir, "fetch", "data/images.npy")
-    if checkpoint is not None:
-        return adopt_checkpoint(cfg, run_dir, Path(checkpoint), data_sha)
-    key = train_key(cfg, data_sha)
-    if not force and is_complete(run_dir, "train", key):
-        eprint("train: up to date (same data and [data]/[model]/[train] settings)")
-        return read_manifest(run_dir, "train")
+    return steps.run("train", cfg, run_dir, force, checkpoint=checkpoint)
 
+
+def prepare(cfg: Config, run_dir: Path, inputs: dict, checkpoint: Path | None = None) -> dict[str, str]:
+    """An adopted checkpoint's sha256 identifies it (``train --checkpoint``); training needs nothing more."""
+    if checkpoint is None:
+        return {}
+    if not Path(checkpoint).is_file():
+        raise UserError(f"checkpoint {checkpoint} does not exist", "pass the path of a .pt file")
+    return {"checkpoint": sha256_file(checkpoint)}
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str,
+            checkpoint: Path | None = None) -> steps.Written | None:
+    """Train (or resume, or adopt ``checkpoint``) and write ``train/model.pt``, history and timing.
+
+    Under ``torchrun`` every process trains its share of each batch; only rank 0 writes
+    (the others return None: nothing to record).
+    """
+    if checkpoint is not None:
+        return adopt_checkpoint(cfg, run_dir, Path(checkpoint), inputs)
     rank, world = _dist_info()
     if world > 1:
         import torch.distributed as dist
@@ -148,7 +151,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None
     else:
         device = config_device(cfg)
     try:
-        return _train(cfg, run_dir, key, data_sha, device, rank, world)
+        return _train(cfg, run_dir, key, inputs["data/images.npy"], device, rank, world)
     finally:
         if world > 1:
             import torch.distributed as dist
@@ -156,7 +159,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False, checkpoint: Path | None
 
 
 def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.device,
-           rank: int, world: int) -> dict:
+           rank: int, world: int) -> steps.Written | None:
     t = cfg.train
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
@@ -231,8 +234,8 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
         saver.flush()
         raise
     if rank != 0:
-        return {}
-    return _finish(cfg, run_dir, key, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
+        return None
+    return _finish(cfg, run_dir, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
 
 
 def _diverged(what: str, epoch: int, t) -> UserError:
@@ -346,28 +349,22 @@ def _save(path: Path, obj: dict) -> None:
     atomic_write(path, buf.getbuffer())
 
 
-def _finish(cfg: Config, run_dir: Path, key: str, data_sha: str, model: nn.Module, history: list[dict],
-            timing: list[dict], n_train: int, n_val: int, device: torch.device) -> dict:
-    model_path = run_dir / "train" / "model.pt"
+def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history: list[dict],
+            timing: list[dict], n_train: int, n_val: int, device: torch.device) -> steps.Written:
     hist = {"epochs": history, "n_train": n_train, "n_val": n_val, "loss": LOSS,
             "parameters": sum(p.numel() for p in model.parameters())}
-    _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
-                       "architecture": architecture(cfg), "config": cfg.to_dict(),
-                       "data_sha256": data_sha, "version": __version__, "epochs": len(history),
-                       "history": hist})
-    hist_path = run_dir / "train" / "history.json"
-    save_json(hist_path, hist)
+    _save(run_dir / "train" / "model.pt", {
+        "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
+        "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": data_sha,
+        "version": __version__, "epochs": len(history), "history": hist})
+    save_json(run_dir / "train" / "history.json", hist)
     # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
     save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
                                                   "threads": torch.get_num_threads()})
-    manifest = write_manifest(run_dir, "train", key, {"data/images.npy": data_sha},
-                              [model_path, hist_path], config=cfg.to_dict(),
-                              extra={"volatile": ["train/timing.json"]})
-    (run_dir / "train" / "resume.pt").unlink(missing_ok=True)
-    return manifest
+    return steps.Written(remove=(run_dir / "train" / "resume.pt",))
 
 
-def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, data_sha: str) -> dict:
+def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, inputs: dict) -> steps.Written:
     """Use a user's checkpoint instead of training: check it, then store it as model.pt.
 
     The checkpoint must fit the config and hold finite weights (else a UserError, and
@@ -377,29 +374,22 @@ def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, data_sha: str) -> d
     history.json (which says so when the checkpoint has none).
     """
     model, meta = load_checkpoint(path, cfg)
-    src_sha = sha256_file(path)
+    data_sha, src_sha = inputs["data/images.npy"], inputs["checkpoint"]
     trained_on = meta.get("data_sha256") if isinstance(meta.get("data_sha256"), str) else None
-    key = hash_key("user-checkpoint", src_sha, cfg.section("data", "model"), data_sha)
-    if is_complete(run_dir, "train", key):
-        eprint("train: up to date (same user checkpoint)")
-        return read_manifest(run_dir, "train")
     if trained_on is not None and trained_on != data_sha:
         eprint(f"train: warning: the checkpoint {path} was trained on other images (sha256 {trained_on[:12]}...) "
                f"than data/images.npy (sha256 {data_sha[:12]}...); its provenance is kept as it is")
     hist = _checkpoint_history(meta, path, src_sha)
-    model_path = run_dir / "train" / "model.pt"
-    _save(model_path, {"format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
-                       "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": trained_on,
-                       "version": __version__, "source": str(path), "source_sha256": src_sha,
-                       "epochs": len(hist["epochs"]), "history": hist})
-    hist_path = run_dir / "train" / "history.json"
-    save_json(hist_path, hist)
+    _save(run_dir / "train" / "model.pt", {
+        "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
+        "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": trained_on,
+        "version": __version__, "source": str(path), "source_sha256": src_sha,
+        "epochs": len(hist["epochs"]), "history": hist})
+    save_json(run_dir / "train" / "history.json", hist)
     eprint(f"train: using the checkpoint {path} (not training)")
-    return write_manifest(run_dir, "train", key, {"data/images.npy": data_sha, "checkpoint": src_sha},
-                          [model_path, hist_path], config=cfg.to_dict(),
-                          extra={"checkpoint": {"source": str(path), "sha256": src_sha,
-                                                "trained_on_data_sha256": trained_on,
-                                                "same_data": trained_on == data_sha if trained_on else None}})
+    return steps.Written(extra={"checkpoint": {"source": str(path), "sha256": src_sha,
+                                               "trained_on_data_sha256": trained_on,
+                                               "same_data": trained_on == data_sha if trained_on else None}})
 
 
 def _checkpoint_history(meta: dict, path: Path, src_sha: str) -> dict:

@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
 def write_results(records: Path, out: Path) -> None:
     """Merge the figures of this run into ``out`` (figures of scripts not run are kept)."""
     sys.path.insert(0, str(HERE.parent))
-    from analysis.io import package_versions, save_json
+    from analysis.provenance import package_versions
+    from analysis.storage import save_json
 
     figures = {}
     if out.is_file():

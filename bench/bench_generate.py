@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from analysis import metrics  # noqa: E402
-from analysis.generators import GENERATORS, _mean_cov, make_generator  # noqa: E402
+from analysis.generators import GENERATORS, make_generator  # noqa: E402
+from analysis.geometry import mean_cov  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
@@ -60,7 +61,7 @@ def timed(fn) -> tuple[float, object]:
 
 def bench_generators(z: np.ndarray) -> np.ndarray:
     n, N = z.shape
-    base, _ = timed(lambda: _mean_cov(z))
+    base, _ = timed(lambda: mean_cov(z, ddof=1))
     print(f"baseline: one mean+covariance pass over {n}x{N} latents: {base:.2f} s")
     total, sample = 0.0, None
     for name in GENERATORS:

@@ -125,7 +125,7 @@ def gpu_figures(device: torch.device, steps: int = 50) -> None:
     """Training img/s (our epoch loop: bf16 autocast, pinned non-blocking copies) against a bare
     fp32 loop, and peak memory, for the default and the CelebA-size network on ``device``."""
     from analysis.train import Pixels, _epoch, autocast_context, make_optimizer
-    from analysis.io import NpyRows
+    from analysis.storage import NpyRows
 
     for name in ("default", "celeba"):
         cfg = load_config(ROOT / "configs" / f"{name}.toml", ["data.source=synthetic"])

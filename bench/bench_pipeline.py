@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import data, encode, train  # noqa: E402
+from analysis import data, train  # noqa: E402
 from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model  # noqa: E402
+from analysis.model import build_model, encode_array  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
             for _ in range(reps):
-                encode.encode_array(model, images, out, bs, torch.device("cpu"), progress=False)
+                encode_array(model, images, bs, torch.device("cpu"), out=out)
             ours.append(reps * len(images) / (time.perf_counter() - t0))
             t0 = time.perf_counter()
             with torch.inference_mode():

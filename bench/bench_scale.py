@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import data  # noqa: E402
 from analysis.config import load_config  # noqa: E402
-from analysis.io import NpyRows  # noqa: E402
+from analysis.storage import NpyRows  # noqa: E402
 from analysis.model import architecture, build_model  # noqa: E402
 from analysis.train import Pixels  # noqa: E402
 

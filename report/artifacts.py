@@ -6,12 +6,13 @@ builds anything. Each problem is an :class:`ArtifactError`: one line naming the 
 
 * **Config.** The run's ``config.toml`` (written by every analysis CLI run) must be the
   resolved config of ``--config`` plus its ``--set`` overrides, and each step's manifest
-  must record the same values in the sections that step depends on (:data:`STEP_SECTIONS`).
-  Only :data:`VOLATILE` keys (where and how fast a step runs, not what it computes)
-  may differ.
+  must record the same values in the config entries that step depends on (its
+  declaration's ``sections`` in :mod:`analysis.steps`). Only
+  :data:`analysis.steps.VOLATILE` keys (where and how fast a step runs, not what it
+  computes) may differ.
 * **Manifests.** Every output a step's manifest lists must exist and have the sha256
-  the manifest records (except the files in its ``volatile`` list, e.g.
-  ``train/timing.json``); every input a manifest names that another step produced must
+  the manifest records (:func:`analysis.provenance.file_problem`, the check the steps
+  make; except the files in its ``volatile`` list, e.g. ``train/timing.json``); every input a manifest names that another step produced must
   be that step's current output (no step built on an older version of another).
 * **Readability.** Every JSON artifact is parsed, every ``.npz`` read (zip checksums),
   every ``.npy`` header checked, so a damaged file is named here and not as a bare
@@ -27,32 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis import artifacts as reader
 from analysis.config import Config, load_config
 from analysis.errors import UserError
-from analysis.io import sha256_file
+from analysis.provenance import file_problem, manifest_file, manifest_path
+from analysis.steps import NAMES, VOLATILE, Step, declaration_of, depends_on
 
-STEPS = ("fetch", "train", "encode", "stats", "generate")
-
-#: Config entries (sections or ``section.key``) each step's outputs depend on: what the
-#: step hashes into its key (``hash_key(cfg.section(...))`` in ``analysis/<step>.py``).
-#: A step that is up to date does not rewrite its manifest, so the manifest's other
-#: sections may be older than the run's config.toml without anything being wrong.
-STEP_SECTIONS = {
-    "fetch": ("data",),
-    "train": ("data", "model", "train", "run.seed"),
-    "encode": ("model", "encode"),
-    "stats": ("stats", "run"),
-    "generate": ("generate", "run"),
-}
-#: A train step that adopted a user's checkpoint (``--checkpoint``) depends on these only.
-CHECKPOINT_SECTIONS = ("data", "model")
-
-#: Keys that say where and how fast a step runs, not what it computes.
-VOLATILE = frozenset({"run.device", "run.threads", "data.workers", "data.cache_dir"})
-
-#: The artifacts the chapters read besides those the manifests list.
-NEEDED = ("config.toml", "stats.manifest.json", "stats/stats.json", "stats/arrays.npz", "train/history.json",
-          "data/info.json")
+#: The files a build cannot do without: those the chapters must read, and the stats
+#: step's manifest (the analysis ran to the end of what the article needs).
+NEEDED = (*reader.REQUIRED, manifest_file("stats"))
 
 
 class ArtifactError(Exception):
@@ -81,20 +65,17 @@ def _norm(v):
     return json.loads(json.dumps(v)) if isinstance(v, (list, tuple)) else v
 
 
-def _in(key: str, entries: tuple[str, ...]) -> bool:
-    return any(key == e or key.startswith(e + ".") for e in entries)
-
-
-def first_difference(got: dict, want: dict, keys=None) -> tuple[str, object, object] | None:
-    """The first ``section.key`` (in config order) whose value differs, ignoring :data:`VOLATILE`.
+def first_difference(got: dict, want: dict, step: Step | None = None) -> tuple[str, object, object] | None:
+    """The first ``section.key`` (in config order) whose value differs, ignoring
+    :data:`analysis.steps.VOLATILE` keys.
 
     ``got`` and ``want`` are resolved configs as dicts of sections; a key ``got`` lacks
-    counts as its default. ``keys`` limits the comparison to those sections/keys.
+    counts as its default. ``step`` limits the comparison to the keys its outputs depend on.
     """
     default = _flat(Config().to_dict())
     g, w = _flat(got), _flat(want)
     for key in w:
-        if key in VOLATILE or (keys is not None and not _in(key, keys)):
+        if key in VOLATILE or (step is not None and not depends_on(step, key)):
             continue
         a = _norm(g.get(key, default.get(key)))
         b = _norm(w[key])
@@ -117,8 +98,10 @@ def _load(path: Path, overrides: list[str] = ()) -> Config:
 def check_config(run: Path, config: str | None = None, overrides: list[str] = ()) -> Config:
     """Check that the run was made with ``config`` (+ overrides) and that its manifests agree.
 
-    Without ``config`` the run's own ``config.toml`` is the reference. Returns the
-    reference config.
+    Without ``config`` the run's own ``config.toml`` is the reference. Each manifest is
+    compared only on the entries its step depends on: a step that is up to date does
+    not rewrite its manifest, so its other sections may be older than config.toml
+    without anything being wrong. Returns the reference config.
     """
     run_cfg = _load(run / "config.toml")
     if config is not None:
@@ -132,12 +115,11 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
                 f"the artifacts in {run} are not this config's -- {_rerun(run, config, overrides)}")
     else:
         ref, what = run_cfg, f"the run's {run / 'config.toml'}"
-    for step in STEPS:
+    for step in NAMES:
         m = _manifest(run, step)
         if m is None or not isinstance(m.get("config"), dict):
             continue
-        keys = CHECKPOINT_SECTIONS if step == "train" and "checkpoint" in m.get("inputs", {}) else STEP_SECTIONS[step]
-        diff = first_difference(m["config"], ref.to_dict(), keys)
+        diff = first_difference(m["config"], ref.to_dict(), declaration_of(step, m))
         if diff:
             key, a, b = diff
             raise ArtifactError(
@@ -149,7 +131,7 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
 # --------------------------------------------------------------------------- manifests and files
 
 def _manifest(run: Path, step: str) -> dict | None:
-    p = run / f"{step}.manifest.json"
+    p = manifest_path(run, step)
     if not p.is_file():
         return None
     try:
@@ -184,7 +166,7 @@ def check_readable(path: Path) -> None:
 def check_artifacts(run: Path, config: str | None = None, overrides=()) -> list[str]:
     """Check every artifact the manifests list (exists, readable, same sha256) and the
     hand-over between steps. Returns the checked paths (relative to ``run``)."""
-    manifests = {s: m for s in STEPS if (m := _manifest(run, s)) is not None}
+    manifests = {s: m for s in NAMES if (m := _manifest(run, s)) is not None}
     produced = {rel: (step, sha) for step, m in manifests.items() for rel, sha in m["outputs"].items()}
     checked = []
     for step, m in manifests.items():
@@ -201,11 +183,10 @@ def check_artifacts(run: Path, config: str | None = None, overrides=()) -> list[
                     check_readable(path)
                 except ValueError as e:
                     raise ArtifactError(f"{path} {e} -- {_rerun(run, config, overrides, step)}") from None
-            got = sha256_file(path)
-            if got != sha:
+            problem = file_problem(run, rel, sha, update=False)
+            if problem:
                 raise ArtifactError(
-                    f"{path} does not match the sha256 that {step}.manifest.json records for it "
-                    f"({got[:12]}... instead of {str(sha)[:12]}...): it was changed after the {step} step wrote it "
+                    f"{path} does not match the sha256 that {step}.manifest.json records for it ({problem}) "
                     f"-- {_rerun(run, config, overrides, step)}")
             checked.append(rel)
         for rel, sha in (m.get("inputs") or {}).items():

@@ -117,9 +117,6 @@ def source_files() -> list[Path]:
     return sorted(f for f in files if f.is_file())
 
 
-#: Artifacts the chapters read (besides everything a manifest lists).
-READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "train/timing.json", "stats/stats.json",
-                  "stats/arrays.npz", "generate/metrics.json")
 
 
 def build_key(run: Path, meta: dict, formats: list[str]) -> str:
@@ -131,9 +128,9 @@ def build_key(run: Path, meta: dict, formats: list[str]) -> str:
     h = hashlib.sha256()
     for f in source_files():
         h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
-    outputs = set(READ_ARTIFACTS)
-    for step in ("fetch", "train", "encode", "stats", "generate"):
-        p = run / f"{step}.manifest.json"
+    outputs = set(A.reader.READS)  # the artifacts the chapters read, and everything a manifest lists
+    for step in A.NAMES:
+        p = A.manifest_path(run, step)
         data = p.read_bytes() if p.is_file() else b"-"
         h.update(step.encode() + data + b"\0")
         try:

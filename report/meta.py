@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from analysis.config import ReportConfig  # noqa: E402
+from analysis.config import Config, ReportConfig, load_config  # noqa: E402
+from analysis.errors import UserError  # noqa: E402
 
 BLOG = {
     "author": "eremo",
@@ -129,11 +130,12 @@ def _now() -> _dt.datetime:
 
 
 def _run_config(run: Path) -> dict:
+    """The run's resolved config (``config.toml``) as a dict of sections, with the defaults of
+    :mod:`analysis.config` for anything it lacks (all of them when there is none)."""
     try:
-        with open(run / "config.toml", "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
+        return load_config(run / "config.toml").to_dict()
+    except UserError:
+        return Config().to_dict()
 
 
 def data_label(cfg: dict) -> str:
@@ -155,17 +157,17 @@ def build_meta(run: str | os.PathLike, label: str | None = None, site_url: str =
     run = Path(run).resolve()
     cfg = _run_config(run)
     version = project_version()
-    run_name = cfg.get("run", {}).get("name") or run.name
+    run_name = cfg["run"]["name"] or run.name
     label = label or version_label(version, run_name)
-    rep = cfg.get("report", {})
+    rep = cfg["report"]
     now = _now()
     commit = git_commit()
     pdf = f"{SLUG}-{label}.pdf"
     site_url = site_url.rstrip("/")
     return {
         "slug": SLUG,
-        "title": rep.get("title") or ReportConfig().title,
-        "authors": list(rep.get("authors") or ReportConfig().authors),
+        "title": rep["title"],
+        "authors": list(rep["authors"]),
         "version": version,
         "label": label,
         "run": str(run),

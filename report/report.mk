@@ -27,20 +27,24 @@ REPORT_LABEL   ?= $(if $(filter default,$(NAME)),$(REPORT_VERSION),$(REPORT_VERS
 REPORT_FORMATS ?= html,pdf
 REPORT_JOBS    ?= 2
 REPORT_URL     ?=
+# The label and the sources follow the rules of report/meta.py (version_label) and
+# report/build.py (source_files), which tests/test_report.py checks them against: make
+# needs them before the virtual environment (and so Python's packages) exists.
 REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o -name '*.html' \
-                    -o -name '*.js' -o -name '*.css' \) -not -path '*/__pycache__/*' 2>/dev/null) \
+                    -o -name '*.js' -o -name '*.css' -o -name '*.mk' \) -not -path '*/__pycache__/*' 2>/dev/null) \
                   analysis/charts.py analysis/artifacts.py configs/celeba.toml pyproject.toml
 comma          := ,
 REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FORMATS))
 
-# The outputs of each step that the article reads or vouches for (see the manifests).
+# The outputs of each step (analysis/steps.py declares them; tests/test_steps.py checks
+# these lists against the declarations): the article reads them or the manifests vouch for them.
 REPORT_OUT_fetch    := $(RUN)/data/images.npy $(RUN)/data/ids.txt $(RUN)/data/info.json
 REPORT_OUT_train    := $(RUN)/train/model.pt $(RUN)/train/history.json
 REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.json \
                        $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz
 REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
 REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
-REPORT_STEP_OUTPUTS := $(foreach s,fetch train encode stats generate,$(REPORT_OUT_$(s)))
+REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS),$(REPORT_OUT_$(s)))
 
 .PHONY: report report-serve citation
 
@@ -52,7 +56,7 @@ $(REPORT_MARKER): $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)
 
 # A step's manifest is out of date when one of its outputs is missing or newer than it.
-$(foreach s,fetch train encode stats generate,$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
+$(foreach s,$(STEPS),$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
 $(REPORT_STEP_OUTPUTS):
 
 $(RUN)/config.toml: | $(RUN)/fetch.manifest.json

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import generate, io
+from analysis import generate, provenance, storage
 from analysis.config import load_config
 from analysis.errors import UserError
 from analysis.model import architecture, build_model
@@ -33,12 +33,12 @@ def _make_run(run_dir, cfg, with_stats: bool = True) -> None:
                run_dir / "train" / "model.pt")
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(N_POINTS, 1, 16, 16), dtype=np.uint8)
-    io.save_npy(run_dir / "data" / "images.npy", images)
+    storage.save_npy(run_dir / "data" / "images.npy", images)
     with torch.inference_mode():
         z = model.encode(torch.from_numpy(images.astype(np.float32) / 255)).numpy()
-    io.save_npy(run_dir / "latents.npy", z.astype(np.float32))
+    storage.save_npy(run_dir / "latents.npy", z.astype(np.float32))
     if with_stats:
-        io.save_json(run_dir / "stats" / "stats.json", {"b": {"used": 0.5, "best": 0.5}})
+        storage.save_json(run_dir / "stats" / "stats.json", {"b": {"used": 0.5, "best": 0.5}})
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def done(tmp_path_factory):
 def test_writes_table_samples_sheets_and_manifest(done):
     run_dir, cfg, doc = done
     out = run_dir / "generate"
-    assert doc == io.load_json(out / "metrics.json")
+    assert doc == storage.load_json(out / "metrics.json")
     names = [r["name"] for r in doc["table"]]
     assert names[0] == generate.REFERENCE and sorted(names[1:]) == sorted(cfg.generate.generators)
     assert [r["rank"] for r in doc["table"]] == [None] + list(range(1, len(names)))
@@ -82,7 +82,7 @@ def test_writes_table_samples_sheets_and_manifest(done):
         assert npz["images_real"].shape == npz["images_reconstructed"].shape == (9, 1, 16, 16)
     for png in doc["files"]["sheets"].values():
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    manifest = io.read_manifest(run_dir, "generate")
+    manifest = provenance.read_manifest(run_dir, "generate")
     assert set(manifest["inputs"]) == {"latents.npy", "train/model.pt", "data/images.npy", "stats/stats.json"}
     assert len(manifest["outputs"]) == 2 + 2 + len(cfg.generate.generators)
 
@@ -107,7 +107,7 @@ def test_without_stats_b_is_measured_and_noted(tmp_path):
     doc = generate.run(cfg, tmp_path)
     assert doc["settings"]["b"]["source"] == "measured" and doc["settings"]["b"]["value"] > 0
     assert any("stats.json is absent" in n for n in doc["notes"])
-    assert io.read_manifest(tmp_path, "generate")["inputs"]["stats/stats.json"] == "absent"
+    assert provenance.read_manifest(tmp_path, "generate")["inputs"]["stats/stats.json"] == "absent"
     assert doc["sweeps"]["gmm_components"]["values"] == []
 
 
@@ -136,11 +136,11 @@ def test_missing_or_mismatched_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         generate.run(cfg, tmp_path)
     shutil.move(tmp_path / "model.bak", tmp_path / "train" / "model.pt")
-    io.save_npy(tmp_path / "data" / "images.npy", np.zeros((N_POINTS - 1, 1, 16, 16), np.uint8))
+    storage.save_npy(tmp_path / "data" / "images.npy", np.zeros((N_POINTS - 1, 1, 16, 16), np.uint8))
     with pytest.raises(UserError, match="one image per latent point"):
         generate.run(cfg, tmp_path)
-    io.save_json(tmp_path / "stats" / "stats.json", {"b": {}})
-    io.save_npy(tmp_path / "data" / "images.npy", np.zeros((N_POINTS, 1, 16, 16), np.uint8))
+    storage.save_json(tmp_path / "stats" / "stats.json", {"b": {}})
+    storage.save_npy(tmp_path / "data" / "images.npy", np.zeros((N_POINTS, 1, 16, 16), np.uint8))
     with pytest.raises(UserError, match="no b.used"):
         generate.run(cfg, tmp_path)
     assert not (tmp_path / "generate").exists()
@@ -166,19 +166,19 @@ def test_cli_bad_generator_exits_2_with_one_line(tmp_path):
 def test_pipeline_run_needs_a_finished_stats_step(tmp_path):
     cfg = _config("generate.sweep_components=[]", "generate.sweep_confidence=[]")
     _make_run(tmp_path, cfg, with_stats=False)
-    io.write_manifest(tmp_path, "encode", "k", inputs={}, outputs=[tmp_path / "latents.npy"])
+    provenance.write_manifest(tmp_path, "encode", "k", inputs={}, outputs=[tmp_path / "latents.npy"])
     with pytest.raises(UserError, match="stats step has not finished"):
         generate.run(cfg, tmp_path)
     stats = tmp_path / "stats" / "stats.json"
-    io.save_json(stats, {"b": {"used": 0.5}})
-    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": io.sha256_file(tmp_path / "latents.npy")},
+    storage.save_json(stats, {"b": {"used": 0.5}})
+    provenance.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": provenance.sha256_file(tmp_path / "latents.npy")},
                       outputs=[stats])
-    io.save_json(stats, {"b": {"used": 0.7}})  # changed after the stats step finished
+    storage.save_json(stats, {"b": {"used": 0.7}})  # changed after the stats step finished
     with pytest.raises(UserError, match="differs from what the stats step recorded"):
         generate.run(cfg, tmp_path)
-    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": "0" * 64}, outputs=[stats])
+    provenance.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": "0" * 64}, outputs=[stats])
     with pytest.raises(UserError, match="other latents"):
         generate.run(cfg, tmp_path)
-    io.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": io.sha256_file(tmp_path / "latents.npy")},
+    provenance.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": provenance.sha256_file(tmp_path / "latents.npy")},
                       outputs=[stats])
     assert generate.run(cfg, tmp_path)["settings"]["b"] == {"value": 0.7, "source": "stats.json"}

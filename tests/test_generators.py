@@ -7,7 +7,6 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from analysis.errors import UserError
 from analysis.generators import GENERATORS, make_generator
 
 
@@ -119,27 +118,27 @@ def test_gmm_uses_its_own_stream_and_component_count(cloud):
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, True, "10"])
-def test_bad_sample_count_is_a_user_error(cloud, n):
+def test_bad_sample_count_is_a_plain_error(cloud, n):
     gen = make_generator("mvn", random_state=0).fit(cloud)
-    with pytest.raises(UserError, match="positive integer"):
+    with pytest.raises((TypeError, ValueError), match="positive integer"):
         gen.sample(n)
 
 
 def test_unknown_generator_names_the_closest():
-    with pytest.raises(UserError, match="did you mean 'mvn-core'"):
+    with pytest.raises((TypeError, ValueError), match="did you mean 'mvn-core'"):
         make_generator("mvn_core")
-    with pytest.raises(UserError, match="no hyper-parameter 'bee'"):
+    with pytest.raises((TypeError, ValueError), match="no hyper-parameter 'bee'"):
         make_generator("uniform", bee=1.0)
 
 
 @pytest.mark.parametrize("name", ["mvn", "mvn-core", "pca-ellipsoid", "gmm"])
 def test_full_covariance_needs_n_plus_one_points(name):
     z = np.random.default_rng(0).normal(size=(8, 8))
-    with pytest.raises(UserError, match="at least N \\+ 1 = 9 points"):
+    with pytest.raises((TypeError, ValueError), match="at least N \\+ 1 = 9 points"):
         make_generator(name, random_state=0).fit(z)
 
 
 @pytest.mark.parametrize("bad", [np.zeros(5), np.full((5, 3), np.nan), np.zeros((1, 3))])
-def test_bad_points_are_user_errors(bad):
-    with pytest.raises(UserError):
+def test_bad_points_are_plain_errors(bad):
+    with pytest.raises((TypeError, ValueError)):
         make_generator("independent-normal").fit(bad)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from analysis.config import load_config
-from analysis.io import read_manifest
+from analysis.provenance import read_manifest
 from conftest import ROOT, SMOKE, run_cli
 
 
@@ -25,7 +25,7 @@ def test_smoke_outputs(smoke_run):
     ids = (smoke_run / "ids.txt").read_text().splitlines()
     assert len(ids) == len(z) and ids[0] == "synthetic/000000"
     m = read_manifest(smoke_run, "encode")
-    assert set(m["inputs"]) == {"data/images.npy", "train/model.pt"}
+    assert set(m["inputs"]) == {"data/images.npy", "data/ids.txt", "train/model.pt"}
     assert m["versions"]["torch"] and m["shape"] == list(z.shape)
     hist = json.loads((smoke_run / "train" / "history.json").read_text())
     assert [e["epoch"] for e in hist["epochs"]] == list(range(1, cfg.train.epochs + 1))
@@ -50,14 +50,13 @@ def test_up_to_date_steps_are_skipped(smoke_run):
 
 
 def test_encoding_is_deterministic_and_matches_model(smoke_run, tmp_path):
-    from analysis.encode import encode_array
-    from analysis.model import load_checkpoint
+    from analysis.model import encode_array, load_checkpoint
 
     cfg = load_config(SMOKE)
     model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
     images = np.load(smoke_run / "data" / "images.npy")
     out = np.empty((len(images), cfg.model.latent_dim), np.float32)
-    encode_array(model, images, out, batch_size=7, device=torch.device("cpu"), progress=False)
+    encode_array(model, images, batch_size=7, device=torch.device("cpu"), out=out)
     np.testing.assert_allclose(out, np.load(smoke_run / "latents.npy"), rtol=1e-5, atol=1e-5)
 
 
@@ -80,7 +79,7 @@ def test_user_checkpoint_is_adopted(smoke_run, tmp_path):
 def test_encode_writes_the_examples_the_article_shows(smoke_run, tmp_path):
     from analysis.artifacts import Run
     from analysis.encode import write_examples
-    from analysis.io import NpyRows
+    from analysis.storage import NpyRows
     from analysis.model import load_checkpoint
     from analysis.train import split_indices
 
@@ -188,7 +187,7 @@ def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
 
 
 def test_pixels_from_disk_equal_pixels_in_memory(smoke_run):
-    from analysis.data import load_images
+    from analysis.steps import load_images
     from analysis.train import Pixels
 
     rows = load_images(smoke_run)

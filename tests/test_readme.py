@@ -20,3 +20,10 @@ def test_readme_reliability_table_is_current(tmp_path):
 def test_readme_shows_the_two_commands():
     text = README.read_text()
     assert "make report" in text and "make test" in text
+
+
+def test_readme_code_layout_names_every_module():
+    text = README.read_text()
+    layout = text[text.index("## Code layout"):text.index("## CelebA or your own images")]
+    modules = sorted(p.name for p in (ROOT / "analysis").glob("*.py") if not p.name.startswith("__"))
+    assert [m for m in modules if f"`{m}`" not in layout] == []

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.io import HASH_CACHE, read_manifest
+from analysis.provenance import HASH_CACHE, read_manifest
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")

@@ -22,8 +22,8 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis import io
-from analysis.io import read_manifest
+from analysis import provenance, storage
+from analysis.provenance import read_manifest
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
@@ -103,7 +103,7 @@ def test_failed_runs_leave_user_directories_untouched(tmp_path):
                   ".lock is left after the run")
 def test_only_our_temporaries_are_cleaned(tmp_path):
     run = user_directory(tmp_path / "run")
-    ours = [run / f".config.toml{io.TMP_MARKER}abcd_123.tmp", run / "data" / f".images.npy{io.TMP_MARKER}zz99zz99.tmp"]
+    ours = [run / f".config.toml{storage.TMP_MARKER}abcd_123.tmp", run / "data" / f".images.npy{storage.TMP_MARKER}zz99zz99.tmp"]
     for p in ours:
         p.write_text("left by a killed run")
     theirs = snapshot(run)
@@ -115,8 +115,8 @@ def test_only_our_temporaries_are_cleaned(tmp_path):
             assert after.get(name) == digest, name
     assert not any(q.exists() for q in ours)
     assert not (run / ".lock").exists()
-    assert io.is_temporary_name(f".latents.npy{io.TMP_MARKER}a1b2c3d4.tmp")
-    assert not io.is_temporary_name(".latents.npy.a1b2c3d4.tmp") and not io.is_temporary_name(".draft.tmp")
+    assert storage.is_temporary_name(f".latents.npy{storage.TMP_MARKER}a1b2c3d4.tmp")
+    assert not storage.is_temporary_name(".latents.npy.a1b2c3d4.tmp") and not storage.is_temporary_name(".draft.tmp")
 
 
 # --------------------------------------------------------------------------- 3. no path escapes
@@ -375,16 +375,16 @@ def test_unchanged_files_are_not_hashed_again(tmp_path, full_run, monkeypatch):
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
     calls = []
-    real = io.sha256_file
-    monkeypatch.setattr(io, "sha256_file", lambda p, *a: calls.append(Path(p).name) or real(p, *a))
+    real = provenance.sha256_file
+    monkeypatch.setattr(provenance, "sha256_file", lambda p, *a: calls.append(Path(p).name) or real(p, *a))
     m = read_manifest(run, "generate")
-    assert io.is_complete(run, "generate", m["key"])  # copied files: new inode and ctime, hashed once
+    assert provenance.is_complete(run, "generate", m["key"])  # copied files: new inode and ctime, hashed once
     assert len(calls) == len(m["outputs"])
     calls.clear()
-    assert io.is_complete(run, "generate", m["key"])
+    assert provenance.is_complete(run, "generate", m["key"])
     assert calls == []
     (run / "generate" / "sheet-real.png").write_bytes(b"edited")
-    assert not io.is_complete(run, "generate", m["key"])
+    assert not provenance.is_complete(run, "generate", m["key"])
     assert calls == ["sheet-real.png"]
 
 
@@ -517,7 +517,7 @@ def test_sigterm_unwinds_cleanly(tmp_path, smoke_run, step):
     deadline = time.time() + 120
     while proc.poll() is None and time.time() < deadline:  # stop it about a fifth of the way through
         with contextlib.suppress(OSError):
-            tmps = target.parent.glob(f".{target.name}{io.TMP_MARKER}*.tmp")
+            tmps = target.parent.glob(f".{target.name}{storage.TMP_MARKER}*.tmp")
             if sum(p.stat().st_size for p in tmps) > final_size / 5:
                 break
         time.sleep(0.002)
@@ -527,7 +527,7 @@ def test_sigterm_unwinds_cleanly(tmp_path, smoke_run, step):
     assert proc.returncode == 143, err
     assert "terminated (SIGTERM)" in err and "re-run the same command" in err and "Traceback" not in err
     assert not target.exists() and read_manifest(run, step) is None
-    assert not [p for p in run.rglob("*") if io.is_temporary_name(p.name)]
+    assert not [p for p in run.rglob("*") if storage.is_temporary_name(p.name)]
     assert not (run / ".lock").exists()
     p = run_cli(step, *args)
     assert p.returncode == 0, p.stderr
@@ -547,7 +547,7 @@ def test_array_writer_does_not_swallow_late_errors(tmp_path, monkeypatch, exc):
     np.save(path, np.zeros(3))
     before = sha(path)
     calls = []
-    real = io.NpyWriter._header
+    real = storage.NpyWriter._header
 
     def header(self):
         calls.append(1)
@@ -555,9 +555,9 @@ def test_array_writer_does_not_swallow_late_errors(tmp_path, monkeypatch, exc):
             raise exc("stopped while finishing")
         return real(self)
 
-    monkeypatch.setattr(io.NpyWriter, "_header", header)
+    monkeypatch.setattr(storage.NpyWriter, "_header", header)
     with pytest.raises(exc):
-        with io.NpyWriter(path, np.float32, (4,)) as w:
+        with storage.NpyWriter(path, np.float32, (4,)) as w:
             w.write(np.ones((5, 4)))
     assert sha(path) == before
-    assert not [p for p in tmp_path.iterdir() if io.is_temporary_name(p.name)]
+    assert not [p for p in tmp_path.iterdir() if storage.is_temporary_name(p.name)]

@@ -349,7 +349,7 @@ def test_bad_input_is_reported(tmp_path):
 def test_charts_module_builds_valid_specs():
     import numpy as np
 
-    from analysis import charts
+    from analysis import charts, slices
     rng = np.random.default_rng(0)
     z = rng.normal(size=(50, 6)).astype(np.float32)
     ti = np.argsort(-np.abs(z), axis=1)[:, :3]
@@ -359,11 +359,27 @@ def test_charts_module_builds_valid_specs():
               charts.slice_atlas(6, [0.5, 1.0], 1, 50, 50)):
         spec = c.to_dict()
         assert spec["$schema"].endswith(".json") and "params" in spec
-    m = charts.in_slice_mask(ti, ta, 0, 1, 1.0)
+    m = slices.in_slice(ti, ta, 0, 1, 1.0)
     brute = np.array([all(abs(v) <= 1.0 for j, v in enumerate(row) if j not in (0, 1)) for row in z])
     assert (m == brute).all()
     with open(ROOT / "pyproject.toml", "rb") as f:
         assert tomllib.load(f)["project"]["version"] == meta.project_version()
+
+
+@pytest.mark.parametrize("name", ["default", "smoke", "celeba"])
+def test_make_follows_the_label_and_source_rules_of_the_build(name):
+    """report.mk computes the version label and the report's sources without Python; both agree
+    with report/meta.py and report/build.py."""
+    from analysis.config import load_config
+
+    import build
+    config = ROOT / "configs" / f"{name}.toml"
+    p = run(["make", "-s", "--eval", "print-vars: ; @echo $(REPORT_LABEL); echo $(sort $(REPORT_SOURCES))",
+             "print-vars", f"CONFIG={config}"])
+    assert p.returncode == 0, p.stderr
+    label, sources = p.stdout.splitlines()
+    assert label == meta.version_label(meta.project_version(), load_config(config).run.name)
+    assert set(sources.split()) == {str(f.relative_to(ROOT)) for f in build.source_files()}
 
 
 @pytest.mark.case("kill -9 during the report build (several moments)",

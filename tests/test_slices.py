@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis import slices
+from analysis import geometry, slices
 
 
 def naive_pair_counts(z, b):
@@ -47,7 +47,7 @@ def test_pair_counts_equals_naive_loop(dtype):
 def test_pair_counts_in_chunks(monkeypatch):
     z = planted()
     whole = slices.pair_counts(z, 0.8)
-    monkeypatch.setattr(slices, "CHUNK_ELEMENTS", 37)  # several rows per chunk, ragged end
+    monkeypatch.setattr(geometry, "CHUNK_ELEMENTS", 37)  # several rows per chunk, ragged end
     np.testing.assert_array_equal(slices.pair_counts(z, 0.8), whole)
     idx, val = slices.top_abs(z)
     np.testing.assert_array_equal(slices.pair_counts_from_top(idx, val, 0.8, z.shape[1]), whole)

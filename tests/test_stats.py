@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
 
-from analysis import artifacts, io, published, slices, stats
+from analysis import artifacts, geometry, published, slices, stats, storage
+from analysis.provenance import read_manifest, sha256_file
 from analysis.config import Config
 from analysis.errors import UserError
 
@@ -39,7 +40,7 @@ def test_uniform_radii_match_closed_form():
     N, b = 256, 1.5
     u = slices.uniform_cube(np.random.default_rng(0), 20000, N, b)
     r = np.linalg.norm(u, axis=1)
-    mean, sd = stats.uniform_radius_closed_form(N, b)
+    mean, sd = geometry.uniform_radius_closed_form(N, b)
     assert mean == pytest.approx(13.856, abs=1e-3) and sd == pytest.approx(0.3873, abs=1e-4)
     assert r.mean() == pytest.approx(mean, rel=2e-3)
     assert r.std() == pytest.approx(sd, rel=0.03)
@@ -47,22 +48,22 @@ def test_uniform_radii_match_closed_form():
 
 def test_moments_match_numpy(monkeypatch):
     z = synthetic().astype(np.float32)
-    monkeypatch.setattr(slices, "CHUNK_ELEMENTS", 100)  # many chunks
-    m = stats.moments(z)
+    monkeypatch.setattr(geometry, "CHUNK_ELEMENTS", 100)  # many chunks
+    m = geometry.moments(z)
     x = z.astype(np.float64)
     np.testing.assert_allclose(m["mean"], x.mean(0))
     np.testing.assert_allclose(m["cov"], np.cov(x.T, bias=True), atol=1e-12)
     np.testing.assert_allclose(m["radius"], np.linalg.norm(x, axis=1))
     np.testing.assert_allclose(m["radius_centred"], np.linalg.norm(x - x.mean(0), axis=1))
     np.testing.assert_array_equal(m["min"], x.min(0))
-    stats.moments(x)
+    geometry.moments(x)
     np.testing.assert_array_equal(x, z.astype(np.float64))  # input left untouched
 
 
 def test_ledoit_wolf_matches_sklearn():
     z = synthetic(n=60, N=20)  # n not much larger than N: shrinkage matters
-    m = stats.moments(z)
-    s = stats.ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], len(z))
+    m = geometry.moments(z)
+    s = geometry.ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], len(z))
     assert s == pytest.approx(ledoit_wolf_shrinkage(z), rel=1e-10)
     assert 0 < s < 1
 
@@ -73,21 +74,21 @@ def test_mahalanobis_of_origin_for_known_gaussian():
     cov = a @ a.T
     want = np.sqrt(mean @ np.linalg.solve(cov, mean))
     z = gaussian(40000, mean, cov)
-    m = stats.moments(z)
-    eig, axes = stats.pca(m["cov"])
+    m = geometry.moments(z)
+    eig, axes = geometry.pca(m["cov"])
     origin = np.zeros((1, 4))
-    d = stats.mahalanobis(origin, m["mean"], axes, stats.inverse(eig))[0, 0]
+    d = geometry.mahalanobis(origin, m["mean"], axes, geometry.inverse(eig))[0, 0]
     assert d == pytest.approx(want, rel=0.03)
     # Ledoit-Wolf metric equals scikit-learn's LedoitWolf estimator exactly
-    s = stats.ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], len(z))
-    w_lw = stats.inverse((1 - s) * eig + s * eig.sum() / 4)
-    d_lw = stats.mahalanobis(origin, m["mean"], axes, w_lw)[0, 0]
+    s = geometry.ledoit_wolf_shrinkage(m["cov"], m["sum_r4"], len(z))
+    w_lw = geometry.inverse((1 - s) * eig + s * eig.sum() / 4)
+    d_lw = geometry.mahalanobis(origin, m["mean"], axes, w_lw)[0, 0]
     lw = LedoitWolf().fit(z)
     d_sk = lw.location_ @ lw.precision_ @ lw.location_
     assert d_lw ** 2 == pytest.approx(d_sk, rel=1e-8)
     assert s == pytest.approx(lw.shrinkage_, rel=1e-10)
     # a PCA subspace of all axes is the full metric; of one axis, smaller
-    d1 = stats.mahalanobis(origin, m["mean"], axes, stats.inverse(eig, np.arange(4) < 1))[0, 0]
+    d1 = geometry.mahalanobis(origin, m["mean"], axes, geometry.inverse(eig, np.arange(4) < 1))[0, 0]
     assert d1 < d
 
 
@@ -97,7 +98,7 @@ def test_pca_recovers_planted_covariance():
     var = np.array([9.0, 4.0, 1.0, 0.25, 0.04])
     cov = q @ np.diag(var) @ q.T
     z = gaussian(30000, np.full(5, 0.5), cov, seed=1)
-    eig, axes = stats.pca(stats.moments(z)["cov"])
+    eig, axes = geometry.pca(geometry.moments(z)["cov"])
     np.testing.assert_allclose(eig, var, rtol=0.05)
     cos = np.abs(np.sum(axes * q.T, axis=1))
     assert np.all(cos > 0.99)
@@ -111,9 +112,9 @@ def test_b_scan_finds_planted_b():
     real = np.linalg.norm(slices.uniform_cube(rng, 5000, N, b), axis=1)
     unit = np.linalg.norm(slices.uniform_cube(rng, 3000, N), axis=1)
     grid = np.linspace(0.5, 2.0, 31)
-    w = stats.b_scan(real, unit, grid)
+    w = geometry.b_scan(real, unit, grid)
     assert grid[np.argmin(w)] == pytest.approx(b)
-    lo, hi = stats.overlap_range(real, unit)
+    lo, hi = geometry.overlap_range(real, unit)
     assert lo < b < hi and hi / lo < 1.6
 
 
@@ -214,11 +215,11 @@ def test_run_end_to_end(tmp_path, monkeypatch):
     res = stats.run(cfg, run)
     js, npz = run / "stats" / "stats.json", run / "stats" / "arrays.npz"
     assert js.is_file() and npz.is_file()
-    assert res == io.load_json(js)
+    assert res == storage.load_json(js)
     assert {"best", "overlap", "used", "grid"} <= set(res["b"])
-    man = io.read_manifest(run, "stats")
+    man = read_manifest(run, "stats")
     assert set(man["outputs"]) == {"stats/stats.json", "stats/arrays.npz"}
-    assert man["inputs"]["latents.npy"] == io.sha256_file(run / "latents.npy")
+    assert man["inputs"]["latents.npy"] == sha256_file(run / "latents.npy")
     with np.load(npz) as a:
         assert a["sample_z"].shape == (150, 12) and a["atlas_counts_all"].shape[1:] == (12, 12)
     # the reader of the article accepts what the step wrote, every key and array
@@ -260,7 +261,7 @@ def test_bad_input_is_a_user_error_and_writes_nothing(tmp_path, case, needle):
         stats.run(cfg, run)
     assert needle in str(e.value)
     assert not (run / "stats").exists()
-    assert io.read_manifest(run, "stats") is None
+    assert read_manifest(run, "stats") is None
 
 
 def test_missing_latents_is_a_user_error(tmp_path):

@@ -1,0 +1,121 @@
+"""The step declarations (analysis/steps.py) drive the keys, the CLI, the report's checks and the Makefile."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analysis import artifacts, cli, steps
+from analysis.config import load_config
+from analysis.provenance import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS = ROOT / "analysis"
+#: Modules every step uses that hold no computation of their outputs: editing them does
+#: not re-run a step (the key's own hashing and the files' sha256 cover what they do).
+INFRASTRUCTURE = {"config", "errors", "storage", "provenance", "steps", "__init__"}
+
+
+def _analysis_imports(module: str) -> set[str]:
+    tree = ast.parse((ANALYSIS / f"{module}.py").read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "analysis":
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("analysis.")}
+    return {m for m in out if (ANALYSIS / f"{m}.py").is_file()} - INFRASTRUCTURE
+
+
+def _closure(module: str) -> set[str]:
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += sorted(_analysis_imports(m))
+    return seen
+
+
+@pytest.mark.parametrize("step", steps.STEPS, ids=steps.NAMES)
+def test_declared_code_is_what_the_step_imports(step):
+    """A step's key hashes exactly the modules its computation runs (all it imports from analysis)."""
+    assert set(step.code) == _closure(step.module), step.name
+    assert len(set(step.code)) == len(step.code)
+
+
+@pytest.mark.parametrize("step", steps.STEPS, ids=steps.NAMES)
+def test_the_key_follows_the_declared_config_entries(step):
+    base = load_config(None, [])
+    inputs = {"x": "0" * 64}
+    key = steps.step_key(step, base, inputs)
+    assert steps.step_key(step, load_config(None, []), inputs) == key
+    assert steps.step_key(step, base, {"x": "1" * 64}) != key  # inputs count
+    changes = {"data.limit=7": "data", "model.latent_dim=8": "model", "train.epochs=2": "train",
+               "encode.batch_size=7": "encode", "stats.bins=7": "stats", "generate.k=7": "generate",
+               "run.seed=7": "run.seed", "data.val_fraction=0.3": "data.val_fraction",
+               "report.title=\"x\"": "report"}
+    for override, entry in changes.items():
+        other = steps.step_key(step, load_config(None, [override]), inputs)
+        declared = steps.depends_on(step, override.split("=")[0])
+        assert (other != key) == declared, (step.name, override, entry)
+    for override in ("run.threads=1", "data.workers=2", "train.checkpoint_interval=5", "run.device=\"cpu\""):
+        assert steps.step_key(step, load_config(None, [override]), inputs) == key, (step.name, override)
+
+
+def test_inputs_come_from_earlier_steps():
+    names = list(steps.NAMES)
+    for step in steps.STEPS:
+        for need in step.needs:
+            assert names.index(need) < names.index(step.name), (step.name, need)
+        assert set(step.optional) <= set(step.inputs)
+    assert steps.ADOPT.outputs == steps.TRAIN.outputs and steps.ADOPT.volatile == ()
+
+
+def test_one_list_of_steps():
+    assert cli.STEPS == steps.NAMES == artifacts.STEPS
+    assert set(steps.SUBDIRS) == {"data", "train", "encode", "stats", "generate"}
+    for file, writer in artifacts.WRITER.items():
+        assert file == artifacts.CONFIG or file in steps.declaration(writer).outputs + steps.declaration(writer).volatile
+
+
+def test_manifests_list_the_declared_outputs(smoke_run):
+    for name in ("fetch", "train", "encode"):
+        m = read_manifest(smoke_run, name)
+        s = steps.declaration_of(name, m)
+        assert set(m["outputs"]) == set(s.outputs), name
+        assert m.get("volatile", []) == list(s.volatile), name
+        assert set(m["inputs"]) >= set(s.inputs), name
+
+
+def _make_database(run: str, config: str) -> dict[str, set[str]]:
+    """Targets and prerequisites of make's database (rules of the Makefile and report/report.mk)."""
+    p = subprocess.run(["make", "-pn", "-o", "setup", "-o", ".venv/.installed", f"RUN={run}", f"CONFIG={config}",
+                        "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    rules = {}
+    for line in p.stdout.splitlines():
+        if line.startswith(run + "/") and ": " in line and not line.startswith("#"):
+            target, _, prereqs = line.partition(": ")
+            rules[target] = set(prereqs.split("|")[0].split())
+    return rules
+
+
+def test_makefile_rules_follow_the_declarations():
+    run, config = "/nonexistent/run", "configs/smoke.toml"
+    p = subprocess.run(["make", "-s", "--eval", "print-steps: ; @echo $(STEPS)", "print-steps"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert tuple(p.stdout.split()) == steps.NAMES, p.stdout + p.stderr
+    rules = _make_database(run, config)
+    for i, step in enumerate(steps.STEPS):
+        want = {f"{run}/{need}.manifest.json" for need in step.needs}
+        want |= {f"analysis/{module}.py" for module in step.code}
+        want |= {f"{run}/{out}" for out in step.outputs}  # report/report.mk: REPORT_OUT_<step>
+        if i == 0:
+            want.add(config)
+        assert rules[f"{run}/{step.name}.manifest.json"] == want, step.name
