@@ -7,6 +7,7 @@ Steps, in pipeline order (``all`` runs them in turn)::
     encode    -> <out>/latents.npy, ids.txt     (float32, n x latent_dim)
     stats     -> <out>/stats/                   (geometry of the latent cloud)
     generate  -> <out>/generate/                (generators, decoded sheets, metrics)
+    claims    -> <out>/claims/                  (the ledger: findings, intervals, nulls, verdicts)
 
     check     list the manifests of finished steps whose outputs were edited or
               deleted since (one path per line; the Makefile re-runs those steps)
@@ -41,7 +42,7 @@ from analysis.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError
 from analysis.io import RUN_SUBDIRS, atomic_write, manifest_path, remove_stale_temporaries, stale_steps
 
-STEPS = ("fetch", "train", "encode", "stats", "generate")
+STEPS = ("fetch", "train", "encode", "stats", "generate", "claims")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,6 +169,9 @@ def run_step(step: str, cfg, run_dir: Path, force: bool = False, checkpoint: Pat
     if step == "generate":
         from analysis import generate
         return generate.run(cfg, run_dir, force)
+    if step == "claims":
+        from analysis import claims
+        return claims.run(cfg, run_dir, force)
     raise ValueError(step)
 
 

@@ -44,7 +44,7 @@ from analysis.errors import UserError
 
 TMP_MARKER = ".flg-tmp-"  # in the name of every temporary file this package creates
 _TMP_NAME = re.compile(r"^\..+" + re.escape(TMP_MARKER) + r"[a-z0-9_]{8}\.tmp$")  # tempfile's 8 random chars
-RUN_SUBDIRS = ("data", "train", "encode", "stats", "generate")  # the directories the steps write in a run directory
+RUN_SUBDIRS = ("data", "train", "encode", "stats", "generate", "claims")  # the directories the steps write in a run directory
 HASH_CACHE = ".sha256-cache.json"
 
 
