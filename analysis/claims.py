@@ -614,9 +614,11 @@ def _generator_caveat(G, cc: ClaimsConfig, pixel: bool = True) -> tuple[str | No
     st = G.settings
     few = st.n_image_real if pixel else st.n_real
     if few < cc.min_heldout:
+        what = ("a k-NN support of so few points is coarse and can count blurred images as faces" if pixel else
+                "a k-NN support of so few points is coarse, and precision and coverage read high for any "
+                "spread-out sample")
         return (f"the {'pixel' if pixel else 'latent'} metrics rest on only {few} held-out real points (fewer "
-                f"than claims.min_heldout = {cc.min_heldout}): a k-NN support of so few points is coarse and "
-                "can count blurred images as faces", [])
+                f"than claims.min_heldout = {cc.min_heldout}): {what}", [])
     notes = []
     if st.n_real < 5 * cc.min_heldout:
         notes.append(f"The latent metrics compare with {st.n_real} held-out real points: their k-NN support is "
@@ -833,7 +835,7 @@ def measure(z: np.ndarray, run: Run, G, cc: ClaimsConfig, seed: int) -> tuple[li
                    "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds},
         "shape": orig["shape"],
         "b": {k: bd[k] for k in ("b0", "best", "interval", "flat", "w1_best", "w1_sd", "best_at_edge", "grid_step",
-                                 "grid_min", "grid_max")} | {"checks": checks, "check_names": list(CHECK_NAMES),
+                                 "grid_min", "grid_max")} | {"grid_size": len(bd["grid"]), "checks": checks, "check_names": list(CHECK_NAMES),
                                                              "coarse_best": S.b.best},
         "nulls": nd,
         "normality": nrm["doc"],

@@ -101,13 +101,15 @@ def counts_at(index: np.ndarray, value: np.ndarray, b: float, N: int, pairs: lis
     """Cube and slice counts at b from top-4 data.
 
     Returns ``n``, ``cube`` (points with no |x_j| > b), ``median``, ``min``, ``max`` (over
-    all pairs' slice counts) and ``pairs`` (the count of each pair in ``pairs``).
+    all pairs' slice counts), ``cube_share`` and ``median_share`` (over n) and ``pairs``
+    (the count of each pair in ``pairs``).
     """
     c = slices.pair_counts_from_top(index, value, b, N)
     u = slices.upper(c)
-    return {"n": int(len(value)), "cube": int(np.count_nonzero(value[:, 0] <= b)),
-            "median": float(np.median(u)), "min": int(u.min()), "max": int(u.max()),
-            "pairs": [int(c[j1, j2]) for j1, j2 in pairs]}
+    n = int(len(value))
+    cube, med = int(np.count_nonzero(value[:, 0] <= b)), float(np.median(u))
+    return {"n": n, "cube": cube, "median": med, "min": int(u.min()), "max": int(u.max()),
+            "cube_share": cube / n, "median_share": med / n, "pairs": [int(c[j1, j2]) for j1, j2 in pairs]}
 
 
 def median_pair_counts(index: np.ndarray, value: np.ndarray, bs, N: int) -> np.ndarray:

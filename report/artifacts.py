@@ -31,7 +31,7 @@ from analysis.config import Config, load_config
 from analysis.errors import UserError
 from analysis.io import sha256_file
 
-STEPS = ("fetch", "train", "encode", "stats", "generate")
+STEPS = ("fetch", "train", "encode", "stats", "generate", "claims")
 
 #: Config entries (sections or ``section.key``) each step's outputs depend on: what the
 #: step hashes into its key (``hash_key(cfg.section(...))`` in ``analysis/<step>.py``).
@@ -43,6 +43,7 @@ STEP_SECTIONS = {
     "encode": ("model", "encode"),
     "stats": ("stats", "run"),
     "generate": ("generate", "run"),
+    "claims": ("claims", "run"),
 }
 #: A train step that adopted a user's checkpoint (``--checkpoint``) depends on these only.
 CHECKPOINT_SECTIONS = ("data", "model")
@@ -52,7 +53,7 @@ VOLATILE = frozenset({"run.device", "run.threads", "data.workers", "data.cache_d
 
 #: The artifacts the chapters read besides those the manifests list.
 NEEDED = ("config.toml", "stats.manifest.json", "stats/stats.json", "stats/arrays.npz", "train/history.json",
-          "data/info.json")
+          "data/info.json", "claims.manifest.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz")
 
 
 class ArtifactError(Exception):

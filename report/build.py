@@ -119,7 +119,8 @@ def source_files() -> list[Path]:
 
 #: Artifacts the chapters read (besides everything a manifest lists).
 READ_ARTIFACTS = ("config.toml", "data/info.json", "train/history.json", "train/timing.json", "stats/stats.json",
-                  "stats/arrays.npz", "generate/metrics.json")
+                  "stats/arrays.npz", "generate/metrics.json", "claims/claims.json", "claims/details.json",
+                  "claims/arrays.npz")
 
 
 def build_key(run: Path, meta: dict, formats: list[str]) -> str:
@@ -132,7 +133,7 @@ def build_key(run: Path, meta: dict, formats: list[str]) -> str:
     for f in source_files():
         h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
     outputs = set(READ_ARTIFACTS)
-    for step in ("fetch", "train", "encode", "stats", "generate"):
+    for step in A.STEPS:
         p = run / f"{step}.manifest.json"
         data = p.read_bytes() if p.is_file() else b"-"
         h.update(step.encode() + data + b"\0")
