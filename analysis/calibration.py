@@ -95,16 +95,27 @@ def jeffreys_draws(count: float, total: float, size: int, rng: np.random.Generat
 
 
 def ratio_interval(x1: int, n1: int, x2: int, n2: int, level: float) -> tuple[float, float, float]:
-    """Ratio of two shares (x1/n1) / (x2/n2) with its interval (``scipy.stats.contingency.relative_risk``).
+    """Ratio of two shares (x1/n1) / (x2/n2) with its Katz log interval.
 
-    A ratio with a zero count in the denominator share is infinite (returned as inf);
-    Katz's log interval then has no finite bound and the bounds returned are those scipy gives.
+    ``scipy.stats.contingency.relative_risk`` gives the ratio and the interval. When a
+    count is zero that interval has no finite bound; then the interval is computed with
+    the Haldane-Anscombe correction (0.5 added to each count and to each total), so that a
+    share of 0 still gets a finite upper (or lower) bound. The ratio itself stays x1/n1 over
+    x2/n2 (0 or inf).
     """
     from scipy.stats.contingency import relative_risk
 
-    rr = relative_risk(int(x1), int(n1), int(x2), int(n2))
-    ci = rr.confidence_interval(confidence_level=level)
-    return float(rr.relative_risk), float(ci.low), float(ci.high)
+    x1, n1, x2, n2 = int(x1), int(n1), int(x2), int(n2)
+    if x1 > 0 and x2 > 0:
+        rr = relative_risk(x1, n1, x2, n2)
+        ci = rr.confidence_interval(confidence_level=level)
+        return float(rr.relative_risk), float(ci.low), float(ci.high)
+    ratio = (x1 / n1) / (x2 / n2) if x2 > 0 else (math.inf if x1 > 0 else math.nan)
+    a, b, c, d = x1 + 0.5, n1 + 0.5, x2 + 0.5, n2 + 0.5
+    se = math.sqrt(1 / a - 1 / b + 1 / c - 1 / d)
+    z = float(sps.norm.isf((1.0 - level) / 2.0))
+    centre = math.log((a / b) / (c / d))
+    return ratio, math.exp(centre - z * se), math.exp(centre + z * se)
 
 
 # --------------------------------------------------------------------------- cross-fitting

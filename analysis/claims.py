@@ -492,18 +492,17 @@ def claim_slices(nd: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
     nums = (f"at b = {num(S.b.used)} the median pair's slice holds {pct(share)} of the points (interval "
             f"{interval_text(lo, hi)}); a normal of the same shape puts {pct(null)} there (ratio {num(rr[0])}, "
             f"interval {interval_text(rr[1], rr[2], num)})")
-    if empty and void:
-        sentence = f"The slices are nearly empty, and emptier than a normal of the same shape would leave them: {nums}."
-    elif empty and fuller:
-        sentence = (f"The slices are nearly empty, but fuller than a normal of the same shape would leave them, so "
-                    f"this is ordinary high-dimensional emptiness, not a void: {nums}.")
-    elif empty:
-        sentence = (f"The slices are nearly empty, as a normal of the same shape would leave them: ordinary "
-                    f"high-dimensional emptiness, not a void: {nums}.")
-    elif void:
-        sentence = f"The slices are emptier than a normal of the same shape would leave them, but not nearly empty: {nums}."
+    how_empty = ("The slices are nearly empty" if empty else "The slices are not nearly empty" if not_empty else
+                 f"The slices hold about {pct(cc.empty_share, 0)} of the points, too close to call them nearly empty")
+    if void:
+        compared = "and emptier than a normal of the same shape would leave them (a void)"
+    elif fuller:
+        compared = ("and fuller than a normal of the same shape would leave them (no void: ordinary "
+                    "high-dimensional emptiness)")
     else:
-        sentence = f"The slices are not nearly empty: {nums}."
+        compared = ("and as full as a normal of the same shape would leave them (ordinary high-dimensional "
+                    "emptiness, not a void)")
+    sentence = f"{how_empty}, {compared}: {nums}."
     return row("slices_empty", statistic=f"share of the points in the median pair's slice at b = {num(S.b.used)}",
                unit="share", value=share, low=lo, high=hi, null=null, null_label="the fitted normal", verdict=v,
                criterion=f"reproduced if the interval lies below {pct(cc.empty_share, 0)} (nearly empty) and the "
