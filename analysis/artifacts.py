@@ -997,11 +997,27 @@ class NullRatios:
 
 
 @dataclass(frozen=True)
+class PairNull:
+    share: float
+    ratio: tuple[float | None, float | None, float | None]
+    void: bool
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    pair: tuple[int, int]
+    count: int
+    share: float
+    null: Mapping[str, PairNull]
+
+
+@dataclass(frozen=True)
 class NullCheck:
     name: str
     b: float
     counts: Mapping[str, NullCounts]
     ratios: Mapping[str, NullRatios]
+    pairs: tuple[PairCheck, ...]
 
 
 @dataclass(frozen=True)
@@ -1063,6 +1079,32 @@ class ClaimsNormality:
 
 
 @dataclass(frozen=True)
+class GeneratorInterval:
+    name: str
+    score: float
+    low: float
+    high: float
+    pixel_precision: float
+    pixel_low: float
+    pixel_high: float
+    rank_by_score: int
+    rank: int  #: 1 + generators whose score interval lies wholly above (ties share a rank)
+
+
+@dataclass(frozen=True)
+class GeneratorIntervals:
+    rows: tuple[GeneratorInterval, ...]
+    ties: tuple[tuple[str, ...], ...]
+    sentence: str
+    n_fake: int
+    n_real: int
+
+    def rank_of(self, name: str) -> int | None:
+        """The rank (ties shared) of generator ``name``; None if this build did not run it."""
+        return next((r.rank for r in self.rows if r.name == name), None)
+
+
+@dataclass(frozen=True)
 class ClaimsSettings:
     folds: int
     bootstrap: int
@@ -1081,6 +1123,7 @@ class ClaimsDetails:
     b: FineB
     nulls: ClaimsNulls
     normality: ClaimsNormality
+    generators: GeneratorIntervals | None  #: None when the generate step has not run
     verdicts: Mapping[str, int]
 
 

@@ -75,7 +75,8 @@ SCHEMA_VERSION = 1
 REPRODUCED, PARTLY, NOT, UNTESTABLE = "reproduced", "partly", "not reproduced", "not testable"
 VERDICTS = (REPRODUCED, PARTLY, NOT, UNTESTABLE)
 STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "bscan": 14, "normal": 15, "permuted": 16,
-           "normality": 17, "generators": 18, "shape_null": 19}
+           "normality": 17, "generators": 18, "shape_null": 19,
+           "ranks": 20}
 MC_DRAWS = 20_000  # Monte Carlo draws for intervals of functions of shares
 SIMPLE = ("uniform", "independent-normal", "mvn")  # the "simple priors" of the GMM comparison
 CHECK_NAMES = ("b used", "best b", "flat range, low end", "flat range, high end")
@@ -714,6 +715,43 @@ def _score_draws(r, n_fake, n_real, rng):
     return 2 * p * c / (p + c)
 
 
+def generator_intervals(G, cc: ClaimsConfig, rng) -> dict | None:
+    """Scores of every generator with intervals, and ranks that ties share (None without a generate step).
+
+    The score (harmonic mean of latent precision and coverage) is drawn from the Jeffreys
+    posteriors of its two shares; a generator's rank is 1 + the number of generators whose
+    score interval lies wholly above its own, so generators whose intervals overlap share
+    a rank.
+    """
+    if not G:
+        return None
+    st = G.settings
+    rows = [r for r in G.table if r.kind == "generator"]
+    out = []
+    for r in rows:
+        d = _score_draws(r, st.n_fake, st.n_real, rng)
+        lo, hi = _mc_ci(d, r.score, cc.level)
+        m = st.n_image
+        p_lo, p_hi = _mc_ci(cal.jeffreys_draws(r.pixel_precision * m, m, MC_DRAWS, rng), r.pixel_precision, cc.level)
+        out.append({"name": r.name, "score": r.score, "low": lo, "high": hi, "pixel_precision": r.pixel_precision,
+                    "pixel_low": p_lo, "pixel_high": p_hi, "rank_by_score": r.rank})
+    for g in out:
+        g["rank"] = 1 + sum(o["low"] > g["high"] for o in out)
+    out.sort(key=lambda g: (g["rank"], -g["score"], g["name"]))
+    groups: dict[int, list[str]] = {}
+    for g in out:
+        groups.setdefault(g["rank"], []).append(g["name"])
+    ties = [names for names in groups.values() if len(names) > 1]
+    if ties:
+        sentence = ("Ranks are shared where the score intervals overlap: " +
+                    "; ".join(f"{', '.join(t[:-1])} and {t[-1]} tie" for t in ties) + ".")
+    else:
+        sentence = "Every generator's score interval is separate from the others', so each rank is resolved."
+    note = (" The intervals count the sampling of the evaluated points only (one split, one fit); repeated "
+            "splits and refits would widen them.")
+    return {"rows": out, "ties": ties, "sentence": sentence + note, "n_fake": st.n_fake, "n_real": st.n_real}
+
+
 def claim_gmm(G, cc: ClaimsConfig, rng) -> dict:
     fid = "gmm_beats_simple"
     stat = "score of gmm minus the best score of the simple priors (uniform, independent normal, multivariate normal)"
@@ -838,6 +876,7 @@ def measure(z: np.ndarray, run: Run, G, cc: ClaimsConfig, seed: int) -> tuple[li
                                                              "coarse_best": S.b.best},
         "nulls": nd,
         "normality": nrm["doc"],
+        "generators": generator_intervals(G, cc, _rng(seed, "ranks")),
         "verdicts": {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS},
     }
     arrays = {"b_fine_grid": bd["grid"], "b_fine_w1": bd["w1"], "b_boot_best": bd["boot_best"],
