@@ -340,6 +340,12 @@ def ledger_rows(ledger) -> list[list[str]]:
     return rows
 
 
+def ledger_table(ledger) -> str:
+    """The ledger as a MyST table that may break across PDF pages (a LaTeX longtable)."""
+    return ("```{table}\n:class: longtable\n:widths: 3 28 15 9 14 15 13\n\n"
+            + table(LEDGER_HEADER, ledger_rows(ledger), "rlllrll") + "\n```")
+
+
 def ledger_criteria(ledger) -> str:
     """Markdown list: for each finding, what was measured, how its interval was obtained and its rule."""
     out = []
