@@ -289,7 +289,7 @@ def test_step_sections_follow_the_steps_keys():
     """artifacts.STEP_SECTIONS names what each step hashes into its key (hash_key(cfg.section(...)))."""
     artifacts = report_module("artifacts")
     for step, module in (("fetch", "data"), ("train", "train"), ("encode", "encode"), ("stats", "stats"),
-                         ("generate", "generate")):
+                         ("generate", "generate"), ("claims", "claims")):
         src = (ROOT / "analysis" / f"{module}.py").read_text()
         keys = re.findall(r"key = (?:io\.)?hash_key\(cfg\.section\(([^)]*)\)", src) + \
             re.findall(r"return hash_key\(cfg\.section\(([^)]*)\)", src)
