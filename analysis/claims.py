@@ -498,8 +498,9 @@ def claim_slices(nd: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
     if void:
         compared = "and emptier than a normal of the same shape would leave them (a void)"
     elif fuller:
-        compared = ("and fuller than a normal of the same shape would leave them (no void: ordinary "
-                    "high-dimensional emptiness)")
+        compared = ("but fuller than a normal of the same shape would leave them (no void: the data put more "
+                    "points there than the normal does)") if empty else (
+                    "and fuller than a normal of the same shape would leave them (no void)")
     else:
         compared = ("and as full as a normal of the same shape would leave them (ordinary high-dimensional "
                     "emptiness, not a void)")
