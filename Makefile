@@ -1,6 +1,6 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
-#   data ──> checkpoint ──> latents ──> stats ──> generators ──> site, pdf
+#   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
@@ -24,10 +24,10 @@ STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
-STEPS  := fetch train encode stats generate
+STEPS  := fetch train encode stats generate claims
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate all test bench reliability-table clean distclean FORCE
+.PHONY: help setup data train encode stats generate claims all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -67,6 +67,12 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                analysis/geometry.py analysis/model.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
 
+$(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
+                             analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
+                             analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
+                             analysis/artifacts.py
+	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS)
+
 # A manifest newer than its inputs does not prove that the step's outputs are still there:
 # `analysis check` lists the manifests of steps whose outputs were deleted or edited since
 # (it compares sizes and times, and hashes only changed files), and those steps are re-run.
@@ -84,7 +90,8 @@ train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if inter
 encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
 stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
-all: generate                         ## every analysis step (data .. generate)
+claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict
+all: claims                           ## every analysis step (data .. claims)
 
 # The article (site and PDF) is built by report/report.mk.
 -include report/report.mk

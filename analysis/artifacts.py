@@ -63,11 +63,16 @@ GALLERY = "encode/gallery.npz"
 STATS = "stats/stats.json"
 ARRAYS = "stats/arrays.npz"
 METRICS = "generate/metrics.json"
+CLAIMS = "claims/claims.json"
+CLAIMS_DETAILS = "claims/details.json"
+CLAIMS_ARRAYS = "claims/arrays.npz"
+CLAIMS_SCHEMA = 1
 STATS_SCHEMA = 2
 
 #: The files the article cannot do without, and those it shows as absent when a run lacks
 #: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
-REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS)
+REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS,
+            CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS)
 OPTIONAL = (TIMING, METRICS)
 #: Every file the article reads (the report's build key and checks use this list).
 READS = REQUIRED + OPTIONAL
@@ -863,6 +868,287 @@ class Generate:
         return None if r is None else r.rank
 
 
+# --------------------------------------------------------------------------- views: claims
+
+VERDICTS = ("reproduced", "partly", "not reproduced", "not testable")
+
+
+@dataclass(frozen=True)
+class Ours:
+    """A figure of ours with its interval (all None when the finding is not testable)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the claims ledger (``claims/claims.json``; see :mod:`analysis.claims`)."""
+
+    id: str
+    part: str
+    claim: str
+    published: str
+    statistic: str
+    unit: Literal["share", "ratio", "difference", "b"]
+    ours: Ours
+    null: float | None
+    null_label: str
+    reference: float | None
+    reference_label: str
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"]
+    criterion: str
+    sentence: str
+    reason: str | None
+    interval: str
+    notes: tuple[str, ...]
+    chapter: str
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """``claims/claims.json``: the published findings, each measured, calibrated and judged."""
+
+    rows: tuple[Claim, ...]
+
+    def row(self, fid: str) -> Claim:
+        """The finding ``fid``; an ArtifactError names the file if the ledger lacks it."""
+        for r in self.rows:
+            if r.id == fid:
+                return r
+        raise ArtifactError(CLAIMS, f"has no finding with id '{fid}'; {_fix(CLAIMS)}")
+
+    def sentence(self, fid: str) -> str:
+        """What the article says about finding ``fid`` (chosen by its verdict)."""
+        return self.row(fid).sentence
+
+    def verdict(self, fid: str) -> str:
+        return self.row(fid).verdict
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Findings per verdict, in the order of :data:`VERDICTS`."""
+        return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+
+
+@dataclass(frozen=True)
+class ClaimsSample:
+    n_used: int
+    subsampled: bool
+    n_over_N: float
+    unstable: bool
+    estimator: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class OriginMetric:
+    metric: Literal["ledoit_wolf", "subspace_90", "subspace_99"]
+    n_axes: int | None
+    share: float
+    low: float
+    high: float
+    gaussian: float
+    origin_distance_median: float
+
+
+@dataclass(frozen=True)
+class ClaimsOrigin:
+    metrics: tuple[OriginMetric, ...]
+    band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"]
+    in_sample_share: float
+    folds: int
+
+
+@dataclass(frozen=True)
+class FineB:
+    b0: float
+    best: float
+    interval: tuple[float, float]
+    flat: tuple[float, float]
+    w1_best: float
+    w1_sd: float
+    best_at_edge: bool
+    grid_step: float
+    grid_min: float
+    grid_max: float
+    grid_size: int
+    checks: tuple[float, float, float, float]
+    check_names: tuple[str, str, str, str]
+    coarse_best: float
+
+
+@dataclass(frozen=True)
+class NullCounts:
+    n: int
+    cube: int
+    median: float
+    min: int
+    max: int
+    cube_share: float
+    median_share: float
+    pairs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NullRatios:
+    cube: tuple[float | None, float | None, float | None]
+    median_slice: tuple[float | None, float | None, float | None]
+    cube_void: bool
+    slice_void: bool
+
+
+@dataclass(frozen=True)
+class PairNull:
+    share: float
+    ratio: tuple[float | None, float | None, float | None]
+    void: bool
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    pair: tuple[int, int]
+    count: int
+    share: float
+    null: Mapping[str, PairNull]
+
+
+@dataclass(frozen=True)
+class NullCheck:
+    name: str
+    b: float
+    counts: Mapping[str, NullCounts]
+    ratios: Mapping[str, NullRatios]
+    pairs: tuple[PairCheck, ...]
+
+
+@dataclass(frozen=True)
+class ProjectionCount:
+    points: int
+    median_projected: float
+    cube: int
+    kept: float | None
+
+
+@dataclass(frozen=True)
+class ClaimsNulls:
+    kinds: tuple[str, ...]
+    pairs: tuple[tuple[int, int], ...]
+    atlas_b: tuple[float, ...]
+    checks: tuple[NullCheck, ...]
+    projection: Mapping[str, ProjectionCount]
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    value: float
+    null_mean: float
+    null_sd: float
+    z: float | None
+    p: float
+
+
+@dataclass(frozen=True)
+class NormalityPart:
+    n: int
+    rank: int
+    skewness: Calibrated
+    kurtosis: Calibrated
+    relative_kurtosis: float
+    relative_kurtosis_low: float
+    relative_kurtosis_high: float
+    axis_abs_skew_median: float
+    axis_excess_kurtosis_median: float
+    axis_excess_kurtosis_max: float
+    axes_rejected: int
+    axes_rejected_share: float
+    alpha: float
+
+
+@dataclass(frozen=True)
+class ClaimsNormality:
+    core_sigma: float
+    threshold: float
+    tail_probability: float
+    kept: float
+    kept_low: float
+    kept_high: float
+    gaussian_kept: float
+    published_kept: float
+    points_tested: int
+    whole: NormalityPart
+    core: NormalityPart
+
+
+@dataclass(frozen=True)
+class GeneratorInterval:
+    name: str
+    score: float
+    low: float
+    high: float
+    pixel_precision: float
+    pixel_low: float
+    pixel_high: float
+    rank_by_score: int
+    rank: int  #: 1 + generators whose score interval lies wholly above (ties share a rank)
+
+
+@dataclass(frozen=True)
+class GeneratorIntervals:
+    rows: tuple[GeneratorInterval, ...]
+    ties: tuple[tuple[str, ...], ...]
+    sentence: str
+    n_fake: int
+    n_real: int
+
+    def rank_of(self, name: str) -> int | None:
+        """The rank (ties shared) of generator ``name``; None if this build did not run it."""
+        return next((r.rank for r in self.rows if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    folds: int
+    bootstrap: int
+    level: float
+
+
+@dataclass(frozen=True)
+class ClaimsDetails:
+    """``claims/details.json``: the figures behind the ledger (see :mod:`analysis.claims`)."""
+
+    n: int
+    N: int
+    settings: ClaimsSettings
+    sample: ClaimsSample
+    origin: ClaimsOrigin
+    b: FineB
+    nulls: ClaimsNulls
+    normality: ClaimsNormality
+    generators: GeneratorIntervals | None  #: None when the generate step has not run
+    verdicts: Mapping[str, int]
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimsArrays:
+    """``claims/arrays.npz``: the arrays behind the ledger (see :mod:`analysis.claims`)."""
+
+    b_fine_grid: np.ndarray = _array("Gf")
+    b_fine_w1: np.ndarray = _array("Gf")
+    b_boot_best: np.ndarray = _array("Bt")
+    origin_boot_share: np.ndarray = _array("Bt", 3)
+    b_checks: np.ndarray = _array(4)
+    check_pair_counts: np.ndarray = _array(4, 4, "P")
+    atlas_median_share: np.ndarray = _array(4, "K")
+    axis_skew: np.ndarray = _array("r")
+    axis_kurtosis: np.ndarray = _array("r")
+    axis_p: np.ndarray = _array("r")
+    core_axis_skew: np.ndarray = _array("rc")
+    core_axis_kurtosis: np.ndarray = _array("rc")
+    core_axis_p: np.ndarray = _array("rc")
+
+
 # --------------------------------------------------------------------------- views: provenance
 
 @dataclass(frozen=True)
@@ -1094,6 +1380,46 @@ class Run:
         return {"z": {nm: checked[f"z_{nm}"] for nm in names},
                 "images": {nm: checked[f"images_{nm}"] for nm in [*names, "reconstructed"]}}
 
+    # ---- claims
+
+    @cached_property
+    def claims(self) -> Ledger:
+        """``claims/claims.json``: the ledger of findings (the article's first table)."""
+        path = self._file(CLAIMS)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ArtifactError(CLAIMS, f"is not valid JSON ({e}); {_fix(CLAIMS)}") from None
+        except OSError as e:
+            raise ArtifactError(CLAIMS, f"cannot be read ({e.strerror})") from None
+        if not isinstance(data, list) or not data:
+            raise ArtifactError(CLAIMS, f"holds {_describe(data)}, expected a non-empty JSON list; {_fix(CLAIMS)}")
+        rows = []
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise ArtifactError(CLAIMS, f"item [{i}] is {_describe(item)}, expected an object")
+            rows.append(_read(Claim, item, CLAIMS, f"[{i}]."))
+        ids = [r.id for r in rows]
+        if len(set(ids)) != len(ids):
+            raise ArtifactError(CLAIMS, "lists a finding id more than once")
+        return Ledger(tuple(rows))
+
+    @cached_property
+    def claims_details(self) -> ClaimsDetails:
+        doc = self._json(CLAIMS_DETAILS)
+        if doc.get("schema_version") != CLAIMS_SCHEMA:
+            raise ArtifactError(CLAIMS_DETAILS, f"has schema_version {doc.get('schema_version')!r}, expected "
+                                                f"{CLAIMS_SCHEMA}; {_fix(CLAIMS_DETAILS)}")
+        return _read(ClaimsDetails, doc, CLAIMS_DETAILS)
+
+    @cached_property
+    def claims_arrays(self) -> ClaimsArrays:
+        d = self.claims_details
+        dims = {"Gf": d.b.grid_size, "Bt": d.settings.bootstrap, "P": len(d.nulls.pairs),
+                "K": len(d.nulls.atlas_b), "r": d.normality.whole.rank, "rc": d.normality.core.rank}
+        return ClaimsArrays(**_read_arrays(_array_specs(ClaimsArrays), self._npz(CLAIMS_ARRAYS), CLAIMS_ARRAYS,
+                                           dims))
+
     # ---- provenance
 
     def manifest(self, step: str) -> Manifest | Absent:
@@ -1120,7 +1446,8 @@ class Run:
     def check(self) -> None:
         """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
-                     "gallery", "latents", "stats", "published", "arrays", "generate", "manifests"):
+                     "gallery", "latents", "stats", "published", "arrays", "generate", "manifests", "claims",
+                     "claims_details", "claims_arrays"):
             getattr(self, name)
         if self.generate:
             self.sheets  # noqa: B018

@@ -205,6 +205,69 @@ class GenerateConfig:
 
 
 @dataclass
+class ClaimsConfig:
+    # The claims ledger (analysis/claims.py): each finding of the published study measured with
+    # an interval, beside a null model, and given a verdict by the bands below.
+    # Folds k of the cross-fitted origin test: centre and covariance from k - 1 folds, the
+    # origin compared with the held-out fold.
+    folds: int = _f(5, min=2, max=100)
+    # Bootstrap repetitions behind every interval (each repetition resamples the points and,
+    # for the origin, refits every fold).
+    bootstrap: int = _f(200, min=20, max=100_000)
+    # Confidence level of the intervals.
+    level: float = _f(0.95, gt=0.5, max=0.999)
+    # Cross-fitting, bootstraps and normality tests use at most this many random points
+    # (all if n is smaller); the ledger says when it subsampled.
+    max_points: int = _f(20_000, min=100, max=10_000_000)
+    # Points drawn from each null model (fitted normal, the same normal at the origin, the
+    # data with each component permuted); rare events such as the whole cube need many.
+    null_points: int = _f(100_000, min=1000, max=10_000_000)
+    # Fine b-scan: geometric grid from b0 / b_span to b0 * b_span around b0 = median |z| /
+    # sqrt(N/3), consecutive values b_step apart relative to b (at most 2 %).
+    b_step: float = _f(0.01, gt=0.0, max=0.02)
+    b_span: float = _f(2.0, gt=1.0, max=100.0)
+    # The flat range of the b-scan: b whose Wasserstein distance is within this many bootstrap
+    # standard deviations of the minimum.
+    flat_sd: float = _f(2.0, gt=0.0, max=10.0)
+    # Origin bands, on the share s of held-out points farther from the centre than the origin:
+    # beyond the data (s < border_band[0]), at the border (within border_band), outer part
+    # (border_band[1] <= s < bulk_share), inside the bulk (s >= bulk_share).
+    border_band: list[float] = _f([0.01, 0.1])
+    bulk_share: float = _f(0.5, gt=0.0, max=1.0)
+    # A slice is "nearly empty" when the median pair's slice holds less than this share of
+    # the points; a "void" needs the data to be emptier than the fitted normal as well.
+    empty_share: float = _f(0.05, gt=0.0, max=1.0)
+    # Projections "suggest an overlap that slices remove" when fewer than this share of the
+    # points projecting into [-b, b]^2 (median pair) lie in the whole cube [-b, b]^N.
+    overlap_kept: float = _f(0.1, gt=0.0, max=1.0)
+    # "A few long axes": the axes holding 90 % of the variance are at most this share of N.
+    few_axes_share: float = _f(0.25, gt=0.0, max=1.0)
+    # "Near a low-dimensional subspace": at least this share of |centre|^2 lies in the first
+    # few principal axes (stats centre.headline_k).
+    centre_share: float = _f(0.5, gt=0.0, max=1.0)
+    # Dense core: the outlier cut in Mahalanobis "sigmas" (as generate.core_sigma) and the
+    # tolerance on the core's multivariate kurtosis relative to a Gaussian cut the same way:
+    # "close to normal" within 1 +- kurtosis_close, "not normal" beyond 1 +- kurtosis_far.
+    core_sigma: float = _f(3.0, gt=0.0)
+    kurtosis_close: float = _f(0.1, gt=0.0, max=10.0)
+    kurtosis_far: float = _f(0.25, gt=0.0, max=10.0)
+    # Gaussian samples simulated to calibrate the multivariate normality statistics, and the
+    # most points they use (the statistics cost n^2 N; Shapiro-Wilk p-values hold up to 5,000).
+    normality_null: int = _f(10, min=3, max=1000)
+    normality_max_points: int = _f(2500, min=50, max=5000)
+    # Significance level of the per-axis normality tests (Benjamini-Hochberg over the axes).
+    alpha: float = _f(0.01, gt=0.0, max=0.5)
+    # Decoded images "are faces" when their pixel precision is at least face_ratio times that
+    # of the real held-out reference, and "are not faces" below nonface_ratio times it.
+    face_ratio: float = _f(0.8, gt=0.0, max=1.0)
+    nonface_ratio: float = _f(0.2, gt=0.0, max=1.0)
+    # A generator metric that rests on fewer held-out real points than this is "not testable".
+    min_heldout: int = _f(100, min=1)
+    # Covariance-based figures are flagged as unstable when n < unstable_ratio * N.
+    unstable_ratio: float = _f(5.0, gt=0.0, max=1000.0)
+
+
+@dataclass
 class ReportConfig:
     # Article title and authors as printed on the site and the PDF title page.
     title: str = _f("Why random latent vectors do not decode to faces")
@@ -220,6 +283,7 @@ class Config:
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    claims: ClaimsConfig = field(default_factory=ClaimsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

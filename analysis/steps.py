@@ -140,8 +140,14 @@ GENERATE = Step("generate", code=("generate", "generators", "metrics", "geometry
                 optional=("stats/stats.json",), sections=("generate", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 
+CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "slices", "geometry", "generators",
+                              "published", "artifacts"),
+              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json"),
+              optional=("generate/metrics.json",), sections=("claims", "run.seed"),
+              outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
+
 #: The steps in pipeline order (``all`` runs them in turn).
-STEPS = (FETCH, TRAIN, ENCODE, STATS, GENERATE)
+STEPS = (FETCH, TRAIN, ENCODE, STATS, GENERATE, CLAIMS)
 NAMES = tuple(s.name for s in STEPS)
 #: The directories the steps write inside a run directory.
 SUBDIRS = tuple(sorted({o.split("/")[0] for s in STEPS for o in (*s.outputs, *s.volatile) if "/" in o}))

@@ -123,8 +123,11 @@ _UNICODE = {
 }
 _authors_tex = r" \and ".join(_tex(a) for a in FLG["authors"])
 _meta_line = _tex(f"Version {FLG['label']} · built {FLG['date']} · commit {_meta.commit_text(FLG)}")
+# toctree_only=False: the PDF opens with the index page's ledger of findings (an unnumbered
+# chapter, see the raw LaTeX in index.md; its headings are rubrics, not sections, so that the
+# toctree stays at the top level), then the chapters, numbered from 1 as on the site.
 latex_documents = [(root_doc, f"{FLG['slug']}-{FLG['label']}.tex", _tex(FLG["title"]), _authors_tex, "manual",
-                    True)]
+                    False)]
 latex_show_urls = "no"
 latex_show_pagerefs = False
 latex_domain_indices = False

@@ -311,3 +311,51 @@ def atlas_payload(counts_all: np.ndarray, counts_sample: np.ndarray) -> dict:
     a = np.ascontiguousarray(ca[:, iu[0], iu[1]].T).astype(dt)   # (P, K)
     s = np.ascontiguousarray(cs[:, iu[0], iu[1]].T).astype(dt)
     return {"kind": "atlas", "N": int(N), "K": int(K), "dtype": "u32" if big else "u16", "c": _b64(a), "s": _b64(s)}
+
+
+# --------------------------------------------------------------------------- the claims ledger
+
+#: Column headings of the ledger table (index page and PDF).
+LEDGER_HEADER = ["", "finding (study part)", "published", "this build", "interval", "null model", "verdict"]
+
+
+def claim_number(c, x) -> str:
+    """A figure of finding ``c`` in its unit (shares as percentages)."""
+    if x is None:
+        return "–"
+    if c.unit == "share":
+        return pct(x, 2 if abs(x) < 0.01 else 1)
+    return fmt(x)
+
+
+def ledger_rows(ledger) -> list[list[str]]:
+    """The ledger as table rows (:data:`LEDGER_HEADER`)."""
+    rows = []
+    for i, c in enumerate(ledger.rows, 1):
+        o = c.ours
+        interval = "–" if o.low is None else f"{claim_number(c, o.low)} to {claim_number(c, o.high)}"
+        null = "–" if c.null is None else f"{claim_number(c, c.null)} ({c.null_label})"
+        rows.append([str(i), f"{c.claim} ({c.part})", c.published, claim_number(c, o.value), interval, null,
+                     f"**{c.verdict}**"])
+    return rows
+
+
+def ledger_table(ledger) -> str:
+    """The ledger as a MyST table that may break across PDF pages (a LaTeX longtable)."""
+    return ("```{table}\n:class: longtable\n:widths: 3 28 15 9 14 15 13\n\n"
+            + table(LEDGER_HEADER, ledger_rows(ledger), "rlllrll") + "\n```")
+
+
+def ledger_criteria(ledger) -> str:
+    """Markdown list: for each finding, what was measured, how its interval was obtained and its rule."""
+    out = []
+    for i, c in enumerate(ledger.rows, 1):
+        parts = [f"{i}. **{c.verdict}**: {c.sentence}", f"   *Measured:* {c.statistic}."]
+        if c.interval:
+            parts.append(f"   *Interval:* {c.interval}.")
+        parts.append(f"   *Rule:* {c.criterion}.")
+        if c.reason:
+            parts.append(f"   *Not testable because* {c.reason}.")
+        parts += [f"   *Note:* {x}" for x in c.notes]
+        out.append("\n".join(parts))
+    return "\n\n".join(out)

@@ -44,13 +44,14 @@ REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.j
                        $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz
 REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
 REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
+REPORT_OUT_claims   := $(RUN)/claims/claims.json $(RUN)/claims/details.json $(RUN)/claims/arrays.npz
 REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS),$(REPORT_OUT_$(s)))
 
 .PHONY: report report-serve citation
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
-$(REPORT_MARKER): $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
+$(REPORT_MARKER): $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
                   $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)

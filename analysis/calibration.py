@@ -1,0 +1,405 @@
+"""Calibrated statistics of the latent cloud: cross-fitted, bootstrapped, with intervals.
+
+The stats step measures the cloud once, in-sample. An in-sample figure can be biased:
+the share of points lying farther from the centre than the origin, by a Mahalanobis
+distance whose centre and covariance were fitted on those same points, is what a
+*fresh* point of a Gaussian of the same covariance also gets. This module gives the
+figures the claims ledger (:mod:`analysis.claims`) rests on, each with an interval:
+
+Cross-fitting (:func:`origin_crossfit`)
+    The points are split at random into k folds. For each fold, centre and covariance
+    are fitted on the other k - 1 folds; the distances of the held-out fold's points and
+    of the origin are measured with them, and the origin is compared with the held-out
+    points only. The pooled share of held-out points farther out than the origin is
+    the cross-fitted share. Three metrics share one fit: the full space with the
+    Ledoit-Wolf shrunk covariance (the estimator of ``sklearn.covariance.ledoit_wolf``,
+    same axes as the empirical covariance, see :func:`analysis.stats.ledoit_wolf_shrinkage`),
+    and the principal subspaces of the first m90 and m99 axes (those holding 90 % and
+    99 % of the variance of the whole cloud) with the empirical variances.
+
+Bootstrap
+    Each repetition draws multinomial weights (the points resampled with replacement)
+    and a new fold split, and refits every fold. The fits need only each fold's weighted
+    sums (:func:`fold_moments`), so one repetition costs one pass over the points, not
+    k - 1. Intervals are percentile intervals of the repetitions; for a share they are
+    widened to the exact binomial (Clopper-Pearson) interval of the held-out count when
+    that is wider, so that a share of 0 gets an upper bound (about 3 / n), not [0, 0].
+    The same repetitions give the intervals of the shape figures (:func:`shape_figures`):
+    the share of off-centre components, the share of axes holding 90 % of the variance,
+    the share of |centre|^2 in the first k axes, the mean absolute correlation.
+
+Null of the same shape
+    The cross-fitted shares of a Gaussian sample with the data's n, mean and covariance
+    (:func:`gaussian_like`), measured the same way: what the origin's position would be
+    if the cloud were exactly Gaussian.
+
+b with resolution (:func:`fine_b_scan`)
+    The Wasserstein distance between real radii |z| and uniform radii b |u_1| on a
+    geometric grid around b0 = median |z| / sqrt(N/3) (the radius-matching b of
+    :func:`analysis.generators.uniform_b_from_radii`), consecutive values a relative
+    step apart. :func:`w1_scaled` computes it exactly for all b at once (the two
+    quantile functions are step functions; it agrees with
+    ``scipy.stats.wasserstein_distance`` and :func:`analysis.geometry.b_scan`). The
+    bootstrap resamples the real and the uniform radii (each repetition compares their
+    2,000 quantiles, :data:`BOOT_QUANTILES`); the best b gets a percentile interval, and the *flat range* is the b whose distance is within ``flat_sd``
+    bootstrap standard deviations of the minimum (W1 is convex in b, so it is one interval).
+
+All functions are library code: they take arrays and raise ValueError on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import linalg
+from scipy import stats as sps
+from threadpoolctl import threadpool_limits
+
+from analysis.geometry import inverse, ledoit_wolf_shrinkage
+
+# --------------------------------------------------------------------------- intervals
+
+
+def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap ``draws`` (NaNs ignored)."""
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d)]
+    if not d.size:
+        return math.nan, math.nan
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(d, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def binomial_interval(count: float, total: float, level: float) -> tuple[float, float]:
+    """Clopper-Pearson interval of a share ``count / total`` (``scipy.stats.binomtest``).
+
+    Non-integer counts (weighted) are rounded; ``total`` = 0 gives (0, 1).
+    """
+    k, n = int(round(count)), int(round(total))
+    if n <= 0:
+        return 0.0, 1.0
+    ci = sps.binomtest(min(max(k, 0), n), n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def jeffreys_draws(count: float, total: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of a share's Jeffreys posterior Beta(count + 1/2, total - count + 1/2).
+
+    For intervals of functions of shares (ratios, differences, harmonic means) by Monte
+    Carlo; its central interval is the Jeffreys interval of the share itself.
+    """
+    k = min(max(float(count), 0.0), float(total))
+    return rng.beta(k + 0.5, float(total) - k + 0.5, size=size)
+
+
+def ratio_interval(x1: int, n1: int, x2: int, n2: int, level: float) -> tuple[float, float, float]:
+    """Ratio of two shares (x1/n1) / (x2/n2) with its Katz log interval.
+
+    ``scipy.stats.contingency.relative_risk`` gives the ratio and the interval. When a
+    count is zero that interval has no finite bound; then the interval is computed with
+    the Haldane-Anscombe correction (0.5 added to each count and to each total), so that a
+    share of 0 still gets a finite upper (or lower) bound. The ratio itself stays x1/n1 over
+    x2/n2 (0 or inf).
+    """
+    from scipy.stats.contingency import relative_risk
+
+    x1, n1, x2, n2 = int(x1), int(n1), int(x2), int(n2)
+    if x1 > 0 and x2 > 0:
+        rr = relative_risk(x1, n1, x2, n2)
+        ci = rr.confidence_interval(confidence_level=level)
+        return float(rr.relative_risk), float(ci.low), float(ci.high)
+    ratio = (x1 / n1) / (x2 / n2) if x2 > 0 else (math.inf if x1 > 0 else math.nan)
+    a, b, c, d = x1 + 0.5, n1 + 0.5, x2 + 0.5, n2 + 0.5
+    se = math.sqrt(1 / a - 1 / b + 1 / c - 1 / d)
+    z = float(sps.norm.isf((1.0 - level) / 2.0))
+    centre = math.log((a / b) / (c / d))
+    return ratio, math.exp(centre - z * se), math.exp(centre + z * se)
+
+
+# --------------------------------------------------------------------------- cross-fitting
+
+
+def fold_ids(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A random split of n points into k folds of (nearly) equal size: fold of each point, (n,)."""
+    if not 2 <= k <= n:
+        raise ValueError(f"need 2 <= k <= n folds, got k = {k} for n = {n}")
+    ids = np.arange(n) % k
+    rng.shuffle(ids)
+    return ids
+
+
+def fold_moments(x: np.ndarray, folds: np.ndarray, k: int, w: np.ndarray) -> dict:
+    """Weighted sums of each fold: ``W`` (k,), ``s`` (k, N), ``S`` (k, N, N) = sum w x x^T.
+
+    Parameters
+    ----------
+    x : (n, N) float64 array (for conditioning, centre it first: the figures here are
+        invariant under a common shift as long as the origin is shifted with it)
+    folds : (n,) fold of each point
+    w : (n,) non-negative weights (1 for the data, multinomial counts for a bootstrap)
+    """
+    n, N = x.shape
+    W = np.zeros(k)
+    s = np.zeros((k, N))
+    S = np.zeros((k, N, N))
+    for f in range(k):
+        m = folds == f
+        xf, wf = x[m], w[m]
+        W[f] = wf.sum()
+        s[f] = wf @ xf
+        S[f] = (xf * wf[:, None]).T @ xf
+    return {"W": W, "s": s, "S": S}
+
+
+def _eigh(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending, clipped at 0) and eigenvectors (columns) of a symmetric matrix (LAPACK evd)."""
+    w, v = linalg.eigh(cov, driver="evd", check_finite=False)
+    return np.clip(w[::-1], 0.0, None), v[:, ::-1]
+
+
+def _fit(W: float, s: np.ndarray, S: np.ndarray, sum_r4: float) -> dict:
+    """Mean, eigen-decomposition and Ledoit-Wolf shrinkage of weighted points, from their sums.
+
+    ``W`` = sum of weights, ``s`` = sum w x, ``S`` = sum w x x^T, ``sum_r4`` = sum w |x - mean|^4.
+    """
+    N = len(s)
+    mean = s / W
+    cov = S / W - np.outer(mean, mean)
+    cov = (cov + cov.T) / 2.0
+    shrink = ledoit_wolf_shrinkage(cov, sum_r4, W)
+    eig, vec = _eigh(cov)
+    eig_lw = (1.0 - shrink) * eig + shrink * float(eig.sum()) / N
+    return {"mean": mean, "cov": cov, "eig": eig, "vec": vec, "eig_lw": eig_lw, "shrinkage": shrink}
+
+
+def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int, w: np.ndarray,
+                    axes: tuple[int, ...]) -> dict:
+    """Cross-fitted shares of held-out points farther from the centre than ``origin``.
+
+    Parameters
+    ----------
+    x : (n, N) float64 array
+    origin : (N,) the point compared (the origin, in x's coordinates)
+    folds, k, w : as :func:`fold_moments`
+    axes : numbers of principal axes of the subspace metrics (e.g. (m90, m99))
+
+    Returns
+    -------
+    dict with
+        ``share`` (1 + len(axes),): the pooled weighted share for the full Ledoit-Wolf
+        metric, then each subspace; ``count``, ``total``: its numerator and denominator;
+        ``origin_distance`` (k, 1 + len(axes)): the origin's distance in each fold's fit;
+        ``totals``: the summed moments {W, s, S} of all folds (for :func:`shape_figures`).
+    """
+    n, N = x.shape
+    mom = fold_moments(x, folds, k, w)
+    W, s, S = mom["W"], mom["s"], mom["S"]
+    sq = np.einsum("ij,ij->i", x, x)
+    Wt, st, St = W.sum(), s.sum(axis=0), S.sum(axis=0)
+    M = 1 + len(axes)
+    count = np.zeros(M)
+    d0 = np.zeros((k, M))
+    means = (st - s) / (Wt - W)[:, None]                      # (k, N): each training part's mean
+    r2 = sq[:, None] - 2.0 * (x @ means.T) + np.einsum("ij,ij->i", means, means)[None, :]  # (n, k)
+    for f in range(k):
+        train = folds != f
+        sum_r4 = float(w[train] @ (r2[train, f] ** 2))
+        fit = _fit(Wt - W[f], st - s[f], St - S[f], sum_r4)
+        weights = np.stack([inverse(fit["eig_lw"])] +
+                           [inverse(fit["eig"], np.arange(N) < a) for a in axes])
+        held = ~train
+        y = (x[held] - fit["mean"]) @ fit["vec"]
+        d = np.sqrt((y * y) @ weights.T)                      # (n_f, M)
+        y0 = (origin - fit["mean"]) @ fit["vec"]
+        d0[f] = np.sqrt(weights @ (y0 * y0))
+        count += w[held] @ (d > d0[f])
+    total = W.sum()
+    return {"share": count / total, "count": count, "total": total, "origin_distance": d0,
+            "totals": {"W": Wt, "s": st, "S": St}}
+
+
+def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarray) -> dict:
+    """Shape figures of the (weighted) cloud from its summed moments.
+
+    Returns ``off_centre`` (share of components whose mean is more than ``k_sigma``
+    standard errors from the origin), ``axes_90`` (share of the N axes needed for 90 %
+    of the variance), ``centre_subspace`` (share of |centre - origin|^2 in the span of
+    the first ``centre_k`` principal axes), ``mean_abs_corr`` (mean |r| over pairs) and
+    ``std_ratio`` (largest over smallest standard deviation; inf if a component is constant).
+    """
+    W, s, S = totals["W"], totals["s"], totals["S"]
+    N = len(s)
+    mean = s / W
+    cov = S / W - np.outer(mean, mean)
+    cov = (cov + cov.T) / 2.0
+    var = np.clip(np.diag(cov), 0.0, None)
+    se = np.sqrt(var / max(W - 1.0, 1.0))
+    offset = mean - origin
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, np.abs(offset) / se, np.where(offset == 0, 0.0, np.inf))
+    eig, vec = _eigh(cov)
+    cum = np.cumsum(eig) / eig.sum() if eig.sum() > 0 else np.ones(N)
+    c2 = (offset @ vec) ** 2
+    sd = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), 0.0)
+    iu = np.triu_indices(N, 1)
+    return {"off_centre": float(np.mean(z > k_sigma)),
+            "std_ratio": float(sd.max() / sd.min()) if sd.min() > 0 else math.inf,
+            "axes_90": float((np.searchsorted(cum, 0.9 - 1e-12) + 1) / N),
+            "centre_subspace": float(c2[:centre_k].sum() / c2.sum()) if c2.sum() > 0 else 0.0,
+            "mean_abs_corr": float(np.mean(np.abs(corr[iu]))) if len(iu[0]) else 0.0}
+
+
+def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, ...], bootstrap: int,
+                    rng: np.random.Generator, k_sigma: float = 3.0, centre_k: int = 5) -> dict:
+    """Cross-fitted origin shares and shape figures, with bootstrap repetitions.
+
+    Parameters
+    ----------
+    x : (n, N) float64 array (centred or not; ``origin`` in the same coordinates)
+    origin : (N,)
+    k : folds
+    axes : subspace sizes (see :func:`crossfit_shares`)
+    bootstrap : repetitions (each: multinomial weights, a new fold split, all folds refitted)
+    rng : numpy Generator
+    k_sigma, centre_k : see :func:`shape_figures`
+
+    Returns
+    -------
+    dict with ``share``, ``count``, ``total``, ``origin_distance`` (the data, one seeded
+    split), ``shape`` (:func:`shape_figures` of the data), ``boot_share`` (B, M) and
+    ``boot_shape`` {figure: (B,)}.
+    """
+    n = len(x)
+    ones = np.ones(n)
+    point = crossfit_shares(x, origin, fold_ids(n, k, rng), k, ones, axes)
+    shape = shape_figures(point["totals"], k_sigma, centre_k, origin)
+    boot_share = np.empty((bootstrap, 1 + len(axes)))
+    boot_shape = {key: np.empty(bootstrap) for key in shape}
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one thread is faster than two
+        _origin_boot(x, origin, k, axes, rng, k_sigma, centre_k, boot_share, boot_shape)
+    return {**{key: point[key] for key in ("share", "count", "total", "origin_distance")},
+            "shape": shape, "boot_share": boot_share, "boot_shape": boot_shape}
+
+
+def _origin_boot(x, origin, k, axes, rng, k_sigma, centre_k, boot_share, boot_shape) -> None:
+    n = len(x)
+    for b in range(len(boot_share)):
+        w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
+        res = crossfit_shares(x, origin, fold_ids(n, k, rng), k, w, axes)
+        boot_share[b] = res["share"]
+        for key, v in shape_figures(res["totals"], k_sigma, centre_k, origin).items():
+            boot_shape[key][b] = v
+
+
+def gaussian_like(x: np.ndarray, rng: np.random.Generator, m: int | None = None) -> np.ndarray:
+    """``m`` (default n) points of the Gaussian with x's mean and (maximum-likelihood) covariance."""
+    n, N = x.shape
+    mean = x.mean(axis=0)
+    cov = np.cov(x, rowvar=False, bias=True)
+    w, v = np.linalg.eigh((cov + cov.T) / 2.0)
+    factor = v * np.sqrt(np.clip(w, 0.0, None))
+    return mean + rng.standard_normal((m or n, N)) @ factor.T
+
+
+# --------------------------------------------------------------------------- b with resolution
+
+
+def b_grid(b0: float, step: float, span: float) -> np.ndarray:
+    """Geometric grid from b0 / span to b0 * span with consecutive ratio at most 1 + step."""
+    if not (b0 > 0 and step > 0 and span > 1):
+        raise ValueError(f"need b0 > 0, step > 0, span > 1; got {b0}, {step}, {span}")
+    count = int(math.ceil(2.0 * math.log(span) / math.log1p(step))) + 1
+    return b0 * np.exp(np.linspace(-math.log(span), math.log(span), count))
+
+
+def _quantile_steps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Widths and indices of the common refinement of the steps of two empirical quantile functions."""
+    p = np.union1d(np.arange(1, n + 1) / n, np.arange(1, m + 1) / m)
+    left = np.concatenate([[0.0], p[:-1]])
+    mid = (left + p) / 2.0
+    return p - left, np.minimum((mid * n).astype(np.int64), n - 1), np.minimum((mid * m).astype(np.int64), m - 1)
+
+
+def w1_scaled(real_sorted: np.ndarray, unit_sorted: np.ndarray, grid: np.ndarray,
+              steps: tuple | None = None) -> np.ndarray:
+    """Wasserstein-1 distance between the empirical distributions of ``real`` and ``b * unit``, each b.
+
+    Exact: both quantile functions are step functions, so W1 = sum over the common steps
+    of width x |Q_real - b Q_unit| (``scipy.stats.wasserstein_distance`` gives the same).
+
+    Parameters
+    ----------
+    real_sorted : (n,) ascending
+    unit_sorted : (m,) ascending
+    grid : (G,) b values
+    steps : the :func:`_quantile_steps` of (n, m), to reuse across calls
+
+    Returns
+    -------
+    (G,) float64
+    """
+    width, ir, iu = steps or _quantile_steps(len(real_sorted), len(unit_sorted))
+    qr, qu = real_sorted[ir], unit_sorted[iu]
+    out = np.empty(len(grid))
+    for i0 in range(0, len(grid), 32):
+        g = np.asarray(grid[i0:i0 + 32], dtype=float)[:, None]
+        out[i0:i0 + 32] = np.abs(qr[None, :] - g * qu[None, :]) @ width
+    return out
+
+
+def _thin(r: np.ndarray, m: int) -> np.ndarray:
+    """r (sorted) as its m quantiles at (i + 1/2) / m when it has more than m values (as stats.b_scan)."""
+    return np.quantile(r, (np.arange(m) + 0.5) / m) if len(r) > m else r
+
+
+BOOT_QUANTILES = 2000  # quantiles of each radius sample in a bootstrap repetition of the b-scan
+
+
+def fine_b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray, bootstrap: int, flat_sd: float,
+                level: float, rng: np.random.Generator) -> dict:
+    """Best b on a fine grid, with a bootstrap interval and the flat range.
+
+    Parameters
+    ----------
+    real : (n,) radii |z| of the real points
+    unit : (m,) radii of uniform points in [-1, 1]^N (b = 1)
+    grid : (G,) b values (:func:`b_grid`)
+    bootstrap : repetitions (real and uniform radii resampled)
+    flat_sd : width of the flat range in bootstrap standard deviations of the minimum
+    level : interval level
+    rng : numpy Generator
+
+    Returns
+    -------
+    dict with ``w1`` (G,), ``best``, ``w1_best``, ``best_index``, ``best_at_edge``,
+    ``interval`` [lo, hi] of the best b, ``boot_best`` (B,), ``w1_sd`` (bootstrap
+    standard deviation of the minimal distance), ``flat`` [lo, hi], ``flat_index``
+    [i, j] (grid positions).
+    """
+    m = len(unit)
+    u = np.sort(np.asarray(unit, dtype=float))
+    r = np.sort(np.asarray(real, dtype=float))
+    rt = _thin(r, m)
+    steps = _quantile_steps(len(rt), m)
+    w = w1_scaled(rt, u, grid, steps)
+    ib = int(np.argmin(w))
+    boot_best, boot_min = np.empty(bootstrap), np.empty(bootstrap)
+    q = min(BOOT_QUANTILES, m)
+    bsteps = _quantile_steps(min(len(r), q), q)
+    for b in range(bootstrap):
+        rb = _thin(np.sort(rng.choice(r, len(r))), q)
+        ub = _thin(np.sort(rng.choice(u, m)), q)
+        wb = w1_scaled(rb, ub, grid, bsteps)
+        j = int(np.argmin(wb))
+        boot_best[b], boot_min[b] = grid[j], wb[j]
+    sd = float(np.std(boot_min, ddof=1))
+    inside = np.flatnonzero(w <= w[ib] + flat_sd * sd)
+    lo, hi = percentile_interval(boot_best, level)
+    return {"w1": w, "best": float(grid[ib]), "w1_best": float(w[ib]), "best_index": ib,
+            "best_at_edge": bool(ib in (0, len(grid) - 1)), "interval": [lo, hi], "boot_best": boot_best,
+            "w1_sd": sd, "flat": [float(grid[inside[0]]), float(grid[inside[-1]])],
+            "flat_index": [int(inside[0]), int(inside[-1])]}

@@ -1,0 +1,240 @@
+"""The claims ledger (issue 13): calibrated statistics against known answers, and verdicts that flip.
+
+Small generated latents (N = 8) go through the real stats step and the claims step;
+each data set is built so that one finding must come out one way (the origin inside,
+at the border of or beyond the cloud; slices emptier than, as full as or fuller than a
+fitted normal; a Gaussian or a heavy-tailed core), and the test checks the verdict and
+that the sentence the article prints says so.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.covariance import LedoitWolf
+
+from analysis import calibration as cal
+from analysis import claims, geometry, normality, nulls, provenance, stats, storage
+from analysis.artifacts import Run
+from analysis.config import load_config
+from analysis.errors import UserError
+from analysis.generators import MVNCoreGenerator
+
+N, n = 8, 1500
+FAST = ["claims.bootstrap=50", "claims.null_points=20000", "stats.sample_size=500", "stats.radius_artificial=2000"]
+
+
+def ledger(tmp_path, z, *overrides) -> dict:
+    """The claims step on latents z (after the stats step): {id: row}."""
+    storage.save_npy(tmp_path / "latents.npy", np.asarray(z, dtype=np.float32))
+    cfg = load_config(None, [*FAST, *overrides])
+    stats.run(cfg, tmp_path)
+    return {r["id"]: r for r in claims.run(cfg, tmp_path)}
+
+
+def gaussian(seed: int = 1, shift: float = 0.0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, N)) + shift * np.ones(N) / np.sqrt(N)
+
+
+# --------------------------------------------------------------------------- verdicts flip with the data
+
+def test_origin_inside_at_the_border_or_beyond(tmp_path):
+    r_border = float(np.sqrt(sps.chi2.isf(0.04, N)))  # a point at this Mahalanobis radius has 4 % farther out
+    inside = ledger(tmp_path / "inside", gaussian())["origin_border"]
+    border = ledger(tmp_path / "border", gaussian(shift=r_border))["origin_border"]
+    beyond = ledger(tmp_path / "beyond", gaussian(shift=10.0))["origin_border"]
+    assert inside["verdict"] == "not reproduced" and inside["sentence"].startswith("The origin lies inside the bulk")
+    assert border["verdict"] == "reproduced" and border["sentence"].startswith("The origin lies at the border")
+    assert border["ours"]["low"] <= 0.04 <= border["ours"]["high"]
+    assert beyond["verdict"] == "partly" and beyond["sentence"].startswith("The origin lies beyond the data")
+    assert beyond["ours"]["value"] == 0 and 0 < beyond["ours"]["high"] < 0.01  # an upper bound, not [0, 0]
+    for row in (inside, border, beyond):
+        assert row["criterion"] and row["null_label"] and row["null"] is not None
+
+
+def test_slices_and_cube_emptier_than_as_full_as_or_fuller_than_the_null(tmp_path):
+    b, m = 0.8, 2 * n  # a Gaussian puts 1.2 % in the cube and 3.7 % in each slice
+    rng = np.random.default_rng(2)
+    pts = rng.standard_normal((4 * m, N))
+    void = pts[(np.abs(pts) > b).sum(axis=1) >= 3][:m]  # no point in any slice, so none in the cube
+    plain = rng.standard_normal((m, N))
+    fuller = np.vstack([plain[:m - 300], 0.1 * rng.standard_normal((300, N))])  # extra mass at the origin
+    L = {name: ledger(tmp_path / name, z, f"stats.b={b}") for name, z in
+         (("void", void), ("plain", plain), ("fuller", fuller))}
+    assert L["void"]["slices_empty"]["verdict"] == "reproduced"
+    assert "emptier than a normal of the same shape" in L["void"]["slices_empty"]["sentence"]
+    assert L["plain"]["slices_empty"]["verdict"] == "partly"
+    assert "not a void" in L["plain"]["slices_empty"]["sentence"]
+    assert L["fuller"]["slices_empty"]["verdict"] == "not reproduced"
+    assert L["void"]["cube_void"]["verdict"] == "reproduced"
+    assert L["void"]["cube_void"]["sentence"].startswith("Uniform points fall into a void")
+    assert L["plain"]["cube_void"]["verdict"] == "partly"
+    assert L["plain"]["cube_void"]["ours"]["low"] < 1 < L["plain"]["cube_void"]["ours"]["high"]
+    assert L["fuller"]["cube_void"]["verdict"] == "not reproduced"
+    assert L["fuller"]["cube_void"]["sentence"].startswith("There is no void")
+    assert L["fuller"]["cube_void"]["ours"]["low"] > 1
+
+
+def test_gaussian_and_heavy_tailed_core(tmp_path):
+    rng = np.random.default_rng(3)
+    heavy = np.vstack([rng.standard_normal((1050, N)), 3.0 * rng.standard_normal((n - 1050, N))])  # a scale mixture
+    g = ledger(tmp_path / "gauss", gaussian())["core_normal"]
+    h = ledger(tmp_path / "heavy", heavy)["core_normal"]
+    assert g["verdict"] == "reproduced" and g["sentence"].startswith("The dense core is close to a multivariate normal")
+    assert g["ours"]["low"] <= 1 <= g["ours"]["high"] and g["reference"] > 0.99
+    assert h["verdict"] == "not reproduced" and h["sentence"].startswith("The dense core is not close")
+    assert h["ours"]["low"] > 1.25 and h["reference"] < 0.95
+
+
+def test_the_step_writes_a_complete_ledger_and_skips_when_up_to_date(tmp_path, capfd):
+    rows = ledger(tmp_path, gaussian(shift=3.0))
+    assert len(rows) >= 12
+    for r in rows.values():
+        assert r["verdict"] in claims.VERDICTS and r["criterion"] and r["sentence"] and r["claim"] and r["published"]
+        o = r["ours"]
+        if r["verdict"] == "not testable":
+            assert r["reason"] and o == {"value": None, "low": None, "high": None}
+        else:
+            assert o["low"] <= o["value"] <= o["high"], r["id"]
+    # without a generate step the generator findings are not testable, and say why
+    assert rows["gmm_beats_simple"]["verdict"] == "not testable"
+    assert "generate step has not run" in rows["gmm_beats_simple"]["reason"]
+    doc = json.loads((tmp_path / "claims" / "claims.json").read_text())
+    assert isinstance(doc, list) and [r["id"] for r in doc] == list(rows)
+    manifest = provenance.read_manifest(tmp_path, "claims")
+    assert set(manifest["outputs"]) == {"claims/claims.json", "claims/details.json", "claims/arrays.npz"}
+    reader = Run(tmp_path)
+    assert reader.claims.row("origin_border").sentence == rows["origin_border"]["sentence"]
+    assert reader.claims_details.sample.unstable is False and reader.claims_arrays.b_fine_grid.ndim == 1
+    before = (tmp_path / "claims" / "claims.json").read_bytes()
+    capfd.readouterr()
+    claims.run(load_config(None, FAST), tmp_path)
+    assert "claims: up to date" in capfd.readouterr().err
+    assert (tmp_path / "claims" / "claims.json").read_bytes() == before
+
+
+def test_few_points_are_flagged(tmp_path):
+    rng = np.random.default_rng(4)
+    rows = ledger(tmp_path, rng.standard_normal((30, 16)) + 2.0)  # n < 5 N
+    details = json.loads((tmp_path / "claims" / "details.json").read_text())
+    assert details["sample"]["unstable"] and "unstable" in details["sample"]["sentence"]
+    assert any("unstable" in note for note in rows["origin_border"]["notes"])
+
+
+def test_bad_claims_settings_name_the_key(tmp_path):
+    storage.save_npy(tmp_path / "latents.npy", gaussian().astype(np.float32))
+    cfg = load_config(None, FAST)
+    stats.run(cfg, tmp_path)
+    for override, key in (("claims.border_band=[0.2, 0.1]", "claims.border_band"),
+                          ("claims.kurtosis_far=0.05", "claims.kurtosis_close"),
+                          ("claims.face_ratio=0.1", "claims.nonface_ratio")):
+        with pytest.raises(UserError, match=key.replace(".", r"\.")):
+            claims.run(load_config(None, [*FAST, override]), tmp_path)
+    assert not (tmp_path / "claims").exists()
+
+
+def test_claims_needs_a_finished_stats_step(tmp_path):
+    storage.save_npy(tmp_path / "latents.npy", gaussian().astype(np.float32))
+    with pytest.raises(UserError, match="no finished stats step"):
+        claims.run(load_config(None, FAST), tmp_path)
+
+
+# --------------------------------------------------------------------------- calibrated statistics, known answers
+
+def test_cross_fitted_distance_is_scikit_learns_ledoit_wolf():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) + 2.0
+    folds = cal.fold_ids(len(x), 4, rng)
+    res = cal.crossfit_shares(x, np.zeros(6), folds, 4, np.ones(len(x)), (2, 4))
+    for f in range(4):
+        lw = LedoitWolf().fit(x[folds != f])
+        d0 = np.sqrt(lw.mahalanobis(np.zeros((1, 6)))[0])
+        assert res["origin_distance"][f, 0] == pytest.approx(d0, rel=1e-9)
+    d = np.concatenate([np.sqrt(LedoitWolf().fit(x[folds != f]).mahalanobis(x[folds == f])) > res["origin_distance"][f, 0]
+                        for f in range(4)])
+    assert res["share"][0] == pytest.approx(d.mean())
+
+
+def test_bootstrap_weights_are_duplicated_points():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((120, 4)) + 1.0
+    folds = cal.fold_ids(len(x), 3, rng)
+    w = rng.integers(0, 3, len(x)).astype(float)
+    rep = np.repeat(np.arange(len(x)), w.astype(int))
+    a = cal.crossfit_shares(x, np.zeros(4), folds, 3, w, (2,))
+    b = cal.crossfit_shares(x[rep], np.zeros(4), folds[rep], 3, np.ones(len(rep)), (2,))
+    np.testing.assert_allclose(a["share"], b["share"])
+    np.testing.assert_allclose(a["origin_distance"], b["origin_distance"])
+
+
+def test_origin_at_a_known_mahalanobis_radius():
+    """A Gaussian whose centre is at Mahalanobis radius r from the origin: a share chi2.sf(r^2, N) lies farther."""
+    rng = np.random.default_rng(7)
+    dim, m = 4, 4000
+    cov = np.diag([4.0, 2.0, 1.0, 0.5])
+    r = float(np.sqrt(sps.chi2.isf(0.2, dim)))
+    mean = np.sqrt(cov.diagonal()) * r / 2.0  # (mean / sd) has length r
+    x = rng.multivariate_normal(mean, cov, m)
+    out = cal.origin_crossfit(x, np.zeros(dim), 5, (2, 3), 40, rng)
+    lo, hi = cal.percentile_interval(out["boot_share"][:, 0], 0.95)
+    assert out["share"][0] == pytest.approx(0.2, abs=0.03)
+    assert lo - 0.01 <= 0.2 <= hi + 0.01 and hi - lo < 0.08
+
+
+def test_fine_b_scan_recovers_a_known_scale_and_matches_scipy():
+    rng = np.random.default_rng(8)
+    unit = np.linalg.norm(rng.uniform(-1, 1, (3000, 32)), axis=1)
+    real = 1.7 * np.linalg.norm(rng.uniform(-1, 1, (1500, 32)), axis=1)
+    grid = cal.b_grid(1.5, 0.01, 1.5)
+    assert np.all(grid[1:] / grid[:-1] <= 1.01 + 1e-12) and grid[0] < 1.7 < grid[-1]
+    w = cal.w1_scaled(np.sort(real), np.sort(unit), grid)
+    np.testing.assert_allclose(w[::10], [sps.wasserstein_distance(real, b * unit) for b in grid[::10]], rtol=1e-9)
+    np.testing.assert_allclose(w, geometry.b_scan(real, unit, grid), rtol=1e-9)
+    fb = cal.fine_b_scan(real, unit, grid, 100, 2.0, 0.95, rng)
+    assert fb["best"] == pytest.approx(1.7, rel=0.02)
+    assert fb["interval"][0] <= 1.7 * 1.01 and fb["interval"][1] >= 1.7 * 0.99
+    assert fb["flat"][0] <= fb["best"] <= fb["flat"][1]
+
+
+def test_core_cut_is_the_mvn_core_generators_and_mardia_its_definition():
+    rng = np.random.default_rng(9)
+    x = rng.standard_t(4, size=(800, 5))
+    kept, thr, _ = normality.core_cut(x, 3.0)
+    gen = MVNCoreGenerator(core_sigma=3.0, random_state=0).fit(x)
+    assert kept.mean() == pytest.approx(gen.kept_fraction_) and thr == pytest.approx(gen.threshold_)
+    small = x[:60]
+    c = small - small.mean(axis=0)
+    inv = np.linalg.inv(c.T @ c / len(c))
+    g = c @ inv @ c.T
+    b1, b2 = normality.mardia(small)
+    assert b1 == pytest.approx(np.mean(g ** 3)) and b2 == pytest.approx(np.mean(np.diag(g) ** 2))
+    z = rng.standard_normal((3000, 6))
+    assert normality.mardia(z)[1] == pytest.approx(6 * 8 * 2999 / 3001, rel=0.03)  # E b2 = p(p+2)(n-1)/(n+1)
+
+
+def test_null_models_keep_what_they_promise():
+    rng = np.random.default_rng(10)
+    z = rng.standard_normal((300, 5)) * [1, 2, 3, 4, 5] + 1.0
+    perm = np.vstack(list(nulls.null_points("permuted", z, None, None, 700, rng)))
+    assert perm.shape == (700, 5)
+    for j in range(5):  # each block of n rows is one permutation of every column
+        np.testing.assert_allclose(np.sort(perm[:300, j]), np.sort(z[:, j].astype(np.float32)))
+    mean, cov = z.mean(axis=0), np.cov(z, rowvar=False)
+    f = nulls.gaussian_factor(cov)
+    a = np.vstack(list(nulls.null_points("normal", z, mean, f, 500, np.random.default_rng(1))))
+    b = np.vstack(list(nulls.null_points("normal_at_origin", z, mean, f, 500, np.random.default_rng(1))))
+    np.testing.assert_allclose(a - b, np.broadcast_to(mean, a.shape))
+    big = np.vstack(list(nulls.null_points("normal", z, mean, f, 40000, rng)))
+    np.testing.assert_allclose(np.cov(big, rowvar=False), cov, atol=0.15 * np.abs(cov).max())
+
+
+def test_ratio_interval_handles_empty_shares():
+    r, lo, hi = cal.ratio_interval(0, 2000, 100, 10000, 0.95)  # 20 expected, none seen
+    assert r == 0 and 0 < hi < 1 and lo < hi
+    r, lo, hi = cal.ratio_interval(20, 1000, 0, 10000, 0.95)
+    assert r == np.inf and lo > 1
+    r, lo, hi = cal.ratio_interval(100, 1000, 1000, 10000, 0.95)
+    assert lo < r < hi and r == pytest.approx(1.0)
