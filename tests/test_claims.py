@@ -138,7 +138,7 @@ def test_bad_claims_settings_name_the_key(tmp_path):
 
 def test_claims_needs_a_finished_stats_step(tmp_path):
     storage.save_npy(tmp_path / "latents.npy", gaussian().astype(np.float32))
-    with pytest.raises(UserError, match="no finished stats step"):
+    with pytest.raises(UserError, match="run the stats step first"):
         claims.run(load_config(None, FAST), tmp_path)
 
 
