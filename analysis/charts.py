@@ -876,7 +876,7 @@ def slices_across_b_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
     j1, j2 = int(pair[0]), int(pair[1])
     lim = 1.05 * max(float(np.max(np.abs(s[:, [j1, j2]]))) if len(s) else 1.0, max(bs))
     for ax, b, label, c in zip(axes.ravel(), bs, labels, counts_all):
-        m = in_slice_mask(top_index, top_abs, j1, j2, b)
+        m = in_slice(top_index, top_abs, j1, j2, b)
         a = np.asarray(slice_artificial_z, dtype=np.float32) * (b / b_artificial)
         if len(a):
             ax.scatter(a[:, j1], a[:, j2], s=5, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
