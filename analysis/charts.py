@@ -662,6 +662,19 @@ def projection_panels_figure(sample_z: np.ndarray, artificial_z: np.ndarray, pai
     return fig
 
 
+def _slice_panel(ax, real: np.ndarray, in_slice_mask: np.ndarray, artificial: np.ndarray, j1: int, j2: int,
+                 b: float, sizes: tuple[float, float] = (5, 9)) -> None:
+    """One flat-cuboid slice on ``ax``: artificial points, the real points inside it, the square [-b, b]^2."""
+    plt = _plt()
+    if len(artificial):
+        ax.scatter(artificial[:, j1], artificial[:, j2], s=sizes[0], c=COLORS["artificial"], marker="D", lw=0,
+                   alpha=0.5)
+    ax.scatter(real[in_slice_mask, j1], real[in_slice_mask, j2], s=sizes[1], c=COLORS["real"], lw=0, alpha=0.85,
+               zorder=3)
+    ax.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
+    _style_origin(ax)
+
+
 def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np.ndarray,
                         slice_artificial_z: np.ndarray, pairs: Sequence[Sequence[int]], b: float,
                         counts_all: Sequence[int] | None = None, n_all: int | None = None, columns: int = 4):
@@ -681,11 +694,7 @@ def slice_panels_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs: np
     for p, (ax, pair) in enumerate(zip(axes.ravel(), pairs)):
         j1, j2 = int(pair[0]), int(pair[1])
         m = in_slice(top_index, top_abs, j1, j2, b)
-        if len(a):
-            ax.scatter(a[:, j1], a[:, j2], s=5, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
-        ax.scatter(s[m, j1], s[m, j2], s=9, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
-        ax.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
-        _style_origin(ax)
+        _slice_panel(ax, s, m, a, j1, j2, b)
         t = f"({j1}, {j2}): {int(m.sum())} of {len(s):,}"
         if counts_all is not None and n_all:
             t += f"\nall points: {int(counts_all[p]):,} of {n_all:,}"
@@ -736,11 +745,7 @@ def explorer_static_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
     a1.set_title(f"projection on ({j1}, {j2})")
     m = in_slice(top_index, top_abs, j1, j2, b)
     sa = np.asarray(slice_artificial_z, dtype=np.float32) * (b / b_artificial)
-    if len(sa):
-        a2.scatter(sa[:, j1], sa[:, j2], s=7, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
-    a2.scatter(s[m, j1], s[m, j2], s=12, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
-    a2.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
-    _style_origin(a2)
+    _slice_panel(a2, s, m, sa, j1, j2, b, sizes=(7, 12))
     a2.set_title(f"slice ({j1}, {j2}), b = {b:.3g}: {int(m.sum())} of {len(s):,} sample points")
     for ax in (a1, a2):
         ax.set_xlabel(f"z[{j1}]"), ax.set_ylabel(f"z[{j2}]")
@@ -878,11 +883,7 @@ def slices_across_b_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
     for ax, b, label, c in zip(axes.ravel(), bs, labels, counts_all):
         m = in_slice(top_index, top_abs, j1, j2, b)
         a = np.asarray(slice_artificial_z, dtype=np.float32) * (b / b_artificial)
-        if len(a):
-            ax.scatter(a[:, j1], a[:, j2], s=5, c=COLORS["artificial"], marker="D", lw=0, alpha=0.5)
-        ax.scatter(s[m, j1], s[m, j2], s=9, c=COLORS["real"], lw=0, alpha=0.85, zorder=3)
-        ax.add_patch(plt.Rectangle((-b, -b), 2 * b, 2 * b, fill=False, ls="--", lw=0.8, ec="#444444"))
-        _style_origin(ax)
+        _slice_panel(ax, s, m, a, j1, j2, b)
         ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim)
         ax.set_title(f"{label}: b = {b:.3g}\nsample {int(m.sum())} of {len(s):,}; all {int(round(c)):,} of {n_all:,}",
                      fontsize=7.5)
