@@ -281,7 +281,7 @@ class DataInfo:
 class Epoch:
     epoch: int
     train_loss: float
-    val_loss: float | None  #: None when no images were held out (data.val_fraction = 0)
+    val_loss: float | None  #: None when not validated (see ``train.val_every``) or nothing held out
 
 
 @dataclass(frozen=True)

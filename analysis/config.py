@@ -113,6 +113,10 @@ class TrainConfig:
     # Training stops with an error if the loss or the weights become NaN/inf.
     lr: float = _f(1e-3, gt=0.0, max=10.0)
     weight_decay: float = _f(0.0, min=0.0, max=1e38)
+    # Measure the held-out error after the first epoch, every `val_every`-th epoch and the last
+    # one (the validation error is recorded, not used to pick a model). A pass costs about 4 % of
+    # a default epoch on 2 CPU cores; 5 keeps 9 points of the 40-epoch curve for under 1 %.
+    val_every: int = _f(5, min=1, max=100_000)
     # Store activations channels-last (can be faster on some CPUs/GPUs).
     channels_last: bool = _f(False)
     # Wrap the model in torch.compile (slow start, sometimes faster steps).

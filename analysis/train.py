@@ -219,14 +219,16 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             if non_finite_tensors(model.state_dict()):
                 raise _diverged("the weights became NaN/inf", epoch, t)
             if rank == 0:
-                val_loss = evaluate(model, pixels, val_idx, max(per_rank, VAL_BATCH), device)
+                val_loss = (evaluate(model, pixels, val_idx, max(per_rank, VAL_BATCH), device)
+                            if validates(epoch + 1, t.val_every, t.epochs) else None)
                 history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
                 seen = steps * t.batch_size
                 timing.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
                                "images_per_s": round(seen / seconds, 1)})
                 saver.epoch_done({"epoch": epoch + 1, "history": history, "timing": timing},
                                  model, opt, last=epoch + 1 == t.epochs)
-                eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}  val mse {val_loss:.5f}  "
+                val = f"  val mse {val_loss:.5f}" if val_loss is not None else ""
+                eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}{val}  "
                        f"{seen / seconds:.0f} img/s")
             if world > 1:
                 torch.distributed.barrier()
@@ -243,6 +245,11 @@ def _diverged(what: str, epoch: int, t) -> UserError:
     return UserError(f"training diverged: {what} in epoch {epoch + 1} (train.lr = {t.lr:g}, "
                      f"train.weight_decay = {t.weight_decay:g}); no model was written",
                      "lower train.lr (e.g. 10 times) or train.weight_decay and run the train step again")
+
+
+def validates(epoch: int, every: int, epochs: int) -> bool:
+    """Whether the 1-based ``epoch`` ends with a validation pass: the first, every ``every``-th, the last."""
+    return epoch == 1 or epoch % every == 0 or epoch == epochs
 
 
 VAL_BATCH = 1024  # held-out images per forward pass of the validation (inference only, cheap)
@@ -400,7 +407,8 @@ def _checkpoint_history(meta: dict, path: Path, src_sha: str) -> dict:
     epochs = hist.get("epochs") if isinstance(hist, dict) else None
     ok = isinstance(epochs, list) and all(
         isinstance(e, dict) and isinstance(e.get("epoch"), int) and
-        all(isinstance(e.get(k), (int, float)) for k in ("train_loss", "val_loss")) for e in epochs)
+        isinstance(e.get("train_loss"), (int, float)) and
+        (e.get("val_loss") is None or isinstance(e.get("val_loss"), (int, float))) for e in epochs)
     src = {"source": "user checkpoint", "checkpoint": str(path), "checkpoint_sha256": src_sha}
     if ok and epochs:
         keep = {k: hist[k] for k in ("n_train", "n_val", "loss", "parameters") if k in hist}

@@ -125,6 +125,12 @@ def fmt(value, spec: str | None = None) -> str:
     return str(value)
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def pct(x, digits: int = 1) -> str:
     return "n/a" if x is None else f"{100 * float(x):.{digits}f} %"
 
