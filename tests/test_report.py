@@ -130,7 +130,7 @@ def test_smoke_report_builds_every_chapter(report):
     assert (d / "index.html").is_file()
     for ch in CHAPTERS:
         assert (d / f"{ch}.html").is_file(), ch
-    assert len(CHAPTERS) == 7
+    assert len(CHAPTERS) == 8
     for name in (report["meta"]["bib"], "CITATION.cff", ".build.json"):
         assert (d / name).is_file(), name
     if "pdf" in report["formats"]:
