@@ -914,7 +914,7 @@ def axis_normality_chart(skew: np.ndarray, kurtosis: np.ndarray, core_skew: np.n
 
 # --------------------------------------------------------------------------- the decoder (analysis/decode.py)
 
-LABEL_FACE = "face (inside the pixel support of decoded real faces)"
+LABEL_FACE = "face"
 LABEL_NONFACE = "not a face"
 
 
@@ -1022,7 +1022,7 @@ def path_strips_figure(images: np.ndarray, labels: Sequence[str], distance: np.n
 
 def _path_rows(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, face: np.ndarray, labels: Sequence[str],
                gap_scale: float) -> list[dict]:
-    names = ("distance to the nearest real point (× B)", "re-encoding gap (× real 95th percentile)")
+    names = ("distance to the data (× B)", "re-encoding gap (× real 95th percentile)")
     rows = []
     for q, lab in enumerate(labels):
         for s, tv in enumerate(t):
@@ -1044,7 +1044,7 @@ def path_measures_chart(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, fa
     names = sorted({r["measure"] for r in rows})
     base = alt.Chart().encode(
         x=alt.X("t:Q", title="position along the path", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("value:Q", title="× what real points reach", scale=alt.Scale(type="symlog")),
+        y=alt.Y("value:Q", title="× what real points reach", scale=alt.Scale(zero=True)),
         color=alt.Color("measure:N", title=None, scale=_legend_scale(names, [COLORS["real"], COLORS["accent"]])))
     line = base.mark_line()
     pts = base.mark_point(size=28).encode(
@@ -1072,7 +1072,7 @@ def path_explorer(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, face: np
     base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.q == path").encode(
         x=alt.X("t:Q", title="position along the path (drag on the chart or use the slider)",
                 scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("value:Q", title="× what real points reach", scale=alt.Scale(type="symlog")),
+        y=alt.Y("value:Q", title="× what real points reach", scale=alt.Scale(zero=True)),
         color=alt.Color("measure:N", title=None, scale=_legend_scale(names, [COLORS["real"], COLORS["accent"]])))
     pts = base.mark_point(size=34).encode(
         shape=alt.Shape("image:N", title=None, scale=alt.Scale(domain=[LABEL_FACE, LABEL_NONFACE],
@@ -1082,5 +1082,5 @@ def path_explorer(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, face: np
     rule = one.mark_rule(color="black", strokeDash=[4, 3]).encode(y=alt.datum(1))
     cursor = one.transform_calculate(x="t").mark_rule(color=COLORS["artificial"], strokeWidth=2).encode(x="x:Q")
     return alt.layer(base.mark_line(), pts, rule, cursor).add_params(q, pos).properties(
-        width=WIDTH - 140, height=260,
+        width=WIDTH - 60, height=260,
         title=alt.Title(text={"expr": f"{json.dumps(list(labels))}[path]"}, subtitle="dashed: as far as real points reach"))
