@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from analysis import calibration as cal
 from analysis import metrics as M
@@ -132,12 +133,14 @@ def data_distance(x, folds: int, quantile: float, rng: np.random.Generator) -> D
         raise ValueError(f"quantile must lie in (0, 1], got {quantile}")
     nn = M.knn_radii(x, 1)
     nn_boundary = float(np.quantile(nn, quantile))
-    held = cal.crossfit_distances(x, folds, rng)
+    with threadpool_limits(1, user_api="blas"):  # N x N eigendecompositions: one thread is far faster than two
+        held = cal.crossfit_distances(x, folds, rng)
+        fit = cal.ledoit_wolf_fit(x)
     boundary = float(np.quantile(held, quantile))
     if not (nn_boundary > 0 and boundary > 0):
         raise ValueError("the real points coincide: their distances to each other and to their centre are 0")
     return DataDistance(reference=x, quantile=float(quantile), nn_own=nn, nn_boundary=nn_boundary,
-                        fit=cal.ledoit_wolf_fit(x), held_out=held, boundary=boundary)
+                        fit=fit, held_out=held, boundary=boundary)
 
 
 # --------------------------------------------------------------------------- planes
