@@ -320,8 +320,8 @@ def live_decoder(model) -> tuple[dict, bytes | None]:
     limit = export.LIVE_MAX_BYTES
     base = {"weights_bytes": size, "limit_bytes": limit, "parameters": size // 4}
     if size > limit:
-        reason = (f"the decoder's weights take {size / 2 ** 20:.1f} MB (float32), more than the "
-                  f"{limit / 2 ** 20:.0f} MB a page can reasonably load, so the page shows the precomputed planes "
+        reason = (f"the decoder's weights take {size / 2 ** 20:.3g} MB (float32), more than the "
+                  f"{limit / 2 ** 20:.3g} MB a page can reasonably load, so the page shows the precomputed planes "
                   "and paths only")
         return {"available": False, "file": None, "reason": reason, **base}, None
     return {"available": True, "file": LIVE_FILE, "reason": None, **base}, export.weights_script(model.decoder)

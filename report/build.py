@@ -11,7 +11,8 @@ overrides are applied to ``--config`` before it is compared with the run.
 
 Output: ``<site>/<label>/`` with the site (``index.html`` and one page per chapter),
 ``<slug>-<label>.pdf``, ``<slug>-<label>.bib``, ``CITATION.cff`` and ``.build.json``;
-``<site>/versions.js``, ``versions.json`` and ``index.html`` (leads to the newest
+``_static/flg-decoder-weights.js`` (the run's live decoder, ``decode/decoder.js``, when it has
+one); ``<site>/versions.js``, ``versions.json`` and ``index.html`` (leads to the newest
 version) are rewritten; other versions in ``<site>`` are kept. The label is the
 project version (``pyproject.toml``), suffixed ``-<run name>`` for runs other than
 ``default`` (see ``report/meta.py``).
