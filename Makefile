@@ -1,6 +1,6 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
-#   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
+#   data ──> checkpoint ──> latents ──> stats ──> decode, generators ──> claims ──> site, pdf
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
@@ -24,10 +24,10 @@ STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
-STEPS  := fetch train encode stats generate claims
+STEPS  := fetch train encode stats decode generate claims
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate claims all test bench reliability-table clean distclean FORCE
+.PHONY: help setup data train encode stats decode generate claims all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -61,6 +61,11 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
 
+$(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                             analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
+                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
+	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS)
+
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
@@ -89,9 +94,10 @@ data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 ca
 train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)
 encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
 stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
+decode: $(RUN)/decode.manifest.json   ## decode planes and paths out of the cloud; the page's decoder
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
 claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict
-all: claims                           ## every analysis step (data .. claims)
+all: claims decode                    ## every analysis step (data .. claims)
 
 # The article (site and PDF) is built by report/report.mk.
 -include report/report.mk

@@ -68,11 +68,15 @@ CLAIMS_DETAILS = "claims/details.json"
 CLAIMS_ARRAYS = "claims/arrays.npz"
 CLAIMS_SCHEMA = 1
 STATS_SCHEMA = 2
+DECODE = "decode/decode.json"
+DECODE_PLANES = "decode/planes.npz"
+DECODE_PATHS = "decode/paths.npz"
+DECODE_SCHEMA = 1
 
 #: The files the article cannot do without, and those it shows as absent when a run lacks
 #: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
 REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS,
-            CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS)
+            CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS, DECODE, DECODE_PLANES, DECODE_PATHS)
 OPTIONAL = (TIMING, METRICS)
 #: Every file the article reads (the report's build key and checks use this list).
 READS = REQUIRED + OPTIONAL
@@ -1149,6 +1153,190 @@ class ClaimsArrays:
     core_axis_p: np.ndarray = _array("rc")
 
 
+# --------------------------------------------------------------------------- views: decode
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    grid: int
+    path_steps: int
+    extent: float
+    boundary_quantile: float
+    folds: int
+    reference_points: int
+    k: int
+    anchors: int
+    stop_band: tuple[float, float]
+    batch_size: int
+    image_shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class DecodeReference:
+    """The real points distances are measured against (see :mod:`analysis.decode`)."""
+
+    n: int
+    subsampled: bool
+    quantile: float              #: share of real points within each boundary
+    nn_boundary: float           #: B: the quantile of the real points' nearest-neighbour distances
+    nn_median: float             #: their median nearest-neighbour distance, in units of B
+    mahalanobis_boundary: float  #: D: the quantile of their cross-fitted Mahalanobis distances
+    mahalanobis_median: float    #: their median cross-fitted Mahalanobis distance, in units of D
+    spread: float                #: RMS distance of the real points from their centre
+    gap_median: float            #: their re-encoding gaps relative to spread
+    gap_q95: float
+
+
+@dataclass(frozen=True)
+class PlaneCount:
+    tiles: int
+    inside: int
+    faces_inside: int
+    outside: int
+    faces_outside: int
+    distance_min: float
+    distance_max: float
+    mahalanobis_min: float
+    mahalanobis_max: float
+
+
+@dataclass(frozen=True)
+class DecodedPlane:
+    pair: tuple[int, int]
+    reason: Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
+    window_x: tuple[float, float]
+    window_y: tuple[float, float]
+    centre_xy: tuple[float, float]
+    centre: PlaneCount   #: the plane through the cloud's centre
+    origin: PlaneCount   #: the plane through the origin
+
+
+@dataclass(frozen=True)
+class PlanesSummary:
+    tiles_inside: int
+    faces_inside: int
+    share_faces_inside: float | None   #: None without tiles inside the boundary
+    tiles_outside: int
+    faces_outside: int
+    share_faces_outside: float | None
+    sentence: str
+
+
+@dataclass(frozen=True)
+class FaceStop:
+    start_face: bool
+    stop_index: int | None
+    last_face: float | None
+    first_nonface: float | None
+    stop: float | None   #: None when every step is a face, or the first is not (units of B)
+    mahalanobis: float | None  #: the Mahalanobis distance at the stop (units of D)
+
+
+@dataclass(frozen=True)
+class DecodedPath:
+    name: str
+    label: str
+    kind: Literal["segment", "ray"]
+    length: float
+    distance_start: float
+    distance_end: float
+    distance_max: float
+    mahalanobis_start: float
+    mahalanobis_end: float
+    faces: int
+    gap_max: float
+    stop: FaceStop | None   #: rays only
+
+
+@dataclass(frozen=True)
+class Stops:
+    """Where the images stop being faces along the rays, judged against the data's boundary."""
+
+    band: Literal["at the boundary", "inside the data", "beyond the data", "not testable"]
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"]
+    median: float | None
+    rays: int
+    censored: int
+    sentence: str
+    criterion: str
+
+
+@dataclass(frozen=True)
+class LiveDecoder:
+    available: bool
+    file: str | None        #: in decode/, the weights script (None without a live decoder)
+    weights_bytes: int
+    limit_bytes: int
+    parameters: int
+    reason: str | None      #: why there is no live decoder (None with one)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    kind: Literal["centre", "origin", "real"]
+    label: str
+    row: int | None
+    id: str | None
+
+
+@dataclass(frozen=True)
+class Decode:
+    """``decode/decode.json``: the decoder across the planes and along the paths (see :mod:`analysis.decode`)."""
+
+    n: int
+    N: int
+    seed: int
+    settings: DecodeSettings
+    reference: DecodeReference
+    planes: tuple[DecodedPlane, ...]
+    planes_summary: PlanesSummary
+    paths: tuple[DecodedPath, ...]
+    stops: Stops
+    live: LiveDecoder
+    anchors: tuple[Anchor, ...]
+    notes: tuple[str, ...]
+
+    def path(self, name: str) -> DecodedPath:
+        """The path called ``name``; an ArtifactError names the file if there is none."""
+        for p in self.paths:
+            if p.name == name:
+                return p
+        raise ArtifactError(DECODE, f"has no path named '{name}'; {_fix(DECODE)}")
+
+    @property
+    def rays(self) -> tuple[DecodedPath, ...]:
+        """The paths that leave the cloud from its centre."""
+        return tuple(p for p in self.paths if p.kind == "ray")
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedPlanes:
+    """``decode/planes.npz``: ``[p, k, iy, ix]`` is pair p's plane k (0 centre, 1 origin) at
+    z[j1] = xs[p, ix], z[j2] = ys[p, iy]."""
+
+    pairs: np.ndarray = _array("P", 2, kinds="iu")
+    xs: np.ndarray = _array("P", "G")
+    ys: np.ndarray = _array("P", "G")
+    images: np.ndarray = _array("P", 2, "G", "G", "C", "S", "S", kinds="u")
+    distance: np.ndarray = _array("P", 2, "G", "G")
+    mahalanobis: np.ndarray = _array("P", 2, "G", "G")
+    gap: np.ndarray = _array("P", 2, "G", "G")
+    face: np.ndarray = _array("P", 2, "G", "G", kinds="b")
+    anchor_z: np.ndarray = _array("A", "N")
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedPaths:
+    """``decode/paths.npz``: each path's steps, in the order of ``decode.json``'s ``paths``."""
+
+    t: np.ndarray = _array("T")
+    z: np.ndarray = _array("Q", "T", "N")
+    images: np.ndarray = _array("Q", "T", "C", "S", "S", kinds="u")
+    distance: np.ndarray = _array("Q", "T")
+    mahalanobis: np.ndarray = _array("Q", "T")
+    gap: np.ndarray = _array("Q", "T")
+    face: np.ndarray = _array("Q", "T", kinds="b")
+
+
 # --------------------------------------------------------------------------- views: provenance
 
 @dataclass(frozen=True)
@@ -1420,6 +1608,44 @@ class Run:
         return ClaimsArrays(**_read_arrays(_array_specs(ClaimsArrays), self._npz(CLAIMS_ARRAYS), CLAIMS_ARRAYS,
                                            dims))
 
+    # ---- decode
+
+    @cached_property
+    def decode(self) -> Decode:
+        doc = self._json(DECODE)
+        if doc.get("schema_version") != DECODE_SCHEMA:
+            raise ArtifactError(DECODE, f"has schema_version {doc.get('schema_version')!r}, expected "
+                                        f"{DECODE_SCHEMA}; {_fix(DECODE)}")
+        d = _read(Decode, doc, DECODE)
+        if len(d.planes) < 1 or not d.paths:
+            raise ArtifactError(DECODE, f"lists {len(d.planes)} planes and {len(d.paths)} paths, expected at least one "
+                                        f"of each; {_fix(DECODE)}")
+        return d
+
+    def _decode_dims(self) -> dict[str, int]:
+        d = self.decode
+        C, S, _ = d.settings.image_shape
+        return {"P": len(d.planes), "G": d.settings.grid, "C": C, "S": S, "A": len(d.anchors), "N": d.N,
+                "Q": len(d.paths), "T": d.settings.path_steps}
+
+    @cached_property
+    def decode_planes(self) -> DecodedPlanes:
+        return DecodedPlanes(**_read_arrays(_array_specs(DecodedPlanes), self._npz(DECODE_PLANES), DECODE_PLANES,
+                                            self._decode_dims()))
+
+    @cached_property
+    def decode_paths(self) -> DecodedPaths:
+        return DecodedPaths(**_read_arrays(_array_specs(DecodedPaths), self._npz(DECODE_PATHS), DECODE_PATHS,
+                                           self._decode_dims()))
+
+    @cached_property
+    def live_decoder_file(self) -> Path | Absent:
+        """The weights script of the page's live decoder, or Absent (with the reason) when there is none."""
+        live = self.decode.live
+        if not live.available or live.file is None:
+            return Absent("decode/decoder.js", live.reason or "the decode step wrote no live decoder")
+        return self._file(f"decode/{live.file}")
+
     # ---- provenance
 
     def manifest(self, step: str) -> Manifest | Absent:
@@ -1447,7 +1673,8 @@ class Run:
         """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
                      "gallery", "latents", "stats", "published", "arrays", "generate", "manifests", "claims",
-                     "claims_details", "claims_arrays"):
+                     "claims_details", "claims_arrays", "decode", "decode_planes", "decode_paths",
+                     "live_decoder_file"):
             getattr(self, name)
         if self.generate:
             self.sheets  # noqa: B018

@@ -295,6 +295,56 @@ def _origin_boot(x, origin, k, axes, rng, k_sigma, centre_k, boot_share, boot_sh
             boot_shape[key][b] = v
 
 
+def ledoit_wolf_fit(x: np.ndarray) -> dict:
+    """Centre, principal axes and Ledoit-Wolf principal variances of points x (n, N), n >= 2.
+
+    Returns ``mean`` (N,), ``vec`` (N, N, columns = axes, descending variance), ``eig``
+    (empirical principal variances), ``eig_lw`` (the shrunk ones) and ``shrinkage``: the
+    fit :func:`crossfit_shares` makes on each fold, here on all points.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"need points of shape (n >= 2, N), got {x.shape}")
+    shift = x.mean(axis=0)
+    xc = x - shift
+    r2 = np.einsum("ij,ij->i", xc, xc)
+    fit = _fit(float(len(xc)), xc.sum(axis=0), xc.T @ xc, float(r2 @ r2))
+    fit["mean"] = fit["mean"] + shift
+    return fit
+
+
+def fit_distances(fit: dict, z: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf Mahalanobis distances (m,) of points z (m, N) from the centre of ``fit``
+    (:func:`ledoit_wolf_fit`)."""
+    y = (np.asarray(z, dtype=np.float64) - fit["mean"]) @ fit["vec"]
+    return np.sqrt((y * y) @ inverse(fit["eig_lw"]))
+
+
+def crossfit_distances(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Each point's Ledoit-Wolf Mahalanobis distance from the centre, cross-fitted.
+
+    The points are split at random into k folds (:func:`fold_ids`); a point's distance is
+    measured with the centre and the shrunk covariance fitted on the other k - 1 folds, so
+    that it is a fresh point for the fit, like any other point the fit is applied to (an
+    in-sample distance is biased towards the centre). Returns (n,) float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    x = x - x.mean(axis=0)  # conditioning: distances do not change under a common shift
+    folds = fold_ids(n, k, rng)
+    mom = fold_moments(x, folds, k, np.ones(n))
+    W, s, S = mom["W"], mom["s"], mom["S"]
+    Wt, st, St = W.sum(), s.sum(axis=0), S.sum(axis=0)
+    out = np.empty(n)
+    for f in range(k):
+        train, held = folds != f, folds == f
+        mean = (st - s[f]) / (Wt - W[f])
+        r2 = np.einsum("ij,ij->i", x[train] - mean, x[train] - mean)
+        fit = _fit(Wt - W[f], st - s[f], St - S[f], float(r2 @ r2))
+        out[held] = fit_distances(fit, x[held])
+    return out
+
+
 def gaussian_like(x: np.ndarray, rng: np.random.Generator, m: int | None = None) -> np.ndarray:
     """``m`` (default n) points of the Gaussian with x's mean and (maximum-likelihood) covariance."""
     n, N = x.shape

@@ -6,7 +6,9 @@ Steps, in pipeline order (``all`` runs them in turn)::
     train     -> <out>/train/model.pt           (resumes after an interruption)
     encode    -> <out>/latents.npy, ids.txt     (float32, n x latent_dim)
     stats     -> <out>/stats/                   (geometry of the latent cloud)
+    decode    -> <out>/decode/                  (decoded planes and paths, the page's decoder)
     generate  -> <out>/generate/                (generators, decoded sheets, metrics)
+    claims    -> <out>/claims/                  (the ledger of the published findings)
 
     check     list the manifests of finished steps whose outputs were edited or
               deleted since (one path per line; the Makefile re-runs those steps)

@@ -272,6 +272,41 @@ class ClaimsConfig:
 
 
 @dataclass
+class DecodeConfig:
+    # The decode step (analysis/decode.py): what the decoder draws across the shown planes and
+    # along straight paths out of the cloud, measured against the distance to the data.
+    # Tiles per side of each decoded plane (grid x grid points over the plotted window).
+    grid: int = _f(11, min=3, max=41)
+    # Points along each straight path (at least 16).
+    path_steps: int = _f(21, min=16, max=257)
+    # Rays from the centre (longest and shortest principal axis, one coordinate axis) run out
+    # until their distance to the data is this many times the data's boundary distance B.
+    extent: float = _f(3.0, gt=1.0, max=100.0)
+    # The data's boundaries: B, this quantile of the real points' distances to their nearest
+    # other real point (a point's distance to the data is its distance to the nearest real
+    # point over B); and D, the same quantile of their cross-fitted Mahalanobis distances
+    # (Ledoit-Wolf covariance; each point measured with centre and covariance fitted on the
+    # other folds), the second measure.
+    boundary_quantile: float = _f(0.99, gt=0.5, max=1.0)
+    # Folds of that cross-fitting.
+    folds: int = _f(5, min=2, max=100)
+    # Real points (a seeded random subset when n is larger) that define the distances and
+    # whose decoded images are the pixel-space reference of "face" images.
+    reference_points: int = _f(2500, min=20, max=100_000)
+    # A decoded image is a face when it lies inside the k-nearest-neighbour support of the
+    # decoded reference images in pixel space (as generate's pixel precision).
+    k: int = _f(5, min=1, max=1000)
+    # Real points whose exact coordinates the page offers as the "other components" of the
+    # live decoder's cursor panels (besides the centre and the origin).
+    anchors: int = _f(6, min=0, max=64)
+    # Verdict band: images stop being faces "at the data's boundary" when the median stop
+    # distance of the rays lies within [lo, hi] times B.
+    stop_band: list[float] = _f([0.5, 2.0])
+    # Images per decoder/encoder forward pass.
+    batch_size: int = _f(256, min=1, max=1_000_000)
+
+
+@dataclass
 class ReportConfig:
     # Article title and authors as printed on the site and the PDF title page.
     title: str = _f("Why random latent vectors do not decode to faces")
@@ -288,6 +323,7 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     claims: ClaimsConfig = field(default_factory=ClaimsConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -139,6 +139,10 @@ GENERATE = Step("generate", code=("generate", "generators", "metrics", "geometry
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json"),
                 optional=("stats/stats.json",), sections=("generate", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
+DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model"),
+              inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz"),
+              sections=("decode", "run.seed"), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
+              hand_placed=True, device=True)
 
 CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "slices", "geometry", "generators",
                               "published", "artifacts"),
@@ -147,7 +151,7 @@ CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "sl
               outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
 
 #: The steps in pipeline order (``all`` runs them in turn).
-STEPS = (FETCH, TRAIN, ENCODE, STATS, GENERATE, CLAIMS)
+STEPS = (FETCH, TRAIN, ENCODE, STATS, DECODE, GENERATE, CLAIMS)
 NAMES = tuple(s.name for s in STEPS)
 #: The directories the steps write inside a run directory.
 SUBDIRS = tuple(sorted({o.split("/")[0] for s in STEPS for o in (*s.outputs, *s.volatile) if "/" in o}))

@@ -35,8 +35,8 @@ from analysis.provenance import file_problem, manifest_file, manifest_path
 from analysis.steps import NAMES, VOLATILE, Step, declaration_of, depends_on
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
-#: the stats and claims steps (the analysis ran to the end of what the article needs).
-NEEDED = (*reader.REQUIRED, manifest_file("stats"), manifest_file("claims"))
+#: the stats, decode and claims steps (the analysis ran to the end of what the article needs).
+NEEDED = (*reader.REQUIRED, manifest_file("stats"), manifest_file("decode"), manifest_file("claims"))
 
 
 class ArtifactError(Exception):

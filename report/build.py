@@ -11,7 +11,8 @@ overrides are applied to ``--config`` before it is compared with the run.
 
 Output: ``<site>/<label>/`` with the site (``index.html`` and one page per chapter),
 ``<slug>-<label>.pdf``, ``<slug>-<label>.bib``, ``CITATION.cff`` and ``.build.json``;
-``<site>/versions.js``, ``versions.json`` and ``index.html`` (leads to the newest
+``_static/flg-decoder-weights.js`` (the run's live decoder, ``decode/decoder.js``, when it has
+one); ``<site>/versions.js``, ``versions.json`` and ``index.html`` (leads to the newest
 version) are rewritten; other versions in ``<site>`` are kept. The label is the
 project version (``pyproject.toml``), suffixed ``-<run name>`` for runs other than
 ``default`` (see ``report/meta.py``).
@@ -174,6 +175,21 @@ def vega_static_dir() -> Path:
         # otherwise collide with other scripts of the page in the shared global scope.
         tmp.write_text(header + "(function () {\n" + js + "\n})();\n", encoding="utf-8")
         os.replace(tmp, f)
+    return d
+
+
+def run_static_dir(run: Path, work: Path) -> Path | None:
+    """A directory holding the run's live decoder weights as ``flg-decoder-weights.js`` (the name
+    the pages load, see ``flg.DECODER_WEIGHTS``), or None when the run has no live decoder."""
+    try:
+        src = A.reader.Run(run).live_decoder_file
+    except A.reader.ArtifactError as e:
+        raise InputError(f"{run / e.file}: {e.problem}") from None
+    if not src:
+        return None
+    d = work / "static-run"
+    d.mkdir()
+    shutil.copyfile(src, d / "flg-decoder-weights.js")
     return d
 
 
@@ -475,9 +491,10 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
             work = Path(tempfile.mkdtemp(prefix=f".build-{label}-{os.getpid()}-", dir=site))
         versions = sorted(set(M.list_versions(site)) | {label}, key=M.version_key)
         (work / "tmp").mkdir()
+        static = [vega_static_dir(), run_static_dir(run, work)]
         env = dict(os.environ)
         env.update({
-            "FLG_META": json.dumps(meta), "FLG_RUN": str(run), "FLG_STATIC": str(vega_static_dir()),
+            "FLG_META": json.dumps(meta), "FLG_RUN": str(run), "FLG_STATIC": os.pathsep.join(str(d) for d in static if d),
             "FLG_VERSIONS": json.dumps(versions), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(SRC)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
             "PYTHONWARNINGS": "ignore", "TEXMFVAR": env.get("TEXMFVAR", str(work / "texmf-var")),

@@ -2,7 +2,8 @@
 
 Not meant to be run by hand: ``report/build.py`` (``make report``) sets ``FLG_META``
 (version, date, commit, title, ...; see ``report/meta.py``), ``FLG_RUN`` (the run
-directory the chapters read) and ``FLG_STATIC`` (a directory holding the Vega bundle).
+directory the chapters read) and ``FLG_STATIC`` (directories holding the Vega bundle and
+the live decoder's weights, ``flg-decoder-weights.js``).
 
 The title, authors, run name and data label are the user's strings. The HTML theme's
 templates print some of them (``docstitle``, ``author``) without escaping, so
@@ -73,9 +74,10 @@ myst_substitutions = {k: _meta.md_escape(v) for k, v in {
 html_theme = "sphinx_book_theme"
 html_title = _title
 html_short_title = "Latent geometry"
-html_static_path = ["_static"] + ([os.environ["FLG_STATIC"]] if os.environ.get("FLG_STATIC") else [])
+# FLG_STATIC: directories (os.pathsep-separated) with the Vega bundle and the run's decoder weights
+html_static_path = ["_static"] + [d for d in os.environ.get("FLG_STATIC", "").split(os.pathsep) if d]
 html_css_files = ["flg.css"]
-html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js"]
+html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js", "flg-decoder.js"]
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None

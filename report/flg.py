@@ -13,6 +13,8 @@ analysis step and stored in the run directory (``FLG_RUN``, set by
   compact *named data sets* (:func:`points_payload`, :func:`atlas_payload`) that
   ``_static/flg-charts.js`` decodes;
 * :func:`figure` shows a matplotlib figure (PNG in both outputs);
+* :func:`decoder_panel` adds the live decoder (``_static/flg-decoder.js``) below an
+  explorer: the image decoded from the point under the pointer, or along a path;
 * :func:`md` / :func:`table` emit Markdown (rendered by MyST in both outputs).
 
 Nothing here reads a file, loads a model or computes a figure of the analysis.
@@ -241,18 +243,24 @@ def chart(c, *, name: str = "chart", data: dict | None = None, static=None, rend
         The PDF image; default: vl-convert renders the spec (needs inline data).
     renderer : "svg" or "canvas"
     hooks : dict
-        Extra options for ``FLG.embed`` (``count``: live count caption; ``atlas``: click -> pair).
+        Extra options for ``FLG.embed`` (``count``: live count caption; ``atlas``: click -> pair;
+        ``decoder``: the live decoder's panel, see :func:`decoder_panel`).
     glue_as : str
         Glue under this name (for ``{glue:figure}``) instead of returning the output.
     """
     spec = c.to_dict() if hasattr(c, "to_dict") else dict(c)
     cid = f"flg-chart-{next(_counter)}"
     parts = []
+    if (hooks or {}).get("decoder") and DECODER_WEIGHTS not in _emitted:
+        parts.append(f'<script src="{DECODER_WEIGHTS}"></script>')  # loads before the embeds below run
+        _emitted.add(DECODER_WEIGHTS)
     for dname, payload in (data or {}).items():
         if dname not in _emitted:
             parts.append(f"<script>FLG.data({_script_json(dname)},{_script_json(payload)});</script>")
             _emitted.add(dname)
-    opts = {"data": sorted((data or {}).keys()), "renderer": renderer}
+    # the live decoder's data sets are read by flg-decoder.js, not by Vega
+    page_only = {v for k, v in ((hooks or {}).get("decoder") or {}).items() if k != "mode"}
+    opts = {"data": sorted(set(data or {}) - page_only), "renderer": renderer}
     opts.update(hooks or {})
     parts.insert(0, f'<div class="flg-chart" id="{cid}" data-chart="{html.escape(name)}" role="figure" '
                     f'aria-label="{html.escape(alt or name)}"></div>')
@@ -365,3 +373,42 @@ def ledger_criteria(ledger) -> str:
         parts += [f"   *Note:* {x}" for x in c.notes]
         out.append("\n".join(parts))
     return "\n\n".join(out)
+
+
+# --------------------------------------------------------------------------- the live decoder
+
+#: The live decoder's weights as the pages load them (report/build.py copies the decode step's
+#: weights script there; a plain script, so that the site works from file://).
+DECODER_WEIGHTS = "_static/flg-decoder-weights.js"
+
+
+def _f32(a) -> str:
+    return _b64(np.asarray(a, dtype="<f4"))
+
+
+def anchors_payload(decode, planes) -> dict:
+    """The points the plane panels take the other components from (the centre, the origin, real points)."""
+    return {"kind": "anchors", "N": int(decode.N), "labels": [a.label for a in decode.anchors],
+            "z": _f32(planes.anchor_z)}
+
+
+def paths_payload(decode, paths) -> dict:
+    """The decoded paths' end points (a path's point at t is start + t (end - start))."""
+    z = np.asarray(paths.z)
+    return {"kind": "paths", "N": int(decode.N), "labels": [p.label for p in decode.paths],
+            "start": _f32(z[:, 0]), "end": _f32(z[:, -1])}
+
+
+def decoder_panel(decode, mode: str, payload: dict) -> tuple[dict, dict]:
+    """``(data, hooks)`` for :func:`chart` that add the live decoder's panel below an explorer.
+
+    ``mode``: ``"plane"`` (``payload`` from :func:`anchors_payload`; the chart has signals
+    ``j1``, ``j2`` and x/y scales in latent coordinates) or ``"path"`` (from
+    :func:`paths_payload`; signals ``path`` and ``t``). Without a live decoder (its weights
+    exceed the limit of the decode step): ``({}, {})``, and the chapter says why.
+    """
+    if not decode.live.available:
+        return {}, {}
+    name = {"plane": "decoder_anchors", "path": "decoder_paths"}[mode]
+    key = {"plane": "anchors", "path": "paths"}[mode]
+    return {name: payload}, {"decoder": {"mode": mode, key: name}}

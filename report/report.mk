@@ -43,6 +43,7 @@ REPORT_OUT_train    := $(RUN)/train/model.pt $(RUN)/train/history.json
 REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.json \
                        $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz
 REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
+REPORT_OUT_decode   := $(RUN)/decode/decode.json $(RUN)/decode/planes.npz $(RUN)/decode/paths.npz
 REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
 REPORT_OUT_claims   := $(RUN)/claims/claims.json $(RUN)/claims/details.json $(RUN)/claims/arrays.npz
 REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS),$(REPORT_OUT_$(s)))
@@ -51,7 +52,8 @@ REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS),$(REPORT_OUT_$(s)))
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
-$(REPORT_MARKER): $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
+$(REPORT_MARKER): $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/decode.manifest.json \
+                  $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
                   $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)

@@ -130,7 +130,7 @@ def test_smoke_report_builds_every_chapter(report):
     assert (d / "index.html").is_file()
     for ch in CHAPTERS:
         assert (d / f"{ch}.html").is_file(), ch
-    assert len(CHAPTERS) == 7
+    assert len(CHAPTERS) == 8
     for name in (report["meta"]["bib"], "CITATION.cff", ".build.json"):
         assert (d / name).is_file(), name
     if "pdf" in report["formats"]:
@@ -204,6 +204,24 @@ def test_page_weight_at_most_5_mb(report):
         assert page.stat().st_size <= MAX_PAGE_BYTES, (page.name, page.stat().st_size)
 
 
+def test_decoder_weights_are_one_file_of_the_site(report):
+    """The live decoder's weights are a file of the site (loaded by a script tag, as file:// allows),
+    the decode step's weights script byte for byte, and no page inlines them."""
+    d = report["dir"]
+    weights = d / "_static" / "flg-decoder-weights.js"
+    assert weights.read_bytes() == (report["run"] / "decode" / "decoder.js").read_bytes()
+    data = json.loads(weights.read_text()[weights.read_text().index("{"):weights.read_text().rindex(";")])["data"]
+    using = []
+    for page in d.glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert data[:200] not in html, f"decoder weights inlined in {page.name}"
+        if '<script src="_static/flg-decoder-weights.js">' in html:
+            assert html.count("flg-decoder-weights.js") == 1, page.name
+            using.append(page.stem)
+    assert sorted(using) == ["04-origin", "06-decoder"]
+    assert (d / "_static" / "flg-decoder.js").is_file()
+
+
 def test_citation_files(report):
     with open(ROOT / "CITATION.cff", "rb") as f:
         text = f.read().decode()
@@ -270,6 +288,27 @@ def test_generating_chapter_without_generate_artifacts_is_a_placeholder(report, 
     text = page_text(site / report["label"] / "05-generating.html")
     assert "The generate step has not run for this build" in text
     assert "make generate" in text
+
+
+def test_a_decoder_too_large_for_the_page_gets_the_precomputed_figures_and_a_reason(report, tmp_path, monkeypatch):
+    from analysis import export, steps
+    from analysis.config import load_config
+
+    rundir = tmp_path / "run"
+    shutil.copytree(report["run"], rundir)
+    monkeypatch.setattr(export, "LIVE_MAX_BYTES", 1000)  # as if the weights took more than 20 MB
+    steps.run("decode", load_config(SMOKE), rundir, force=True)
+    src = reduced_source(tmp_path / "src", ["06-decoder"])
+    site = tmp_path / "site"
+    p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", "html", "--source", src])
+    assert p.returncode == 0, p.stderr[-3000:]
+    d = site / report["label"]
+    html = (d / "06-decoder.html").read_text(encoding="utf-8")
+    text = page_text(d / "06-decoder.html")
+    assert "This build has no live decoder in the page: the decoder’s weights take" in text
+    assert "precomputed planes and paths only" in text and "Decoded planes of the pairs" in text
+    assert "flg-decoder-weights.js" not in html and 'data-chart="path-explorer"' not in html
+    assert not (d / "_static" / "flg-decoder-weights.js").exists()
 
 
 @pytest.mark.case("a failing chapter",

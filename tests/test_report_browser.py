@@ -2,7 +2,9 @@
 
 Every chart must render (Vega produced an svg or canvas), no page may log a console
 error, no request may leave the machine; the slice explorer's count must follow its
-sliders, and a click in the slice atlas must load the pair into the explorers.
+sliders, and a click in the slice atlas must load the pair into the explorers. The live
+decoder (``window.flgDecode``) must give PyTorch's images, the explorers' panels must decode
+the point under the pointer, and the path explorer the point at the dragged position.
 Screenshots go to the test's temporary directory (their paths are printed).
 """
 
@@ -149,5 +151,133 @@ def test_atlas_click_loads_the_pair_into_the_explorers(browser_session):
                            "return [v[id].signal('j1'), v[id].signal('j2')]; }")
     assert f"{j1},{j2}" == after
     page.screenshot(path=str(browser_session["shots"] / "atlas-click.png"), full_page=False)
+    page.close()
+    assert not problems, problems
+
+
+# --------------------------------------------------------------------------- the live decoder
+
+def _smoke_model(r):
+    from analysis.config import load_config
+    from analysis.model import load_checkpoint
+    model, _ = load_checkpoint(r["run"] / "train" / "model.pt", load_config(r["run"] / "config.toml"))
+    return model
+
+
+@pytest.mark.case("the live decoder in the page (Chromium, from file://) against PyTorch",
+                  "flgDecode gives the model's images to a max abs difference <= 1e-4 on 24 latent vectors "
+                  "(inside, outside and far from the cloud)")
+def test_flgdecode_matches_torch(browser_session):
+    import numpy as np
+    import torch
+
+    r = browser_session["report"]
+    model = _smoke_model(r)
+    z = np.asarray(np.load(r["run"] / "latents.npy"), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    N = z.shape[1]
+    zs = np.vstack([z[:8], z.mean(axis=0) + 3 * z.std(axis=0) * rng.normal(size=(8, N)),
+                    20 * rng.normal(size=(6, N)), np.zeros((1, N)), z.mean(axis=0)[None]]).astype(np.float32)
+    assert len(zs) >= 20
+    page, problems = open_page(browser_session, "06-decoder")
+    got = np.array(page.evaluate("zs => zs.map(z => Array.from(flgDecode(Float32Array.from(z))))", zs.tolist()))
+    info = page.evaluate("flgDecode.info()")
+    with torch.no_grad():
+        want = model.decode(torch.from_numpy(zs)).numpy().reshape(len(zs), -1)
+    page.close()
+    assert info["latentDim"] == N and got.shape == want.shape
+    diff = float(np.abs(got - want).max())
+    print(f"flgDecode vs torch on {len(zs)} vectors: max abs difference {diff:.2e}")
+    assert diff <= 1e-4, diff
+    assert not problems, problems
+
+
+def _view_point(page, chart: str, x: float, y: float) -> dict:
+    """Page coordinates of the data point (x, y) in the chart's plot."""
+    return page.evaluate("""([chart, x, y]) => {
+        const el = document.querySelector(`[data-chart=${chart}]`);
+        const view = FLG.views[el.id], c = el.querySelector('canvas, svg').getBoundingClientRect();
+        const o = view.origin(), p = view.padding();
+        return {x: c.left + p.left + o[0] + view.scale('x')(x), y: c.top + p.top + o[1] + view.scale('y')(y)}; }""",
+                         [chart, x, y])
+
+
+def _panel(page, chart: str) -> dict:
+    return page.evaluate("""chart => { const id = document.querySelector(`[data-chart=${chart}]`).id;
+        const b = document.querySelector(`[data-decoder-for=${id}]`);
+        return {xy: b.dataset.xy, j: b.dataset.j, draws: +b.dataset.draws, anchor: b.dataset.anchor, t: b.dataset.t,
+                path: b.dataset.path, text: b.querySelector('.flg-decoder-readout').textContent,
+                pixels: Array.from(b.querySelector('canvas').getContext('2d').getImageData(0, 0, 40, 40).data)
+                  .reduce((a, v) => a + v, 0)}; }""", chart)
+
+
+@pytest.mark.parametrize("chart", ["projection-explorer", "slice-explorer"])
+def test_explorers_decode_the_point_under_the_pointer(browser_session, chart):
+    page, problems = open_page(browser_session, "04-origin")
+    page.locator(f"[data-chart={chart}]").scroll_into_view_if_needed()
+    before = _panel(page, chart)
+    assert before["draws"] >= 1 and "Move the pointer" in before["text"]
+    pt = _view_point(page, chart, 0.0, 0.0)  # the origin of the (j1, j2) plane
+    page.mouse.move(pt["x"], pt["y"])
+    page.wait_for_timeout(300)
+    at = _panel(page, chart)
+    x, y = (float(v) for v in at["xy"].split(","))
+    dx, dy = page.evaluate("c => ['x', 'y'].map(s => FLG.views[document.querySelector(`[data-chart=${c}]`).id]"
+                           ".scale(s).domain())", chart)
+    assert abs(x) < 0.02 * (dx[1] - dx[0]) and abs(y) < 0.02 * (dy[1] - dy[0]), at
+    j1, j2 = (int(v) for v in at["j"].split(","))
+    assert f"z[{j1}] = " in at["text"] and at["draws"] > before["draws"]
+    # the panel shows flgDecode of the anchor with z[j1], z[j2] from the pointer
+    same = page.evaluate("""([chart, j1, j2, x, y]) => {
+        const id = document.querySelector(`[data-chart=${chart}]`).id;
+        const box = document.querySelector(`[data-decoder-for=${id}]`), canvas = box.querySelector('canvas');
+        const p = FLG.raw.decoder_anchors, N = p.N, rows = atob(p.z), bytes = new Uint8Array(rows.length);
+        for (let i = 0; i < rows.length; i++) bytes[i] = rows.charCodeAt(i);
+        const a = new Float32Array(bytes.buffer).slice(0, N); a[j1] = x; a[j2] = y;
+        const img = flgDecode(a), S = flgDecode.info().imageSize, k = canvas.width / S;
+        const d = canvas.getContext('2d').getImageData(Math.floor(k / 2), Math.floor(k / 2), 1, 1).data[0];
+        return [Math.round(img[0] * 255), d]; }""", [chart, j1, j2, x, y])
+    assert abs(same[0] - same[1]) <= 1, same
+    # another anchor (a real point) changes the image
+    page.select_option(f"[data-decoder-for={_panel_id(page, chart)}] select", index=2)
+    page.wait_for_timeout(300)
+    other = _panel(page, chart)
+    assert other["anchor"] == "2" and other["pixels"] != at["pixels"] and "real point" in other["text"]
+    # moving the j2 slider re-decodes with the new pair
+    _set_slider(page, chart, "j2", 1)
+    assert _panel(page, chart)["j"].endswith(",1")
+    page.close()
+    assert not problems, problems
+
+
+def _panel_id(page, chart):
+    return page.evaluate("c => document.querySelector(`[data-chart=${c}]`).id", chart)
+
+
+def test_path_explorer_decodes_along_the_dragged_path(browser_session):
+    page, problems = open_page(browser_session, "06-decoder")
+    el = page.locator("[data-chart=path-explorer]")
+    el.scroll_into_view_if_needed()
+    start = _panel(page, "path-explorer")
+    assert start["t"] == "0" and start["path"] == "0"
+    _set_slider(page, "path-explorer", "t", 1)
+    end = _panel(page, "path-explorer")
+    assert end["t"] == "1" and end["pixels"] != start["pixels"]
+    page.select_option("[data-chart=path-explorer] select[name=path]", index=3)  # a ray out of the cloud
+    page.wait_for_timeout(300)
+    ray = _panel(page, "path-explorer")
+    assert ray["path"] == "3" and "centre → out" in ray["text"]
+    # drag on the chart from t = 0.2 to t = 0.7
+    a, b = _view_point(page, "path-explorer", 0.2, 1.0), _view_point(page, "path-explorer", 0.7, 1.0)
+    page.mouse.move(a["x"], a["y"])
+    page.mouse.down()
+    page.mouse.move(b["x"], b["y"], steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    dragged = _panel(page, "path-explorer")
+    assert abs(float(dragged["t"]) - 0.7) < 0.03, dragged
+    slider = page.evaluate("() => +document.querySelector('[data-chart=path-explorer] input[name=t]').value")
+    assert abs(slider - float(dragged["t"])) < 0.01
+    el.screenshot(path=str(browser_session["shots"] / "path-explorer.png"))
     page.close()
     assert not problems, problems

@@ -106,7 +106,7 @@ def _break(rundir, what):
     """Remove one value, as a step of older code would have left it: the manifests vouch for
     the new file (so the report's provenance check passes and the chapter meets the gap)."""
     rel = {"stats-key": "stats/stats.json", "timing-file": None, "array": "stats/arrays.npz",
-           "metrics-key": "generate/metrics.json"}[what]
+           "metrics-key": "generate/metrics.json", "decode-array": "decode/planes.npz"}[what]
     old = hashlib.sha256((rundir / rel).read_bytes()).hexdigest() if rel else None
     _remove(rundir, what)
     if rel:
@@ -128,6 +128,11 @@ def _remove(rundir, what):
         with np.load(p) as z:
             arrays = {k: z[k] for k in z.files if k != "corr"}
         np.savez(p, **arrays)
+    elif what == "decode-array":
+        p = rundir / "decode" / "planes.npz"
+        with np.load(p) as z:
+            arrays = {k: z[k] for k in z.files if k != "face"}
+        np.savez(p, **arrays)
     elif what == "metrics-key":
         p = rundir / "generate" / "metrics.json"
         g = json.loads(p.read_text())
@@ -143,7 +148,8 @@ def _remove(rundir, what):
     ("01-setup", "timing-file", "ArtifactError: train/timing.json: does not exist in"),
     ("03-correlations", "array", "ArtifactError: stats/arrays.npz: missing array 'corr'"),
     ("05-generating", "metrics-key", "ArtifactError: generate/metrics.json: missing key 'settings.copy_share_limit'"),
-], ids=["stats-key", "timing-file", "array", "metrics-key"])
+    ("06-decoder", "decode-array", "ArtifactError: decode/planes.npz: missing array 'face'"),
+], ids=["stats-key", "timing-file", "array", "metrics-key", "decode-array"])
 def test_a_missing_value_fails_the_build_naming_chapter_file_and_key(tmp_path_factory, tmp_path, chapter, what,
                                                                      message):
     rundir = tmp_path / "run"

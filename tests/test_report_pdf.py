@@ -64,3 +64,19 @@ def test_pdf_has_the_figures(pdf):
     assert len(images) >= 15, out
     big = [line for line in images if int(line.split()[3]) >= 300]  # width in pixels
     assert len(big) >= 10, out
+
+
+def test_pdf_shows_the_decoded_planes_and_paths(pdf):
+    """The decoder chapter's static figures: the decoded planes, the measures along the paths and
+    the image strips, each on the page of its caption."""
+    path, _ = pdf
+    pages = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split("\f")
+    captions = ("Decoded planes of the pairs shown in chapter 4", "Along each path: the distance to the data",
+                "The decoded images along each path")
+    for caption in captions:
+        where = [i + 1 for i, text in enumerate(pages) if caption in re.sub(r"\s+", " ", text)]
+        assert where, f"no page has the caption {caption!r}"
+        out = subprocess.run(["pdfimages", "-list", "-f", str(where[0]), "-l", str(where[0]), str(path)],
+                             capture_output=True, text=True, check=True).stdout
+        widths = [int(line.split()[3]) for line in out.splitlines()[2:] if line.strip() and line.split()[2] == "image"]
+        assert any(w >= 300 for w in widths), (caption, out)

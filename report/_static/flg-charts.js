@@ -7,7 +7,8 @@
  *   FLG.embed(id, spec, options)  render spec into #id; options.data lists the named
  *                                 data sets to insert; options.count adds a live count
  *                                 caption (slice explorer); options.atlas wires a click
- *                                 on a heatmap cell to FLG.setPair
+ *                                 on a heatmap cell to FLG.setPair; options.decoder adds
+ *                                 the live decoder's panel (flg-decoder.js, FLG.attachDecoder)
  *   FLG.setPair(j1, j2)           set the j1/j2 sliders of every chart on the page
  */
 (function () {
@@ -125,6 +126,7 @@
         }
         return view.runAsync().then(function () {
           if (opts.count) liveCount(id, view, opts);
+          if (opts.decoder && FLG.attachDecoder) FLG.attachDecoder(id, view, opts.decoder);
           if (opts.atlas) {
             view.addEventListener("click", function (event, item) {
               if (item && item.datum && item.datum.j1 !== undefined) FLG.setPair(item.datum.j1, item.datum.j2);

@@ -1,0 +1,433 @@
+"""The ``decode`` step: what the decoder draws across the shown planes and on paths out of the cloud.
+
+The other steps measure the geometry of the latent cloud; this one asks the decoder what
+it makes of points inside and outside it (study parts VI-VII: moving inside the region
+gives faces, leaving it gives noise), and where, relative to the data's boundary, its
+images stop being faces.
+
+Reads ``train/model.pt``, ``latents.npy``, ``ids.txt``, ``stats/stats.json`` and
+``stats/arrays.npz`` (the shown pairs, the centre and the plotted windows, through
+:mod:`analysis.artifacts`) and writes ``<run>/decode/`` (then ``decode.manifest.json``):
+
+Procedure
+---------
+1. *Reference*: ``min(decode.reference_points, n)`` real points (a seeded random subset
+   when n is larger). They define the distance to the data
+   (:class:`analysis.probes.DataDistance`): the distance to the nearest real point in
+   units of the boundary B, the ``decode.boundary_quantile`` of their own distances to
+   their nearest other real point (1 = as isolated as the most isolated real points);
+   and, second, the Ledoit-Wolf Mahalanobis distance from the centre in units of D, the
+   same quantile of their cross-fitted Mahalanobis distances. Their decoded images are
+   the pixel-space reference of faces.
+2. *Faces*: a decoded image is a face when it lies inside the k-nearest-neighbour
+   support (``decode.k``) of the decoded reference images in pixel space
+   (:func:`analysis.metrics.support_mask`, the rule of generate's pixel precision).
+3. *Planes*: for each pair (j1, j2) the stats step shows, a ``decode.grid`` x
+   ``decode.grid`` grid over the window a projection plots (each component's data range
+   extended to include 0, :func:`analysis.probes.window`), in the plane through the
+   cloud's centre (the other components at the centre's values) and in the plane through
+   the origin (the other components 0).
+4. *Paths*, ``decode.path_steps`` points each: origin -> centre; between a random real
+   point and its nearest neighbour (a near pair) and between the two real points farthest
+   apart (a far pair); and three *rays* from the centre until their distance to the data
+   reaches ``decode.extent`` B (:func:`analysis.probes.ray_length`): along the longest and
+   the shortest principal axis and along the coordinate axis of the first shown pair's
+   first component, each oriented away from the origin.
+5. Every decoded point gets its distance to the data (B units), its Mahalanobis distance
+   (D units), its face flag and its re-encoding gap |E(D(z)) - z| relative to the
+   reference's spread (:func:`analysis.metrics.reencoding_gap`).
+6. *Where faces stop*: on each ray, the midpoint between the last face and the first
+   non-face (:func:`analysis.probes.face_stop`); the verdict compares the median over the
+   rays with ``decode.stop_band`` (times B): ``at the boundary`` (reproduced: faces inside,
+   noise outside), ``inside the data`` (partly: faces end before the data does),
+   ``beyond the data`` (not reproduced: faces well outside), ``not testable`` (the
+   centre itself does not decode to a face). A ray still showing faces at its end counts
+   as stopping at ``decode.extent`` B.
+7. *Live decoder*: the decoder's weights for the page's JavaScript forward pass
+   (:func:`analysis.export.weights_script`), unless they exceed
+   :data:`analysis.export.LIVE_MAX_BYTES`.
+
+``decode.json``
+    ``schema_version`` (1); ``n``, ``N``, ``seed``; ``settings`` (the ``[decode]`` values
+    and ``image_shape`` [C, S, S]); ``reference`` {``n``, ``subsampled``, ``quantile``,
+    ``nn_boundary`` (B, a Euclidean distance), ``nn_median`` (the real points' median
+    nearest-neighbour distance, in units of B), ``mahalanobis_boundary`` (D),
+    ``mahalanobis_median`` (their median cross-fitted Mahalanobis distance, in units of
+    D), ``spread``, ``gap_median`` and ``gap_q95`` (the reference's own re-encoding gaps,
+    relative to ``spread``)};
+    ``planes``: one per shown pair {``pair``, ``reason``, ``window_x``, ``window_y``,
+    ``centre_xy`` (the centre's j1, j2 coordinates), ``centre`` and ``origin`` (the two
+    planes), each {``tiles``, ``inside`` (tiles with distance <= 1), ``faces_inside``,
+    ``outside``, ``faces_outside``, ``distance_min``, ``distance_max``,
+    ``mahalanobis_min``, ``mahalanobis_max``}};
+    ``planes_summary`` {``tiles_inside``, ``faces_inside``, ``share_faces_inside``,
+    ``tiles_outside``, ``faces_outside``, ``share_faces_outside`` (null without such
+    tiles), ``sentence``}; ``paths``: one per path {``name``, ``label``, ``kind``
+    ("segment" or "ray"), ``length`` (Euclidean), ``distance_start``, ``distance_end``,
+    ``distance_max``, ``mahalanobis_start``, ``mahalanobis_end``, ``faces`` (steps whose
+    image is a face), ``gap_max``, ``stop`` (rays: :func:`analysis.probes.face_stop`'s dict
+    plus ``mahalanobis``, the Mahalanobis distance at the stop; segments: null)}; ``stops``
+    {``band``, ``verdict``, ``median`` (times B, null when not testable), ``rays``,
+    ``censored`` (rays with faces up to their end), ``sentence``, ``criterion``};
+    ``live`` {``available``, ``file`` (null without), ``weights_bytes``, ``limit_bytes``,
+    ``parameters``, ``reason`` (why there is none, else null)}; ``anchors``: the points
+    the page's cursor panels take the other components from {``kind`` ("centre",
+    "origin", "real"), ``label``, ``row`` (of latents.npy) and ``id`` (null but for real
+    points)}; ``notes``.
+``planes.npz``
+    (P pairs, G = grid, planes in the order centre, origin): ``pairs`` (P, 2) int32; ``xs``,
+    ``ys`` (P, G) float64 (the grid's z[j1] and z[j2] values); ``images`` (P, 2, G, G, C,
+    S, S) uint8, ``[p, k, iy, ix]`` decoded from z[j1] = xs[p, ix], z[j2] = ys[p, iy];
+    ``distance`` (B units), ``mahalanobis`` (D units), ``gap`` (P, 2, G, G) float32;
+    ``face`` (P, 2, G, G) bool;
+    ``anchor_z`` (A, N) float32, the anchors' coordinates.
+``paths.npz``
+    (Q paths, T = path_steps): ``t`` (T,) position along the path in [0, 1]; ``z`` (Q, T,
+    N) float32; ``images`` (Q, T, C, S, S) uint8; ``distance``, ``mahalanobis``, ``gap``
+    (Q, T) float32; ``face`` (Q, T) bool.
+``decoder.js``
+    Only with a live decoder: the weights script of :mod:`analysis.export` (the site
+    serves it as ``_static/flg-decoder-weights.js``).
+
+Same inputs and config give byte-identical files; the step is skipped when its manifest
+matches (config sections ``decode`` and ``run.seed``, the input hashes and this code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from analysis import export, probes, steps
+from analysis import metrics as M
+from analysis.artifacts import ArtifactError, Run
+from analysis.config import Config
+from analysis.errors import UserError, eprint
+from analysis.geometry import spread
+from analysis.model import decode_array, encode_array, load_trained
+from analysis.provenance import read_manifest
+from analysis.storage import atomic_write, load_json, save_json, save_npz
+
+SCHEMA_VERSION = 1
+STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34}
+PLANES = ("centre", "origin")
+LIVE_FILE = "decoder.js"
+BANDS = {"at the boundary": "reproduced", "inside the data": "partly", "beyond the data": "not reproduced",
+         "not testable": "not testable"}
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAMS[stream]])
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    """Pixels in [0, 1] -> uint8, rounded (as the generate step's contact sheets)."""
+    return np.clip(np.rint(np.asarray(x, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100.0 * x:.0f} %"
+
+
+# --------------------------------------------------------------------------- checks
+
+def check_config(cfg: Config) -> None:
+    """The [decode] settings on their own; a UserError naming the key otherwise."""
+    band = cfg.decode.stop_band
+    if len(band) != 2 or not 0.0 < band[0] < 1.0 < band[1]:
+        raise UserError(f"config key 'decode.stop_band' = {band} must be two factors lo < 1 < hi",
+                        "e.g. decode.stop_band = [0.5, 2.0]")
+    if band[1] >= cfg.decode.extent:
+        raise UserError(f"decode.stop_band's upper end {band[1]} must lie below decode.extent = "
+                        f"{cfg.decode.extent} (the rays must reach beyond the band)",
+                        "raise decode.extent or lower decode.stop_band")
+
+
+def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
+    """Check the latents, that the stats describe them, and that there are enough points."""
+    z = steps.load_latents(run_dir / "latents.npy")
+    stats_m = read_manifest(run_dir, "stats") or {}
+    if stats_m.get("inputs", {}).get("latents.npy") != inputs["latents.npy"]:
+        raise UserError(f"the stats in {run_dir / 'stats'} were measured on other latents than latents.npy",
+                        "run the stats step again: python -m analysis stats --config ...")
+    n_ref = min(z.shape[0], cfg.decode.reference_points)
+    if n_ref < 2 * cfg.decode.folds or n_ref <= cfg.decode.k:
+        raise UserError(f"the decode step needs more than {max(2 * cfg.decode.folds - 1, cfg.decode.k)} reference "
+                        f"points (decode.folds = {cfg.decode.folds}, decode.k = {cfg.decode.k}); it has {n_ref}",
+                        "encode more images, or lower decode.folds and decode.k")
+    if z.shape[1] != cfg.model.latent_dim:
+        raise UserError(f"{run_dir / 'latents.npy'} has N = {z.shape[1]} components but model.latent_dim = "
+                        f"{cfg.model.latent_dim}", "re-run the encode step with this config")
+    return {}
+
+
+# --------------------------------------------------------------------------- the probes
+
+def plane_grids(S, A, grid: int) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """The shown pairs' windows and grid points: (plane records, xs (P, G), ys (P, G), points (P, 2, G, G, N))."""
+    centre = np.asarray(A.component_mean, dtype=np.float64)
+    records, xs, ys, pts = [], [], [], []
+    for p in S.pairs:
+        j1, j2 = p.pair
+        wx = probes.window(A.component_min[j1], A.component_max[j1])
+        wy = probes.window(A.component_min[j2], A.component_max[j2])
+        gx, gy = np.linspace(*wx, grid), np.linspace(*wy, grid)
+        anchors = (centre, np.zeros_like(centre))
+        pts.append(np.stack([probes.plane_points(a, j1, j2, gx, gy) for a in anchors]))
+        xs.append(gx), ys.append(gy)
+        records.append({"pair": [j1, j2], "reason": p.reason, "window_x": list(wx), "window_y": list(wy),
+                        "centre_xy": [float(centre[j1]), float(centre[j2])]})
+    return records, np.array(xs), np.array(ys), np.array(pts)
+
+
+def path_points(S, A, dd: probes.DataDistance, x: np.ndarray, cfg: Config) -> tuple[list[dict], np.ndarray]:
+    """The paths (records, points (Q, T, N)): origin -> centre, a near and a far pair, three rays."""
+    d = cfg.decode
+    T, centre = d.path_steps, np.asarray(A.component_mean, dtype=np.float64)
+    rng = _rng(cfg.run.seed, "pairs")
+    i, j = probes.near_pair(x, rng)
+    a, b = probes.far_pair(x, rng)
+    coord = S.pairs[0].pair[0]
+    e = np.zeros_like(centre)
+    e[coord] = 1.0
+    spec = [
+        ("origin_to_centre", "origin → centre", "segment", probes.segment(np.zeros_like(centre), centre, T)),
+        ("near_pair", "a real face → its nearest neighbour", "segment", probes.segment(x[i], x[j], T)),
+        ("far_pair", "the two real faces farthest apart", "segment", probes.segment(x[a], x[b], T)),
+        ("longest_axis", "centre → out along the longest principal axis", "ray",
+         _ray(dd, centre, dd.principal_axis("longest"), d.extent, T)),
+        ("shortest_axis", "centre → out along the shortest principal axis", "ray",
+         _ray(dd, centre, dd.principal_axis("shortest"), d.extent, T)),
+        ("coordinate_axis", f"centre → out along coordinate axis {coord}", "ray", _ray(dd, centre, e, d.extent, T)),
+    ]
+    records = [{"name": nm, "label": lab, "kind": kind} for nm, lab, kind, _ in spec]
+    return records, np.stack([p for *_, p in spec])
+
+
+def _ray(dd: probes.DataDistance, centre: np.ndarray, u: np.ndarray, extent: float, steps: int) -> np.ndarray:
+    """A ray from the centre, away from the origin along u, until the distance to the data is ``extent`` B."""
+    u = probes.outward(u, centre)
+    try:
+        length = probes.ray_length(dd, centre, u, extent)
+    except ValueError as e:
+        raise UserError(f"the decode step cannot build a ray out of the cloud: {e}",
+                        "lower decode.extent") from None
+    return probes.segment(centre, centre + length * u, steps)
+
+
+def judge(model, device, dd: probes.DataDistance, real_pix: np.ndarray, z: np.ndarray, cfg: Config,
+          spread_: float) -> dict:
+    """Decode points z (m, N) and measure each: images (uint8), distance, mahalanobis, gap, face."""
+    d = cfg.decode
+    dec = decode_array(model, z.astype(np.float32), d.batch_size, device)
+    back = encode_array(model, dec, d.batch_size, device)
+    gap = np.array([M.reencoding_gap(z[i:i + 1], back[i:i + 1], spread_)["reencode_gap_rel"] for i in range(len(z))])
+    face = M.support_mask(real_pix.reshape(len(real_pix), -1), dec.reshape(len(dec), -1), d.k)
+    return {"images": _u8(dec), "distance": dd.distance(z).astype(np.float32),
+            "mahalanobis": dd.mahalanobis_relative(z).astype(np.float32), "gap": gap.astype(np.float32), "face": face}
+
+
+# --------------------------------------------------------------------------- summaries and verdicts
+
+def plane_summary(distance: np.ndarray, mahalanobis: np.ndarray, face: np.ndarray) -> dict:
+    inside = distance <= 1.0
+    return {"tiles": int(distance.size), "inside": int(inside.sum()), "faces_inside": int((face & inside).sum()),
+            "outside": int((~inside).sum()), "faces_outside": int((face & ~inside).sum()),
+            "distance_min": float(distance.min()), "distance_max": float(distance.max()),
+            "mahalanobis_min": float(mahalanobis.min()), "mahalanobis_max": float(mahalanobis.max())}
+
+
+def planes_sentence(records: list[dict], quantile: float) -> dict:
+    """Faces among the tiles inside and outside the boundary, over all planes, and the sentence."""
+    ti = sum(r[k]["inside"] for r in records for k in PLANES)
+    fi = sum(r[k]["faces_inside"] for r in records for k in PLANES)
+    to = sum(r[k]["outside"] for r in records for k in PLANES)
+    fo = sum(r[k]["faces_outside"] for r in records for k in PLANES)
+    si, so = (fi / ti if ti else None), (fo / to if to else None)
+    n = 2 * len(records)
+    where = (f"the data's boundary (as near to a real point as {_pct(quantile)} of the real points are to their "
+             "nearest neighbour)")
+    if ti and to:
+        contrast = ("far more often inside than outside" if si > 2 * so else
+                    "more often inside than outside" if si > 1.25 * so else
+                    "about as often inside as outside" if si >= 0.8 * so else "less often inside than outside")
+        text = (f"Across the {n} decoded planes, {_pct(si)} of the {ti:,} tiles inside {where} decode to faces and "
+                f"{_pct(so)} of the {to:,} tiles outside it: faces appear {contrast}.")
+    elif ti:
+        text = f"Every tile of the {n} decoded planes lies inside {where}; {_pct(si)} of them decode to faces."
+    else:
+        text = f"Every tile of the {n} decoded planes lies outside {where}; {_pct(so)} of them decode to faces."
+    return {"tiles_inside": ti, "faces_inside": fi, "share_faces_inside": si, "tiles_outside": to,
+            "faces_outside": fo, "share_faces_outside": so, "sentence": text}
+
+
+def stop_verdict(paths: list[dict], cfg: Config, ref: dict, n_ref: int) -> dict:
+    """Where the images along the rays stop being faces, relative to the boundary: band, verdict, sentence."""
+    d = cfg.decode
+    lo, hi = d.stop_band
+    q = _pct(d.boundary_quantile)
+    rays = [p for p in paths if p["kind"] == "ray"]
+    testable = [p for p in rays if p["stop"]["start_face"]]
+    criterion = (f"a decoded image is a face when it lies inside the {d.k}-nearest-neighbour support of the decoded "
+                 f"images of {n_ref:,} real points in pixel space; a point's distance to the data is its distance to "
+                 f"the nearest real point in units of the data's boundary B, the {q} quantile of the real points' "
+                 f"distances to their nearest other real point (B = {ref['nn_boundary']:.3g}); along each ray from "
+                 f"the centre (out to {d.extent:g} B) the images stop being faces midway between the last face and "
+                 f"the first non-face; at the boundary if the median over the rays lies within {lo:g} to {hi:g} B, "
+                 f"inside the data below, beyond the data above (a ray with faces to its end counts as {d.extent:g} B)")
+    if not testable:
+        return {"band": "not testable", "verdict": BANDS["not testable"], "median": None, "rays": len(rays),
+                "censored": 0, "criterion": criterion,
+                "sentence": ("Where the decoder's faces end cannot be told on this build: the cloud's centre itself "
+                             "does not decode to a face-like image (it lies outside the pixel-space support of "
+                             "decoded real faces), so no ray starts among faces.")}
+    values = [p["stop"]["stop"] if p["stop"]["stop"] is not None else d.extent for p in testable]
+    censored = sum(p["stop"]["stop"] is None for p in testable)
+    median = float(np.median(values))
+    band = "inside the data" if median < lo else "at the boundary" if median <= hi else "beyond the data"
+
+    def one(p: dict) -> str:
+        st = p["stop"]
+        where = p["label"].removeprefix("centre → out ")
+        if st["stop"] is None:
+            return f"{where}, still faces at its end ({d.extent:g} B)"
+        return f"{where}, {st['stop']:.2g} B (Mahalanobis distance {st['mahalanobis']:.2g} D)"
+    at = f"at least {d.extent:g} times" if 2 * censored >= len(testable) else f"{median:.2g} times"
+    nums = (f"{at} the boundary distance B (the median over {len(testable)} rays from the centre: "
+            f"{'; '.join(one(p) for p in testable)}; B is how far the most isolated {_pct(1 - d.boundary_quantile)} "
+            f"of real points lie from their nearest neighbour, D the Mahalanobis distance within which {q} of "
+            "them lie)")
+    sentence = {
+        "at the boundary": (f"Leaving the data along straight rays, the decoded images stop being faces near the "
+                            f"data's boundary, at {nums}: near the data the decoder draws faces, away from it it does "
+                            "not, as the published study found."),
+        "inside the data": (f"The decoded images stop being faces before the rays leave the data, at {nums}: "
+                            "the decoder's faces end before the data does."),
+        "beyond the data": (f"The decoder keeps drawing face-like images beyond the data's boundary: along the rays the "
+                            f"images stop being faces only at {nums}."),
+    }[band]
+    untested = len(rays) - len(testable)
+    if untested:
+        sentence += f" ({untested} of the {len(rays)} rays start at a centre image that is not a face.)"
+    return {"band": band, "verdict": BANDS[band], "median": median, "rays": len(testable), "censored": censored,
+            "criterion": criterion, "sentence": sentence}
+
+
+def live_decoder(model) -> tuple[dict, bytes | None]:
+    """The live decoder's record for decode.json and its weights file (None when too large)."""
+    size = export.weights_bytes(model.decoder)
+    limit = export.LIVE_MAX_BYTES
+    base = {"weights_bytes": size, "limit_bytes": limit, "parameters": size // 4}
+    if size > limit:
+        reason = (f"the decoder's weights take {size / 2 ** 20:.3g} MB (float32), more than the "
+                  f"{limit / 2 ** 20:.3g} MB a page can reasonably load, so the page shows the precomputed planes "
+                  "and paths only")
+        return {"available": False, "file": None, "reason": reason, **base}, None
+    return {"available": True, "file": LIVE_FILE, "reason": None, **base}, export.weights_script(model.decoder)
+
+
+def anchors(cfg: Config, run_dir: Path, ref_idx: np.ndarray, x: np.ndarray, centre: np.ndarray) -> tuple[list, np.ndarray]:
+    """The anchors of the page's cursor panels: the centre, the origin and ``decode.anchors`` real points."""
+    ids = (run_dir / "ids.txt").read_text(encoding="utf-8").splitlines()
+    k = min(cfg.decode.anchors, len(x))
+    pick = np.sort(_rng(cfg.run.seed, "anchors").choice(len(x), k, replace=False)) if k else np.array([], int)
+    recs = [{"kind": "centre", "label": "the centre of the cloud", "row": None, "id": None},
+            {"kind": "origin", "label": "the origin", "row": None, "id": None}]
+    for i in pick:
+        row = int(ref_idx[i])
+        name = ids[row] if row < len(ids) else str(row)
+        recs.append({"kind": "real", "label": f"real point {row} ({name})", "row": row, "id": name})
+    zs = np.vstack([centre, np.zeros_like(centre), x[pick].reshape(-1, len(centre))]).astype(np.float32)
+    return recs, zs
+
+
+# --------------------------------------------------------------------------- the step
+
+def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
+    """The decode step on ``run_dir`` unless it is up to date (:func:`analysis.steps.run`); returns decode.json."""
+    steps.run("decode", cfg, run_dir, force)
+    return load_json(Path(run_dir) / "decode" / "decode.json")
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Decode the planes and paths, measure them, judge where faces stop; write ``decode/``."""
+    d, seed = cfg.decode, cfg.run.seed
+    reader = Run(run_dir)
+    try:
+        S, A = reader.stats, reader.arrays
+    except ArtifactError as e:
+        raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the stats step "
+                        "(python -m analysis stats --config ... --force)") from None
+    z = steps.open_latents(run_dir / "latents.npy")
+    n, N = z.shape
+    n_ref = min(n, d.reference_points)
+    ref_idx = np.arange(n) if n_ref == n else np.sort(_rng(seed, "reference").choice(n, n_ref, replace=False))
+    x = np.asarray(z[ref_idx], dtype=np.float64)
+    try:
+        dd = probes.data_distance(x, d.folds, d.boundary_quantile, _rng(seed, "crossfit"))
+    except ValueError as e:
+        raise UserError(f"the decode step cannot measure distances to these latents: {e}",
+                        "encode more (and different) images") from None
+    model, device = load_trained(cfg, run_dir)
+    real_pix = decode_array(model, x.astype(np.float32), d.batch_size, device)
+    spread_ = spread(x)
+    real_gap = np.linalg.norm(encode_array(model, real_pix, d.batch_size, device) - x, axis=1) / spread_
+    C, Sz = real_pix.shape[1], real_pix.shape[2]
+
+    records, xs, ys, plane_pts = plane_grids(S, A, d.grid)
+    path_recs, path_pts = path_points(S, A, dd, x, cfg)
+    P, G, Q, T = len(records), d.grid, len(path_recs), d.path_steps
+    flat = np.concatenate([plane_pts.reshape(-1, N), path_pts.reshape(-1, N)])
+    m = judge(model, device, dd, real_pix, flat, cfg, spread_)
+    cut = P * 2 * G * G
+    planes = {k: v[:cut].reshape((P, 2, G, G) + v.shape[1:]) for k, v in m.items()}
+    paths = {k: v[cut:].reshape((Q, T) + v.shape[1:]) for k, v in m.items()}
+
+    for p, rec in enumerate(records):
+        for k, kind in enumerate(PLANES):
+            rec[kind] = plane_summary(planes["distance"][p, k], planes["mahalanobis"][p, k], planes["face"][p, k])
+    for q, rec in enumerate(path_recs):
+        dist, maha, face, gap = (paths[k][q] for k in ("distance", "mahalanobis", "face", "gap"))
+        rec.update(length=float(np.linalg.norm(path_pts[q, -1] - path_pts[q, 0])),
+                   distance_start=float(dist[0]), distance_end=float(dist[-1]), distance_max=float(dist.max()),
+                   mahalanobis_start=float(maha[0]), mahalanobis_end=float(maha[-1]),
+                   faces=int(face.sum()), gap_max=float(gap.max()), stop=None)
+        if rec["kind"] == "ray":
+            stop = probes.face_stop(dist, face)
+            i = stop["stop_index"]
+            stop["mahalanobis"] = None if i is None else float((maha[i - 1] + maha[i]) / 2.0)
+            rec["stop"] = stop
+    ref = {"n": n_ref, "subsampled": n_ref < n, "quantile": dd.quantile, "nn_boundary": dd.nn_boundary,
+           "nn_median": float(np.median(dd.nn_own) / dd.nn_boundary), "mahalanobis_boundary": dd.boundary,
+           "mahalanobis_median": float(np.median(dd.held_out) / dd.boundary), "spread": spread_,
+           "gap_median": float(np.median(real_gap)), "gap_q95": float(np.quantile(real_gap, 0.95))}
+    live, script = live_decoder(model)
+    anchor_recs, anchor_z = anchors(cfg, run_dir, ref_idx, x, np.asarray(A.component_mean, dtype=np.float64))
+    notes = []
+    if n_ref < n:
+        notes.append(f"distances and the pixel reference use a random {n_ref:,} of the {n:,} points "
+                     "(decode.reference_points)")
+    if not live["available"]:
+        notes.append(f"no live decoder: {live['reason']}")
+    doc = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed,
+           "settings": {**vars(d), "image_shape": [C, Sz, Sz]}, "reference": ref, "planes": records,
+           "planes_summary": planes_sentence(records, d.boundary_quantile), "paths": path_recs,
+           "stops": stop_verdict(path_recs, cfg, ref, n_ref), "live": live, "anchors": anchor_recs, "notes": notes}
+
+    out = run_dir / "decode"
+    save_npz(out / "planes.npz", pairs=np.array([r["pair"] for r in records], dtype=np.int32), xs=xs, ys=ys,
+             anchor_z=anchor_z, **planes)
+    save_npz(out / "paths.npz", t=np.linspace(0.0, 1.0, T), z=path_pts.astype(np.float32), **paths)
+    written = []
+    if script is not None:
+        atomic_write(out / LIVE_FILE, script)
+        written.append(out / LIVE_FILE)
+    else:
+        (out / LIVE_FILE).unlink(missing_ok=True)
+    save_json(out / "decode.json", doc)
+    st = doc["stops"]
+    med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
+    eprint(f"decode: {P} pairs x 2 planes of {G}x{G}, {Q} paths of {T}; faces stop {st['band']} ({med}); "
+           f"live decoder {'%.1f MB' % (live['weights_bytes'] / 2 ** 20) if live['available'] else 'none'} -> {out}")
+    return steps.Written(outputs=tuple(written))
