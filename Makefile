@@ -69,7 +69,7 @@ $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.j
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
-                               analysis/geometry.py analysis/model.py
+                               analysis/calibration.py analysis/geometry.py analysis/model.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
 
 $(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \

@@ -656,6 +656,8 @@ class Published:
     label: str
     N: int
     celeba_images: int
+    celeba_channels: int
+    rae_image_size: int
     encoded: str
     b_best: float
     b_match_range: tuple[float, float]
@@ -677,6 +679,44 @@ class Published:
     rae_fid_rae: str
     rae_latent: int
     rae_gmm: int
+
+
+@dataclass(frozen=True)
+class DataVsPublished:
+    """This build's images beside the published study's CelebA (``data/info.json`` and
+    ``stats.json`` ``published_reference``): how they compare, in words the article uses."""
+
+    n_images: int
+    published_images: int
+    image_size: int
+    published_size: int  #: CelebA at the size of Ghosh et al. (2020)
+    channels: int
+    published_channels: int
+
+    @property
+    def share(self) -> float:
+        """This build's number of images relative to CelebA's."""
+        return self.n_images / self.published_images
+
+    @property
+    def images(self) -> Literal["fewer", "about as many", "more"]:
+        """Fewer (less than half), about as many, or more (over twice) images than CelebA."""
+        return "fewer" if self.share < 0.5 else "more" if self.share > 2.0 else "about as many"
+
+    @property
+    def size(self) -> Literal["smaller", "the same", "larger"]:
+        return ("smaller" if self.image_size < self.published_size else
+                "larger" if self.image_size > self.published_size else "the same")
+
+    @property
+    def same_colour(self) -> bool:
+        """Whether the images have CelebA's number of channels (colour)."""
+        return self.channels == self.published_channels
+
+    @property
+    def comparable(self) -> bool:
+        """About as many images, of the same size and colour as CelebA."""
+        return self.images == "about as many" and self.size == "the same" and self.same_colour
 
 
 @dataclass(frozen=True)
@@ -777,6 +817,10 @@ class GenerateSettings:
     copy_share_limit: float
     holdout_fraction: float
     seed: int
+    repeats: int
+    level: float
+    interval: Literal["student-t"]
+    repeat_seeds: tuple[tuple[int, int], ...]
     b: GenerateB
     spread: float
     real_radius_mean: float
@@ -785,12 +829,53 @@ class GenerateSettings:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """A metric over the repetitions: its interval and the value of each repetition (None where undefined)."""
+
+    low: float | None
+    high: float | None
+    repeats: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class RowIntervals:
+    """The interval of every metric of a :class:`Row` (same names)."""
+
+    score: Interval
+    in_support: Interval
+    precision: Interval
+    recall: Interval
+    density: Interval
+    coverage: Interval
+    nn_real_mean: Interval
+    radius_w1: Interval
+    radius_mean: Interval
+    pixel_precision: Interval
+    pixel_recall: Interval
+    pixel_density: Interval
+    pixel_coverage: Interval
+    pixel_nn_real_mean: Interval
+    reencode_gap: Interval
+    reencode_gap_rel: Interval
+    copy_share: Interval
+    nn_fit_ratio: Interval
+
+
+#: The metrics of a generator table row, each with an :class:`Interval`.
+ROW_METRICS = tuple(f.name for f in dataclasses.fields(RowIntervals))
+
+
+@dataclass(frozen=True)
 class Row:
-    """One row of the generator table: a generator, or the real held-out reference."""
+    """One row of the generator table: a generator, or the real held-out reference.
+
+    Metrics are means over the repetitions; ``intervals`` holds their intervals.
+    """
 
     name: str
     kind: Literal["reference", "generator"]
-    rank: int | None
+    rank: int | None  #: 1 + generators whose score interval lies wholly above (ties share a rank)
+    tied_with: tuple[str, ...]  #: generators whose score intervals overlap this one's
     score: float
     in_support: float
     precision: float
@@ -810,6 +895,23 @@ class Row:
     copy_share: float
     nn_fit_ratio: float | None
     copies: bool
+    intervals: RowIntervals
+
+    def value(self, metric: str) -> float | None:
+        """The mean of ``metric`` (a name of :data:`ROW_METRICS`) over the repetitions."""
+        self.interval(metric)  # checks the name
+        return getattr(self, metric)
+
+    def interval(self, metric: str) -> Interval:
+        """The :class:`Interval` of ``metric`` (a name of :data:`ROW_METRICS`)."""
+        if metric not in ROW_METRICS:
+            raise KeyError(f"no metric {metric!r} in a generator table row; metrics: {', '.join(ROW_METRICS)}")
+        return getattr(self.intervals, metric)
+
+    @property
+    def tied(self) -> bool:
+        """Whether the score interval overlaps another generator's."""
+        return bool(self.tied_with)
 
 
 @dataclass(frozen=True)
@@ -837,8 +939,61 @@ class GenerateFiles:
 @dataclass(frozen=True)
 class GeneratorInfo:
     class_name: str = field(metadata={"key": "class"})
-    params: Mapping[str, Any]
-    fitted: Mapping[str, Any]
+    params: Mapping[str, Any]  #: of the first repetition
+    fitted: Mapping[str, Any]  #: of the first repetition
+    repeats: tuple[Mapping[str, Any], ...]  #: ``fitted`` of every repetition
+
+
+@dataclass(frozen=True)
+class GmmCandidate:
+    """One candidate of the gmm selection (all figures None when it could not be fitted)."""
+
+    n_components: int
+    covariance_type: Literal["full", "diag"]
+    heldout_loglik: float | None
+    bic: float | None
+    converged: bool | None
+    n_iter: int | None
+    lower_bound: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class GmmChoice:
+    n_components: int
+    covariance_type: Literal["full", "diag"]
+
+
+@dataclass(frozen=True)
+class GmmSelection:
+    """How the gmm's component count and covariance type were chosen (see :mod:`analysis.generate`)."""
+
+    criterion: Literal["heldout", "bic"]
+    validation_fraction: float
+    n_train: int
+    n_validation: int
+    reg_relative: float
+    candidates: tuple[GmmCandidate, ...]
+    chosen: GmmChoice
+
+    @property
+    def best(self) -> GmmCandidate:
+        """The chosen candidate."""
+        c = self.chosen
+        return next(x for x in self.candidates
+                    if (x.n_components, x.covariance_type) == (c.n_components, c.covariance_type))
+
+
+@dataclass(frozen=True)
+class EmSummary:
+    """The gmm's EM convergence over the repetitions (:attr:`Generate.gmm_em`)."""
+
+    repeats: int
+    converged: int  #: repetitions whose EM converged
+    n_iter_min: int
+    n_iter_max: int
+    lower_bound_min: float  #: per-point log-likelihood lower bound on the fit points
+    lower_bound_max: float
 
 
 @dataclass(frozen=True)
@@ -848,6 +1003,7 @@ class Generate:
     settings: GenerateSettings
     table: tuple[Row, ...]
     generators: Mapping[str, GeneratorInfo]
+    gmm_selection: GmmSelection | None  #: None when gmm is not among the generators
     sweeps: Sweeps
     files: GenerateFiles
     notes: tuple[str, ...]
@@ -859,8 +1015,9 @@ class Generate:
 
     @property
     def ranked(self) -> tuple[Row, ...]:
-        """The generator rows, best first."""
-        return tuple(sorted((r for r in self.table if r.kind == "generator"), key=lambda r: r.rank))
+        """The generator rows, best first (by rank, then mean score, then name)."""
+        return tuple(sorted((r for r in self.table if r.kind == "generator"),
+                            key=lambda r: (r.rank, -r.score, r.name)))
 
     def row(self, name: str) -> Row | None:
         """The row of generator ``name``; None if this build did not run it."""
@@ -870,6 +1027,30 @@ class Generate:
         """The rank of generator ``name``; None if this build did not run it."""
         r = self.row(name)
         return None if r is None else r.rank
+
+    @property
+    def shared_ranks(self) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        """The ranks that several generators share (their score intervals overlap), best first:
+        (rank, names in table order)."""
+        groups: dict[int, list[str]] = {}
+        for r in self.ranked:
+            groups.setdefault(r.rank, []).append(r.name)
+        return tuple((k, tuple(v)) for k, v in sorted(groups.items()) if len(v) > 1)
+
+    @property
+    def gmm_em(self) -> EmSummary | None:
+        """The gmm's EM convergence over the repetitions; None when gmm is not among the generators."""
+        if "gmm" not in self.generators:
+            return None
+        fits = self.generators["gmm"].repeats
+        try:
+            it = [int(f["n_iter"]) for f in fits]
+            lb = [float(f["lower_bound"]) for f in fits]
+            ok = sum(bool(f["converged"]) for f in fits)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ArtifactError(METRICS, f"'generators.gmm.repeats' lacks a usable EM figure ({e})") from None
+        return EmSummary(repeats=len(fits), converged=ok, n_iter_min=min(it), n_iter_max=max(it),
+                         lower_bound_min=min(lb), lower_bound_max=max(lb))
 
 
 # --------------------------------------------------------------------------- views: claims
@@ -895,7 +1076,7 @@ class Claim:
     claim: str
     published: str
     statistic: str
-    unit: Literal["share", "ratio", "difference", "b"]
+    unit: Literal["share", "ratio", "difference", "b", "score"]
     ours: Ours
     null: float | None
     null_label: str
@@ -1086,29 +1267,30 @@ class ClaimsNormality:
 
 
 @dataclass(frozen=True)
-class GeneratorInterval:
+class GeneratorCheck:
+    """One generator's latent and pixel precision relative to the real reference, in the ledger's bands."""
+
     name: str
-    score: float
-    low: float
-    high: float
-    pixel_precision: float
-    pixel_low: float
-    pixel_high: float
-    rank_by_score: int
-    rank: int  #: 1 + generators whose score interval lies wholly above (ties share a rank)
+    latent: Literal["in support", "partly in support", "off support", "undefined"]
+    pixel: Literal["face-like", "between", "not face-like", "undefined"]
+    latent_ratio: tuple[float, float, float] | None  #: mean, low, high
+    pixel_ratio: tuple[float, float, float] | None
+    recall: float
+    coverage: float
+    precision: float
+    recall_inflated: bool
 
 
 @dataclass(frozen=True)
-class GeneratorIntervals:
-    rows: tuple[GeneratorInterval, ...]
-    ties: tuple[tuple[str, ...], ...]
-    sentence: str
-    n_fake: int
-    n_real: int
+class GeneratorChecks:
+    """Where latent and pixel metrics disagree, and where k-NN recall is inflated (:mod:`analysis.claims`)."""
 
-    def rank_of(self, name: str) -> int | None:
-        """The rank (ties shared) of generator ``name``; None if this build did not run it."""
-        return next((r.rank for r in self.rows if r.name == name), None)
+    rows: tuple[GeneratorCheck, ...]
+    off_support_faces: tuple[str, ...]
+    in_support_nonfaces: tuple[str, ...]
+    recall_inflated: tuple[str, ...]
+    sentence: str
+    recall_sentence: str
 
 
 @dataclass(frozen=True)
@@ -1130,7 +1312,7 @@ class ClaimsDetails:
     b: FineB
     nulls: ClaimsNulls
     normality: ClaimsNormality
-    generators: GeneratorIntervals | None  #: None when the generate step has not run
+    generators: GeneratorChecks | None  #: None when the generate step has not run
     verdicts: Mapping[str, int]
 
 
@@ -1507,6 +1689,14 @@ class Run:
         return self.stats.published_reference
 
     @cached_property
+    def data_vs_published(self) -> DataVsPublished:
+        """This build's images beside the published study's CelebA."""
+        d, p = self.data, self.published
+        return DataVsPublished(n_images=d.n_images, published_images=p.celeba_images, image_size=d.image_size,
+                               published_size=p.rae_image_size, channels=d.channels,
+                               published_channels=p.celeba_channels)
+
+    @cached_property
     def arrays(self) -> StatsArrays:
         s = self.stats
         dims = {"N": s.N, "Q": len(s.components.quantile_levels), "B": s.components.bins,
@@ -1526,8 +1716,19 @@ class Run:
         kinds = [r.kind for r in g.table]
         if kinds.count("reference") != 1:
             raise ArtifactError(METRICS, f"'table' has {kinds.count('reference')} reference rows, expected 1")
-        if sorted(r.rank for r in g.table if r.kind == "generator") != list(range(1, len(kinds))):
-            raise ArtifactError(METRICS, "'table' ranks are not 1, 2, ... for the generators")
+        gens = [r for r in g.table if r.kind == "generator"]
+        for r in gens:
+            above = sum(o.intervals.score.low > r.intervals.score.high for o in gens
+                        if o.intervals.score.low is not None and r.intervals.score.high is not None)
+            if r.rank != 1 + above:
+                raise ArtifactError(METRICS, f"'table' rank of {r.name!r} is {r.rank}, but {above} score intervals lie "
+                                             "wholly above its own")
+            if len(r.intervals.score.repeats) != g.settings.repeats:
+                raise ArtifactError(METRICS, f"'table' row {r.name!r} has {len(r.intervals.score.repeats)} "
+                                             f"repetitions of its score, expected settings.repeats = "
+                                             f"{g.settings.repeats}")
+        if ("gmm" in g.generators) != (g.gmm_selection is not None):
+            raise ArtifactError(METRICS, "'gmm_selection' must be given exactly when gmm is among the generators")
         return g
 
     @cached_property

@@ -44,6 +44,11 @@ b with resolution (:func:`fine_b_scan`)
     2,000 quantiles, :data:`BOOT_QUANTILES`); the best b gets a percentile interval, and the *flat range* is the b whose distance is within ``flat_sd``
     bootstrap standard deviations of the minimum (W1 is convex in b, so it is one interval).
 
+Repetitions (:func:`mean_interval`, :func:`separated_ranks`)
+    A figure measured R times (the generate step refits every generator on R random
+    splits) is reported as the mean with its Student t interval; items are ranked only
+    where their intervals separate, and the others share a rank.
+
 All functions are library code: they take arrays and raise ValueError on bad input.
 """
 
@@ -84,16 +89,6 @@ def binomial_interval(count: float, total: float, level: float) -> tuple[float, 
     return float(ci.low), float(ci.high)
 
 
-def jeffreys_draws(count: float, total: float, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws of a share's Jeffreys posterior Beta(count + 1/2, total - count + 1/2).
-
-    For intervals of functions of shares (ratios, differences, harmonic means) by Monte
-    Carlo; its central interval is the Jeffreys interval of the share itself.
-    """
-    k = min(max(float(count), 0.0), float(total))
-    return rng.beta(k + 0.5, float(total) - k + 0.5, size=size)
-
-
 def ratio_interval(x1: int, n1: int, x2: int, n2: int, level: float) -> tuple[float, float, float]:
     """Ratio of two shares (x1/n1) / (x2/n2) with its Katz log interval.
 
@@ -116,6 +111,69 @@ def ratio_interval(x1: int, n1: int, x2: int, n2: int, level: float) -> tuple[fl
     z = float(sps.norm.isf((1.0 - level) / 2.0))
     centre = math.log((a / b) / (c / d))
     return ratio, math.exp(centre - z * se), math.exp(centre + z * se)
+
+
+def mean_interval(values, level: float, lower: float | None = None,
+                  upper: float | None = None) -> tuple[float, float, float]:
+    """Mean of repeated measurements with its Student t interval.
+
+    ``mean ± t((1 + level) / 2, R - 1) · sd / sqrt(R)`` over the R values (sd with
+    ddof = 1), clipped to [``lower``, ``upper``] (a metric's range, e.g. [0, 1] for a
+    share). Identical values give the zero-width interval [mean, mean].
+
+    Parameters
+    ----------
+    values : sequence of float, R >= 2 finite values
+    level : float in (0, 1)
+    lower, upper : float or None
+        The metric's range (None: unbounded).
+
+    Returns
+    -------
+    (mean, low, high)
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"an interval over repetitions needs at least 2 values, got {v.size}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("repeated measurements contain NaN or infinite values")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    mean = float(v.mean())
+    half = float(sps.t.ppf((1.0 + level) / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    low, high = mean - half, mean + half
+    if lower is not None:
+        low, mean = max(low, lower), max(mean, lower)
+    if upper is not None:
+        high, mean = min(high, upper), min(mean, upper)
+    return mean, low, high
+
+
+def separated_ranks(lows, highs) -> tuple[list[int], list[list[int]]]:
+    """Ranks that only separated intervals resolve (higher is better), and the ties.
+
+    The rank of item i is 1 + the number of items whose interval lies wholly above
+    its own (their low end above its high end), so an item ranks below another only
+    where the two intervals separate; items with equal intervals, or with none above
+    them, share a rank. ``ties[i]`` lists the other items whose (closed) intervals
+    overlap item i's.
+
+    Parameters
+    ----------
+    lows, highs : sequences of float, the same length, low <= high
+
+    Returns
+    -------
+    (ranks, ties)
+    """
+    lo, hi = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
+    if lo.shape != hi.shape or lo.ndim != 1:
+        raise ValueError("lows and highs must be 1-D sequences of the same length")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo > hi):
+        raise ValueError("every interval needs finite ends with low <= high")
+    ranks = [1 + int(np.sum(lo > hi[i])) for i in range(lo.size)]
+    ties = [[j for j in range(lo.size) if j != i and lo[j] <= hi[i] and lo[i] <= hi[j]] for i in range(lo.size)]
+    return ranks, ties
 
 
 # --------------------------------------------------------------------------- cross-fitting

@@ -757,26 +757,38 @@ def explorer_static_figure(sample_z: np.ndarray, top_index: np.ndarray, top_abs:
 # --------------------------------------------------------------------------- chapter 5
 
 def metric_bars_chart(names: Sequence[str], values: Sequence[float | None], metric: str, title: str,
-                      reference: float | None = None, fmt: str = ".3f", higher_is_better: bool | None = None):
+                      reference: float | None = None, fmt: str = ".3f", higher_is_better: bool | None = None,
+                      lows: Sequence[float | None] | None = None, highs: Sequence[float | None] | None = None):
     """One metric per generator as horizontal bars (no bar for None), optional reference rule.
 
     The bar of ``uniform`` is red and that of a name starting with "real" (the
-    reference row) grey.
+    reference row) grey. ``lows``/``highs`` (aligned with ``names``) draw each value's
+    interval as a black error bar.
     """
     alt = _alt()
     def kind(name):
         return "uniform" if name == "uniform" else "reference" if str(name).startswith("real") else "generator"
-    data = [{"generator": nm, "value": _r(v), "kind": kind(nm)} for nm, v in zip(names, values)
-            if v is not None and np.isfinite(float(v))]
+    lows = lows if lows is not None else [None] * len(names)
+    highs = highs if highs is not None else [None] * len(names)
+    data = [{"generator": nm, "value": _r(v), "kind": kind(nm), "low": None if lo is None else _r(lo),
+             "high": None if hi is None else _r(hi)}
+            for nm, v, lo, hi in zip(names, values, lows, highs) if v is not None and np.isfinite(float(v))]
     order = sorted(data, key=lambda r: r["value"], reverse=bool(higher_is_better))
+    y = alt.Y("generator:N", title=None, sort=[r["generator"] for r in order])
+    tooltip = ["generator:N", alt.Tooltip("value:Q", format=fmt)]
+    if any(r["low"] is not None for r in data):
+        tooltip += [alt.Tooltip("low:Q", format=fmt), alt.Tooltip("high:Q", format=fmt)]
     bars = alt.Chart(alt.Data(values=data)).mark_bar().encode(
-        y=alt.Y("generator:N", title=None, sort=[r["generator"] for r in order]),
-        x=alt.X("value:Q", title=metric),
+        y=y, x=alt.X("value:Q", title=metric),
         color=alt.Color("kind:N", legend=None, scale=alt.Scale(
             domain=["generator", "uniform", "reference"],
             range=[COLORS["real"], COLORS["artificial"], COLORS["published"]])),
-        tooltip=["generator:N", alt.Tooltip("value:Q", format=fmt)])
+        tooltip=tooltip)
     layers = [bars]
+    ranged = [r for r in data if r["low"] is not None and r["high"] is not None]
+    if ranged:
+        layers.append(alt.Chart(alt.Data(values=ranged)).mark_rule(color="black", strokeWidth=1.5).encode(
+            y=y, x="low:Q", x2="high:Q", tooltip=tooltip))
     if reference is not None and np.isfinite(reference):
         layers.append(alt.Chart(alt.Data(values=[{"x": _r(reference), "label": "real vs real"}])).mark_rule(
             color="black", strokeDash=[4, 3]).encode(x="x:Q", tooltip=["label:N", "x:Q"]))

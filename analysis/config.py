@@ -192,8 +192,28 @@ class GenerateConfig:
     # Half-width b of the uniform generator; 0 = the b-scan's value (stats/stats.json b.used),
     # or, without stats.json, b = median |z| / sqrt(N/3) measured on the fit part. At most 1e9.
     b: float = _f(0.0, min=0.0, max=1e9)
-    # Gaussian mixture components of the gmm generator.
-    gmm_components: int = _f(10, min=1, max=1000)
+    # Repetitions of the whole comparison (>= 2): each draws a new fit/held-out split and new
+    # generator seeds (both derived from run.seed), refits every generator and measures every
+    # metric again; metrics.json reports each metric's mean over the repetitions with its
+    # Student t interval, and ranks generators only where their score intervals separate.
+    repeats: int = _f(5, min=2, max=1000)
+    # Confidence level of those intervals.
+    level: float = _f(0.95, gt=0.5, max=0.999)
+    # Candidate component counts of the gmm generator; with gmm_covariance, the candidates
+    # among which gmm_selection chooses (on the first repetition's fit part). Also the
+    # report's gmm sweep.
+    gmm_components: list[int] = _f([1, 2, 5, 10, 20])
+    # Candidate covariance types of the gmm generator: "full" and/or "diag".
+    gmm_covariance: list[str] = _f(["full", "diag"])
+    # How the gmm's component count and covariance type are chosen: "heldout" (highest mean
+    # log-likelihood of a held-out share, generate.holdout_fraction, of the fit part, the
+    # candidates fitted on the rest) or "bic" (lowest BIC on the same training part).
+    gmm_selection: str = _f("heldout", choices=("heldout", "bic"))
+    # Regularisation added to every gmm covariance's diagonal, relative to the mean
+    # per-component variance of the fit points (scikit-learn's reg_covar is this times that
+    # variance). Full covariances of fewer than N + 1 points per component are singular
+    # without it.
+    gmm_reg: float = _f(0.01, min=0.0, max=100.0)
     # Outlier cut of mvn-core in Mahalanobis "sigmas": the radius a Gaussian exceeds with
     # the probability of a 1-D k-sigma event (k = 3: 0.27 %).
     core_sigma: float = _f(3.0, gt=0.0)
@@ -202,9 +222,9 @@ class GenerateConfig:
     gmm_max_points: int = _f(20000, min=0)
     # Confidence level of the pca-ellipsoid generator.
     confidence: float = _f(0.95, gt=0.0, max=1.0)
-    # Sweeps for the report's chart (latent precision/recall/density/coverage per value):
-    # gmm component counts, and pca-ellipsoid confidence levels in (0, 1]. Empty = no sweep.
-    sweep_components: list[int] = _f([1, 2, 5, 10, 20])
+    # Sweep for the report's chart (latent precision/recall/density/coverage per value):
+    # pca-ellipsoid confidence levels in (0, 1]. Empty = no sweep. (The gmm's sweep is its
+    # selection over gmm_components.)
     sweep_confidence: list[float] = _f([0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
 
 

@@ -6,8 +6,22 @@ measures how close they come to real faces (:mod:`analysis.metrics`).
 
 Procedure
 ---------
-1. Split the n real points at random (seed ``run.seed``) into a *fit part* and a
-   *held-out part* (``generate.holdout_fraction``). Generators see only the fit part.
+The whole comparison (steps 1-4) is repeated ``generate.repeats`` times (at least 2,
+default 5). Repetition r draws a new split and new generator seeds, both derived from
+``run.seed`` (``settings.repeat_seeds``: [split seed, generator seed] per repetition),
+so every generator is refitted and every metric measured again; the table reports each
+metric's mean over the repetitions with its Student t interval at ``generate.level``
+(:func:`analysis.calibration.mean_interval`: mean ± t · sd / sqrt(R), clipped to the
+metric's range; ``settings.interval`` = ``"student-t"``). The intervals thus include
+the choice of split, the refit and the sampling of the evaluated points.
+
+0. The gmm's component count and covariance type are chosen once, on the first
+   repetition's fit part (:class:`analysis.generators.GMMSelector`): every candidate of
+   ``gmm_components`` x ``gmm_covariance`` is fitted on a share 1 - ``holdout_fraction``
+   of the fit part and scored by its mean log-likelihood on the rest (or by BIC,
+   ``gmm_selection``); every repetition fits the chosen configuration.
+1. Split the n real points at random into a *fit part* and a *held-out part*
+   (``generate.holdout_fraction``). Generators see only the fit part.
 2. The *real set* is up to ``n_samples`` held-out points. Every row of the table
    compares ``n_fake = min(n_samples, fit part)`` points with it: for a generator,
    its samples; for the reference row ``real (held-out)``, ``n_fake`` random fit-part
@@ -24,11 +38,14 @@ Procedure
    reconstructions are from the raw images is reported once, in
    ``image_reference``. The re-encoding gap |E(D(z)) - z| is measured on the same
    decoded points.
-5. Sweeps (for the report's chart): the latent k-NN metrics of ``gmm`` for each
-   component count in ``sweep_components`` and of ``pca-ellipsoid`` for each level in
-   ``sweep_confidence``.
-6. Contact sheets of the first ``n_images`` decoded points per generator, and of
-   the same number of held-out real images and their reconstructions.
+5. Ranks: a generator's rank is 1 + the number of generators whose score interval
+   lies wholly above its own (:func:`analysis.calibration.separated_ranks`), so
+   generators whose intervals overlap are not ranked apart.
+6. Sweeps (for the report's chart), on the first repetition: the latent k-NN metrics of
+   the gmm selection's candidates of the chosen covariance type, by component count,
+   and of ``pca-ellipsoid`` for each level in ``sweep_confidence``.
+7. Contact sheets of the first ``n_images`` decoded points per generator (first
+   repetition), and of the same number of held-out real images and their reconstructions.
 
 The uniform generator's half-width b is ``generate.b`` if set (> 0), else the
 b-scan's value ``b.used`` from ``stats/stats.json``, else (no stats.json) measured
@@ -47,7 +64,8 @@ Outputs in ``<run>/generate/``
         ``n_image``, ``n_image_real``: decoded points per row and held-out
         reconstructions in the pixel metrics; ``n_images``: images per contact sheet; ``image_shape``
         [C, S, S]; ``k``; ``copy_quantile`` and ``copy_share_limit`` (see ``copies``);
-        ``holdout_fraction``; ``seed``;
+        ``holdout_fraction``; ``seed`` (``run.seed``); ``repeats``; ``level``;
+        ``interval`` (``"student-t"``); ``repeat_seeds``;
         ``b``: {``value``, ``source``: ``"config"`` | ``"stats.json"`` | ``"measured"``};
         ``spread``: RMS distance of the fit-part points from their centroid (the scale
         of ``reencode_gap_rel``); ``real_radius_mean``: mean |z| of the real set;
@@ -55,10 +73,14 @@ Outputs in ``<run>/generate/``
         ``spread`` (≈ 0 when latents.npy was encoded by this model);
         ``generators``: the names in config order.
     ``table``
-        List of rows, the reference row first, then generators by rank. Each row:
-        ``name``; ``kind`` (``"reference"`` | ``"generator"``); ``rank`` (1 = best,
-        null for the reference); ``score`` = harmonic mean of ``precision`` and
-        ``coverage`` (fidelity and diversity both needed; the ranking key, ties by name);
+        List of rows, the reference row first, then generators by rank, mean score and
+        name. Every metric below is the mean over the repetitions (null if undefined in
+        a repetition), and ``intervals`` holds, per metric, {``low``, ``high``,
+        ``repeats``: the R values}. Each row: ``name``; ``kind`` (``"reference"`` |
+        ``"generator"``); ``rank`` (1 = best, null for the reference; see Procedure 5)
+        and ``tied_with`` (the generators whose score intervals overlap this one's;
+        empty for the reference); ``score`` = harmonic mean of ``precision`` and
+        ``coverage`` per repetition (fidelity and diversity both needed);
         latent metrics ``in_support`` (share of points inside the real k-NN support,
         equal to ``precision`` by definition), ``precision``, ``recall``,
         ``density``, ``coverage``, ``nn_real_mean`` (mean distance to the nearest
@@ -74,28 +96,40 @@ Outputs in ``<run>/generate/``
         held-out reference; for the reference row the odd rows of the real set play
         the generated points (its own points are fit-part points, trivially copies),
         so it shows the values of genuinely new data (about 0.05 and 1); ``copies``:
-        ``copy_share`` > ``settings.copy_share_limit`` (twice what new data give).
-    ``image_reference``
+        mean ``copy_share`` > ``settings.copy_share_limit`` (twice what new data give).
+    ``image_reference`` (first repetition)
         Pixel metrics against the raw held-out images (not reconstructions):
         ``raw`` for raw fit-part images (real vs real, no decoder involved) and
         ``reconstructed`` for the reconstructions of the same fit-part points (the
         cost of the decoder's blur).
     ``generators``
-        Per name: ``class``, ``params`` (hyper-parameters as fitted) and ``fitted``
-        (fitted scalars: ``b`` for uniform; ``kept_fraction``, ``threshold``,
-        ``tail_probability`` for mvn-core; ``chi2_threshold`` for pca-ellipsoid;
-        ``converged``, ``n_iter``, ``n_fit_points`` for gmm).
+        Per name: ``class``, ``params`` (hyper-parameters of the first repetition) and
+        ``fitted`` (its fitted scalars: ``b`` for uniform; ``kept_fraction``,
+        ``threshold``, ``tail_probability`` for mvn-core; ``chi2_threshold`` for
+        pca-ellipsoid; for gmm its EM convergence ``converged``, ``n_iter``,
+        ``lower_bound`` (per-point log-likelihood bound on the fit points), and
+        ``reg_covar``, ``n_fit_points``); ``repeats``: the ``fitted`` scalars of every
+        repetition.
+    ``gmm_selection``
+        Null when gmm is not among the generators; else ``criterion`` (``"heldout"`` |
+        ``"bic"``), ``validation_fraction``, ``n_train``, ``n_validation``,
+        ``reg_relative``; ``candidates``: one object per candidate (``n_components``,
+        ``covariance_type``, ``heldout_loglik`` (mean log-likelihood per validation
+        point), ``bic`` (on the training part), ``converged``, ``n_iter``,
+        ``lower_bound``; all null and ``error`` set when it could not be fitted); and
+        ``chosen`` {``n_components``, ``covariance_type``}.
     ``sweeps``
-        ``gmm_components`` and ``pca_confidence``, each {``parameter``, ``values``,
-        ``precision``, ``recall``, ``density``, ``coverage``}: lists aligned with
-        ``values``; a null entry is a setting that could not be fitted (see notes).
+        ``gmm_components`` (the selection's candidates of the chosen covariance type,
+        fitted on its training part) and ``pca_confidence``, each {``parameter``,
+        ``values``, ``precision``, ``recall``, ``density``, ``coverage``}: lists aligned
+        with ``values``; a null entry is a setting that could not be fitted (see notes).
     ``files``
         ``samples``: ``"samples.npz"``; ``sheets``: {``real``, ``reconstructed``,
         and one per generator name}: PNG file names in the same directory.
     ``notes``
         Sentences on anything clipped, skipped, measured instead of read, or not
         converged.
-``samples.npz``
+``samples.npz`` (first repetition)
     ``z_<name>`` (n_images, N) float32 and ``images_<name>`` (n_images, C, S, S)
     uint8 for every generator; ``z_real``, ``images_real`` and
     ``images_reconstructed`` for the real sheet.
@@ -118,11 +152,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from analysis import calibration as cal
 from analysis import geometry, steps
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
 from analysis.errors import UserError, eprint
-from analysis.generators import GENERATORS, LatentGenerator, make_generator
+from analysis.generators import GENERATORS, GMMGenerator, GMMSelector, LatentGenerator, make_generator
 from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.steps import load_images, open_latents
@@ -132,15 +167,24 @@ REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
 COPY_SHARE_LIMIT = 2 * COPY_QUANTILE  # a row whose copy share exceeds this copies its fit points
 FITTED_ATTRIBUTES = ("b_", "kept_fraction_", "threshold_", "tail_probability_", "chi2_threshold_",
-                     "converged_", "n_iter_", "n_fit_points_")
+                     "converged_", "n_iter_", "lower_bound_", "reg_covar_", "n_fit_points_")
+#: Every metric of a table row, with its range (lower, upper; None = unbounded), to which
+#: its interval is clipped.
+METRICS = {"score": (0.0, 1.0), "in_support": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+           "density": (0.0, None), "coverage": (0.0, 1.0), "nn_real_mean": (0.0, None), "radius_w1": (0.0, None),
+           "radius_mean": (0.0, None), "pixel_precision": (0.0, 1.0), "pixel_recall": (0.0, 1.0),
+           "pixel_density": (0.0, None), "pixel_coverage": (0.0, 1.0), "pixel_nn_real_mean": (0.0, None),
+           "reencode_gap": (0.0, None), "reencode_gap_rel": (0.0, None), "copy_share": (0.0, 1.0),
+           "nn_fit_ratio": (0.0, None)}
+INTERVAL = "student-t"  # settings.interval: mean over the repetitions with its Student t interval
 SWEEP_METRICS = ("precision", "recall", "density", "coverage")
 #: What to change when a generator cannot be fitted to these points (the generator says why).
 FIT_FIX = {
     "uniform": "set generate.b > 0, or 0 to use the b-scan's value",
     "mvn-core": "raise generate.core_sigma, or encode more images",
     "pca-ellipsoid": "set generate.confidence in (0, 1], e.g. 0.95",
-    "gmm": "use fewer components (generate.gmm_components), raise generate.gmm_max_points (0 = all points) "
-           "or encode more images",
+    "gmm": "use fewer components (generate.gmm_components), raise generate.gmm_reg, raise "
+           "generate.gmm_max_points (0 = all points) or encode more images",
 }
 FIT_FIX_OTHER = "encode more images, lower generate.holdout_fraction, or drop it from generate.generators"
 
@@ -237,10 +281,8 @@ def check_config(cfg: Config) -> None:
     if dup:
         raise UserError(f"config key 'generate.generators' lists {', '.join(dup)} more than once",
                         "list each generator once")
-    for i, c in enumerate(g.sweep_components):
-        if c < 1:
-            raise UserError(f"config key 'generate.sweep_components[{i}]' = {c} must be >= 1",
-                            "use positive component counts, e.g. [1, 2, 5, 10, 20]")
+    if "gmm" in g.generators:
+        _check_gmm_config(g)
     for i, q in enumerate(g.sweep_confidence):
         if not 0.0 < q <= 1.0:
             raise UserError(f"config key 'generate.sweep_confidence[{i}]' = {q} is not in (0, 1]",
@@ -248,6 +290,26 @@ def check_config(cfg: Config) -> None:
     if g.image_points <= g.k:
         raise UserError(f"generate.image_points = {g.image_points} must exceed generate.k = {g.k}",
                         "raise generate.image_points or lower generate.k")
+
+
+def _check_gmm_config(g: GenerateConfig) -> None:
+    """The gmm's candidate lists: not empty, no repeats, valid values."""
+    for key, values, example in (("gmm_components", g.gmm_components, "[1, 2, 5, 10, 20]"),
+                                 ("gmm_covariance", g.gmm_covariance, '["full", "diag"]')):
+        if not values:
+            raise UserError(f"config key 'generate.{key}' is empty", f"list at least one candidate, e.g. {example}")
+        if len(set(values)) < len(values):
+            raise UserError(f"config key 'generate.{key}' lists a candidate more than once",
+                            "list each candidate once")
+    for i, c in enumerate(g.gmm_components):
+        if c < 1:
+            raise UserError(f"config key 'generate.gmm_components[{i}]' = {c} must be >= 1",
+                            "use positive component counts, e.g. [1, 2, 5, 10, 20]")
+    for i, c in enumerate(g.gmm_covariance):
+        if c not in GMMGenerator.COVARIANCE_TYPES:
+            opts = ", ".join(repr(x) for x in GMMGenerator.COVARIANCE_TYPES)
+            raise UserError(f"config key 'generate.gmm_covariance[{i}]' = {c!r} is not one of {opts}",
+                            f"use covariance types from {opts}")
 
 
 def check_inputs(cfg: Config, run_dir: Path, z: np.ndarray, images) -> None:
@@ -389,7 +451,6 @@ def evaluate(judge: Judge, name: str, kind: str, pts: np.ndarray,
     row = {"name": name, "kind": kind, **M.latent_metrics(judge.z_real, pts, judge.k)}
     row.update(M.copy_metrics(judge.z_fit, judge.z_real[0::2], pts if copy_probe is None else copy_probe,
                               COPY_QUANTILE))
-    row["copies"] = bool(row["copy_share"] > COPY_SHARE_LIMIT)
     dec = judge.decode(pts[:max(judge.n_image, judge.n_sheet)])
     row.update(M.image_metrics(judge.real_pix, dec[:judge.n_image], judge.k))
     row.update(M.reencoding_gap(pts[:judge.n_image], judge.encode(dec[:judge.n_image]), judge.spread))
@@ -432,12 +493,17 @@ def real_examples(judge: Judge, images, z: np.ndarray, sp: Split) -> tuple[dict,
     return samples, sheets, gap, reference
 
 
-# ---------------------------------------------------------------- 4. the generators, ranked
+# ---------------------------------------------------------------- 4. the generators
 
-def _params(name: str, cfg: Config, b: float | None) -> dict:
-    """Hyper-parameters of generator ``name`` from the config."""
+def repeat_seeds(seed: int, repeats: int) -> list[tuple[int, int]]:
+    """(split seed, generator seed) of each repetition, derived from ``run.seed``."""
+    return [tuple(int(x) for x in np.random.SeedSequence([seed, r]).generate_state(2)) for r in range(repeats)]
+
+
+def _params(name: str, cfg: Config, b: float | None, seed: int, gmm: dict | None) -> dict:
+    """Hyper-parameters of generator ``name``: from the config, and for gmm the selection's choice."""
     g = cfg.generate
-    p: dict = {"random_state": cfg.run.seed}
+    p: dict = {"random_state": seed}
     if name == "uniform":
         p["b"] = b
     elif name == "mvn-core":
@@ -445,7 +511,8 @@ def _params(name: str, cfg: Config, b: float | None) -> dict:
     elif name == "pca-ellipsoid":
         p["confidence"] = g.confidence
     elif name == "gmm":
-        p["n_components"] = g.gmm_components
+        p.update(gmm or {})
+        p["reg_relative"] = g.gmm_reg
         p["max_fit_points"] = g.gmm_max_points or None
     return p
 
@@ -459,15 +526,40 @@ def fit_generator(name: str, params: dict, z_fit: np.ndarray) -> LatentGenerator
                         FIT_FIX.get(name, FIT_FIX_OTHER)) from None
 
 
-def generator_notes(name: str, gen: LatentGenerator, n_fit: int, N: int, g: GenerateConfig) -> list[str]:
-    """Sentences on a fitted generator that did not converge or saw fewer points."""
-    notes = []
-    if name == "gmm" and not gen.converged_:
-        notes.append(f"gmm: EM did not converge in {gen.n_iter_} iterations")
-    if name == "gmm" and gen.n_fit_points_ / g.gmm_components < N + 1:
-        notes.append(f"gmm: about {gen.n_fit_points_ // g.gmm_components} fit points per component, fewer "
-                     f"than N + 1 = {N + 1}: the component covariances are rank-deficient (held up by "
-                     "reg_covar), so the mixture can reproduce the fit points closely")
+def select_gmm(cfg: Config, z_fit: np.ndarray, seed: int) -> tuple[GMMSelector | None, dict | None]:
+    """The gmm's component count and covariance type, chosen on ``z_fit`` (None, None without gmm).
+
+    Returns the fitted :class:`GMMSelector` and the ``gmm_selection`` entry of metrics.json.
+    """
+    g = cfg.generate
+    if "gmm" not in g.generators:
+        return None, None
+    sel = GMMSelector(n_components=tuple(g.gmm_components), covariance_types=tuple(g.gmm_covariance),
+                      criterion=g.gmm_selection, validation_fraction=g.holdout_fraction, reg_relative=g.gmm_reg,
+                      max_fit_points=g.gmm_max_points or None, random_state=seed)
+    try:
+        sel.fit(z_fit)
+    except ValueError as e:
+        raise UserError(f"generator 'gmm' cannot be fitted to these points: {e}", FIT_FIX["gmm"]) from None
+    doc = {"criterion": g.gmm_selection, "validation_fraction": g.holdout_fraction, "n_train": sel.n_train_,
+           "n_validation": sel.n_validation_, "reg_relative": g.gmm_reg, "candidates": sel.results_,
+           "chosen": dict(sel.best_params_)}
+    return sel, doc
+
+
+def generator_notes(name: str, gens: list[LatentGenerator], n_fit: int, N: int, g: GenerateConfig) -> list[str]:
+    """Sentences on a generator that did not converge in some repetition or saw fewer points."""
+    notes, gen = [], gens[0]
+    if name == "gmm":
+        stalled = sum(not x.converged_ for x in gens)
+        if stalled:
+            notes.append(f"gmm: EM did not converge within {gen.max_iter} iterations in {stalled} of {len(gens)} "
+                         "repetitions")
+        if gen.covariance_type == "full" and gen.n_fit_points_ / gen.n_components < N + 1:
+            notes.append(f"gmm: about {gen.n_fit_points_ // gen.n_components} fit points per component, fewer "
+                         f"than N + 1 = {N + 1}: the full component covariances are rank-deficient and held up by "
+                         f"the regularisation (generate.gmm_reg = {g.gmm_reg:g} of the mean variance, "
+                         f"reg_covar = {gen.reg_covar_:.3g})")
     if getattr(gen, "n_fit_points_", n_fit) < n_fit:
         notes.append(f"{name} was fitted on {gen.n_fit_points_} random fit-part points "
                      f"(generate.gmm_max_points)")
@@ -478,32 +570,122 @@ def _fitted(gen: LatentGenerator) -> dict:
     return {a.rstrip("_"): getattr(gen, a) for a in FITTED_ATTRIBUTES if hasattr(gen, a)}
 
 
+@dataclass
+class Repeat:
+    """One repetition of the comparison: its table rows (reference first) and fitted generators."""
+
+    rows: list[dict]
+    generators: dict[str, LatentGenerator]
+
+
+def evaluate_repeat(judge: Judge, cfg: Config, z: np.ndarray, sp: Split, b: float | None, seed: int,
+                    gmm: dict | None, keep: tuple[dict, dict] | None = None) -> Repeat:
+    """The reference row and every configured generator (fitted on this split's fit part), in config order.
+
+    ``keep`` = (samples, sheets) of the first repetition: each generator's points and
+    images are added to ``samples`` and its contact sheet to ``sheets``.
+    """
+    reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
+                            copy_probe=judge.z_real[1::2])
+    rows, gens = [reference], {}
+    for name in cfg.generate.generators:
+        gen = fit_generator(name, _params(name, cfg, b, seed, gmm), judge.z_fit)
+        pts = gen.sample(sp.n_fake)
+        row, u8 = evaluate(judge, name, "generator", pts)
+        rows.append(row)
+        gens[name] = gen
+        if keep is not None:
+            samples, sheets = keep
+            samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
+            sheets[name] = contact_sheet(u8)
+    return Repeat(rows=rows, generators=gens)
+
+
+# ---------------------------------------------------------------- 5. over the repetitions, ranked
+
+def summarise(reps: list[dict], level: float) -> dict:
+    """One row of the table from its repetitions: each metric's mean and interval (see the module docstring)."""
+    row = {"name": reps[0]["name"], "kind": reps[0]["kind"]}
+    intervals = {}
+    for m, (lower, upper) in METRICS.items():
+        vals = [r[m] for r in reps]
+        finite = [v is not None and math.isfinite(v) for v in vals]
+        if all(finite):
+            mean, low, high = cal.mean_interval(vals, level, lower, upper)
+            row[m], intervals[m] = mean, {"low": low, "high": high, "repeats": [float(v) for v in vals]}
+        else:
+            row[m] = None
+            intervals[m] = {"low": None, "high": None,
+                            "repeats": [float(v) if ok else None for v, ok in zip(vals, finite)]}
+    row["copies"] = bool(row["copy_share"] > COPY_SHARE_LIMIT)
+    row["intervals"] = intervals
+    return row
+
+
 def rank(rows: list[dict]) -> list[dict]:
-    """The table: the reference row first (rank None), then the generators by score (1 = best, ties by name)."""
-    ranked = sorted(rows[1:], key=lambda r: (-r["score"], r["name"]))
-    for i, r in enumerate(ranked, 1):
-        r["rank"] = i
-    rows[0]["rank"] = None
-    return [rows[0]] + ranked
+    """The table: the reference row first (rank None), then the generators by rank, score and name.
+
+    A generator's rank is 1 + the number of generators whose score interval lies wholly
+    above its own (:func:`analysis.calibration.separated_ranks`); ``tied_with`` names the
+    generators whose score intervals overlap its own.
+    """
+    gens = rows[1:]
+    ranks, ties = cal.separated_ranks([r["intervals"]["score"]["low"] for r in gens],
+                                      [r["intervals"]["score"]["high"] for r in gens])
+    for r, k, t in zip(gens, ranks, ties):
+        r["rank"], r["tied_with"] = k, sorted(gens[j]["name"] for j in t)
+    rows[0]["rank"], rows[0]["tied_with"] = None, []
+    return [rows[0]] + sorted(gens, key=lambda r: (r["rank"], -r["score"], r["name"]))
 
 
-# ---------------------------------------------------------------- 5. sweeps
+def table_of(repeats: list[Repeat], level: float) -> list[dict]:
+    """The ranked table of metrics.json from the repetitions' rows."""
+    rows = [summarise([rep.rows[i] for rep in repeats], level) for i in range(len(repeats[0].rows))]
+    return rank(rows)
+
+
+# ---------------------------------------------------------------- 6. sweeps
 
 def sweep(name: str, param: str, values: list, cfg: Config, b: float | None, judge: Judge,
-          n_fake: int) -> tuple[dict, list[str]]:
+          n_fake: int, seed: int) -> tuple[dict, list[str]]:
     """Latent k-NN metrics of generator ``name`` for each value of ``param``; settings that cannot be
     fitted give nulls and a note."""
     out = {"parameter": param, "values": list(values), **{m: [] for m in SWEEP_METRICS}}
     notes = []
     for v in values:
         try:
-            gen = make_generator(name, **{**_params(name, cfg, b), param: v}).fit(judge.z_fit)
+            gen = make_generator(name, **{**_params(name, cfg, b, seed, None), param: v}).fit(judge.z_fit)
             res = M.prdc(judge.z_real, gen.sample(n_fake), judge.k)
         except ValueError as e:
             notes.append(f"sweep {name} {param} = {v} skipped: {e}")
             res = {m: None for m in SWEEP_METRICS}
         for m in SWEEP_METRICS:
             out[m].append(res[m])
+    return out, notes
+
+
+def selection_sweep(sel: GMMSelector | None, judge: Judge, n_fake: int) -> tuple[dict, list[str]]:
+    """Latent k-NN metrics of the gmm selection's candidates of the chosen covariance type, by
+    component count (fitted on the selection's training part); nulls where a candidate failed."""
+    out = {"parameter": "n_components", "values": [], **{m: [] for m in SWEEP_METRICS}}
+    if sel is None:
+        return out, []
+    notes, cov = [], sel.best_params_["covariance_type"]
+    for res, est in zip(sel.results_, sel.estimators_):
+        if res["covariance_type"] != cov:
+            continue
+        out["values"].append(res["n_components"])
+        if est is None:
+            notes.append(f"gmm with {res['n_components']} {cov} components could not be fitted: {res['error']}")
+            m = {k: None for k in SWEEP_METRICS}
+        else:
+            m = M.prdc(judge.z_real, est.sample(n_fake), judge.k)
+        for k in SWEEP_METRICS:
+            out[k].append(m[k])
+    failed = [f"{r['n_components']} {r['covariance_type']}" for r in sel.results_
+              if r["error"] and r["covariance_type"] != cov]
+    if failed:
+        notes.append(f"gmm selection: the candidates {', '.join(failed)} could not be fitted")
     return out, notes
 
 
@@ -535,65 +717,68 @@ def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
 
 
 def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
-    """Split, resolve b, evaluate the reference and every generator, rank, sweep; write ``generate/``."""
+    """Repeat the comparison on new splits, summarise and rank, sweep; write ``generate/``."""
     g = cfg.generate
     z, images = open_latents(run_dir / "latents.npy"), load_images(run_dir)
     check_inputs(cfg, run_dir, z, images)
-    sp = split_points(*z.shape, g, cfg.run.seed)
+    seeds = repeat_seeds(cfg.run.seed, g.repeats)
+    splits = [split_points(*z.shape, g, split_seed) for split_seed, _ in seeds]
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
     model, device = load_trained(cfg, run_dir)
+    sp, seed = splits[0], seeds[0][1]
     judge = make_judge(model, device, g, z, sp)
-    reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
-                            copy_probe=judge.z_real[1::2])
+    sel, selection = select_gmm(cfg, judge.z_fit, seed)
+    gmm = dict(sel.best_params_) if sel is not None else None
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
-    rows, info, gen_notes = evaluate_generators(judge, cfg, b, sp, samples, sheets)
-    table = rank([reference, *rows])
-    sweeps, sweep_notes = all_sweeps(cfg, b, judge, sp.n_fake)
+    repeats = [evaluate_repeat(judge, cfg, z, sp, b, seed, gmm, keep=(samples, sheets))]
+    for r in range(1, g.repeats):
+        repeats.append(evaluate_repeat(make_judge(model, device, g, z, splits[r]), cfg, z, splits[r], b,
+                                       seeds[r][1], gmm))
+        eprint(f"generate: repetition {r + 1} of {g.repeats} done")
+    table = table_of(repeats, g.level)
+    info, gen_notes = generators_info(repeats, cfg, len(sp.fit), z.shape[1])
+    sweeps, sweep_notes = all_sweeps(cfg, b, judge, sp.n_fake, seed, sel)
     b_value = info["uniform"]["fitted"]["b"] if "uniform" in info else b
-    doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap),
-           "table": table, "image_reference": image_reference, "generators": info, "sweeps": sweeps,
-           "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
+    doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap,
+                                   seeds),
+           "table": table, "image_reference": image_reference, "generators": info, "gmm_selection": selection,
+           "sweeps": sweeps, "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
            "notes": split_notes(sp, g) + b_notes + gen_notes + sweep_notes}
     written = write_outputs(run_dir / "generate", doc, samples, sheets)
-    eprint(f"generate: {len(table) - 1} generators, best {table[1]['name'] if len(table) > 1 else '-'}; "
-           f"real precision {table[0]['precision']:.3f} -> {run_dir / 'generate'}")
+    for row in table[1:]:
+        iv = row["intervals"]
+        eprint(f"generate: {row['rank']:>2} {row['name']:22s} score {row['score']:.3f} "
+               f"[{iv['score']['low']:.3f}, {iv['score']['high']:.3f}]  pixel precision {row['pixel_precision']:.3f}"
+               + (f"  tied with {', '.join(row['tied_with'])}" if row["tied_with"] else ""))
+    chosen = f"; gmm: {gmm['n_components']} {gmm['covariance_type']} components" if gmm else ""
+    eprint(f"generate: {len(table) - 1} generators over {g.repeats} repetitions{chosen}; real precision "
+           f"{table[0]['precision']:.3f} -> {run_dir / 'generate'}")
     return steps.Written(outputs=tuple(written))
 
 
-def evaluate_generators(judge: Judge, cfg: Config, b: float | None, sp: Split, samples: dict,
-                        sheets: dict) -> tuple[list[dict], dict, list[str]]:
-    """Fit, sample and evaluate every configured generator, in config order.
-
-    Adds each generator's points and images to ``samples`` and its contact sheet to
-    ``sheets``. Returns the table rows, the ``generators`` entry of metrics.json
-    (class, hyper-parameters, fitted scalars) and notes.
-    """
-    g = cfg.generate
-    rows, info, notes = [], {}, []
-    for name in g.generators:
-        gen = fit_generator(name, _params(name, cfg, b), judge.z_fit)
-        pts = gen.sample(sp.n_fake)
-        row, u8 = evaluate(judge, name, "generator", pts)
-        rows.append(row)
-        info[name] = {"class": type(gen).__name__, "params": gen.get_params(), "fitted": _fitted(gen)}
-        samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
-        sheets[name] = contact_sheet(u8)
-        notes += generator_notes(name, gen, len(sp.fit), judge.z_fit.shape[1], g)
-        eprint(f"generate: {name:22s} precision {row['precision']:.3f} coverage {row['coverage']:.3f} "
-               f"pixel precision {row['pixel_precision']:.3f}")
-    return rows, info, notes
+def generators_info(repeats: list[Repeat], cfg: Config, n_fit: int, N: int) -> tuple[dict, list[str]]:
+    """The ``generators`` entry of metrics.json (class, hyper-parameters and fitted scalars of the
+    first repetition, fitted scalars of every repetition) and notes on the fits."""
+    info, notes = {}, []
+    for name in cfg.generate.generators:
+        gens = [rep.generators[name] for rep in repeats]
+        info[name] = {"class": type(gens[0]).__name__, "params": gens[0].get_params(), "fitted": _fitted(gens[0]),
+                      "repeats": [_fitted(x) for x in gens]}
+        notes += generator_notes(name, gens, n_fit, N, cfg.generate)
+    return info, notes
 
 
-def all_sweeps(cfg: Config, b: float | None, judge: Judge, n_fake: int) -> tuple[dict, list[str]]:
-    """The ``sweeps`` of metrics.json: gmm over ``generate.sweep_components``, pca-ellipsoid over
-    ``generate.sweep_confidence``; and notes on settings that could not be fitted."""
-    g = cfg.generate
-    gmm, notes_gmm = sweep("gmm", "n_components", g.sweep_components, cfg, b, judge, n_fake)
-    pca, notes_pca = sweep("pca-ellipsoid", "confidence", g.sweep_confidence, cfg, b, judge, n_fake)
+def all_sweeps(cfg: Config, b: float | None, judge: Judge, n_fake: int, seed: int,
+               sel: GMMSelector | None) -> tuple[dict, list[str]]:
+    """The ``sweeps`` of metrics.json: the gmm selection's candidates by component count, pca-ellipsoid
+    over ``generate.sweep_confidence``; and notes on settings that could not be fitted."""
+    gmm, notes_gmm = selection_sweep(sel, judge, n_fake)
+    pca, notes_pca = sweep("pca-ellipsoid", "confidence", cfg.generate.sweep_confidence, cfg, b, judge, n_fake, seed)
     return {"gmm_components": gmm, "pca_confidence": pca}, notes_gmm + notes_pca
 
 
-def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b: dict, encoder_gap: float) -> dict:
+def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b: dict, encoder_gap: float,
+                seeds: list[tuple[int, int]]) -> dict:
     """The ``settings`` of metrics.json: sizes, parameters and scales of this comparison."""
     g = cfg.generate
     n, N = shape
@@ -602,7 +787,8 @@ def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b:
         "n_fake": sp.n_fake, "n_image": sp.n_image, "n_image_real": sp.n_image_real, "n_images": sp.n_sheet,
         "image_shape": [cfg.data.channels, cfg.data.image_size, cfg.data.image_size], "k": g.k,
         "copy_quantile": COPY_QUANTILE, "copy_share_limit": COPY_SHARE_LIMIT,
-        "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed, "b": b, "spread": judge.spread,
+        "holdout_fraction": g.holdout_fraction, "seed": cfg.run.seed, "repeats": g.repeats, "level": g.level,
+        "interval": INTERVAL, "repeat_seeds": [list(s) for s in seeds], "b": b, "spread": judge.spread,
         "real_radius_mean": float(np.linalg.norm(judge.z_real.astype(np.float64), axis=1).mean()),
         "latents_vs_encoder": encoder_gap / judge.spread if judge.spread > 0 else None,
         "generators": list(g.generators),

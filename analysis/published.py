@@ -12,6 +12,8 @@ LABEL = ("published study (CelebA, N = 256, see ../shared/STUDY.md); for compari
 FACTS = {
     "N": 256,
     "celeba_images": 202_599,
+    "celeba_channels": 3,   # colour photographs
+    "rae_image_size": 64,   # CelebA at 64 x 64 pixels in Ghosh et al. (2020), as configs/celeba.toml
     "encoded": "80,000 to 200,000",
     "b_best": 1.5,
     "b_match_range": [1.0, 2.0],

@@ -135,7 +135,7 @@ ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.
                        "encode/gallery.npz"), device=True)
 STATS = Step("stats", code=("stats", "geometry", "slices", "published"), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
-GENERATE = Step("generate", code=("generate", "generators", "metrics", "geometry", "model"),
+GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json"),
                 optional=("stats/stats.json",), sections=("generate", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)

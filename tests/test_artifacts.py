@@ -111,8 +111,19 @@ def test_views_agree_with_the_files(run_dir):
         assert run.arrays.sample_z.dtype == z["sample_z"].dtype
     g = json.loads((run_dir / "generate" / "metrics.json").read_text())
     assert [r.name for r in run.generate.table] == [r["name"] for r in g["table"]]
-    assert run.generate.reference.kind == "reference" and [r.rank for r in run.generate.ranked] == \
-        list(range(1, len(run.generate.table)))
+    gens = run.generate.ranked
+    assert run.generate.reference.kind == "reference" and [r.rank for r in gens] == sorted(r.rank for r in gens)
+    for r in gens:  # ranked only where score intervals separate
+        assert r.rank == 1 + sum(o.interval("score").low > r.interval("score").high for o in gens)
+        assert r.value("score") == r.score and len(r.interval("score").repeats) == run.generate.settings.repeats
+    assert all(len(names) > 1 and {run.generate.rank_of(n) for n in names} == {k}
+               for k, names in run.generate.shared_ranks)
+    sel, em = run.generate.gmm_selection, run.generate.gmm_em
+    assert (sel.best.n_components, sel.best.covariance_type) == (sel.chosen.n_components, sel.chosen.covariance_type)
+    assert em.repeats == run.generate.settings.repeats and 0 <= em.converged <= em.repeats
+    assert em.n_iter_min <= em.n_iter_max
+    dv = run.data_vs_published  # 160 generated 16 x 16 gray images against CelebA
+    assert (dv.images, dv.size, dv.same_colour, dv.comparable) == ("fewer", "smaller", False, False)
     assert run.generate.rank_of("uniform") == next(r["rank"] for r in g["table"] if r["name"] == "uniform")
     assert run.generate.row("no-such-generator") is None and run.generate.rank_of("no-such-generator") is None
     assert run.latents == artifacts.Latents(n=160, N=16)
@@ -162,6 +173,22 @@ def test_a_missing_table_key_names_file_and_key(copy):
     assert "0.9" not in afv and afv["0.5"] >= 1
     with pytest.raises(ArtifactError, match=r"^stats/stats\.json: missing key 'pca\.axes_for_variance\.0\.9'$"):
         afv["0.9"]
+
+
+def test_generator_intervals_and_ranks_are_checked(copy):
+    path = copy / "generate" / "metrics.json"
+    original = path.read_text()
+    edit_json(path, lambda g: g["table"][2]["intervals"].pop("pixel_precision"))
+    with pytest.raises(ArtifactError, match=r"^generate/metrics\.json: missing key 'table\[2\]\.intervals\.pixel_precision'$"):
+        Run(copy).generate
+    path.write_text(original)
+    edit_json(path, lambda g: g["table"][-1].update(rank=g["table"][-1]["rank"] + 1))  # a rank no interval supports
+    with pytest.raises(ArtifactError, match=r"^generate/metrics\.json: 'table' rank of .* score intervals lie wholly"):
+        Run(copy).generate
+    path.write_text(original)
+    edit_json(path, lambda g: g.update(gmm_selection=None))
+    with pytest.raises(ArtifactError, match="'gmm_selection' must be given exactly when gmm is among the generators"):
+        Run(copy).generate
 
 
 def test_other_files_name_their_keys(copy):

@@ -17,7 +17,7 @@ from scipy import stats as sps
 from sklearn.covariance import LedoitWolf
 
 from analysis import calibration as cal
-from analysis import claims, geometry, normality, nulls, provenance, stats, storage
+from analysis import artifacts, claims, generate, geometry, normality, nulls, provenance, stats, storage
 from analysis.artifacts import Run
 from analysis.config import load_config
 from analysis.errors import UserError
@@ -238,3 +238,109 @@ def test_ratio_interval_handles_empty_shares():
     assert r == np.inf and lo > 1
     r, lo, hi = cal.ratio_interval(100, 1000, 1000, 10000, 0.95)
     assert lo < r < hi and r == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- generator rows flip with the intervals
+
+R = 5
+SPREAD = np.array([-0.01, 0.005, 0.0, 0.01, -0.005])  # the repetitions' scatter around a mean
+
+
+def generate_view(rows: dict[str, dict[str, float]]):
+    """A generate/metrics.json view whose generators have the given mean metrics (scattered a little over
+    R repetitions; unspecified metrics 0.5), built with the generate step's own summary and ranking."""
+    ref = {"precision": 0.93, "coverage": 1.0, "recall": 0.99, "pixel_precision": 0.93, "copy_share": 0.05}
+    specs = {generate.REFERENCE: ref, **rows}
+    repeats = []
+    for i in range(R):
+        out = []
+        for name, spec in specs.items():
+            row = {m: 0.5 for m in generate.METRICS}
+            row.update({m: float(np.clip(v + (SPREAD[i] if v > 0 else 0.0), 0.0, 1.0)) for m, v in spec.items()})
+            p, c = row["precision"], row["coverage"]
+            row.update(name=name, kind="reference" if name == generate.REFERENCE else "generator",
+                       score=2 * p * c / (p + c) if p + c > 0 else 0.0)
+            out.append(row)
+        repeats.append(generate.Repeat(rows=out, generators={}))
+    fit = {"converged": True, "n_iter": 5, "lower_bound": 10.0, "n_fit_points": 1943, "reg_covar": 0.01}
+    info = {nm: {"class": "X", "params": {}, "fitted": fit, "repeats": [fit] * R} for nm in rows}
+    sweep = {"parameter": "n_components", "values": [], "precision": [], "recall": [], "density": [], "coverage": []}
+    doc = {
+        "settings": {"n_points": 2429, "latent_dim": 256, "n_fit": 1943, "n_holdout": 486, "n_real": 486,
+                     "n_fake": 1943, "n_image": 1943, "n_image_real": 486, "n_images": 64, "image_shape": [1, 24, 24],
+                     "k": 5, "copy_quantile": 0.05, "copy_share_limit": 0.1, "holdout_fraction": 0.2, "seed": 0,
+                     "repeats": R, "level": 0.95, "interval": "student-t", "repeat_seeds": [[i, i] for i in range(R)],
+                     "b": {"value": 2.0, "source": "config"}, "spread": 17.6, "real_radius_mean": 19.1,
+                     "latents_vs_encoder": 0.0, "generators": list(rows)},
+        "table": generate.table_of(repeats, 0.95), "generators": info,
+        "gmm_selection": {"criterion": "heldout", "validation_fraction": 0.2, "n_train": 1554, "n_validation": 389,
+                          "reg_relative": 0.01, "chosen": {"n_components": 10, "covariance_type": "full"},
+                          "candidates": [{"n_components": 10, "covariance_type": "full", "heldout_loglik": 11.0,
+                                          "bic": 2e6, "converged": True, "n_iter": 5, "lower_bound": 100.0,
+                                          "error": None}]} if "gmm" in rows else None,
+        "sweeps": {"gmm_components": sweep, "pca_confidence": {**sweep, "parameter": "confidence"}},
+        "files": {"samples": "samples.npz", "sheets": {}}, "notes": [],
+    }
+    return artifacts._read(artifacts.Generate, doc, artifacts.METRICS)
+
+
+BASE = {"uniform": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.04},
+        "independent-normal": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.05},
+        "independent-empirical": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.06},
+        "mvn": {"precision": 0.50, "coverage": 0.50, "recall": 0.5, "pixel_precision": 0.6}}
+CC = load_config(None, []).claims
+
+
+@pytest.mark.parametrize("gmm, mvn, verdict, words", [
+    ({"precision": 0.80, "coverage": 0.90}, {}, "reproduced", "beats the simple priors"),
+    ({"precision": 0.51, "coverage": 0.50}, {}, "partly", "does not clearly beat"),                  # a tie
+    ({"precision": 0.80, "coverage": 0.90, "copy_share": 0.6}, {}, "partly", "copies its fit points"),  # a win by copying
+    ({"precision": 0.30, "coverage": 0.30}, {}, "not reproduced", "does worse than a simple prior"),
+])
+def test_gmm_beats_simple_priors_only_where_its_interval_separates(gmm, mvn, verdict, words):
+    G = generate_view({**BASE, "gmm": {"recall": 0.8, "pixel_precision": 0.9, "copy_share": 0.0, **gmm}})
+    r = claims.claim_gmm(G, CC)
+    assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
+    gi, mi = G.row("gmm").interval("score"), G.row("mvn").interval("score")
+    assert (r["ours"]["low"], r["ours"]["high"]) == (gi.low, gi.high) and r["null"] == G.row("mvn").score
+    assert (gi.low > mi.high) == (verdict == "reproduced" or "copy_share" in gmm)
+    assert "10 full-covariance components, chosen by held-out log-likelihood" in r["sentence"]
+    assert "EM converged in 5 of 5 repetitions after 5 iterations" in r["sentence"]
+
+
+@pytest.mark.parametrize("empirical, verdict, words", [
+    (0.90, "reproduced", "does better than uniform vectors"),
+    (0.045, "partly", "does about as well as uniform vectors"),
+    (0.0, "not reproduced", "does worse than uniform vectors"),
+])
+def test_per_component_generation_does_better_only_where_intervals_separate(empirical, verdict, words):
+    G = generate_view({**BASE, "independent-empirical": {**BASE["independent-empirical"],
+                                                         "pixel_precision": empirical}})
+    r = claims.claim_per_component(G, CC, claims.generator_checks(G, CC))
+    assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
+    assert r["ours"]["value"] == pytest.approx(empirical, abs=1e-12) and r["unit"] == "share"
+
+
+def test_latent_and_pixel_metrics_disagree_only_where_the_numbers_say_so():
+    off = generate_view({**BASE, "independent-empirical": {"precision": 0.0, "coverage": 0.0, "recall": 0.6,
+                                                           "pixel_precision": 0.9}})
+    chk = claims.generator_checks(off, CC)
+    assert chk["off_support_faces"] == ["independent-empirical"] and chk["in_support_nonfaces"] == []
+    assert "disagree for independent-empirical" in chk["sentence"]
+    assert "Latent and pixel metrics disagree" in claims.claim_per_component(off, CC, chk)["sentence"]
+    assert chk["recall_inflated"] == ["independent-empirical"] and "Recall is inflated" in chk["recall_sentence"]
+    row = next(g for g in chk["rows"] if g["name"] == "independent-empirical")
+    assert (row["latent"], row["pixel"]) == ("off support", "face-like")
+
+    on = generate_view({**BASE, "independent-empirical": {"precision": 0.9, "coverage": 0.9, "recall": 0.9,
+                                                          "pixel_precision": 0.9}})
+    chk = claims.generator_checks(on, CC)
+    assert chk["off_support_faces"] == chk["in_support_nonfaces"] == chk["recall_inflated"] == []
+    assert chk["sentence"].startswith("Latent and pixel metrics agree for every generator")
+    assert chk["recall_sentence"].startswith("No generator")
+    assert "disagree" not in claims.claim_per_component(on, CC, chk)["sentence"]
+
+    blurred = generate_view({**BASE, "mvn": {"precision": 0.9, "coverage": 0.9, "recall": 0.9,
+                                             "pixel_precision": 0.05}})
+    chk = claims.generator_checks(blurred, CC)
+    assert chk["in_support_nonfaces"] == ["mvn"] and "yet their decoded images do not" in chk["sentence"]

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from scipy import stats
+
+from analysis import calibration as cal
 from analysis import generate, provenance, storage
 from analysis.config import load_config
 from analysis.errors import UserError
@@ -15,7 +18,7 @@ from analysis.model import architecture, build_model
 
 SETTINGS = ["data.source=synthetic", "data.image_size=16", "model.channels=[8,16]", "model.latent_dim=8",
             "generate.n_samples=60", "generate.n_images=9", "generate.image_points=30", "generate.k=3",
-            "generate.gmm_components=2", "generate.sweep_components=[1,3]",
+            "generate.gmm_components=[1,2]", "generate.repeats=3",
             "generate.sweep_confidence=[0.5,0.99]", "generate.batch_size=16", "run.device=cpu"]
 N_POINTS = 120
 
@@ -56,15 +59,28 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert doc == storage.load_json(out / "metrics.json")
     names = [r["name"] for r in doc["table"]]
     assert names[0] == generate.REFERENCE and sorted(names[1:]) == sorted(cfg.generate.generators)
-    assert [r["rank"] for r in doc["table"]] == [None] + list(range(1, len(names)))
-    scores = [r["score"] for r in doc["table"][1:]]
-    assert scores == sorted(scores, reverse=True)
+    gens = doc["table"][1:]
+    assert doc["table"][0]["rank"] is None and doc["table"][0]["tied_with"] == []
+    for r in gens:  # ranked only where score intervals separate; ties are named both ways
+        lo, hi = r["intervals"]["score"]["low"], r["intervals"]["score"]["high"]
+        assert r["rank"] == 1 + sum(o["intervals"]["score"]["low"] > hi for o in gens)
+        overlapping = {o["name"] for o in gens if o is not r and o["intervals"]["score"]["low"] <= hi
+                       and lo <= o["intervals"]["score"]["high"]}
+        assert set(r["tied_with"]) == overlapping
+    assert [(r["rank"], -r["score"]) for r in gens] == sorted((r["rank"], -r["score"]) for r in gens)
     for row in doc["table"]:
-        for key in ("in_support", "precision", "recall", "density", "coverage", "nn_real_mean", "radius_w1",
-                    "pixel_precision", "pixel_recall", "reencode_gap", "reencode_gap_rel", "copy_share", "nn_fit_ratio"):
+        assert set(row["intervals"]) == set(generate.METRICS)
+        for key in generate.METRICS:
+            iv = row["intervals"][key]
             assert row[key] is not None and row[key] >= 0, (row["name"], key)
+            assert len(iv["repeats"]) == 3 and iv["low"] <= row[key] <= iv["high"], (row["name"], key)
+            assert row[key] == pytest.approx(np.mean(iv["repeats"]))
+    assert len({tuple(r) for r in doc["settings"]["repeat_seeds"]}) == 3  # a new split and seed each time
+    # the repetitions differ (new split, refit, new samples), so a real interval has width
+    assert len(set(doc["table"][1]["intervals"]["nn_real_mean"]["repeats"])) == 3
     s = doc["settings"]
     assert (s["n_fit"], s["n_holdout"], s["n_real"], s["n_fake"]) == (96, 24, 24, 60)
+    assert (s["repeats"], s["level"], s["interval"]) == (3, 0.95, "student-t")
     assert s["b"] == {"value": 0.5, "source": "stats.json"}
     assert s["latents_vs_encoder"] < 1e-4 and s["copy_quantile"] == generate.COPY_QUANTILE
     assert s["copy_share_limit"] == 2 * generate.COPY_QUANTILE
@@ -73,6 +89,18 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert set(doc["image_reference"]) == {"raw", "reconstructed"}
     assert doc["table"][0]["pixel_precision"] > 0.5  # reconstructions vs held-out reconstructions
     assert doc["generators"]["mvn-core"]["fitted"]["kept_fraction"] > 0.5
+    sel = doc["gmm_selection"]
+    assert [(c["covariance_type"], c["n_components"]) for c in sel["candidates"]] == \
+        [("full", 1), ("full", 2), ("diag", 1), ("diag", 2)]
+    scored = [c for c in sel["candidates"] if c["heldout_loglik"] is not None]
+    best = max(scored, key=lambda c: c["heldout_loglik"])
+    assert sel["chosen"] == {"n_components": best["n_components"], "covariance_type": best["covariance_type"]}
+    assert sel["criterion"] == "heldout" and sel["n_train"] + sel["n_validation"] == 96
+    gmm = doc["generators"]["gmm"]
+    assert {k: gmm["params"][k] for k in ("n_components", "covariance_type")} == sel["chosen"]
+    assert len(gmm["repeats"]) == 3 and gmm["repeats"][0] == gmm["fitted"]
+    for fit in gmm["repeats"]:  # EM convergence reported for every repetition
+        assert isinstance(fit["converged"], bool) and fit["n_iter"] >= 1 and np.isfinite(fit["lower_bound"])
     for sweep, param in (("gmm_components", "n_components"), ("pca_confidence", "confidence")):
         sw = doc["sweeps"][sweep]
         assert sw["parameter"] == param and len(sw["precision"]) == len(sw["values"]) == 2
@@ -101,14 +129,13 @@ def test_rerun_skips_and_forced_rerun_is_byte_identical(done):
 
 
 def test_without_stats_b_is_measured_and_noted(tmp_path):
-    cfg = _config("generate.generators=[\"uniform\",\"mvn\"]", "generate.sweep_components=[]",
-                  "generate.sweep_confidence=[]")
+    cfg = _config("generate.generators=[\"uniform\",\"mvn\"]", "generate.sweep_confidence=[]")
     _make_run(tmp_path, cfg, with_stats=False)
     doc = generate.run(cfg, tmp_path)
     assert doc["settings"]["b"]["source"] == "measured" and doc["settings"]["b"]["value"] > 0
     assert any("stats.json is absent" in n for n in doc["notes"])
     assert provenance.read_manifest(tmp_path, "generate")["inputs"]["stats/stats.json"] == "absent"
-    assert doc["sweeps"]["gmm_components"]["values"] == []
+    assert doc["sweeps"]["gmm_components"]["values"] == [] and doc["gmm_selection"] is None
 
 
 @pytest.mark.parametrize("overrides, needle", [
@@ -116,6 +143,9 @@ def test_without_stats_b_is_measured_and_noted(tmp_path):
     (["generate.generators=[]"], "is empty"),
     (["generate.generators=[\"mvn\",\"mvn\"]"], "more than once"),
     (["generate.sweep_confidence=[1.5]"], "sweep_confidence[0]"),
+    (['generate.gmm_covariance=["full","tied"]'], "gmm_covariance[1]"),
+    (["generate.gmm_components=[]"], "'generate.gmm_components' is empty"),
+    (["generate.gmm_components=[2,2]"], "more than once"),
     (["model.latent_dim=16", "generate.holdout_fraction=0.9"], "need at least N + 1 = 17 fit points"),
     (["generate.k=50", "generate.image_points=100"], "more than k = 50"),
     (["generate.k=50"], "image_points = 30 must exceed generate.k = 50"),
@@ -164,7 +194,7 @@ def test_cli_bad_generator_exits_2_with_one_line(tmp_path):
 
 
 def test_pipeline_run_needs_a_finished_stats_step(tmp_path):
-    cfg = _config("generate.sweep_components=[]", "generate.sweep_confidence=[]")
+    cfg = _config("generate.sweep_confidence=[]")
     _make_run(tmp_path, cfg, with_stats=False)
     provenance.write_manifest(tmp_path, "encode", "k", inputs={}, outputs=[tmp_path / "latents.npy"])
     with pytest.raises(UserError, match="stats step has not finished"):
@@ -182,3 +212,69 @@ def test_pipeline_run_needs_a_finished_stats_step(tmp_path):
     provenance.write_manifest(tmp_path, "stats", "k", inputs={"latents.npy": provenance.sha256_file(tmp_path / "latents.npy")},
                       outputs=[stats])
     assert generate.run(cfg, tmp_path)["settings"]["b"] == {"value": 0.7, "source": "stats.json"}
+
+
+# --------------------------------------------------------------------------- intervals and ranks from synthetic tables
+
+def _repeats(scores: dict[str, list[float]]) -> list[generate.Repeat]:
+    """Repetitions whose rows (reference first) have the given scores and every other metric 0.5."""
+    names = [generate.REFERENCE, *scores]
+    ref = [0.95, 0.96, 0.94, 0.95, 0.97]
+    out = []
+    for i in range(len(ref)):
+        rows = []
+        for nm in names:
+            row = {m: 0.5 for m in generate.METRICS}
+            row.update(name=nm, kind="reference" if nm == generate.REFERENCE else "generator",
+                       score=ref[i] if nm == generate.REFERENCE else scores[nm][i])
+            rows.append(row)
+        out.append(generate.Repeat(rows=rows, generators={}))
+    return out
+
+
+def test_overlapping_score_intervals_share_a_rank_and_separated_ones_are_ranked():
+    table = generate.table_of(_repeats({
+        "best": [0.85, 0.86, 0.84, 0.85, 0.87],
+        "b": [0.60, 0.58, 0.61, 0.59, 0.60],     # overlaps c: a tie
+        "c": [0.59, 0.60, 0.58, 0.60, 0.61],
+        "zero-1": [0.0] * 5, "zero-2": [0.0] * 5, "zero-3": [0.0] * 5,  # all 0: a three-way tie, not ranks 5/6/7
+    }), 0.95)
+    by = {r["name"]: r for r in table}
+    assert table[0]["name"] == generate.REFERENCE and table[0]["rank"] is None
+    assert by["best"]["rank"] == 1 and by["best"]["tied_with"] == []
+    assert by["b"]["rank"] == by["c"]["rank"] == 2
+    assert by["b"]["tied_with"] == ["c"] and by["c"]["tied_with"] == ["b"]
+    assert {by[f"zero-{i}"]["rank"] for i in (1, 2, 3)} == {4}
+    assert by["zero-1"]["tied_with"] == ["zero-2", "zero-3"]
+    assert [r["name"] for r in table[1:]] == ["best", "b", "c", "zero-1", "zero-2", "zero-3"]
+    iv = by["b"]["intervals"]["score"]
+    assert iv["repeats"] == [0.60, 0.58, 0.61, 0.59, 0.60] and iv["low"] < by["b"]["score"] < iv["high"]
+    assert by["zero-1"]["intervals"]["score"] == {"low": 0.0, "high": 0.0, "repeats": [0.0] * 5}
+
+
+def test_close_means_with_wide_intervals_tie_and_with_narrow_intervals_rank():
+    wide = generate.table_of(_repeats({"a": [0.62, 0.55, 0.60, 0.52, 0.63], "b": [0.58, 0.61, 0.50, 0.64, 0.59]}),
+                             0.95)
+    assert [r["rank"] for r in wide[1:]] == [1, 1]
+    narrow = generate.table_of(_repeats({"a": [0.596, 0.597, 0.595, 0.596, 0.596],
+                                         "b": [0.584, 0.585, 0.583, 0.584, 0.584]}), 0.95)
+    assert [(r["name"], r["rank"], r["tied_with"]) for r in narrow[1:]] == [("a", 1, []), ("b", 2, [])]
+
+
+def test_separated_ranks_count_only_intervals_wholly_above():
+    # a overlaps b, b overlaps c, a does not overlap c: rank = 1 + intervals wholly above
+    ranks, ties = cal.separated_ranks([0.8, 0.6, 0.4], [1.0, 0.85, 0.65])
+    assert ranks == [1, 1, 2] and ties == [[1], [0, 2], [1]]
+    with pytest.raises(ValueError, match="low <= high"):
+        cal.separated_ranks([0.5], [0.4])
+
+
+def test_mean_interval_is_students_t_and_respects_the_metric_range():
+    v = [0.2, 0.25, 0.3, 0.22, 0.28]
+    mean, lo, hi = cal.mean_interval(v, 0.95)
+    ref = stats.t.interval(0.95, len(v) - 1, loc=np.mean(v), scale=stats.sem(v))
+    assert mean == pytest.approx(np.mean(v)) and (lo, hi) == pytest.approx(ref)
+    assert cal.mean_interval([0.0, 0.0, 0.01], 0.95, 0.0, 1.0)[1] == 0.0  # clipped at the range
+    assert cal.mean_interval([0.4] * 5, 0.95) == pytest.approx((0.4, 0.4, 0.4))
+    with pytest.raises(ValueError, match="at least 2"):
+        cal.mean_interval([0.3], 0.95)

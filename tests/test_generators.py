@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from analysis.generators import GENERATORS, make_generator
+from analysis import generate
+from analysis.generators import GENERATORS, GMMGenerator, GMMSelector, make_generator
 
 
 def _cloud(n=4000, N=6, seed=0) -> np.ndarray:
@@ -115,6 +116,79 @@ def test_gmm_uses_its_own_stream_and_component_count(cloud):
     assert gen.mixture_.n_components == 3 and gen.factors_.shape == (3, 6, 6)
     s = gen.sample(20_000).astype(np.float64)
     np.testing.assert_allclose(s.mean(axis=0), cloud.mean(axis=0), atol=0.15 * cloud.std(axis=0).max())
+
+
+def _mixture(k: int, n: int = 900, N: int = 5, seed: int = 0) -> np.ndarray:
+    """k well-separated Gaussian clusters with correlated (full) covariances, (n, N) float32."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for j in range(k):
+        centre = np.zeros(N)
+        centre[j % N] = 12.0 * (1 + j // N)
+        parts.append(rng.standard_normal((n // k, N)) @ (0.6 * rng.normal(size=(N, N))) + centre)
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("criterion", ["heldout", "bic"])
+def test_gmm_selection_finds_the_number_of_well_separated_clusters(k, criterion):
+    sel = GMMSelector(n_components=(1, 2, 3, 4, 6), covariance_types=("full", "diag"), criterion=criterion,
+                      random_state=k).fit(_mixture(k, seed=k))
+    assert sel.best_params_ == {"n_components": k, "covariance_type": "full"}
+    assert len(sel.results_) == len(sel.estimators_) == 10 and sel.n_train_ + sel.n_validation_ == 900
+    best = sel.results_[sel.best_index_]
+    key = "heldout_loglik" if criterion == "heldout" else "bic"
+    others = [r[key] for i, r in enumerate(sel.results_) if i != sel.best_index_]
+    assert all(best[key] >= x for x in others) if criterion == "heldout" else all(best[key] <= x for x in others)
+    assert all(isinstance(r["converged"], bool) and r["n_iter"] >= 1 for r in sel.results_)
+
+
+def test_gmm_selection_records_candidates_it_cannot_fit():
+    z = _mixture(2, n=40)
+    sel = GMMSelector(n_components=(2, 50), covariance_types=("full",), random_state=0).fit(z)
+    assert sel.best_params_["n_components"] == 2
+    assert sel.estimators_[1] is None and "50 components need at least 50 points" in sel.results_[1]["error"]
+    assert sel.results_[1]["heldout_loglik"] is None
+    with pytest.raises(ValueError, match="no candidate could be fitted"):
+        GMMSelector(n_components=(50,), covariance_types=("full",), random_state=0).fit(z)
+    with pytest.raises(ValueError, match="criterion"):
+        GMMSelector(criterion="aic").fit(z)
+
+
+def test_gmm_reports_em_convergence(cloud):
+    z = _mixture(3)
+    gen = GMMGenerator(n_components=3, random_state=0).fit(z)
+    assert gen.converged_ and gen.n_iter_ >= 2
+    assert gen.lower_bound_ == pytest.approx(gen.score(z), abs=0.05)  # the final per-point log-likelihood
+    stopped = GMMGenerator(n_components=3, max_iter=1, tol=1e-12, random_state=0).fit(z)
+    assert not stopped.converged_ and stopped.n_iter_ == 1
+    notes = generate.generator_notes("gmm", [stopped, gen], 900, 5, generate.GenerateConfig())
+    assert any("did not converge within 1 iterations in 1 of 2 repetitions" in n for n in notes)
+
+
+def test_gmm_regularisation_prevents_the_degenerate_two_iteration_fit():
+    """Components of fewer than N + 1 points: with a tiny reg_covar (scikit-learn's default scale) each
+    collapses onto its own points and EM stops after 2 iterations with a poor held-out likelihood."""
+    rng = np.random.default_rng(0)
+    N = 40
+    z = (rng.standard_normal((400, N)) @ (rng.normal(size=(N, N)) / np.sqrt(N)) * np.linspace(0.2, 3, N))
+    fit, val = z[:300].astype(np.float32), z[300:]
+    tiny = GMMGenerator(n_components=10, reg_relative=1e-6, random_state=0).fit(fit)
+    default = GMMGenerator(n_components=10, random_state=0).fit(fit)
+    assert tiny.n_iter_ == 2 and tiny.converged_
+    assert tiny.lower_bound_ > default.lower_bound_  # it fits its own points better ...
+    assert default.score(val) > tiny.score(val) + 50  # ... and new points far worse
+    assert default.reg_covar_ == pytest.approx(0.01 * fit.astype(np.float64).var(axis=0).mean(), rel=1e-4)
+
+
+def test_gmm_diagonal_covariances_keep_the_variances(cloud):
+    gen = GMMGenerator(n_components=1, covariance_type="diag", random_state=0).fit(cloud)
+    assert gen.factors_.shape == (1, cloud.shape[1])
+    s = gen.sample(40_000).astype(np.float64)
+    # the component's variances are the data's plus the regularisation
+    np.testing.assert_allclose(s.var(axis=0), cloud.astype(np.float64).var(axis=0) + gen.reg_covar_, rtol=0.03)
+    with pytest.raises(ValueError, match="covariance_type"):
+        GMMGenerator(covariance_type="tied").fit(cloud)
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, True, "10"])
