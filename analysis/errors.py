@@ -36,6 +36,16 @@ class Terminated(BaseException):
     """
 
 
+_PREFIX = [""]
+
+
+def set_prefix(prefix: str) -> None:
+    """Begin every later :func:`eprint` line with ``prefix`` (the CLI: ``[seed1] `` while it works on
+    run seed1 of a config with several runs, so that interleaved logs stay readable)."""
+    _PREFIX[0] = prefix
+
+
 def eprint(*args) -> None:
     """Print a progress line or a warning to stderr (stdout stays free for results)."""
-    print(*args, file=sys.stderr, flush=True)
+    text = " ".join(str(a) for a in args)
+    print(_PREFIX[0] + text.replace("\n", "\n" + _PREFIX[0]), file=sys.stderr, flush=True)  # one write a line
