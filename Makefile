@@ -1,6 +1,7 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
 #   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
+#                                     (other runs of [runs]: the same) ──> across ──┘
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
@@ -27,7 +28,7 @@ ARGS   ?=
 STEPS  := fetch train encode stats generate claims
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats generate claims all test bench reliability-table clean distclean FORCE
+.PHONY: help setup data train encode stats generate claims across all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -73,15 +74,81 @@ $(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.j
                              analysis/artifacts.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS)
 
+# ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
+# The primary run is $(RUN) itself (the rules above). The others live in $(RUN)/runs/<name>/,
+# with one pattern rule per step (the stem is the run's name; `python -m analysis runs` lists
+# the directories). They start once the primary's pipeline is done and are made by a second
+# make, RUNS_JOBS at a time with one torch thread each: two single-thread trainings side by
+# side took less time than one after the other with two threads on 2 cores (make bench,
+# runs_concurrent_vs_sequential), and only these pipelines run in parallel. Their lines start
+# with [<run name>]. The config-level step `across` then reads every run ($(RUN)/across/).
+RUNS_JOBS ?= 2
+RUNS_SET  := $(if $(filter 1,$(RUNS_JOBS)),,--set run.threads=1)
+RUNS      := $(RUN)/runs
+
+$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py
+	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py
+	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+$(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
+                                analysis/encode.py analysis/model.py analysis/train.py
+	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+$(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
+                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
+	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+$(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
+                                  $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
+                                  analysis/generate.py analysis/generators.py analysis/metrics.py \
+                                  analysis/geometry.py analysis/model.py
+	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+$(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
+                                $(RUNS)/%/generate.manifest.json \
+                                analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
+                                analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
+                                analysis/artifacts.py
+	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(RUNS_SET)
+
+# The run directories, the primary's first (a bad config gives none: the first CLI call names the problem).
+ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+RUN_DIRS := $(if $(wildcard $(STAMP)),$(shell $(CLI) runs --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
+endif
+OTHER_RUNS   := $(filter $(RUNS)/%,$(RUN_DIRS))
+OTHER_CLAIMS := $(addsuffix /claims.manifest.json,$(OTHER_RUNS))
+ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
+
+# Their manifests are targets in their own right, never intermediate files that make removes.
+.PRECIOUS: $(RUNS)/%.manifest.json
+
+ifneq ($(OTHER_RUNS),)
+$(RUN)/across.manifest.json: $(RUN)/stats.manifest.json $(RUN)/claims.manifest.json $(OTHER_CLAIMS) \
+                             analysis/across.py analysis/artifacts.py analysis/runs.py
+	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
+
+ifeq ($(RUNS_SUBMAKE),)
+# One recipe (a grouped target) makes every other run by the second make; the primary's claims
+# manifest is touched whenever anything before it changed (config, code, inputs).
+$(OTHER_CLAIMS) &: $(RUN)/claims.manifest.json
+	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) RUNS_SUBMAKE=1 $(OTHER_CLAIMS)
+endif
+endif
+
 # A manifest newer than its inputs does not prove that the step's outputs are still there:
 # `analysis check` lists the manifests of steps whose outputs were deleted or edited since
 # (it compares sizes and times, and hashes only changed files), and those steps are re-run.
 # Skipped for targets that need no run directory (help, test, ...).
 ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
-STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) 2>/dev/null))
+STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
 endif
 ifneq ($(STALE),)
 $(STALE): FORCE
+endif
+ifneq ($(filter $(RUNS)/%,$(STALE)),)
+$(OTHER_CLAIMS): FORCE
 endif
 FORCE:
 
@@ -91,7 +158,8 @@ encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
 stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
 claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict
-all: claims                           ## every analysis step (data .. claims)
+across: $(or $(ACROSS),claims)        ## every run of CONFIG's [runs], then the runs side by side
+all: claims $(ACROSS)                 ## every analysis step (data .. claims; every run and across)
 
 # The article (site and PDF) is built by report/report.mk.
 -include report/report.mk

@@ -181,7 +181,7 @@ def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Pat
 
 def check(specs: list[RunSpec], out: Path, several: bool) -> int:
     """``check``: print the manifest of every finished step (of every run, and ``across``) whose
-    outputs were edited or deleted."""
+    outputs were edited or deleted, and every manifest deleted while a later step's is there."""
     places = [(spec.directory(out), STEPS, f"{spec.name}: " if several else "") for spec in specs]
     if several:
         places.append((out, CONFIG_NAMES, ""))
@@ -189,6 +189,11 @@ def check(specs: list[RunSpec], out: Path, several: bool) -> int:
         for step, problem in stale_steps(run_dir, names):
             print(f"check: {label}{step}: {problem}", file=sys.stderr)
             print(manifest_path(run_dir, step))
+        finished = [manifest_path(run_dir, step).is_file() for step in names]
+        for i, step in enumerate(names):  # a manifest deleted while a later step's is there
+            if not finished[i] and any(finished[i + 1:]):
+                print(f"check: {label}{step}: its manifest was deleted", file=sys.stderr)
+                print(manifest_path(run_dir, step))
     return 0
 
 

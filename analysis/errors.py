@@ -48,4 +48,6 @@ def set_prefix(prefix: str) -> None:
 def eprint(*args) -> None:
     """Print a progress line or a warning to stderr (stdout stays free for results)."""
     text = " ".join(str(a) for a in args)
-    print(_PREFIX[0] + text.replace("\n", "\n" + _PREFIX[0]), file=sys.stderr, flush=True)  # one write a line
+    # one write per message, so that the lines of runs made side by side do not interleave
+    sys.stderr.write(_PREFIX[0] + text.replace("\n", "\n" + _PREFIX[0]) + "\n")
+    sys.stderr.flush()
