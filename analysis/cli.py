@@ -50,7 +50,7 @@ from analysis import __version__
 from analysis.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError, set_prefix
 from analysis.provenance import manifest_path, stale_steps
-from analysis.runs import RunSpec, expand, find, several
+from analysis.runs import RunSpec, expand, find
 from analysis.steps import CONFIG_NAMES, SUBDIRS, declaration
 from analysis.steps import NAMES as STEPS
 from analysis.storage import atomic_write, remove_stale_temporaries
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides)
         specs = expand(cfg)
         out = args.out or Path("build") / cfg.run.name
-        many = several(cfg.runs)
+        many = cfg.runs.several
         if args.step == "runs":
             print("\n".join(str(spec.directory(out)) for spec in specs))
             return 0

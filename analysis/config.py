@@ -294,6 +294,11 @@ class RunsConfig:
     # Every ledger figure is still measured in every run. false: every run computes everything.
     lean: bool = _f(True)
 
+    @property
+    def several(self) -> bool:
+        """Whether these settings name more than one run (``analysis.runs.expand`` makes them)."""
+        return max(len(self.sweep_values) + len(self.variant), 1) * max(len(self.seeds), 1) > 1
+
 
 @dataclass
 class Config:

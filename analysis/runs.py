@@ -87,12 +87,6 @@ class RunSpec:
         return Path(out) if self.primary else Path(out) / RUNS_DIR / self.name
 
 
-def several(runs: RunsConfig) -> bool:
-    """Whether ``[runs]`` names more than one run (without expanding it)."""
-    variants = len(runs.sweep_values) + len(runs.variant)
-    return max(variants, 1) * max(len(runs.seeds), 1) > 1
-
-
 def _flat(table: dict, prefix: str = "") -> dict[str, Any]:
     """A variant's ``set`` table as dotted keys: ``{"model": {"latent_dim": 16}}`` and
     ``{"model.latent_dim": 16}`` both give ``{"model.latent_dim": 16}``."""
