@@ -122,7 +122,7 @@ OTHER_CLAIMS := $(addsuffix /claims.manifest.json,$(OTHER_RUNS))
 ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
 
 # Their manifests are targets in their own right, never intermediate files that make removes.
-.PRECIOUS: $(RUNS)/%.manifest.json
+.PRECIOUS: $(foreach s,$(STEPS),$(RUNS)/%/$(s).manifest.json)
 
 ifneq ($(OTHER_RUNS),)
 $(RUN)/across.manifest.json: $(RUN)/stats.manifest.json $(RUN)/claims.manifest.json $(OTHER_CLAIMS) \
@@ -131,9 +131,13 @@ $(RUN)/across.manifest.json: $(RUN)/stats.manifest.json $(RUN)/claims.manifest.j
 
 ifeq ($(RUNS_SUBMAKE),)
 # One recipe (a grouped target) makes every other run by the second make; the primary's claims
-# manifest is touched whenever anything before it changed (config, code, inputs).
+# manifest is touched whenever anything before it changed (config, code, inputs). (Its goal is
+# a name: a run name may hold "=", which make reads as a variable on its command line.)
 $(OTHER_CLAIMS) &: $(RUN)/claims.manifest.json
-	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) RUNS_SUBMAKE=1 $(OTHER_CLAIMS)
+	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) -o setup RUNS_SUBMAKE=1 other-runs
+else
+.PHONY: other-runs
+other-runs: $(OTHER_CLAIMS)
 endif
 endif
 
