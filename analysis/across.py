@@ -232,9 +232,8 @@ def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     save_json(out_dir / "ledger.json", ledger)
     save_json(out_dir / "runs.json", doc)
     differ = [row["id"] for row in ledger if not row["holds"]]
-    eprint(f"across: {len(specs)} runs, {len(ledger)} findings; " +
-           (f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run")
-           + f" -> {out_dir}")
+    agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
+    eprint(f"across: {len(specs)} runs, {len(ledger)} findings; {agree} -> {out_dir}")
     return steps.Written()
 
 

@@ -125,7 +125,8 @@ def _variants(r: RunsConfig) -> list[tuple[str, dict[str, Any], str, str]]:
         where = f"runs.variant[{i}]"
         unknown = sorted(set(item) - {"name", "set"})
         if unknown:
-            raise UserError(f"config key '{where}.{unknown[0]}' is not a key of a variant{_closest(unknown[0], ['name', 'set'])}",
+            hint = _closest(unknown[0], ["name", "set"])
+            raise UserError(f"config key '{where}.{unknown[0]}' is not a key of a variant{hint}",
                             "a [[runs.variant]] table has name = \"...\" and set = { \"section.key\" = value, ... }")
         if not isinstance(item.get("name"), str) or not item["name"]:
             raise UserError(f"config key '{where}.name' is missing or not a string",

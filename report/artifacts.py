@@ -38,7 +38,8 @@ from analysis.config import Config, load_config
 from analysis.errors import UserError
 from analysis.provenance import file_problem, manifest_file, manifest_path
 from analysis.runs import RunSpec, expand
-from analysis.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on  # noqa: F401 (A.NAMES, A.CONFIG_NAMES)
+# (build.py reads NAMES and CONFIG_NAMES from here)
+from analysis.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
 #: the stats and claims steps (the analysis ran to the end of what the article needs).

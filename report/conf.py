@@ -51,7 +51,7 @@ suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
 # one run the index's toctree skips it (and says so in no warning).
 RUNS_CHAPTER = "06-robustness"
 if not FLG.get("several_runs"):
-    exclude_patterns.append(f"{RUNS_CHAPTER}.md")
+    exclude_patterns.append(f"{RUNS_CHAPTER}.*")  # (Sphinx looks for an excluded name with its first suffix)
     suppress_warnings.append("toc.excluded")
 
 # --- MyST-NB: chapters are executed on every build (no cache, so no stale outputs);
