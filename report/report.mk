@@ -55,8 +55,8 @@ REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS) $(REPORT_ACROSS),$(REPORT_OUT_$(s)))
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
-$(REPORT_MARKER): $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
-                  $(ACROSS) $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
+$(REPORT_MARKER): $(ACROSS) $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/stats.manifest.json \
+                  $(RUN)/train.manifest.json $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)
 

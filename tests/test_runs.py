@@ -326,3 +326,34 @@ def test_the_comparison_article(comparison, tmp_path):
     html = (d / "06-robustness.html").read_text()
     for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin"):
         assert f'data-chart="{kind}"' in html, kind
+
+
+@pytest.mark.case("an edited across/ledger.json, or an edited or deleted file of another run (runs/<name>/claims/"
+                  "claims.json), then the report",
+                  "refused before Sphinx starts: exit 2 naming the file and its manifest, with the command that "
+                  "remakes it (--run NAME for another run's file)")
+def test_the_report_checks_every_run(comparison, tmp_path):
+    sys.path.insert(0, str(ROOT / "report"))
+    import artifacts as report_checks
+
+    copy = tmp_path / "build"
+    shutil.copytree(comparison["run"], copy, symlinks=True)
+    config, other = str(comparison["config"]), copy / "runs" / "latent_dim=8"
+    report_checks.check_config(copy, config)
+    assert "runs/latent_dim=8/claims/claims.json" in report_checks.check_artifacts(copy, config)
+    with (copy / "across" / "ledger.json").open("a") as f:
+        f.write(" ")
+    with pytest.raises(report_checks.ArtifactError, match=r"across/ledger.json does not match .*across.manifest"):
+        report_checks.check_artifacts(copy, config)
+    shutil.copy2(comparison["run"] / "across" / "ledger.json", copy / "across" / "ledger.json")
+    (other / "claims" / "claims.json").unlink()
+    with pytest.raises(report_checks.ArtifactError, match=r"latent_dim=8/claims/claims.json is missing.*--run "
+                                                          r"latent_dim=8"):
+        report_checks.check_artifacts(copy, config)
+    with pytest.raises(report_checks.ArtifactError, match=r"runs.sweep_values = \[16, 8\].*gives runs.sweep_values"):
+        report_checks.check_config(copy, config, ["runs.sweep_values=[16, 4]"])
+    text = (other / "config.toml").read_text()
+    (other / "config.toml").write_text(text.replace("bins = 60", "bins = 7"))  # made with other settings
+    with pytest.raises(report_checks.ArtifactError, match=r"runs/latent_dim=8/config.toml was made with stats.bins = 7.*"
+                                                          r"for run latent_dim=8 gives stats.bins = 60.*--run latent_dim=8"):
+        report_checks.check_config(copy, config)
