@@ -219,12 +219,14 @@ def comparison(tmp_path_factory) -> dict:
 
 @pytest.mark.case("a config of several runs (a sweep of model.latent_dim) made with make all",
                   "the primary run in the config's build directory, the other in runs/<name>/ with its own manifests "
-                  "and config.toml (made by a second make, lines prefixed with the run's name); its image cache "
-                  "links the primary's (same key; the manifest says shared_from); the across step reads both")
+                  "and config.toml, both made side by side by a second make (one thread each, lines prefixed with "
+                  "the run's name); the other's image cache links the primary's (same key; its manifest says "
+                  "shared_from); the across step reads both")
 def test_make_builds_every_run_and_the_runs_side_by_side(comparison):
     run, other, log = comparison["run"], comparison["other"], comparison["log"]
     assert (run / "claims.manifest.json").is_file() and (other / "claims.manifest.json").is_file()
     assert "-j2" in log and "--run latent_dim=8" in log and "[latent_dim=8] train: epoch" in log
+    assert "[latent_dim=16] train: epoch" in log and log.count("--set run.threads=1") >= 12  # both runs, every step
     assert load_config(run / "config.toml").runs.sweep_values == [16, 8]  # the build's resolved config
     own = load_config(other / "config.toml")
     assert own.model.latent_dim == 8 and not own.runs.several and own.run.name == "cmp-latent_dim=8"
