@@ -385,12 +385,12 @@ def names_text(names) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def run_label(r) -> str:
-    """A run as the article names it: its name and what sets it apart (settings, seed)."""
+def run_label(r, across) -> str:
+    """A run as the article names it: its name, and the settings of a named variant (a sweep's
+    names and the seeds' say it all)."""
+    swept = across.sweep_key and list(r.overrides) == [across.sweep_key]
     sets = ", ".join(f"{k} = {v}" for k, v in r.overrides.items())
-    if not sets and r.name == f"seed{r.seed}":
-        return r.name
-    return f"{r.name} ({sets + ', ' if sets else ''}seed {r.seed})"
+    return f"{r.name} ({sets})" if sets and not swept else r.name
 
 
 def runs_table(across) -> str:

@@ -324,7 +324,7 @@ def test_the_comparison_article(comparison, tmp_path):
     assert "Robustness across runs" in index
     for name in ("latent_dim=16", "latent_dim=8"):
         assert name in chapter
-    assert "model.latent_dim = 8" in chapter and "The ledger in every run" in chapter
+    assert "which findings hold in every variant" in chapter and "The ledger in every run" in chapter
     html = (d / "06-robustness.html").read_text()
     for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin"):
         assert f'data-chart="{kind}"' in html, kind
