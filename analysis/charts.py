@@ -974,3 +974,12 @@ def runs_histogram_chart(hists: dict[str, tuple[Sequence[float], Sequence[float]
         e = np.asarray(edges, dtype=float)
         curves[name] = ((e[:-1] + e[1:]) / 2, list(share))
     return runs_curves_chart(curves, title, xtitle, ytitle, yformat="%")
+
+
+def runs_bscan_chart(scans: dict[str, tuple[Sequence[float], Sequence[float | None]]], best: dict[str, float]):
+    """The b-scan of every run (``scans``: run -> (b grid, Wasserstein distance)), overlaid up to
+    three times the largest best b (beyond, the curves only rise), each run's best b dashed."""
+    xmax = 3.0 * max(float(v) for v in best.values())
+    return runs_curves_chart(scans, "The b-scan in every run", "b (uniform components in [-b, b])",
+                             "Wasserstein distance of the radii", marks=best, xmax=xmax,
+                             subtitle="dashed: each run's best b (fine scan)")
