@@ -1,6 +1,8 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
-#   data ──> checkpoint ──> latents ──> stats ──> decode, generators ──> claims ──> site, pdf
+#   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
+#                                               └──> decode ───────────────────┘
+#                                     (other runs of [runs]: data .. claims) ──> across ──┘
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
@@ -24,10 +26,10 @@ STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
-STEPS  := fetch train encode stats decode generate claims
+STEPS  := fetch train encode stats generate claims decode
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats decode generate claims all test bench reliability-table clean distclean FORCE
+.PHONY: help setup data train encode stats decode generate claims across all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -48,45 +50,117 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 # its input files or its source changed, and otherwise only marks it fresh (cheap).
 # The config file is a prerequisite of the first step only: the others follow it.
 $(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py | setup
-	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py
-	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                              analysis/encode.py analysis/model.py analysis/train.py
-	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
-	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS)
-
-$(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
-                             analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
-	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py
-	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
                              analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
                              analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
                              analysis/artifacts.py
-	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
+
+$(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                             analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
+                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
+	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
+
+# ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
+# The primary run is $(RUN) itself (the rules above). The others live in $(RUN)/runs/<name>/,
+# with one pattern rule per step (the stem is the run's name; `python -m analysis runs` lists
+# the directories). With several runs every run's pipeline, the primary's included, is made
+# by a second make, RUNS_JOBS steps at a time with one torch thread each: two single-thread
+# trainings side by side took less time than one after the other with two threads on 2 cores
+# (make bench: runs_concurrent_vs_sequential), and only these pipelines run in parallel. Each
+# line of a run starts with [<run name>]. The config-level step `across` then reads every run
+# ($(RUN)/across/). RUNS_JOBS=1: one step at a time, with all threads.
+RUNS_JOBS ?= 2
+RUNS      := $(RUN)/runs
+STEP_SET   = $(if $(RUNS_SUBMAKE),$(if $(filter 1,$(RUNS_JOBS)),,--set run.threads=1))
+
+$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py
+	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py
+	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+$(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
+                                analysis/encode.py analysis/model.py analysis/train.py
+	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+$(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
+                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
+	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+$(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
+                                  $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
+                                  analysis/generate.py analysis/generators.py analysis/metrics.py \
+                                  analysis/calibration.py analysis/geometry.py analysis/model.py
+	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+$(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
+                                $(RUNS)/%/generate.manifest.json \
+                                analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
+                                analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
+                                analysis/artifacts.py
+	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
+# The run directories, the primary's first (a bad config gives none: the first CLI call names the problem).
+ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+RUN_DIRS := $(if $(wildcard $(STAMP)),$(shell $(CLI) runs --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
+endif
+OTHER_RUNS   := $(filter $(RUNS)/%,$(RUN_DIRS))
+OTHER_CLAIMS := $(addsuffix /claims.manifest.json,$(OTHER_RUNS))
+ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
+
+# Their manifests are targets in their own right, never intermediate files that make removes.
+.PRECIOUS: $(foreach s,$(STEPS),$(RUNS)/%/$(s).manifest.json)
+
+ifneq ($(OTHER_RUNS),)
+# (the other runs first: their recipe makes the primary run as well, side by side with them)
+$(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/claims.manifest.json \
+                             analysis/across.py analysis/artifacts.py analysis/runs.py
+	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
+
+ifeq ($(RUNS_SUBMAKE),)
+# One recipe (a grouped target) makes every run by the second make, when the config (through
+# the primary's image cache) or any code changed; each step then skips itself if up to date.
+# (Its goal is a name: a run name may hold "=", which make reads as a variable on its command line.)
+$(OTHER_CLAIMS) &: $(RUN)/fetch.manifest.json $(sort $(wildcard analysis/*.py))
+	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) -o setup RUNS_SUBMAKE=1 every-run
+else
+.PHONY: every-run
+every-run: $(RUN)/claims.manifest.json $(OTHER_CLAIMS)
+endif
+endif
 
 # A manifest newer than its inputs does not prove that the step's outputs are still there:
 # `analysis check` lists the manifests of steps whose outputs were deleted or edited since
 # (it compares sizes and times, and hashes only changed files), and those steps are re-run.
 # Skipped for targets that need no run directory (help, test, ...).
 ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
-STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) 2>/dev/null))
+STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
 endif
 ifneq ($(STALE),)
 $(STALE): FORCE
+endif
+ifneq ($(filter $(RUNS)/%,$(STALE)),)
+$(OTHER_CLAIMS): FORCE
 endif
 FORCE:
 
@@ -97,7 +171,8 @@ stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, r
 decode: $(RUN)/decode.manifest.json   ## decode planes and paths out of the cloud; the page's decoder
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
 claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict
-all: claims decode                    ## every analysis step (data .. claims)
+across: $(or $(ACROSS),claims)        ## every run of CONFIG's [runs], then the runs side by side
+all: $(ACROSS) claims decode          ## every analysis step (data .. claims, decode; every run and across)
 
 # The article (site and PDF) is built by report/report.mk.
 -include report/report.mk

@@ -72,6 +72,9 @@ DECODE = "decode/decode.json"
 DECODE_PLANES = "decode/planes.npz"
 DECODE_PATHS = "decode/paths.npz"
 DECODE_SCHEMA = 1
+ACROSS_LEDGER = "across/ledger.json"
+ACROSS_RUNS = "across/runs.json"
+ACROSS_SCHEMA = 1
 
 #: The files the article cannot do without, and those it shows as absent when a run lacks
 #: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
@@ -80,10 +83,12 @@ REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY
 OPTIONAL = (TIMING, METRICS)
 #: Every file the article reads (the report's build key and checks use this list).
 READS = REQUIRED + OPTIONAL
+#: What the article reads besides when the config has several runs ([runs]).
+ACROSS_READS = (ACROSS_LEDGER, ACROSS_RUNS)
 
 #: The step that writes each file (for the "how to fix" part of a message); config.toml
 #: is written by every CLI run, and the first step remakes it.
-WRITER = {f: (STEPS[0] if f == CONFIG else producer(f)) for f in (*READS, LATENTS)}
+WRITER = {f: (STEPS[0] if f == CONFIG else producer(f)) for f in (*READS, *ACROSS_READS, LATENTS)}
 
 
 # --------------------------------------------------------------------------- errors and absence
@@ -1400,7 +1405,6 @@ class PlanesSummary:
     tiles_outside: int
     faces_outside: int
     share_faces_outside: float | None
-    sentence: str
 
 
 @dataclass(frozen=True)
@@ -1517,6 +1521,158 @@ class DecodedPaths:
     mahalanobis: np.ndarray = _array("Q", "T")
     gap: np.ndarray = _array("Q", "T")
     face: np.ndarray = _array("Q", "T", kinds="b")
+
+
+# --------------------------------------------------------------------------- views: the runs side by side
+
+@dataclass(frozen=True)
+class RunValue:
+    """One run's figure of a finding, with its interval and verdict (None: its ledger lacks the finding)."""
+
+    name: str
+    value: float | None
+    low: float | None
+    high: float | None
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The spread of the runs' values: how many have one, their mean, least and greatest."""
+
+    n: int
+    mean: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class VariantSpread:
+    variant: str
+    runs: tuple[str, ...]
+    spread: Spread | None
+
+
+@dataclass(frozen=True)
+class AcrossClaim:
+    """One row of ``across/ledger.json``: a finding in every run (see :mod:`analysis.across`)."""
+
+    id: str
+    claim: str
+    part: str
+    unit: Literal["share", "ratio", "difference", "b"]
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
+    runs: tuple[RunValue, ...]
+    spread: Spread | None
+    groups: tuple[VariantSpread, ...]
+    verdicts: Mapping[str, int]
+    holds: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
+class RunRadii:
+    edges: tuple[float, ...]
+    share: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunBScan:
+    grid: tuple[float, ...]
+    w: tuple[float | None, ...]
+    best: float
+    used: float
+    fine_best: float
+    fine_low: float
+    fine_high: float
+
+
+@dataclass(frozen=True)
+class RunOccupancy:
+    b: tuple[float, ...]
+    median: tuple[float, ...]
+    every: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunOriginMetric:
+    metric: Literal["ledoit_wolf", "subspace_90", "subspace_99"]
+    share: float
+    low: float
+    high: float
+    gaussian: float
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"]
+    metrics: tuple[RunOriginMetric, ...]
+
+
+@dataclass(frozen=True)
+class RunGenerator:
+    name: str
+    score: float
+    low: float
+    high: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class AcrossRun:
+    """One run of ``across/runs.json``: who it is, and the curves the overlay charts draw."""
+
+    name: str
+    variant: str
+    seed: int
+    dir: str
+    primary: bool
+    overrides: Mapping[str, Any]
+    n: int
+    N: int
+    verdicts: Mapping[str, int]
+    radii: RunRadii
+    bscan: RunBScan
+    occupancy: RunOccupancy
+    origin: RunOrigin
+    generators: tuple[RunGenerator, ...] | None
+
+
+@dataclass(frozen=True)
+class _AcrossRuns:
+    config: str
+    kind: Literal["seeds", "variants", "variants and seeds"]
+    sweep_key: str
+    seeds: tuple[int, ...]
+    runs: tuple[AcrossRun, ...]
+
+
+@dataclass(frozen=True)
+class Across:
+    """``across/``: the runs of the config side by side (see :mod:`analysis.across`)."""
+
+    kind: Literal["seeds", "variants", "variants and seeds"]
+    sweep_key: str
+    seeds: tuple[int, ...]
+    runs: tuple[AcrossRun, ...]
+    ledger: tuple[AcrossClaim, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The runs' names, the primary's first."""
+        return tuple(r.name for r in self.runs)
+
+    def row(self, fid: str) -> AcrossClaim:
+        """Finding ``fid`` across the runs; an ArtifactError names the file if the ledger lacks it."""
+        for r in self.ledger:
+            if r.id == fid:
+                return r
+        raise ArtifactError(ACROSS_LEDGER, f"has no finding with id '{fid}'; {_fix(ACROSS_LEDGER)}")
+
+    @property
+    def differ(self) -> tuple[AcrossClaim, ...]:
+        """The findings whose verdict is not the same in every run."""
+        return tuple(r for r in self.ledger if not r.holds)
 
 
 # --------------------------------------------------------------------------- views: provenance
@@ -1847,6 +2003,38 @@ class Run:
             return Absent("decode/decoder.js", live.reason or "the decode step wrote no live decoder")
         return self._file(f"decode/{live.file}")
 
+    # ---- the runs side by side
+
+    @cached_property
+    def across(self) -> Across | Absent:
+        """``across/``: the config's runs side by side; Absent when the config makes one run."""
+        if not self.config.runs.several:
+            return Absent(ACROSS_LEDGER, "this build is one run (its config names no other seeds or variants "
+                                         "in [runs])")
+        doc = self._json(ACROSS_RUNS)
+        if doc.get("schema_version") != ACROSS_SCHEMA:
+            raise ArtifactError(ACROSS_RUNS, f"has schema_version {doc.get('schema_version')!r}, expected "
+                                             f"{ACROSS_SCHEMA}; {_fix(ACROSS_RUNS)}")
+        runs = _read(_AcrossRuns, doc, ACROSS_RUNS)
+        path = self._file(ACROSS_LEDGER)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ArtifactError(ACROSS_LEDGER, f"is not valid JSON ({e}); {_fix(ACROSS_LEDGER)}") from None
+        if not isinstance(data, list) or not data:
+            raise ArtifactError(ACROSS_LEDGER, f"holds {_describe(data)}, expected a non-empty JSON list")
+        ledger = []
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise ArtifactError(ACROSS_LEDGER, f"item [{i}] is {_describe(item)}, expected an object")
+            ledger.append(_read(AcrossClaim, item, ACROSS_LEDGER, f"[{i}]."))
+        names = [r.name for r in runs.runs]
+        for row in ledger:
+            if [v.name for v in row.runs] != names:
+                raise ArtifactError(ACROSS_LEDGER, f"finding '{row.id}' lists the runs {[v.name for v in row.runs]}, "
+                                                   f"but {ACROSS_RUNS} lists {names}; {_fix(ACROSS_LEDGER)}")
+        return Across(runs.kind, runs.sweep_key, runs.seeds, runs.runs, tuple(ledger))
+
     # ---- provenance
 
     def manifest(self, step: str) -> Manifest | Absent:
@@ -1875,7 +2063,7 @@ class Run:
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
                      "gallery", "latents", "stats", "published", "arrays", "generate", "manifests", "claims",
                      "claims_details", "claims_arrays", "decode", "decode_planes", "decode_paths",
-                     "live_decoder_file"):
+                     "live_decoder_file", "across"):
             getattr(self, name)
         if self.generate:
             self.sheets  # noqa: B018

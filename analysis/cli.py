@@ -10,10 +10,19 @@ Steps, in pipeline order (``all`` runs them in turn)::
     generate  -> <out>/generate/                (generators, decoded sheets, metrics)
     claims    -> <out>/claims/                  (the ledger of the published findings)
 
+    across    -> <out>/across/                  (the config's runs side by side)
     check     list the manifests of finished steps whose outputs were edited or
               deleted since (one path per line; the Makefile re-runs those steps)
+    runs      list the directories of the config's runs, the primary's first
 
-Outputs go to ``build/<config name>/`` unless ``--out`` says otherwise. Each step
+Outputs go to ``build/<config name>/`` unless ``--out`` says otherwise. A config whose
+``[runs]`` section names several runs (seeds, variants; :mod:`analysis.runs`) keeps its
+primary run there and the others in ``<out>/runs/<name>/``: ``--run NAME`` picks the
+run a step works on (default: the primary), ``all`` without ``--run`` makes every run
+in turn and then ``across``; each run's progress lines start with ``[<name>]`` and a
+failing run is named in the error. A step of another run whose settings and inputs
+are the primary's (the image cache of training seeds) links the primary's outputs
+instead of computing them again. Each step
 writes ``<out>/<step>.manifest.json`` last and skips itself when that manifest shows
 the same inputs and settings and its outputs still have the recorded sha256
 (``--force`` re-runs it). A lock file (``<out>/.lock``, removed at the end) serialises
@@ -40,10 +49,11 @@ from pathlib import Path
 
 from analysis import __version__
 from analysis.config import check_path, dumps_toml, load_config
-from analysis.errors import Terminated, UserError
+from analysis.errors import Terminated, UserError, set_prefix
 from analysis.provenance import manifest_path, stale_steps
+from analysis.runs import RunSpec, expand, find
+from analysis.steps import CONFIG_NAMES, SUBDIRS, declaration
 from analysis.steps import NAMES as STEPS
-from analysis.steps import SUBDIRS, declaration
 from analysis.storage import atomic_write, remove_stale_temporaries
 
 
@@ -55,10 +65,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m analysis", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog="Steps: " + ", ".join(STEPS) + ", all; and check.")
-    p.add_argument("step", choices=STEPS + ("all", "check"), help="pipeline step to run (or check)")
+                epilog="Steps: " + ", ".join(STEPS + CONFIG_NAMES) + ", all; and check, runs.")
+    p.add_argument("step", choices=STEPS + CONFIG_NAMES + ("all", "check", "runs"),
+                   help="pipeline step to run (or check, runs)")
     p.add_argument("--config", required=True, type=Path, help="TOML config, e.g. configs/default.toml")
-    p.add_argument("--out", type=Path, help="output directory (default: build/<config name>)")
+    p.add_argument("--out", type=Path, help="output directory (default: build/<config name>); the config's "
+                                            "other runs go to <out>/runs/<name>/")
+    p.add_argument("--run", metavar="NAME", help="the run of the config's [runs] to work on (default: the primary "
+                                                  "run; list them with the runs command)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set train.epochs=5")
     p.add_argument("--checkpoint", type=Path, help="use this trained checkpoint instead of training")
@@ -156,19 +170,31 @@ def _on_sigterm(signum, frame):
     raise Terminated(signum)
 
 
-def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None) -> dict:
-    """Run step ``name`` (:func:`analysis.steps.run`); ``checkpoint`` goes to ``train`` only."""
+def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None,
+             share: Path | None = None) -> dict:
+    """Run step ``name`` (:func:`analysis.steps.run`); ``checkpoint`` goes to ``train`` only;
+    ``share``: the primary run's directory, whose finished outputs a step with the same key links."""
     from analysis import steps
 
     options = {"checkpoint": checkpoint} if name == "train" and checkpoint is not None else {}
-    return steps.run(name, cfg, run_dir, force, **options)
+    return steps.run(name, cfg, run_dir, force, share=share, **options)
 
 
-def check(run_dir: Path) -> int:
-    """``check``: print the manifest of every finished step whose outputs were edited or deleted."""
-    for step, problem in stale_steps(run_dir, STEPS):
-        print(f"check: {step}: {problem}", file=sys.stderr)
-        print(manifest_path(run_dir, step))
+def check(specs: list[RunSpec], out: Path, several: bool) -> int:
+    """``check``: print the manifest of every finished step (of every run, and ``across``) whose
+    outputs were edited or deleted, and every manifest deleted while a later step's is there."""
+    places = [(spec.directory(out), STEPS, f"{spec.name}: " if several else "") for spec in specs]
+    if several:
+        places.append((out, CONFIG_NAMES, ""))
+    for run_dir, names, label in places:
+        for step, problem in stale_steps(run_dir, names):
+            print(f"check: {label}{step}: {problem}", file=sys.stderr)
+            print(manifest_path(run_dir, step))
+        finished = [manifest_path(run_dir, step).is_file() for step in names]
+        for i, step in enumerate(names):  # a manifest deleted while a later step's is there
+            if not finished[i] and any(finished[i + 1:]):
+                print(f"check: {label}{step}: its manifest was deleted", file=sys.stderr)
+                print(manifest_path(run_dir, step))
     return 0
 
 
@@ -178,11 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         cfg = load_config(args.config, args.overrides)
-        run_dir = args.out or Path("build") / cfg.run.name
+        specs = expand(cfg)
+        out = args.out or Path("build") / cfg.run.name
+        many = cfg.runs.several
+        if args.step == "runs":
+            print("\n".join(str(spec.directory(out)) for spec in specs))
+            return 0
         if args.step == "check":
-            return check(run_dir)
-        _check_args(args, cfg, run_dir)
-        return _run(args, cfg, run_dir)
+            return check(specs, out, many)
+        return _dispatch(args, cfg, specs, out, many)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
@@ -194,16 +224,63 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: finished results are kept; re-run the same command to resume", file=sys.stderr)
         return 130
     finally:
+        set_prefix("")
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args: argparse.Namespace, cfg, run_dir: Path) -> int:
-    """Run the steps under the run directory's lock; undo what a run that fails on bad input created."""
+def _dispatch(args: argparse.Namespace, cfg, specs: list[RunSpec], out: Path, many: bool) -> int:
+    """Which runs and steps a command means: a step of one run (``--run``, default the primary),
+    ``across`` (the config's build directory), or ``all`` (without ``--run``: every run, then
+    ``across``). Each run's config and directory come from :func:`analysis.runs.expand`."""
+    if args.step in CONFIG_NAMES:
+        if args.run is not None:
+            raise UserError(f"--run does not apply to the {args.step} step: it reads every run of the config",
+                            f"leave out --run: python -m analysis {args.step} --config ...")
+        if args.checkpoint is not None:
+            raise UserError(f"--checkpoint does not apply to the {args.step} step", "leave it out")
+        _check_args(args, cfg, out)
+        return _run(args, (args.step,), cfg, out, specs[0].config, label="")
+    if args.run is None and args.step == "all" and many:
+        if args.checkpoint is not None:
+            raise UserError(f"--checkpoint with the {len(specs)} runs of this config needs --run NAME",
+                            "name the run that uses it, e.g. --run " + specs[0].name)
+        for spec in specs:
+            _check_args(args, spec.config, spec.directory(out))
+        for spec in specs:
+            _run(args, STEPS, spec.config, spec.directory(out), spec.config, label=spec.name,
+                 share=None if spec.primary else out)
+        return _run(args, CONFIG_NAMES, cfg, out, specs[0].config, label="")
+    spec = find(specs, args.run)
+    run_dir = spec.directory(out)
+    _check_args(args, spec.config, run_dir)
     steps = STEPS if args.step == "all" else (args.step,)
+    return _run(args, steps, spec.config, run_dir, spec.config, label=spec.name if many else "",
+                share=None if spec.primary else out)
+
+
+def _run(args: argparse.Namespace, steps: tuple[str, ...], cfg, run_dir: Path, run_cfg, label: str,
+         share: Path | None = None) -> int:
+    """Run ``steps`` under the run directory's lock; undo what a run that fails on bad input created.
+
+    ``cfg``: the config the steps get; ``run_cfg``: the run's config, saved as ``config.toml``
+    (the same but for ``across``, which gets the base config). ``label``: the run's name,
+    put before its progress lines and its error when the config has several runs.
+    """
+    set_prefix(f"[{label}] " if label else "")
+    try:
+        return _locked(args, steps, cfg, run_dir, run_cfg, share)
+    except UserError as e:
+        if label:
+            raise UserError(f"run {label} ({run_dir}): {e.problem}", e.fix) from None
+        raise
+
+
+def _locked(args: argparse.Namespace, steps: tuple[str, ...], cfg, run_dir: Path, run_cfg,
+            share: Path | None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # a distributed worker: rank 0 locks and writes
         for step in steps:
-            run_step(step, cfg, run_dir, args.force, args.checkpoint)
+            run_step(step, cfg, run_dir, args.force, args.checkpoint, share)
         return 0
     created = _missing_dirs(run_dir)
     subdirs_before = {s for s in SUBDIRS if os.path.lexists(run_dir / s)}
@@ -211,8 +288,8 @@ def _run(args: argparse.Namespace, cfg, run_dir: Path) -> int:
     try:
         remove_stale_temporaries(run_dir, SUBDIRS)
         for step in steps:
-            run_step(step, cfg, run_dir, args.force, args.checkpoint)
-            atomic_write(run_dir / "config.toml", dumps_toml(cfg).encode())
+            run_step(step, cfg, run_dir, args.force, args.checkpoint, share)
+            atomic_write(run_dir / "config.toml", dumps_toml(run_cfg).encode())
     except UserError:
         _unlock(run_dir, lock)
         lock = None

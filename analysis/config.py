@@ -334,6 +334,32 @@ class ReportConfig:
 
 
 @dataclass
+class RunsConfig:
+    # Several runs in one build, compared side by side (analysis/runs.py): runs = variants x seeds.
+    # The first run (first variant, first seed) is the primary run: the chapters narrate it and it
+    # keeps build/<config>/; the others go to build/<config>/runs/<name>/. No [runs]: one run.
+    # Training seeds: one run per seed (of each variant), with run.seed set to it; named seed<s>.
+    # Empty: run.seed alone.
+    seeds: list[int] = _f([])
+    # A sweep of one config key: one variant per value, named <last part of the key>=<value>, e.g.
+    # sweep_key = "model.latent_dim", sweep_values = [256, 64, 16] gives latent_dim=256, ...
+    sweep_key: str = _f("")
+    sweep_values: list[Any] = _f([])
+    # Named variants after the sweep's, as tables: [[runs.variant]] name = "celeba" and
+    # set = { "data.source" = "folder", "data.path" = "/data/img_align_celeba" } (dotted keys).
+    variant: list[dict[str, Any]] = _f([])
+    # The runs other than the primary skip what only the primary's chapters draw: the generator
+    # sweeps of chapter 5 (generate.sweep_components and generate.sweep_confidence are emptied).
+    # Every ledger figure is still measured in every run. false: every run computes everything.
+    lean: bool = _f(True)
+
+    @property
+    def several(self) -> bool:
+        """Whether these settings name more than one run (``analysis.runs.expand`` makes them)."""
+        return max(len(self.sweep_values) + len(self.variant), 1) * max(len(self.seeds), 1) > 1
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -345,6 +371,7 @@ class Config:
     claims: ClaimsConfig = field(default_factory=ClaimsConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    runs: RunsConfig = field(default_factory=RunsConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -381,6 +408,22 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
             raise UserError(f"config key '{key}' must be a list, got {value!r}",
                             f"write it as [..], e.g. {key} = []")
         return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{key}' must be a table, got {value!r}",
+                            f"write it as {{ key = value, ... }}, e.g. {key} = {{}}")
+        _, inner = typing.get_args(tp)
+        return {k: _check_type(f"{key}.{k}", v, inner) for k, v in value.items()}
+    if tp is Any:  # checked where it is used (a [runs] override: against the key it sets)
+        if isinstance(value, dict):
+            return {k: _check_type(f"{key}.{k}", v, Any) for k, v in value.items()}
+        if isinstance(value, list):
+            return [_check_type(f"{key}[{i}]", v, Any) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            _check_text(key, value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            _check_number(key, value)
+        return value
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -561,6 +604,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
     """
     cfg = Config()
     name = ""
+    explicit: dict[str, int] = {}  # key -> where it was set last: 0 the file, i the i-th override
     if path is not None:
         path = Path(path)
         try:
@@ -581,15 +625,42 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
                                 f"valid sections: {', '.join(SECTIONS)}")
             for key, value in table.items():
                 _apply(cfg, section, key, value, str(path))
+                explicit[f"{section}.{key}"] = 0
         name = path.stem
-    for text in overrides:
+    for i, text in enumerate(overrides, 1):
         section, key, value = parse_override(text)
         _apply(cfg, section, key, value, "--set")
+        explicit[f"{section}.{key}"] = i
     if not cfg.run.name:
         cfg.run.name = name or "default"
         check_name("run.name", cfg.run.name, f"taken from the config file name {path}; or rename the file")
     _validate(cfg)
+    _validate_runs(cfg, explicit)
     return cfg
+
+
+def _validate_runs(cfg: Config, explicit: dict[str, int]) -> None:
+    """Checks of ``[runs]`` on its own (``analysis.runs.expand`` checks the runs it makes).
+
+    ``explicit``: where each key was set (0: the file, i: the i-th override). ``runs.seeds``
+    gives the runs' seeds; a ``run.seed`` set as late as it or later (``--set run.seed=5`` on a
+    config with seeds) must be its first seed, as it would otherwise be ignored.
+    """
+    r = cfg.runs
+    for i, seed in enumerate(r.seeds):
+        if seed < 0:
+            raise UserError(f"config key 'runs.seeds[{i}]' = {seed} is below its minimum 0", "use seeds >= 0")
+        if seed in r.seeds[:i]:
+            raise UserError(f"config key 'runs.seeds' lists seed {seed} twice", "give each seed once")
+    if bool(r.sweep_key) != bool(r.sweep_values):
+        given, missing = ("runs.sweep_key", "runs.sweep_values") if r.sweep_key else ("runs.sweep_values",
+                                                                                       "runs.sweep_key")
+        raise UserError(f"config key '{given}' is set but '{missing}' is not",
+                        "give both, e.g. sweep_key = \"model.latent_dim\" and sweep_values = [256, 64, 16]")
+    if r.seeds and explicit.get("run.seed", -1) >= explicit.get("runs.seeds", 0) and cfg.run.seed != r.seeds[0]:
+        raise UserError(f"config key 'run.seed' = {cfg.run.seed} is set, but runs.seeds = {r.seeds} gives the "
+                        "seeds of this config's runs",
+                        f"set runs.seeds instead, e.g. --set runs.seeds=[{cfg.run.seed}] (one run)")
 
 
 def dumps_toml(cfg: Config) -> str:

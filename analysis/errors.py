@@ -36,6 +36,18 @@ class Terminated(BaseException):
     """
 
 
+_PREFIX = [""]
+
+
+def set_prefix(prefix: str) -> None:
+    """Begin every later :func:`eprint` line with ``prefix`` (the CLI: ``[seed1] `` while it works on
+    run seed1 of a config with several runs, so that interleaved logs stay readable)."""
+    _PREFIX[0] = prefix
+
+
 def eprint(*args) -> None:
     """Print a progress line or a warning to stderr (stdout stays free for results)."""
-    print(*args, file=sys.stderr, flush=True)
+    text = " ".join(str(a) for a in args)
+    # one write per message, so that the lines of runs made side by side do not interleave
+    sys.stderr.write(_PREFIX[0] + text.replace("\n", "\n" + _PREFIX[0]) + "\n")
+    sys.stderr.flush()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import UserError, eprint
-from analysis.storage import dumps_json, load_json, save_json
+from analysis.storage import atomic_symlink, dumps_json, load_json, save_json
 
 HASH_CACHE = ".sha256-cache.json"
 
@@ -244,6 +244,42 @@ def stale_steps(run_dir: str | os.PathLike, steps: tuple[str, ...]) -> list[tupl
         if problem:
             out.append((step, problem))
     return out
+
+
+def share_step(source: str | os.PathLike, run_dir: str | os.PathLike, step: str, key: str,
+               config: dict | None = None) -> dict | None:
+    """Adopt the outputs of ``step`` as finished in the run ``source`` when it has the same ``key``.
+
+    Two runs of one config whose step has the same key (same settings, inputs and code:
+    e.g. the image cache of training seeds) need not compute it twice. Each output (and
+    each volatile file) of ``source``'s step becomes a relative symbolic link in
+    ``run_dir``, and ``run_dir`` gets a manifest with the same key, inputs and output
+    hashes, its own ``config`` and ``shared_from`` (``source`` relative to ``run_dir``).
+    The links are checked like any output: when ``source``'s files change, the hashes no
+    longer match and the step runs again.
+
+    Returns
+    -------
+    dict or None
+        The new manifest; None (nothing written) when ``source`` has no finished
+        ``step`` with this key or its outputs changed since.
+    """
+    source, run_dir = Path(source), Path(run_dir)
+    m = read_manifest(source, step)
+    if not m or m.get("key") != key or not isinstance(m.get("outputs"), dict) \
+            or output_problem(source, m, update=False):
+        return None
+    files = [*m["outputs"], *(m.get("volatile") or [])]
+    for rel in files:
+        link = run_dir / rel
+        atomic_symlink(os.path.relpath(os.path.abspath(source / rel), os.path.abspath(link.parent)), link)
+    remember_hashes(run_dir, {run_dir / rel: sha for rel, sha in m["outputs"].items()})
+    manifest = {k: v for k, v in m.items() if k != "config"}
+    if config is not None:
+        manifest["config"] = config
+    manifest["shared_from"] = os.path.relpath(os.path.abspath(source), os.path.abspath(run_dir))
+    save_json(manifest_path(run_dir, step), manifest)
+    return manifest
 
 
 def step_output(run_dir: str | os.PathLike, step: str, name: str) -> str:

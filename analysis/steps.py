@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import UserError, eprint
-from analysis.provenance import (code_hash, hash_key, is_complete, read_manifest, sha256_cached, step_output,
-                                 write_manifest)
+from analysis.provenance import (code_hash, hash_key, is_complete, read_manifest, sha256_cached, share_step,
+                                 step_output, write_manifest)
 from analysis.storage import NpyRows
 
 
@@ -150,16 +150,30 @@ CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "sl
               optional=("generate/metrics.json",), sections=("claims", "run.seed"),
               outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
 
-#: The steps in pipeline order (``all`` runs them in turn).
-STEPS = (FETCH, TRAIN, ENCODE, STATS, DECODE, GENERATE, CLAIMS)
+#: The steps of one run, in pipeline order (``all`` runs them in turn). ``decode`` comes last:
+#: nothing reads it but the article, and the other runs of [runs] stop at ``claims``.
+STEPS = (FETCH, TRAIN, ENCODE, STATS, GENERATE, CLAIMS, DECODE)
 NAMES = tuple(s.name for s in STEPS)
-#: The directories the steps write inside a run directory.
-SUBDIRS = tuple(sorted({o.split("/")[0] for s in STEPS for o in (*s.outputs, *s.volatile) if "/" in o}))
+
+#: The config-level step: the runs of a config side by side (:mod:`analysis.across`). It runs
+#: in the config's build directory (the primary run's) once every run has finished; its
+#: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
+#: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
+ACROSS = Step("across", code=("across", "artifacts", "runs"),
+              inputs=("stats/stats.json", "stats/arrays.npz", "claims/claims.json", "claims/details.json"),
+              sections=("runs",), outputs=("across/ledger.json", "across/runs.json"))
+#: Steps that work on every run of a config at once.
+CONFIG_STEPS = (ACROSS,)
+CONFIG_NAMES = tuple(s.name for s in CONFIG_STEPS)
+
+#: The directories the steps write inside a run (or the config's build) directory.
+SUBDIRS = tuple(sorted({o.split("/")[0] for s in (*STEPS, *CONFIG_STEPS) for o in (*s.outputs, *s.volatile)
+                        if "/" in o}))
 
 
 def declaration(name: str) -> Step:
     """The declaration of the step called ``name``."""
-    for s in STEPS:
+    for s in (*STEPS, *CONFIG_STEPS):
         if s.name == name:
             return s
     raise KeyError(name)
@@ -167,7 +181,7 @@ def declaration(name: str) -> Step:
 
 def producer(file: str) -> str:
     """The step that writes ``file`` (relative to the run directory)."""
-    for s in STEPS:
+    for s in (*STEPS, *CONFIG_STEPS):
         if file in s.outputs or file in s.volatile:
             return s.name
     raise KeyError(file)
@@ -192,9 +206,14 @@ def depends_on(s: Step, key: str) -> bool:
 
 
 def settings(cfg, s: Step) -> dict[str, dict]:
-    """The config values the step's outputs depend on: ``{section: {key: value}}``."""
+    """The config values the step's outputs depend on: ``{section: {key: value}}``.
+
+    ``cfg``: a Config, or a resolved config as a dict of sections (a manifest's ``config``).
+    """
     out: dict[str, dict] = {}
-    for section, table in cfg.to_dict().items():
+    for section, table in (cfg if isinstance(cfg, dict) else cfg.to_dict()).items():
+        if not isinstance(table, dict):
+            continue
         kept = {k: v for k, v in table.items() if depends_on(s, f"{section}.{k}")}
         if kept:
             out[section] = kept
@@ -225,17 +244,22 @@ def step_key(s: Step, cfg, inputs: dict[str, str]) -> str:
 
 # --------------------------------------------------------------------------- the runner
 
-def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, **options) -> dict:
+def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: str | os.PathLike | None = None,
+        **options) -> dict:
     """Run step ``name`` unless it is up to date; return its manifest.
 
     Parameters
     ----------
     name : str
-        A step's name (:data:`NAMES`).
+        A step's name (:data:`NAMES`, :data:`CONFIG_NAMES`).
     cfg : Config
     run_dir : path
     force : bool
         Run even if up to date.
+    share : path, optional
+        Another run of the same config (the primary): when its step finished with the same
+        key, its outputs are linked instead of computed again
+        (:func:`analysis.provenance.share_step`; e.g. the image cache of training seeds).
     **options
         Handed to the step's ``prepare`` and ``compute`` (``train``: ``checkpoint``).
 
@@ -257,6 +281,11 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, **optio
     if not force and is_complete(run_dir, s.name, key):
         eprint(f"{s.name}: up to date")
         return read_manifest(run_dir, s.name)
+    if share is not None and not force and s is not ADOPT:
+        shared = share_step(share, run_dir, s.name, key, config=cfg.to_dict())
+        if shared is not None:
+            eprint(f"{s.name}: same settings and inputs as in {share}: its outputs are linked, not computed again")
+            return shared
     written = module.compute(cfg, run_dir, inputs, key, **options)
     if written is None:
         return {}

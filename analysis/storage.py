@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import secrets
 import tempfile
 import zipfile
 from pathlib import Path
@@ -66,7 +67,7 @@ def remove_stale_temporaries(run_dir: str | os.PathLike, subdirs: tuple[str, ...
         except OSError:
             continue
         for e in entries:
-            if is_temporary_name(e.name) and e.is_file(follow_symlinks=False):
+            if is_temporary_name(e.name) and (e.is_file(follow_symlinks=False) or e.is_symlink()):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(e.path)
                 removed.append(Path(e.path))
@@ -104,6 +105,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise UserError(f"cannot write {path}: {e.strerror}",
                             "choose a writable output directory with --out DIR") from None
         raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_symlink(target: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Make ``path`` a symbolic link to ``target`` (relative to ``path``'s directory), atomically:
+    the link is made under a temporary name beside ``path`` and renamed over it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            tmp = path.parent / f".{path.name}{TMP_MARKER}{secrets.token_hex(4)}.tmp"
+            try:
+                os.symlink(target, tmp)
+                break
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise UserError(f"cannot write to {path.parent}: {e.strerror}",
+                        "choose a writable output directory with --out DIR") from None
+    try:
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -29,12 +29,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 from record import record  # noqa: E402
 TARGET_HTML_S, TARGET_PDF_S, TARGET_NOCHANGE_S, MAX_PAGE = 60.0, 60.0, 15.0, 5 * 1024 * 1024
 
 
 def _ratio(value: float, target: float) -> str:
     return f"{value / target:.2f} of the target ({'ok' if value <= target else 'OVER'})"
+
+
+def complete(name: str) -> bool:
+    """Whether build/<name> has every run its config names ([runs]: the across step has run)."""
+    from analysis.config import load_config
+    return not load_config(ROOT / "configs" / f"{name}.toml").runs.several or \
+        (ROOT / "build" / name / "across.manifest.json").is_file()
 
 
 def pick_run(argv: list[str], tmp: Path) -> tuple[Path, Path]:
@@ -44,11 +52,11 @@ def pick_run(argv: list[str], tmp: Path) -> tuple[Path, Path]:
         return run, ROOT / "configs" / f"{run.name}.toml"
     for name in ("default", "smoke"):
         run = ROOT / "build" / name
-        if (run / "stats.manifest.json").is_file() and (run / "generate.manifest.json").is_file():
+        if (run / "stats.manifest.json").is_file() and (run / "generate.manifest.json").is_file() and complete(name):
             return run, ROOT / "configs" / f"{name}.toml"
     for name in ("default", "smoke"):
         run = ROOT / "build" / name
-        if (run / "stats.manifest.json").is_file():
+        if (run / "stats.manifest.json").is_file() and complete(name):
             return run, ROOT / "configs" / f"{name}.toml"
     run = tmp / "smoke"
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -17,6 +17,11 @@ builds anything. Each problem is an :class:`ArtifactError`: one line naming the 
 * **Readability.** Every JSON artifact is parsed, every ``.npz`` read (zip checksums),
   every ``.npy`` header checked, so a damaged file is named here and not as a bare
   ``JSONDecodeError`` inside a chapter.
+* **Runs.** A config with several runs (``[runs]``, :mod:`analysis.runs`) is checked run
+  by run: the primary run (the run directory itself) against the primary's config, each
+  other run in ``<run>/runs/<name>/`` against its own (the config's base with the run's
+  overrides and seed), with the same three checks; then the ``across`` step's manifest,
+  whose inputs must be the runs' current files.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from analysis import artifacts as reader
 from analysis.config import Config, load_config
 from analysis.errors import UserError
 from analysis.provenance import file_problem, manifest_file, manifest_path
-from analysis.steps import NAMES, VOLATILE, Step, declaration_of, depends_on
+from analysis.runs import RunSpec, expand
+# (build.py reads NAMES and CONFIG_NAMES from here)
+from analysis.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
 #: the stats, decode and claims steps (the analysis ran to the end of what the article needs).
@@ -43,12 +50,14 @@ class ArtifactError(Exception):
     """A run the report must not publish (exit status 2)."""
 
 
-def _rerun(run: Path, config: str | None, overrides=(), step: str | None = None) -> str:
+def _rerun(run: Path, config: str | None, overrides=(), step: str | None = None, run_name: str | None = None) -> str:
     """How to remake the run's artifacts: the analysis CLI (``make`` goes by file times
     and may see nothing to do). ``step``: that step is forced first (its outputs were
-    changed behind its back, so its manifest alone looks up to date)."""
+    changed behind its back, so its manifest alone looks up to date). ``run``: the
+    config's build directory; ``run_name``: one of its other runs."""
     args = (f"--config {shlex.quote(config) if config else '<its config file>'}"
-            + "".join(f" --set {shlex.quote(o)}" for o in overrides) + f" --out {shlex.quote(str(run))}")
+            + "".join(f" --set {shlex.quote(o)}" for o in overrides) + f" --out {shlex.quote(str(run))}"
+            + (f" --run {shlex.quote(run_name)}" if run_name else ""))
     if step:
         return f"re-run that step: python -m analysis {step} --force {args}, then build the report again"
     return f"re-run the analysis with that config: python -m analysis all {args}, then build the report again"
@@ -95,24 +104,62 @@ def _load(path: Path, overrides: list[str] = ()) -> Config:
         raise ArtifactError(str(e)) from None
 
 
-def check_config(run: Path, config: str | None = None, overrides: list[str] = ()) -> Config:
-    """Check that the run was made with ``config`` (+ overrides) and that its manifests agree.
+def runs_of(run: Path, config: str | None = None, overrides: list[str] = ()) -> list[tuple[RunSpec, Path]]:
+    """The runs of the build in ``run`` and their directories, the primary (``run`` itself) first:
+    from ``config`` (+ overrides), or without it from the run's own ``config.toml``."""
+    base = _load(Path(config), overrides) if config is not None else _load(run / "config.toml")
+    try:
+        specs = expand(base)
+    except UserError as e:
+        raise ArtifactError(str(e)) from None
+    return [(spec, spec.directory(run)) for spec in specs]
 
-    Without ``config`` the run's own ``config.toml`` is the reference. Each manifest is
-    compared only on the entries its step depends on: a step that is up to date does
-    not rewrite its manifest, so its other sections may be older than config.toml
-    without anything being wrong. Returns the reference config.
+
+def check_config(run: Path, config: str | None = None, overrides: list[str] = ()) -> Config:
+    """Check that the build in ``run`` was made with ``config`` (+ overrides) and that its
+    manifests agree, for every run of the config (see the module docstring).
+
+    Without ``config`` the run's own ``config.toml`` is the reference. Returns the primary
+    run's config.
     """
+    several = False
+    for spec, d in runs_of(run, config, overrides):
+        _check_run_config(d, spec.config if config is not None or not spec.primary else None, config, overrides,
+                          run, spec.name if not spec.primary else None)
+        several = several or not spec.primary
+    if several:
+        base = _load(Path(config), overrides) if config is not None else _load(run / "config.toml")
+        for step in CONFIG_NAMES:
+            m = _manifest(run, step)
+            if m is None or not isinstance(m.get("config"), dict):
+                continue
+            diff = first_difference(m["config"], base.to_dict(), declaration_of(step, m))
+            if diff:
+                key, a, b = diff
+                raise ArtifactError(
+                    f"{run / f'{step}.manifest.json'}: the {step} step ran with {key} = {_fmt(a)}, but "
+                    f"{config or 'the run'} gives {key} = {_fmt(b)} -- {_rerun(run, config, overrides)}")
+    return _load(run / "config.toml") if config is None else runs_of(run, config, overrides)[0][0].config
+
+
+def _check_run_config(run: Path, want: Config | None, config: str | None, overrides: list[str], top: Path,
+                      name: str | None) -> None:
+    """One run directory: its config.toml is ``want`` (None: itself) and its manifests agree with it."""
+    if not (run / "config.toml").is_file() and name is not None:
+        raise ArtifactError(f"run {name} has no {run / 'config.toml'}: it has not run -- "
+                            f"{_rerun(top, config, overrides, run_name=name)}")
     run_cfg = _load(run / "config.toml")
-    if config is not None:
-        ref = _load(Path(config), overrides)
-        what = f"{config}" + (" with " + " ".join(f"--set {o}" for o in overrides) if overrides else "")
-        diff = first_difference(run_cfg.to_dict(), ref.to_dict())
+    fix = _rerun(top, config, overrides, run_name=name)
+    if want is not None:
+        what = f"{config}" + (" with " + " ".join(f"--set {o}" for o in overrides) if overrides else "") \
+            + (f" for run {name}" if name else "")
+        diff = first_difference(run_cfg.to_dict(), want.to_dict())
         if diff:
             key, a, b = diff
             raise ArtifactError(
                 f"{run / 'config.toml'} was made with {key} = {_fmt(a)}, but {what} gives {key} = {_fmt(b)}: "
-                f"the artifacts in {run} are not this config's -- {_rerun(run, config, overrides)}")
+                f"the artifacts in {run} are not this config's -- {fix}")
+        ref = want
     else:
         ref, what = run_cfg, f"the run's {run / 'config.toml'}"
     for step in NAMES:
@@ -124,8 +171,7 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
             key, a, b = diff
             raise ArtifactError(
                 f"{run / f'{step}.manifest.json'}: the {step} step ran with {key} = {_fmt(a)}, but {what} gives "
-                f"{key} = {_fmt(b)} -- {_rerun(run, config, overrides)}")
-    return ref
+                f"{key} = {_fmt(b)} -- {fix}")
 
 
 # --------------------------------------------------------------------------- manifests and files
@@ -165,41 +211,75 @@ def check_readable(path: Path) -> None:
 
 def check_artifacts(run: Path, config: str | None = None, overrides=()) -> list[str]:
     """Check every artifact the manifests list (exists, readable, same sha256) and the
-    hand-over between steps. Returns the checked paths (relative to ``run``)."""
-    manifests = {s: m for s in NAMES if (m := _manifest(run, s)) is not None}
+    hand-over between steps, in every run of the build and the across step. Returns the
+    checked paths (relative to ``run``)."""
+    checked = []
+    several = False
+    for spec, d in runs_of(run, config, overrides):
+        name = None if spec.primary else spec.name
+        checked += [f"{spec.rel}/{rel}" if name else rel
+                    for rel in _check_run_artifacts(d, config, overrides, run, name, NAMES, NEEDED if not name else ())]
+        several = several or not spec.primary
+    if several:
+        checked += _check_run_artifacts(run, config, overrides, run, None, CONFIG_NAMES, reader.ACROSS_READS)
+        _check_across_inputs(run, config, overrides)
+    return checked
+
+
+def _check_run_artifacts(run: Path, config: str | None, overrides, top: Path, name: str | None,
+                         steps: tuple[str, ...], needed: tuple[str, ...]) -> list[str]:
+    """:func:`check_artifacts` for one run directory and the manifests of ``steps`` in it."""
+    manifests = {s: m for s in steps if (m := _manifest(run, s)) is not None}
     produced = {rel: (step, sha) for step, m in manifests.items() for rel, sha in m["outputs"].items()}
     checked = []
     for step, m in manifests.items():
         volatile = set(m.get("volatile") or ())
+        fix = _rerun(top, config, overrides, step, name)
         for rel, sha in m["outputs"].items():
             if rel in volatile:
                 continue
             path = run / rel
             if not path.is_file():
-                raise ArtifactError(f"{path} is missing (listed by {step}.manifest.json) -- "
-                                    f"{_rerun(run, config, overrides, step)}")
+                raise ArtifactError(f"{path} is missing (listed by {step}.manifest.json) -- {fix}")
             if path.suffix in (".json", ".npz", ".npy"):
                 try:
                     check_readable(path)
                 except ValueError as e:
-                    raise ArtifactError(f"{path} {e} -- {_rerun(run, config, overrides, step)}") from None
+                    raise ArtifactError(f"{path} {e} -- {fix}") from None
             problem = file_problem(run, rel, sha, update=False)
             if problem:
                 raise ArtifactError(
                     f"{path} does not match the sha256 that {step}.manifest.json records for it ({problem}) "
-                    f"-- {_rerun(run, config, overrides, step)}")
+                    f"-- {fix}")
             checked.append(rel)
         for rel, sha in (m.get("inputs") or {}).items():
             src = produced.get(rel)
             if src and src[0] != step and src[1] != sha:
                 raise ArtifactError(
                     f"{run / f'{step}.manifest.json'}: the {step} step used a {rel} that is no longer the one "
-                    f"the {src[0]} step made -- {_rerun(run, config, overrides, step)}")
-    for rel in NEEDED:
+                    f"the {src[0]} step made -- {fix}")
+    for rel in needed:
         path = run / rel
         if path.is_file() and rel not in checked and path.suffix in (".json", ".npz", ".npy"):
             try:
                 check_readable(path)
             except ValueError as e:
-                raise ArtifactError(f"{path} {e} -- {_rerun(run, config, overrides)}") from None
+                raise ArtifactError(f"{path} {e} -- {_rerun(top, config, overrides, run_name=name)}") from None
     return checked
+
+
+def _check_across_inputs(run: Path, config: str | None, overrides) -> None:
+    """The across step read every run's files as they are now (``runs/<name>/<file>`` inputs)."""
+    m = _manifest(run, "across")
+    if m is None:
+        raise ArtifactError(f"{run / manifest_file('across')} does not exist: the runs were not put side by side -- "
+                            f"{_rerun(run, config, overrides)}")
+    for key, sha in (m.get("inputs") or {}).items():
+        parts = key.split("/")
+        if len(parts) < 3 or parts[0] != "runs":
+            continue
+        d, rel = run / parts[0] / parts[1], "/".join(parts[2:])
+        produced = {r: s for step in NAMES if (mm := _manifest(d, step)) for r, s in mm["outputs"].items()}
+        if produced.get(rel) != sha:
+            raise ArtifactError(f"{run / manifest_file('across')}: the across step used a {key} that is no longer the "
+                                f"one run {parts[1]} made -- {_rerun(run, config, overrides, 'across')}")

@@ -120,30 +120,36 @@ def source_files() -> list[Path]:
 
 
 
-def build_key(run: Path, meta: dict, formats: list[str]) -> str:
+def build_key(run: Path, meta: dict, formats: list[str], others: list[Path] = ()) -> str:
     """Hash of everything the output depends on: sources, manifests and the artifacts' stats.
 
     Artifact files are identified by path, size and modification time (hashing a
     CelebA-size image cache would take longer than the no-change rebuild may).
+    ``others``: the directories of the config's other runs ([runs]), whose manifests and
+    files count as well (with the across step's in ``run``).
     """
     h = hashlib.sha256()
     for f in source_files():
         h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
-    outputs = set(A.reader.READS)  # the artifacts the chapters read, and everything a manifest lists
-    for step in A.NAMES:
-        p = A.manifest_path(run, step)
-        data = p.read_bytes() if p.is_file() else b"-"
-        h.update(step.encode() + data + b"\0")
-        try:
-            outputs |= set(json.loads(data).get("outputs", {}))
-        except (ValueError, AttributeError):
-            pass
-    for rel in sorted(outputs):
-        try:
-            st = (run / rel).stat()
-            h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode())
-        except OSError:
-            h.update(f"{rel}:missing\0".encode())
+    for d, steps, reads in [(run, A.NAMES + (A.CONFIG_NAMES if others else ()),
+                             A.reader.READS + (A.reader.ACROSS_READS if others else ())),
+                            *((o, A.NAMES, ()) for o in others)]:
+        outputs = set(reads)  # the artifacts the chapters read, and everything a manifest lists
+        h.update(str(d.relative_to(run) if d != run else ".").encode() + b"\0")
+        for step in steps:
+            p = A.manifest_path(d, step)
+            data = p.read_bytes() if p.is_file() else b"-"
+            h.update(step.encode() + data + b"\0")
+            try:
+                outputs |= set(json.loads(data).get("outputs", {}))
+            except (ValueError, AttributeError):
+                pass
+        for rel in sorted(outputs):
+            try:
+                st = (d / rel).stat()
+                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+            except OSError:
+                h.update(f"{rel}:missing\0".encode())
     stable = {k: v for k, v in meta.items() if k not in ("date", "datetime", "year", "month", "commit",
                                                           "commit_full", "dirty")}
     h.update(json.dumps([stable, sorted(formats)], sort_keys=True).encode())
@@ -454,11 +460,12 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
     check_run(run)
     try:
         A.check_config(run, config, list(overrides))
+        others = [d for spec, d in A.runs_of(run, config, list(overrides)) if not spec.primary]
     except A.ArtifactError as e:
         raise InputError(str(e)) from None
     meta = M.build_meta(run, _checked_label(label), url)
     label = meta["label"]
-    key = build_key(run, meta, formats)
+    key = build_key(run, meta, formats, others)
     dest = site / label
     stamp = dest / ".build.json"
     if site.is_dir():

@@ -48,6 +48,12 @@ root_doc = "index"
 numfig = True
 numfig_format = {"figure": "Figure %s", "table": "Table %s"}
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+# The chapter on the runs side by side exists only in builds of several runs ([runs]); with
+# one run the index's toctree skips it (and says so in no warning).
+RUNS_CHAPTER = "06-robustness"
+if not FLG.get("several_runs"):
+    exclude_patterns.append(f"{RUNS_CHAPTER}.*")  # (Sphinx looks for an excluded name with its first suffix)
+    suppress_warnings.append("toc.excluded")
 
 # --- MyST-NB: chapters are executed on every build (no cache, so no stale outputs);
 # an error in any cell stops the build (report/build.py names the chapter and cell).

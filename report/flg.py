@@ -154,6 +154,12 @@ def md(text: str):
     display(Markdown(text))
 
 
+def show(obj) -> None:
+    """Show a chart or figure (e.g. one drawn only when the run has what it needs)."""
+    from IPython.display import display
+    display(obj)
+
+
 class _Both:
     def __init__(self, html_text: str, md_text: str):
         self.h, self.m = html_text, md_text
@@ -342,22 +348,95 @@ def claim_number(c, x) -> str:
     return fmt(x)
 
 
-def ledger_rows(ledger) -> list[list[str]]:
-    """The ledger as table rows (:data:`LEDGER_HEADER`)."""
+def spread_text(c, spread) -> str:
+    """The runs' mean and range of a finding's figure (``c``: anything with a ``unit``)."""
+    if spread is None:
+        return "–"
+    if spread.n == 1:
+        return f"{claim_number(c, spread.mean)} (one run)"
+    return f"{claim_number(c, spread.mean)} ({claim_number(c, spread.min)} to {claim_number(c, spread.max)})"
+
+
+def verdict_text(c, across=None) -> str:
+    """The verdict in bold, and with several runs how many of them gave it when not all did."""
+    out = f"**{c.verdict}**"
+    if across:
+        row = across.row(c.id)
+        if not row.holds:
+            out += f" ({row.verdicts[c.verdict]} of {len(row.runs)} runs)"
+    return out
+
+
+def ledger_rows(ledger, across=None) -> list[list[str]]:
+    """The ledger as table rows (:data:`LEDGER_HEADER`; with ``across``, the runs' spread before the verdict)."""
     rows = []
     for i, c in enumerate(ledger.rows, 1):
         o = c.ours
         interval = "–" if o.low is None else f"{claim_number(c, o.low)} to {claim_number(c, o.high)}"
         null = "–" if c.null is None else f"{claim_number(c, c.null)} ({c.null_label})"
+        spread = [spread_text(c, across.row(c.id).spread)] if across else []
         rows.append([str(i), f"{c.claim} ({c.part})", c.published, claim_number(c, o.value), interval, null,
-                     f"**{c.verdict}**"])
+                     *spread, verdict_text(c, across)])
     return rows
 
 
-def ledger_table(ledger) -> str:
-    """The ledger as a MyST table that may break across PDF pages (a LaTeX longtable)."""
+def ledger_table(ledger, across=None) -> str:
+    """The ledger as a MyST table that may break across PDF pages (a LaTeX longtable); with
+    ``across`` (several runs) a column gives the runs' mean and range of each figure."""
+    if across:
+        header = [*LEDGER_HEADER[:-1], f"mean (range) over {len(across.runs)} runs", LEDGER_HEADER[-1]]
+        return ("```{table}\n:class: longtable\n:widths: 3 24 13 8 12 13 13 14\n\n"
+                + table(header, ledger_rows(ledger, across), "rlllrlll") + "\n```")
     return ("```{table}\n:class: longtable\n:widths: 3 28 15 9 14 15 13\n\n"
             + table(LEDGER_HEADER, ledger_rows(ledger), "rlllrll") + "\n```")
+
+
+# --------------------------------------------------------------------------- the runs side by side
+
+def names_text(names) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def run_label(r, across) -> str:
+    """A run as the article names it: its name, and the settings of a named variant (a sweep's
+    names and the seeds' say it all)."""
+    swept = across.sweep_key and list(r.overrides) == [across.sweep_key]
+    sets = ", ".join(f"{k} = {v}" for k, v in r.overrides.items())
+    return f"{r.name} ({sets})" if sets and not swept else r.name
+
+
+def runs_table(across) -> str:
+    """Every finding with its figure in every run (the primary's first), the runs' mean and range,
+    and how the verdicts agree."""
+    names = list(across.names)
+    header = ["", "finding", *names, "mean (range)", "verdicts"]
+    rows = []
+    for i, c in enumerate(across.ledger, 1):
+        values = [claim_number(c, v.value) + ("" if v.verdict == c.verdict else f" ({v.verdict or 'absent'})")
+                  for v in c.runs]
+        rows.append([str(i), c.claim, *values, spread_text(c, c.spread), c.sentence])
+    widths = " ".join(["3", "27", *(["9"] * len(names)), "13", "22"])
+    return (f"```{{table}}\n:class: longtable\n:widths: {widths}\n\n"
+            + table(header, rows, "rl" + "r" * len(names) + "rl") + "\n```")
+
+
+def grouped_text(values: dict[str, str]) -> str:
+    """Runs grouped by a value: ``{"seed0": "a", "seed1": "a", "seed2": "b"}`` gives
+    "a in seed0 and seed1, b in seed2"; one value for all gives "a in all 3 runs"."""
+    by: dict[str, list[str]] = {}
+    for name, v in values.items():
+        by.setdefault(v, []).append(name)
+    if len(by) == 1 and len(values) > 1:
+        (v, names), = by.items()
+        return f"{v} in {'both' if len(names) == 2 else f'all {len(names)}'} runs"
+    return ", ".join(f"{v} in {names_text(names)}" for v, names in by.items())
+
+
+def differ_text(across) -> str:
+    """The findings whose verdict is not the same in every run, in words (empty when all hold)."""
+    return " ".join(f"*{c.claim}* {c.sentence[0].upper()}{c.sentence[1:]}." for c in across.differ)
 
 
 def ledger_criteria(ledger) -> str:

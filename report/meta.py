@@ -138,6 +138,14 @@ def _run_config(run: Path) -> dict:
         return Config().to_dict()
 
 
+def _several_runs(run: Path) -> bool:
+    """Whether the run's config makes several runs ([runs]; the article then has a Robustness chapter)."""
+    try:
+        return load_config(run / "config.toml").runs.several
+    except UserError:
+        return False
+
+
 def data_label(cfg: dict) -> str:
     """A short name of the run's data set for labels ("MIT CBCL faces", "CelebA", ...)."""
     d = cfg.get("data", {})
@@ -173,6 +181,7 @@ def build_meta(run: str | os.PathLike, label: str | None = None, site_url: str =
         "run": str(run),
         "run_name": run_name,
         "data": data_label(cfg),
+        "several_runs": _several_runs(run),
         "date": now.strftime("%Y-%m-%d"),
         "datetime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "year": now.year,

@@ -3,6 +3,7 @@
 #
 #   make report                           -> _site/<version>/ (site + PDF) for configs/default.toml
 #   make report CONFIG=configs/smoke.toml -> _site/<version>-smoke/ in seconds
+#   make report CONFIG=configs/compare.toml -> _site/<version>-compare/: latent sizes side by side
 #
 # The target is a marker file inside the version directory, with the run's manifests,
 # the artifacts the chapters read and the report's sources as prerequisites: with
@@ -46,20 +47,23 @@ REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
 REPORT_OUT_decode   := $(RUN)/decode/decode.json $(RUN)/decode/planes.npz $(RUN)/decode/paths.npz
 REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
 REPORT_OUT_claims   := $(RUN)/claims/claims.json $(RUN)/claims/details.json $(RUN)/claims/arrays.npz
-REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS),$(REPORT_OUT_$(s)))
+REPORT_OUT_across   := $(RUN)/across/ledger.json $(RUN)/across/runs.json
+# With several runs ([runs]) the article also reads the across step's files.
+REPORT_ACROSS       := $(if $(ACROSS),across)
+REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS) $(REPORT_ACROSS),$(REPORT_OUT_$(s)))
 
 .PHONY: report report-serve citation
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
-$(REPORT_MARKER): $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/decode.manifest.json \
+$(REPORT_MARKER): $(ACROSS) $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/decode.manifest.json \
                   $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
                   $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)
 
 # A step's manifest is out of date when one of its outputs is missing or newer than it.
-$(foreach s,$(STEPS),$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
+$(foreach s,$(STEPS) $(REPORT_ACROSS),$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
 $(REPORT_STEP_OUTPUTS):
 
 $(RUN)/config.toml: | $(RUN)/fetch.manifest.json

@@ -18,12 +18,16 @@ def test_defaults_and_name_from_file(tmp_path):
 
 
 def test_shipped_configs_load():
-    for name in ("default", "smoke", "celeba"):
+    for name in ("default", "smoke", "celeba", "compare"):
         cfg = load_config(f"configs/{name}.toml")
         assert cfg.run.name == name
     assert load_config("configs/default.toml").model.latent_dim == 256
     celeba = load_config("configs/celeba.toml")
     assert (celeba.data.image_size, celeba.data.channels, celeba.data.source) == (64, 3, "folder")
+    assert load_config("configs/default.toml").runs.seeds == [0, 1, 2]  # three seeds side by side
+    compare = load_config("configs/compare.toml")
+    assert (compare.runs.sweep_key, compare.runs.sweep_values) == ("model.latent_dim", [256, 64, 16])
+    assert compare.data == load_config("configs/default.toml").data
 
 
 def test_overrides_are_typed():

@@ -42,14 +42,17 @@ def _closure(module: str) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("step", steps.STEPS, ids=steps.NAMES)
+ALL_STEPS = steps.STEPS + steps.CONFIG_STEPS
+
+
+@pytest.mark.parametrize("step", ALL_STEPS, ids=[s.name for s in ALL_STEPS])
 def test_declared_code_is_what_the_step_imports(step):
     """A step's key hashes exactly the modules its computation runs (all it imports from analysis)."""
     assert set(step.code) == _closure(step.module), step.name
     assert len(set(step.code)) == len(step.code)
 
 
-@pytest.mark.parametrize("step", steps.STEPS, ids=steps.NAMES)
+@pytest.mark.parametrize("step", ALL_STEPS, ids=[s.name for s in ALL_STEPS])
 def test_the_key_follows_the_declared_config_entries(step):
     base = load_config(None, [])
     inputs = {"x": "0" * 64}
@@ -59,7 +62,7 @@ def test_the_key_follows_the_declared_config_entries(step):
     changes = {"data.limit=7": "data", "model.latent_dim=8": "model", "train.epochs=2": "train",
                "encode.batch_size=7": "encode", "stats.bins=7": "stats", "generate.k=7": "generate",
                "run.seed=7": "run.seed", "data.val_fraction=0.3": "data.val_fraction",
-               "report.title=\"x\"": "report"}
+               "report.title=\"x\"": "report", "runs.seeds=[0,1]": "runs", "runs.lean=false": "runs"}
     for override, entry in changes.items():
         other = steps.step_key(step, load_config(None, [override]), inputs)
         declared = steps.depends_on(step, override.split("=")[0])
@@ -79,7 +82,8 @@ def test_inputs_come_from_earlier_steps():
 
 def test_one_list_of_steps():
     assert cli.STEPS == steps.NAMES == artifacts.STEPS
-    assert set(steps.SUBDIRS) == {"data", "train", "encode", "stats", "decode", "generate", "claims"}
+    assert set(steps.SUBDIRS) == {"data", "train", "encode", "stats", "decode", "generate", "claims", "across"}
+    assert steps.CONFIG_NAMES == ("across",) and not set(steps.CONFIG_NAMES) & set(steps.NAMES)
     for file, writer in artifacts.WRITER.items():
         assert file == artifacts.CONFIG or file in steps.declaration(writer).outputs + steps.declaration(writer).volatile
 
@@ -93,17 +97,28 @@ def test_manifests_list_the_declared_outputs(smoke_run):
         assert set(m["inputs"]) >= set(s.inputs), name
 
 
-def _make_database(run: str, config: str) -> dict[str, set[str]]:
-    """Targets and prerequisites of make's database (rules of the Makefile and report/report.mk)."""
+def _make_database(run: str, config: str, *variables: str) -> dict[str, set[str]]:
+    """Targets and prerequisites of make's database (rules of the Makefile and report/report.mk),
+    pattern rules included."""
     p = subprocess.run(["make", "-pn", "-o", "setup", "-o", ".venv/.installed", f"RUN={run}", f"CONFIG={config}",
-                        "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+                        *variables, "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     rules = {}
     for line in p.stdout.splitlines():
         if line.startswith(run + "/") and ": " in line and not line.startswith("#"):
             target, _, prereqs = line.partition(": ")
+            target = target.removesuffix(":")  # a grouped target (&:)
             rules[target] = set(prereqs.split("|")[0].split())
     return rules
+
+
+def _wanted(step, run: str, where: str, config: str, first_extra: set[str]) -> set[str]:
+    """The prerequisites the declaration of ``step`` asks of its rule for the run in ``where``."""
+    want = {f"{where}/{need}.manifest.json" for need in step.needs}
+    want |= {f"analysis/{module}.py" for module in step.code}
+    if step is steps.STEPS[0]:
+        want |= first_extra
+    return want
 
 
 def test_makefile_rules_follow_the_declarations():
@@ -112,10 +127,28 @@ def test_makefile_rules_follow_the_declarations():
                        capture_output=True, text=True, timeout=60)
     assert tuple(p.stdout.split()) == steps.NAMES, p.stdout + p.stderr
     rules = _make_database(run, config)
-    for i, step in enumerate(steps.STEPS):
-        want = {f"{run}/{need}.manifest.json" for need in step.needs}
-        want |= {f"analysis/{module}.py" for module in step.code}
+    for step in steps.STEPS:
+        want = _wanted(step, run, run, config, {config})
         want |= {f"{run}/{out}" for out in step.outputs}  # report/report.mk: REPORT_OUT_<step>
-        if i == 0:
-            want.add(config)
         assert rules[f"{run}/{step.name}.manifest.json"] == want, step.name
+    assert f"{run}/across.manifest.json" not in rules  # one run: no across step
+
+
+def test_makefile_rules_of_the_other_runs_follow_the_declarations():
+    """The pattern rule of each step of the other runs (runs/<name>/), the across rule and the
+    one rule that makes the other runs by a second make."""
+    run, config = "/nonexistent/run", "configs/smoke.toml"
+    others = [f"{run}/runs/seed1", f"{run}/runs/latent_dim=16"]
+    rules = _make_database(run, config, f"RUN_DIRS={run} {' '.join(others)}")
+    where = f"{run}/runs/%"
+    for step in steps.STEPS:
+        want = _wanted(step, run, where, config, {f"{run}/fetch.manifest.json"})  # the primary's image cache first
+        assert rules[f"{where}/{step.name}.manifest.json"] == want, step.name
+    across = steps.ACROSS
+    want = {f"{run}/{need}.manifest.json" for need in across.needs} | {f"analysis/{m}.py" for m in across.code}
+    want |= {f"{d}/{steps.NAMES[-1]}.manifest.json" for d in others}
+    want |= {f"{run}/{out}" for out in across.outputs}
+    assert rules[f"{run}/across.manifest.json"] == want
+    code = {str(p.relative_to(ROOT)) for p in ANALYSIS.glob("*.py")}
+    for d in others:  # made together by the second make, with the primary run, once its image cache is there
+        assert rules[f"{d}/claims.manifest.json"] == {f"{run}/fetch.manifest.json"} | code

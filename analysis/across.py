@@ -1,0 +1,243 @@
+"""The ``across`` step: the runs of one config side by side (seeds, variants, sweeps).
+
+A config with a ``[runs]`` section makes several runs (:mod:`analysis.runs`): training
+seeds of one configuration, other data sets, a sweep of one key. Each run has its own
+directory, manifests and claims ledger (``claims/claims.json``, the home of its
+figures). This step, run in the config's build directory once every run has finished,
+reads every run through :mod:`analysis.artifacts` and writes what only exists across
+runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
+
+``ledger.json``
+    The claims ledger across runs: a JSON list, one object per finding, in the primary
+    run's order: ``id``, ``claim``, ``part``, ``unit``, ``verdict`` (the primary run's);
+    ``runs``: one {``name``, ``value``, ``low``, ``high``, ``verdict``} per run, copied
+    from that run's ``claims.json`` (null value and verdict where a run's ledger lacks
+    the finding); ``spread`` {``n``, ``mean``, ``min``, ``max``} of the runs' values
+    (null when no run has a value); ``groups``: the same per variant across its seeds
+    (one entry per variant with several seeds; empty otherwise); ``verdicts``: runs per
+    verdict; ``holds``: whether every run gave the primary run's verdict; ``sentence``:
+    that in words ("reproduced in all 3 runs", "reproduced in seed0 and seed1; partly in
+    seed2").
+
+``runs.json``
+    ``schema_version``; ``config`` (the config's run.name); ``kind`` ("seeds",
+    "variants" or "variants and seeds"); ``sweep_key`` ("" without a sweep);
+    ``seeds``; ``runs``: one object per run, primary first: ``name``, ``variant``,
+    ``seed``, ``dir`` (relative to the config's build directory), ``primary``,
+    ``overrides`` (dotted key -> value), ``n`` (points), ``N`` (latent dimension),
+    ``verdicts`` (its ledger's count per verdict) and what the overlay charts draw:
+    ``radii`` {``edges`` (B+1), ``share`` (B): the histogram of |z| as shares},
+    ``bscan`` {``grid``, ``w`` (Wasserstein distance of the radii per b), ``best``,
+    ``used``, ``fine_best``, ``fine_low``, ``fine_high`` (the claims step's fine scan
+    and its interval)}, ``occupancy`` {``b``, ``median`` (share of all points in the
+    median pair's slice per b), ``every`` (share in every slice)}, ``origin``
+    {``band``, ``metrics``: [{``metric``, ``share``, ``low``, ``high``, ``gaussian``}]:
+    the cross-fitted share of held-out points farther from the centre than the origin},
+    ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
+    run has no generate step).
+
+The step reads each run's files only as that run's manifests vouch for them, and
+refuses a run made with other settings than its place in ``[runs]`` gives (a stale
+run: it names the run and the key). Same runs, same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from analysis import runs as R
+from analysis import steps
+from analysis.artifacts import VERDICTS, ArtifactError, Run
+from analysis.errors import UserError, eprint
+from analysis.provenance import read_manifest, step_output
+from analysis.storage import save_json
+
+SCHEMA_VERSION = 1
+
+
+# --------------------------------------------------------------------------- the ledger across runs
+
+def _finite(x) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def spread(values: list[float | None]) -> dict | None:
+    """``{"n", "mean", "min", "max"}`` of the finite values; None when there are none."""
+    v = [float(x) for x in values if _finite(x) is not None]
+    if not v:
+        return None
+    return {"n": len(v), "mean": float(np.mean(v)), "min": min(v), "max": max(v)}
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def verdict_sentence(per_run: list[dict]) -> str:
+    """How the runs' verdicts of one finding agree, in words (the primary run first)."""
+    by: dict[str, list[str]] = {}
+    for r in per_run:
+        by.setdefault(r["verdict"] or "absent", []).append(r["name"])
+    if len(by) == 1:
+        (verdict, names), = by.items()
+        if len(names) == 1:
+            return f"{verdict} in the one run"
+        return f"{verdict} in both runs" if len(names) == 2 else f"{verdict} in all {len(names)} runs"
+    return "; ".join(f"{verdict} in {_names(names)}" for verdict, names in by.items())
+
+
+def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:
+    """The ledger across runs (``ledger.json``, see the module docstring).
+
+    Parameters
+    ----------
+    runs : list of (name, variant, ledger rows)
+        Each run's name, its variant's name ("" without variants) and its
+        ``claims.json`` rows (``id``, ``claim``, ``part``, ``unit``, ``ours``,
+        ``verdict``), the primary run first.
+    """
+    order: list[str] = []
+    first: dict[str, dict] = {}
+    for _, _, rows in runs:
+        for row in rows:
+            if row["id"] not in first:
+                order.append(row["id"])
+                first[row["id"]] = row
+    primary = {row["id"]: row for row in runs[0][2]}
+    variants = list(dict.fromkeys(v for _, v, _ in runs))
+    out = []
+    for fid in order:
+        per_run = []
+        for name, variant, rows in runs:
+            row = next((r for r in rows if r["id"] == fid), None)
+            ours = row["ours"] if row else {"value": None, "low": None, "high": None}
+            per_run.append({"name": name, "variant": variant, "value": _finite(ours["value"]),
+                            "low": _finite(ours["low"]), "high": _finite(ours["high"]),
+                            "verdict": row["verdict"] if row else None})
+        head = primary.get(fid, first[fid])
+        verdict = primary[fid]["verdict"] if fid in primary else None
+        groups = []
+        for variant in variants:
+            members = [r for r in per_run if r["variant"] == variant]
+            if len(members) > 1 and len(variants) > 1:
+                groups.append({"variant": variant, "runs": [r["name"] for r in members],
+                               "spread": spread([r["value"] for r in members])})
+        out.append({
+            "id": fid, "claim": head["claim"], "part": head["part"], "unit": head["unit"], "verdict": verdict,
+            "runs": [{k: r[k] for k in ("name", "value", "low", "high", "verdict")} for r in per_run],
+            "spread": spread([r["value"] for r in per_run]), "groups": groups,
+            "verdicts": {v: sum(r["verdict"] == v for r in per_run) for v in VERDICTS},
+            "holds": verdict is not None and all(r["verdict"] == verdict for r in per_run),
+            "sentence": verdict_sentence(per_run),
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- what the overlay charts draw
+
+def run_figures(spec: R.RunSpec, run: Run) -> dict:
+    """One run's entry of ``runs.json``: who it is and the curves the overlay charts draw."""
+    S, A, D = run.stats, run.arrays, run.claims_details
+    hist = np.asarray(A.radius_hist_real, dtype=np.float64)
+    total = float(hist.sum()) or 1.0
+    gens = None
+    if D.generators is not None:
+        gens = [{"name": g.name, "score": g.score, "low": g.low, "high": g.high, "rank": g.rank}
+                for g in D.generators.rows]
+    return {
+        "name": spec.name, "variant": spec.variant, "seed": spec.seed, "dir": spec.rel, "primary": spec.primary,
+        "overrides": spec.overrides, "n": S.n, "N": S.N, "verdicts": dict(run.claims.counts),
+        "radii": {"edges": np.asarray(A.radius_edges, dtype=np.float64).tolist(), "share": (hist / total).tolist()},
+        "bscan": {"grid": np.asarray(A.b_grid, dtype=np.float64).tolist(),
+                  "w": [_finite(w) for w in np.asarray(A.b_wasserstein, dtype=np.float64)],
+                  "best": S.b.best, "used": S.b.used, "fine_best": D.b.best,
+                  "fine_low": D.b.interval[0], "fine_high": D.b.interval[1]},
+        "occupancy": {"b": np.asarray(A.b_grid, dtype=np.float64).tolist(),
+                      "median": np.asarray(A.occupancy, dtype=np.float64)[:, 1].tolist(),
+                      "every": np.asarray(A.occupancy_every, dtype=np.float64).tolist()},
+        "origin": {"band": D.origin.band,
+                   "metrics": [{"metric": m.metric, "share": m.share, "low": m.low, "high": m.high,
+                                "gaussian": m.gaussian} for m in D.origin.metrics]},
+        "generators": gens,
+    }
+
+
+def kind(specs: list[R.RunSpec]) -> str:
+    """"seeds", "variants" or "variants and seeds": what the runs of a config vary."""
+    variants = len({s.variant for s in specs})
+    seeds = len({s.seed for s in specs})
+    if variants > 1 and seeds > 1:
+        return "variants and seeds"
+    return "variants" if variants > 1 else "seeds"
+
+
+# --------------------------------------------------------------------------- the step
+
+def _stale(spec: R.RunSpec, run_dir: Path) -> str | None:
+    """The first setting a finished step of the run was made with that its place in [runs] no
+    longer gives, as "<step> step: <key> = <was>, the config gives <now>"; None if none."""
+    for s in steps.STEPS:
+        m = read_manifest(run_dir, s.name)
+        if not m or not isinstance(m.get("config"), dict):
+            continue
+        was = steps.settings(m["config"], steps.declaration_of(s.name, m))
+        now = steps.settings(spec.config, steps.declaration_of(s.name, m))
+        for section, table in now.items():
+            for key, value in table.items():
+                old = was.get(section, {}).get(key, "(not set)")
+                if old != value:
+                    return f"{s.name} step: {section}.{key} = {old!r}, the config gives {value!r}"
+    return None
+
+
+def prepare(cfg, run_dir: Path, inputs: dict) -> dict:
+    """Check that every run finished with the settings [runs] gives it; hash its files."""
+    out = {}
+    for spec in R.expand(cfg):
+        d = spec.directory(run_dir)
+        fix = (f"run it: python -m analysis all --config ... --run {spec.name} (python -m analysis all, "
+               "or make all, makes every run)")
+        problem = _stale(spec, d)
+        if problem:
+            raise UserError(f"run {spec.name} ({d}) was made with other settings ({problem})", fix)
+        if spec.primary:
+            continue
+        for f in steps.ACROSS.inputs:
+            try:
+                out[f"{spec.rel}/{f}"] = step_output(d, steps.producer(f), f)
+            except UserError as e:
+                raise UserError(f"run {spec.name} ({d}) has not finished: {e.problem}", fix) from None
+    return out
+
+
+def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Read every run; write ``across/ledger.json`` and ``across/runs.json``."""
+    specs = R.expand(cfg)
+    ledgers, figures = [], []
+    for spec in specs:
+        reader = Run(spec.directory(run_dir))
+        try:
+            ledgers.append((spec.name, spec.variant, [_row(c) for c in reader.claims.rows]))
+            figures.append(run_figures(spec, reader))
+        except ArtifactError as e:
+            raise UserError(f"run {spec.name}: {spec.directory(run_dir) / e.file}: {e.problem}",
+                            f"re-run it: python -m analysis all --config ... --run {spec.name}") from None
+    ledger = aggregate(ledgers)
+    doc = {"schema_version": SCHEMA_VERSION, "config": cfg.run.name, "kind": kind(specs),
+           "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs}), "runs": figures}
+    out_dir = run_dir / "across"
+    save_json(out_dir / "ledger.json", ledger)
+    save_json(out_dir / "runs.json", doc)
+    differ = [row["id"] for row in ledger if not row["holds"]]
+    agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
+    eprint(f"across: {len(specs)} runs, {len(ledger)} findings; {agree} -> {out_dir}")
+    return steps.Written()
+
+
+def _row(c) -> dict:
+    """A ledger row of the reader as the plain dict :func:`aggregate` takes."""
+    return {"id": c.id, "claim": c.claim, "part": c.part, "unit": c.unit, "verdict": c.verdict,
+            "ours": {"value": c.ours.value, "low": c.ours.low, "high": c.ours.high}}
