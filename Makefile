@@ -120,6 +120,14 @@ $(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.m
                                 analysis/artifacts.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
+# (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
+# article decodes the primary run only, and `across` does not read it)
+$(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.manifest.json \
+                                $(RUNS)/%/stats.manifest.json \
+                                analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
+                                analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
+	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
 # The run directories, the primary's first (a bad config gives none: the first CLI call names the problem).
 ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 RUN_DIRS := $(if $(wildcard $(STAMP)),$(shell $(CLI) runs --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
@@ -133,7 +141,8 @@ ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
 
 ifneq ($(OTHER_RUNS),)
 # (the other runs first: their recipe makes the primary run as well, side by side with them)
-$(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/claims.manifest.json \
+$(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
+                             $(RUN)/claims.manifest.json \
                              analysis/across.py analysis/artifacts.py analysis/runs.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 

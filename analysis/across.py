@@ -140,13 +140,13 @@ def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:
 
 def run_figures(spec: R.RunSpec, run: Run) -> dict:
     """One run's entry of ``runs.json``: who it is and the curves the overlay charts draw."""
-    S, A, D = run.stats, run.arrays, run.claims_details
+    S, A, D, G = run.stats, run.arrays, run.claims_details, run.generate
     hist = np.asarray(A.radius_hist_real, dtype=np.float64)
     total = float(hist.sum()) or 1.0
     gens = None
-    if D.generators is not None:
-        gens = [{"name": g.name, "score": g.score, "low": g.low, "high": g.high, "rank": g.rank}
-                for g in D.generators.rows]
+    if G:  # the score's mean and interval over the generate step's repetitions
+        gens = [{"name": r.name, "score": r.score, "low": r.intervals.score.low, "high": r.intervals.score.high,
+                 "rank": r.rank} for r in G.ranked]
     return {
         "name": spec.name, "variant": spec.variant, "seed": spec.seed, "dir": spec.rel, "primary": spec.primary,
         "overrides": spec.overrides, "n": S.n, "N": S.N, "verdicts": dict(run.claims.counts),

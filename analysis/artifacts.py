@@ -1560,7 +1560,7 @@ class AcrossClaim:
     id: str
     claim: str
     part: str
-    unit: Literal["share", "ratio", "difference", "b"]
+    unit: Literal["share", "ratio", "difference", "b", "score"]
     verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
     runs: tuple[RunValue, ...]
     spread: Spread | None

@@ -348,8 +348,9 @@ class RunsConfig:
     # Named variants after the sweep's, as tables: [[runs.variant]] name = "celeba" and
     # set = { "data.source" = "folder", "data.path" = "/data/img_align_celeba" } (dotted keys).
     variant: list[dict[str, Any]] = _f([])
-    # The runs other than the primary skip what only the primary's chapters draw: the generator
-    # sweeps of chapter 5 (generate.sweep_components and generate.sweep_confidence are emptied).
+    # The runs other than the primary skip what only the primary's chapters draw: the PCA-ellipsoid
+    # sweep of chapter 5 (generate.sweep_confidence is emptied; the GMM selection is kept, since
+    # it chooses the generator each run scores).
     # Every ledger figure is still measured in every run. false: every run computes everything.
     lean: bool = _f(True)
 

@@ -14,7 +14,7 @@ one seed, ``run.seed``. :func:`expand` turns the config into its runs:
   cross-key checks made again). The runs other than the primary have ``[runs]`` emptied
   and ``run.name`` set to ``<config name>-<run name>``: their ``config.toml`` is a
   single-run config that makes the same artifacts on its own; with ``runs.lean`` they
-  also skip the generator sweeps, which only the primary's chapters draw;
+  also skip the PCA-ellipsoid sweep, which only the primary's chapters draw;
 * the first run is the **primary** run: the chapters narrate it and it keeps the
   config's build directory (``build/<config>/``) with every path as it was before runs
   existed; its config keeps ``[runs]`` (it is the build's resolved config). The others
@@ -47,7 +47,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$")
 #: Keys a variant may not set: the runs' own bookkeeping.
 RESERVED = ("run.name", "run.seed", "runs")
 #: What ``runs.lean`` empties in the runs other than the primary (drawn only in chapter 5).
-LEAN = {"generate.sweep_components": [], "generate.sweep_confidence": []}
+LEAN = {"generate.sweep_confidence": []}
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ NAMES = tuple(s.name for s in STEPS)
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
 ACROSS = Step("across", code=("across", "artifacts", "runs"),
-              inputs=("stats/stats.json", "stats/arrays.npz", "claims/claims.json", "claims/details.json"),
+              inputs=("stats/stats.json", "stats/arrays.npz", "generate/metrics.json", "claims/claims.json",
+                      "claims/details.json"),
               sections=("runs",), outputs=("across/ledger.json", "across/runs.json"))
 #: Steps that work on every run of a config at once.
 CONFIG_STEPS = (ACROSS,)

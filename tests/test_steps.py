@@ -146,7 +146,7 @@ def test_makefile_rules_of_the_other_runs_follow_the_declarations():
         assert rules[f"{where}/{step.name}.manifest.json"] == want, step.name
     across = steps.ACROSS
     want = {f"{run}/{need}.manifest.json" for need in across.needs} | {f"analysis/{m}.py" for m in across.code}
-    want |= {f"{d}/{steps.NAMES[-1]}.manifest.json" for d in others}
+    want |= {f"{d}/claims.manifest.json" for d in others}
     want |= {f"{run}/{out}" for out in across.outputs}
     assert rules[f"{run}/across.manifest.json"] == want
     code = {str(p.relative_to(ROOT)) for p in ANALYSIS.glob("*.py")}
