@@ -22,6 +22,11 @@ Usage::
     run.arrays.b_grid                                   # ndarray (G,)
     run.timing.total_seconds if run.timing else run.timing.reason
 
+A config of several runs (``[runs]``; :mod:`analysis.runs`) has its primary run in the
+config's build directory: ``Run("build/default").across`` reads the ``across`` step's
+view of every run side by side (:class:`Across`; an :class:`Absent` for a config of one
+run), and ``Run("build/default/runs/seed1")`` reads another run like any run.
+
 Views are read lazily, once per :class:`Run`; :meth:`Run.check` reads them all.
 Arrays are checked for presence, dimensions (against the sizes in the JSON files)
 and dtype kind.
