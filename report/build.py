@@ -21,8 +21,10 @@ How it works:
 
 0. Before anything is built, the run is checked (``report/artifacts.py``): its config
    must be ``--config``'s, every artifact must match the sha256 its step's manifest
-   records and be readable. A problem stops the build with exit status 2 and one line
-   naming the file.
+   records and be readable. A config of several runs (``[runs]``) is checked run by run
+   (``<run>/runs/<name>/``) and with its ``across`` step, and the article gains the
+   chapter on the runs side by side (``report/conf.py`` leaves it out for one run). A
+   problem stops the build with exit status 2 and one line naming the file.
 1. The chapters (MyST Markdown notebooks) are executed by MyST-NB during the HTML
    build (no execution cache: every build reads the artifacts afresh). The LaTeX
    build reuses the same Sphinx environment, so the notebooks run once per build.

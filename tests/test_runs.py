@@ -327,8 +327,30 @@ def test_the_comparison_article(comparison, tmp_path):
         assert name in chapter
     assert "which findings hold in every variant" in chapter and "The ledger in every run" in chapter
     html = (d / "06-robustness.html").read_text()
-    for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin"):
+    for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators"):
         assert f'data-chart="{kind}"' in html, kind
+    _renders_offline(d / "06-robustness.html")
+
+
+def _renders_offline(page_path: Path) -> None:
+    """Every chart of the page renders in Chromium from file://, with no console error."""
+    from test_report_browser import ARGS, CHROMIUM, sync_playwright
+    exe = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
+    if sync_playwright is None or not exe:
+        return
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=ARGS)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(page_path.resolve().as_uri())
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.flg-chart')).every("
+                               "e => e.hasAttribute('data-rendered'))", timeout=60_000)
+        states = page.evaluate("() => Array.from(document.querySelectorAll('.flg-chart')).map("
+                               "e => e.getAttribute('data-rendered') + (e.querySelector('svg, canvas') ? 'd' : ''))")
+        browser.close()
+    assert problems == [] and states and all(s == "1d" for s in states), (problems, states)
 
 
 @pytest.mark.case("an edited across/ledger.json, or an edited or deleted file of another run (runs/<name>/claims/"
