@@ -129,16 +129,7 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
         several = several or not spec.primary
     if several:
         base = _load(Path(config), overrides) if config is not None else _load(run / "config.toml")
-        for step in CONFIG_NAMES:
-            m = _manifest(run, step)
-            if m is None or not isinstance(m.get("config"), dict):
-                continue
-            diff = first_difference(m["config"], base.to_dict(), declaration_of(step, m))
-            if diff:
-                key, a, b = diff
-                raise ArtifactError(
-                    f"{run / f'{step}.manifest.json'}: the {step} step ran with {key} = {_fmt(a)}, but "
-                    f"{config or 'the run'} gives {key} = {_fmt(b)} -- {_rerun(run, config, overrides)}")
+        _check_manifests(run, CONFIG_NAMES, base, config or "the run", _rerun(run, config, overrides))
     return _load(run / "config.toml") if config is None else runs_of(run, config, overrides)[0][0].config
 
 
@@ -162,7 +153,12 @@ def _check_run_config(run: Path, want: Config | None, config: str | None, overri
         ref = want
     else:
         ref, what = run_cfg, f"the run's {run / 'config.toml'}"
-    for step in NAMES:
+    _check_manifests(run, NAMES, ref, what, fix)
+
+
+def _check_manifests(run: Path, names, ref: Config, what: str, fix: str) -> None:
+    """Each finished step of ``names`` in ``run`` ran with ``ref``'s settings of its sections."""
+    for step in names:
         m = _manifest(run, step)
         if m is None or not isinstance(m.get("config"), dict):
             continue
