@@ -128,8 +128,9 @@ class TrainConfig:
     # Arithmetic of the training forward pass: "auto" = bfloat16 autocast on CUDA GPUs that
     # support it, float32 elsewhere; "fp32" always float32; "bf16" autocast on CUDA or CPU.
     precision: str = _f("auto", choices=("auto", "fp32", "bf16"))
-    # Adam's fused kernel on CUDA GPUs (one kernel for all parameters). On the CPU it measured no
-    # faster than the default foreach kernel (make bench), so the CPU always uses foreach.
+    # Adam's fused kernel (one kernel for all parameters) on CUDA GPUs and on the CPU. On 2 CPU
+    # cores it takes 0.65 ms per step against 3.2 ms for PyTorch's default per-tensor loop and
+    # 3.0 ms for its foreach kernel: about 8 % of a default training step (make bench).
     fused_adam: bool = _f(True)
 
 

@@ -10,7 +10,8 @@ Reproducible and resumable:
   ``run.seed`` and ``set_epoch(e)``; no other randomness is used;
 * after every epoch ``train/resume.pt`` (weights, optimizer state, history) is
   written atomically. A run stopped by Ctrl-C, SIGTERM or ``kill -9`` resumes from it, and
-  on the CPU ends with exactly the weights an uninterrupted run gives;
+  on the CPU ends with exactly the weights an uninterrupted run gives (it resumes with the
+  thread count it started with: CPU sums depend on it, so the manifest records it);
 * a loss or weights that become NaN/inf stop the run with a UserError (exit 2):
   nothing final is written;
 * at the end ``train/model.pt`` (weights + resolved config + architecture + data
@@ -188,6 +189,7 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             history, timing, start = state["history"], state["timing"], state["epoch"]
             if rank == 0:
                 eprint(f"train: resuming after epoch {start} from {resume_path}")
+            _keep_threads(state.get("threads"), device, rank)
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -225,7 +227,8 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
                 seen = steps * t.batch_size
                 timing.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
                                "images_per_s": round(seen / seconds, 1)})
-                saver.epoch_done({"epoch": epoch + 1, "history": history, "timing": timing},
+                saver.epoch_done({"epoch": epoch + 1, "history": history, "timing": timing,
+                                  "threads": torch.get_num_threads()},
                                  model, opt, last=epoch + 1 == t.epochs)
                 val = f"  val mse {val_loss:.5f}" if val_loss is not None else ""
                 eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}{val}  "
@@ -238,6 +241,21 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     if rank != 0:
         return None
     return _finish(cfg, run_dir, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
+
+
+def _keep_threads(threads: int | None, device: torch.device, rank: int) -> None:
+    """Resume on the CPU with the intra-op thread count the run started with.
+
+    CPU kernels split their sums by thread, so 1 and 2 threads give weights that differ
+    (by up to 0.02 after two default epochs); the resumed run keeps the count of the
+    interrupted one, whatever ``run.threads`` says now, and ends bit-identical.
+    """
+    if device.type != "cpu" or not threads or threads == torch.get_num_threads():
+        return
+    if rank == 0:
+        eprint(f"train: resuming with {threads} thread(s), as the run started (run.threads asks for "
+               f"{torch.get_num_threads()}), so that the weights equal an uninterrupted run's")
+    torch.set_num_threads(threads)
 
 
 def _diverged(what: str, epoch: int, t) -> UserError:
@@ -256,8 +274,8 @@ VAL_BATCH = 1024  # held-out images per forward pass of the validation (inferenc
 
 
 def make_optimizer(model: nn.Module, t, device: torch.device) -> torch.optim.Optimizer:
-    """Adam; on CUDA with the fused kernel when ``train.fused_adam`` asks (the CPU keeps foreach)."""
-    fused = t.fused_adam and device.type == "cuda"
+    """Adam, with its fused kernel when ``train.fused_adam`` asks and the device has one (CUDA, CPU)."""
+    fused = t.fused_adam and device.type in ("cuda", "cpu")
     return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay,
                             **({"fused": True} if fused else {}))
 
@@ -368,7 +386,9 @@ def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history
     # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
     save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
                                                   "threads": torch.get_num_threads()})
-    return steps.Written(remove=(run_dir / "train" / "resume.pt",))
+    # CPU weights are bit-identical for the same thread count only: the manifest says which.
+    computed_on = {"device": device.type, "threads": torch.get_num_threads() if device.type == "cpu" else None}
+    return steps.Written(remove=(run_dir / "train" / "resume.pt",), extra={"computed_on": computed_on})
 
 
 def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, inputs: dict) -> steps.Written:

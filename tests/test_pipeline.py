@@ -129,12 +129,15 @@ def _state(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("sig,interval", [(signal.SIGKILL, 0), (signal.SIGINT, 0), (signal.SIGTERM, 0),
-                                          (signal.SIGINT, 3600), (signal.SIGTERM, 3600)])
-@pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history; Ctrl-C and SIGTERM save the last finished epoch even between timed checkpoints (train.checkpoint_interval)")
-def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interval):
+@pytest.mark.parametrize("sig,interval,threads", [(signal.SIGKILL, 0, None), (signal.SIGINT, 0, None),
+                                                  (signal.SIGTERM, 0, None), (signal.SIGINT, 3600, None),
+                                                  (signal.SIGTERM, 3600, 2)])
+@pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history; Ctrl-C and SIGTERM save the last finished epoch even between timed checkpoints (train.checkpoint_interval); a CPU run resumes with the thread count it started with (CPU sums depend on it), which the manifest records")
+def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interval, threads):
     args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
             "--set", "train.batch_size=16"]
+    if threads:  # started with 2 threads, resumed asking for 1: the run keeps its 2
+        args += ["--set", f"run.threads={threads}"]
     ref = tmp_path / "ref"
     for step in ("fetch", "train"):
         assert run_cli(step, *args, "--out", str(ref)).returncode == 0
@@ -169,7 +172,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interv
     assert not (run / "train.manifest.json").exists() and not (run / "train" / "model.pt").exists()
     done = torch.load(resume, weights_only=True)["epoch"]
     assert 1 <= done < 4
-    p = run_cli("train", *args, "--out", str(run))
+    p = run_cli("train", *args, *(["--set", "run.threads=1"] if threads else []), "--out", str(run))
     assert p.returncode == 0 and f"resuming after epoch {done}" in p.stderr
     a, b = _state(ref / "train" / "model.pt"), _state(run / "train" / "model.pt")
     assert a.keys() == b.keys()
@@ -178,6 +181,9 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interv
     h1 = json.loads((ref / "train" / "history.json").read_text())["epochs"]
     h2 = json.loads((run / "train" / "history.json").read_text())["epochs"]
     assert [e["train_loss"] for e in h1] == [e["train_loss"] for e in h2]
+    if threads:
+        assert f"resuming with {threads} thread(s)" in p.stderr
+    assert read_manifest(run, "train")["computed_on"] == {"device": "cpu", "threads": threads or 1}
 
 
 def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
