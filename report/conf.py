@@ -50,7 +50,7 @@ numfig_format = {"figure": "Figure %s", "table": "Table %s"}
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
 # The chapter on the runs side by side exists only in builds of several runs ([runs]); with
 # one run the index's toctree skips it (and says so in no warning).
-RUNS_CHAPTER = "06-robustness"
+RUNS_CHAPTER = "07-robustness"
 if not FLG.get("several_runs"):
     exclude_patterns.append(f"{RUNS_CHAPTER}.*")  # (Sphinx looks for an excluded name with its first suffix)
     suppress_warnings.append("toc.excluded")

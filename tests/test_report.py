@@ -27,7 +27,7 @@ REPORT = ROOT / "report"
 BUILD = REPORT / "build.py"
 SMOKE = ROOT / "configs" / "smoke.toml"
 #: Chapters only a build of several runs has ([runs]: the runs side by side; report/conf.py).
-RUNS_CHAPTERS = ("06-robustness",)
+RUNS_CHAPTERS = ("07-robustness",)
 #: Every chapter's source, and the chapters of every build (the smoke build is one run).
 ALL_CHAPTERS = sorted(p.stem for p in REPORT.glob("[0-9][0-9]-*.md"))
 CHAPTERS = [c for c in ALL_CHAPTERS if c not in RUNS_CHAPTERS]
@@ -245,7 +245,7 @@ def test_citation_files(report):
     bib = (report["dir"] / m["bib"]).read_text()
     assert bib.startswith(f"@misc{{{meta.SLUG}-{m['label']},")
     assert f"version      = {{{m['label']}}}" in bib and m["commit"] in bib
-    cite = page_text(report["dir"] / "07-cite.html")
+    cite = page_text(report["dir"] / "09-cite.html")
     assert f"@misc{{{meta.SLUG}-{m['label']}," in cite
     assert "Ghosh" in cite and "Naeem" in cite and "CBCL" in cite and "latent space fragmentation" in cite
     cff = (report["dir"] / "CITATION.cff").read_text()
@@ -360,7 +360,7 @@ def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
 @pytest.mark.case("two report builds at once into one site",
                   "both succeed (lock, private build directories renamed at the end); the site is whole")
 def test_concurrent_builds_do_not_corrupt_the_site(tmp_path, report):
-    src = reduced_source(tmp_path / "src", ["07-cite"])
+    src = reduced_source(tmp_path / "src", ["09-cite"])
     site = tmp_path / "site"
     cmd = [str(c) for c in (sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html",
                             "--source", src, "--force")]
@@ -369,7 +369,7 @@ def test_concurrent_builds_do_not_corrupt_the_site(tmp_path, report):
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     d = site / report["label"]
-    assert (d / "index.html").is_file() and (d / "07-cite.html").is_file() and (d / ".build.json").is_file()
+    assert (d / "index.html").is_file() and (d / "09-cite.html").is_file() and (d / ".build.json").is_file()
     assert not list(site.glob(".build-*")) and not list(site.glob(".old-*"))
     assert json.loads((site / "versions.json").read_text())["versions"] == [report["label"]]
 

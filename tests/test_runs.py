@@ -312,7 +312,7 @@ set = { "data.source" = "folder", "data.path" = "/nonexistent/faces" }
 def test_the_comparison_article(comparison, tmp_path):
     """The article of the comparison: the ledger's spread column, the Robustness chapter with every
     run, the overlay charts (index and that chapter only, to keep it fast)."""
-    src = reduced_source(tmp_path / "src", ["06-robustness"])
+    src = reduced_source(tmp_path / "src", ["07-robustness"])
     site = tmp_path / "site"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     p = subprocess.run([sys.executable, str(BUILD), "--run", str(comparison["run"]), "--config",
@@ -320,16 +320,16 @@ def test_the_comparison_article(comparison, tmp_path):
                        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     d = site / "0.1.0-cmp"
-    index, chapter = page_text(d / "index.html"), page_text(d / "06-robustness.html")
+    index, chapter = page_text(d / "index.html"), page_text(d / "07-robustness.html")
     assert "mean (range) over 2 runs" in index and "one of the 2 runs of this build" in index
     assert "Robustness across runs" in index
     for name in ("latent_dim=16", "latent_dim=8"):
         assert name in chapter
     assert "which findings hold in every variant" in chapter and "The ledger in every run" in chapter
-    html = (d / "06-robustness.html").read_text()
+    html = (d / "07-robustness.html").read_text()
     for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators"):
         assert f'data-chart="{kind}"' in html, kind
-    _renders_offline(d / "06-robustness.html")
+    _renders_offline(d / "07-robustness.html")
 
 
 def _renders_offline(page_path: Path) -> None:
