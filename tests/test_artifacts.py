@@ -85,6 +85,9 @@ def test_every_view_of_the_smoke_run_has_its_types(run_dir):
     for m in run.manifests.values():
         assert isinstance(m, artifacts.Manifest) and all_fields_conform(m)
     assert run.config.run.name == "smoke" and run.config_text.startswith("# Resolved configuration")
+    on = run.manifests["train"].computed_on  # the smoke run trains on the CPU
+    assert on.device == "cpu" and on.threads >= 1 and f"with {on.threads} thread" in on.text
+    assert run.manifests["stats"].computed_on is None
     assert set(run.sheets) == {"real", "reconstructed", *run.config.generate.generators}
     assert all(im.dtype == np.float32 and 0 <= im.min() and im.max() <= 1 for im in run.sheets.values())
     samples = run.samples
