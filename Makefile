@@ -7,15 +7,16 @@
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
 # so an interrupted step is simply redone. Steps also skip themselves when their
 # inputs and config sections are unchanged and their outputs still match the
-# manifest's sha256, so touching a config is cheap and a deleted or edited output
-# is rebuilt.
+# manifest's sha256, so touching a config is cheap. A step's outputs are not make
+# prerequisites: a deleted or edited output is found by `analysis check` (below), for
+# every run, and its step is re-run.
 #
 # Each step is declared once, in analysis/steps.py (its inputs, config entries, code
 # modules and outputs). The rules below are written out by hand so that the graph reads
 # at a glance and `make help` needs no Python; tests/test_steps.py asks make for its
 # database and checks that every rule has exactly the declared prerequisites: the
-# manifests of the steps it reads from, analysis/<module>.py for each of its code
-# modules, and (report/report.mk, REPORT_OUT_<step>) its outputs.
+# manifests of the steps it reads from and analysis/<module>.py for each of its code
+# modules.
 
 CONFIG ?= configs/default.toml
 NAME   := $(basename $(notdir $(CONFIG)))
@@ -158,10 +159,17 @@ every-run: $(RUN)/claims.manifest.json $(OTHER_CLAIMS)
 endif
 endif
 
-# A manifest newer than its inputs does not prove that the step's outputs are still there:
-# `analysis check` lists the manifests of steps whose outputs were deleted or edited since
-# (it compares sizes and times, and hashes only changed files), and those steps are re-run.
-# Skipped for targets that need no run directory (help, test, ...).
+# A manifest newer than its inputs does not prove that the step's outputs are still there.
+# This is the one place where make learns that outputs were deleted or edited: `analysis
+# check` lists the manifests of the finished steps, of every run of CONFIG and the across
+# step, whose outputs were deleted or edited since (it compares sizes and times, and hashes
+# only changed files, so a file touched but not changed counts as unchanged), and of steps
+# whose manifest was deleted while a later step's is there. Those manifests get FORCE: their
+# recipe runs the step's command, which sees the same change and runs the step again; its
+# new manifest then puts the later steps, across and the report out of date in the ordinary
+# way. A listed manifest of another run forces the second make that makes them.
+# Skipped for targets that need no run directory (help, test, ...), and while .venv does not
+# exist yet (a fresh clone: nothing is built either, so every step runs anyway).
 ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
 endif

@@ -11,9 +11,9 @@ and which code its outputs depend on, and what it writes. That declaration drive
 * the report's provenance check (``report/artifacts.py``: which config entries a
   manifest must agree on, which files it vouches for);
 * the Makefile's rules (prerequisites: the earlier steps' manifests and the step's code
-  files; outputs: ``REPORT_OUT_<step>`` in ``report/report.mk``), which are written out
-  by hand for readability and checked against these declarations by
-  ``tests/test_steps.py``.
+  files), which are written out by hand for readability and checked against these
+  declarations by ``tests/test_steps.py``; the outputs are no prerequisites: ``check``
+  lists the steps whose outputs were deleted or edited, and make re-runs them.
 
 A step's module (the first of its ``code``) provides ``compute(cfg, run_dir, inputs,
 key) -> Written`` (``inputs``: name -> sha256 of what it reads) and optionally

@@ -5,18 +5,18 @@
 #   make report CONFIG=configs/smoke.toml -> _site/<version>-smoke/ in seconds
 #   make report CONFIG=configs/compare.toml -> _site/<version>-compare/: latent sizes side by side
 #
-# The target is a marker file inside the version directory, with the run's manifests,
-# the artifacts the chapters read and the report's sources as prerequisites: with
-# nothing changed, a second `make report` does nothing. The chapters are executed
-# afresh on every build (no notebook cache), so a changed artifact always shows.
+# The target is a marker file inside the version directory, with the run's manifests
+# (and, with several runs, the across step's), the run's config.toml and the report's
+# sources as prerequisites: with nothing changed, a second `make report` does nothing.
+# The chapters are executed afresh on every build (no notebook cache), so a changed
+# artifact always shows.
 #
-# Missing artifacts are rebuilt: each step's manifest also depends on the step's output
-# files (REPORT_STEP_OUTPUTS), which have rules of their own with neither prerequisites
-# nor recipe. When such a file is missing, make counts it as just remade, so the step's
-# manifest is out of date and its recipe runs the step's CLI command, which sees the
-# missing output and runs the step again (then the later steps follow). An output that
-# is newer than its manifest (edited by hand) also makes make re-run the step's command.
-# A missing config.toml is written again by the (cheap, up-to-date) fetch command.
+# The artifacts themselves are not prerequisites: a manifest vouches for its step's
+# outputs. A deleted or edited artifact is made again by the Makefile's `analysis check`
+# (see there: it lists the step, of any run, whose outputs no longer match its manifest,
+# and make re-runs it); the re-run step writes or touches its manifest, so the steps after
+# it and then this marker are out of date. A missing config.toml is written again by the
+# (cheap, up-to-date) fetch command.
 #
 # build.py gets CONFIG and the ARGS of the analysis commands (after --): it refuses, with
 # exit status 2 and one line naming the file, a run whose config is not CONFIG's (with
@@ -37,34 +37,15 @@ REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o
 comma          := ,
 REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FORMATS))
 
-# The outputs of each step (analysis/steps.py declares them; tests/test_steps.py checks
-# these lists against the declarations): the article reads them or the manifests vouch for them.
-REPORT_OUT_fetch    := $(RUN)/data/images.npy $(RUN)/data/ids.txt $(RUN)/data/info.json
-REPORT_OUT_train    := $(RUN)/train/model.pt $(RUN)/train/history.json
-REPORT_OUT_encode   := $(RUN)/latents.npy $(RUN)/ids.txt $(RUN)/encode/summary.json \
-                       $(RUN)/encode/reconstructions.npz $(RUN)/encode/gallery.npz
-REPORT_OUT_stats    := $(RUN)/stats/stats.json $(RUN)/stats/arrays.npz
-REPORT_OUT_decode   := $(RUN)/decode/decode.json $(RUN)/decode/planes.npz $(RUN)/decode/paths.npz
-REPORT_OUT_generate := $(RUN)/generate/metrics.json $(RUN)/generate/samples.npz
-REPORT_OUT_claims   := $(RUN)/claims/claims.json $(RUN)/claims/details.json $(RUN)/claims/arrays.npz
-REPORT_OUT_across   := $(RUN)/across/ledger.json $(RUN)/across/runs.json
-# With several runs ([runs]) the article also reads the across step's files.
-REPORT_ACROSS       := $(if $(ACROSS),across)
-REPORT_STEP_OUTPUTS := $(foreach s,$(STEPS) $(REPORT_ACROSS),$(REPORT_OUT_$(s)))
-
 .PHONY: report report-serve citation
 
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
 $(REPORT_MARKER): $(ACROSS) $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/decode.manifest.json \
                   $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
-                  $(RUN)/config.toml $(REPORT_STEP_OUTPUTS) $(REPORT_SOURCES) | setup
+                  $(RUN)/config.toml $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \
 	  --formats $(REPORT_FORMATS) --jobs $(REPORT_JOBS) $(if $(REPORT_URL),--url $(REPORT_URL)) -- $(ARGS)
-
-# A step's manifest is out of date when one of its outputs is missing or newer than it.
-$(foreach s,$(STEPS) $(REPORT_ACROSS),$(eval $(RUN)/$(s).manifest.json: $(REPORT_OUT_$(s))))
-$(REPORT_STEP_OUTPUTS):
 
 $(RUN)/config.toml: | $(RUN)/fetch.manifest.json
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS)

@@ -285,20 +285,38 @@ def test_volatile_keys_may_differ(tmp_path, report):
         artifacts.check_config(report["run"], str(SMOKE), ["run.seed=1"])
 
 
-@pytest.mark.case("a step's output deleted (e.g. generate/metrics.json), then make report",
-                  "make runs the step again, then builds the report (build.py gets CONFIG and ARGS)")
-def test_make_rebuilds_a_missing_artifact(tmp_path, report):
-    rundir = copy_run(report, tmp_path / "run")
-    make = ["make", "-n", "report", f"CONFIG={SMOKE}", f"RUN={rundir}", f"SITE={tmp_path / 'site'}",
-            f"REPORT_LABEL={report['label']}", "REPORT_FORMATS=html", "ARGS=--set run.threads=1"]
-    (rundir / "generate" / "metrics.json").unlink()
-    p = run(make)
-    assert p.returncode == 0, p.stderr
-    out = p.stdout
-    assert "-m analysis generate" in out and "report/build.py" in out, out
-    assert out.index("-m analysis generate") < out.index("report/build.py")
+@pytest.mark.case("a step's output deleted or edited (generate/metrics.json, stats/stats.json) or only touched, "
+                  "then make report",
+                  "make runs that step again (python -m analysis check lists it) and the steps after it, then builds "
+                  "the report (build.py gets CONFIG and ARGS); a file touched but unchanged re-runs no step")
+def test_make_remakes_a_deleted_or_edited_artifact(tmp_path, report):
+    def dry_run(rundir: Path) -> str:
+        make = ["make", "-n", "report", f"CONFIG={SMOKE}", f"RUN={rundir}", f"SITE={tmp_path / 'site'}",
+                f"REPORT_LABEL={report['label']}", "REPORT_FORMATS=html", "ARGS=--set run.threads=1"]
+        p = run(make)
+        assert p.returncode == 0, p.stderr
+        assert "report/build.py" in p.stdout, p.stdout
+        return p.stdout
+
+    touched = copy_run(report, tmp_path / "touched")
+    os.utime(touched / "stats" / "stats.json")  # newer than its manifest, same bytes
+    assert "-m analysis" not in dry_run(touched)
+
+    deleted = copy_run(report, tmp_path / "deleted")
+    (deleted / "generate" / "metrics.json").unlink()
+    out = dry_run(deleted)
+    assert out.index("-m analysis generate") < out.index("-m analysis claims") < out.index("report/build.py"), out
     assert f"--config {SMOKE}" in out and "-- --set run.threads=1" in out
     assert "-m analysis stats" not in out and "-m analysis train" not in out, out
+
+    edited = copy_run(report, tmp_path / "edited")
+    stats_json = edited / "stats" / "stats.json"
+    text = stats_json.read_text()
+    assert '"n": 160' in text
+    stats_json.write_text(text.replace('"n": 160', '"n": 1'))
+    out = dry_run(edited)
+    assert out.index("-m analysis stats") < out.index("-m analysis generate") < out.index("report/build.py"), out
+    assert "-m analysis claims" in out and "-m analysis decode" in out and "-m analysis train" not in out, out
 
 
 # ----------------------------------------------------------------------------- signals and logs
