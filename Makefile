@@ -129,8 +129,17 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
+# Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
+# CLI which runs a config has and which outputs were edited or deleted (below).
+NEEDS_RUN := $(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL)))
+
 # The run directories, the primary's first (a bad config gives none: the first CLI call names the problem).
-ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+# The CLI needs the virtual environment, so for these goals its stamp is an included (empty) makefile:
+# on a fresh clone make creates the environment first and then reads this file again (GNU make
+# restarts after remaking an included makefile), so that the first `make report` already knows
+# every run of a multi-run config such as configs/default.toml.
+ifneq ($(NEEDS_RUN),)
+include $(STAMP)
 RUN_DIRS := $(if $(wildcard $(STAMP)),$(shell $(CLI) runs --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
 endif
 OTHER_RUNS   := $(filter $(RUNS)/%,$(RUN_DIRS))
@@ -170,7 +179,7 @@ endif
 # way. A listed manifest of another run forces the second make that makes them.
 # Skipped for targets that need no run directory (help, test, ...), and while .venv does not
 # exist yet (a fresh clone: nothing is built either, so every step runs anyway).
-ifneq ($(filter-out help setup test bench reliability-table clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+ifneq ($(NEEDS_RUN),)
 STALE := $(if $(wildcard $(STAMP)),$(shell $(CLI) check --config $(CONFIG) --out $(RUN) $(ARGS) 2>/dev/null))
 endif
 ifneq ($(STALE),)
