@@ -1038,12 +1038,12 @@ class GmmSelection:
         repetitions, 10 full-covariance components in 2"."""
         how, counts = SELECTION_CRITERIA[self.criterion], self.choice_counts
         if len(counts) == 1:
-            return f"{how} chose {counts[0][0].text} in all {self.repeats} repetitions"
-        first, rest = counts[0], counts[1:]
-        listed = ", ".join(f"{c.text} in {n}" for c, n in rest[:-1])
-        listed = f"{listed} and {rest[-1][0].text} in {rest[-1][1]}" if listed else f"{rest[0][0].text} in {rest[0][1]}"
-        return (f"the choice varied between the repetitions: {how} chose {first[0].text} in {first[1]} of the "
-                f"{self.repeats} repetitions, {listed}")
+            every = "both repetitions" if self.repeats == 2 else f"all {self.repeats} repetitions"
+            return f"{how} chose {counts[0][0].text} in {every}"
+        rest = [f"{c.text} in {n}" for c, n in counts[1:]]
+        rest = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
+        return (f"the choice varied between the repetitions: {how} chose {counts[0][0].text} in {counts[0][1]} of "
+                f"the {self.repeats} repetitions, {rest}")
 
 
 @dataclass(frozen=True)
