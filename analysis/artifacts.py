@@ -1033,16 +1033,16 @@ class GmmSelection:
     @property
     def choice_text(self) -> str:
         """What the repetitions chose, in words: "the held-out log-likelihood chose 5 full-covariance
-        components in all 5 repetitions", or, when they differ, "the choice varied between the
-        repetitions: the held-out log-likelihood chose 5 full-covariance components in 3 of the 5
-        repetitions, 10 full-covariance components in 2"."""
+        components in all 5 repetitions", or, when they differ, "the choice varied: the held-out
+        log-likelihood chose 5 full-covariance components in 3 of the 5 repetitions, 10
+        full-covariance components in 2" (most often first)."""
         how, counts = SELECTION_CRITERIA[self.criterion], self.choice_counts
         if len(counts) == 1:
             every = "both repetitions" if self.repeats == 2 else f"all {self.repeats} repetitions"
             return f"{how} chose {counts[0][0].text} in {every}"
         rest = [f"{c.text} in {n}" for c, n in counts[1:]]
         rest = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
-        return (f"the choice varied between the repetitions: {how} chose {counts[0][0].text} in {counts[0][1]} of "
+        return (f"the choice varied: {how} chose {counts[0][0].text} in {counts[0][1]} of "
                 f"the {self.repeats} repetitions, {rest}")
 
 

@@ -233,7 +233,7 @@ def test_gmm_choice_text_is_chosen_from_the_counts():
                                       repeats=len(choices))
     assert selection((5, "full"), (5, "full")).choice_text == "the BIC chose 5 full-covariance components in both repetitions"
     assert selection((1, "diag"), (2, "diag"), (2, "diag")).choice_text == (
-        "the choice varied between the repetitions: the BIC chose 2 diag-covariance components in 2 of the 3 "
+        "the choice varied: the BIC chose 2 diag-covariance components in 2 of the 3 "
         "repetitions, 1 diag-covariance component in 1")
 
 

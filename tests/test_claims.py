@@ -325,7 +325,7 @@ def test_gmm_sentence_says_when_the_repetitions_chose_differently():
     sel = G.gmm_selection
     assert sel.varied and (sel.modal.n_components, sel.agreement) == (10, 2)
     r = claims.claim_gmm(G, CC)
-    assert ("the choice varied between the repetitions: the held-out log-likelihood chose 10 full-covariance "
+    assert ("the choice varied: the held-out log-likelihood chose 10 full-covariance "
             "components in 2 of the 5 repetitions, 5 full-covariance components in 2 and 5 diag-covariance "
             "components in 1") in r["sentence"], r["sentence"]
     assert "in all 5 repetitions" not in r["sentence"]

@@ -184,7 +184,7 @@ def test_repetitions_that_choose_differently_are_reported_as_such(tmp_path, monk
     assert doc["sweeps"]["gmm_components"]["values"] == [1]  # the sweep stays on the first repetition
     view = Run(tmp_path).generate.gmm_selection
     assert view.varied and view.choice_text == (
-        "the choice varied between the repetitions: the held-out log-likelihood chose 2 diag-covariance "
+        "the choice varied: the held-out log-likelihood chose 2 diag-covariance "
         "components in 2 of the 3 repetitions, 1 diag-covariance component in 1")
 
 
