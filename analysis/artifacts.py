@@ -949,7 +949,9 @@ class GenerateFiles:
 @dataclass(frozen=True)
 class GeneratorInfo:
     class_name: str = field(metadata={"key": "class"})
-    params: Mapping[str, Any]  #: of the first repetition
+    params: Mapping[str, Any]  #: shared by every repetition; None for those in ``varying``
+    varying: tuple[str, ...]  #: the hyper-parameters that differ between repetitions
+    repeat_params: tuple[Mapping[str, Any], ...]  #: their values in every repetition
     fitted: Mapping[str, Any]  #: of the first repetition
     repeats: tuple[Mapping[str, Any], ...]  #: ``fitted`` of every repetition
 
@@ -973,25 +975,75 @@ class GmmChoice:
     n_components: int
     covariance_type: Literal["full", "diag"]
 
+    @property
+    def text(self) -> str:
+        """``5 full-covariance components``."""
+        return f"{self.n_components} {self.covariance_type}-covariance component{'' if self.n_components == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class GmmRepeatChoice(GmmChoice):
+    """One repetition's choice and its criterion's value (held-out log-likelihood per point, or BIC)."""
+
+    score: float
+
+
+SELECTION_CRITERIA = {"heldout": "the held-out log-likelihood", "bic": "the BIC"}
+
 
 @dataclass(frozen=True)
 class GmmSelection:
-    """How the gmm's component count and covariance type were chosen (see :mod:`analysis.generate`)."""
+    """How the gmm's component count and covariance type were chosen (see :mod:`analysis.generate`):
+    the first repetition's candidates and choice, and every repetition's choice."""
 
     criterion: Literal["heldout", "bic"]
     validation_fraction: float
-    n_train: int
+    n_train: int  #: of the first repetition's selection
     n_validation: int
     reg_relative: float
-    candidates: tuple[GmmCandidate, ...]
-    chosen: GmmChoice
+    candidates: tuple[GmmCandidate, ...]  #: of the first repetition's selection
+    chosen: GmmChoice  #: in the first repetition
+    per_repeat: tuple[GmmRepeatChoice, ...]  #: every repetition's choice, the first first
+    modal: GmmChoice  #: the choice made most often
+    agreement: int  #: in how many repetitions ``modal`` was chosen
+    repeats: int
 
     @property
     def best(self) -> GmmCandidate:
-        """The chosen candidate."""
+        """The first repetition's chosen candidate."""
         c = self.chosen
         return next(x for x in self.candidates
                     if (x.n_components, x.covariance_type) == (c.n_components, c.covariance_type))
+
+    @property
+    def varied(self) -> bool:
+        """Whether the repetitions chose different configurations."""
+        return self.agreement < self.repeats
+
+    @property
+    def choice_counts(self) -> tuple[tuple[GmmChoice, int], ...]:
+        """Each configuration chosen and in how many repetitions, most often first (ties in the order
+        first chosen)."""
+        counts: dict[GmmChoice, int] = {}
+        for c in self.per_repeat:
+            key = GmmChoice(c.n_components, c.covariance_type)
+            counts[key] = counts.get(key, 0) + 1
+        return tuple(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+    @property
+    def choice_text(self) -> str:
+        """What the repetitions chose, in words: "the held-out log-likelihood chose 5 full-covariance
+        components in all 5 repetitions", or, when they differ, "the choice varied: the held-out
+        log-likelihood chose 5 full-covariance components in 3 of the 5 repetitions, 10
+        full-covariance components in 2" (most often first)."""
+        how, counts = SELECTION_CRITERIA[self.criterion], self.choice_counts
+        if len(counts) == 1:
+            every = "both repetitions" if self.repeats == 2 else f"all {self.repeats} repetitions"
+            return f"{how} chose {counts[0][0].text} in {every}"
+        rest = [f"{c.text} in {n}" for c, n in counts[1:]]
+        rest = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
+        return (f"the choice varied: {how} chose {counts[0][0].text} in {counts[0][1]} of "
+                f"the {self.repeats} repetitions, {rest}")
 
 
 @dataclass(frozen=True)
@@ -1061,6 +1113,21 @@ class Generate:
             raise ArtifactError(METRICS, f"'generators.gmm.repeats' lacks a usable EM figure ({e})") from None
         return EmSummary(repeats=len(fits), converged=ok, n_iter_min=min(it), n_iter_max=max(it),
                          lower_bound_min=min(lb), lower_bound_max=max(lb))
+
+
+def _check_selection(sel: GmmSelection, repeats: int) -> None:
+    """Every repetition's gmm choice is there, the first is ``chosen`` and the summary counts them."""
+    key = "'gmm_selection."
+    if sel.repeats != repeats or len(sel.per_repeat) != repeats:
+        raise ArtifactError(METRICS, f"{key}per_repeat' has {len(sel.per_repeat)} entries and {key}repeats' is "
+                                     f"{sel.repeats}, expected settings.repeats = {repeats}")
+    first = sel.per_repeat[0]
+    if (first.n_components, first.covariance_type) != (sel.chosen.n_components, sel.chosen.covariance_type):
+        raise ArtifactError(METRICS, f"{key}per_repeat[0]' is not the first repetition's choice {key}chosen'")
+    modal, n = sel.choice_counts[0]
+    if n != sel.agreement or sel.agreement != dict(sel.choice_counts).get(sel.modal):
+        raise ArtifactError(METRICS, f"{key}modal' and {key}agreement' ({sel.modal.text} in {sel.agreement}) do not "
+                                     f"count {key}per_repeat' (most often {modal.text}, in {n})")
 
 
 # --------------------------------------------------------------------------- views: claims
@@ -1912,6 +1979,12 @@ class Run:
                                              f"{g.settings.repeats}")
         if ("gmm" in g.generators) != (g.gmm_selection is not None):
             raise ArtifactError(METRICS, "'gmm_selection' must be given exactly when gmm is among the generators")
+        for name, info in g.generators.items():
+            if len(info.repeat_params) != g.settings.repeats:
+                raise ArtifactError(METRICS, f"'generators.{name}.repeat_params' has {len(info.repeat_params)} "
+                                             f"entries, expected settings.repeats = {g.settings.repeats}")
+        if g.gmm_selection is not None:
+            _check_selection(g.gmm_selection, g.settings.repeats)
         return g
 
     @cached_property

@@ -760,11 +760,9 @@ def claim_gmm(G, cc: ClaimsConfig) -> dict:
     copies = gmm.copies
     v = _three_way(all(wins) and not copies, any(loses))
     sel, fits = G.gmm_selection, G.generators["gmm"].repeats
-    how = {"heldout": "held-out log-likelihood", "bic": "BIC"}[sel.criterion]
     converged = sum(bool(f["converged"]) for f in fits)
     iters = sorted(int(f["n_iter"]) for f in fits)
-    nums = (f"the Gaussian mixture ({sel.chosen.n_components} {sel.chosen.covariance_type}-covariance components, "
-            f"chosen by {how}; EM converged in {converged} of {len(fits)} repetitions after "
+    nums = (f"the Gaussian mixture ({sel.choice_text}; EM converged in {converged} of {len(fits)} repetitions after "
             f"{iters[0] if iters[0] == iters[-1] else f'{iters[0]} to {iters[-1]}'} iterations) scores "
             f"{num(gmm.score)} (interval {interval_text(gmm.interval('score').low, gmm.interval('score').high, num)}), "
             f"the strongest simple prior ({best}) {num(rows[best].score)} (interval "

@@ -201,8 +201,8 @@ class GenerateConfig:
     # Confidence level of those intervals.
     level: float = _f(0.95, gt=0.5, max=0.999)
     # Candidate component counts of the gmm generator; with gmm_covariance, the candidates
-    # among which gmm_selection chooses (on the first repetition's fit part). Also the
-    # report's gmm sweep.
+    # among which gmm_selection chooses, in every repetition on its own fit part (each
+    # repetition fits every candidate). Also the report's gmm sweep.
     gmm_components: list[int] = _f([1, 2, 5, 10, 20])
     # Candidate covariance types of the gmm generator: "full" and/or "diag".
     gmm_covariance: list[str] = _f(["full", "diag"])

@@ -13,13 +13,19 @@ so every generator is refitted and every metric measured again; the table report
 metric's mean over the repetitions with its Student t interval at ``generate.level``
 (:func:`analysis.calibration.mean_interval`: mean ± t · sd / sqrt(R), clipped to the
 metric's range; ``settings.interval`` = ``"student-t"``). The intervals thus include
-the choice of split, the refit and the sampling of the evaluated points.
+the choice of split, the gmm's model selection, the refit and the sampling of the
+evaluated points.
 
-0. The gmm's component count and covariance type are chosen once, on the first
-   repetition's fit part (:class:`analysis.generators.GMMSelector`): every candidate of
-   ``gmm_components`` x ``gmm_covariance`` is fitted on a share 1 - ``holdout_fraction``
-   of the fit part and scored by its mean log-likelihood on the rest (or by BIC,
-   ``gmm_selection``); every repetition fits the chosen configuration.
+0. The gmm's component count and covariance type are chosen in every repetition, on
+   that repetition's fit part and with its generator seed
+   (:class:`analysis.generators.GMMSelector`): every candidate of ``gmm_components`` x
+   ``gmm_covariance`` is fitted on a share 1 - ``holdout_fraction`` of the fit part and
+   scored by its mean log-likelihood on the rest (or by BIC, ``gmm_selection``); the
+   repetition then fits its own choice to its whole fit part. As in nested
+   cross-validation, the selection is part of the procedure the repetitions evaluate,
+   so the intervals carry the uncertainty of the model choice too. (Cost: the
+   selection fits every candidate in every repetition, ``repeats`` x
+   ``len(gmm_components)`` x ``len(gmm_covariance)`` mixtures.)
 1. Split the n real points at random into a *fit part* and a *held-out part*
    (``generate.holdout_fraction``). Generators see only the fit part.
 2. The *real set* is up to ``n_samples`` held-out points. Every row of the table
@@ -42,7 +48,8 @@ the choice of split, the refit and the sampling of the evaluated points.
    lies wholly above its own (:func:`analysis.calibration.separated_ranks`), so
    generators whose intervals overlap are not ranked apart.
 6. Sweeps (for the report's chart), on the first repetition: the latent k-NN metrics of
-   the gmm selection's candidates of the chosen covariance type, by component count,
+   the first repetition's gmm selection candidates of its chosen covariance type, by
+   component count,
    and of ``pca-ellipsoid`` for each level in ``sweep_confidence``.
 7. Contact sheets of the first ``n_images`` decoded points per generator (first
    repetition), and of the same number of held-out real images and their reconstructions.
@@ -103,8 +110,12 @@ Outputs in ``<run>/generate/``
         ``reconstructed`` for the reconstructions of the same fit-part points (the
         cost of the decoder's blur).
     ``generators``
-        Per name: ``class``, ``params`` (hyper-parameters of the first repetition) and
-        ``fitted`` (its fitted scalars: ``b`` for uniform; ``kept_fraction``,
+        Per name: ``class``; ``params``: the hyper-parameters every repetition shares, with
+        null for each one that differs between repetitions (``random_state``, a new seed
+        each time; for gmm ``n_components`` and ``covariance_type`` when the repetitions'
+        selections differ); ``varying``: the names of those hyper-parameters (sorted);
+        ``repeat_params``: per repetition, their values ({name: value}, aligned with
+        ``settings.repeat_seeds``); ``fitted`` (the first repetition's fitted scalars: ``b`` for uniform; ``kept_fraction``,
         ``threshold``, ``tail_probability`` for mvn-core; ``chi2_threshold`` for
         pca-ellipsoid; for gmm its EM convergence ``converged``, ``n_iter``,
         ``lower_bound`` (per-point log-likelihood bound on the fit points), and
@@ -112,15 +123,23 @@ Outputs in ``<run>/generate/``
         repetition.
     ``gmm_selection``
         Null when gmm is not among the generators; else ``criterion`` (``"heldout"`` |
-        ``"bic"``), ``validation_fraction``, ``n_train``, ``n_validation``,
-        ``reg_relative``; ``candidates``: one object per candidate (``n_components``,
+        ``"bic"``), ``validation_fraction``, ``reg_relative``; of the first repetition's
+        selection: ``n_train``, ``n_validation`` (its training and validation points),
+        ``candidates``: one object per candidate (``n_components``,
         ``covariance_type``, ``heldout_loglik`` (mean log-likelihood per validation
         point), ``bic`` (on the training part), ``converged``, ``n_iter``,
-        ``lower_bound``; all null and ``error`` set when it could not be fitted); and
-        ``chosen`` {``n_components``, ``covariance_type``}.
+        ``lower_bound``; all null and ``error`` set when it could not be fitted), and
+        ``chosen`` {``n_components``, ``covariance_type``}; of every repetition's
+        selection (Procedure 0): ``per_repeat``, one object per repetition in the order
+        of ``settings.repeat_seeds`` (the first equals ``chosen``): {``n_components``,
+        ``covariance_type``, ``score``: the criterion's value of that choice (mean held-out
+        log-likelihood per validation point, or BIC)}; ``modal`` {``n_components``,
+        ``covariance_type``}: the configuration chosen most often (a tie goes to the one
+        chosen first); ``agreement``: in how many repetitions it was chosen;
+        ``repeats``: the number of repetitions (= ``settings.repeats``).
     ``sweeps``
-        ``gmm_components`` (the selection's candidates of the chosen covariance type,
-        fitted on its training part) and ``pca_confidence``, each {``parameter``,
+        ``gmm_components`` (the first repetition's selection candidates of its chosen
+        covariance type, fitted on its training part) and ``pca_confidence``, each {``parameter``,
         ``values``, ``precision``, ``recall``, ``density``, ``coverage``}: lists aligned
         with ``values``; a null entry is a setting that could not be fitted (see notes).
     ``files``
@@ -145,6 +164,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -526,25 +546,46 @@ def fit_generator(name: str, params: dict, z_fit: np.ndarray) -> LatentGenerator
                         FIT_FIX.get(name, FIT_FIX_OTHER)) from None
 
 
-def select_gmm(cfg: Config, z_fit: np.ndarray, seed: int) -> tuple[GMMSelector | None, dict | None]:
-    """The gmm's component count and covariance type, chosen on ``z_fit`` (None, None without gmm).
+def select_gmm(cfg: Config, z_fit: np.ndarray, seed: int) -> GMMSelector | None:
+    """The gmm's component count and covariance type, chosen on ``z_fit`` (None without gmm).
 
-    Returns the fitted :class:`GMMSelector` and the ``gmm_selection`` entry of metrics.json.
+    Returns the fitted :class:`GMMSelector` (``best_params_`` is the choice).
     """
     g = cfg.generate
     if "gmm" not in g.generators:
-        return None, None
+        return None
     sel = GMMSelector(n_components=tuple(g.gmm_components), covariance_types=tuple(g.gmm_covariance),
                       criterion=g.gmm_selection, validation_fraction=g.holdout_fraction, reg_relative=g.gmm_reg,
                       max_fit_points=g.gmm_max_points or None, random_state=seed)
     try:
-        sel.fit(z_fit)
+        return sel.fit(z_fit)
     except ValueError as e:
         raise UserError(f"generator 'gmm' cannot be fitted to these points: {e}", FIT_FIX["gmm"]) from None
-    doc = {"criterion": g.gmm_selection, "validation_fraction": g.holdout_fraction, "n_train": sel.n_train_,
-           "n_validation": sel.n_validation_, "reg_relative": g.gmm_reg, "candidates": sel.results_,
-           "chosen": dict(sel.best_params_)}
-    return sel, doc
+
+
+def _choice(sel: GMMSelector) -> dict:
+    """A selector's choice: ``n_components``, ``covariance_type`` and ``score`` (its criterion's value)."""
+    best = sel.results_[sel.best_index_]
+    return {**sel.best_params_, "score": best["heldout_loglik" if sel.criterion == "heldout" else "bic"]}
+
+
+def modal_choice(choices: list[dict]) -> tuple[dict, int]:
+    """The configuration chosen most often and in how many repetitions; a tie goes to the one chosen
+    first (in repetition order)."""
+    counts = Counter((c["n_components"], c["covariance_type"]) for c in choices)
+    (k, cov), n = counts.most_common(1)[0]  # equal counts keep the order first encountered
+    return {"n_components": k, "covariance_type": cov}, n
+
+
+def selection_doc(g: GenerateConfig, sels: list[GMMSelector]) -> dict:
+    """The ``gmm_selection`` entry of metrics.json from every repetition's selector (the first one's
+    split sizes, candidates and choice, then every repetition's choice and their summary)."""
+    first, per_repeat = sels[0], [_choice(s) for s in sels]
+    modal, agreement = modal_choice(per_repeat)
+    return {"criterion": g.gmm_selection, "validation_fraction": g.holdout_fraction, "n_train": first.n_train_,
+            "n_validation": first.n_validation_, "reg_relative": g.gmm_reg, "candidates": first.results_,
+            "chosen": dict(first.best_params_), "per_repeat": per_repeat, "modal": modal, "agreement": agreement,
+            "repeats": len(sels)}
 
 
 def generator_notes(name: str, gens: list[LatentGenerator], n_fit: int, N: int, g: GenerateConfig) -> list[str]:
@@ -555,11 +596,14 @@ def generator_notes(name: str, gens: list[LatentGenerator], n_fit: int, N: int, 
         if stalled:
             notes.append(f"gmm: EM did not converge within {gen.max_iter} iterations in {stalled} of {len(gens)} "
                          "repetitions")
-        if gen.covariance_type == "full" and gen.n_fit_points_ / gen.n_components < N + 1:
-            notes.append(f"gmm: about {gen.n_fit_points_ // gen.n_components} fit points per component, fewer "
+        thin = [x for x in gens if x.covariance_type == "full" and x.n_fit_points_ / x.n_components < N + 1]
+        if thin:
+            x = thin[0]
+            where = "" if len(thin) == len(gens) else f" (in {len(thin)} of {len(gens)} repetitions)"
+            notes.append(f"gmm: about {x.n_fit_points_ // x.n_components} fit points per component{where}, fewer "
                          f"than N + 1 = {N + 1}: the full component covariances are rank-deficient and held up by "
                          f"the regularisation (generate.gmm_reg = {g.gmm_reg:g} of the mean variance, "
-                         f"reg_covar = {gen.reg_covar_:.3g})")
+                         f"reg_covar = {x.reg_covar_:.3g})")
     if getattr(gen, "n_fit_points_", n_fit) < n_fit:
         notes.append(f"{name} was fitted on {gen.n_fit_points_} random fit-part points "
                      f"(generate.gmm_max_points)")
@@ -572,19 +616,25 @@ def _fitted(gen: LatentGenerator) -> dict:
 
 @dataclass
 class Repeat:
-    """One repetition of the comparison: its table rows (reference first) and fitted generators."""
+    """One repetition of the comparison: its table rows (reference first), fitted generators and the
+    gmm's selector (None without gmm)."""
 
     rows: list[dict]
     generators: dict[str, LatentGenerator]
+    selector: GMMSelector | None = None
 
 
 def evaluate_repeat(judge: Judge, cfg: Config, z: np.ndarray, sp: Split, b: float | None, seed: int,
-                    gmm: dict | None, keep: tuple[dict, dict] | None = None) -> Repeat:
+                    keep: tuple[dict, dict] | None = None) -> Repeat:
     """The reference row and every configured generator (fitted on this split's fit part), in config order.
 
+    The gmm's configuration is selected on this split's fit part with this repetition's
+    seed (:func:`select_gmm`), so the selection is part of what the repetitions repeat.
     ``keep`` = (samples, sheets) of the first repetition: each generator's points and
     images are added to ``samples`` and its contact sheet to ``sheets``.
     """
+    sel = select_gmm(cfg, judge.z_fit, seed)
+    gmm = dict(sel.best_params_) if sel is not None else None
     reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
                             copy_probe=judge.z_real[1::2])
     rows, gens = [reference], {}
@@ -598,7 +648,7 @@ def evaluate_repeat(judge: Judge, cfg: Config, z: np.ndarray, sp: Split, b: floa
             samples, sheets = keep
             samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
             sheets[name] = contact_sheet(u8)
-    return Repeat(rows=rows, generators=gens)
+    return Repeat(rows=rows, generators=gens, selector=sel)
 
 
 # ---------------------------------------------------------------- 5. over the repetitions, ranked
@@ -727,14 +777,14 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     model, device = load_trained(cfg, run_dir)
     sp, seed = splits[0], seeds[0][1]
     judge = make_judge(model, device, g, z, sp)
-    sel, selection = select_gmm(cfg, judge.z_fit, seed)
-    gmm = dict(sel.best_params_) if sel is not None else None
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
-    repeats = [evaluate_repeat(judge, cfg, z, sp, b, seed, gmm, keep=(samples, sheets))]
+    repeats = [evaluate_repeat(judge, cfg, z, sp, b, seed, keep=(samples, sheets))]
     for r in range(1, g.repeats):
         repeats.append(evaluate_repeat(make_judge(model, device, g, z, splits[r]), cfg, z, splits[r], b,
-                                       seeds[r][1], gmm))
+                                       seeds[r][1]))
         eprint(f"generate: repetition {r + 1} of {g.repeats} done")
+    sel = repeats[0].selector
+    selection = selection_doc(g, [rep.selector for rep in repeats]) if sel is not None else None
     table = table_of(repeats, g.level)
     info, gen_notes = generators_info(repeats, cfg, len(sp.fit), z.shape[1])
     sweeps, sweep_notes = all_sweeps(cfg, b, judge, sp.n_fake, seed, sel)
@@ -750,20 +800,26 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         eprint(f"generate: {row['rank']:>2} {row['name']:22s} score {row['score']:.3f} "
                f"[{iv['score']['low']:.3f}, {iv['score']['high']:.3f}]  pixel precision {row['pixel_precision']:.3f}"
                + (f"  tied with {', '.join(row['tied_with'])}" if row["tied_with"] else ""))
-    chosen = f"; gmm: {gmm['n_components']} {gmm['covariance_type']} components" if gmm else ""
+    chosen = (f"; gmm: {selection['modal']['n_components']} {selection['modal']['covariance_type']} components "
+              f"chosen in {selection['agreement']} of {selection['repeats']} repetitions" if selection else "")
     eprint(f"generate: {len(table) - 1} generators over {g.repeats} repetitions{chosen}; real precision "
            f"{table[0]['precision']:.3f} -> {run_dir / 'generate'}")
     return steps.Written(outputs=tuple(written))
 
 
 def generators_info(repeats: list[Repeat], cfg: Config, n_fit: int, N: int) -> tuple[dict, list[str]]:
-    """The ``generators`` entry of metrics.json (class, hyper-parameters and fitted scalars of the
-    first repetition, fitted scalars of every repetition) and notes on the fits."""
+    """The ``generators`` entry of metrics.json (class; the hyper-parameters every repetition shares,
+    those that vary and their value in each repetition; fitted scalars of the first and of every
+    repetition) and notes on the fits."""
     info, notes = {}, []
     for name in cfg.generate.generators:
         gens = [rep.generators[name] for rep in repeats]
-        info[name] = {"class": type(gens[0]).__name__, "params": gens[0].get_params(), "fitted": _fitted(gens[0]),
-                      "repeats": [_fitted(x) for x in gens]}
+        params = [x.get_params() for x in gens]
+        varying = sorted(k for k in params[0] if any(p[k] != params[0][k] for p in params[1:]))
+        info[name] = {"class": type(gens[0]).__name__,
+                      "params": {k: None if k in varying else v for k, v in params[0].items()},
+                      "varying": varying, "repeat_params": [{k: p[k] for k in varying} for p in params],
+                      "fitted": _fitted(gens[0]), "repeats": [_fitted(x) for x in gens]}
         notes += generator_notes(name, gens, n_fit, N, cfg.generate)
     return info, notes
 

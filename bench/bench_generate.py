@@ -13,7 +13,7 @@ Run: ``python bench/bench_generate.py``. Synthetic latents of 200,000 x 256 floa
 - the ``generate`` step on the default data (a copy of ``build/default``, made by ``make
   all``; skipped with a note when missing), in fresh subprocesses: with the default
   ``generate.repeats`` = 5 against 2 repetitions (the baseline), so that the cost of one
-  repetition (split, refit, sampling, latent and pixel metrics) is their difference / 3;
+  repetition (split, the gmm's selection over all its candidates, refit, sampling, latent and pixel metrics) is their difference / 3;
   target: at most 60 s for the whole step on 2 cores (issue 13's budget for the
   calibration's extra work);
 - peak resident memory of the process.

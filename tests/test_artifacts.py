@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import json
+import re
 import shutil
 import types
 import typing
@@ -192,6 +193,51 @@ def test_generator_intervals_and_ranks_are_checked(copy):
     edit_json(path, lambda g: g.update(gmm_selection=None))
     with pytest.raises(ArtifactError, match="'gmm_selection' must be given exactly when gmm is among the generators"):
         Run(copy).generate
+
+
+def test_gmm_selection_per_repetition_keys_name_file_and_key(copy):
+    path = copy / "generate" / "metrics.json"
+    original = path.read_text()
+    sel = Run(copy).generate.gmm_selection
+    R = Run(copy).generate.settings.repeats
+    assert sel.repeats == len(sel.per_repeat) == R and sel.per_repeat[0].n_components == sel.chosen.n_components
+    assert 1 <= sel.agreement <= R and sel.varied == (sel.agreement < R)
+    assert sel.choice_text.startswith("the choice varied" if sel.varied else "the held-out log-likelihood chose")
+    for change, key in [(lambda g: g["gmm_selection"].pop("per_repeat"), "gmm_selection.per_repeat"),
+                        (lambda g: g["gmm_selection"]["per_repeat"][1].pop("score"), "gmm_selection.per_repeat[1].score"),
+                        (lambda g: g["gmm_selection"].pop("agreement"), "gmm_selection.agreement"),
+                        (lambda g: g["gmm_selection"].pop("modal"), "gmm_selection.modal"),
+                        (lambda g: g["gmm_selection"].pop("repeats"), "gmm_selection.repeats"),
+                        (lambda g: g["generators"]["gmm"].pop("repeat_params"), "generators.gmm.repeat_params"),
+                        (lambda g: g["generators"]["mvn"].pop("varying"), "generators.mvn.varying")]:
+        path.write_text(original)
+        edit_json(path, change)
+        with pytest.raises(ArtifactError, match=rf"^generate/metrics\.json: missing key '{re.escape(key)}'$"):
+            Run(copy).generate
+    for change, message in [
+            (lambda g: g["gmm_selection"]["per_repeat"].pop(), r"'gmm_selection\.per_repeat' has \d+ entries"),
+            (lambda g: g["gmm_selection"].update(agreement=g["gmm_selection"]["agreement"] + 1),
+             r"'gmm_selection\.modal' and 'gmm_selection\.agreement' .* do not count 'gmm_selection\.per_repeat'"),
+            (lambda g: g["gmm_selection"]["per_repeat"][0].update(n_components=999),
+             r"'gmm_selection\.per_repeat\[0\]' is not the first repetition's choice"),
+            (lambda g: g["generators"]["gmm"]["repeat_params"].pop(), r"'generators\.gmm\.repeat_params' has \d+ entries")]:
+        path.write_text(original)
+        edit_json(path, change)
+        with pytest.raises(ArtifactError, match=rf"^generate/metrics\.json: {message}"):
+            Run(copy).generate
+
+
+def test_gmm_choice_text_is_chosen_from_the_counts():
+    def selection(*choices):
+        per = tuple(artifacts.GmmRepeatChoice(k, t, -1.0) for k, t in choices)
+        return artifacts.GmmSelection(criterion="bic", validation_fraction=0.2, n_train=8, n_validation=2,
+                                      reg_relative=0.01, candidates=(), chosen=artifacts.GmmChoice(*choices[0]),
+                                      per_repeat=per, modal=artifacts.GmmChoice(*choices[0]), agreement=0,
+                                      repeats=len(choices))
+    assert selection((5, "full"), (5, "full")).choice_text == "the BIC chose 5 full-covariance components in both repetitions"
+    assert selection((1, "diag"), (2, "diag"), (2, "diag")).choice_text == (
+        "the choice varied: the BIC chose 2 diag-covariance components in 2 of the 3 "
+        "repetitions, 1 diag-covariance component in 1")
 
 
 def test_other_files_name_their_keys(copy):

@@ -246,9 +246,11 @@ R = 5
 SPREAD = np.array([-0.01, 0.005, 0.0, 0.01, -0.005])  # the repetitions' scatter around a mean
 
 
-def generate_view(rows: dict[str, dict[str, float]]):
+def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, str]] | None = None):
     """A generate/metrics.json view whose generators have the given mean metrics (scattered a little over
-    R repetitions; unspecified metrics 0.5), built with the generate step's own summary and ranking."""
+    R repetitions; unspecified metrics 0.5), built with the generate step's own summary and ranking; the
+    gmm's selection chose ``choices`` (n_components, covariance_type) per repetition (default 10 full in
+    every one; the first must be 10 full, the first repetition's candidate)."""
     ref = {"precision": 0.93, "coverage": 1.0, "recall": 0.99, "pixel_precision": 0.93, "copy_share": 0.05}
     specs = {generate.REFERENCE: ref, **rows}
     repeats = []
@@ -263,7 +265,11 @@ def generate_view(rows: dict[str, dict[str, float]]):
             out.append(row)
         repeats.append(generate.Repeat(rows=out, generators={}))
     fit = {"converged": True, "n_iter": 5, "lower_bound": 10.0, "n_fit_points": 1943, "reg_covar": 0.01}
-    info = {nm: {"class": "X", "params": {}, "fitted": fit, "repeats": [fit] * R} for nm in rows}
+    info = {nm: {"class": "X", "params": {"random_state": None}, "varying": ["random_state"],
+                 "repeat_params": [{"random_state": i} for i in range(R)], "fitted": fit, "repeats": [fit] * R}
+            for nm in rows}
+    choices = choices or [(10, "full")] * R
+    modal = max(choices, key=lambda c: (choices.count(c), -choices.index(c)))
     sweep = {"parameter": "n_components", "values": [], "precision": [], "recall": [], "density": [], "coverage": []}
     doc = {
         "settings": {"n_points": 2429, "latent_dim": 256, "n_fit": 1943, "n_holdout": 486, "n_real": 486,
@@ -277,7 +283,11 @@ def generate_view(rows: dict[str, dict[str, float]]):
                           "reg_relative": 0.01, "chosen": {"n_components": 10, "covariance_type": "full"},
                           "candidates": [{"n_components": 10, "covariance_type": "full", "heldout_loglik": 11.0,
                                           "bic": 2e6, "converged": True, "n_iter": 5, "lower_bound": 100.0,
-                                          "error": None}]} if "gmm" in rows else None,
+                                          "error": None}],
+                          "per_repeat": [{"n_components": k, "covariance_type": c, "score": 11.0 + i}
+                                         for i, (k, c) in enumerate(choices)],
+                          "modal": {"n_components": modal[0], "covariance_type": modal[1]},
+                          "agreement": choices.count(modal), "repeats": R} if "gmm" in rows else None,
         "sweeps": {"gmm_components": sweep, "pca_confidence": {**sweep, "parameter": "confidence"}},
         "files": {"samples": "samples.npz", "sheets": {}}, "notes": [],
     }
@@ -304,8 +314,21 @@ def test_gmm_beats_simple_priors_only_where_its_interval_separates(gmm, mvn, ver
     gi, mi = G.row("gmm").interval("score"), G.row("mvn").interval("score")
     assert (r["ours"]["low"], r["ours"]["high"]) == (gi.low, gi.high) and r["null"] == G.row("mvn").score
     assert (gi.low > mi.high) == (verdict == "reproduced" or "copy_share" in gmm)
-    assert "10 full-covariance components, chosen by held-out log-likelihood" in r["sentence"]
+    assert "the held-out log-likelihood chose 10 full-covariance components in all 5 repetitions" in r["sentence"]
     assert "EM converged in 5 of 5 repetitions after 5 iterations" in r["sentence"]
+
+
+def test_gmm_sentence_says_when_the_repetitions_chose_differently():
+    choices = [(10, "full"), (5, "full"), (10, "full"), (5, "diag"), (5, "full")]
+    G = generate_view({**BASE, "gmm": {"precision": 0.80, "coverage": 0.90, "recall": 0.8, "copy_share": 0.0}},
+                      choices)
+    sel = G.gmm_selection
+    assert sel.varied and (sel.modal.n_components, sel.agreement) == (10, 2)
+    r = claims.claim_gmm(G, CC)
+    assert ("the choice varied: the held-out log-likelihood chose 10 full-covariance "
+            "components in 2 of the 5 repetitions, 5 full-covariance components in 2 and 5 diag-covariance "
+            "components in 1") in r["sentence"], r["sentence"]
+    assert "in all 5 repetitions" not in r["sentence"]
 
 
 @pytest.mark.parametrize("empirical, verdict, words", [

@@ -13,7 +13,9 @@ from scipy import stats
 from analysis import calibration as cal
 from analysis import generate, provenance, storage
 from analysis.config import load_config
+from analysis.artifacts import Run
 from analysis.errors import UserError
+from analysis.generators import GMMSelector
 from analysis.model import architecture, build_model
 
 SETTINGS = ["data.source=synthetic", "data.image_size=16", "model.channels=[8,16]", "model.latent_dim=8",
@@ -97,7 +99,13 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert sel["chosen"] == {"n_components": best["n_components"], "covariance_type": best["covariance_type"]}
     assert sel["criterion"] == "heldout" and sel["n_train"] + sel["n_validation"] == 96
     gmm = doc["generators"]["gmm"]
-    assert {k: gmm["params"][k] for k in ("n_components", "covariance_type")} == sel["chosen"]
+    first = {k: gmm["repeat_params"][0].get(k, gmm["params"][k]) for k in ("n_components", "covariance_type")}
+    assert first == sel["chosen"]
+    for name, info in doc["generators"].items():  # params claim only what every repetition shares
+        assert "random_state" in info["varying"] and info["params"]["random_state"] is None, name
+        assert [p["random_state"] for p in info["repeat_params"]] == [s for _, s in doc["settings"]["repeat_seeds"]]
+        assert all(set(p) == set(info["varying"]) for p in info["repeat_params"])
+        assert all(info["params"][k] is None for k in info["varying"])
     assert len(gmm["repeats"]) == 3 and gmm["repeats"][0] == gmm["fitted"]
     for fit in gmm["repeats"]:  # EM convergence reported for every repetition
         assert isinstance(fit["converged"], bool) and fit["n_iter"] >= 1 and np.isfinite(fit["lower_bound"])
@@ -113,6 +121,78 @@ def test_writes_table_samples_sheets_and_manifest(done):
     manifest = provenance.read_manifest(run_dir, "generate")
     assert set(manifest["inputs"]) == {"latents.npy", "train/model.pt", "data/images.npy", "stats/stats.json"}
     assert len(manifest["outputs"]) == 2 + 2 + len(cfg.generate.generators)
+
+
+def _fit_parts(run_dir, cfg) -> list[tuple[np.ndarray, int]]:
+    """Every repetition's fit part and generator seed, as the step draws them."""
+    z = np.load(run_dir / "latents.npy")
+    out = []
+    for split_seed, gen_seed in generate.repeat_seeds(cfg.run.seed, cfg.generate.repeats):
+        sp = generate.split_points(*z.shape, cfg.generate, split_seed)
+        out.append((z[np.sort(sp.fit)], gen_seed))
+    return out
+
+
+def test_every_repetition_selects_the_gmm_on_its_own_fit_part(done):
+    run_dir, cfg, doc = done
+    sel = doc["gmm_selection"]
+    assert sel["repeats"] == len(sel["per_repeat"]) == cfg.generate.repeats == 3
+    assert {k: sel["per_repeat"][0][k] for k in ("n_components", "covariance_type")} == sel["chosen"]
+    for entry, (z_fit, seed) in zip(sel["per_repeat"], _fit_parts(run_dir, cfg)):
+        again = generate.select_gmm(cfg, z_fit, seed)  # that repetition's selection, made afresh
+        best = again.results_[again.best_index_]
+        assert entry == {**again.best_params_, "score": best["heldout_loglik"]}
+    # a selection made once would give every repetition the first one's figure
+    assert len({e["score"] for e in sel["per_repeat"]}) == 3
+    choices = [(e["n_components"], e["covariance_type"]) for e in sel["per_repeat"]]
+    assert (sel["modal"]["n_components"], sel["modal"]["covariance_type"]) in choices
+    assert sel["agreement"] == max(choices.count(c) for c in choices)
+
+
+def test_repetitions_that_choose_differently_are_reported_as_such(tmp_path, monkeypatch):
+    """Each repetition's selector sees its own fit part; where the choices differ, nothing claims one
+    configuration: the selector offers 1 diagonal component in the first repetition, 2 in the others."""
+    cfg = _config('generate.generators=["mvn","gmm"]', "generate.sweep_confidence=[]")
+    _make_run(tmp_path, cfg)
+    seen = []
+
+    def selector(**kw):
+        seen.append(kw["random_state"])
+        return RecordingSelector(**{**kw, "n_components": (1,) if len(seen) == 1 else (2,),
+                                    "covariance_types": ("diag",)})
+
+    class RecordingSelector(GMMSelector):
+        def fit(self, z, y=None):
+            seen.append(np.array(z))
+            return super().fit(z)
+
+    monkeypatch.setattr(generate, "GMMSelector", selector)
+    doc = generate.run(cfg, tmp_path)
+    parts = _fit_parts(tmp_path, cfg)
+    assert [x for x in seen if isinstance(x, int)] == [seed for _, seed in parts]
+    for got, (z_fit, _) in zip([x for x in seen if isinstance(x, np.ndarray)], parts, strict=True):
+        np.testing.assert_array_equal(got, z_fit)
+    sel = doc["gmm_selection"]
+    assert [(e["n_components"], e["covariance_type"]) for e in sel["per_repeat"]] == [(1, "diag"), (2, "diag"),
+                                                                                        (2, "diag")]
+    assert sel["chosen"] == {"n_components": 1, "covariance_type": "diag"}  # the first repetition's, as before
+    assert (sel["modal"], sel["agreement"], sel["repeats"]) == ({"n_components": 2, "covariance_type": "diag"}, 2, 3)
+    gmm = doc["generators"]["gmm"]
+    assert gmm["varying"] == ["n_components", "random_state"]
+    assert gmm["params"]["n_components"] is None and gmm["params"]["covariance_type"] == "diag"
+    assert [p["n_components"] for p in gmm["repeat_params"]] == [1, 2, 2]
+    assert doc["sweeps"]["gmm_components"]["values"] == [1]  # the sweep stays on the first repetition
+    view = Run(tmp_path).generate.gmm_selection
+    assert view.varied and view.choice_text == (
+        "the choice varied: the held-out log-likelihood chose 2 diag-covariance "
+        "components in 2 of the 3 repetitions, 1 diag-covariance component in 1")
+
+
+def test_modal_choice_counts_and_breaks_ties_by_first_repetition():
+    c = [{"n_components": k, "covariance_type": t} for k, t in ((5, "full"), (2, "diag"), (2, "diag"), (5, "full"))]
+    assert generate.modal_choice(c) == ({"n_components": 5, "covariance_type": "full"}, 2)
+    assert generate.modal_choice(c[1:]) == ({"n_components": 2, "covariance_type": "diag"}, 2)
+    assert generate.modal_choice(c[:1]) == ({"n_components": 5, "covariance_type": "full"}, 1)
 
 
 def test_rerun_skips_and_forced_rerun_is_byte_identical(done):

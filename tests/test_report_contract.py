@@ -173,3 +173,37 @@ def test_training_time_and_device_are_stated_truly(report):
     text = page_text(report["dir"] / "01-setup.html")
     assert f"Training took {seconds:.3g} s on the CPU (1 thread)." in text, text[:3000]
     assert "0 s on the cpu" not in text
+
+
+def test_generating_chapter_says_how_the_repetitions_chose_the_mixture(tmp_path_factory, tmp_path):
+    """The chapter's sentence on the gmm's selection follows the per-repetition choices (here made to differ,
+    with the manifests vouching for the edited file), and their table appears only then."""
+    from analysis.artifacts import Run
+
+    rundir = tmp_path / "run"
+    shutil.copytree(smoke_run(tmp_path_factory), rundir)
+    p = rundir / "generate" / "metrics.json"
+    old = hashlib.sha256(p.read_bytes()).hexdigest()
+    g = json.loads(p.read_text())
+    sel = g["gmm_selection"]
+    other = next(c for c in sel["candidates"] if c["heldout_loglik"] is not None
+                 and (c["n_components"], c["covariance_type"]) != (sel["chosen"]["n_components"],
+                                                                   sel["chosen"]["covariance_type"]))
+    for entry in sel["per_repeat"][1:3]:
+        entry.update(n_components=other["n_components"], covariance_type=other["covariance_type"])
+    counts = [(e["n_components"], e["covariance_type"]) for e in sel["per_repeat"]]
+    modal = max(counts, key=lambda c: (counts.count(c), -counts.index(c)))
+    sel.update(modal={"n_components": modal[0], "covariance_type": modal[1]}, agreement=counts.count(modal))
+    p.write_text(json.dumps(g))
+    new = hashlib.sha256(p.read_bytes()).hexdigest()
+    for m in rundir.glob("*.manifest.json"):
+        m.write_text(m.read_text().replace(old, new))
+    view = Run(rundir).generate.gmm_selection
+    assert view.varied and view.choice_text.startswith("the choice varied")
+    src = reduced_source(tmp_path / "src", ["05-generating"])
+    site = tmp_path / "site"
+    proc = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", "html", "--source", src])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = page_text(next(site.glob("*/05-generating.html")))
+    assert f"across the {view.repeats} repetitions, {view.choice_text}." in " ".join(text.split())
+    assert "of the choice" in text  # the per-repetition table
