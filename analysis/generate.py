@@ -556,7 +556,7 @@ def select_gmm(cfg: Config, z_fit: np.ndarray, seed: int) -> GMMSelector | None:
         return None
     sel = GMMSelector(n_components=tuple(g.gmm_components), covariance_types=tuple(g.gmm_covariance),
                       criterion=g.gmm_selection, validation_fraction=g.holdout_fraction, reg_relative=g.gmm_reg,
-                      max_fit_points=g.gmm_max_points or None, random_state=seed)
+                      max_fit_points=g.gmm_max_points or None, random_state=seed, n_jobs=torch.get_num_threads())
     try:
         return sel.fit(z_fit)
     except ValueError as e:

@@ -57,6 +57,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import QuantileTransformer
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from analysis.geometry import mean_cov
@@ -666,6 +667,9 @@ class GMMSelector(BaseEstimator):
     reg_relative, max_fit_points, max_iter : as :class:`GMMGenerator`
     random_state : int or None
         Seeds the split and every candidate's EM.
+    n_jobs : int or None
+        Candidates fitted at once, in threads with one BLAS thread each (None: 1). Every
+        candidate gets the same seed, so the results do not depend on it.
 
     Attributes
     ----------
@@ -686,7 +690,8 @@ class GMMSelector(BaseEstimator):
 
     def __init__(self, n_components=(1, 2, 5, 10, 20), covariance_types=("full", "diag"),
                  criterion: str = "heldout", validation_fraction: float = 0.2, reg_relative: float = 0.01,
-                 max_fit_points: int | None = 20_000, max_iter: int = 100, random_state: int | None = None):
+                 max_fit_points: int | None = 20_000, max_iter: int = 100, random_state: int | None = None,
+                 n_jobs: int | None = None):
         self.n_components = n_components
         self.covariance_types = covariance_types
         self.criterion = criterion
@@ -695,6 +700,7 @@ class GMMSelector(BaseEstimator):
         self.max_fit_points = max_fit_points
         self.max_iter = max_iter
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         if self.criterion not in self.CRITERIA:
@@ -705,6 +711,21 @@ class GMMSelector(BaseEstimator):
         f = self.validation_fraction
         if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0.0 < f < 1.0:
             raise ValueError(f"gmm selection: validation_fraction must be in (0, 1), got {f!r}")
+
+    def _candidate(self, train: np.ndarray, val: np.ndarray, k: int, cov: str, seed: int):
+        """One candidate fitted on ``train`` and scored: (its ``results_`` entry, the generator or None)."""
+        gen = GMMGenerator(n_components=k, covariance_type=cov, reg_relative=self.reg_relative,
+                           max_fit_points=self.max_fit_points, max_iter=self.max_iter, random_state=seed)
+        res = {"n_components": k, "covariance_type": cov, "heldout_loglik": None, "bic": None,
+               "converged": None, "n_iter": None, "lower_bound": None, "error": None}
+        try:
+            gen.fit(train)
+            ll, bic = gen.score(val), gen.bic(train)
+        except ValueError as e:
+            return {**res, "error": str(e)}, None
+        res.update(heldout_loglik=ll if np.isfinite(ll) else None, bic=bic if np.isfinite(bic) else None,
+                   converged=gen.converged_, n_iter=gen.n_iter_, lower_bound=gen.lower_bound_)
+        return res, gen
 
     def fit(self, z, y=None):
         """Fit every candidate on the training part and score it; returns self."""
@@ -718,23 +739,17 @@ class GMMSelector(BaseEstimator):
         val, train = z[np.sort(perm[:n_val])], z[np.sort(perm[n_val:])]
         seed = int(np.random.default_rng(fit_seed).integers(2**31 - 1))
         self.n_train_, self.n_validation_ = int(train.shape[0]), int(n_val)
-        self.results_, self.estimators_ = [], []
-        for cov in self.covariance_types:
-            for k in self.n_components:
-                gen = GMMGenerator(n_components=k, covariance_type=cov, reg_relative=self.reg_relative,
-                                   max_fit_points=self.max_fit_points, max_iter=self.max_iter, random_state=seed)
-                res = {"n_components": k, "covariance_type": cov, "heldout_loglik": None, "bic": None,
-                       "converged": None, "n_iter": None, "lower_bound": None, "error": None}
-                try:
-                    gen.fit(train)
-                    ll, bic = gen.score(val), gen.bic(train)
-                except ValueError as e:
-                    res["error"], gen = str(e), None
-                else:
-                    res.update(heldout_loglik=ll if np.isfinite(ll) else None, bic=bic if np.isfinite(bic) else None,
-                               converged=gen.converged_, n_iter=gen.n_iter_, lower_bound=gen.lower_bound_)
-                self.results_.append(res)
-                self.estimators_.append(gen)
+        cands = [(k, cov) for cov in self.covariance_types for k in self.n_components]
+        # Largest first, so that no thread is left alone with the slowest fit at the end. The pool
+        # runs under one BLAS-thread limit: threadpoolctl's setting is process-wide, so limits set
+        # and restored inside concurrent fits would undo each other.
+        work = sorted(range(len(cands)), key=lambda i: (cands[i][1] != "full", -cands[i][0]))
+        with threadpool_limits(1, user_api="blas"):
+            fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(self._candidate)(train, val, *cands[i], seed) for i in work)
+        by_index = dict(zip(work, fitted))
+        self.results_ = [by_index[i][0] for i in range(len(cands))]
+        self.estimators_ = [by_index[i][1] for i in range(len(cands))]
         key = "heldout_loglik" if self.criterion == "heldout" else "bic"
         sign = -1.0 if self.criterion == "heldout" else 1.0
         scored = [i for i, r in enumerate(self.results_) if r[key] is not None]

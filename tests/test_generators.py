@@ -143,6 +143,16 @@ def test_gmm_selection_finds_the_number_of_well_separated_clusters(k, criterion)
     assert all(isinstance(r["converged"], bool) and r["n_iter"] >= 1 for r in sel.results_)
 
 
+def test_gmm_selection_in_threads_equals_one_at_a_time():
+    z = _mixture(3, seed=5)
+    one, two = (GMMSelector(n_components=(1, 3, 6), covariance_types=("full", "diag"), random_state=7,
+                            n_jobs=j).fit(z) for j in (1, 2))
+    assert one.results_ == two.results_ and one.best_params_ == two.best_params_
+    assert [r["n_components"] for r in two.results_] == [1, 3, 6, 1, 3, 6]  # in candidate order
+    for a, b in zip(one.estimators_, two.estimators_):
+        np.testing.assert_array_equal(a.mixture_.means_, b.mixture_.means_)
+
+
 def test_gmm_selection_records_candidates_it_cannot_fit():
     z = _mixture(2, n=40)
     sel = GMMSelector(n_components=(2, 50), covariance_types=("full",), random_state=0).fit(z)
