@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from analysis import data, train  # noqa: E402
 from analysis.config import load_config  # noqa: E402
 from analysis.model import build_model  # noqa: E402
-from record import record  # noqa: E402
+from record import record, within_rounds  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", "10"))
@@ -128,12 +128,6 @@ def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path) -
                               eval_dataset=BaseDataset(x_val, torch.zeros(len(x_val))), training_config=tc)
         trainer.train()
     return time.perf_counter() - t0
-
-
-def _paired(ours: list[float], theirs: list[float]) -> str:
-    """The within-round ratios (each pair ran back to back): a check on the ratio of medians."""
-    r = [a / b for a, b in zip(ours, theirs)]
-    return f"ratio within rounds: median {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}x)"
 
 
 def _append(values: list, seconds: float | None, n_images: int) -> None:
@@ -247,12 +241,12 @@ def main() -> None:
             f"median of {ROUNDS} alternating rounds")
     record("train_step_vs_bare", o, "img/s", baseline=b, target=TARGET_BARE,
            text=f"train step (whole, as configured: validation every {cfg.train.val_every} epochs; {what}): "
-                f"{o:.0f} img/s; bare eager loop (no validation) {b:.0f} img/s; {_paired(ours, bares)}")
+                f"{o:.0f} img/s; bare eager loop (no validation) {b:.0f} img/s; {within_rounds(ours, bares)}")
     if peers:
         oe, p = statistics.median(ours_every), statistics.median(peers)
         record("train_step_vs_pythae", oe, "img/s", baseline=p, target=TARGET_PEER,
                text=f"train step vs pythae 0.1.2 BaseTrainer (same network, split, validation after "
-                    f"every epoch): {oe:.0f} vs {p:.0f} img/s; {_paired(ours_every, peers)}")
+                    f"every epoch): {oe:.0f} vs {p:.0f} img/s; {within_rounds(ours_every, peers)}")
     else:
         print("train step vs pythae: pythae is not installed (pip install '.[bench]'); not measured", flush=True)
 

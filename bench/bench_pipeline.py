@@ -26,9 +26,9 @@ from analysis.config import load_config  # noqa: E402
 from analysis.model import build_model, encode_array  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from record import record  # noqa: E402
+from record import record, within_rounds  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = 7  # short trainings on a machine whose speed drifts by seconds: many rounds
 
 
 def bare_train(cfg, images: np.ndarray, steps: int) -> float:
@@ -74,15 +74,20 @@ def main() -> None:
 
         # -- training throughput, alternating with the bare loop
         loops, walls, bares = [], [], []
-        for _ in range(ROUNDS):
-            loop, wall, steps = our_train(cfg, run_dir, epochs=2)
+        steps = our_train(cfg, run_dir, epochs=1)[2] * 2  # a warm-up, and the number of steps of 2 epochs
+        for r in range(ROUNDS):  # the one that goes first alternates
+            if r % 2:
+                bares.append(bare_train(cfg, images, steps))
+            loop, wall, _ = our_train(cfg, run_dir, epochs=2)
             loops.append(loop)
             walls.append(wall)
-            bares.append(bare_train(cfg, images, steps))
+            if not r % 2:
+                bares.append(bare_train(cfg, images, steps))
         loop, wall, bare = (statistics.median(v) for v in (loops, walls, bares))
         record("train_loop_vs_bare", loop, "img/s", baseline=bare, target=1.0,
                text=f"train throughput (default data, batch {cfg.train.batch_size}): {loop:.0f} img/s in the "
-                    f"loop ({wall:.0f} img/s for the whole 2-epoch step); bare eager loop {bare:.0f} img/s")
+                    f"loop ({wall:.0f} img/s for the whole 2-epoch step); bare eager loop {bare:.0f} img/s; "
+                    f"{within_rounds(loops, bares)}")
 
         # -- encoding throughput vs a bare model.encoder loop over the same tensors
         from analysis.model import load_checkpoint

@@ -51,3 +51,12 @@ def record(name: str, value: float, unit: str, baseline: float | None = None,
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"name": name, **row}) + "\n")
     return row
+
+
+def within_rounds(ours: list[float], theirs: list[float]) -> str:
+    """The ratios of pairs measured back to back in each round (median and range): a check on
+    the ratio of medians when the machine's speed drifts between rounds."""
+    import statistics
+
+    r = [a / b for a, b in zip(ours, theirs)]
+    return f"ratio within rounds: median {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}x)"
