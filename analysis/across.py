@@ -50,7 +50,7 @@ import numpy as np
 
 from analysis import runs as R
 from analysis import steps
-from analysis.artifacts import VERDICTS, ArtifactError, Run
+from analysis.artifacts import VERDICTS, ArtifactError, Run, and_list
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest, step_output
 from analysis.storage import save_json
@@ -72,10 +72,6 @@ def spread(values: list[float | None]) -> dict | None:
     return {"n": len(v), "mean": float(np.mean(v)), "min": min(v), "max": max(v)}
 
 
-def _names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def verdict_sentence(per_run: list[dict]) -> str:
     """How the runs' verdicts of one finding agree, in words (the primary run first)."""
     by: dict[str, list[str]] = {}
@@ -86,7 +82,7 @@ def verdict_sentence(per_run: list[dict]) -> str:
         if len(names) == 1:
             return f"{verdict} in the one run"
         return f"{verdict} in both runs" if len(names) == 2 else f"{verdict} in all {len(names)} runs"
-    return "; ".join(f"{verdict} in {_names(names)}" for verdict, names in by.items())
+    return "; ".join(f"{verdict} in {and_list(names)}" for verdict, names in by.items())
 
 
 def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:

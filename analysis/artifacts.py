@@ -227,6 +227,11 @@ def _expected(tp: Any) -> str:
     return {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}.get(tp, "an object")
 
 
+def and_list(words: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"`` (for sentences chosen from the numbers)."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _read(cls: type, data: dict, file: str, prefix: str = ""):
     """Build dataclass ``cls`` from the JSON object ``data``; every field's key must be there.
 
@@ -1040,8 +1045,7 @@ class GmmSelection:
         if len(counts) == 1:
             every = "both repetitions" if self.repeats == 2 else f"all {self.repeats} repetitions"
             return f"{how} chose {counts[0][0].text} in {every}"
-        rest = [f"{c.text} in {n}" for c, n in counts[1:]]
-        rest = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
+        rest = and_list([f"{c.text} in {n}" for c, n in counts[1:]])
         return (f"the choice varied: {how} chose {counts[0][0].text} in {counts[0][1]} of "
                 f"the {self.repeats} repetitions, {rest}")
 

@@ -70,7 +70,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis import calibration as cal
 from analysis import normality, nulls, published, slices, steps
-from analysis.artifacts import ArtifactError, Run
+from analysis.artifacts import ArtifactError, Run, and_list
 from analysis.config import ClaimsConfig, Config, _check_range
 from analysis.errors import UserError, eprint
 from analysis.generators import uniform_b_from_radii
@@ -816,10 +816,6 @@ def generator_checks(G, cc: ClaimsConfig) -> dict | None:
             "recall_sentence": _recall_sentence(inflated, out)}
 
 
-def _names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def _ratio_text(g: dict, key: str) -> str:
     v, lo, hi = g[key]
     return f"{num(v)} ({interval_text(lo, hi, num)})"
@@ -833,14 +829,14 @@ def _agreement_sentence(rows: list[dict], off_faces: list[str], in_nonfaces: lis
     if off_faces:
         figs = "; ".join(f"{nm}: latent precision {_ratio_text(by[nm], 'latent_ratio')}, pixel precision "
                          f"{_ratio_text(by[nm], 'pixel_ratio')} times the reference's" for nm in off_faces)
-        parts.append(f"Latent and pixel metrics disagree for {_names(off_faces)}: their points lie off the support "
+        parts.append(f"Latent and pixel metrics disagree for {and_list(off_faces)}: their points lie off the support "
                      f"of the real latent points, yet decode to images inside the support of decoded real faces "
                      f"({figs}). The decoder maps these off-support points to face-like images, so latent metrics "
                      "judge where the points lie and pixel metrics what they decode to.")
     if in_nonfaces:
         figs = "; ".join(f"{nm}: latent precision {_ratio_text(by[nm], 'latent_ratio')}, pixel precision "
                          f"{_ratio_text(by[nm], 'pixel_ratio')} times the reference's" for nm in in_nonfaces)
-        parts.append(f"Latent and pixel metrics disagree for {_names(in_nonfaces)}: their points lie in the support "
+        parts.append(f"Latent and pixel metrics disagree for {and_list(in_nonfaces)}: their points lie in the support "
                      f"of the real latent points, yet their decoded images do not fall among decoded real faces "
                      f"({figs}).")
     if not parts:
@@ -856,7 +852,7 @@ def _recall_sentence(inflated: list[dict], rows: list[dict]) -> str:
                 "so recall is read beside coverage throughout.")
     figs = "; ".join(f"{g['name']}: recall {pct(g['recall'])}, coverage {pct(g['coverage'])}, precision "
                      f"{pct(g['precision'])}" for g in inflated)
-    return (f"Recall is inflated for {_names([g['name'] for g in inflated])}: their points lie off the support of "
+    return (f"Recall is inflated for {and_list([g['name'] for g in inflated])}: their points lie off the support of "
             f"the real points, yet their recall lies well above their coverage ({figs}). {why[0].upper()}{why[1:]}; "
             "coverage, built on the real points' own balls, does not reward them.")
 
