@@ -145,6 +145,8 @@ def test_smoke_report_builds_every_chapter(report):
         assert (d / name).is_file(), name
     if "pdf" in report["formats"]:
         assert (d / f"{meta.SLUG}-{report['label']}.pdf").is_file()
+        # our own text (chapters, diagrams) uses only characters the PDF's fonts have
+        assert "fonts cannot show" not in report["stderr"], report["stderr"][-2000:]
 
 
 def test_every_page_is_stamped_and_citable(report):
