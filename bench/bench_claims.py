@@ -40,9 +40,13 @@ import json, resource, sys, time
 from pathlib import Path
 from analysis import claims, stats, storage
 from analysis.config import Config
+from analysis.errors import UserError
 step = {"stats": stats.run, "claims": claims.run}[sys.argv[2]]
 t = time.perf_counter()
-step(Config(), Path(sys.argv[1]), force=True)
+try:
+    step(Config(), Path(sys.argv[1]), force=True)
+except UserError as e:  # e.g. a build/default made by older code: one line, not a traceback
+    sys.exit(f"{e}")
 wall = time.perf_counter() - t
 print(json.dumps({"wall": wall, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
@@ -52,7 +56,8 @@ def timed(run_dir: Path, step: str) -> dict:
     p = subprocess.run([sys.executable, "-c", CHILD, str(run_dir), step], capture_output=True, text=True,
                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if p.returncode:
-        raise SystemExit(f"{step} failed on {run_dir}:\n{p.stderr[-2000:]}")
+        last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise SystemExit(f"{step} failed on {run_dir}: {last}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
