@@ -644,6 +644,11 @@ class Slices:
     atlas_index_b: int
 
 
+#: Why a pair of components is shown (analysis/stats.py chooses them): stats' shown pairs and
+#: the planes the decode step draws through them.
+PairReason = Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
+
+
 @dataclass(frozen=True)
 class Zoom:
     half_width: float
@@ -655,7 +660,7 @@ class Zoom:
 @dataclass(frozen=True)
 class Pair:
     pair: tuple[int, int]
-    reason: Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
+    reason: PairReason
     why: str
     slice_all: int
     slice_sample: int
@@ -1465,7 +1470,7 @@ class PlaneCount:
 @dataclass(frozen=True)
 class DecodedPlane:
     pair: tuple[int, int]
-    reason: Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
+    reason: PairReason
     window_x: tuple[float, float]
     window_y: tuple[float, float]
     centre_xy: tuple[float, float]
