@@ -1010,6 +1010,12 @@ class RowIntervals:
     reencode_gap_rel: Interval
     copy_share: Interval
     nn_fit_ratio: Interval
+    face_share: Interval
+    face_share_detector: Interval
+    face_share_classifier: Interval
+    face_coverage: Interval
+    face_diversity: Interval
+    face_score: Interval
 
 
 #: The metrics of a generator table row, each with an :class:`Interval`.
@@ -1046,6 +1052,16 @@ class Row:
     copy_share: float
     nn_fit_ratio: float | None
     copies: bool
+    #: The face tests (None without a faces step): the share of the scored decoded images called
+    #: faces by the verdict rule and by each test, and the face score (:func:`analysis.metrics.face_quality`)
+    face_share: float | None
+    face_share_detector: float | None
+    face_share_classifier: float | None
+    face_coverage: float | None
+    face_diversity: float | None
+    face_score: float | None
+    face_rank: int | None  #: as ``rank``, by the face score intervals (None for the reference or without face scores)
+    face_tied_with: tuple[str, ...]
     intervals: RowIntervals
 
     def value(self, metric: str) -> float | None:
@@ -1199,6 +1215,20 @@ class EmSummary:
 
 
 @dataclass(frozen=True)
+class GenerateFaces:
+    """The face tests in the generate step: the faces step's verdict rule and the two tests'
+    agreement on every decoded image they scored there."""
+
+    available: bool         #: False: the faces step had not run
+    rule: FaceRule | None
+    usable: bool
+    reason: str | None
+    rule_text: str | None
+    n_scored: int           #: decoded images scored per row and repetition
+    agreement: Agreement | None
+
+
+@dataclass(frozen=True)
 class Generate:
     """``generate/metrics.json``: the generators compared (see :mod:`analysis.generate`)."""
 
@@ -1207,6 +1237,7 @@ class Generate:
     generators: Mapping[str, GeneratorInfo]
     gmm_selection: GmmSelection | None  #: None when gmm is not among the generators
     sweeps: Sweeps
+    faces: GenerateFaces
     files: GenerateFiles
     notes: tuple[str, ...]
 
@@ -1220,6 +1251,14 @@ class Generate:
         """The generator rows, best first (by rank, then mean score, then name)."""
         return tuple(sorted((r for r in self.table if r.kind == "generator"),
                             key=lambda r: (r.rank, -r.score, r.name)))
+
+    @property
+    def face_ranked(self) -> tuple[Row, ...]:
+        """The generator rows by face rank, then face score, then name (empty without face scores)."""
+        gens = [r for r in self.table if r.kind == "generator"]
+        if any(r.face_rank is None for r in gens):
+            return ()
+        return tuple(sorted(gens, key=lambda r: (r.face_rank, -(r.face_score or 0.0), r.name)))
 
     def row(self, name: str) -> Row | None:
         """The row of generator ``name``; None if this build did not run it."""
@@ -2172,7 +2211,9 @@ class Run:
         """``generate/samples.npz``: ``{"z": {name: (m, N)}, "images": {name: (m, C, S, S) uint8}}``.
 
         Names: every generator, and ``real`` (held-out points and images); ``images`` also
-        has ``reconstructed``. m = ``settings.n_images``.
+        has ``reconstructed``. m = ``settings.n_images``. With face tests (``faces.available``),
+        ``"face"``: {name: (m,) bool}, each image's label by the verdict rule, for every name of
+        ``images``.
         """
         g = self.generate
         if not g:
@@ -2183,9 +2224,14 @@ class Run:
         names = ["real", *st.generators]
         specs = {**{f"z_{nm}": (("m", "N"), "f") for nm in names},
                  **{f"images_{nm}": (("m", "C", "S", "S"), "u") for nm in [*names, "reconstructed"]}}
+        if g.faces.available:
+            specs.update({f"face_{nm}": (("m",), "b") for nm in [*names, "reconstructed"]})
         checked = _read_arrays(specs, self._npz(rel), rel, dims)
-        return {"z": {nm: checked[f"z_{nm}"] for nm in names},
-                "images": {nm: checked[f"images_{nm}"] for nm in [*names, "reconstructed"]}}
+        out = {"z": {nm: checked[f"z_{nm}"] for nm in names},
+               "images": {nm: checked[f"images_{nm}"] for nm in [*names, "reconstructed"]}}
+        if g.faces.available:
+            out["face"] = {nm: checked[f"face_{nm}"] for nm in [*names, "reconstructed"]}
+        return out
 
     # ---- claims
 

@@ -173,7 +173,8 @@ import torch
 from PIL import Image
 
 from analysis import calibration as cal
-from analysis import geometry, steps
+from analysis import facetest, geometry, steps
+from analysis import faces as FT
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
 from analysis.errors import UserError, eprint
@@ -195,7 +196,12 @@ METRICS = {"score": (0.0, 1.0), "in_support": (0.0, 1.0), "precision": (0.0, 1.0
            "radius_mean": (0.0, None), "pixel_precision": (0.0, 1.0), "pixel_recall": (0.0, 1.0),
            "pixel_density": (0.0, None), "pixel_coverage": (0.0, 1.0), "pixel_nn_real_mean": (0.0, None),
            "reencode_gap": (0.0, None), "reencode_gap_rel": (0.0, None), "copy_share": (0.0, 1.0),
-           "nn_fit_ratio": (0.0, None)}
+           "nn_fit_ratio": (0.0, None), "face_share": (0.0, 1.0), "face_share_detector": (0.0, 1.0),
+           "face_share_classifier": (0.0, 1.0), "face_coverage": (0.0, 1.0), "face_diversity": (0.0, 1.0),
+           "face_score": (0.0, 1.0)}
+#: The metrics of the face tests (None in every row when the faces step has not run).
+FACE_METRICS = ("face_share", "face_share_detector", "face_share_classifier", "face_coverage", "face_diversity",
+                "face_score")
 INTERVAL = "student-t"  # settings.interval: mean over the repetitions with its Student t interval
 SWEEP_METRICS = ("precision", "recall", "density", "coverage")
 #: What to change when a generator cannot be fitted to these points (the generator says why).
@@ -444,6 +450,9 @@ class Judge:
     spread: float          # RMS distance of the fit part from its centroid
     n_image: int
     n_sheet: int
+    faces: facetest.Instrument | None = None  # the calibrated face tests (None: no faces step)
+    n_face: int = 0        # decoded images per row the face tests score
+    labels: list | None = None  # (detector, classifier) labels of every scored image, for the agreement
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         return decode_array(self.model, z, self.batch_size, self.device)
@@ -452,17 +461,22 @@ class Judge:
         return encode_array(self.model, x, self.batch_size, self.device)
 
 
-def make_judge(model, device, g: GenerateConfig, z: np.ndarray, sp: Split) -> Judge:
+def make_judge(model, device, g: GenerateConfig, z: np.ndarray, sp: Split,
+               faces: facetest.Instrument | None = None, images_per_row: int = 0,
+               labels: list | None = None) -> Judge:
     z_fit = np.asarray(z[np.sort(sp.fit)], dtype=np.float32)
     z_real = np.asarray(z[sp.real_idx], dtype=np.float32)
     real_pix = decode_array(model, z_real[:sp.n_image_real], g.batch_size, device)
+    n_face = min(max(images_per_row, sp.n_sheet), max(sp.n_image, sp.n_sheet)) if faces is not None else 0
     return Judge(model=model, device=device, batch_size=g.batch_size, k=g.k, z_fit=z_fit, z_real=z_real,
-                 real_pix=real_pix, spread=geometry.spread(z_fit), n_image=sp.n_image, n_sheet=sp.n_sheet)
+                 real_pix=real_pix, spread=geometry.spread(z_fit), n_image=sp.n_image, n_sheet=sp.n_sheet,
+                 faces=faces, n_face=n_face, labels=labels)
 
 
 def evaluate(judge: Judge, name: str, kind: str, pts: np.ndarray,
-             copy_probe: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
-    """One row of the table for the points ``pts``, and the uint8 images of its contact sheet.
+             copy_probe: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """One row of the table for the points ``pts``, the uint8 images of its contact sheet and their
+    face labels by the verdict rule (None without face tests).
 
     Copying is judged against the real set's even rows (the novelty reference); for the
     reference row, whose own points are fit-part points (trivially copies), its odd rows
@@ -475,7 +489,23 @@ def evaluate(judge: Judge, name: str, kind: str, pts: np.ndarray,
     row.update(M.image_metrics(judge.real_pix, dec[:judge.n_image], judge.k))
     row.update(M.reencoding_gap(pts[:judge.n_image], judge.encode(dec[:judge.n_image]), judge.spread))
     row["score"] = _score(row)
-    return row, to_uint8(dec[:judge.n_sheet])
+    row.update(face_metrics(judge, dec[:judge.n_face]))
+    sheet_faces = row.pop("_face_labels")
+    return row, to_uint8(dec[:judge.n_sheet]), None if sheet_faces is None else sheet_faces[:judge.n_sheet]
+
+
+def face_metrics(judge: Judge, dec: np.ndarray) -> dict:
+    """The face tests on decoded images ``dec``: the rule's share and each test's, and the collapse-proof
+    face score (:func:`analysis.metrics.face_quality` against the held-out reconstructions); all None
+    without a faces step. ``_face_labels``: the rule's labels (for the contact sheets)."""
+    if judge.faces is None:
+        return {**{m: None for m in FACE_METRICS}, "_face_labels": None}
+    lab = judge.faces.label(dec)
+    if judge.labels is not None:
+        judge.labels.append((lab["detector"], lab["classifier"]))
+    q = M.face_quality(judge.real_pix, dec, lab["face"], judge.k)
+    return {**q, "face_share_detector": float(lab["detector"].mean()),
+            "face_share_classifier": float(lab["classifier"].mean()), "_face_labels": lab["face"]}
 
 
 def _score(row: dict) -> float:
@@ -509,6 +539,9 @@ def real_examples(judge: Judge, images, z: np.ndarray, sp: Split) -> tuple[dict,
     reference = {"raw": M.image_metrics(raw_real, raw_fit, judge.k),
                  "reconstructed": M.image_metrics(raw_real, rec_fit, judge.k)}
     samples = {"z_real": z_sheet, "images_real": real_u8, "images_reconstructed": recon_u8}
+    if judge.faces is not None:
+        samples["face_real"] = judge.faces.label(real_u8)["face"]
+        samples["face_reconstructed"] = judge.faces.label(recon_u8)["face"]
     sheets = {"real": contact_sheet(real_u8), "reconstructed": contact_sheet(recon_u8)}
     return samples, sheets, gap, reference
 
@@ -635,18 +668,20 @@ def evaluate_repeat(judge: Judge, cfg: Config, z: np.ndarray, sp: Split, b: floa
     """
     sel = select_gmm(cfg, judge.z_fit, seed)
     gmm = dict(sel.best_params_) if sel is not None else None
-    reference, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
-                            copy_probe=judge.z_real[1::2])
+    reference, _, _ = evaluate(judge, REFERENCE, "reference", np.asarray(z[sp.ref_idx], dtype=np.float32),
+                               copy_probe=judge.z_real[1::2])
     rows, gens = [reference], {}
     for name in cfg.generate.generators:
         gen = fit_generator(name, _params(name, cfg, b, seed, gmm), judge.z_fit)
         pts = gen.sample(sp.n_fake)
-        row, u8 = evaluate(judge, name, "generator", pts)
+        row, u8, face = evaluate(judge, name, "generator", pts)
         rows.append(row)
         gens[name] = gen
         if keep is not None:
             samples, sheets = keep
             samples[f"z_{name}"], samples[f"images_{name}"] = pts[:sp.n_sheet], u8
+            if face is not None:
+                samples[f"face_{name}"] = face
             sheets[name] = contact_sheet(u8)
     return Repeat(rows=rows, generators=gens, selector=sel)
 
@@ -672,6 +707,19 @@ def summarise(reps: list[dict], level: float) -> dict:
     return row
 
 
+def face_rank(rows: list[dict]) -> None:
+    """``face_rank`` and ``face_tied_with`` of the generator rows by their face score intervals (as
+    :func:`rank` does with the score); null in every row when a face score is undefined."""
+    gens = rows[1:]
+    ok = all(r["intervals"]["face_score"]["low"] is not None for r in gens)
+    if ok:
+        ranks, ties = cal.separated_ranks([r["intervals"]["face_score"]["low"] for r in gens],
+                                          [r["intervals"]["face_score"]["high"] for r in gens])
+    for i, r in enumerate(gens):
+        r["face_rank"], r["face_tied_with"] = (ranks[i], sorted(gens[j]["name"] for j in ties[i])) if ok else (None, [])
+    rows[0]["face_rank"], rows[0]["face_tied_with"] = None, []
+
+
 def rank(rows: list[dict]) -> list[dict]:
     """The table: the reference row first (rank None), then the generators by rank, score and name.
 
@@ -691,6 +739,7 @@ def rank(rows: list[dict]) -> list[dict]:
 def table_of(repeats: list[Repeat], level: float) -> list[dict]:
     """The ranked table of metrics.json from the repetitions' rows."""
     rows = [summarise([rep.rows[i] for rep in repeats], level) for i in range(len(repeats[0].rows))]
+    face_rank(rows)
     return rank(rows)
 
 
@@ -776,12 +825,14 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
     model, device = load_trained(cfg, run_dir)
     sp, seed = splits[0], seeds[0][1]
-    judge = make_judge(model, device, g, z, sp)
+    faces, labels = facetest.load_instrument(run_dir), []
+    per_row = cfg.faces.images_per_row
+    judge = make_judge(model, device, g, z, sp, faces, per_row, labels)
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
     repeats = [evaluate_repeat(judge, cfg, z, sp, b, seed, keep=(samples, sheets))]
     for r in range(1, g.repeats):
-        repeats.append(evaluate_repeat(make_judge(model, device, g, z, splits[r]), cfg, z, splits[r], b,
-                                       seeds[r][1]))
+        repeats.append(evaluate_repeat(make_judge(model, device, g, z, splits[r], faces, per_row, labels), cfg, z,
+                                       splits[r], b, seeds[r][1]))
         eprint(f"generate: repetition {r + 1} of {g.repeats} done")
     sel = repeats[0].selector
     selection = selection_doc(g, [rep.selector for rep in repeats]) if sel is not None else None
@@ -792,7 +843,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap,
                                    seeds),
            "table": table, "image_reference": image_reference, "generators": info, "gmm_selection": selection,
-           "sweeps": sweeps, "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
+           "sweeps": sweeps, "faces": faces_doc(faces, judge.n_face, labels, cfg),
+           "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
            "notes": split_notes(sp, g) + b_notes + gen_notes + sweep_notes}
     written = write_outputs(run_dir / "generate", doc, samples, sheets)
     for row in table[1:]:
@@ -805,6 +857,20 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     eprint(f"generate: {len(table) - 1} generators over {g.repeats} repetitions{chosen}; real precision "
            f"{table[0]['precision']:.3f} -> {run_dir / 'generate'}")
     return steps.Written(outputs=tuple(written))
+
+
+def faces_doc(faces: facetest.Instrument | None, n_face: int, labels: list, cfg: Config) -> dict:
+    """The ``faces`` entry of metrics.json: the verdict rule of the faces step and the two tests'
+    agreement on every decoded image they scored here (Cohen's kappa with a bootstrap interval)."""
+    if faces is None:
+        return {"available": False, "rule": None, "usable": False,
+                "reason": "the faces step has not run for this build", "rule_text": None, "n_scored": 0,
+                "agreement": None}
+    det = np.concatenate([a for a, _ in labels])
+    clf = np.concatenate([b for _, b in labels])
+    return {"available": True, "rule": faces.rule, "usable": faces.usable, "reason": faces.reason,
+            "rule_text": faces.text, "n_scored": n_face,
+            "agreement": FT.kappa(det, clf, cfg.faces.level, np.random.default_rng([cfg.run.seed, 46]))}
 
 
 def generators_info(repeats: list[Repeat], cfg: Config, n_fit: int, N: int) -> tuple[dict, list[str]]:

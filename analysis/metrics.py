@@ -64,7 +64,7 @@ from scipy.stats import wasserstein_distance
 
 
 __all__ = ["knn_radii", "prdc", "support_mask", "radius_distance", "latent_metrics",
-           "image_metrics", "reencoding_gap", "nearest_distances", "copy_metrics"]
+           "image_metrics", "reencoding_gap", "nearest_distances", "copy_metrics", "face_quality"]
 
 _BLOCK_BYTES = 64 << 20  # one block of the distance matrix
 # Balls are closed: a point on a ball's boundary up to float32 rounding (the same
@@ -369,3 +369,53 @@ def reencoding_gap(z, z_reencoded, scale: float) -> dict[str, float]:
         raise ValueError(f"re-encoded points have shape {z2.shape}, expected {z.shape}")
     gap = float(np.linalg.norm(z2 - z, axis=1).mean())
     return {"reencode_gap": gap, "reencode_gap_rel": gap / scale if scale > 0 else float("nan")}
+
+
+def face_quality(real_images, images, is_face, k: int = 5) -> dict[str, float]:
+    """How good, and how varied, the decoded images that the face tests call faces are.
+
+    A generator that emits one average face over and over can have every image called a face;
+    this score does not let it win. With the images called faces as the generated set:
+
+    * ``face_share``: the share of ``images`` called faces;
+    * ``face_coverage``: the share of real images whose k-NN ball (among the real images)
+      holds a face image (Naeem et al. 2020's coverage, a diversity measure; 0 without faces);
+    * ``face_diversity``: the faces' mean pairwise pixel distance over that of the real images,
+      capped at 1 (0 with fewer than two faces: one repeated face has 0);
+    * ``face_score``: the harmonic mean of the three (0 when any is 0).
+
+    Parameters
+    ----------
+    real_images : array (R, ...) with R > k, pixels in [0, 1]
+    images : array (M, ...) of the same image shape
+    is_face : bool array (M,)
+    k : int
+    """
+    k = _check_k(k)
+    real = _as_points(np.asarray(real_images).reshape(len(real_images), -1), "real images", k + 1)
+    imgs = np.asarray(images).reshape(len(images), -1)
+    face = np.asarray(is_face, dtype=bool)
+    if face.shape != (len(imgs),):
+        raise ValueError(f"is_face must have one label per image, got {face.shape} for {len(imgs)} images")
+    if imgs.shape[1] != real.shape[1]:
+        raise ValueError(f"real images have {real.shape[1]} pixels but the images {imgs.shape[1]}")
+    faces = _as_points(imgs[face], "face images") if face.any() else np.zeros((0, real.shape[1]))
+    share = float(face.mean()) if len(face) else 0.0
+    coverage = diversity = 0.0
+    if len(faces):
+        radii = knn_radii(real, k) * np.sqrt(_SLACK)
+        coverage = float(np.mean(nearest_distances(real, faces) <= radii))
+    if len(faces) >= 2:
+        diversity = min(1.0, _mean_pairwise(faces) / _mean_pairwise(real)) if _mean_pairwise(real) > 0 else 0.0
+    parts = (share, coverage, diversity)
+    score = 0.0 if min(parts) <= 0 else 3.0 / sum(1.0 / p for p in parts)
+    return {"face_share": share, "face_coverage": coverage, "face_diversity": diversity, "face_score": score}
+
+
+def _mean_pairwise(x: np.ndarray) -> float:
+    """Mean Euclidean distance over all pairs of different rows of x (n >= 2)."""
+    c = (x - x.mean(axis=0)).astype(np.float32)
+    sq = np.einsum("ij,ij->i", c, c)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (c @ c.T), 0.0)
+    n = len(x)
+    return float(np.sqrt(d2).sum() / (n * (n - 1)))
