@@ -158,9 +158,8 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
 
 CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "slices", "geometry", "generators",
                               "published", "artifacts"),
-              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
-                      "faces/calibration.json"),
-              optional=("generate/metrics.json", "faces/calibration.json"), sections=("claims", "run.seed"),
+              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json"),
+              optional=("generate/metrics.json",), sections=("claims", "run.seed"),
               outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
 
 #: The steps of one run, in pipeline order (``all`` runs them in turn). ``decode`` comes last:

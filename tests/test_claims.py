@@ -246,12 +246,21 @@ R = 5
 SPREAD = np.array([-0.01, 0.005, 0.0, 0.01, -0.005])  # the repetitions' scatter around a mean
 
 
-def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, str]] | None = None):
+FACES_OK = {"available": True, "rule": "both", "usable": True, "reason": None, "n_scored": 128, "agreement": None,
+            "rule_text": "A decoded image counts as a face when both tests call it one: on held-out labelled images "
+                         "this rule's true-positive rate is at least 95.0 % and its false-positive rate at most 1.0 %."}
+FACES_BAD = {**FACES_OK, "rule": None, "usable": False, "rule_text": "No face test is used.",
+             "reason": "no face test passed its calibration (the detector: false-positive rate 40 % on noise)"}
+
+
+def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, str]] | None = None,
+                  faces: dict | None = None):
     """A generate/metrics.json view whose generators have the given mean metrics (scattered a little over
     R repetitions; unspecified metrics 0.5), built with the generate step's own summary and ranking; the
     gmm's selection chose ``choices`` (n_components, covariance_type) per repetition (default 10 full in
     every one; the first must be 10 full, the first repetition's candidate)."""
-    ref = {"precision": 0.93, "coverage": 1.0, "recall": 0.99, "pixel_precision": 0.93, "copy_share": 0.05}
+    ref = {"precision": 0.93, "coverage": 1.0, "recall": 0.99, "pixel_precision": 0.93, "copy_share": 0.05,
+           "face_share": 0.95, "face_score": 0.9}
     specs = {generate.REFERENCE: ref, **rows}
     repeats = []
     for i in range(R):
@@ -289,39 +298,43 @@ def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, st
                           "modal": {"n_components": modal[0], "covariance_type": modal[1]},
                           "agreement": choices.count(modal), "repeats": R} if "gmm" in rows else None,
         "sweeps": {"gmm_components": sweep, "pca_confidence": {**sweep, "parameter": "confidence"}},
-        "files": {"samples": "samples.npz", "sheets": {}}, "notes": [],
+        "faces": faces or FACES_OK, "files": {"samples": "samples.npz", "sheets": {}}, "notes": [],
     }
     return artifacts._read(artifacts.Generate, doc, artifacts.METRICS)
 
 
-BASE = {"uniform": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.04},
-        "independent-normal": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.05},
-        "independent-empirical": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "pixel_precision": 0.06},
-        "mvn": {"precision": 0.50, "coverage": 0.50, "recall": 0.5, "pixel_precision": 0.6}}
+BASE = {"uniform": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "face_share": 0.04, "face_score": 0.04},
+        "independent-normal": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "face_share": 0.05,
+                               "face_score": 0.05},
+        "independent-empirical": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "face_share": 0.06,
+                                  "face_score": 0.06},
+        "mvn": {"precision": 0.50, "coverage": 0.50, "recall": 0.5, "face_share": 0.6, "face_score": 0.6}}
 CC = load_config(None, []).claims
 
 
 @pytest.mark.parametrize("gmm, mvn, verdict, words", [
-    ({"precision": 0.80, "coverage": 0.90}, {}, "reproduced", "beats the simple priors"),
-    ({"precision": 0.51, "coverage": 0.50}, {}, "partly", "does not clearly beat"),                  # a tie
-    ({"precision": 0.80, "coverage": 0.90, "copy_share": 0.6}, {}, "partly", "copies its fit points"),  # a win by copying
-    ({"precision": 0.30, "coverage": 0.30}, {}, "not reproduced", "does worse than a simple prior"),
+    ({"face_score": 0.85}, {}, "reproduced", "beats the simple priors"),
+    ({"face_score": 0.61}, {}, "partly", "does not clearly beat"),                  # a tie
+    ({"face_score": 0.85, "copy_share": 0.6}, {}, "partly", "copies its fit points"),  # a win by copying
+    ({"face_score": 0.30}, {}, "not reproduced", "does worse than a simple prior"),
 ])
 def test_gmm_beats_simple_priors_only_where_its_interval_separates(gmm, mvn, verdict, words):
-    G = generate_view({**BASE, "gmm": {"recall": 0.8, "pixel_precision": 0.9, "copy_share": 0.0, **gmm}})
+    G = generate_view({**BASE, "gmm": {"precision": 0.8, "coverage": 0.9, "recall": 0.8, "face_share": 0.9,
+                                       "copy_share": 0.0, **gmm}})
     r = claims.claim_gmm(G, CC)
     assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
-    gi, mi = G.row("gmm").interval("score"), G.row("mvn").interval("score")
-    assert (r["ours"]["low"], r["ours"]["high"]) == (gi.low, gi.high) and r["null"] == G.row("mvn").score
+    gi, mi = G.row("gmm").interval("face_score"), G.row("mvn").interval("face_score")
+    assert (r["ours"]["low"], r["ours"]["high"]) == (gi.low, gi.high) and r["null"] == G.row("mvn").face_score
     assert (gi.low > mi.high) == (verdict == "reproduced" or "copy_share" in gmm)
+    assert any("Face test: A decoded image counts as a face" in n for n in r["notes"])
     assert "the held-out log-likelihood chose 10 full-covariance components in all 5 repetitions" in r["sentence"]
     assert "EM converged in 5 of 5 repetitions after 5 iterations" in r["sentence"]
 
 
 def test_gmm_sentence_says_when_the_repetitions_chose_differently():
     choices = [(10, "full"), (5, "full"), (10, "full"), (5, "diag"), (5, "full")]
-    G = generate_view({**BASE, "gmm": {"precision": 0.80, "coverage": 0.90, "recall": 0.8, "copy_share": 0.0}},
-                      choices)
+    G = generate_view({**BASE, "gmm": {"precision": 0.80, "coverage": 0.90, "recall": 0.8, "copy_share": 0.0,
+                                       "face_score": 0.85}}, choices)
     sel = G.gmm_selection
     assert sel.varied and (sel.modal.n_components, sel.agreement) == (10, 2)
     r = claims.claim_gmm(G, CC)
@@ -338,32 +351,60 @@ def test_gmm_sentence_says_when_the_repetitions_chose_differently():
 ])
 def test_per_component_generation_does_better_only_where_intervals_separate(empirical, verdict, words):
     G = generate_view({**BASE, "independent-empirical": {**BASE["independent-empirical"],
-                                                         "pixel_precision": empirical}})
+                                                         "face_score": empirical}})
     r = claims.claim_per_component(G, CC, claims.generator_checks(G, CC))
     assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
-    assert r["ours"]["value"] == pytest.approx(empirical, abs=1e-12) and r["unit"] == "share"
+    assert r["ours"]["value"] == pytest.approx(empirical, abs=1e-12) and r["unit"] == "score"
+
+
+@pytest.mark.parametrize("fid, name, share, verdict, words", [
+    ("uniform_nonfaces", "uniform", 0.04, "reproduced", "decode to images that are not faces"),
+    ("uniform_nonfaces", "uniform", 0.5, "partly", "of which some are faces"),
+    ("uniform_nonfaces", "uniform", 0.9, "not reproduced", "decode to faces here"),
+    ("pca_faces", "pca-ellipsoid", 0.9, "reproduced", "decode to faces"),
+    ("pca_faces", "pca-ellipsoid", 0.5, "partly", "decode only partly to faces"),
+    ("pca_faces", "pca-ellipsoid", 0.04, "not reproduced", "do not decode to faces"),
+])
+def test_face_rows_follow_the_face_tests_labels(fid, name, share, verdict, words):
+    G = generate_view({**BASE, name: {"precision": 0.5, "coverage": 0.5, "face_share": share, "face_score": share}})
+    r = claims.claim_faces(fid, name, G, CC)
+    assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
+    assert r["ours"]["value"] == pytest.approx(share / 0.95, rel=0.02)
+    assert f"{100 * share:.1f} %" in r["sentence"] and any(n.startswith("Face test: ") for n in r["notes"])
+
+
+def test_face_rows_are_not_testable_without_a_calibrated_face_test():
+    G = generate_view({**BASE, "gmm": {"face_score": 0.85}, "pca-ellipsoid": {"face_share": 0.9}}, faces=FACES_BAD)
+    rows = [claims.claim_faces("uniform_nonfaces", "uniform", G, CC), claims.claim_faces("pca_faces", "pca-ellipsoid", G, CC),
+            claims.claim_per_component(G, CC, claims.generator_checks(G, CC)), claims.claim_gmm(G, CC)]
+    for r in rows:
+        assert r["verdict"] == "not testable" and r["reason"] == FACES_BAD["reason"], r
+        assert FACES_BAD["reason"] in r["sentence"]
+    absent = generate_view(BASE, faces={**FACES_BAD, "available": False})
+    assert "the faces step has not run" in claims.claim_faces("uniform_nonfaces", "uniform", absent, CC)["reason"]
+    assert claims.generator_checks(G, CC)["sentence"].startswith("Whether latent metrics and the decoded images agree")
 
 
 def test_latent_and_pixel_metrics_disagree_only_where_the_numbers_say_so():
     off = generate_view({**BASE, "independent-empirical": {"precision": 0.0, "coverage": 0.0, "recall": 0.6,
-                                                           "pixel_precision": 0.9}})
+                                                           "face_share": 0.9}})
     chk = claims.generator_checks(off, CC)
     assert chk["off_support_faces"] == ["independent-empirical"] and chk["in_support_nonfaces"] == []
     assert "disagree for independent-empirical" in chk["sentence"]
-    assert "Latent and pixel metrics disagree" in claims.claim_per_component(off, CC, chk)["sentence"]
+    assert "Latent metrics and the face tests disagree" in claims.claim_per_component(off, CC, chk)["sentence"]
     assert chk["recall_inflated"] == ["independent-empirical"] and "Recall is inflated" in chk["recall_sentence"]
     row = next(g for g in chk["rows"] if g["name"] == "independent-empirical")
     assert (row["latent"], row["pixel"]) == ("off support", "face-like")
 
     on = generate_view({**BASE, "independent-empirical": {"precision": 0.9, "coverage": 0.9, "recall": 0.9,
-                                                          "pixel_precision": 0.9}})
+                                                          "face_share": 0.9}})
     chk = claims.generator_checks(on, CC)
     assert chk["off_support_faces"] == chk["in_support_nonfaces"] == chk["recall_inflated"] == []
-    assert chk["sentence"].startswith("Latent and pixel metrics agree for every generator")
+    assert chk["sentence"].startswith("Latent metrics and the face tests agree for every generator")
     assert chk["recall_sentence"].startswith("No generator")
     assert "disagree" not in claims.claim_per_component(on, CC, chk)["sentence"]
 
     blurred = generate_view({**BASE, "mvn": {"precision": 0.9, "coverage": 0.9, "recall": 0.9,
-                                             "pixel_precision": 0.05}})
+                                             "face_share": 0.05}})
     chk = claims.generator_checks(blurred, CC)
-    assert chk["in_support_nonfaces"] == ["mvn"] and "yet their decoded images do not" in chk["sentence"]
+    assert chk["in_support_nonfaces"] == ["mvn"] and "yet the face tests call few" in chk["sentence"]
