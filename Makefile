@@ -1,7 +1,7 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
 #   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
-#                                               └──> decode ───────────────────┘
+#                                 └──> face tests ──┴──> decode ───────────────────┘
 #                                     (other runs of [runs]: data .. claims) ──> across ──┘
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
@@ -27,10 +27,10 @@ STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
-STEPS  := fetch train encode stats generate claims decode
+STEPS  := fetch train encode stats faces generate claims decode
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train encode stats decode generate claims across all test bench reliability-table clean distclean FORCE
+.PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE
 
 help: ## list the targets
 	@echo "Usage: make TARGET [CONFIG=configs/NAME.toml] [ARGS='--set k=v ...']"
@@ -64,10 +64,16 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
+$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json $(RUN)/encode.manifest.json \
+                            analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
+                            analysis/geometry.py analysis/model.py analysis/train.py analysis/data.py analysis/artifacts.py
+	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
+
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                               $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                               $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
-                               analysis/calibration.py analysis/geometry.py analysis/model.py
+                               analysis/calibration.py analysis/geometry.py analysis/model.py \
+                               analysis/instrument.py analysis/faces.py analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
@@ -77,8 +83,10 @@ $(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.j
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                             $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
+                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                             analysis/instrument.py analysis/faces.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -108,10 +116,19 @@ $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
                                analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
+$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
+                               $(RUNS)/%/encode.manifest.json \
+                               analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
+                               analysis/geometry.py analysis/model.py analysis/train.py analysis/data.py \
+                               analysis/artifacts.py
+	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
+
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
                                   $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
+                                  $(RUNS)/%/faces.manifest.json \
                                   analysis/generate.py analysis/generators.py analysis/metrics.py \
-                                  analysis/calibration.py analysis/geometry.py analysis/model.py
+                                  analysis/calibration.py analysis/geometry.py analysis/model.py \
+                                  analysis/instrument.py analysis/faces.py analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
@@ -124,9 +141,10 @@ $(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.m
 # (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
 # article decodes the primary run only, and `across` does not read it)
 $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.manifest.json \
-                                $(RUNS)/%/stats.manifest.json \
+                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                                analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py
+                                analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                                analysis/instrument.py analysis/faces.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
@@ -194,6 +212,7 @@ data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 ca
 train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)
 encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
 stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
+faces: $(RUN)/faces.manifest.json     ## the face tests (detector, CBCL classifier) and their calibration
 decode: $(RUN)/decode.manifest.json   ## decode planes and paths out of the cloud; the page's decoder
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
 claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict

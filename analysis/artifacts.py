@@ -79,7 +79,7 @@ FACES_SCHEMA = 1
 DECODE = "decode/decode.json"
 DECODE_PLANES = "decode/planes.npz"
 DECODE_PATHS = "decode/paths.npz"
-DECODE_SCHEMA = 1
+DECODE_SCHEMA = 2
 ACROSS_LEDGER = "across/ledger.json"
 ACROSS_RUNS = "across/runs.json"
 ACROSS_SCHEMA = 1
@@ -1649,14 +1649,59 @@ class DecodedPlane:
 
 
 @dataclass(frozen=True)
-class PlanesSummary:
+class AnchorSummary:
+    """Faces inside and outside the boundary over the planes of one anchor (never pooled with the other)."""
+
+    anchor: Literal["centre", "origin"]
+    planes: int
     tiles_inside: int
     faces_inside: int
     share_faces_inside: float | None   #: None without tiles inside the boundary
+    inside_low: float | None           #: its binomial interval
+    inside_high: float | None
     tiles_outside: int
     faces_outside: int
     share_faces_outside: float | None
-    sentence: str
+    outside_low: float | None
+    outside_high: float | None
+    ratio: float | None                #: share inside over share outside, with its interval (None: undefined)
+    ratio_low: float | None
+    ratio_high: float | None
+    contrast: str | None               #: "more often inside than outside", ... (None: no faces at all)
+
+
+@dataclass(frozen=True)
+class AnchorPair:
+    centre: AnchorSummary
+    origin: AnchorSummary
+
+
+@dataclass(frozen=True)
+class AnchorSentences:
+    centre: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class PlanesSummary:
+    """The decoded planes' faces inside and outside the data, per anchor, with the sentences chosen from them."""
+
+    testable: bool            #: False without a usable face test
+    reason: str | None
+    anchors: AnchorPair
+    sentences: AnchorSentences
+    sentence: str             #: the two anchors' sentences (or why not testable)
+
+
+@dataclass(frozen=True)
+class DecodeFaces:
+    """The face tests in the decode step: the rule and the two tests' agreement on every decoded tile and path step."""
+
+    available: bool
+    usable: bool
+    rule: FaceRule | None
+    rule_text: str | None
+    agreement: Agreement | None
 
 
 @dataclass(frozen=True)
@@ -1729,6 +1774,7 @@ class Decode:
     planes_summary: PlanesSummary
     paths: tuple[DecodedPath, ...]
     stops: Stops
+    faces: DecodeFaces
     live: LiveDecoder
     anchors: tuple[Anchor, ...]
     notes: tuple[str, ...]
@@ -1759,6 +1805,8 @@ class DecodedPlanes:
     mahalanobis: np.ndarray = _array("P", 2, "G", "G")
     gap: np.ndarray = _array("P", 2, "G", "G")
     face: np.ndarray = _array("P", 2, "G", "G", kinds="b")
+    face_detector: np.ndarray = _array("P", 2, "G", "G", kinds="b")
+    face_classifier: np.ndarray = _array("P", 2, "G", "G", kinds="b")
     anchor_z: np.ndarray = _array("A", "N")
 
 
@@ -1773,6 +1821,8 @@ class DecodedPaths:
     mahalanobis: np.ndarray = _array("Q", "T")
     gap: np.ndarray = _array("Q", "T")
     face: np.ndarray = _array("Q", "T", kinds="b")
+    face_detector: np.ndarray = _array("Q", "T", kinds="b")
+    face_classifier: np.ndarray = _array("Q", "T", kinds="b")
 
 
 # --------------------------------------------------------------------------- views: the runs side by side

@@ -314,8 +314,8 @@ class DecodeConfig:
     # Real points (a seeded random subset when n is larger) that define the distances and
     # whose decoded images are the pixel-space reference of "face" images.
     reference_points: int = _f(2500, min=20, max=100_000)
-    # A decoded image is a face when it lies inside the k-nearest-neighbour support of the
-    # decoded reference images in pixel space (as generate's pixel precision).
+    # Neighbours k of the reference's k-NN checks. (Whether a decoded image is a face is decided
+    # by the calibrated face tests of [faces], no longer by a k-NN support in pixel space.)
     k: int = _f(5, min=1, max=1000)
     # Real points whose exact coordinates the page offers as the "other components" of the
     # live decoder's cursor panels (besides the centre and the origin).

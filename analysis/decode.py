@@ -99,7 +99,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import export, probes, steps
+from analysis import export, instrument, probes, steps
+from analysis import calibration as cal
+from analysis import faces as FT
 from analysis import metrics as M
 from analysis.artifacts import ArtifactError, Run
 from analysis.config import Config
@@ -109,8 +111,8 @@ from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.storage import atomic_write, load_json, save_json, save_npz
 
-SCHEMA_VERSION = 1
-STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34}
+SCHEMA_VERSION = 2
+STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34, "kappa": 35}
 PLANES = ("centre", "origin")
 LIVE_FILE = "decoder.js"
 BANDS = {"at the boundary": "reproduced", "inside the data": "partly", "beyond the data": "not reproduced",
@@ -216,16 +218,20 @@ def _ray(dd: probes.DataDistance, centre: np.ndarray, u: np.ndarray, extent: flo
     return probes.segment(centre, centre + length * u, steps)
 
 
-def judge(model, device, dd: probes.DataDistance, real_pix: np.ndarray, z: np.ndarray, cfg: Config,
+def judge(model, device, dd: probes.DataDistance, faces: instrument.Instrument | None, z: np.ndarray, cfg: Config,
           spread_: float) -> dict:
-    """Decode points z (m, N) and measure each: images (uint8), distance, mahalanobis, gap, face."""
+    """Decode points z (m, N) and measure each: images (uint8), distance, mahalanobis, gap, and the face
+    tests' labels ``face`` (by the verdict rule), ``face_detector`` and ``face_classifier`` (all False
+    without a faces step)."""
     d = cfg.decode
     dec = decode_array(model, z.astype(np.float32), d.batch_size, device)
     back = encode_array(model, dec, d.batch_size, device)
     gap = np.array([M.reencoding_gap(z[i:i + 1], back[i:i + 1], spread_)["reencode_gap_rel"] for i in range(len(z))])
-    face = M.support_mask(real_pix.reshape(len(real_pix), -1), dec.reshape(len(dec), -1), d.k)
+    none = np.zeros(len(z), bool)
+    lab = faces.label(dec) if faces is not None else {"face": none, "detector": none, "classifier": none}
     return {"images": _u8(dec), "distance": dd.distance(z).astype(np.float32),
-            "mahalanobis": dd.mahalanobis_relative(z).astype(np.float32), "gap": gap.astype(np.float32), "face": face}
+            "mahalanobis": dd.mahalanobis_relative(z).astype(np.float32), "gap": gap.astype(np.float32),
+            "face": lab["face"], "face_detector": lab["detector"], "face_classifier": lab["classifier"]}
 
 
 # --------------------------------------------------------------------------- summaries and verdicts
@@ -238,50 +244,90 @@ def plane_summary(distance: np.ndarray, mahalanobis: np.ndarray, face: np.ndarra
             "mahalanobis_min": float(mahalanobis.min()), "mahalanobis_max": float(mahalanobis.max())}
 
 
-def planes_sentence(records: list[dict], quantile: float) -> dict:
-    """Faces among the tiles inside and outside the boundary, over all planes, and the sentence."""
-    ti = sum(r[k]["inside"] for r in records for k in PLANES)
-    fi = sum(r[k]["faces_inside"] for r in records for k in PLANES)
-    to = sum(r[k]["outside"] for r in records for k in PLANES)
-    fo = sum(r[k]["faces_outside"] for r in records for k in PLANES)
+ANCHOR_WORDS = {"centre": "through the cloud's centre", "origin": "through the origin"}
+
+
+def anchor_summary(records: list[dict], kind: str, level: float) -> dict:
+    """Faces among the tiles inside and outside the boundary in the planes of one anchor: counts, shares with
+    binomial intervals, the ratio of the shares (inside over outside) with its interval, and the contrast."""
+    ti = sum(r[kind]["inside"] for r in records)
+    fi = sum(r[kind]["faces_inside"] for r in records)
+    to = sum(r[kind]["outside"] for r in records)
+    fo = sum(r[kind]["faces_outside"] for r in records)
     si, so = (fi / ti if ti else None), (fo / to if to else None)
-    n = 2 * len(records)
-    where = (f"the data's boundary (as near to a real point as {_pct(quantile)} of the real points are to their "
-             "nearest neighbour)")
+    lo_i, hi_i = cal.binomial_interval(fi, ti, level) if ti else (None, None)
+    lo_o, hi_o = cal.binomial_interval(fo, to, level) if to else (None, None)
+    ratio = low = high = None
+    contrast = None
+    if ti and to and (fi or fo):
+        ratio, low, high = cal.ratio_interval(fi, ti, fo, to, level)
+        contrast = ("far more often inside than outside" if low > 2 else "more often inside than outside" if low > 1
+                    else "less often inside than outside" if high < 1 else "about as often inside as outside")
+    fin = (lambda x: None if x is None or not np.isfinite(x) else float(x))
+    return {"anchor": kind, "planes": len(records), "tiles_inside": ti, "faces_inside": fi, "share_faces_inside": si,
+            "inside_low": lo_i, "inside_high": hi_i, "tiles_outside": to, "faces_outside": fo,
+            "share_faces_outside": so, "outside_low": lo_o, "outside_high": hi_o, "ratio": fin(ratio),
+            "ratio_low": fin(low), "ratio_high": fin(high), "contrast": contrast}
+
+
+def anchor_sentence(a: dict, quantile: float) -> str:
+    """What one anchor's planes show, chosen from its own numbers (never pooled with the other anchor's)."""
+    n, where = a["planes"], ANCHOR_WORDS[a["anchor"]]
+    boundary = f"the data's boundary (as near to a real point as {_pct(quantile)} of the real points are to their nearest neighbour)"
+    ti, to = a["tiles_inside"], a["tiles_outside"]
     if ti and to:
-        contrast = ("far more often inside than outside" if si > 2 * so else
-                    "more often inside than outside" if si > 1.25 * so else
-                    "about as often inside as outside" if si >= 0.8 * so else "less often inside than outside")
-        text = (f"Across the {n} decoded planes, {_pct(si)} of the {ti:,} tiles inside {where} decode to faces and "
-                f"{_pct(so)} of the {to:,} tiles outside it: faces appear {contrast}.")
-    elif ti:
-        text = f"Every tile of the {n} decoded planes lies inside {where}; {_pct(si)} of them decode to faces."
-    else:
-        text = f"Every tile of the {n} decoded planes lies outside {where}; {_pct(so)} of them decode to faces."
-    return {"tiles_inside": ti, "faces_inside": fi, "share_faces_inside": si, "tiles_outside": to,
-            "faces_outside": fo, "share_faces_outside": so, "sentence": text}
+        if a["contrast"] is None:
+            return (f"In the {n} decoded planes {where}, none of the {ti:,} tiles inside {boundary} and none of the "
+                    f"{to:,} tiles outside it decode to faces.")
+        return (f"In the {n} decoded planes {where}, {_pct(a['share_faces_inside'])} of the {ti:,} tiles inside "
+                f"{boundary} decode to faces and {_pct(a['share_faces_outside'])} of the {to:,} tiles outside it "
+                f"(ratio {a['ratio']:.2g}, interval {a['ratio_low']:.2g} to {a['ratio_high']:.2g}): faces appear "
+                f"{a['contrast']}.")
+    if ti:
+        return f"Every tile of the {n} decoded planes {where} lies inside {boundary}; {_pct(a['share_faces_inside'])} of them decode to faces."
+    return f"Every tile of the {n} decoded planes {where} lies outside {boundary}; {_pct(a['share_faces_outside'])} of them decode to faces."
 
 
-def stop_verdict(paths: list[dict], cfg: Config, ref: dict, n_ref: int) -> dict:
+def planes_sentence(records: list[dict], quantile: float, level: float, faces: instrument.Instrument | None) -> dict:
+    """Faces inside and outside the boundary per plane anchor (through the centre, through the origin), each
+    with its own sentence; the two anchors are never pooled. Without a usable face test: not testable."""
+    anchors = {k: anchor_summary(records, k, level) for k in PLANES}
+    reason = None if faces is not None and faces.usable else (
+        "the faces step has not run for this build" if faces is None else faces.reason)
+    if reason:
+        text = f"Whether the decoded planes show faces inside or outside the data cannot be told on this build: {reason}."
+        return {"testable": False, "reason": reason, "anchors": anchors, "sentence": text,
+                "sentences": {k: text for k in PLANES}}
+    sentences = {k: anchor_sentence(a, quantile) for k, a in anchors.items()}
+    return {"testable": True, "reason": None, "anchors": anchors, "sentences": sentences,
+            "sentence": " ".join(sentences[k] for k in PLANES)}
+
+
+def stop_verdict(paths: list[dict], cfg: Config, ref: dict, n_ref: int, faces: instrument.Instrument | None) -> dict:
     """Where the images along the rays stop being faces, relative to the boundary: band, verdict, sentence."""
     d = cfg.decode
     lo, hi = d.stop_band
     q = _pct(d.boundary_quantile)
     rays = [p for p in paths if p["kind"] == "ray"]
     testable = [p for p in rays if p["stop"]["start_face"]]
-    criterion = (f"a decoded image is a face when it lies inside the {d.k}-nearest-neighbour support of the decoded "
-                 f"images of {n_ref:,} real points in pixel space; a point's distance to the data is its distance to "
+    rule = faces.text if faces is not None else "no calibrated face test (the faces step has not run)"
+    criterion = (f"a decoded image is a face by the calibrated face tests ({rule[0].lower()}{rule[1:].rstrip('.')}); "
+                 f"a point's distance to the data is its distance to "
                  f"the nearest real point in units of the data's boundary B, the {q} quantile of the real points' "
                  f"distances to their nearest other real point (B = {ref['nn_boundary']:.3g}); along each ray from "
                  f"the centre (out to {d.extent:g} B) the images stop being faces midway between the last face and "
                  f"the first non-face; at the boundary if the median over the rays lies within {lo:g} to {hi:g} B, "
                  f"inside the data below, beyond the data above (a ray with faces to its end counts as {d.extent:g} B)")
+    if faces is None or not faces.usable:
+        reason = "the faces step has not run for this build" if faces is None else faces.reason
+        return {"band": "not testable", "verdict": BANDS["not testable"], "median": None, "rays": len(rays),
+                "censored": 0, "criterion": criterion,
+                "sentence": f"Where the decoder's faces end cannot be told on this build: {reason}."}
     if not testable:
         return {"band": "not testable", "verdict": BANDS["not testable"], "median": None, "rays": len(rays),
                 "censored": 0, "criterion": criterion,
                 "sentence": ("Where the decoder's faces end cannot be told on this build: the cloud's centre itself "
-                             "does not decode to a face-like image (it lies outside the pixel-space support of "
-                             "decoded real faces), so no ray starts among faces.")}
+                             "does not decode to an image the face tests call a face, so no ray starts among faces.")}
     values = [p["stop"]["stop"] if p["stop"]["stop"] is not None else d.extent for p in testable]
     censored = sum(p["stop"]["stop"] is None for p in testable)
     median = float(np.median(values))
@@ -371,6 +417,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
                         "encode more (and different) images") from None
     model, device = load_trained(cfg, run_dir)
     real_pix = decode_array(model, x.astype(np.float32), d.batch_size, device)
+    faces = instrument.load_instrument(run_dir)
     spread_ = spread(x)
     real_gap = np.linalg.norm(encode_array(model, real_pix, d.batch_size, device) - x, axis=1) / spread_
     C, Sz = real_pix.shape[1], real_pix.shape[2]
@@ -379,7 +426,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     path_recs, path_pts = path_points(S, A, dd, x, cfg)
     P, G, Q, T = len(records), d.grid, len(path_recs), d.path_steps
     flat = np.concatenate([plane_pts.reshape(-1, N), path_pts.reshape(-1, N)])
-    m = judge(model, device, dd, real_pix, flat, cfg, spread_)
+    m = judge(model, device, dd, faces, flat, cfg, spread_)
     cut = P * 2 * G * G
     planes = {k: v[:cut].reshape((P, 2, G, G) + v.shape[1:]) for k, v in m.items()}
     paths = {k: v[cut:].reshape((Q, T) + v.shape[1:]) for k, v in m.items()}
@@ -412,8 +459,14 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         notes.append(f"no live decoder: {live['reason']}")
     doc = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed,
            "settings": {**vars(d), "image_shape": [C, Sz, Sz]}, "reference": ref, "planes": records,
-           "planes_summary": planes_sentence(records, d.boundary_quantile), "paths": path_recs,
-           "stops": stop_verdict(path_recs, cfg, ref, n_ref), "live": live, "anchors": anchor_recs, "notes": notes}
+           "planes_summary": planes_sentence(records, d.boundary_quantile, cfg.faces.level, faces),
+           "paths": path_recs, "stops": stop_verdict(path_recs, cfg, ref, n_ref, faces),
+           "faces": {"available": faces is not None, "usable": faces is not None and faces.usable,
+                     "rule": None if faces is None else faces.rule,
+                     "rule_text": None if faces is None else faces.text,
+                     "agreement": FT.kappa(m["face_detector"], m["face_classifier"], cfg.faces.level,
+                                           _rng(seed, "kappa")) if faces is not None else None},
+           "live": live, "anchors": anchor_recs, "notes": notes}
 
     out = run_dir / "decode"
     save_npz(out / "planes.npz", pairs=np.array([r["pair"] for r in records], dtype=np.int32), xs=xs, ys=ys,

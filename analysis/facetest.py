@@ -68,9 +68,6 @@ The step is skipped when its manifest matches (config sections ``faces``, ``data
 
 from __future__ import annotations
 
-import io
-import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +76,7 @@ import numpy as np
 from analysis import calibration as cal
 from analysis import faces as F
 from analysis import steps
+from analysis.instrument import dump_pipeline
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_write, load_json, save_json, save_npz
@@ -286,8 +284,8 @@ def judge_tests(set_docs: list[dict], min_tpr: float, max_fpr: float) -> dict:
     for t in RULES:
         pos = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "positive"]
         neg = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "negative"]
-        reasons = [f"true-positive rate {r:.0%} on {nm} (below {min_tpr:.0%})" for nm, r in pos if r < min_tpr]
-        reasons += [f"false-positive rate {r:.0%} on {nm} (above {max_fpr:.0%})" for nm, r in neg if r > max_fpr]
+        reasons = [f"true-positive rate {_pct(r)} on {nm} (below {_pct(min_tpr)})" for nm, r in pos if r < min_tpr]
+        reasons += [f"false-positive rate {_pct(r)} on {nm} (above {_pct(max_fpr)})" for nm, r in neg if r > max_fpr]
         right = [r for _, r in pos] + [1.0 - r for _, r in neg]
         out[t] = {"usable": not reasons, "tpr_min": min(r for _, r in pos), "fpr_max": max(r for _, r in neg),
                   "worst": min(right), "reasons": reasons}
@@ -320,8 +318,13 @@ def rule_text(rule: str | None, tests: dict, sets: list[dict]) -> tuple[str, str
     worst = max(neg, key=lambda s: s[rule]["rate"])
     return (f"A decoded image counts as a face when {TEST_NAMES[rule] if rule != 'both' else 'both tests call it one'}"
             f"{'' if rule == 'both' else ' calls it one'}: on held-out labelled images this rule's true-positive rate "
-            f"is at least {t['tpr_min']:.1%} (real faces and their reconstructions) and its false-positive rate at "
-            f"most {t['fpr_max']:.1%} ({worst['name']}).", None)
+            f"is at least {_pct(t['tpr_min'])} (real faces and their reconstructions) and its false-positive rate at "
+            f"most {_pct(t['fpr_max'])} (highest on {worst['name']}).", None)
+
+
+def _pct(x: float) -> str:
+    """0.984 -> "98.4 %" (the article's style)."""
+    return f"{100.0 * x:.1f} %".replace(".0 %", " %")
 
 
 # --------------------------------------------------------------------------- the step
@@ -405,89 +408,3 @@ def classifier_sentence(cfg: Config, n_faces: int, n_cbcl: int, n_syn: int) -> s
     return (f"The classifier was trained on {n_faces:,} of the data's faces against {neg}, as "
             f"{cfg.faces.folds} cross-fitted folds for its calibration (every labelled image scored by the model "
             "fitted without it) and on all of them for the decoded images.")
-
-
-# --------------------------------------------------------------------------- the classifier file
-
-def dump_pipeline(pipeline) -> bytes:
-    """skops bytes of a fitted pipeline, made deterministic (every zip member dated 1980-01-01)."""
-    import skops.io as sio
-
-    src = zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline)))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
-                         compress_type=zipfile.ZIP_DEFLATED)
-    return buf.getvalue()
-
-
-MAX_CLASSIFIER_BYTES = 64 << 20
-
-
-def load_pipeline(path: Path):
-    """The pipeline saved by :func:`dump_pipeline` (skops: only scikit-learn's own types are loaded)."""
-    import skops.io as sio
-
-    if path.stat().st_size > MAX_CLASSIFIER_BYTES:
-        raise ValueError(f"{path} is larger than {MAX_CLASSIFIER_BYTES >> 20} MB")
-    data = path.read_bytes()
-    untrusted = sio.get_untrusted_types(data=data)
-    if untrusted:
-        raise ValueError(f"{path} holds types that are not scikit-learn's: {', '.join(untrusted)}")
-    return sio.loads(data)
-
-
-# --------------------------------------------------------------------------- what later steps use
-
-@dataclass
-class Instrument:
-    """The face tests as calibrated by this step, for the later steps."""
-
-    detector: F.HaarDetector
-    classifier: F.PixelFaceClassifier
-    rule: str | None      #: the verdict rule; None: no test usable
-    reason: str | None    #: why there is no verdict rule
-    text: str             #: the rule in words, with its error rates
-
-    @property
-    def usable(self) -> bool:
-        return self.rule is not None
-
-    def label(self, images) -> dict[str, np.ndarray]:
-        """Bool labels (n,) of any image batch: ``detector``, ``classifier`` and ``face`` (by the rule;
-        without a usable rule, both tests together, for display only)."""
-        det, clf = self.detector.predict(images), self.classifier.predict(images)
-        face = det if self.rule == "detector" else clf if self.rule == "classifier" else det & clf
-        return {"detector": det, "classifier": clf, "face": face}
-
-
-def load_instrument(run_dir: Path) -> Instrument | None:
-    """The faces step's instrument, or None when the step has not run (no calibration.json)."""
-    from analysis.artifacts import ArtifactError, Run
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "faces" / "calibration.json").is_file():
-        return None
-    fix = "re-run the faces step (python -m analysis faces --config ... --force)"
-    try:
-        cal_doc = Run(run_dir).faces
-        pipeline = load_pipeline(run_dir / "faces" / "classifier.skops")
-    except ArtifactError as e:
-        raise UserError(f"{run_dir / e.file}: {e.problem}", fix) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"{run_dir / 'faces' / 'classifier.skops'} cannot be read ({e})", fix) from None
-    p = dict(cal_doc.classifier.params)
-    clf = F.PixelFaceClassifier(**p)
-    clf.pipeline_ = pipeline
-    det = F.HaarDetector(**dict(cal_doc.detector.params)).fit()
-    return Instrument(detector=det, classifier=clf, rule=cal_doc.rule, reason=cal_doc.reason, text=cal_doc.rule_text)
-
-
-def share(labels: np.ndarray) -> float | None:
-    """Share of True labels (None for none)."""
-    return float(np.mean(labels)) if len(labels) else None
-
-
-def nan_to_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)

@@ -173,7 +173,7 @@ import torch
 from PIL import Image
 
 from analysis import calibration as cal
-from analysis import facetest, geometry, steps
+from analysis import geometry, instrument, steps
 from analysis import faces as FT
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
@@ -450,7 +450,7 @@ class Judge:
     spread: float          # RMS distance of the fit part from its centroid
     n_image: int
     n_sheet: int
-    faces: facetest.Instrument | None = None  # the calibrated face tests (None: no faces step)
+    faces: instrument.Instrument | None = None  # the calibrated face tests (None: no faces step)
     n_face: int = 0        # decoded images per row the face tests score
     labels: list | None = None  # (detector, classifier) labels of every scored image, for the agreement
 
@@ -462,7 +462,7 @@ class Judge:
 
 
 def make_judge(model, device, g: GenerateConfig, z: np.ndarray, sp: Split,
-               faces: facetest.Instrument | None = None, images_per_row: int = 0,
+               faces: instrument.Instrument | None = None, images_per_row: int = 0,
                labels: list | None = None) -> Judge:
     z_fit = np.asarray(z[np.sort(sp.fit)], dtype=np.float32)
     z_real = np.asarray(z[sp.real_idx], dtype=np.float32)
@@ -825,7 +825,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
     model, device = load_trained(cfg, run_dir)
     sp, seed = splits[0], seeds[0][1]
-    faces, labels = facetest.load_instrument(run_dir), []
+    faces, labels = instrument.load_instrument(run_dir), []
     per_row = cfg.faces.images_per_row
     judge = make_judge(model, device, g, z, sp, faces, per_row, labels)
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
@@ -859,7 +859,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     return steps.Written(outputs=tuple(written))
 
 
-def faces_doc(faces: facetest.Instrument | None, n_face: int, labels: list, cfg: Config) -> dict:
+def faces_doc(faces: instrument.Instrument | None, n_face: int, labels: list, cfg: Config) -> dict:
     """The ``faces`` entry of metrics.json: the verdict rule of the faces step and the two tests'
     agreement on every decoded image they scored here (Cohen's kappa with a bootstrap interval)."""
     if faces is None:

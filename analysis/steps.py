@@ -137,19 +137,20 @@ STATS = Step("stats", code=("stats", "geometry", "slices", "published"), inputs=
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 #: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on held-out
 #: labelled images; the later steps judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "calibration", "model", "data"),
+FACES = Step("faces", code=("facetest", "faces", "instrument", "calibration", "geometry", "model", "train", "data",
+                           "artifacts"),
              inputs=("data/images.npy", "train/model.pt", "latents.npy"),
              sections=("faces", "data", "run.seed", "generate.batch_size"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/examples.npz"), device=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
-                                  "facetest", "faces"),
+                                  "instrument", "faces", "artifacts"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops"),
                 sections=("generate", "faces.images_per_row", "faces.level", "run.seed"),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
-                              "facetest", "faces"),
+                              "instrument", "faces"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops"),

@@ -42,6 +42,7 @@ REPORT_MARKER  := $(SITE)/$(REPORT_LABEL)/.built-$(subst $(comma),-,$(REPORT_FOR
 report: $(REPORT_MARKER) ## build the article (HTML site + PDF) into _site/<version>/
 
 $(REPORT_MARKER): $(ACROSS) $(RUN)/claims.manifest.json $(RUN)/generate.manifest.json $(RUN)/decode.manifest.json \
+                  $(RUN)/faces.manifest.json \
                   $(RUN)/stats.manifest.json $(RUN)/train.manifest.json \
                   $(RUN)/config.toml $(REPORT_SOURCES) | setup
 	$(PY) report/build.py --run $(RUN) --config $(CONFIG) --site $(SITE) --label $(REPORT_LABEL) \

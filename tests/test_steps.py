@@ -82,7 +82,7 @@ def test_inputs_come_from_earlier_steps():
 
 def test_one_list_of_steps():
     assert cli.STEPS == steps.NAMES == artifacts.STEPS
-    assert set(steps.SUBDIRS) == {"data", "train", "encode", "stats", "decode", "generate", "claims", "across"}
+    assert set(steps.SUBDIRS) == {"data", "train", "encode", "stats", "faces", "decode", "generate", "claims", "across"}
     assert steps.CONFIG_NAMES == ("across",) and not set(steps.CONFIG_NAMES) & set(steps.NAMES)
     for file, writer in artifacts.WRITER.items():
         assert file == artifacts.CONFIG or file in steps.declaration(writer).outputs + steps.declaration(writer).volatile
