@@ -821,6 +821,70 @@ def contact_sheets_figure(sheets: Sequence[np.ndarray], titles: Sequence[str], h
     return fig
 
 
+def _tile_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """uint8 images (m, C, S, S) as one gray or RGB grid (H, W[, 3]) in [0, 1], white gaps; blank if m = 0."""
+    m, C, S = len(images), images.shape[1], images.shape[2]
+    rows = max(1, math.ceil(m / cols))
+    grid = np.ones((rows * (S + pad) + pad, cols * (S + pad) + pad, C), np.float32)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[pad + r * (S + pad):pad + r * (S + pad) + S, pad + c * (S + pad):pad + c * (S + pad) + S] = \
+            im.transpose(1, 2, 0) / 255.0
+    return grid[:, :, 0] if C == 1 else grid
+
+
+def face_split_figure(names: Sequence[str], images: Sequence[np.ndarray], faces: Sequence[np.ndarray],
+                      cols: int = 8):
+    """Per generator, its decoded images split by the face tests: "called a face" and "not a face".
+
+    Parameters
+    ----------
+    names : titles, one per generator (or real set)
+    images : per name, uint8 (m, C, S, S)
+    faces : per name, bool (m,): the verdict rule's label of each image
+    """
+    plt = _plt()
+    n = len(names)
+    fig, axes = plt.subplots(n, 2, figsize=(7.2, 1.05 * n + 0.4), squeeze=False)
+    for i, (name, im, f) in enumerate(zip(names, images, faces)):
+        f = np.asarray(f, dtype=bool)
+        for k, (sel, what) in enumerate(((f, "called a face"), (~f, "not a face"))):
+            ax = axes[i, k]
+            ax.axis("off")
+            shown = im[sel]
+            grid = _tile_grid(shown, cols)
+            ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(f"{name}: {what} ({int(sel.sum())} of {len(f)})", fontsize=7,
+                         color="black" if k == 0 else COLORS["artificial"])
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def face_examples_figure(set_names: Sequence[str], images: np.ndarray, detector: np.ndarray,
+                         classifier: np.ndarray):
+    """The first images of each calibration set with each test's label under them (D: the detector,
+    C: the classifier; + a face, - not).
+
+    Parameters
+    ----------
+    images : (K, E, S, S) uint8 gray; detector, classifier : (K, E) bool
+    """
+    plt = _plt()
+    K, E = images.shape[:2]
+    fig, axes = plt.subplots(K, E, figsize=(0.62 * E + 1.6, 0.78 * K), squeeze=False)
+    for k in range(K):
+        for e in range(E):
+            ax = axes[k, e]
+            ax.imshow(images[k, e], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            lab = f"D{'+' if detector[k, e] else '-'} C{'+' if classifier[k, e] else '-'}"
+            ax.set_xlabel(lab, fontsize=5.5, labelpad=1,
+                          color="black" if detector[k, e] == classifier[k, e] else COLORS["artificial"])
+        axes[k, 0].set_ylabel(set_names[k], fontsize=6.5, rotation=0, ha="right", va="center")
+    fig.tight_layout(pad=0.2, w_pad=0.1, h_pad=0.3)
+    return fig
+
+
 def curve_chart(rows: Sequence[dict], x: str, y: str, series: str | None, title: str,
                 xtitle: str | None = None, ytitle: str | None = None):
     """A generic line chart of ``y`` against ``x`` (one line per ``series``)."""

@@ -337,7 +337,7 @@ class FacesConfig:
     # for a verdict only when it passes the bars below.
     # Images per calibration set (held-out real faces, their reconstructions, CBCL non-faces, each
     # hard-negative and diagnostic set).
-    calibration_images: int = _f(250, min=20, max=100_000)
+    calibration_images: int = _f(200, min=20, max=100_000)
     # Folds of the classifier's cross-fitting: every labelled image is scored by the model fitted
     # on the other folds.
     folds: int = _f(3, min=2, max=20)
@@ -355,7 +355,7 @@ class FacesConfig:
     max_fpr: float = _f(0.1, min=0.0, max=1.0)
     # Decoded images per generator row and repetition that the face tests score in the generate
     # step (at least the contact sheet's generate.n_images are scored).
-    images_per_row: int = _f(128, min=8, max=1_000_000)
+    images_per_row: int = _f(64, min=8, max=1_000_000)
     # Confidence level of the binomial (Clopper-Pearson) and kappa intervals.
     level: float = _f(0.95, gt=0.5, max=0.999)
 

@@ -17,11 +17,13 @@ Procedure
    units of the boundary B, the ``decode.boundary_quantile`` of their own distances to
    their nearest other real point (1 = as isolated as the most isolated real points);
    and, second, the Ledoit-Wolf Mahalanobis distance from the centre in units of D, the
-   same quantile of their cross-fitted Mahalanobis distances. Their decoded images are
-   the pixel-space reference of faces.
-2. *Faces*: a decoded image is a face when it lies inside the k-nearest-neighbour
-   support (``decode.k``) of the decoded reference images in pixel space
-   (:func:`analysis.metrics.support_mask`, the rule of generate's pixel precision).
+   same quantile of their cross-fitted Mahalanobis distances.
+2. *Faces*: a decoded image is a face by the calibrated face tests of the faces step
+   (:mod:`analysis.facetest`, :mod:`analysis.instrument`): its verdict rule (both tests, or
+   the one usable test). Both tests' labels are kept, and their agreement (Cohen's kappa
+   with a bootstrap interval) over every tile and path step is reported. Without a usable
+   face test (or without the faces step) the face verdicts below are ``not testable``,
+   with the reason.
 3. *Planes*: for each pair (j1, j2) the stats step shows, a ``decode.grid`` x
    ``decode.grid`` grid over the window a projection plots (each component's data range
    extended to include 0, :func:`analysis.probes.window`), in the plane through the
@@ -36,19 +38,25 @@ Procedure
 5. Every decoded point gets its distance to the data (B units), its Mahalanobis distance
    (D units), its face flag and its re-encoding gap |E(D(z)) - z| relative to the
    reference's spread (:func:`analysis.metrics.reencoding_gap`).
-6. *Where faces stop*: on each ray, the midpoint between the last face and the first
+6. *Planes, inside and outside*: per plane anchor (through the centre, through the origin,
+   never pooled), the faces among the tiles inside and outside the boundary (distance <= 1),
+   each share with its binomial interval, and the ratio of the shares with its interval
+   (:func:`analysis.calibration.ratio_interval`): faces appear "far more often inside than
+   outside" when its lower end exceeds 2, "more often" when it exceeds 1, "less often" when
+   its upper end lies below 1, "about as often" otherwise; a sentence per anchor.
+7. *Where faces stop*: on each ray, the midpoint between the last face and the first
    non-face (:func:`analysis.probes.face_stop`); the verdict compares the median over the
    rays with ``decode.stop_band`` (times B): ``at the boundary`` (reproduced: faces inside,
    noise outside), ``inside the data`` (partly: faces end before the data does),
    ``beyond the data`` (not reproduced: faces well outside), ``not testable`` (the
    centre itself does not decode to a face). A ray still showing faces at its end counts
    as stopping at ``decode.extent`` B.
-7. *Live decoder*: the decoder's weights for the page's JavaScript forward pass
+8. *Live decoder*: the decoder's weights for the page's JavaScript forward pass
    (:func:`analysis.export.weights_script`), unless they exceed
    :data:`analysis.export.LIVE_MAX_BYTES`.
 
 ``decode.json``
-    ``schema_version`` (1); ``n``, ``N``, ``seed``; ``settings`` (the ``[decode]`` values
+    ``schema_version`` (2); ``n``, ``N``, ``seed``; ``settings`` (the ``[decode]`` values
     and ``image_shape`` [C, S, S]); ``reference`` {``n``, ``subsampled``, ``quantile``,
     ``nn_boundary`` (B, a Euclidean distance), ``nn_median`` (the real points' median
     nearest-neighbour distance, in units of B), ``mahalanobis_boundary`` (D),
@@ -60,9 +68,14 @@ Procedure
     planes), each {``tiles``, ``inside`` (tiles with distance <= 1), ``faces_inside``,
     ``outside``, ``faces_outside``, ``distance_min``, ``distance_max``,
     ``mahalanobis_min``, ``mahalanobis_max``}};
-    ``planes_summary`` {``tiles_inside``, ``faces_inside``, ``share_faces_inside``,
-    ``tiles_outside``, ``faces_outside``, ``share_faces_outside`` (null without such
-    tiles), ``sentence``}; ``paths``: one per path {``name``, ``label``, ``kind``
+    ``planes_summary`` {``testable``, ``reason`` (null when testable), ``anchors``
+    {``centre``, ``origin``: {``anchor``, ``planes``, ``tiles_inside``, ``faces_inside``,
+    ``share_faces_inside``, ``inside_low``, ``inside_high``, ``tiles_outside``,
+    ``faces_outside``, ``share_faces_outside``, ``outside_low``, ``outside_high``,
+    ``ratio``, ``ratio_low``, ``ratio_high``, ``contrast`` (null where undefined)}},
+    ``sentences`` {``centre``, ``origin``}, ``sentence`` (both)}; ``faces`` {``available``,
+    ``usable``, ``rule``, ``rule_text``, ``agreement`` (:func:`analysis.faces.kappa` of
+    the two tests over every tile and path step; null without a faces step)}; ``paths``: one per path {``name``, ``label``, ``kind``
     ("segment" or "ray"), ``length`` (Euclidean), ``distance_start``, ``distance_end``,
     ``distance_max``, ``mahalanobis_start``, ``mahalanobis_end``, ``faces`` (steps whose
     image is a face), ``gap_max``, ``stop`` (rays: :func:`analysis.probes.face_stop`'s dict
@@ -79,18 +92,19 @@ Procedure
     ``ys`` (P, G) float64 (the grid's z[j1] and z[j2] values); ``images`` (P, 2, G, G, C,
     S, S) uint8, ``[p, k, iy, ix]`` decoded from z[j1] = xs[p, ix], z[j2] = ys[p, iy];
     ``distance`` (B units), ``mahalanobis`` (D units), ``gap`` (P, 2, G, G) float32;
-    ``face`` (P, 2, G, G) bool;
+    ``face`` (P, 2, G, G) bool (by the verdict rule), ``face_detector``, ``face_classifier``
+    (P, 2, G, G) bool (each test);
     ``anchor_z`` (A, N) float32, the anchors' coordinates.
 ``paths.npz``
     (Q paths, T = path_steps): ``t`` (T,) position along the path in [0, 1]; ``z`` (Q, T,
     N) float32; ``images`` (Q, T, C, S, S) uint8; ``distance``, ``mahalanobis``, ``gap``
-    (Q, T) float32; ``face`` (Q, T) bool.
+    (Q, T) float32; ``face``, ``face_detector``, ``face_classifier`` (Q, T) bool.
 ``decoder.js``
     Only with a live decoder: the weights script of :mod:`analysis.export` (the site
     serves it as ``_static/flg-decoder-weights.js``).
 
 Same inputs and config give byte-identical files; the step is skipped when its manifest
-matches (config sections ``decode`` and ``run.seed``, the input hashes and this code).
+matches (config sections ``decode``, ``faces.level`` and ``run.seed``, the input hashes and this code).
 """
 
 from __future__ import annotations

@@ -82,16 +82,21 @@ def as_gray(images) -> np.ndarray:
 
 
 def resize(gray: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
-    """Gray images (n, H, W) float -> (n, height, width) float32, bicubic (PIL), antialiased when shrinking."""
+    """Gray images (n, H, W) float -> (n, height, width) float32 in [0, 1]: bicubic, antialiased when
+    shrinking (PyTorch's ``interpolate``, one call for the whole batch)."""
+    import torch
+
     width = height if width is None else width
     n, H, W = gray.shape
     if (H, W) == (height, width):
         return gray.astype(np.float32, copy=False)
-    out = np.empty((n, height, width), dtype=np.float32)
-    for i in range(n):
-        im = Image.fromarray(np.ascontiguousarray(gray[i], dtype=np.float32), mode="F")
-        out[i] = np.asarray(im.resize((width, height), Image.Resampling.BICUBIC))
-    return np.clip(out, 0.0, 1.0)
+    if not n:
+        return np.zeros((0, height, width), np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))[:, None]
+    with torch.no_grad():
+        y = torch.nn.functional.interpolate(x, size=(height, width), mode="bicubic", align_corners=False,
+                                            antialias=height < H or width < W)
+    return np.clip(y[:, 0].numpy(), 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- the published detector
@@ -137,6 +142,7 @@ class HaarDetector(BaseEstimator):
         cc = cv2.CascadeClassifier(path)
         if cc.empty():
             raise ValueError(f"OpenCV could not load the cascade {path}")
+        cv2.setNumThreads(1)  # one image at a time is cheap; the pipeline's runs share the cores
         self.cascade_ = cc
         self.opencv_version_ = cv2.__version__
         return self
@@ -181,7 +187,7 @@ class PixelFaceClassifier(ClassifierMixin, BaseEstimator):
     C : float
         The SVM's regularisation (scikit-learn ``SVC``).
     random_state : int
-        Seed of the PCA's randomised solver.
+        Kept for scikit-learn's conventions; the fit is deterministic (exact PCA, libsvm).
     """
 
     def __init__(self, size: int = 16, components: int = 40, C: float = 3.0, random_state: int = 0):
@@ -209,7 +215,7 @@ class PixelFaceClassifier(ClassifierMixin, BaseEstimator):
         if y.all() or not y.any():
             raise ValueError("a face/non-face classifier needs both faces and non-faces to learn from")
         k = min(self.components, x.shape[1], len(x) - 1)
-        self.pipeline_ = make_pipeline(StandardScaler(), PCA(k, random_state=self.random_state),
+        self.pipeline_ = make_pipeline(StandardScaler(), PCA(k, svd_solver="covariance_eigh"),
                                        SVC(C=self.C, gamma="scale", kernel="rbf"))
         self.pipeline_.fit(x, y.astype(np.int8))
         self.classes_ = np.array([False, True])

@@ -104,6 +104,21 @@ Outputs in ``<run>/generate/``
         the generated points (its own points are fit-part points, trivially copies),
         so it shows the values of genuinely new data (about 0.05 and 1); ``copies``:
         mean ``copy_share`` > ``settings.copy_share_limit`` (twice what new data give).
+        The face tests (null without a faces step; :mod:`analysis.instrument`), on the first
+        ``faces.n_scored`` decoded images of the row in each repetition: ``face_share`` (called
+        faces by the verdict rule; without a usable rule, by both tests together),
+        ``face_share_detector``, ``face_share_classifier`` (each test), and
+        :func:`analysis.metrics.face_quality` against the held-out reconstructions:
+        ``face_coverage``, ``face_diversity`` and ``face_score`` (their harmonic mean with the
+        share: a generator of one repeated face cannot score well); ``face_rank`` and
+        ``face_tied_with``: as ``rank`` and ``tied_with``, by the face score intervals (null
+        and empty for the reference, or when a face score is undefined).
+    ``faces``
+        ``available`` (the faces step had run), ``rule``, ``usable``, ``reason``, ``rule_text``
+        (the faces step's verdict rule and its error rates, see :mod:`analysis.facetest`);
+        ``n_scored`` (decoded images per row and repetition: ``faces.images_per_row``, at
+        least the sheet's); ``agreement``: Cohen's kappa of the two tests over every image
+        they scored here, with its bootstrap interval (:func:`analysis.faces.kappa`).
     ``image_reference`` (first repetition)
         Pixel metrics against the raw held-out images (not reconstructions):
         ``raw`` for raw fit-part images (real vs real, no decoder involved) and
@@ -151,7 +166,8 @@ Outputs in ``<run>/generate/``
 ``samples.npz`` (first repetition)
     ``z_<name>`` (n_images, N) float32 and ``images_<name>`` (n_images, C, S, S)
     uint8 for every generator; ``z_real``, ``images_real`` and
-    ``images_reconstructed`` for the real sheet.
+    ``images_reconstructed`` for the real sheet; with face tests, ``face_<name>`` (n_images,)
+    bool for each of them (the verdict rule's label of each image).
 ``sheet-real.png``, ``sheet-reconstructed.png``, ``sheet-<name>.png``
     Contact sheets (grids, nearest-neighbour upscaled to >= 64 px tiles).
 
