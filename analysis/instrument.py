@@ -20,14 +20,30 @@ from analysis.errors import UserError
 # --------------------------------------------------------------------------- the classifier file
 
 def dump_pipeline(pipeline) -> bytes:
-    """skops bytes of a fitted pipeline, made deterministic (every zip member dated 1980-01-01)."""
+    """skops bytes of a fitted pipeline, made deterministic: skops names objects and their array files by
+    their memory addresses (``id()``), which differ from run to run; they are renumbered in order of first
+    appearance, and every zip member is dated 1980-01-01."""
+    import re
+
     import skops.io as sio
 
     src = zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline)))
+    schema = src.read("schema.json").decode("utf-8")
+    ids = re.findall(r'"__id__": (\d+)|"file": "(\d+)\.npy"', schema)
+    order: dict[str, str] = {}
+    for a, b in ids:
+        order.setdefault(a or b, str(len(order) + 1))
+    schema = re.sub(r'("__id__": |"file": ")(\d+)', lambda m: m.group(1) + order.get(m.group(2), m.group(2)), schema)
+    members = {"schema.json": schema.encode("utf-8")}
+    for info in src.infolist():
+        if info.filename != "schema.json":
+            stem = info.filename.removesuffix(".npy")
+            members[f"{order.get(stem, stem)}.npy" if info.filename.endswith(".npy") else info.filename] = \
+                src.read(info.filename)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+        for name in sorted(members):
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), members[name],
                          compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
