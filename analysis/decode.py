@@ -353,19 +353,19 @@ def stop_verdict(paths: list[dict], cfg: Config, ref: dict, n_ref: int, faces: i
         if st["stop"] is None:
             return f"{where}, still faces at its end ({d.extent:g} B)"
         return f"{where}, {st['stop']:.2g} B (Mahalanobis distance {st['mahalanobis']:.2g} D)"
-    at = f"at least {d.extent:g} times" if 2 * censored >= len(testable) else f"{median:.2g} times"
+    at = f"at least {d.extent:g} times" if 2 * censored >= len(testable) else f"at {median:.2g} times"
     nums = (f"{at} the boundary distance B (the median over {len(testable)} rays from the centre: "
             f"{'; '.join(one(p) for p in testable)}; B is how far the most isolated {_pct(1 - d.boundary_quantile)} "
             f"of real points lie from their nearest neighbour, D the Mahalanobis distance within which {q} of "
             "them lie)")
     sentence = {
         "at the boundary": (f"Leaving the data along straight rays, the decoded images stop being faces near the "
-                            f"data's boundary, at {nums}: near the data the decoder draws faces, away from it it does "
+                            f"data's boundary, {nums}: near the data the decoder draws faces, away from it it does "
                             "not, as the published study found."),
-        "inside the data": (f"The decoded images stop being faces before the rays leave the data, at {nums}: "
+        "inside the data": (f"The decoded images stop being faces before the rays leave the data, {nums}: "
                             "the decoder's faces end before the data does."),
         "beyond the data": (f"The decoder keeps drawing face-like images beyond the data's boundary: along the rays the "
-                            f"images stop being faces only at {nums}."),
+                            f"images stop being faces {nums}."),
     }[band]
     untested = len(rays) - len(testable)
     if untested:
