@@ -666,6 +666,12 @@ def _face_notes(G, notes: list[str]) -> list[str]:
     return notes + [f"Face test: {G.faces.rule_text}"]
 
 
+def _with_face_rule(crit: str, G) -> str:
+    """The criterion with the face test's rule and measured error rates (the ledger prints the criterion)."""
+    rule = G.faces.rule_text
+    return f"{crit}. Face test: {rule[0].lower()}{rule[1:].rstrip('.')}"
+
+
 def claim_faces(fid: str, name: str, G, cc: ClaimsConfig) -> dict:
     """Decoded images of generator ``name`` called faces by the calibrated face tests, relative to the
     real reference's reconstructions (the share's ratio, per repetition)."""
@@ -708,7 +714,8 @@ def claim_faces(fid: str, name: str, G, cc: ClaimsConfig) -> dict:
                     PARTLY: f"Uniform random vectors decode to images of which some are faces: {nums}.",
                     NOT: f"Uniform random vectors decode to faces here: {nums}."}[v]
     return row(fid, statistic=stat, unit="ratio", value=ratio, low=lo, high=hi, null=None,
-               reference=1.0, reference_label="the real held-out reference", verdict=v, criterion=crit,
+               reference=1.0, reference_label="the real held-out reference", verdict=v,
+               criterion=_with_face_rule(crit, G),
                sentence=sentence, chapter=chapter,
                interval="Student t over the generate step's repetitions of the ratio (same split for both rows)",
                notes=_face_notes(G, notes))
@@ -757,7 +764,7 @@ def claim_per_component(G, cc: ClaimsConfig, checks: dict | None) -> dict:
     fi = ra.interval("face_score")
     return row(fid, statistic=stat, unit="score", value=ra.face_score, low=fi.low, high=fi.high, null=rb.face_score,
                null_label=f"face score of {b}, interval {_num_interval(rb, 'face_score')}", verdict=v,
-               criterion=crit, sentence=sentence, chapter=chapter,
+               criterion=_with_face_rule(crit, G), sentence=sentence, chapter=chapter,
                interval="Student t over the generate step's repetitions", notes=_face_notes(G, notes))
 
 
@@ -806,7 +813,7 @@ def claim_gmm(G, cc: ClaimsConfig) -> dict:
     gi = gmm.interval("face_score")
     return row(fid, statistic=stat, unit="score", value=gmm.face_score, low=gi.low, high=gi.high,
                null=rows[best].face_score, null_label=f"face score of the strongest simple prior, {best}", verdict=v,
-               criterion=crit, sentence=sentence, chapter=chapter,
+               criterion=_with_face_rule(crit, G), sentence=sentence, chapter=chapter,
                interval="Student t over the generate step's repetitions", notes=_face_notes(G, notes))
 
 

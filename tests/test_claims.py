@@ -371,6 +371,7 @@ def test_face_rows_follow_the_face_tests_labels(fid, name, share, verdict, words
     assert r["verdict"] == verdict and words in r["sentence"], r["sentence"]
     assert r["ours"]["value"] == pytest.approx(share / 0.95, rel=0.02)
     assert f"{100 * share:.1f} %" in r["sentence"] and any(n.startswith("Face test: ") for n in r["notes"])
+    assert "Face test: a decoded image counts as a face when both tests call it one" in r["criterion"]
 
 
 def test_face_rows_are_not_testable_without_a_calibrated_face_test():

@@ -191,3 +191,27 @@ def test_the_classifier_file_is_deterministic_and_safe(tmp_path):
     (tmp_path / "c.skops").write_bytes(a)
     back = instrument.load_pipeline(tmp_path / "c.skops")
     assert (back.predict(clf.features(x)) == clf.pipeline_.predict(clf.features(x))).all()
+
+
+def test_the_rows_face_share_follows_the_instruments_labels():
+    """generate's face metrics come from the instrument's labels: flip the labels, the share flips."""
+    from types import SimpleNamespace
+
+    real = data.synthetic_images(40, 16, 1, seed=1).astype(np.float32) / 255.0
+    dec = data.synthetic_images(20, 16, 1, seed=2).astype(np.float32) / 255.0
+
+    class Stub:
+        def __init__(self, face):
+            self.face = face
+
+        def label(self, images):
+            n = len(images)
+            return {"detector": np.full(n, self.face), "classifier": np.full(n, self.face), "face": np.full(n, self.face)}
+    labels = []
+    for face, share in ((True, 1.0), (False, 0.0)):
+        judge = SimpleNamespace(faces=Stub(face), labels=labels, real_pix=real, k=5)
+        m = generate.face_metrics(judge, dec)
+        assert m["face_share"] == m["face_share_detector"] == m["face_share_classifier"] == share
+        assert (m["face_score"] > 0) == face and m["_face_labels"].all() == face
+    assert len(labels) == 2
+    assert generate.face_metrics(SimpleNamespace(faces=None, labels=None), dec)["face_score"] is None
