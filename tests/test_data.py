@@ -131,5 +131,7 @@ def test_cbcl_fetch_verifies_checksum_and_keeps_only_faces(tmp_path, monkeypatch
     assert not list((tmp_path / "cache").rglob("*.tar.gz"))  # archive not kept
     data.fetch_cbcl(cfg)
     assert len(calls) == 2  # cached: the second successful fetch downloads nothing
+    assert [p.name for p in data.cbcl_nonfaces(cfg)] == [f"n{i}.pgm" for i in range(4)]  # kept beside the faces
+    assert len(calls) == 2
     info = data.build_cache(load_config(None, [f"data.cache_dir={tmp_path / 'cache'}"]), tmp_path / "run")
     assert info["n_images"] == 4 and info["citation"].startswith("CBCL")
