@@ -821,10 +821,10 @@ def contact_sheets_figure(sheets: Sequence[np.ndarray], titles: Sequence[str], h
     return fig
 
 
-def _tile_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
-    """uint8 images (m, C, S, S) as one gray or RGB grid (H, W[, 3]) in [0, 1], white gaps; blank if m = 0."""
+def _tile_grid(images: np.ndarray, cols: int, rows: int, pad: int = 2) -> np.ndarray:
+    """uint8 images (m <= rows * cols, C, S, S) as one gray or RGB grid (H, W[, 3]) in [0, 1] of ``rows`` x
+    ``cols`` tiles, white gaps and empty tiles (so that grids of different counts share one scale)."""
     m, C, S = len(images), images.shape[1], images.shape[2]
-    rows = max(1, math.ceil(m / cols))
     grid = np.ones((rows * (S + pad) + pad, cols * (S + pad) + pad, C), np.float32)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
@@ -845,14 +845,13 @@ def face_split_figure(names: Sequence[str], images: Sequence[np.ndarray], faces:
     """
     plt = _plt()
     n = len(names)
-    fig, axes = plt.subplots(n, 2, figsize=(7.2, 1.05 * n + 0.4), squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(7.2, 1.7 * n + 0.4), squeeze=False)
     for i, (name, im, f) in enumerate(zip(names, images, faces)):
         f = np.asarray(f, dtype=bool)
         for k, (sel, what) in enumerate(((f, "called a face"), (~f, "not a face"))):
             ax = axes[i, k]
             ax.axis("off")
-            shown = im[sel]
-            grid = _tile_grid(shown, cols)
+            grid = _tile_grid(im[sel], cols, max(1, math.ceil(len(f) / cols)))
             ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(f"{name}: {what} ({int(sel.sum())} of {len(f)})", fontsize=7,
                          color="black" if k == 0 else COLORS["artificial"])
