@@ -374,6 +374,10 @@ def test_face_rows_follow_the_face_tests_labels(fid, name, share, verdict, words
     assert "Face test: a decoded image counts as a face when both tests call it one" in r["criterion"]
 
 
+@pytest.mark.case("no face test passes its calibration (e.g. the smoke config's synthetic images), or the faces step "
+                  "has not run",
+                  "the four ledger rows on faces are 'not testable' with the calibration's reason in the row and its "
+                  "sentence; latent and face metrics are not compared")
 def test_face_rows_are_not_testable_without_a_calibrated_face_test():
     G = generate_view({**BASE, "gmm": {"face_score": 0.85}, "pca-ellipsoid": {"face_share": 0.9}}, faces=FACES_BAD)
     rows = [claims.claim_faces("uniform_nonfaces", "uniform", G, CC), claims.claim_faces("pca_faces", "pca-ellipsoid", G, CC),
