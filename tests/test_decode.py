@@ -116,12 +116,6 @@ def _ray(label, stop, start_face=True):
             "stop": {"start_face": start_face, "stop": stop, "mahalanobis": None if stop is None else 2 * stop}}
 
 
-@pytest.mark.parametrize("stops, band, verdict, words", [
-    ([0.9, 1.2, 1.6], "at the boundary", "reproduced", "1.2 times"),
-    ([0.2, 0.3, 2.5], "inside the data", "partly", "0.3 times"),
-    ([2.5, None, 2.8], "beyond the data", "not reproduced", "2.8 times"),
-    ([None, None, 1.0], "beyond the data", "not reproduced", "at least 3 times"),
-], ids=["boundary", "inside", "beyond", "censored"])
 class _Faces:
     """A calibrated face test as the decode step sees it (usable or not)."""
 
@@ -131,6 +125,12 @@ class _Faces:
         self.text = "A decoded image counts as a face when both tests call it one."
 
 
+@pytest.mark.parametrize("stops, band, verdict, words", [
+    ([0.9, 1.2, 1.6], "at the boundary", "reproduced", "1.2 times"),
+    ([0.2, 0.3, 2.5], "inside the data", "partly", "0.3 times"),
+    ([2.5, None, 2.8], "beyond the data", "not reproduced", "2.8 times"),
+    ([None, None, 1.0], "beyond the data", "not reproduced", "at least 3 times"),
+], ids=["boundary", "inside", "beyond", "censored"])
 def test_the_verdict_follows_the_stops(stops, band, verdict, words):
     cfg = load_config(None)
     paths = [_ray(f"along axis {i}", s) for i, s in enumerate(stops)] + [{"kind": "segment", "label": "x", "stop": None}]
