@@ -62,8 +62,9 @@ Outputs in ``<run>/faces/``
     ``images`` (sets, 8, S, S) uint8 gray: the first 8 images of each set (in ``sets``
     order); ``detector``, ``classifier`` (sets, 8) bool: their labels.
 
-The step is skipped when its manifest matches (config sections ``faces``, ``data`` and
-``run.seed``, the input hashes and this code).
+The step is skipped when its manifest matches (config sections ``faces``, ``data``,
+``run.seed`` and ``generate.batch_size``, the input hashes, the CBCL archive's sha256 when its
+non-faces are used, and this code).
 """
 
 from __future__ import annotations
