@@ -121,7 +121,7 @@ class HaarDetector(BaseEstimator):
     """
 
     def __init__(self, cascade: str = "haarcascade_frontalface_alt2.xml", face_px: int = 32, border: float = 0.4,
-                 min_neighbors: int = 2, scale_factor: float = 1.05, min_size: float = 0.8, max_size: float = 2.0):
+                 min_neighbors: int = 2, scale_factor: float = 1.1, min_size: float = 0.8, max_size: float = 2.0):
         self.cascade = cascade
         self.face_px = face_px
         self.border = border
