@@ -234,8 +234,10 @@ def test_no_downloads_after_fetch(tmp_path, smoke_run):
     cache = tmp_path / "cache" / "cbcl-faces" / "face"
     cache.mkdir(parents=True)
     from PIL import Image
+    (cache.parent / "non-face").mkdir()
     for i in range(12):
         Image.fromarray(np.full((19, 19), 20 * i, np.uint8)).save(cache / f"face{i:05d}.pgm")
+        Image.fromarray(np.full((19, 19), 10 * i, np.uint8)).save(cache.parent / "non-face" / f"n{i:05d}.pgm")
     (cache.parent / "SHA256").write_text("cached\n")
     p = run_cli("fetch", "--config", "configs/default.toml", "--out", str(tmp_path / "cbcl"),
                 "--set", f"data.cache_dir={tmp_path / 'cache'}", env=env)

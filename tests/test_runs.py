@@ -227,7 +227,7 @@ def test_make_builds_every_run_and_the_runs_side_by_side(comparison):
     assert (run / "claims.manifest.json").is_file() and (other / "claims.manifest.json").is_file()
     assert "-j2" in log and "--run latent_dim=8" in log and "[latent_dim=8] train: epoch" in log
     # both runs, every step up to claims, but the primary's fetch (made first, by the first make)
-    assert "[latent_dim=16] train: epoch" in log and log.count("--set run.threads=1") == 11
+    assert "[latent_dim=16] train: epoch" in log and log.count("--set run.threads=1") == 13
     assert load_config(run / "config.toml").runs.sweep_values == [16, 8]  # the build's resolved config
     own = load_config(other / "config.toml")
     assert own.model.latent_dim == 8 and not own.runs.several and own.run.name == "cmp-latent_dim=8"
