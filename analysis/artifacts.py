@@ -1441,6 +1441,7 @@ class Void:
     k: int
     folds: int
     b: float
+    points: int  #: real points the support is built from (claims.support_points at most)
     kinds: Mapping[str, VoidKind]  #: "real" (held-out: the calibration), "uniform", "normal", "normal_at_origin"
     nn: VoidNearest
 

@@ -112,7 +112,7 @@ from analysis.storage import NpyRows, load_json, save_json, save_npz
 SCHEMA_VERSION = 2
 STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "normal": 15, "permuted": 16, "normality": 17,
            "shape_null": 19, "draws": 20, "spread_null": 21, "centre_null": 22, "void": 23, "local": 24,
-           "b_draws": 25}
+           "b_draws": 25, "support": 26}
 SIMPLE = ("uniform", "independent-normal", "mvn")  # the "simple priors" of the GMM comparison
 HIST_BINS = 60
 
@@ -145,10 +145,10 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     if min(n, cc.max_points) < 2 * cc.folds:
         raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
                         "lower claims.folds or encode more images")
-    if min(n, cc.max_points) // cc.folds * (cc.folds - 1) <= cc.support_k:
+    fit_part = min(n, cc.max_points, cc.support_points) // cc.folds * (cc.folds - 1)
+    if fit_part <= cc.support_k:
         raise UserError(f"claims.support_k = {cc.support_k} needs more points in each fit part than the latents "
-                        f"give ({min(n, cc.max_points) // cc.folds * (cc.folds - 1)})",
-                        "lower claims.support_k or encode more images")
+                        f"give ({fit_part})", "lower claims.support_k or encode more images")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -279,8 +279,9 @@ def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, se
                       "unit": "Euclidean" if metric == "euclidean" else "Mahalanobis",
                       "share": float(oc["share"][i]), "low": lo, "high": hi, "gaussian": float(gn["share"][i]),
                       "band": findings.band_of(float(oc["share"][i]), cc)})
-    ld = local_density(xc, o, cc.folds, _rng(seed, "local"))
-    gd = local_density(g, o, cc.folds, _rng(seed, "local"))
+    m = _support_subset(len(xc), cc, seed)
+    ld = local_density(xc[m], o, cc.folds, _rng(seed, "local"))
+    gd = local_density(g[m], o, cc.folds, _rng(seed, "local"))
     lo, hi = cal.binomial_interval(ld["count"], ld["total"], cc.level)
     med, q99 = (float(v) for v in np.quantile(ld["nn"], [0.5, 0.99]))
     table.append({"metric": "nearest_real", "label": ORIGIN_LABELS["nearest_real"], "n_axes": None,
@@ -311,6 +312,13 @@ def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, se
             "edges": edges, "hist": hist}
 
 
+def _support_subset(n: int, cc: ClaimsConfig, seed: int) -> np.ndarray:
+    """The rows the k-NN computations use: all, or claims.support_points of them at random."""
+    if n <= cc.support_points:
+        return np.arange(n)
+    return np.sort(_rng(seed, "support").choice(n, cc.support_points, replace=False))
+
+
 # ---- where uniform points lie
 
 VOID_KINDS = ("real", "uniform", "normal", "normal_at_origin")
@@ -324,9 +332,10 @@ def measure_void(x: np.ndarray, b: float, cc: ClaimsConfig, seed: int) -> dict:
     held-out fold (the calibration), uniform points in [-b, b]^N, and samples of the
     normal with the fit part's mean and covariance and of the same normal at the origin
     (``void_points`` of each over all folds). Also each tested point's distance to the
-    nearest fit-part point.
+    nearest fit-part point. At most ``claims.support_points`` of the points are used.
     """
     rng = _rng(seed, "void")
+    x = x[_support_subset(len(x), cc, seed)]
     n, N = x.shape
     folds = cal.fold_ids(n, cc.folds, rng)
     per = int(math.ceil(cc.void_points / cc.folds))
@@ -356,7 +365,7 @@ def measure_void(x: np.ndarray, b: float, cc: ClaimsConfig, seed: int) -> dict:
     edges = np.linspace(0.0, max(float(np.max(d)) for d in nn.values()) * 1.02, HIST_BINS + 1)
     hist = np.stack([np.histogram(nn[k], edges)[0] for k in VOID_KINDS]).astype(np.int64)
     calib = share["real"]
-    doc = {"k": cc.support_k, "folds": cc.folds, "b": b,
+    doc = {"k": cc.support_k, "folds": cc.folds, "b": b, "points": n,
            "kinds": {k: {"inside": inside[k], "total": total[k], "share": share[k],
                          "ratio": share[k] / calib if calib > 0 else None,
                          "nn_median": float(np.median(nn[k])), "nn_min": float(np.min(nn[k]))} for k in VOID_KINDS},
@@ -960,7 +969,7 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
         "origin_border": fig_origin(orig, S, cc, cov_notes + sub_notes),
         "projection_overlap": fig_projection(nl["doc"], bb, cc, cov_notes + b_notes, rng),
         "slices_empty": fig_slices(nl["doc"], bb, n, cc, cov_notes + b_notes, rng),
-        "uniform_void": fig_void(vd["doc"], bb, cc, sub_notes + b_notes, rng),
+        "uniform_void": fig_void(vd["doc"], bb, cc, _support_note(vd["doc"], n) + b_notes, rng),
         "thin_shell": fig_thin_shell(np.asarray(A.radius_uniform_unit, dtype=np.float64), S, bb, cc, rng),
         "b_range": fig_b_range(S, A, bb, nl["doc"], cc, rng),
         "core_normal": fig_core(nrm, cc, cov_notes + ([f"Normality tests on a random subsample of "
@@ -985,6 +994,13 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
               "void_edges": vd["edges"], "void_hist": vd["hist"], "b_checks": np.array(checks),
               "check_pair_counts": nl["pair_counts"], "atlas_median_share": nl["atlas"], **nrm["arrays"]}
     return figs, draws, null_draws, extra, arrays
+
+
+def _support_note(vd: dict, n: int) -> list[str]:
+    if vd["points"] < n:
+        return [f"The k-NN support is built from a random subsample of {vd['points']:,} of the {n:,} points "
+                "(claims.support_points)."]
+    return []
 
 
 def plain(fig: dict) -> dict:

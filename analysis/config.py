@@ -310,6 +310,9 @@ class ClaimsConfig:
     # below void_ratio, filled at or above filled_ratio.
     support_k: int = _f(5, min=1, max=1000)
     void_points: int = _f(2000, min=50, max=1_000_000)
+    # The k-NN support and the nearest-real-point distances (where uniform points lie; the origin's
+    # local density) use at most this many random points of the (sub)sample: their cost grows as n^2 N.
+    support_points: int = _f(5000, min=100, max=1_000_000)
     void_ratio: float = _f(0.1, gt=0.0, max=1.0)
     filled_ratio: float = _f(0.5, gt=0.0, max=10.0)
 

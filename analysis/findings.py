@@ -49,7 +49,19 @@ def _interval_how(fig: dict, one_run: str) -> str:
 
 def _value_words(fig: dict) -> str:
     p = fig.get("pooled")
-    return f" (mean of {p['n']} runs)" if p else ""
+    if not p:
+        return ""
+    return f" (mean of {p['n']} runs, each at its own b)" if "b" in fig else f" (mean of {p['n']} runs)"
+
+
+def _primary(fig: dict) -> str:
+    """Marks a figure that comes from the primary run beside figures pooled over runs."""
+    return " (primary run)" if fig.get("pooled") else ""
+
+
+def _b_words(fig: dict) -> str:
+    b = fig["b"]
+    return f"b = {num(b['value'])}{_primary(fig)}"
 
 
 def _sig(fig: dict) -> bool:
@@ -66,16 +78,11 @@ def _null_note(passes: bool | None, text: str) -> str:
     return f" {text}" if passes else ""
 
 
-def _b_words(fig: dict) -> str:
-    b = fig["b"]
-    return f"b = {num(b['value'])}"
-
-
 def _across_b(fig: dict, fmt=pct) -> str:
     """The figure at the ends of the b interval, in words."""
     a = fig["across_b"]
-    return (f"across the interval of the best b it goes from {fmt(a['low_value'])} at b = {num(a['low_b'])} to "
-            f"{fmt(a['high_value'])} at b = {num(a['high_b'])}")
+    return (f"across the interval of the best b{_primary(fig)} it goes from {fmt(a['low_value'])} at "
+            f"b = {num(a['low_b'])} to {fmt(a['high_value'])} at b = {num(a['high_b'])}")
 
 
 def band_of(share: float, cc: ClaimsConfig) -> str:
@@ -215,10 +222,10 @@ def judge_origin(fig: dict, cc: ClaimsConfig) -> dict:
     band = band_of(s, cc)
     verdict = three_way(lo >= lo_b and hi < hi_b, lo >= cc.bulk_share)
     null_passes = band_of(g, cc) == band
-    others = "; ".join(f"{m['label']}: {pct(m['share'])} ({m['band']})" for m in fig["others"])
+    others = "; ".join(f"{m['label']}: {pct(m['share'])} ({m['band']})" for m in fig["others"]) + _primary(fig)
     nums = (f"{pct(s)}{_value_words(fig)} of held-out points lie farther from the centre than the origin by the "
             f"{ORIGIN_METRIC} ({fig['folds']} folds; interval {interval_text(lo, hi)}; held-out points of a "
-            f"Gaussian with the data's mean and covariance, cross-fitted the same way: {pct(g)}). In other "
+            f"Gaussian with the data's mean and covariance, cross-fitted the same way: {pct(g)}{_primary(fig)}). In other "
             f"metrics the share differs: {others}")
     head = {"beyond the data": "In the Mahalanobis metric the origin lies beyond the data",
             "at the border": "In the Mahalanobis metric the origin lies at the border of the cloud",
@@ -258,9 +265,14 @@ def judge_projection(fig: dict, cc: ClaimsConfig) -> dict:
     nn = fig["normal"]
     verdict = three_way(hi < cc.overlap_kept, lo >= 0.5)
     null_passes = nn is not None and nn < cc.overlap_kept
-    nums = (f"at {_b_words(fig)}, of the {fig['projected']:,.0f} points that project into the square [-b, b]^2 of "
-            f"the median pair, {fig['cube']:,} ({pct(kept)}{_value_words(fig)}, interval {interval_text(lo, hi)}) "
-            f"lie in the cube [-b, b]^N that uniform points fill; {_across_b(fig)}")
+    if fig.get("pooled"):
+        counted = (f"{pct(kept)}{_value_words(fig)} of the points that project into the square [-b, b]^2 of the "
+                   f"median pair (interval {interval_text(lo, hi)}) lie in the cube [-b, b]^N that uniform points fill")
+    else:
+        counted = (f"at {_b_words(fig)}, of the {fig['projected']:,.0f} points that project into the square "
+                   f"[-b, b]^2 of the median pair, {fig['cube']:,} ({pct(kept)}, interval {interval_text(lo, hi)}) "
+                   "lie in the cube [-b, b]^N that uniform points fill")
+    nums = f"{counted}; {_across_b(fig)}"
     sentence = {REPRODUCED: f"Projections exaggerate the overlap with uniform points, and slices remove it: {nums}.",
                 PARTLY: f"Slices remove much, but not most, of the overlap that projections suggest: {nums}.",
                 NOT: f"The overlap that projections show is real: {nums}."}[verdict]
@@ -328,7 +340,8 @@ def judge_void(fig: dict, cc: ClaimsConfig) -> dict:
             f"{_test_words(fig)}); samples of a normal with the data's mean and covariance: {pct(nrm['share'])} "
             f"inside, of the same normal at the origin {pct(org['share'])}. The nearest real point of a uniform "
             f"point is {num(nn['uniform_median_ratio'])} times as far as a held-out real point's (medians; the "
-            f"closest uniform point is {num(nn['uniform_min_ratio'])} times the 99th percentile of the real points')")
+            f"closest uniform point is {num(nn['uniform_min_ratio'])} times the 99th percentile of the real "
+            f"points'){_primary(fig)}")
     sentence = {REPRODUCED: f"Uniform points fall into voids, where there are no data: {nums}.",
                 PARTLY: f"Uniform points lie inside the data's support less often than real points, but not "
                         f"rarely enough to call their region a void: {nums}.",
@@ -376,7 +389,8 @@ def judge_b_range(fig: dict, cc: ClaimsConfig) -> dict:
     verdict = three_way(lo > 0 and hi <= 2 * pub_width and inside, hi <= 0 or lo > 2 * pub_width)
     nums = (f"the best b is {num(b['best'])} (interval {interval_text(b['low'], b['high'], num)}; flat range "
             f"{num(b['flat'][0])} to {num(b['flat'][1])}, where the Wasserstein distance stays within the bootstrap "
-            f"noise of its minimum); the central 90 % radius ranges overlap for b from {num(fig['overlap'][0])} to "
+            f"noise of its minimum){_primary(fig)}; the central 90 % radius ranges overlap for b from "
+            f"{num(fig['overlap'][0])} to "
             f"{num(fig['overlap'][1])}, a width of {pct(w, 0)}{_value_words(fig)} of the best b (interval "
             f"{interval_text(lo, hi, lambda x: pct(x, 0))}; published: {pub_lo:g} to {pub_hi:g} around "
             f"{published.FACTS['b_best']:g}, {pct(pub_width, 0)})")
