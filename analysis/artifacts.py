@@ -1305,6 +1305,7 @@ class OriginNearest:
 
 @dataclass(frozen=True)
 class ClaimsOrigin:
+    euclidean_sentence: str
     table: tuple[OriginMetric, ...]
     verdict_metric: Literal["ledoit_wolf"]
     metric_text: str
@@ -1471,6 +1472,7 @@ class CubeObservation:
     uniform_radius_sd: float
     contrast: Contrast | None
     contrast_reason: str | None
+    sentence: str
 
 
 @dataclass(frozen=True)

@@ -401,7 +401,33 @@ def cube_observation(z: np.ndarray, radius: np.ndarray, top_v: np.ndarray, unit_
             "inside_rank_median": (float(np.median(sps.rankdata(contrast)[inside] / len(contrast)))
                                    if inside.any() else None),
             "spearman_radius": float(rho) if np.isfinite(rho) else None}
+    doc["sentence"] = cube_sentence(doc)
     return doc
+
+
+def cube_sentence(doc: dict) -> str:
+    """What the real points inside the cube are, in words chosen from the numbers."""
+    shell = f"{num(doc['uniform_radius_mean'])} ± {num(doc['uniform_radius_sd'])}"
+    if not doc["count"]:
+        return f"No real point lies in the cube; uniform points at this b lie on a shell of radius {shell}."
+    apart = doc["radius_max"] < doc["uniform_radius_mean"] - 3 * doc["uniform_radius_sd"]
+    out = (f"Their distances from the origin range from {num(doc['radius_min'])} to {num(doc['radius_max'])} (median "
+           f"{num(doc['radius_median'])}; all points: {num(doc['radius_all_median'])}), while uniform points at this b "
+           f"lie on a shell of radius {shell}: "
+           + ("these points sit well inside that shell, nearer to the origin than any uniform point, so they are "
+              "not where uniform points lie." if apart else "some of them reach the shell of the uniform points."))
+    c = doc["contrast"]
+    if c is None:
+        return f"{out} What their images look like is not measured here: {doc['contrast_reason']}."
+    lower = c["inside_median"] < c["all_median"]
+    out += (f" Their images have {'lower' if lower else 'higher'} contrast than the typical image (median pixel "
+            f"standard deviation {num(c['inside_median'])} against {num(c['all_median'])}; their median rank among "
+            f"all images is the {pct(c['inside_rank_median'], 0)} point)")
+    rho = c["spearman_radius"]
+    if rho is not None and rho > 0.3:
+        out += (f", and over all points the distance from the origin and the contrast correlate (Spearman "
+                f"{num(rho)}): faint images are encoded near the origin.")
+    return out + ("" if out.endswith(".") else ".")
 
 
 def pixel_contrast(run_dir: Path, n: int) -> tuple[np.ndarray | None, str | None]:
@@ -984,7 +1010,11 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
             f["test"]["draws"] = draws.get(f"{fid}/{f['test'].get('stat', 'value')}")
             if fid in null_draws:
                 f["test"]["null_draws"] = null_draws[fid]
-    origin_doc = {"table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
+    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
+    origin_doc = {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
+                                         "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
+                                         else ""),
+                  "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
                   "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
                   "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
                   "nn": orig["nn"]}
