@@ -223,7 +223,7 @@ def judge_origin(fig: dict, cc: ClaimsConfig) -> dict:
     verdict = three_way(lo >= lo_b and hi < hi_b, lo >= cc.bulk_share)
     null_passes = band_of(g, cc) == band
     others = "; ".join(f"{m['label']}: {pct(m['share'])} ({m['band']})" for m in fig["others"]) + _primary(fig)
-    nums = (f"{pct(s)}{_value_words(fig)} of held-out points lie farther from the centre than the origin by the "
+    nums = (f"{pct(s)}{_value_words(fig)} of held-out points lie farther out than the origin by the "
             f"{ORIGIN_METRIC} ({fig['folds']} folds; interval {interval_text(lo, hi)}; held-out points of a "
             f"Gaussian with the data's mean and covariance, cross-fitted the same way: {pct(g)}{_primary(fig)}). In other "
             f"metrics the share differs: {others}")
@@ -323,10 +323,10 @@ def judge_slices(fig: dict, cc: ClaimsConfig) -> dict:
 
 
 def judge_void(fig: dict, cc: ClaimsConfig) -> dict:
-    stat = (f"share of uniform points inside the data's cross-fitted {fig['k']}-NN support, relative to the share of "
+    stat = (f"share of uniform points inside the data's cross-fitted k-NN support (k = {fig['k']}), relative to the share of "
             f"held-out real points inside it (its calibration), {_b_words(fig)}")
     crit = (f"support: a point is inside when it lies within the distance from some real point to that point's "
-            f"{fig['k']}-th nearest real neighbour (Euclidean; the support built from the other folds); reproduced "
+            f"k-th nearest real neighbour (k = {fig['k']}) (Euclidean; the support built from the other folds); reproduced "
             f"if the interval of the ratio lies below {cc.void_ratio:g} and below 1 significantly "
             f"({fig['test']['family']}); not reproduced if it lies at or above {cc.filled_ratio:g}; partly otherwise")
     r, lo, hi = _iv(fig)
@@ -335,10 +335,10 @@ def judge_void(fig: dict, cc: ClaimsConfig) -> dict:
     verdict = three_way(hi < cc.void_ratio and _sig(fig), lo >= cc.filled_ratio)
     null_passes = nrm["ratio"] < cc.void_ratio
     nums = (f"at {_b_words(fig)}, {pct(u['value'])} of {fig['uniform_points']:,} uniform points lie inside the data's "
-            f"cross-fitted {fig['k']}-NN support (Euclidean), against {pct(c['value'])} of held-out real points (the "
+            f"cross-fitted k-NN support (k = {fig['k']}; Euclidean), against {pct(c['value'])} of held-out real points (the "
             f"support's calibration): a ratio of {num(r)}{_value_words(fig)} (interval {interval_text(lo, hi, num)}; "
             f"{_test_words(fig)}); samples of a normal with the data's mean and covariance: {pct(nrm['share'])} "
-            f"inside, of the same normal at the origin {pct(org['share'])}. The nearest real point of a uniform "
+            f"inside, of the same normal at the origin {pct(org['share'])}{_primary(fig)}. The nearest real point of a uniform "
             f"point is {num(nn['uniform_median_ratio'])} times as far as a held-out real point's (medians; the "
             f"closest uniform point is {num(nn['uniform_min_ratio'])} times the 99th percentile of the real "
             f"points'){_primary(fig)}")
@@ -389,9 +389,9 @@ def judge_b_range(fig: dict, cc: ClaimsConfig) -> dict:
     verdict = three_way(lo > 0 and hi <= 2 * pub_width and inside, hi <= 0 or lo > 2 * pub_width)
     nums = (f"the best b is {num(b['best'])} (interval {interval_text(b['low'], b['high'], num)}; flat range "
             f"{num(b['flat'][0])} to {num(b['flat'][1])}, where the Wasserstein distance stays within the bootstrap "
-            f"noise of its minimum){_primary(fig)}; the central 90 % radius ranges overlap for b from "
+            f"noise of its minimum); the central 90 % radius ranges overlap for b from "
             f"{num(fig['overlap'][0])} to "
-            f"{num(fig['overlap'][1])}, a width of {pct(w, 0)}{_value_words(fig)} of the best b (interval "
+            f"{num(fig['overlap'][1])}{_primary(fig)}, a width of {pct(w, 0)}{_value_words(fig)} of the best b (interval "
             f"{interval_text(lo, hi, lambda x: pct(x, 0))}; published: {pub_lo:g} to {pub_hi:g} around "
             f"{published.FACTS['b_best']:g}, {pct(pub_width, 0)})")
     if fig["slice_change"] is not None:
