@@ -63,6 +63,7 @@ import math
 import numpy as np
 from scipy import linalg
 from scipy import stats as sps
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from analysis.geometry import inverse, ledoit_wolf_shrinkage, overlap_range
@@ -374,7 +375,7 @@ def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarra
 
 def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, ...], bootstrap: int,
                     rng: np.random.Generator, k_sigma: float = 3.0, centre_k: int = 5, effect: float = 0.5,
-                    alpha: float = 0.05) -> dict:
+                    alpha: float = 0.05, n_jobs: int = 1) -> dict:
     """Cross-fitted origin shares and shape figures, with bootstrap repetitions.
 
     Parameters
@@ -386,6 +387,8 @@ def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, 
     bootstrap : repetitions (each: multinomial weights, a new fold split, all folds refitted)
     rng : numpy Generator
     k_sigma, centre_k, effect, alpha : see :func:`shape_figures`
+    n_jobs : repetitions run at once, in threads with one BLAS thread each; each repetition
+        draws from its own generator seeded from ``rng``, so the result does not depend on it
 
     Returns
     -------
@@ -395,20 +398,27 @@ def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, 
     """
     n = len(x)
     ones = np.ones(n)
-    point = crossfit_shares(x, origin, fold_ids(n, k, rng), k, ones, axes)
     fig_args = (k_sigma, centre_k, origin, effect, alpha)
-    shape = shape_figures(point["totals"], *fig_args)
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread is faster
+        point = crossfit_shares(x, origin, fold_ids(n, k, rng), k, ones, axes)
+        shape = shape_figures(point["totals"], *fig_args)
     boot_share = np.empty((bootstrap, 2 + len(axes)))
     boot_shape = {key: np.empty(bootstrap) for key in shape}
-    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one thread is faster than two
-        _origin_boot(x, origin, k, axes, rng, fig_args, boot_share, boot_shape)
+    seeds = rng.integers(0, 2**63 - 1, size=bootstrap)
+    blocks = np.array_split(np.arange(bootstrap), max(1, min(n_jobs, bootstrap)))
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread each is faster
+        Parallel(n_jobs=len(blocks), prefer="threads")(
+            delayed(_origin_boot)(x, origin, k, axes, seeds, reps, fig_args, boot_share, boot_shape)
+            for reps in blocks)
     return {**{key: point[key] for key in ("share", "count", "total", "origin_distance")},
             "shape": shape, "boot_share": boot_share, "boot_shape": boot_shape}
 
 
-def _origin_boot(x, origin, k, axes, rng, fig_args, boot_share, boot_shape) -> None:
+def _origin_boot(x, origin, k, axes, seeds, reps, fig_args, boot_share, boot_shape) -> None:
+    """Bootstrap repetitions ``reps`` (each with its own generator), written into the shared arrays."""
     n = len(x)
-    for b in range(len(boot_share)):
+    for b in reps:
+        rng = np.random.default_rng(seeds[b])
         w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
         res = crossfit_shares(x, origin, fold_ids(n, k, rng), k, w, axes)
         boot_share[b] = res["share"]

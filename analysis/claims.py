@@ -90,6 +90,7 @@ matches (config sections ``claims`` and ``run``, the input hashes and this code)
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,11 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
 
 
 # --------------------------------------------------------------------------- measuring
+
+def _cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, STREAMS[stream]])
@@ -260,17 +266,18 @@ def local_density(x: np.ndarray, origin: np.ndarray, k: int, rng: np.random.Gene
     return {"count": count, "total": n, "share": count / n, "origin": float(np.median(d0)), "nn": nn}
 
 
-def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, seed: int) -> dict:
+def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, seed: int, n_jobs: int = 1) -> dict:
     """The origin under every metric (cross-fitted, with intervals and the Gaussian of the same
     shape), and the shape figures with their bootstrap draws."""
     mean = x.mean(axis=0)
     xc, o = x - mean, -mean
     k_sigma, centre_k = S.components.k_sigma, S.centre.headline_k
     oc = cal.origin_crossfit(xc, o, cc.folds, axes, cc.bootstrap, _rng(seed, "crossfit"), k_sigma, centre_k,
-                             cc.effect_size, cc.ledger_alpha)
-    g = cal.gaussian_like(xc, _rng(seed, "gauss"))
-    gn = cal.crossfit_shares(g, o, cal.fold_ids(len(g), cc.folds, _rng(seed, "gauss")), cc.folds,
-                             np.ones(len(g)), axes)
+                             cc.effect_size, cc.ledger_alpha, n_jobs)
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread is faster than two
+        g = cal.gaussian_like(xc, _rng(seed, "gauss"))
+        gn = cal.crossfit_shares(g, o, cal.fold_ids(len(g), cc.folds, _rng(seed, "gauss")), cc.folds,
+                                 np.ones(len(g)), axes)
     table = []
     for i, metric in enumerate(("ledoit_wolf", "subspace_90", "subspace_99", "euclidean")):
         lo, hi = _share_ci(oc["share"][i], oc["count"][i], oc["total"], oc["boot_share"][:, i], cc.level)
@@ -291,7 +298,8 @@ def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, se
     table.sort(key=lambda m: order.index(m["metric"]))
     # the chart: cross-fitted Mahalanobis distances of held-out real and Gaussian points, and the origin's
     rng = _rng(seed, "crossfit")
-    d_real, d_gauss = cal.crossfit_distances(xc, cc.folds, rng), cal.crossfit_distances(g, cc.folds, rng)
+    with threadpool_limits(1, user_api="blas"):
+        d_real, d_gauss = cal.crossfit_distances(xc, cc.folds, rng), cal.crossfit_distances(g, cc.folds, rng)
     o_lw = next(m["distance"] for m in table if m["metric"] == "ledoit_wolf")
     edges = np.linspace(0.0, max(float(d_real.max()), float(d_gauss.max()), o_lw) * 1.02, HIST_BINS + 1)
     hist = np.stack([np.histogram(d, edges)[0] for d in (d_real, d_gauss)]).astype(np.int64)
@@ -345,7 +353,8 @@ def measure_void(x: np.ndarray, b: float, cc: ClaimsConfig, seed: int) -> dict:
     for f in range(cc.folds):
         ref, held = x[folds != f], x[folds == f]
         mean = ref.mean(axis=0)
-        factor = nulls.gaussian_factor(np.cov(ref, rowvar=False, bias=True))
+        with threadpool_limits(1, user_api="blas"):
+            factor = nulls.gaussian_factor(np.cov(ref, rowvar=False, bias=True))
         gz = rng.standard_normal((per, N)) @ factor.T
         parts = {"real": held, "uniform": slices.uniform_cube(rng, per, N, b), "normal": mean + gz,
                  "normal_at_origin": gz}
@@ -456,7 +465,8 @@ def measure_nulls(z: np.ndarray, mom: dict, S, A, checks: list[float], check_nam
     pairs = [tuple(p.pair) for p in S.pairs]
     b_used = checks[0]
     top_i, top_v = slices.top_abs(z, 4)
-    factor = nulls.gaussian_factor(mom["cov"])
+    with threadpool_limits(1, user_api="blas"):
+        factor = nulls.gaussian_factor(mom["cov"])
     kinds = {"data": (top_i, top_v, np.asarray(A.pair_projection_overlap, dtype=np.int64), n)}
     for kind in nulls.KINDS:
         stream = "permuted" if kind == "permuted" else "normal"  # the two normals share their draws
@@ -960,7 +970,7 @@ ORDER = ("off_centre", "own_spread", "ellipsoid", "centre_subspace", "origin_bor
          "core_normal", "pca_faces", "gmm_beats_simple")
 
 
-def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig, seed: int):
+def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig, seed: int, n_jobs: int = 1):
     """Measure the cloud; the figures of every geometry row, their draws, and what details.json and
     arrays.npz hold besides."""
     S, A = reader.stats, reader.arrays
@@ -978,7 +988,7 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
     check_names = ["the b" if bb["source"] != "config" else "the b (stats.b)", "low end of the interval of the best b",
                    "high end of the interval of the best b"]
     bb.update(checks=checks, check_names=check_names)
-    orig = measure_origin(x, (afv["0.9"], afv["0.99"]), S, cc, seed)
+    orig = measure_origin(x, (afv["0.9"], afv["0.99"]), S, cc, seed, n_jobs)
     mom = moments(z)
     nl = measure_nulls(np.asarray(z), mom, S, A, checks, check_names, cc, seed)  # in memory: the permutation reads columns
     vd = measure_void(x, bb["value"], cc, seed)
@@ -1054,10 +1064,12 @@ def judge(figs: dict[str, dict], G, cc: ClaimsConfig) -> list[dict]:
     return [rows[fid] for fid in ORDER]
 
 
-def measure(z: np.ndarray, run_dir: Path, reader: Run, G, cc: ClaimsConfig, seed: int) -> tuple[list[dict], dict, dict]:
-    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring)."""
+def measure(z: np.ndarray, run_dir: Path, reader: Run, G, cc: ClaimsConfig, seed: int,
+            n_jobs: int = 1) -> tuple[list[dict], dict, dict]:
+    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring); ``n_jobs``:
+    threads of the origin's bootstrap (the files do not depend on it)."""
     n, N = z.shape
-    figs, draws, null_draws, extra, arrays = geometry_figures(z, run_dir, reader, cc, seed)
+    figs, draws, null_draws, extra, arrays = geometry_figures(z, run_dir, reader, cc, seed, n_jobs)
     rows = judge(figs, G, cc)
     findings_rows = [r for r in rows if r["kind"] == "finding"]
     draw_names, null_names = sorted(draws), sorted(null_draws)
@@ -1111,7 +1123,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     reader = Run(run_dir)
     try:
         G = reader.generate
-        rows, details, arrays = measure(z, run_dir, reader, G, cfg.claims, cfg.run.seed)
+        rows, details, arrays = measure(z, run_dir, reader, G, cfg.claims, cfg.run.seed,
+                                        cfg.run.threads or _cores())
     except ArtifactError as e:
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the step that writes it "
                         "(python -m analysis all --config ...)") from None

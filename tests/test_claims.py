@@ -301,6 +301,15 @@ def test_origin_at_a_known_mahalanobis_radius():
     assert lo - 0.01 <= 0.2 <= hi + 0.01 and hi - lo < 0.08
 
 
+def test_the_origin_bootstrap_does_not_depend_on_its_threads():
+    x = np.random.default_rng(14).standard_normal((300, 6)) + 1.0
+    one = cal.origin_crossfit(x, np.zeros(6), 4, (2, 4), 12, np.random.default_rng(1), n_jobs=1)
+    two = cal.origin_crossfit(x, np.zeros(6), 4, (2, 4), 12, np.random.default_rng(1), n_jobs=3)
+    np.testing.assert_array_equal(one["boot_share"], two["boot_share"])
+    for key in one["boot_shape"]:
+        np.testing.assert_array_equal(one["boot_shape"][key], two["boot_shape"][key])
+
+
 def test_fine_b_scan_recovers_a_known_scale_and_matches_scipy():
     rng = np.random.default_rng(8)
     unit = np.linalg.norm(rng.uniform(-1, 1, (3000, 32)), axis=1)
