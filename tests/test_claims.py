@@ -24,7 +24,8 @@ from analysis.errors import UserError
 from analysis.generators import MVNCoreGenerator
 
 N, n = 8, 1500
-FAST = ["claims.bootstrap=50", "claims.null_points=20000", "stats.sample_size=500", "stats.radius_artificial=2000"]
+FAST = ["claims.bootstrap=50", "claims.null_points=20000", "claims.null_draws=2000", "claims.void_points=1000",
+        "stats.sample_size=500", "stats.radius_artificial=2000", "stats.b_bootstrap=50"]
 
 
 def ledger(tmp_path, z, *overrides) -> dict:
@@ -102,7 +103,7 @@ def _spread(values: np.ndarray, rng: np.random.Generator, m: int = n) -> np.ndar
 def test_off_centre_counts_material_offsets_not_significance(tmp_path):
     rng = np.random.default_rng(11)
     most = _spread(np.full(N, 1.0), rng)                       # every mean one sd out
-    tiny = _spread(np.full(N, 0.15), rng, 6000)                # significant, but a small effect
+    tiny = _spread(np.full(N, 0.15), rng, 3000)                # significant, but a small effect
     some = _spread(np.r_[np.full(3, 1.0), np.zeros(N - 3)], rng)  # 3 of 8 components out
     L = {name: ledger(tmp_path / name, z)["off_centre"] for name, z in (("most", most), ("tiny", tiny), ("some", some))}
     assert L["most"]["verdict"] == "reproduced" and L["most"]["ours"]["value"] == 1.0
