@@ -1,7 +1,7 @@
 # The pipeline as a dependency graph on real files. `make help` explains it.
 #
 #   data ──> checkpoint ──> latents ──> stats ──> generators ──> claims ──> site, pdf
-#                                 └──> face tests ──┴──> decode ───────────────────┘
+#     └──> face tests (data only: shared by the seeds) ──┴──> decode ─────────────┘
 #                                     (other runs of [runs]: data .. claims) ──> across ──┘
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
@@ -65,16 +65,17 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/calibration.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json $(RUN)/encode.manifest.json \
+$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
                             analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
-                            analysis/geometry.py analysis/model.py analysis/train.py analysis/data.py analysis/artifacts.py
+                            analysis/data.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py \
-                               analysis/instrument.py analysis/faces.py analysis/artifacts.py
+                               analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py \
+                               analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
@@ -88,7 +89,7 @@ $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.j
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                              analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                             analysis/instrument.py analysis/faces.py
+                             analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -119,11 +120,10 @@ $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
                                analysis/calibration.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
-                               $(RUNS)/%/encode.manifest.json \
+# (the face tests depend on the data alone: once the primary's are made, a seed links them)
+$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
                                analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
-                               analysis/geometry.py analysis/model.py analysis/train.py analysis/data.py \
-                               analysis/artifacts.py
+                               analysis/data.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -131,7 +131,8 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   $(RUNS)/%/faces.manifest.json \
                                   analysis/generate.py analysis/generators.py analysis/metrics.py \
                                   analysis/calibration.py analysis/geometry.py analysis/model.py \
-                                  analysis/instrument.py analysis/faces.py analysis/artifacts.py
+                                  analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py \
+                                  analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
@@ -147,7 +148,7 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                                 analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                                analysis/instrument.py analysis/faces.py
+                                analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
@@ -216,7 +217,7 @@ data: $(RUN)/fetch.manifest.json      ## fetch/decode the images into a uint8 ca
 train: $(RUN)/train.manifest.json     ## train the autoencoder (resumes if interrupted)
 encode: $(RUN)/encode.manifest.json   ## encode every image to latents.npy
 stats: $(RUN)/stats.manifest.json     ## measure the latent cloud: components, radii, slices
-faces: $(RUN)/faces.manifest.json     ## the face tests (detector, CBCL classifier) and their calibration
+faces: $(RUN)/faces.manifest.json     ## the face tests (detector, CBCL classifier) and their calibration (data only)
 decode: $(RUN)/decode.manifest.json   ## decode planes and paths out of the cloud; the page's decoder
 generate: $(RUN)/generate.manifest.json ## fit generators, decode samples, compare metrics
 claims: $(RUN)/claims.manifest.json   ## the ledger: each published finding with interval, null, verdict

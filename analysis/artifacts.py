@@ -75,7 +75,7 @@ CLAIMS_SCHEMA = 2
 STATS_SCHEMA = 3
 FACES = "faces/calibration.json"
 FACES_EXAMPLES = "faces/examples.npz"
-FACES_SCHEMA = 1
+FACES_SCHEMA = 2
 DECODE = "decode/decode.json"
 DECODE_PLANES = "decode/planes.npz"
 DECODE_PATHS = "decode/paths.npz"
@@ -929,20 +929,22 @@ class FaceSettings:
     min_tpr: float
     max_fpr: float
     level: float
-    images_per_row: int
+    seed: int
     image_shape: tuple[int, int, int]
 
 
 @dataclass(frozen=True)
 class FaceCalibration:
-    """``faces/calibration.json``: the face tests and their measured error rates (:mod:`analysis.facetest`)."""
+    """``faces/calibration.json``: the face tests and their measured error rates on labelled images made
+    from the data alone (:mod:`analysis.facetest`); ``tests`` to ``rule_text`` judge these sets only
+    (each run's judgement adds its reconstructions: :attr:`Run.face_judgement`)."""
 
     settings: FaceSettings
     detector: FaceDetectorInfo
     classifier: FaceClassifierInfo
     sets: tuple[FaceSet, ...]
     tests: FaceTests
-    rule: FaceRule | None   #: the verdict rule; None: no usable test, face verdicts not testable
+    rule: FaceRule | None   #: the verdict rule on these sets; None: no usable test
     usable: bool
     reason: str | None      #: why not (None when usable)
     rule_text: str
@@ -954,6 +956,21 @@ class FaceCalibration:
             if s.name == name:
                 return s
         raise ArtifactError(FACES, f"has no calibration set named '{name}'")
+
+
+@dataclass(frozen=True)
+class FaceJudgement:
+    """The face tests as one run uses them: the faces step's sets with the run's reconstructions (after
+    the real faces), the judgement of every set and the run's verdict rule (:attr:`Run.face_judgement`)."""
+
+    sets: tuple[FaceSet, ...]
+    tests: FaceTests
+    rule: FaceRule | None
+    usable: bool
+    reason: str | None
+    rule_text: str
+    checked: bool           #: False: the run's reconstructions were not checked (no generate step yet)
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -1242,12 +1259,15 @@ class GenerateFaces:
     agreement on every decoded image they scored there."""
 
     available: bool         #: False: the faces step had not run
-    rule: FaceRule | None
+    rule: FaceRule | None   #: the run's verdict rule (the faces step's sets and this run's reconstructions)
     usable: bool
     reason: str | None
     rule_text: str | None
     n_scored: int           #: decoded images scored per row and repetition
     agreement: Agreement | None
+    reconstructions: FaceSet | None  #: this run's reconstructions, scored as a calibration set (None: no faces step)
+    tests: FaceTests | None          #: each test judged on the faces step's sets and the reconstructions
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -2384,6 +2404,20 @@ class Run:
         return f
 
     @cached_property
+    def face_judgement(self) -> FaceJudgement:
+        """The face tests as this run uses them: the faces step's sets with the run's reconstructions
+        (``generate/metrics.json``, ``faces``) after the real faces, each test's judgement and the run's
+        rule; without a generate step, the faces step's own sets and judgement (``checked`` False)."""
+        f, g = self.faces, self.generate
+        if not g or not g.faces.available or g.faces.reconstructions is None or g.faces.tests is None:
+            return FaceJudgement(sets=f.sets, tests=f.tests, rule=f.rule, usable=f.usable, reason=f.reason,
+                                 rule_text=f.rule_text, checked=False, notes=())
+        G = g.faces
+        return FaceJudgement(sets=(*f.sets[:1], G.reconstructions, *f.sets[1:]), tests=G.tests, rule=G.rule,
+                             usable=G.usable, reason=G.reason, rule_text=G.rule_text or "", checked=True,
+                             notes=G.notes)
+
+    @cached_property
     def face_examples(self) -> FaceExamples:
         f = self.faces
         z = self._npz(FACES_EXAMPLES)
@@ -2640,7 +2674,8 @@ class Run:
     def check(self) -> None:
         """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
-                     "gallery", "latents", "stats", "published", "arrays", "faces", "face_examples", "generate", "manifests", "claims",
+                     "gallery", "latents", "stats", "published", "arrays", "faces", "face_examples", "generate", "face_judgement",
+                     "manifests", "claims",
                      "claims_details", "claims_arrays", "decode", "decode_planes", "decode_paths",
                      "live_decoder_file", "across", "ledger", "b"):
             getattr(self, name)

@@ -286,8 +286,9 @@ class ClaimsConfig:
     normality_max_points: int = _f(2500, min=50, max=5000)
     # Significance level of the per-axis normality tests (Benjamini-Hochberg over the axes).
     alpha: float = _f(0.01, gt=0.0, max=0.5)
-    # Decoded images "are faces" when their pixel precision is at least face_ratio times that
-    # of the real held-out reference, and "are not faces" below nonface_ratio times it.
+    # Decoded images "are faces" when the share the calibrated face tests call faces is at least
+    # face_ratio times that of the real held-out reference's reconstructions, and "are not faces"
+    # below nonface_ratio times it (the ledger's face rows, and where latent and face metrics agree).
     face_ratio: float = _f(0.8, gt=0.0, max=1.0)
     nonface_ratio: float = _f(0.2, gt=0.0, max=1.0)
     # A generator metric that rests on fewer held-out real points than this is "not testable".
@@ -383,6 +384,10 @@ class FacesConfig:
     images_per_row: int = _f(64, min=8, max=1_000_000)
     # Confidence level of the binomial (Clopper-Pearson) and kappa intervals.
     level: float = _f(0.95, gt=0.5, max=0.999)
+    # Seed of the face tests' random choices (calibration subsets, folds, hard negatives). Not
+    # run.seed: the tests depend on the data alone, so the training seeds of one config share them
+    # (each run still checks them on its own autoencoder's reconstructions).
+    seed: int = _f(0, min=0)
 
 
 @dataclass

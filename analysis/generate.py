@@ -114,8 +114,11 @@ Outputs in ``<run>/generate/``
         ``face_tied_with``: as ``rank`` and ``tied_with``, by the face score intervals (null
         and empty for the reference, or when a face score is undefined).
     ``faces``
-        ``available`` (the faces step had run), ``rule``, ``usable``, ``reason``, ``rule_text``
-        (the faces step's verdict rule and its error rates, see :mod:`analysis.facetest`);
+        ``available`` (the faces step had run); ``reconstructions``: the face tests on this
+        run's reconstructions of its held-out images, scored like a calibration set of the
+        faces step (:func:`analysis.facetest.check_run`); ``tests``: each test judged on the
+        faces step's sets and these; ``rule``, ``usable``, ``reason``, ``rule_text``: the run's
+        verdict rule and its error rates (every face label here is by it); ``notes``;
         ``n_scored`` (decoded images per row and repetition: ``faces.images_per_row``, at
         least the sheet's); ``agreement``: Cohen's kappa of the two tests over every image
         they scored here, with its bootstrap interval (:func:`analysis.faces.kappa`).
@@ -189,7 +192,7 @@ import torch
 from PIL import Image
 
 from analysis import calibration as cal
-from analysis import geometry, instrument, steps
+from analysis import facetest, geometry, instrument, steps
 from analysis import faces as FT
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
@@ -841,7 +844,9 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     b, b_source, b_notes = resolve_b(g, run_dir / "stats" / "stats.json")
     model, device = load_trained(cfg, run_dir)
     sp, seed = splits[0], seeds[0][1]
-    faces, labels = instrument.load_instrument(run_dir), []
+    faces, check, labels = instrument.load_instrument(run_dir), None, []
+    if faces is not None:  # the face tests on this run's own reconstructions decide its verdict rule
+        faces, check = facetest.check_run(cfg, faces, z, lambda x: decode_array(model, x, g.batch_size, device))
     per_row = cfg.faces.images_per_row
     judge = make_judge(model, device, g, z, sp, faces, per_row, labels)
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
@@ -859,7 +864,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     doc = {"settings": settings_of(cfg, sp, judge, z.shape, {"value": b_value, "source": b_source}, encoder_gap,
                                    seeds),
            "table": table, "image_reference": image_reference, "generators": info, "gmm_selection": selection,
-           "sweeps": sweeps, "faces": faces_doc(faces, judge.n_face, labels, cfg),
+           "sweeps": sweeps, "faces": faces_doc(faces, check, judge.n_face, labels, cfg),
            "files": {"samples": "samples.npz", "sheets": {k: f"sheet-{k}.png" for k in sheets}},
            "notes": split_notes(sp, g) + b_notes + gen_notes + sweep_notes}
     written = write_outputs(run_dir / "generate", doc, samples, sheets)
@@ -875,18 +880,21 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     return steps.Written(outputs=tuple(written))
 
 
-def faces_doc(faces: instrument.Instrument | None, n_face: int, labels: list, cfg: Config) -> dict:
-    """The ``faces`` entry of metrics.json: the verdict rule of the faces step and the two tests'
-    agreement on every decoded image they scored here (Cohen's kappa with a bootstrap interval)."""
+def faces_doc(faces: instrument.Instrument | None, check: dict | None, n_face: int, labels: list,
+              cfg: Config) -> dict:
+    """The ``faces`` entry of metrics.json: the face tests on this run's reconstructions and the run's verdict
+    rule (:func:`analysis.facetest.check_run`), and the two tests' agreement on every decoded image they
+    scored here (Cohen's kappa with a bootstrap interval)."""
     if faces is None:
         return {"available": False, "rule": None, "usable": False,
                 "reason": "the faces step has not run for this build", "rule_text": None, "n_scored": 0,
-                "agreement": None}
+                "agreement": None, "reconstructions": None, "tests": None, "notes": []}
     det = np.concatenate([a for a, _ in labels])
     clf = np.concatenate([b for _, b in labels])
     return {"available": True, "rule": faces.rule, "usable": faces.usable, "reason": faces.reason,
             "rule_text": faces.text, "n_scored": n_face,
-            "agreement": FT.kappa(det, clf, cfg.faces.level, np.random.default_rng([cfg.run.seed, 46]))}
+            "agreement": FT.kappa(det, clf, cfg.faces.level, np.random.default_rng([cfg.run.seed, 46])),
+            "reconstructions": check["reconstructions"], "tests": check["tests"], "notes": check["notes"]}
 
 
 def generators_info(repeats: list[Repeat], cfg: Config, n_fit: int, N: int) -> tuple[dict, list[str]]:

@@ -1,8 +1,10 @@
-"""The calibrated face tests as the later steps use them: the faces step's verdict rule and classifier.
+"""The calibrated face tests as the later steps use them: the faces step's classifiers and verdict rule.
 
-:func:`load_instrument` reads ``faces/calibration.json`` (through :mod:`analysis.artifacts`) and
-``faces/classifier.skops`` and gives an :class:`Instrument` that labels any image batch with both
-tests and with the verdict rule the faces step chose (:mod:`analysis.facetest`).
+:func:`load_instrument` reads ``faces/calibration.json`` (through :mod:`analysis.artifacts`),
+``faces/classifier.skops`` and ``faces/folds.skops`` and gives an :class:`Instrument` that labels
+any image batch with both tests and with a verdict rule (:mod:`analysis.facetest`); the steps that
+judge a run's decoded images first check it on that run's reconstructions
+(:func:`analysis.facetest.check_run`).
 """
 
 from __future__ import annotations
@@ -68,13 +70,20 @@ def load_pipeline(path: Path):
 
 @dataclass
 class Instrument:
-    """The face tests as calibrated by this step, for the later steps."""
+    """The face tests as calibrated by the faces step, for the later steps.
+
+    ``rule``, ``reason`` and ``text`` are the faces step's own (judged on its sets) as loaded; a step
+    that judges a run's decoded images first checks them on that run's reconstructions
+    (:func:`analysis.facetest.check_run`), which gives the run's rule.
+    """
 
     detector: F.HaarDetector
     classifier: F.PixelFaceClassifier
     rule: str | None      #: the verdict rule; None: no test usable
     reason: str | None    #: why there is no verdict rule
     text: str             #: the rule in words, with its error rates
+    sets: tuple = ()      #: the faces step's calibration sets (the reader's FaceSet entries)
+    folds: dict | None = None  #: ``folds.skops``: face_index, face_fold, models (the cross-fitting)
 
     @property
     def usable(self) -> bool:
@@ -87,6 +96,21 @@ class Instrument:
         face = det if self.rule == "detector" else clf if self.rule == "classifier" else det & clf
         return {"detector": det, "classifier": clf, "face": face}
 
+    def crossfit_predict(self, images, sources: np.ndarray) -> np.ndarray:
+        """The classifier's labels (n,) of images made from the data's images ``sources`` (n,), each by the
+        fold model that did not see its source; by the final classifier where no model saw it."""
+        out = np.zeros(len(sources), bool)
+        idx, fold = self.folds["face_index"], self.folds["face_fold"]
+        pos = np.searchsorted(idx, sources)
+        seen = (pos < len(idx)) & (idx[np.minimum(pos, len(idx) - 1)] == sources)
+        which = np.where(seen, fold[np.minimum(pos, len(idx) - 1)], -1)
+        feats = self.classifier.features(images)
+        for k in np.unique(which):
+            sel = which == k
+            model = self.classifier.pipeline_ if k < 0 else self.folds["models"][k]
+            out[sel] = model.decision_function(feats[sel]) > 0
+        return out
+
 
 def load_instrument(run_dir: Path) -> Instrument | None:
     """The faces step's instrument, or None when the step has not run (no calibration.json)."""
@@ -98,13 +122,24 @@ def load_instrument(run_dir: Path) -> Instrument | None:
     fix = "re-run the faces step (python -m analysis faces --config ... --force)"
     try:
         cal_doc = Run(run_dir).faces
-        pipeline = load_pipeline(run_dir / "faces" / "classifier.skops")
     except ArtifactError as e:
         raise UserError(f"{run_dir / e.file}: {e.problem}", fix) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"{run_dir / 'faces' / 'classifier.skops'} cannot be read ({e})", fix) from None
-    p = dict(cal_doc.classifier.params)
-    clf = F.PixelFaceClassifier(**p)
-    clf.pipeline_ = pipeline
+    files = {}
+    for name in ("classifier.skops", "folds.skops"):
+        try:
+            files[name] = load_pipeline(run_dir / "faces" / name)
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise UserError(f"{run_dir / 'faces' / name} cannot be read ({e})", fix) from None
+    folds = files["folds.skops"]
+    if not (isinstance(folds, dict) and {"face_index", "face_fold", "models"} <= set(folds)
+            and len(folds["face_index"]) == len(folds["face_fold"])
+            and len(folds["models"]) == cal_doc.settings.folds):
+        raise UserError(f"{run_dir / 'faces' / 'folds.skops'} does not hold the faces step's "
+                        f"{cal_doc.settings.folds} fold models and their faces", fix)
+    folds = {"face_index": np.asarray(folds["face_index"], np.int64), "face_fold": np.asarray(folds["face_fold"], np.int64),
+             "models": list(folds["models"])}
+    clf = F.PixelFaceClassifier(**dict(cal_doc.classifier.params))
+    clf.pipeline_ = files["classifier.skops"]
     det = F.HaarDetector(**dict(cal_doc.detector.params)).fit()
-    return Instrument(detector=det, classifier=clf, rule=cal_doc.rule, reason=cal_doc.reason, text=cal_doc.rule_text)
+    return Instrument(detector=det, classifier=clf, rule=cal_doc.rule, reason=cal_doc.reason, text=cal_doc.rule_text,
+                      sets=cal_doc.sets, folds=folds)

@@ -73,6 +73,11 @@ class Step:
         (no manifest) is taken as found, e.g. latents from elsewhere.
     device : bool
         The step runs a model on ``run.device`` (checked before anything is created).
+    shared : bool
+        Its outputs depend on the data and the config, not on ``run.seed``: the runs of one
+        config that differ only in their seed have the same key, so each links the primary
+        run's outputs (``share`` of :func:`run`) once the primary's step has finished (the
+        Makefile's rule of the other runs waits for it).
     """
 
     name: str
@@ -84,6 +89,7 @@ class Step:
     optional: tuple[str, ...] = ()
     hand_placed: bool = False
     device: bool = False
+    shared: bool = False
 
     @property
     def module(self) -> str:
@@ -122,7 +128,7 @@ VOLATILE = frozenset({"run.device", "run.threads", "data.workers", "data.cache_d
                       "train.checkpoint_interval"})
 
 FETCH = Step("fetch", code=("data",), sections=("data",),
-             outputs=("data/images.npy", "data/ids.txt", "data/info.json"))
+             outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True)
 TRAIN = Step("train", code=("train", "model"), inputs=("data/images.npy",),
              sections=("data", "model", "train", "run.seed"),
              outputs=("train/model.pt", "train/history.json"), volatile=("train/timing.json",), device=True)
@@ -135,26 +141,36 @@ ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.
                        "encode/gallery.npz"), device=True)
 STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration"), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
-#: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on held-out
-#: labelled images; the later steps judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "instrument", "calibration", "geometry", "model", "train", "data",
-                           "artifacts"),
-             inputs=("data/images.npy", "train/model.pt", "latents.npy"),
-             sections=("faces", "data", "run.seed", "generate.batch_size"),
-             outputs=("faces/calibration.json", "faces/classifier.skops", "faces/examples.npz"), device=True)
+#: The ``[faces]`` keys the face tests' fit and calibration depend on: ``faces.seed``, not ``run.seed``,
+#: so that the training seeds of one config share one classifier (``images_per_row`` is generate's).
+FACE_TEST_KEYS = ("faces.calibration_images", "faces.folds", "faces.max_train", "faces.classifier_size",
+                  "faces.classifier_components", "faces.classifier_c", "faces.min_tpr", "faces.max_fpr",
+                  "faces.level", "faces.seed")
+#: What a run's check of the face tests on its own reconstructions reads (:func:`analysis.facetest.check_run`,
+#: in the generate and decode steps): the set's size, the bars, and the run's held-out images.
+FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr", "faces.level",
+                   "data.val_fraction", "run.seed")
+#: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on labelled images
+#: made from the data alone (shared by the training seeds); the later steps check them on their run's
+#: reconstructions and judge decoded images with them.
+FACES = Step("faces", code=("facetest", "faces", "instrument", "calibration", "data"), inputs=("data/images.npy",),
+             sections=(*FACE_TEST_KEYS, "data"),
+             outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
+             shared=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
-                                  "instrument", "faces", "artifacts"),
+                                  "instrument", "faces", "facetest", "train", "artifacts"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
-                        "faces/calibration.json", "faces/classifier.skops"),
-                optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops"),
-                sections=("generate", "faces.images_per_row", "faces.level", "run.seed"),
+                        "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
+                optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
+                          "faces/folds.skops"),
+                sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
-                              "instrument", "faces"),
+                              "instrument", "faces", "facetest", "train"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
-                      "faces/calibration.json", "faces/classifier.skops"),
-              optional=("faces/calibration.json", "faces/classifier.skops"),
-              sections=("decode", "faces.level", "run.seed"), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
+                      "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
+              optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
+              sections=("decode", *FACE_CHECK_KEYS), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
               hand_placed=True, device=True)
 
 CLAIMS = Step("claims", code=("claims", "findings", "ledger", "calibration", "nulls", "normality", "slices",
