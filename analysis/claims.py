@@ -144,8 +144,21 @@ def untestable(fid: str, statistic: str, unit: str, reason: str, criterion: str,
 
 # --------------------------------------------------------------------------- checks
 
+def check_config(cfg: Config) -> None:
+    """The [claims] settings on their own, before any step runs (:func:`analysis.steps.check_config`)."""
+    check_settings(cfg.claims)
+
+
 def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     """Check the [claims] config against latents of shape (n, N) (UserError naming the key)."""
+    check_settings(cc)
+    if min(n, cc.max_points) < 2 * cc.folds:
+        raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
+                        "lower claims.folds or encode more images")
+
+
+def check_settings(cc: ClaimsConfig) -> None:
+    """The [claims] keys and how they relate (UserError naming the key)."""
     import dataclasses
     for f in dataclasses.fields(cc):
         value = getattr(cc, f.name)
@@ -161,9 +174,6 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     if cc.nonface_ratio >= cc.face_ratio:
         raise UserError(f"claims.nonface_ratio = {cc.nonface_ratio} must be below claims.face_ratio = "
                         f"{cc.face_ratio}", "e.g. nonface_ratio = 0.2, face_ratio = 0.8")
-    if min(n, cc.max_points) < 2 * cc.folds:
-        raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
-                        "lower claims.folds or encode more images")
 
 
 # --------------------------------------------------------------------------- measuring
