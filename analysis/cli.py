@@ -121,8 +121,10 @@ def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
     check_path("--out", run_dir)
     if args.checkpoint is not None:
         check_path("--checkpoint", args.checkpoint)
-        if not args.checkpoint.is_file():
+        if not args.checkpoint.exists():
             raise UserError(f"checkpoint {args.checkpoint} does not exist", "pass the path of a .pt file")
+        if not args.checkpoint.is_file():
+            raise UserError(f"checkpoint {args.checkpoint} is not a regular file", "pass the path of a .pt file")
     rundir.check_ours(run_dir)
     uses_device = args.step == "all" or declaration(args.step).device
     if cfg.run.device not in ("auto", "cpu") and uses_device:

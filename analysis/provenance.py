@@ -227,7 +227,7 @@ def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
         eprint(f"{step}: {problem}; running the step again")
         return False
     with contextlib.suppress(OSError):
-        os.utime(manifest_path(run_dir, step))
+        os.utime(manifest_path(run_dir, step), follow_symlinks=False)
     return True
 
 

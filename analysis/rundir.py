@@ -128,7 +128,7 @@ def open_lock_file(path: Path) -> int:
     return fd
 
 
-def lock(run_dir: Path, who: str = "another run") -> int:
+def lock(run_dir: Path, who: str = "another command (an analysis step or a report build)") -> int:
     """Take the exclusive lock of ``run_dir`` (created if missing); returns the descriptor that holds it.
 
     The lock file is removed by :func:`unlock` while still locked, so a waiter may end up

@@ -220,6 +220,11 @@ def read_limited(path: str | os.PathLike, limit: int) -> bytes:
         os.close(fd)
 
 
+def read_lines(path: str | os.PathLike, limit: int = 1 << 30) -> list[str]:
+    """The lines of a UTF-8 text file the pipeline wrote (``ids.txt``), read as :func:`read_limited` reads."""
+    return read_limited(path, limit).decode("utf-8").splitlines()
+
+
 def load_json(path: str | os.PathLike, limit: int = JSON_MAX_BYTES) -> Any:
     """The JSON value in ``path`` (UTF-8), a regular file of at most ``limit`` bytes.
 

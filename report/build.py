@@ -178,11 +178,10 @@ def vega_static_dir() -> Path:
         js = vlc.javascript_bundle(vl_version=vl)
         header = (f"/* Vega {vlc.get_vega_version()}, Vega-Lite {vl}, Vega-Embed {vlc.get_vega_embed_version()}: "
                   "bundled by vl-convert-python for offline use (BSD-3-Clause licences). */\n")
-        tmp = d / f".vega-bundle.{os.getpid()}.tmp"
         # Wrapped in a function: the bundle's top-level const/let names (e.g. `_`) would
         # otherwise collide with other scripts of the page in the shared global scope.
-        tmp.write_text(header + "(function () {\n" + js + "\n})();\n", encoding="utf-8")
-        os.replace(tmp, f)
+        # (A new temporary file renamed over it: a link there is replaced, not written through.)
+        sitedir.write_file(f, header + "(function () {\n" + js + "\n})();\n")
     return d
 
 
@@ -446,7 +445,7 @@ def runs_locked(dirs: list[Path]):
                     "publishing)")
                 continue
             try:
-                held.append((d, rundir.lock(d, who="the analysis (or another report build)")))
+                held.append((d, rundir.lock(d)))
             except UserError as e:
                 raise InputError(str(e)) from None
         yield
