@@ -197,12 +197,50 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+CHECKED = ".flg-checked.json"  # in a run directory: the settings keys whose whole check passed
+
+
+def settings_key(cfg) -> str:
+    """A hash of the resolved config and of the code that checks it (config.py and every step's module)."""
+    from analysis.provenance import code_hash, hash_key
+    from analysis.steps import CONFIG_STEPS, STEPS
+
+    return hash_key(cfg.to_dict(), code_hash("config", "steps", *sorted({s.module for s in (*STEPS, *CONFIG_STEPS)})))
+
+
+def _checked_keys(run_dir: Path) -> list[str]:
+    from analysis.storage import load_json
+
+    try:
+        keys = load_json(run_dir / CHECKED, limit=1 << 20).get("keys", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+
+
+def _check_settings(cfg, run_dir: Path) -> None:
+    """Every step's own check of its settings (:func:`analysis.steps.check_config`; it imports every step's
+    module, a few seconds), unless this run directory records that the same config passed it with the
+    same code (:data:`CHECKED`, written by :func:`_remember_checked` once the run's lock is held)."""
+    if settings_key(cfg) not in _checked_keys(run_dir):
+        check_config(cfg)
+
+
+def _remember_checked(run_dir: Path, cfg) -> None:
+    from analysis.storage import save_json
+
+    keys = [k for k in _checked_keys(run_dir) if k != settings_key(cfg)][-15:] + [settings_key(cfg)]
+    with contextlib.suppress(UserError):  # bookkeeping only: a later command checks again
+        save_json(run_dir / CHECKED, {"keys": keys, "about": "configs whose every setting passed the steps' "
+                                      "checks (python -m analysis); deleting this file only costs a re-check"})
+
+
 def _dispatch(args: argparse.Namespace, cfg, specs: list[RunSpec], out: Path, many: bool) -> int:
     """Which runs and steps a command means: a step of one run (``--run``, default the primary),
     ``across`` (the config's build directory), or ``all`` (without ``--run``: every run, then
     ``across``). Each run's config and directory come from :func:`analysis.runs.expand`."""
     for spec in specs:  # every setting of every step, before the first step runs
-        check_config(spec.config)
+        _check_settings(spec.config, spec.directory(out))
     rundir.check_ours(out)  # the config's build directory (the primary run's; the others are inside it)
     if args.step in CONFIG_NAMES:
         if args.run is not None:
@@ -264,6 +302,8 @@ def _locked(args: argparse.Namespace, steps: tuple[str, ...], cfg, run_dir: Path
         for step in steps:
             run_step(step, cfg, run_dir, args.force, args.checkpoint, share)
             atomic_write(run_dir / "config.toml", dumps_toml(run_cfg).encode())
+        if steps != CONFIG_NAMES:
+            _remember_checked(run_dir, run_cfg)
     except UserError:
         rundir.unlock(run_dir, lock)
         lock = None
