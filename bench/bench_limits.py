@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,10 +38,16 @@ GIB = 1024.0  # MiB
 
 
 def peak_mib(cmd: list[str]) -> tuple[int, float, str]:
-    """(exit status, peak RSS in MiB, stderr) of ``cmd`` in a fresh process."""
-    p = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, p.stderr.read().decode()[-500:]
+    """(exit status, peak RSS in MiB, stderr) of ``cmd`` in a fresh process.
+
+    It is started by a small interpreter that reports its child's peak: a child forked from this
+    process directly would count this process's pages (the images made here) until its exec."""
+    code = ("import json, resource, subprocess, sys\n"
+            "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+            "print(json.dumps([p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.stderr[-500:]]))")
+    r = subprocess.run([sys.executable, "-c", code, *cmd], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    rc, kb, err = json.loads(r.stdout)
+    return rc, kb / 1024, err
 
 
 def fetch_one(tmp: Path, name: str, image: Image.Image, suffix: str = ".png") -> tuple[float, str]:
