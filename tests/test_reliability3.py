@@ -578,7 +578,8 @@ def _limited(mem_gb: int = 6):  # (address space: torch needs a few GB of it)
 
 
 @pytest.mark.case("--config /dev/zero, /dev/urandom, a FIFO without a writer, a directory or a 2 MiB file; "
-                  "SIGTERM while it is given; a manifest or --checkpoint that is a FIFO",
+                  "SIGTERM while it is given; a manifest, an output or --checkpoint that is a FIFO; every reader "
+                  "of the package handed a FIFO or a sparse 2 GiB file",
                   "exit 2 within seconds naming the file ('not a regular file (a FIFO)', 'more than the limit "
                   "of 1,048,576 bytes'): every file is checked (regular, its size) before it is read")
 def test_files_that_are_not_regular_or_too_large_are_not_read(tmp_path, smoke_run):
@@ -605,9 +606,12 @@ def test_files_that_are_not_regular_or_too_large_are_not_read(tmp_path, smoke_ru
     run = copy_run(smoke_run, tmp_path / "run")
     (run / "encode.manifest.json").unlink()
     os.mkfifo(run / "encode.manifest.json")
+    (run / "data" / "ids.txt").unlink()  # an output replaced by a FIFO: hashed? no, named
+    os.mkfifo(run / "data" / "ids.txt")
     p = subprocess.run([sys.executable, "-m", "analysis", "check", "--config", str(SMOKE), "--out", str(run)],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "fetch.manifest.json" in p.stdout and "not a regular file" in p.stderr, (p.stdout, p.stderr)
     assert_user_error(run_cli("train", "--config", str(SMOKE), "--out", str(run), "--checkpoint", str(fifo),
                               timeout=60))
     # every reader of the package, handed a FIFO and a sparse file of 2 GiB: an answer within seconds
