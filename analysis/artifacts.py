@@ -1826,8 +1826,9 @@ class Run:
         return p
 
     def _json(self, rel: str) -> dict:
+        path = self._file(rel)
         try:
-            data = load_json(self._file(rel))
+            data = load_json(path)
         except json.JSONDecodeError as e:
             raise ArtifactError(rel, f"is not valid JSON ({e.msg}, line {e.lineno}); {_fix(rel)}") from None
         except ValueError as e:  # not UTF-8, nested too deeply

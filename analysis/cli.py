@@ -201,11 +201,11 @@ CHECKED = ".flg-checked.json"  # in a run directory: the settings keys whose who
 
 
 def settings_key(cfg) -> str:
-    """A hash of the resolved config and of the code that checks it (config.py and every step's module)."""
+    """A hash of the resolved config and of the code that checks it (every module of the package: the
+    steps' checks use the library's registries too)."""
     from analysis.provenance import code_hash, hash_key
-    from analysis.steps import CONFIG_STEPS, STEPS
 
-    return hash_key(cfg.to_dict(), code_hash("config", "steps", *sorted({s.module for s in (*STEPS, *CONFIG_STEPS)})))
+    return hash_key(cfg.to_dict(), code_hash(*sorted(p.stem for p in Path(__file__).parent.glob("*.py"))))
 
 
 def _checked_keys(run_dir: Path) -> list[str]:

@@ -17,8 +17,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tarfile
@@ -26,8 +24,6 @@ import time
 import typing
 import urllib.error
 import urllib.request
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -521,10 +517,10 @@ def test_report_serve_binds_loopback_and_serves_only_the_published_site(tmp_path
     (site / "drafts").mkdir()
     (site / "drafts" / "index.html").write_text("not published")
     (site / "drafts" / "notes.txt").write_text("not published")
-    p = subprocess.run(["make", "-n", "report-serve", f"SITE={site}", "REPORT_PORT=0"], capture_output=True, text=True,
-                       cwd=ROOT, env=env())
+    p = subprocess.run(["make", "-n", "--no-print-directory", "report-serve", f"SITE={site}", "REPORT_PORT=0"],
+                       capture_output=True, text=True, cwd=ROOT, env=env())
     assert p.returncode == 0, p.stderr
-    cmd = p.stdout.strip().splitlines()[-1]
+    cmd = next(ln for ln in p.stdout.splitlines() if "python" in ln and "serve" in ln.split("python")[-1])
     proc = subprocess.Popen(cmd, shell=True, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -622,7 +618,6 @@ def test_files_that_are_not_regular_or_too_large_are_not_read(tmp_path, smoke_ru
 import json, sys
 from pathlib import Path
 from analysis import config, data, model, provenance, storage
-from analysis.artifacts import Run
 path, run = Path(sys.argv[1]), Path(sys.argv[2])
 out = {}
 def attempt(name, fn):
