@@ -28,14 +28,22 @@ How it works:
 1. The chapters (MyST Markdown notebooks) are executed by MyST-NB during the HTML
    build (no execution cache: every build reads the artifacts afresh). The LaTeX
    build reuses the same Sphinx environment, so the notebooks run once per build.
+   From this check to the publishing the build holds the analysis lock of every run it
+   reads (``<run>/.lock``, :mod:`analysis.rundir`): a step started meanwhile waits. After
+   Sphinx, before publishing, every check is made again (and the runs' manifests, sizes
+   and times and the sources compared with the start): a file changed behind the lock's
+   back stops the build with exit status 2 and nothing is published.
 2. Everything is built in a private temporary directory inside ``<site>``; the
    result is renamed into ``<site>/<label>/`` at the end under an exclusive lock
-   (``<site>/.lock``), so concurrent builds never mix files.
+   (``<site>/.lock``), so concurrent builds never mix files. In ``<site>`` the build
+   replaces or deletes only what it made and follows no link it did not make
+   (``report/sitedir.py``): a user's ``index.html``, a link, a folder of the label's name
+   that it did not publish stop the build before Sphinx starts.
 3. A build whose inputs (run manifests, report sources, version, options) match
    ``<site>/<label>/.build.json`` is skipped (``--force`` rebuilds).
 4. A failing chapter stops the build with one line naming the chapter, the code
    cell and the error (exit status 1); the full log is kept in ``<site>/.logs/``
-   (the last few builds) and its path printed.
+   (the last few of the tool's logs; never through a link) and its path printed.
 5. Sphinx, its notebook kernels and LaTeX run in sessions of their own, with their
    temporary files (``TMPDIR``, Jupyter's runtime directory) inside the build's
    private directory. On SIGINT, SIGTERM or SIGHUP the build ends all of them (the
