@@ -423,8 +423,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     if script is not None:
         atomic_write(out / LIVE_FILE, script)
         written.append(out / LIVE_FILE)
-    else:
-        (out / LIVE_FILE).unlink(missing_ok=True)
+    elif f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
+        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
     save_json(out / "decode.json", doc)
     st = doc["stops"]
     med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"

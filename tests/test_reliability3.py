@@ -341,10 +341,12 @@ console.log(JSON.stringify(out));
 
 
 @pytest.mark.case("--out a non-empty directory that is not a run directory (a user's config.toml and data/ in "
-                  "it), also for a config's other runs; --out '', --config '' or --checkpoint ''",
+                  "it), also for a config's other runs; --out '', --config '' or --checkpoint ''; a user's "
+                  "sheet-*.png in a run's generate/",
                   "exit 2 naming the directory (or the empty path) before anything is written: their files stay "
                   "byte for byte; a new or empty directory becomes a run directory (marker .flg-run), and "
-                  "a run directory made by the tool (or an older version of it) is used as before")
+                  "a run directory made by the tool (or an older version of it) is used as before; only files a "
+                  "manifest records are ever removed from it")
 def test_out_must_be_new_empty_or_a_run_directory(tmp_path, smoke_run, capsys):
     """Issue item 7."""
     theirs = tmp_path / "theirs"
@@ -376,6 +378,16 @@ def test_out_must_be_new_empty_or_a_run_directory(tmp_path, smoke_run, capsys):
         p = cli(capsys, "fetch", "--config", SMOKE, "--out", out)
         assert p.returncode == 0, p.stderr
         assert (out / ".flg-run").is_file() and not (out / ".lock").exists()
+    # inside a run directory, files are removed only when a manifest records them: a sheet of a generator no
+    # longer configured goes, a user's own sheet-*.png beside it stays
+    from analysis import generate, provenance
+    gen = tmp_path / "gen-run" / "generate"
+    gen.mkdir(parents=True)
+    for name in ("sheet-old.png", "sheet-mine.png"):
+        (gen / name).write_bytes(b"png")
+    provenance.write_manifest(gen.parent, "generate", "k", {}, [gen / "sheet-old.png"])
+    generate.write_outputs(gen, {"files": {"sheets": {}}}, {"x": np.zeros(2)}, {})
+    assert not (gen / "sheet-old.png").exists() and (gen / "sheet-mine.png").read_bytes() == b"png"
     # a run failing on bad input in a new or an empty directory leaves it as it was
     for out in (tmp_path / "new2", tmp_path / "empty2"):
         if out.name == "empty2":
