@@ -66,7 +66,8 @@ $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.js
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
-                            analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
+                            analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
+                            analysis/calibration.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
@@ -75,10 +76,11 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                analysis/calibration.py analysis/geometry.py analysis/model.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/claims.manifest.json: $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
-                             analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
-                             analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
-                             analysis/artifacts.py
+$(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                             $(RUN)/generate.manifest.json \
+                             analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                             analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
+                             analysis/metrics.py analysis/published.py analysis/artifacts.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
@@ -110,7 +112,8 @@ $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.ma
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
-                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py
+                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
+                               analysis/calibration.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -119,11 +122,11 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   analysis/calibration.py analysis/geometry.py analysis/model.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/claims.manifest.json: $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
-                                $(RUNS)/%/generate.manifest.json \
-                                analysis/claims.py analysis/calibration.py analysis/nulls.py analysis/normality.py \
-                                analysis/slices.py analysis/geometry.py analysis/generators.py analysis/published.py \
-                                analysis/artifacts.py
+$(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
+                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
+                                analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                                analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
+                                analysis/metrics.py analysis/published.py analysis/artifacts.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
@@ -158,7 +161,8 @@ ifneq ($(OTHER_RUNS),)
 # (the other runs first: their recipe makes the primary run as well, side by side with them)
 $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
                              $(RUN)/claims.manifest.json \
-                             analysis/across.py analysis/artifacts.py analysis/runs.py
+                             analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
+                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 
 ifeq ($(RUNS_SUBMAKE),)

@@ -17,7 +17,15 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     (one entry per variant with several seeds; empty otherwise); ``verdicts``: runs per
     verdict; ``holds``: whether every run gave the primary run's verdict; ``sentence``:
     that in words ("reproduced in all 3 runs", "reproduced in seed0 and seed1; partly in
-    seed2").
+    seed2"); ``headline``: the row the article's ledger shows (a full ledger row, as in
+    ``claims.json``). With three or more runs of the primary's variant (training seeds),
+    a geometry row's headline is judged again on its figures pooled over those runs
+    (:func:`analysis.ledger.pool`): the value is the runs' mean, the interval a
+    hierarchical bootstrap (runs resampled, then each run's own bootstrap draws), the
+    tests Holm-adjusted again over the pooled ledger, and ``pooled`` names the runs.
+    Otherwise (fewer runs, other variants only, or a row that every run does not measure,
+    such as the generator rows, whose rules compare generators within one run) the
+    headline is the primary run's row, with a note saying why.
 
 ``runs.json``
     ``schema_version``; ``config`` (the config's run.name); ``kind`` ("seeds",
@@ -28,11 +36,12 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     ``verdicts`` (its ledger's count per verdict) and what the overlay charts draw:
     ``radii`` {``edges`` (B+1), ``share`` (B): the histogram of |z| as shares},
     ``bscan`` {``grid``, ``w`` (Wasserstein distance of the radii per b), ``best``,
-    ``used``, ``fine_best``, ``fine_low``, ``fine_high`` (the claims step's fine scan
-    and its interval)}, ``occupancy`` {``b``, ``median`` (share of all points in the
+    ``used`` (the run's one b: its fine scan's best b), ``fine_low``, ``fine_high`` (its
+    interval)}, ``occupancy`` {``b``, ``median`` (share of all points in the
     median pair's slice per b), ``every`` (share in every slice)}, ``origin``
     {``band``, ``metrics``: [{``metric``, ``share``, ``low``, ``high``, ``gaussian``}]:
-    the cross-fitted share of held-out points farther from the centre than the origin},
+    the cross-fitted share of held-out points farther out than the origin in each metric
+    (analysis.claims: the origin table)},
     ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
     run has no generate step).
 
@@ -43,14 +52,17 @@ run: it names the run and the key). Same runs, same bytes.
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 
+from analysis import findings, ledger, steps
 from analysis import runs as R
-from analysis import steps
 from analysis.artifacts import VERDICTS, ArtifactError, Run, and_list
+from analysis.config import ClaimsConfig
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest, step_output
 from analysis.storage import save_json
@@ -85,7 +97,35 @@ def verdict_sentence(per_run: list[dict]) -> str:
     return "; ".join(f"{verdict} in {and_list(names)}" for verdict, names in by.items())
 
 
-def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:
+def headline_rows(runs: list[tuple[str, str, list[dict]]], pooled: dict[str, dict] | None, pooled_names: list[str],
+                  cc: ClaimsConfig) -> dict[str, dict]:
+    """The row the article's ledger shows for each finding: judged on figures pooled over runs
+    where there are (``pooled``: fid -> pooled fig), else the primary run's row with a note."""
+    primary = runs[0][2]
+    out = {}
+    if pooled:
+        ledger.adjust(pooled, cc.ledger_alpha)
+    for r in primary:
+        fid = r["id"]
+        if pooled and fid in pooled:
+            out[fid] = findings.JUDGES[fid](pooled[fid], cc)
+            continue
+        if len(pooled_names) >= ledger.MIN_POOLED_RUNS:
+            why = ("this row is not pooled: its rule compares generators within one run, so its headline is the "
+                   f"primary run's ({runs[0][0]}); the chapter Robustness across runs gives every run's figure")
+            if r["verdict"] == ledger.UNTESTABLE or fid in findings.JUDGES:
+                why = f"this row is not pooled: not every run could test it; its headline is the primary run's ({runs[0][0]})"
+        elif len(runs) > 1:
+            why = (f"the headline is the primary run's ({runs[0][0]}): intervals are pooled over runs only with at "
+                   f"least {ledger.MIN_POOLED_RUNS} runs of one configuration (training seeds), and this build has "
+                   f"{len(pooled_names)}")
+        else:
+            why = None
+        out[fid] = {**r, "notes": [*r["notes"], f"{why[0].upper()}{why[1:]}."]} if why else dict(r)
+    return out
+
+
+def aggregate(runs: list[tuple[str, str, list[dict]]], headline: dict[str, dict] | None = None) -> list[dict]:
     """The ledger across runs (``ledger.json``, see the module docstring).
 
     Parameters
@@ -94,6 +134,8 @@ def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:
         Each run's name, its variant's name ("" without variants) and its
         ``claims.json`` rows (``id``, ``claim``, ``part``, ``unit``, ``ours``,
         ``verdict``), the primary run first.
+    headline : fid -> the row the article's ledger shows (:func:`headline_rows`); None:
+        the primary run's rows.
     """
     order: list[str] = []
     first: dict[str, dict] = {}
@@ -123,6 +165,7 @@ def aggregate(runs: list[tuple[str, str, list[dict]]]) -> list[dict]:
                                "spread": spread([r["value"] for r in members])})
         out.append({
             "id": fid, "claim": head["claim"], "part": head["part"], "unit": head["unit"], "verdict": verdict,
+            "headline": (headline or {}).get(fid, primary.get(fid, head)),
             "runs": [{k: r[k] for k in ("name", "value", "low", "high", "verdict")} for r in per_run],
             "spread": spread([r["value"] for r in per_run]), "groups": groups,
             "verdicts": {v: sum(r["verdict"] == v for r in per_run) for v in VERDICTS},
@@ -149,14 +192,13 @@ def run_figures(spec: R.RunSpec, run: Run) -> dict:
         "radii": {"edges": np.asarray(A.radius_edges, dtype=np.float64).tolist(), "share": (hist / total).tolist()},
         "bscan": {"grid": np.asarray(A.b_grid, dtype=np.float64).tolist(),
                   "w": [_finite(w) for w in np.asarray(A.b_wasserstein, dtype=np.float64)],
-                  "best": S.b.best, "used": S.b.used, "fine_best": D.b.best,
-                  "fine_low": D.b.interval[0], "fine_high": D.b.interval[1]},
+                  "best": S.b.best, "used": S.b.used, "fine_low": D.b.low, "fine_high": D.b.high},
         "occupancy": {"b": np.asarray(A.b_grid, dtype=np.float64).tolist(),
                       "median": np.asarray(A.occupancy, dtype=np.float64)[:, 1].tolist(),
                       "every": np.asarray(A.occupancy_every, dtype=np.float64).tolist()},
         "origin": {"band": D.origin.band,
                    "metrics": [{"metric": m.metric, "share": m.share, "low": m.low, "high": m.high,
-                                "gaussian": m.gaussian} for m in D.origin.metrics]},
+                                "gaussian": m.gaussian} for m in D.origin.table]},
         "generators": gens,
     }
 
@@ -212,28 +254,53 @@ def prepare(cfg, run_dir: Path, inputs: dict) -> dict:
 def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     """Read every run; write ``across/ledger.json`` and ``across/runs.json``."""
     specs = R.expand(cfg)
-    ledgers, figures = [], []
+    ledgers, figures, parts = [], [], []
     for spec in specs:
         reader = Run(spec.directory(run_dir))
         try:
             ledgers.append((spec.name, spec.variant, [_row(c) for c in reader.claims.rows]))
             figures.append(run_figures(spec, reader))
+            if spec.variant == specs[0].variant:
+                parts.append((spec.name, *pool_inputs(reader)))
         except ArtifactError as e:
             raise UserError(f"run {spec.name}: {spec.directory(run_dir) / e.file}: {e.problem}",
                             f"re-run it: python -m analysis all --config ... --run {spec.name}") from None
-    ledger = aggregate(ledgers)
+    names = [p[0] for p in parts]
+    pooled = None
+    if len(parts) >= ledger.MIN_POOLED_RUNS:
+        pooled = ledger.pool([p[1] for p in parts], [p[2] for p in parts], [p[3] for p in parts], names,
+                             cfg.claims.level, cfg.claims.null_draws, cfg.run.seed)
+    rows = aggregate(ledgers, headline_rows(ledgers, pooled, names, cfg.claims))
     doc = {"schema_version": SCHEMA_VERSION, "config": cfg.run.name, "kind": kind(specs),
            "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs}), "runs": figures}
     out_dir = run_dir / "across"
-    save_json(out_dir / "ledger.json", ledger)
+    save_json(out_dir / "ledger.json", rows)
     save_json(out_dir / "runs.json", doc)
-    differ = [row["id"] for row in ledger if not row["holds"]]
+    differ = [row["id"] for row in rows if not row["holds"]]
     agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
-    eprint(f"across: {len(specs)} runs, {len(ledger)} findings; {agree} -> {out_dir}")
+    how = f"headline intervals pooled over {len(names)} runs" if pooled else "headline: the primary run's figures"
+    eprint(f"across: {len(specs)} runs, {len(rows)} rows ({how}); {agree} -> {out_dir}")
     return steps.Written()
 
 
+def pool_inputs(run: Run) -> tuple[dict, dict, dict]:
+    """One run's figures, bootstrap draws and null simulations, as :func:`analysis.ledger.pool` takes them."""
+    D, CA = run.claims_details, run.claims_arrays
+    figs = {fid: _plain(f) for fid, f in D.figures.items()}
+    draws = {name: np.asarray(CA.draws[i], dtype=np.float64) for i, name in enumerate(D.draw_names)}
+    nulls = {name: np.asarray(CA.null_draws[i], dtype=np.float64) for i, name in enumerate(D.null_draw_names)}
+    return figs, draws, nulls
+
+
+def _plain(x):
+    """A figure read through the reader (Tables, tuples) as plain dicts and lists."""
+    if isinstance(x, collections.abc.Mapping):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
 def _row(c) -> dict:
-    """A ledger row of the reader as the plain dict :func:`aggregate` takes."""
-    return {"id": c.id, "claim": c.claim, "part": c.part, "unit": c.unit, "verdict": c.verdict,
-            "ours": {"value": c.ours.value, "low": c.ours.low, "high": c.ours.high}}
+    """A ledger row of the reader as the plain dict :func:`aggregate` and the headline take."""
+    return _plain(dataclasses.asdict(c))

@@ -72,8 +72,8 @@ METRICS = "generate/metrics.json"
 CLAIMS = "claims/claims.json"
 CLAIMS_DETAILS = "claims/details.json"
 CLAIMS_ARRAYS = "claims/arrays.npz"
-CLAIMS_SCHEMA = 1
-STATS_SCHEMA = 2
+CLAIMS_SCHEMA = 2
+STATS_SCHEMA = 3
 DECODE = "decode/decode.json"
 DECODE_PLANES = "decode/planes.npz"
 DECODE_PATHS = "decode/paths.npz"
@@ -592,6 +592,23 @@ class Radii:
 
 
 @dataclass(frozen=True)
+class FineScan:
+    """The fine b-scan of the stats step; its best b is the b of the build unless stats.b is set."""
+
+    b0: float
+    best: float
+    w1_best: float
+    w1_sd: float
+    flat: tuple[float, float]
+    best_at_edge: bool
+    grid_step: float
+    grid_min: float
+    grid_max: float
+    grid_size: int
+    bootstrap: int
+
+
+@dataclass(frozen=True)
 class BScan:
     grid: tuple[float, ...]
     grid_source: Literal["config", "auto"]
@@ -603,7 +620,8 @@ class BScan:
     best_at_grid_edge: bool
     overlap: tuple[float, float]
     used: float
-    used_source: Literal["config", "b-scan"]
+    used_source: Literal["config", "fine b-scan"]
+    fine: FineScan
     published_range_in_grid: bool
     published_best_in_grid: bool
 
@@ -792,6 +810,10 @@ class StatsArrays:
     b_wasserstein: np.ndarray = _array("G")
     b_wasserstein_centred: np.ndarray = _array("G")
     b_uniform_in_real_range: np.ndarray = _array("G")
+    b_fine_grid: np.ndarray = _array("Gf")
+    b_fine_w1: np.ndarray = _array("Gf")
+    b_boot_best: np.ndarray = _array("Bf")
+    b_boot_overlap: np.ndarray = _array("Bf", 2)
     occupancy: np.ndarray = _array("G", 3)
     occupancy_every: np.ndarray = _array("G")
     mahalanobis_edges: np.ndarray = _array("B+1")
@@ -1155,10 +1177,32 @@ class Ours:
 
 
 @dataclass(frozen=True)
+class LedgerTest:
+    """A row's test against its null model, Holm-adjusted over the ledger's tests (:mod:`analysis.ledger`)."""
+
+    p: float
+    p_holm: float
+    method: Literal["bootstrap-z", "monte-carlo"]
+    direction: Literal["greater", "less", "two-sided"]
+    family: str
+    alpha: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The runs a row's headline figure was pooled over (hierarchical bootstrap)."""
+
+    runs: tuple[str, ...]
+    n: int
+
+
+@dataclass(frozen=True)
 class Claim:
     """One row of the claims ledger (``claims/claims.json``; see :mod:`analysis.claims`)."""
 
     id: str
+    kind: Literal["finding", "check"]
     part: str
     claim: str
     published: str
@@ -1176,13 +1220,33 @@ class Claim:
     interval: str
     notes: tuple[str, ...]
     chapter: str
+    b: float | None
+    null_passes: bool | None
+    test: LedgerTest | None
+    pooled: Pooled | None
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """``claims/claims.json``: the published findings, each measured, calibrated and judged."""
+    """The published findings, each measured, calibrated and judged (``claims/claims.json`` of one
+    run, or the headline rows of ``across/ledger.json``: :attr:`Run.ledger`)."""
 
     rows: tuple[Claim, ...]
+
+    @property
+    def findings(self) -> tuple[Claim, ...]:
+        """The rows counted in the ledger."""
+        return tuple(r for r in self.rows if r.kind == "finding")
+
+    @property
+    def checks(self) -> tuple[Claim, ...]:
+        """Identities shown under the ledger, not counted (the thin shell)."""
+        return tuple(r for r in self.rows if r.kind == "check")
+
+    @property
+    def b_values(self) -> dict[str, float]:
+        """The b of every row that uses one (id -> b)."""
+        return {r.id: r.b for r in self.rows if r.b is not None}
 
     def row(self, fid: str) -> Claim:
         """The finding ``fid``; an ArtifactError names the file if the ledger lacks it."""
@@ -1200,8 +1264,8 @@ class Ledger:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Findings per verdict, in the order of :data:`VERDICTS`."""
-        return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+        """Findings per verdict, in the order of :data:`VERDICTS` (checks not counted)."""
+        return {v: sum(r.verdict == v for r in self.findings) for v in VERDICTS}
 
 
 @dataclass(frozen=True)
@@ -1216,29 +1280,60 @@ class ClaimsSample:
 
 @dataclass(frozen=True)
 class OriginMetric:
-    metric: Literal["ledoit_wolf", "subspace_90", "subspace_99"]
+    """The origin under one metric: its distance and the share of held-out points farther out (or,
+    for local density, more isolated), with the interval and the Gaussian of the same shape."""
+
+    metric: Literal["euclidean", "subspace_90", "subspace_99", "ledoit_wolf", "nearest_real"]
+    label: str
     n_axes: int | None
+    distance: float
+    unit: Literal["Euclidean", "Mahalanobis"]
     share: float
     low: float
     high: float
     gaussian: float
-    origin_distance_median: float
+    band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"]
+
+
+@dataclass(frozen=True)
+class OriginNearest:
+    origin: float
+    median: float
+    q99: float
+    origin_over_median: float
+    origin_over_q99: float
 
 
 @dataclass(frozen=True)
 class ClaimsOrigin:
-    metrics: tuple[OriginMetric, ...]
+    euclidean_sentence: str
+    table: tuple[OriginMetric, ...]
+    verdict_metric: Literal["ledoit_wolf"]
+    metric_text: str
+    reason: str
     band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"]
     in_sample_share: float
     folds: int
+    nn: OriginNearest
+
+    def metric(self, name: str) -> OriginMetric:
+        for m in self.table:
+            if m.metric == name:
+                return m
+        raise ArtifactError(CLAIMS_DETAILS, f"has no origin metric '{name}'; {_fix(CLAIMS_DETAILS)}")
 
 
 @dataclass(frozen=True)
-class FineB:
-    b0: float
+class LedgerB:
+    """The one b of every row and chart, and the interval of the fine scan's best b."""
+
+    value: float
+    source: Literal["fine b-scan", "config"]
     best: float
-    interval: tuple[float, float]
+    low: float
+    high: float
     flat: tuple[float, float]
+    b0: float
     w1_best: float
     w1_sd: float
     best_at_edge: bool
@@ -1246,9 +1341,9 @@ class FineB:
     grid_min: float
     grid_max: float
     grid_size: int
-    checks: tuple[float, float, float, float]
-    check_names: tuple[str, str, str, str]
     coarse_best: float
+    checks: tuple[float, float, float]
+    check_names: tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -1304,12 +1399,88 @@ class ProjectionCount:
 
 
 @dataclass(frozen=True)
+class ProjectionAtB:
+    b: float
+    median_projected: float
+    cube: int
+    kept: float | None
+
+
+@dataclass(frozen=True)
 class ClaimsNulls:
     kinds: tuple[str, ...]
     pairs: tuple[tuple[int, int], ...]
     atlas_b: tuple[float, ...]
     checks: tuple[NullCheck, ...]
     projection: Mapping[str, ProjectionCount]
+    projection_across_b: tuple[ProjectionAtB, ProjectionAtB]
+
+
+@dataclass(frozen=True)
+class VoidKind:
+    inside: int
+    total: int
+    share: float
+    ratio: float | None
+    nn_median: float
+    nn_min: float
+
+
+@dataclass(frozen=True)
+class VoidNearest:
+    real_median: float
+    real_q99: float
+    uniform_median_ratio: float
+    uniform_min_ratio: float
+    normal_median_ratio: float
+    normal_at_origin_median_ratio: float
+
+
+@dataclass(frozen=True)
+class Void:
+    """Where uniform points lie: the data's cross-fitted k-NN support and the nearest real point."""
+
+    k: int
+    folds: int
+    b: float
+    points: int  #: real points the support is built from (claims.support_points at most)
+    kinds: Mapping[str, VoidKind]  #: "real" (held-out: the calibration), "uniform", "normal", "normal_at_origin"
+    nn: VoidNearest
+
+
+@dataclass(frozen=True)
+class Contrast:
+    measure: str
+    inside_median: float | None
+    all_median: float
+    inside_rank_median: float | None
+    spearman_radius: float | None
+
+
+@dataclass(frozen=True)
+class CubeObservation:
+    """The real points inside the cube [-b, b]^N: what they are (an observation, not the void test)."""
+
+    b: float
+    count: int
+    n: int
+    share: float
+    radius_min: float | None
+    radius_median: float | None
+    radius_max: float | None
+    radius_all_median: float
+    uniform_radius_mean: float
+    uniform_radius_sd: float
+    contrast: Contrast | None
+    contrast_reason: str | None
+    sentence: str
+
+
+@dataclass(frozen=True)
+class LedgerTests:
+    ids: tuple[str, ...]
+    alpha: float
+    family: str
 
 
 @dataclass(frozen=True)
@@ -1385,6 +1556,9 @@ class ClaimsSettings:
     folds: int
     bootstrap: int
     level: float
+    ledger_alpha: float
+    null_draws: int
+    effect_size: float
 
 
 @dataclass(frozen=True)
@@ -1396,23 +1570,33 @@ class ClaimsDetails:
     settings: ClaimsSettings
     sample: ClaimsSample
     origin: ClaimsOrigin
-    b: FineB
+    b: LedgerB
     nulls: ClaimsNulls
+    void: Void
+    cube: CubeObservation
     normality: ClaimsNormality
     generators: GeneratorChecks | None  #: None when the generate step has not run
+    figures: Mapping[str, Any]  #: id -> the plain figures a geometry row was judged from (analysis.ledger)
+    draw_names: tuple[str, ...]
+    null_draw_names: tuple[str, ...]
+    tests: LedgerTests
     verdicts: Mapping[str, int]
+    checks: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
 class ClaimsArrays:
     """``claims/arrays.npz``: the arrays behind the ledger (see :mod:`analysis.claims`)."""
 
-    b_fine_grid: np.ndarray = _array("Gf")
-    b_fine_w1: np.ndarray = _array("Gf")
-    b_boot_best: np.ndarray = _array("Bt")
-    origin_boot_share: np.ndarray = _array("Bt", 3)
-    b_checks: np.ndarray = _array(4)
-    check_pair_counts: np.ndarray = _array(4, 4, "P")
+    draws: np.ndarray = _array("S", "Bt")
+    null_draws: np.ndarray = _array("T", "M")
+    origin_boot_share: np.ndarray = _array("Bt", 4)
+    origin_edges: np.ndarray = _array("H+1")
+    origin_hist: np.ndarray = _array(2, "H", kinds="iu")
+    void_edges: np.ndarray = _array("H+1")
+    void_hist: np.ndarray = _array(4, "H", kinds="iu")
+    b_checks: np.ndarray = _array(3)
+    check_pair_counts: np.ndarray = _array(4, 3, "P")
     atlas_median_share: np.ndarray = _array(4, "K")
     axis_skew: np.ndarray = _array("r")
     axis_kurtosis: np.ndarray = _array("r")
@@ -1651,6 +1835,7 @@ class AcrossClaim:
     verdicts: Mapping[str, int]
     holds: bool
     sentence: str
+    headline: Claim  #: the row the article's ledger shows (pooled over the seeds' runs where there are 3 or more)
 
 
 @dataclass(frozen=True)
@@ -1665,7 +1850,6 @@ class RunBScan:
     w: tuple[float | None, ...]
     best: float
     used: float
-    fine_best: float
     fine_low: float
     fine_high: float
 
@@ -1679,7 +1863,7 @@ class RunOccupancy:
 
 @dataclass(frozen=True)
 class RunOriginMetric:
-    metric: Literal["ledoit_wolf", "subspace_90", "subspace_99"]
+    metric: Literal["euclidean", "subspace_90", "subspace_99", "ledoit_wolf", "nearest_real"]
     share: float
     low: float
     high: float
@@ -1964,7 +2148,8 @@ class Run:
         s = self.stats
         dims = {"N": s.N, "Q": len(s.components.quantile_levels), "B": s.components.bins,
                 "B+1": s.components.bins + 1, "n_s": s.projections.sample_size, "R": s.radii.uniform.n,
-                "G": len(s.b.grid), "nn": s.origin.nearest.query_size, "A": s.projections.n_artificial,
+                "G": len(s.b.grid), "Gf": s.b.fine.grid_size, "Bf": s.b.fine.bootstrap,
+                "nn": s.origin.nearest.query_size, "A": s.projections.n_artificial,
                 "SA": s.slices.artificial_per_slice, "P": len(s.pairs), "K": len(s.slices.atlas_b)}
         return StatsArrays(**_read_arrays(_array_specs(StatsArrays), self._npz(ARRAYS), ARRAYS, dims))
 
@@ -2073,10 +2258,13 @@ class Run:
     @cached_property
     def claims_arrays(self) -> ClaimsArrays:
         d = self.claims_details
-        dims = {"Gf": d.b.grid_size, "Bt": d.settings.bootstrap, "P": len(d.nulls.pairs),
+        npz = self._npz(CLAIMS_ARRAYS)
+        dims = {"Bt": d.settings.bootstrap, "P": len(d.nulls.pairs), "S": len(d.draw_names),
+                "T": len(d.null_draw_names), "M": npz["null_draws"].shape[1] if "null_draws" in npz else 0,
+                "H+1": len(npz["origin_edges"]) if "origin_edges" in npz else 0,
                 "K": len(d.nulls.atlas_b), "r": d.normality.whole.rank, "rc": d.normality.core.rank}
-        return ClaimsArrays(**_read_arrays(_array_specs(ClaimsArrays), self._npz(CLAIMS_ARRAYS), CLAIMS_ARRAYS,
-                                           dims))
+        dims["H"] = dims["H+1"] - 1
+        return ClaimsArrays(**_read_arrays(_array_specs(ClaimsArrays), npz, CLAIMS_ARRAYS, dims))
 
     # ---- decode
 
@@ -2148,6 +2336,39 @@ class Run:
                                                    f"but {ACROSS_RUNS} lists {names}; {_fix(ACROSS_LEDGER)}")
         return Across(runs.kind, runs.sweep_key, runs.seeds, runs.runs, tuple(ledger))
 
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger the article shows: with several runs, the headline rows of ``across/ledger.json``
+        (pooled over the seeds' runs where there are three or more); else this run's ``claims.json``."""
+        X = self.across
+        if not X:
+            return self.claims
+        return Ledger(tuple(r.headline for r in X.ledger))
+
+    @cached_property
+    def b(self) -> LedgerB:
+        """The one b of every row, chart and sentence, with the interval of the fine scan's best b.
+
+        An ArtifactError names the file when a row, the stats step or the claims step uses another b.
+        """
+        S, D = self.stats, self.claims_details
+        b = D.b.value
+        if S.b.used != b or S.projections.b != b or S.slices.b != b or S.radii.uniform.b != b:
+            raise ArtifactError(STATS, f"b.used = {S.b.used!r} (projections {S.projections.b!r}, slices "
+                                       f"{S.slices.b!r}, uniform radii {S.radii.uniform.b!r}) is not the claims "
+                                       f"step's b = {b!r}; {_fix(CLAIMS_DETAILS)}")
+        for fid, rb in self.claims.b_values.items():
+            if rb != b:
+                raise ArtifactError(CLAIMS, f"row '{fid}' uses b = {rb!r}, not the build's b = {b!r}; {_fix(CLAIMS)}")
+        if D.b.checks[0] != b or D.nulls.checks[0].b != b:
+            raise ArtifactError(CLAIMS_DETAILS, f"counts slices at b = {D.b.checks[0]!r}, not at b = {b!r}; "
+                                                f"{_fix(CLAIMS_DETAILS)}")
+        G = self.generate
+        if G and G.settings.b.source == "stats.json" and G.settings.b.value != b:
+            raise ArtifactError(METRICS, f"settings.b.value = {G.settings.b.value!r} is not the build's b = {b!r}; "
+                                         f"{_fix(METRICS)}")
+        return D.b
+
     # ---- provenance
 
     def manifest(self, step: str) -> Manifest | Absent:
@@ -2176,7 +2397,7 @@ class Run:
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
                      "gallery", "latents", "stats", "published", "arrays", "generate", "manifests", "claims",
                      "claims_details", "claims_arrays", "decode", "decode_planes", "decode_paths",
-                     "live_decoder_file", "across"):
+                     "live_decoder_file", "across", "ledger", "b"):
             getattr(self, name)
         if self.generate:
             self.sheets  # noqa: B018

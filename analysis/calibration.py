@@ -44,6 +44,10 @@ b with resolution (:func:`fine_b_scan`)
     2,000 quantiles, :data:`BOOT_QUANTILES`); the best b gets a percentile interval, and the *flat range* is the b whose distance is within ``flat_sd``
     bootstrap standard deviations of the minimum (W1 is convex in b, so it is one interval).
 
+Runs (:func:`hierarchical_bootstrap`)
+    A figure measured in several runs (training seeds), each with its own bootstrap
+    draws, gets a two-stage interval: runs resampled, then points.
+
 Repetitions (:func:`mean_interval`, :func:`separated_ranks`)
     A figure measured R times (the generate step refits every generator on R random
     splits) is reported as the mean with its Student t interval; items are ranked only
@@ -59,9 +63,10 @@ import math
 import numpy as np
 from scipy import linalg
 from scipy import stats as sps
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from analysis.geometry import inverse, ledoit_wolf_shrinkage
+from analysis.geometry import inverse, ledoit_wolf_shrinkage, overlap_range
 
 # --------------------------------------------------------------------------- intervals
 
@@ -147,6 +152,39 @@ def mean_interval(values, level: float, lower: float | None = None,
     if upper is not None:
         high, mean = min(high, upper), min(mean, upper)
     return mean, low, high
+
+
+def hierarchical_bootstrap(draws, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Two-stage bootstrap of a figure measured in several runs: runs, then points.
+
+    Each repetition draws R runs with replacement and, for each chosen run, one of its own
+    bootstrap draws (a resample of its points), and averages them: the spread between the
+    runs (training seeds) and the spread within each run both enter, so the interval
+    widens when the runs disagree (Davison and Hinkley 1997, section 3.8).
+
+    Parameters
+    ----------
+    draws : sequence of R arrays, each (B_r,) finite bootstrap draws of one run's figure
+    reps : repetitions
+    rng : numpy Generator
+
+    Returns
+    -------
+    (reps,) float64: draws of the runs' mean figure
+    """
+    runs = [np.asarray(d, dtype=float)[np.isfinite(np.asarray(d, dtype=float))] for d in draws]
+    if not runs or any(d.size == 0 for d in runs):
+        raise ValueError("every run needs at least one finite bootstrap draw")
+    R = len(runs)
+    pick = rng.integers(0, R, size=(reps, R))
+    out = np.zeros(reps)
+    for r, d in enumerate(runs):
+        chosen = pick == r
+        k = int(chosen.sum())
+        vals = np.zeros(pick.shape)
+        vals[chosen] = d[rng.integers(0, d.size, size=k)]
+        out += vals.sum(axis=1)
+    return out / R
 
 
 def separated_ranks(lows, highs) -> tuple[list[int], list[list[int]]]:
@@ -246,9 +284,10 @@ def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int
     Returns
     -------
     dict with
-        ``share`` (1 + len(axes),): the pooled weighted share for the full Ledoit-Wolf
-        metric, then each subspace; ``count``, ``total``: its numerator and denominator;
-        ``origin_distance`` (k, 1 + len(axes)): the origin's distance in each fold's fit;
+        ``share`` (2 + len(axes),): the pooled weighted share for the full Ledoit-Wolf
+        metric, then each subspace, then the Euclidean distance from the centre;
+        ``count``, ``total``: its numerator and denominator; ``origin_distance``
+        (k, 2 + len(axes)): the origin's distance in each fold's fit;
         ``totals``: the summed moments {W, s, S} of all folds (for :func:`shape_figures`).
     """
     n, N = x.shape
@@ -256,7 +295,7 @@ def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int
     W, s, S = mom["W"], mom["s"], mom["S"]
     sq = np.einsum("ij,ij->i", x, x)
     Wt, st, St = W.sum(), s.sum(axis=0), S.sum(axis=0)
-    M = 1 + len(axes)
+    M = 2 + len(axes)
     count = np.zeros(M)
     d0 = np.zeros((k, M))
     means = (st - s) / (Wt - W)[:, None]                      # (k, N): each training part's mean
@@ -266,7 +305,7 @@ def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int
         sum_r4 = float(w[train] @ (r2[train, f] ** 2))
         fit = _fit(Wt - W[f], st - s[f], St - S[f], sum_r4)
         weights = np.stack([inverse(fit["eig_lw"])] +
-                           [inverse(fit["eig"], np.arange(N) < a) for a in axes])
+                           [inverse(fit["eig"], np.arange(N) < a) for a in axes] + [np.ones(N)])
         held = ~train
         y = (x[held] - fit["mean"]) @ fit["vec"]
         d = np.sqrt((y * y) @ weights.T)                      # (n_f, M)
@@ -278,14 +317,31 @@ def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int
             "totals": {"W": Wt, "s": st, "S": St}}
 
 
-def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarray) -> dict:
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjustment of the p-values ``p`` (m,): in ascending order, adjusted
+    p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)) (Holm 1979; family-wise error control)."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(adj) if m else adj
+    return out
+
+
+def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarray, effect: float = 0.5,
+                  alpha: float = 0.05) -> dict:
     """Shape figures of the (weighted) cloud from its summed moments.
 
-    Returns ``off_centre`` (share of components whose mean is more than ``k_sigma``
-    standard errors from the origin), ``axes_90`` (share of the N axes needed for 90 %
-    of the variance), ``centre_subspace`` (share of |centre - origin|^2 in the span of
-    the first ``centre_k`` principal axes), ``mean_abs_corr`` (mean |r| over pairs) and
-    ``std_ratio`` (largest over smallest standard deviation; inf if a component is constant).
+    Returns ``off_centre`` (share of components whose mean lies more than ``effect`` of
+    their standard deviation from the origin and differs from it significantly: Holm over
+    the N components' t-tests at ``alpha``), ``significant_share`` (significant at any
+    size), ``median_abs_mean_over_sd``, ``off_centre_k_sigma`` (share more than ``k_sigma``
+    standard errors out, unadjusted), ``axes_90`` (share of the N axes needed for 90 % of
+    the variance), ``centre_subspace`` (share of |centre - origin|^2 in the span of the
+    first ``centre_k`` principal axes), ``mean_abs_corr`` (mean |r| over pairs),
+    ``std_ratio`` (largest over smallest standard deviation; inf if a component is
+    constant) and ``std_q90_q10`` (90th over 10th percentile of the standard deviations).
     """
     W, s, S = totals["W"], totals["s"], totals["S"]
     N = len(s)
@@ -297,6 +353,9 @@ def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarra
     offset = mean - origin
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, np.abs(offset) / se, np.where(offset == 0, 0.0, np.inf))
+        d = np.where(var > 0, np.abs(offset) / np.sqrt(var), np.where(offset == 0, 0.0, np.inf))
+    p = 2.0 * sps.t.sf(z, max(W - 1.0, 1.0))
+    significant = holm(p) < alpha
     eig, vec = _eigh(cov)
     cum = np.cumsum(eig) / eig.sum() if eig.sum() > 0 else np.ones(N)
     c2 = (offset @ vec) ** 2
@@ -304,15 +363,19 @@ def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), 0.0)
     iu = np.triu_indices(N, 1)
-    return {"off_centre": float(np.mean(z > k_sigma)),
+    q10, q90 = np.quantile(sd, [0.1, 0.9])
+    return {"off_centre": float(np.mean(significant & (d > effect))), "significant_share": float(np.mean(significant)),
+            "median_abs_mean_over_sd": float(np.median(d)), "off_centre_k_sigma": float(np.mean(z > k_sigma)),
             "std_ratio": float(sd.max() / sd.min()) if sd.min() > 0 else math.inf,
+            "std_q90_q10": float(q90 / q10) if q10 > 0 else math.inf,
             "axes_90": float((np.searchsorted(cum, 0.9 - 1e-12) + 1) / N),
             "centre_subspace": float(c2[:centre_k].sum() / c2.sum()) if c2.sum() > 0 else 0.0,
             "mean_abs_corr": float(np.mean(np.abs(corr[iu]))) if len(iu[0]) else 0.0}
 
 
 def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, ...], bootstrap: int,
-                    rng: np.random.Generator, k_sigma: float = 3.0, centre_k: int = 5) -> dict:
+                    rng: np.random.Generator, k_sigma: float = 3.0, centre_k: int = 5, effect: float = 0.5,
+                    alpha: float = 0.05, n_jobs: int = 1) -> dict:
     """Cross-fitted origin shares and shape figures, with bootstrap repetitions.
 
     Parameters
@@ -323,7 +386,9 @@ def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, 
     axes : subspace sizes (see :func:`crossfit_shares`)
     bootstrap : repetitions (each: multinomial weights, a new fold split, all folds refitted)
     rng : numpy Generator
-    k_sigma, centre_k : see :func:`shape_figures`
+    k_sigma, centre_k, effect, alpha : see :func:`shape_figures`
+    n_jobs : repetitions run at once, in threads with one BLAS thread each; each repetition
+        draws from its own generator seeded from ``rng``, so the result does not depend on it
 
     Returns
     -------
@@ -333,23 +398,31 @@ def origin_crossfit(x: np.ndarray, origin: np.ndarray, k: int, axes: tuple[int, 
     """
     n = len(x)
     ones = np.ones(n)
-    point = crossfit_shares(x, origin, fold_ids(n, k, rng), k, ones, axes)
-    shape = shape_figures(point["totals"], k_sigma, centre_k, origin)
-    boot_share = np.empty((bootstrap, 1 + len(axes)))
+    fig_args = (k_sigma, centre_k, origin, effect, alpha)
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread is faster
+        point = crossfit_shares(x, origin, fold_ids(n, k, rng), k, ones, axes)
+        shape = shape_figures(point["totals"], *fig_args)
+    boot_share = np.empty((bootstrap, 2 + len(axes)))
     boot_shape = {key: np.empty(bootstrap) for key in shape}
-    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one thread is faster than two
-        _origin_boot(x, origin, k, axes, rng, k_sigma, centre_k, boot_share, boot_shape)
+    seeds = rng.integers(0, 2**63 - 1, size=bootstrap)
+    blocks = np.array_split(np.arange(bootstrap), max(1, min(n_jobs, bootstrap)))
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread each is faster
+        Parallel(n_jobs=len(blocks), prefer="threads")(
+            delayed(_origin_boot)(x, origin, k, axes, seeds, reps, fig_args, boot_share, boot_shape)
+            for reps in blocks)
     return {**{key: point[key] for key in ("share", "count", "total", "origin_distance")},
             "shape": shape, "boot_share": boot_share, "boot_shape": boot_shape}
 
 
-def _origin_boot(x, origin, k, axes, rng, k_sigma, centre_k, boot_share, boot_shape) -> None:
+def _origin_boot(x, origin, k, axes, seeds, reps, fig_args, boot_share, boot_shape) -> None:
+    """Bootstrap repetitions ``reps`` (each with its own generator), written into the shared arrays."""
     n = len(x)
-    for b in range(len(boot_share)):
+    for b in reps:
+        rng = np.random.default_rng(seeds[b])
         w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
         res = crossfit_shares(x, origin, fold_ids(n, k, rng), k, w, axes)
         boot_share[b] = res["share"]
-        for key, v in shape_figures(res["totals"], k_sigma, centre_k, origin).items():
+        for key, v in shape_figures(res["totals"], *fig_args).items():
             boot_shape[key][b] = v
 
 
@@ -468,7 +541,7 @@ BOOT_QUANTILES = 2000  # quantiles of each radius sample in a bootstrap repetiti
 
 
 def fine_b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray, bootstrap: int, flat_sd: float,
-                level: float, rng: np.random.Generator) -> dict:
+                level: float, rng: np.random.Generator, overlap_q: float = 0.05) -> dict:
     """Best b on a fine grid, with a bootstrap interval and the flat range.
 
     Parameters
@@ -480,13 +553,15 @@ def fine_b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray, bootstrap:
     flat_sd : width of the flat range in bootstrap standard deviations of the minimum
     level : interval level
     rng : numpy Generator
+    overlap_q : the overlap range compares the central (1 - 2 overlap_q) radius ranges
 
     Returns
     -------
     dict with ``w1`` (G,), ``best``, ``w1_best``, ``best_index``, ``best_at_edge``,
     ``interval`` [lo, hi] of the best b, ``boot_best`` (B,), ``w1_sd`` (bootstrap
     standard deviation of the minimal distance), ``flat`` [lo, hi], ``flat_index``
-    [i, j] (grid positions).
+    [i, j] (grid positions), ``boot_overlap`` (B, 2): the overlap range
+    (:func:`analysis.geometry.overlap_range`) of each repetition's radii.
     """
     m = len(unit)
     u = np.sort(np.asarray(unit, dtype=float))
@@ -495,19 +570,20 @@ def fine_b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray, bootstrap:
     steps = _quantile_steps(len(rt), m)
     w = w1_scaled(rt, u, grid, steps)
     ib = int(np.argmin(w))
-    boot_best, boot_min = np.empty(bootstrap), np.empty(bootstrap)
+    boot_best, boot_min, boot_overlap = np.empty(bootstrap), np.empty(bootstrap), np.empty((bootstrap, 2))
     q = min(BOOT_QUANTILES, m)
     bsteps = _quantile_steps(min(len(r), q), q)
     for b in range(bootstrap):
-        rb = _thin(np.sort(rng.choice(r, len(r))), q)
-        ub = _thin(np.sort(rng.choice(u, m)), q)
+        rs, us = np.sort(rng.choice(r, len(r))), np.sort(rng.choice(u, m))
+        rb, ub = _thin(rs, q), _thin(us, q)
         wb = w1_scaled(rb, ub, grid, bsteps)
         j = int(np.argmin(wb))
         boot_best[b], boot_min[b] = grid[j], wb[j]
+        boot_overlap[b] = overlap_range(rs, us, overlap_q)
     sd = float(np.std(boot_min, ddof=1))
     inside = np.flatnonzero(w <= w[ib] + flat_sd * sd)
     lo, hi = percentile_interval(boot_best, level)
     return {"w1": w, "best": float(grid[ib]), "w1_best": float(w[ib]), "best_index": ib,
             "best_at_edge": bool(ib in (0, len(grid) - 1)), "interval": [lo, hi], "boot_best": boot_best,
             "w1_sd": sd, "flat": [float(grid[inside[0]]), float(grid[inside[-1]])],
-            "flat_index": [int(inside[0]), int(inside[-1])]}
+            "flat_index": [int(inside[0]), int(inside[-1])], "boot_overlap": boot_overlap}

@@ -372,6 +372,34 @@ def histogram_rule_chart(edges: np.ndarray, counts: np.ndarray, mark: float, xti
     return alt.layer(bars, rule, text).properties(width=WIDTH, height=220, title=title)
 
 
+def overlaid_histograms_chart(edges: np.ndarray, counts: dict[str, np.ndarray], xtitle: str, title: str,
+                              mark: float | None = None, mark_label: str = ""):
+    """Histograms of several samples on common bin ``edges`` (``counts``: label -> counts (B,)), each
+    as shares of its own sample, overlaid as lines through the bin centres, with an optional
+    vertical rule (e.g. the origin's value)."""
+    alt = _alt()
+    e = np.asarray(edges, dtype=float)
+    mid = (e[:-1] + e[1:]) / 2
+    names = list(counts)
+    rows = []
+    for name, c in counts.items():
+        c = np.asarray(c, dtype=float)
+        total = c.sum() or 1.0
+        rows += [{"x": _r(x), "share": _r(v / total, 5), "what": name} for x, v in zip(mid, c)]
+    lines = alt.Chart(alt.Data(values=rows)).mark_line(strokeWidth=1.8, interpolate="step").encode(
+        x=alt.X("x:Q", title=xtitle), y=alt.Y("share:Q", title="share of the points", axis=alt.Axis(format="%")),
+        color=alt.Color("what:N", title=None, sort=names,
+                        scale=_legend_scale(names, [PALETTE[i % len(PALETTE)] for i in range(len(names))])),
+        tooltip=["what:N", alt.Tooltip("x:Q", format=".3g"), alt.Tooltip("share:Q", format=".2%")])
+    layers = [lines]
+    if mark is not None:
+        r = alt.Chart(alt.Data(values=[{"x": _r(mark), "label": mark_label}]))
+        layers += [r.mark_rule(color="#b8860b", strokeWidth=2.5).encode(x="x:Q", tooltip=["label:N", "x:Q"]),
+                   r.mark_text(align="left", dx=5, dy=-4, baseline="bottom", fontSize=11).encode(
+                       x="x:Q", y=alt.value(12), text="label:N")]
+    return alt.layer(*layers).properties(width=WIDTH, height=230, title=title)
+
+
 # --------------------------------------------------------------------------- chapter 4: explorers
 
 SLICE_RULE = ("(datum.a2 <= b) && (datum.a0 <= b || datum.t0 == j1 || datum.t0 == j2)"
@@ -564,7 +592,8 @@ def radius_explorer(real_radii: np.ndarray, unit_radii: np.ndarray, N: int, b0: 
 def bscan_chart(b_grid: np.ndarray, w: np.ndarray, w_centred: np.ndarray | None, best: float,
                 overlap: Sequence[float] | None, published: Sequence[float] | None = None,
                 published_best: float | None = None):
-    """Wasserstein distance between real and uniform radius distributions over the b grid."""
+    """Wasserstein distance between real and uniform radius distributions over the b grid, with the
+    build's one b (``best``: the fine scan's best b) marked."""
     alt = _alt()
     names = ["|z| vs |u|", "|z − mean| vs |u − mean|"]
     # Show the informative part of the grid: up to 3x the best b (or past the overlap range).
@@ -601,7 +630,7 @@ def bscan_chart(b_grid: np.ndarray, w: np.ndarray, w_centred: np.ndarray | None,
         y=alt.Y("w:Q", title="Wasserstein distance of the radii"),
         strokeDash=alt.StrokeDash("what:N", title=None, scale=alt.Scale(domain=names, range=[[1, 0], [5, 3]])),
         tooltip=[alt.Tooltip("b:Q", format=".3g"), "what:N", alt.Tooltip("w:Q", format=".3g")]))
-    marks = [{"b": _r(best), "label": f"this build: best b = {best:.3g}"}]
+    marks = [{"b": _r(best), "label": f"this build: b = {best:.3g}"}]
     if published_best is not None:
         marks.append({"b": _r(published_best), "label": f"published (CelebA): best b = {published_best:g}"})
     layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(strokeWidth=2).encode(
@@ -844,7 +873,8 @@ def fine_bscan_chart(grid: np.ndarray, w1: np.ndarray, best: float, interval: Se
     rows = [{"b": _r(b), "w": _r(w)} for b, w in zip(grid, w1) if np.isfinite(w)]
     bands = [{"b0": _r(flat[0]), "b1": _r(flat[1]), "label": "flat range (within the bootstrap noise)"},
              {"b0": _r(interval[0]), "b1": _r(interval[1]), "label": "interval of the best b"}]
-    marks = [{"b": _r(best), "label": f"best b = {best:.3g}"}, {"b": _r(b_used), "label": f"b used = {b_used:.3g}"}]
+    marks = ([{"b": _r(best), "label": f"best b = b used = {best:.3g}"}] if _r(best) == _r(b_used) else
+             [{"b": _r(best), "label": f"best b = {best:.3g}"}, {"b": _r(b_used), "label": f"b used = {b_used:.3g}"}])
     band = alt.Chart(alt.Data(values=bands)).mark_rect(opacity=0.18).encode(
         x="b0:Q", x2="b1:Q",
         color=alt.Color("label:N", title=None, scale=_legend_scale([x["label"] for x in bands],

@@ -4,56 +4,84 @@ For each finding of the published study (:data:`analysis.published.FINDINGS`) th
 states the figure that tests it on our data, with an interval, beside what a null
 model gives, and a verdict by a rule written down with it. The article's first table
 is this ledger, and the sentences its chapters use about the data are chosen here from
-the verdicts, so the text never says more than the numbers.
+the verdicts, so the text never says more than the numbers. The geometry rows are
+judged from plain figures by :mod:`analysis.findings` (the ``across`` step judges the
+same figures pooled over runs); the shared machinery (rows, tests, Holm, pooling) is
+:mod:`analysis.ledger`.
 
-Reads ``latents.npy``, ``stats/stats.json`` and ``stats/arrays.npz`` and, when the
-generate step has run, ``generate/metrics.json`` (through :mod:`analysis.artifacts`),
-and writes ``<run>/claims/`` (then ``claims.manifest.json`` last):
+One b. Every row, chart and sentence uses the b of the stats step (``b.used``: the fine
+b-scan's best b unless ``stats.b`` is set); its interval is the percentile interval of
+the scan's bootstrap draws at ``claims.level``. Slice and projection rows also give
+their figure at both ends of that interval.
+
+Reads ``latents.npy``, ``stats/stats.json`` and ``stats/arrays.npz``, when present
+``generate/metrics.json`` and, for the cube observation, ``data/images.npy`` with the
+ids of both (``ids.txt``, ``data/ids.txt``; pixel contrast only when the latents are the
+images' codes), and writes ``<run>/claims/`` (then ``claims.manifest.json`` last):
 
 ``claims.json``
-    A JSON list, one object per finding, in the study's order:
-
-    ``id``; ``part`` (of the series, or "RAE"); ``claim`` (the finding in our words);
+    A JSON list, one object per row, in the study's order: ``id``; ``kind`` ("finding":
+    counted in the ledger; "check": an identity shown under it, not counted);
+    ``part`` (of the series, or "RAE"); ``claim`` (the finding in our words);
     ``published`` (what the study reported); ``statistic`` (what ``ours`` measures);
     ``unit`` ("share", "ratio", "difference", "b", "score"); ``ours`` {``value``, ``low``,
     ``high``}: the figure and its interval at ``[claims] level`` (all null when the
     finding is not testable); ``null`` (what the null model named in ``null_label``
-    gives, or null where none applies); ``reference`` (a theoretical or comparison value
-    named in ``reference_label``, or null); ``verdict``: ``reproduced``, ``partly``,
-    ``not reproduced`` or ``not testable``; ``criterion``: the rule that gave it, with
-    the bands; ``sentence``: what the article says about it (chosen by verdict and band,
+    gives, or null where none applies); ``reference`` (a comparison value named in
+    ``reference_label``, or null); ``verdict``: ``reproduced``, ``partly``, ``not
+    reproduced`` or ``not testable``; ``criterion``: the rule that gave it, with the
+    bands; ``sentence``: what the article says about it (chosen by verdict and band,
     with the numbers); ``reason``: why no interval or verdict applies (null otherwise);
-    ``interval``: how the interval was obtained; ``notes``: caveats (small samples,
-    subsampling); ``chapter``: where the article discusses it.
+    ``interval``: how the interval was obtained; ``notes``: caveats; ``chapter``: where
+    the article discusses it; ``b``: the b the figure is measured at (null where none);
+    ``null_passes``: whether the null model passes the same rule (the sentence then says
+    so; null where no null applies); ``test``: the test against the null model, or null:
+    {``p``, ``p_holm`` (Holm over the ledger's tests), ``method`` ("bootstrap-z" or
+    "monte-carlo"), ``direction``, ``family`` (in words), ``alpha``, ``significant``};
+    ``pooled``: null here (the ``across`` step's pooled rows name their runs).
 
 ``details.json``
-    Every figure behind the ledger: ``schema_version``; ``n``, ``N``; ``settings`` (the
-    ``[claims]`` values used); ``sample`` {``n_used`` (points the cross-fitting,
-    bootstraps and null comparisons of shape use), ``subsampled``, ``n_over_N``,
-    ``unstable`` (n < unstable_ratio N), ``estimator``, ``sentence``}; ``origin``
-    (cross-fitted shares in the full space and the 90 % / 99 % subspaces with intervals,
-    the Gaussian of the same shape, the in-sample share of the stats step, ``band``);
-    ``shape`` (off-centre share, axes for 90 %, centre subspace share, mean |r|, spread
-    ratio, with intervals and their nulls); ``b`` (fine scan: ``b0``, ``best``,
-    ``interval``, ``flat``, ``w1_best``, ``w1_sd``, ``best_at_edge``, ``grid_step``;
-    ``checks``: the b values where cube and slices are counted); ``nulls`` (per check b:
-    data and null counts, ratios with intervals, ``void``; per shown pair; the atlas);
-    ``projection`` (points projecting into [-b, b]^2 vs in the cube); ``normality``
-    (core cut, per-axis summaries, Mardia calibrated); ``generators`` (null without a
-    generate step: per generator its latent and pixel precision relative to the real
-    reference with intervals and bands, ``latent`` / ``pixel``, ``recall_inflated``;
-    ``off_support_faces`` and ``in_support_nonfaces``: where latent and pixel metrics
-    disagree; ``recall_inflated``; ``sentence`` and ``recall_sentence``: what the article
-    says about them);
-    ``verdicts`` (count per verdict); ``notes``.
+    Every figure behind the ledger: ``schema_version`` (2); ``n``, ``N``, ``seed``;
+    ``settings`` (the ``[claims]`` values used); ``sample`` {``n_used``, ``subsampled``,
+    ``n_over_N``, ``unstable`` (n < unstable_ratio N), ``estimator``, ``sentence``};
+    ``b`` {``value`` (the one b), ``source`` ("fine b-scan" or "config"), ``best``,
+    ``low``, ``high`` (interval of the best b), ``flat``, ``b0``, ``w1_best``, ``w1_sd``,
+    ``best_at_edge``, ``grid_step``, ``grid_min``, ``grid_max``, ``grid_size``,
+    ``coarse_best`` (the coarse scan's grid minimum, shown nowhere as a b),
+    ``checks`` (the b values counted: the b, the interval's ends), ``check_names``};
+    ``origin`` {``table``: the origin under every metric, one entry each {``metric``,
+    ``label``, ``distance`` (the origin's, median over the folds' fits), ``unit``,
+    ``share`` (held-out points farther out, or more isolated), ``low``, ``high``,
+    ``gaussian`` (the same for held-out points of a Gaussian with the data's mean and
+    covariance, cross-fitted the same way), ``band``}; ``verdict_metric``, ``reason``,
+    ``band``, ``in_sample_share``, ``folds``, ``nn`` (the origin's nearest-real-point
+    distance against the held-out points': ``origin``, ``median``, ``q99``)};
+    ``shape`` (per figure: ``value``, ``low``, ``high``, ``independent``); ``nulls``
+    (per check b: data and null counts, ratios with intervals, voids; per shown pair; the
+    atlas; ``projection``: points projecting into [-b, b]^2 vs in the cube, at the b and
+    the interval's ends); ``void`` (where uniform points lie: per kind "real" (held-out),
+    "uniform", "normal", "normal_at_origin" its ``inside`` count of ``total`` and
+    ``share``; ``ratio`` of each to the calibration; nearest-real-point distances
+    ``nn``; ``k``, ``folds``); ``cube`` (the observation: real points inside the cube
+    [-b, b]^N, their radii against the uniform shell's and, when the images are at hand,
+    their pixel contrast: ``contrast`` or null with ``contrast_reason``); ``normality``;
+    ``generators`` (null without a generate step, see :func:`generator_checks`);
+    ``figures`` (id -> the plain figures each geometry row was judged from, without
+    draws); ``draw_names`` ("id/stat" of each row of ``draws``), ``null_draw_names``;
+    ``tests`` {``ids``, ``alpha``, ``family``}; ``verdicts`` (count per verdict over the
+    findings); ``checks`` (ids of the check rows).
 
 ``arrays.npz``
-    ``b_fine_grid``, ``b_fine_w1`` (G,), ``b_boot_best`` (B,); ``origin_boot_share``
-    (B, 3): full, 90 %, 99 %; ``b_checks`` (4,): b.used, best, flat ends;
-    ``check_pair_counts`` (4 kinds: data, normal, normal_at_origin, permuted; 4 b; P
-    pairs) float64 (null counts rescaled to n points); ``atlas_median_share`` (4, K):
-    median pair's slice share at each ``slices.atlas_b``; ``axis_skew``,
-    ``axis_kurtosis``, ``axis_p`` (r,) of the whole cloud and ``core_axis_*`` of the core.
+    ``draws`` (S, Bt): each pooled figure's bootstrap draws (rows named by
+    ``draw_names``); ``null_draws`` (T, M): simulated null figures of the monte-carlo
+    tests; ``origin_boot_share`` (Bt, 4): full, 90 %, 99 %, Euclidean; ``origin_edges``
+    (H+1,), ``origin_hist`` (2, H): cross-fitted Mahalanobis distances of held-out real
+    and Gaussian points; ``void_edges`` (H+1,), ``void_hist`` (4, H): nearest-real-point
+    distances of held-out real, uniform, normal and normal-at-origin points; ``b_checks``
+    (3,); ``check_pair_counts`` (4 kinds: data, normal, normal_at_origin, permuted; 3 b;
+    P pairs) float64 (null counts rescaled to n points); ``atlas_median_share`` (4, K);
+    ``axis_skew``, ``axis_kurtosis``, ``axis_p`` (r,) of the whole cloud and
+    ``core_axis_*`` of the core.
 
 Same inputs and config give byte-identical files; the step is skipped when its manifest
 matches (config sections ``claims`` and ``run``, the input hashes and this code).
@@ -62,6 +90,7 @@ matches (config sections ``claims`` and ``run``, the input hashes and this code)
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -69,77 +98,24 @@ from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from analysis import calibration as cal
-from analysis import normality, nulls, published, slices, steps
+from analysis import findings, ledger, normality, nulls, published, slices, steps
+from analysis import metrics as M
 from analysis.artifacts import ArtifactError, Run, and_list
 from analysis.config import ClaimsConfig, Config, _check_range
 from analysis.errors import UserError, eprint
-from analysis.generators import uniform_b_from_radii
 from analysis.geometry import moments
+from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, interval_text, num, pct, row,
+                             untestable)
+from analysis.ledger import three_way as _three_way
 from analysis.provenance import read_manifest
-from analysis.storage import load_json, save_json, save_npz
+from analysis.storage import NpyRows, load_json, save_json, save_npz
 
-SCHEMA_VERSION = 1
-REPRODUCED, PARTLY, NOT, UNTESTABLE = "reproduced", "partly", "not reproduced", "not testable"
-VERDICTS = (REPRODUCED, PARTLY, NOT, UNTESTABLE)
-STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "bscan": 14, "normal": 15, "permuted": 16,
-           "normality": 17, "shape_null": 19}
+SCHEMA_VERSION = 2
+STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "normal": 15, "permuted": 16, "normality": 17,
+           "shape_null": 19, "draws": 20, "spread_null": 21, "centre_null": 22, "void": 23, "local": 24,
+           "b_draws": 25, "support": 26}
 SIMPLE = ("uniform", "independent-normal", "mvn")  # the "simple priors" of the GMM comparison
-CHECK_NAMES = ("b used", "best b", "flat range, low end", "flat range, high end")
-
-
-# --------------------------------------------------------------------------- wording
-
-def pct(x: float | None, digits: int = 1) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    v = 100.0 * x
-    if v != 0 and abs(v) < 10 ** -digits:
-        return f"{v:.1g} %"
-    return f"{v:.{digits}f} %"
-
-
-def num(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x:.3g}"
-
-
-def interval_text(low, high, fmt=pct) -> str:
-    return f"{fmt(low)} to {fmt(high)}"
-
-
-def _finite(x):
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def _three_way(supported: bool, contradicted: bool) -> str:
-    return REPRODUCED if supported else NOT if contradicted else PARTLY
-
-
-def row(fid: str, *, statistic: str, unit: str, value=None, low=None, high=None, null=None, null_label="",
-        reference=None, reference_label="", verdict: str, criterion: str, sentence: str, chapter: str,
-        interval: str = "", reason: str | None = None, notes: list[str] | None = None) -> dict:
-    """One ledger row (see the module docstring); the claim and the published figure come from
-    :data:`analysis.published.FINDINGS`."""
-    part, claim, pub = published.FINDINGS[fid]
-    if verdict not in VERDICTS:
-        raise ValueError(f"unknown verdict {verdict!r}")
-    if verdict == UNTESTABLE:
-        value = low = high = None
-    return {"id": fid, "part": part, "claim": claim, "published": pub, "statistic": statistic, "unit": unit,
-            "ours": {"value": _finite(value), "low": _finite(low), "high": _finite(high)},
-            "null": _finite(null), "null_label": null_label, "reference": _finite(reference),
-            "reference_label": reference_label, "verdict": verdict, "criterion": criterion,
-            "sentence": sentence, "reason": reason, "interval": interval, "notes": list(notes or []),
-            "chapter": chapter}
-
-
-def untestable(fid: str, statistic: str, unit: str, reason: str, criterion: str, chapter: str,
-               notes: list[str] | None = None) -> dict:
-    part, claim, pub = published.FINDINGS[fid]
-    return row(fid, statistic=statistic, unit=unit, verdict=UNTESTABLE, criterion=criterion, chapter=chapter,
-               sentence=f"This build cannot test the finding that {claim[0].lower()}{claim[1:-1]}: {reason}.",
-               reason=reason, notes=notes)
+HIST_BINS = 60
 
 
 # --------------------------------------------------------------------------- checks
@@ -155,6 +131,10 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     if min(n, cc.max_points) < 2 * cc.folds:
         raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
                         "lower claims.folds or encode more images")
+    fit_part = min(n, cc.max_points, cc.support_points) // cc.folds * (cc.folds - 1)
+    if fit_part <= cc.support_k:
+        raise UserError(f"claims.support_k = {cc.support_k} needs more points in each fit part than the latents "
+                        f"give ({fit_part})", "lower claims.support_k or encode more images")
 
 
 def check_settings(cc: ClaimsConfig) -> None:
@@ -174,9 +154,20 @@ def check_settings(cc: ClaimsConfig) -> None:
     if cc.nonface_ratio >= cc.face_ratio:
         raise UserError(f"claims.nonface_ratio = {cc.nonface_ratio} must be below claims.face_ratio = "
                         f"{cc.face_ratio}", "e.g. nonface_ratio = 0.2, face_ratio = 0.8")
+    if cc.void_ratio >= cc.filled_ratio:
+        raise UserError(f"claims.void_ratio = {cc.void_ratio} must be below claims.filled_ratio = "
+                        f"{cc.filled_ratio}", "e.g. void_ratio = 0.1, filled_ratio = 0.5")
+    if cc.minor_share >= 0.5:
+        raise UserError(f"claims.minor_share = {cc.minor_share} must be below one half (most components)",
+                        "e.g. claims.minor_share = 0.1")
 
 
 # --------------------------------------------------------------------------- measuring
+
+def _cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, STREAMS[stream]])
@@ -212,51 +203,280 @@ def _share_ci(point: float, count: float, total: float, boot: np.ndarray, level:
     return min(lo, blo, point), max(hi, bhi, point)
 
 
-def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, seed: int) -> dict:
-    """Cross-fitted origin shares (full, 90 %, 99 %) with intervals, the Gaussian of the same
-    shape, and the shape figures with their bootstrap intervals."""
+def _boot_stat(value: float, draws: np.ndarray, level: float, **extra) -> dict:
+    """A figure with its percentile interval (widened to contain the figure)."""
+    lo, hi = cal.percentile_interval(draws, level)
+    return {"value": float(value), "low": min(lo, float(value)), "high": max(hi, float(value)), **extra}
+
+
+def _share_stat(count: float, total: float, level: float) -> dict:
+    """A share count / total with its exact binomial interval (its draws are its Jeffreys posterior's)."""
+    lo, hi = cal.binomial_interval(count, total, level)
+    v = count / total if total else 0.0
+    return {"value": v, "low": min(lo, v), "high": max(hi, v), "count": float(count), "total": float(total),
+            "lower": 0.0, "upper": 1.0}
+
+
+def _jeffreys(count: float, total: float, B: int, rng: np.random.Generator) -> np.ndarray:
+    """B draws of a share from its Jeffreys posterior Beta(count + 1/2, total - count + 1/2)."""
+    return rng.beta(count + 0.5, max(total - count, 0.0) + 0.5, size=B)
+
+
+def _resample(draws: np.ndarray, B: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` as exactly B draws (resampled when their number differs)."""
+    d = np.asarray(draws, dtype=float)
+    return d if len(d) == B else d[rng.integers(0, len(d), B)]
+
+
+# ---- the one b
+
+def one_b(S, A, cc: ClaimsConfig) -> dict:
+    """The b of every row, chart and sentence (stats ``b.used``) and the interval of the fine scan's best b."""
+    fine = S.b.fine
+    boot = np.asarray(A.b_boot_best, dtype=np.float64)
+    lo, hi = cal.percentile_interval(boot, cc.level)
+    best = fine.best
+    return {"value": S.b.used, "source": S.b.used_source, "best": best, "low": min(lo, best), "high": max(hi, best),
+            "flat": list(fine.flat), "b0": fine.b0, "w1_best": fine.w1_best, "w1_sd": fine.w1_sd,
+            "best_at_edge": fine.best_at_edge, "grid_step": fine.grid_step, "grid_min": fine.grid_min,
+            "grid_max": fine.grid_max, "grid_size": fine.grid_size, "coarse_best": S.b.best}
+
+
+def _b_notes(bb: dict) -> list[str]:
+    if bb["source"] == "config":
+        return [f"b = {num(bb['value'])} is set in the configuration (stats.b); the fine b-scan's best b is "
+                f"{num(bb['best'])} (interval {num(bb['low'])} to {num(bb['high'])})."]
+    return []
+
+
+# ---- the origin, under every metric
+
+ORIGIN_LABELS = {"euclidean": "Euclidean distance from the centre",
+                 "subspace_90": "Mahalanobis in the principal axes holding 90 % of the variance",
+                 "subspace_99": "Mahalanobis in the principal axes holding 99 % of the variance",
+                 "ledoit_wolf": "Mahalanobis (Ledoit-Wolf), whole space",
+                 "nearest_real": "distance to the nearest real point (local density)"}
+
+
+def local_density(x: np.ndarray, origin: np.ndarray, k: int, rng: np.random.Generator) -> dict:
+    """The origin's distance to the nearest real point against held-out real points' own, cross-fitted.
+
+    For each of k folds the held-out points' and the origin's nearest-point distances are
+    measured to the other folds' points; ``count`` held-out points (of ``total``) are more
+    isolated than the origin (their distance larger). ``nn`` (n,): the held-out distances.
+    """
+    n = len(x)
+    folds = cal.fold_ids(n, k, rng)
+    nn, d0, count = np.empty(n), np.empty(k), 0
+    for f in range(k):
+        ref, held = x[folds != f], folds == f
+        nn[held] = M.nearest_distances(x[held], ref)
+        d0[f] = M.nearest_distances(origin[None, :], ref)[0]
+        count += int(np.count_nonzero(nn[held] > d0[f]))
+    return {"count": count, "total": n, "share": count / n, "origin": float(np.median(d0)), "nn": nn}
+
+
+def measure_origin(x: np.ndarray, axes: tuple[int, int], S, cc: ClaimsConfig, seed: int, n_jobs: int = 1) -> dict:
+    """The origin under every metric (cross-fitted, with intervals and the Gaussian of the same
+    shape), and the shape figures with their bootstrap draws."""
     mean = x.mean(axis=0)
     xc, o = x - mean, -mean
     k_sigma, centre_k = S.components.k_sigma, S.centre.headline_k
-    oc = cal.origin_crossfit(xc, o, cc.folds, axes, cc.bootstrap, _rng(seed, "crossfit"), k_sigma, centre_k)
-    g = cal.gaussian_like(xc, _rng(seed, "gauss"))
-    gn = cal.crossfit_shares(g, o, cal.fold_ids(len(g), cc.folds, _rng(seed, "gauss")), cc.folds,
-                             np.ones(len(g)), axes)
-    metrics = []
-    for i, label in enumerate(("ledoit_wolf", "subspace_90", "subspace_99")):
+    oc = cal.origin_crossfit(xc, o, cc.folds, axes, cc.bootstrap, _rng(seed, "crossfit"), k_sigma, centre_k,
+                             cc.effect_size, cc.ledger_alpha, n_jobs)
+    with threadpool_limits(1, user_api="blas"):  # N x N decompositions: one BLAS thread is faster than two
+        g = cal.gaussian_like(xc, _rng(seed, "gauss"))
+        gn = cal.crossfit_shares(g, o, cal.fold_ids(len(g), cc.folds, _rng(seed, "gauss")), cc.folds,
+                                 np.ones(len(g)), axes)
+    table = []
+    for i, metric in enumerate(("ledoit_wolf", "subspace_90", "subspace_99", "euclidean")):
         lo, hi = _share_ci(oc["share"][i], oc["count"][i], oc["total"], oc["boot_share"][:, i], cc.level)
-        metrics.append({"metric": label, "n_axes": None if i == 0 else axes[i - 1], "share": float(oc["share"][i]),
-                        "low": lo, "high": hi, "gaussian": float(gn["share"][i]),
-                        "origin_distance_median": float(np.median(oc["origin_distance"][:, i]))})
+        table.append({"metric": metric, "label": ORIGIN_LABELS[metric], "n_axes": axes[i - 1] if i in (1, 2) else None,
+                      "distance": float(np.median(oc["origin_distance"][:, i])),
+                      "unit": "Euclidean" if metric == "euclidean" else "Mahalanobis",
+                      "share": float(oc["share"][i]), "low": lo, "high": hi, "gaussian": float(gn["share"][i]),
+                      "band": findings.band_of(float(oc["share"][i]), cc)})
+    m = _support_subset(len(xc), cc, seed)
+    ld = local_density(xc[m], o, cc.folds, _rng(seed, "local"))
+    gd = local_density(g[m], o, cc.folds, _rng(seed, "local"))
+    lo, hi = cal.binomial_interval(ld["count"], ld["total"], cc.level)
+    med, q99 = (float(v) for v in np.quantile(ld["nn"], [0.5, 0.99]))
+    table.append({"metric": "nearest_real", "label": ORIGIN_LABELS["nearest_real"], "n_axes": None,
+                  "distance": ld["origin"], "unit": "Euclidean", "share": ld["share"], "low": min(lo, ld["share"]),
+                  "high": max(hi, ld["share"]), "gaussian": gd["share"], "band": findings.band_of(ld["share"], cc)})
+    order = ("euclidean", "subspace_90", "subspace_99", "ledoit_wolf", "nearest_real")
+    table.sort(key=lambda m: order.index(m["metric"]))
+    # the chart: cross-fitted Mahalanobis distances of held-out real and Gaussian points, and the origin's
+    rng = _rng(seed, "crossfit")
+    with threadpool_limits(1, user_api="blas"):
+        d_real, d_gauss = cal.crossfit_distances(xc, cc.folds, rng), cal.crossfit_distances(g, cc.folds, rng)
+    o_lw = next(m["distance"] for m in table if m["metric"] == "ledoit_wolf")
+    edges = np.linspace(0.0, max(float(d_real.max()), float(d_gauss.max()), o_lw) * 1.02, HIST_BINS + 1)
+    hist = np.stack([np.histogram(d, edges)[0] for d in (d_real, d_gauss)]).astype(np.int64)
     # independent components: every column permuted (shape null of the correlation figures)
     rng = _rng(seed, "shape_null")
     xp = np.column_stack([xc[rng.permutation(len(xc)), j] for j in range(xc.shape[1])])
     null_shape = cal.shape_figures({"W": float(len(xp)), "s": xp.sum(axis=0), "S": xp.T @ xp}, k_sigma,
-                                   centre_k, o)
+                                   centre_k, o, cc.effect_size, cc.ledger_alpha)
     shape = {}
     for key, v in oc["shape"].items():
         lo, hi = cal.percentile_interval(oc["boot_shape"][key], cc.level)
         shape[key] = {"value": v, "low": min(lo, v), "high": max(hi, v), "independent": null_shape[key]}
-    return {"metrics": metrics, "shape": shape, "boot_share": oc["boot_share"], "total": float(oc["total"])}
+    lw = table[[m["metric"] for m in table].index("ledoit_wolf")]
+    return {"table": table, "lw": lw, "count": float(oc["count"][0]), "total": float(oc["total"]), "shape": shape,
+            "boot_share": oc["boot_share"], "boot_shape": oc["boot_shape"],
+            "nn": {"origin": ld["origin"], "median": med, "q99": q99, "origin_over_median": ld["origin"] / med,
+                   "origin_over_q99": ld["origin"] / q99},
+            "edges": edges, "hist": hist}
 
 
-def measure_b(z_radius: np.ndarray, unit: np.ndarray, b0: float, cc: ClaimsConfig, seed: int) -> dict:
-    grid = cal.b_grid(b0, cc.b_step, cc.b_span)
-    fb = cal.fine_b_scan(z_radius, unit, grid, cc.bootstrap, cc.flat_sd, cc.level, _rng(seed, "bscan"))
-    lo, hi = fb["interval"]
-    return {"b0": b0, "grid": grid, "w1": fb["w1"], "best": fb["best"], "interval": [min(lo, fb["best"]),
-            max(hi, fb["best"])], "flat": fb["flat"], "w1_best": fb["w1_best"], "w1_sd": fb["w1_sd"],
-            "best_at_edge": fb["best_at_edge"], "boot_best": fb["boot_best"],
-            "grid_step": float(grid[1] / grid[0] - 1.0), "grid_min": float(grid[0]), "grid_max": float(grid[-1])}
+def _support_subset(n: int, cc: ClaimsConfig, seed: int) -> np.ndarray:
+    """The rows the k-NN computations use: all, or claims.support_points of them at random."""
+    if n <= cc.support_points:
+        return np.arange(n)
+    return np.sort(_rng(seed, "support").choice(n, cc.support_points, replace=False))
 
 
-def measure_nulls(z: np.ndarray, mom: dict, S, A, checks: list[float], cc: ClaimsConfig, seed: int) -> dict:
-    """Cube, slice and projection counts of the data and the three nulls at the check b values."""
+# ---- where uniform points lie
+
+VOID_KINDS = ("real", "uniform", "normal", "normal_at_origin")
+
+
+def measure_void(x: np.ndarray, b: float, cc: ClaimsConfig, seed: int) -> dict:
+    """Where uniform points at b lie relative to the data's cross-fitted k-NN support.
+
+    For each of ``claims.folds`` folds, the support is the union of the k-NN balls of the
+    other folds' points (:func:`analysis.metrics.support_mask`); tested against it are the
+    held-out fold (the calibration), uniform points in [-b, b]^N, and samples of the
+    normal with the fit part's mean and covariance and of the same normal at the origin
+    (``void_points`` of each over all folds). Also each tested point's distance to the
+    nearest fit-part point. At most ``claims.support_points`` of the points are used.
+    """
+    rng = _rng(seed, "void")
+    x = x[_support_subset(len(x), cc, seed)]
+    n, N = x.shape
+    folds = cal.fold_ids(n, cc.folds, rng)
+    per = int(math.ceil(cc.void_points / cc.folds))
+    inside = {k: 0 for k in VOID_KINDS}
+    total = {k: 0 for k in VOID_KINDS}
+    nn: dict[str, list] = {k: [] for k in VOID_KINDS}
+    for f in range(cc.folds):
+        ref, held = x[folds != f], x[folds == f]
+        mean = ref.mean(axis=0)
+        with threadpool_limits(1, user_api="blas"):
+            factor = nulls.gaussian_factor(np.cov(ref, rowvar=False, bias=True))
+        gz = rng.standard_normal((per, N)) @ factor.T
+        parts = {"real": held, "uniform": slices.uniform_cube(rng, per, N, b), "normal": mean + gz,
+                 "normal_at_origin": gz}
+        q = np.vstack([parts[k] for k in VOID_KINDS])
+        mask = M.support_mask(ref, q, cc.support_k)
+        dist = M.nearest_distances(q, ref)
+        s = 0
+        for k in VOID_KINDS:
+            m = len(parts[k])
+            inside[k] += int(mask[s:s + m].sum())
+            total[k] += m
+            nn[k].append(dist[s:s + m])
+            s += m
+    nn = {k: np.concatenate(v) for k, v in nn.items()}
+    share = {k: inside[k] / total[k] for k in VOID_KINDS}
+    real_med, real_q99 = (float(v) for v in np.quantile(nn["real"], [0.5, 0.99]))
+    edges = np.linspace(0.0, max(float(np.max(d)) for d in nn.values()) * 1.02, HIST_BINS + 1)
+    hist = np.stack([np.histogram(nn[k], edges)[0] for k in VOID_KINDS]).astype(np.int64)
+    calib = share["real"]
+    doc = {"k": cc.support_k, "folds": cc.folds, "b": b, "points": n,
+           "kinds": {k: {"inside": inside[k], "total": total[k], "share": share[k],
+                         "ratio": share[k] / calib if calib > 0 else None,
+                         "nn_median": float(np.median(nn[k])), "nn_min": float(np.min(nn[k]))} for k in VOID_KINDS},
+           "nn": {"real_median": real_med, "real_q99": real_q99,
+                  "uniform_median_ratio": float(np.median(nn["uniform"])) / real_med,
+                  "uniform_min_ratio": float(np.min(nn["uniform"])) / real_q99,
+                  "normal_median_ratio": float(np.median(nn["normal"])) / real_med,
+                  "normal_at_origin_median_ratio": float(np.median(nn["normal_at_origin"])) / real_med}}
+    return {"doc": doc, "edges": edges, "hist": hist}
+
+
+# ---- the real points inside the cube: an observation
+
+def cube_observation(z: np.ndarray, radius: np.ndarray, top_v: np.ndarray, unit_radii: np.ndarray, b: float,
+                     contrast: np.ndarray | None, contrast_reason: str | None) -> dict:
+    """The real points inside the whole cube [-b, b]^N: how many, their radii against the uniform
+    shell's, and (with the images) their pixel contrast: what they are, not a void test."""
+    inside = top_v[:, 0] <= b
+    ur = b * np.asarray(unit_radii, dtype=np.float64)
+    doc = {"b": b, "count": int(inside.sum()), "n": int(len(inside)), "share": float(inside.mean()),
+           "radius_min": float(radius[inside].min()) if inside.any() else None,
+           "radius_median": float(np.median(radius[inside])) if inside.any() else None,
+           "radius_max": float(radius[inside].max()) if inside.any() else None,
+           "radius_all_median": float(np.median(radius)),
+           "uniform_radius_mean": float(ur.mean()), "uniform_radius_sd": float(ur.std()),
+           "contrast": None, "contrast_reason": contrast_reason}
+    if contrast is not None:
+        rho = sps.spearmanr(radius, contrast).statistic
+        doc["contrast"] = {
+            "measure": "standard deviation of the image's pixel values (0 to 1)",
+            "inside_median": float(np.median(contrast[inside])) if inside.any() else None,
+            "all_median": float(np.median(contrast)),
+            "inside_rank_median": (float(np.median(sps.rankdata(contrast)[inside] / len(contrast)))
+                                   if inside.any() else None),
+            "spearman_radius": float(rho) if np.isfinite(rho) else None}
+    doc["sentence"] = cube_sentence(doc)
+    return doc
+
+
+def cube_sentence(doc: dict) -> str:
+    """What the real points inside the cube are, in words chosen from the numbers."""
+    shell = f"{num(doc['uniform_radius_mean'])} ± {num(doc['uniform_radius_sd'])}"
+    if not doc["count"]:
+        return f"No real point lies in the cube; uniform points at this b lie on a shell of radius {shell}."
+    apart = doc["radius_max"] < doc["uniform_radius_mean"] - 3 * doc["uniform_radius_sd"]
+    out = (f"Their distances from the origin range from {num(doc['radius_min'])} to {num(doc['radius_max'])} (median "
+           f"{num(doc['radius_median'])}; all points: {num(doc['radius_all_median'])}), while uniform points at this b "
+           f"lie on a shell of radius {shell}: "
+           + ("these points sit well inside that shell, nearer to the origin than any uniform point, so they are "
+              "not where uniform points lie." if apart else "some of them reach the shell of the uniform points."))
+    c = doc["contrast"]
+    if c is None:
+        return f"{out} What their images look like is not measured here: {doc['contrast_reason']}."
+    lower = c["inside_median"] < c["all_median"]
+    out += (f" Their images have {'lower' if lower else 'higher'} contrast than the typical image (median pixel "
+            f"standard deviation {num(c['inside_median'])} against {num(c['all_median'])}; their median rank among "
+            f"all images is the {pct(c['inside_rank_median'], 0)} point)")
+    rho = c["spearman_radius"]
+    if rho is not None and rho > 0.3:
+        out += (f", and over all points the distance from the origin and the contrast correlate (Spearman "
+                f"{num(rho)}): faint images are encoded near the origin.")
+    return out + ("" if out.endswith(".") else ".")
+
+
+def pixel_contrast(run_dir: Path, n: int) -> tuple[np.ndarray | None, str | None]:
+    """Each latent point's image contrast (pixel standard deviation), or None and why not."""
+    ids, data_ids, images = run_dir / "ids.txt", run_dir / "data" / "ids.txt", run_dir / "data" / "images.npy"
+    if not (ids.is_file() and data_ids.is_file() and images.is_file()):
+        return None, "the images of these latents are not at hand (latents placed by hand)"
+    if ids.read_bytes() != data_ids.read_bytes():
+        return None, "the latents are not the codes of the data's images in order"
+    rows = NpyRows(images)
+    if len(rows) != n:
+        return None, "the image cache and the latents differ in length"
+    out = np.empty(n)
+    step = max(1, (64 << 20) // max(rows.row_bytes, 1))
+    for s in range(0, n, step):
+        block = rows.read(s, s + step).reshape(min(step, n - s), -1).astype(np.float32) / 255.0
+        out[s:s + len(block)] = block.std(axis=1)
+    return out, None
+
+
+def measure_nulls(z: np.ndarray, mom: dict, S, A, checks: list[float], check_names: list[str], cc: ClaimsConfig,
+                  seed: int) -> dict:
+    """Cube, slice and projection counts of the data and the three nulls at the check b values
+    (the b, then the ends of its interval); the data's projection counts at each of them."""
     n, N = z.shape
     pairs = [tuple(p.pair) for p in S.pairs]
-    b_used = S.b.used
+    b_used = checks[0]
     top_i, top_v = slices.top_abs(z, 4)
-    factor = nulls.gaussian_factor(mom["cov"])
+    with threadpool_limits(1, user_api="blas"):
+        factor = nulls.gaussian_factor(mom["cov"])
     kinds = {"data": (top_i, top_v, np.asarray(A.pair_projection_overlap, dtype=np.int64), n)}
     for kind in nulls.KINDS:
         stream = "permuted" if kind == "permuted" else "normal"  # the two normals share their draws
@@ -265,7 +485,7 @@ def measure_nulls(z: np.ndarray, mom: dict, S, A, checks: list[float], cc: Claim
     out = {"kinds": list(kinds), "checks": [], "pairs": [list(p) for p in pairs]}
     pair_counts = np.zeros((len(kinds), len(checks), len(pairs)))
     for ib, b in enumerate(checks):
-        entry = {"name": CHECK_NAMES[ib], "b": b, "counts": {}}
+        entry = {"name": check_names[ib], "b": b, "counts": {}}
         for ik, (kind, (ti, tv, _, _)) in enumerate(kinds.items()):
             c = nulls.counts_at(ti, tv, b, N, pairs)
             entry["counts"][kind] = c
@@ -297,15 +517,20 @@ def measure_nulls(z: np.ndarray, mom: dict, S, A, checks: list[float], cc: Claim
         cube = int(np.count_nonzero(tv[:used, 0] <= b_used))
         share = cube / med_overlap if med_overlap > 0 else None
         proj[kind] = {"points": used, "median_projected": med_overlap, "cube": cube, "kept": share}
+    across = []
+    for b in checks[1:]:  # the data at the ends of the b interval
+        med_overlap = float(np.median(slices.upper(slices.projection_overlap(z, b))))
+        cube = int(np.count_nonzero(top_v[:, 0] <= b))
+        across.append({"b": b, "median_projected": med_overlap, "cube": cube,
+                       "kept": cube / med_overlap if med_overlap > 0 else None})
     out["projection"] = proj
-    return {"doc": out, "pair_counts": pair_counts, "atlas": atlas}
+    out["projection_across_b"] = across
+    return {"doc": out, "pair_counts": pair_counts, "atlas": atlas, "top_v": top_v}
 
 
 def measure_normality(x: np.ndarray, cc: ClaimsConfig, seed: int) -> dict:
     with threadpool_limits(1, user_api="blas"):  # many small decompositions: one thread is faster
         return _normality(x, cc, seed)
-
-
 def _normality(x: np.ndarray, cc: ClaimsConfig, seed: int) -> dict:
     rng = _rng(seed, "normality")
     n = len(x)
@@ -315,8 +540,8 @@ def _normality(x: np.ndarray, cc: ClaimsConfig, seed: int) -> dict:
     core_s = normality.core_cut(xs, cc.core_sigma)[0]
     out = {"core_sigma": cc.core_sigma, "threshold": thr, "tail_probability": tail, "kept": float(kept.mean()),
            "kept_low": k_lo, "kept_high": k_hi, "gaussian_kept": 1.0 - tail, "points_tested": len(xs),
-           "published_kept": published.CORE_KEPT}
-    arrays = {}
+           "published_kept": published.CORE_KEPT, "kept_count": int(kept.sum()), "n_cut": n}
+    arrays, boots = {}, {}
     for name, pts in (("whole", xs), ("core", xs[core_s])):
         y = normality.whiten(pts)
         sk, ku = normality.axis_moments(y)
@@ -327,6 +552,7 @@ def _normality(x: np.ndarray, cc: ClaimsConfig, seed: int) -> dict:
         mu = float(np.mean(null["b2"]))
         boot = np.array([np.mean(d2[rng.integers(0, len(d2), len(d2))] ** 2) for _ in range(cc.bootstrap)]) / mu
         rel = b2 / mu
+        boots[name] = boot
         lo, hi = cal.percentile_interval(boot, cc.level)
         out[name] = {"n": len(pts), "rank": int(y.shape[1]),
                      "skewness": normality.calibrated(b1, null["b1"]), "kurtosis": normality.calibrated(b2, null["b2"]),
@@ -338,288 +564,167 @@ def _normality(x: np.ndarray, cc: ClaimsConfig, seed: int) -> dict:
                      "axes_rejected": int(rej.sum()), "axes_rejected_share": float(rej.mean()), "alpha": cc.alpha}
         prefix = "" if name == "whole" else "core_"
         arrays.update({f"{prefix}axis_skew": sk, f"{prefix}axis_kurtosis": ku, f"{prefix}axis_p": p})
-    return {"doc": out, "arrays": arrays}
+    return {"doc": out, "arrays": arrays, "boot": boots}
+# --------------------------------------------------------------------------- the figures the geometry rows are judged from
+#
+# Each builder returns (fig, draws, null_draws): the plain figures (:mod:`analysis.findings`
+# judges them), the bootstrap draws of each figure in fig["stats"] (stat -> (B,)), and the
+# simulated null figures of a monte-carlo test (or None).
 
-
-# --------------------------------------------------------------------------- the ledger rows
-
-def _mc_ci(draws: np.ndarray, point: float, level: float) -> tuple[float, float]:
-    lo, hi = cal.percentile_interval(draws, level)
-    return min(lo, point), max(hi, point)
-
-
-def claim_off_centre(sh: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
+def fig_off_centre(orig: dict, S, cc: ClaimsConfig, notes: list[str]):
+    sh, boot = orig["shape"], orig["boot_shape"]
     f = sh["off_centre"]
-    k = S.components.k_sigma
-    null = 2.0 * float(sps.norm.sf(k))
-    maj = S.thresholds.majority_share
-    v = _three_way(f["low"] >= maj, f["high"] < maj and f["low"] <= 2 * null)
-    nums = (f"{pct(f['value'])} of the N = {S.N} means lie more than {k:g} standard errors from zero "
-            f"(interval {interval_text(f['low'], f['high'])}; centred components would give {pct(null, 2)} by chance)")
-    sentence = {REPRODUCED: f"Most components are off-centre: {nums}.",
-                PARTLY: f"Some components are off-centre, but not most: {nums}.",
-                NOT: f"The components are centred: {nums}."}[v]
-    return row("off_centre", statistic=f"share of components whose mean lies more than {k:g} standard errors "
-               "from 0", unit="share", value=f["value"], low=f["low"], high=f["high"], null=null,
-               null_label="centred components (chance)", verdict=v,
-               criterion=f"reproduced if the interval lies at or above {pct(maj, 0)} (most components); not "
-                         f"reproduced if it lies below {pct(maj, 0)} and reaches down to twice the chance share; "
-                         "partly otherwise",
-               sentence=sentence, chapter="02-components", interval="bootstrap of the points", notes=notes)
+    n = orig["total"]
+    # centred components: |mean| / sd is about N(0, 1/n), so a share 2 Phi(-d sqrt n) exceeds d by chance
+    null = float(2.0 * sps.norm.sf(cc.effect_size * math.sqrt(n)))
+    fig = {"stats": {"value": {**f, "lower": 0.0, "upper": 1.0}}, "N": S.N, "effect_size": cc.effect_size,
+           "null": null, "majority": S.thresholds.majority_share,
+           "significant_share": sh["significant_share"]["value"],
+           "median_abs_mean_over_sd": sh["median_abs_mean_over_sd"]["value"], "notes": notes}
+    return fig, {"value": boot["off_centre"]}, None
 
 
-def claim_own_spread(sh: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
-    f = sh["std_ratio"]
-    lim = S.thresholds.spread_ratio
-    v = _three_way(f["low"] > lim, f["high"] <= lim)
-    nums = (f"the widest component's standard deviation is {num(f['value'])} times the narrowest's (interval "
-            f"{interval_text(f['low'], f['high'], num)})")
-    sentence = {REPRODUCED: f"Each component has its own spread: {nums}.",
-                PARTLY: f"The spreads differ somewhat: {nums}, not clearly more than {lim:g}.",
-                NOT: f"The components have similar spreads: {nums}."}[v]
-    return row("own_spread", statistic="largest over smallest standard deviation of the components", unit="ratio",
-               value=f["value"], low=f["low"], high=f["high"], null=1.0, null_label="a common spread",
-               verdict=v, criterion=f"reproduced if the interval lies above {lim:g}; not reproduced if it lies "
-                                    f"at or below {lim:g}; partly otherwise",
-               sentence=sentence, chapter="02-components", interval="bootstrap of the points", notes=notes)
+def fig_own_spread(orig: dict, S, cc: ClaimsConfig, notes: list[str], seed: int):
+    sh, boot = orig["shape"], orig["boot_shape"]
+    n, N = int(orig["total"]), S.N
+    # one common spread: each sample variance is sigma^2 chi2(n - 1) / (n - 1), exactly for Gaussian components
+    rng = _rng(seed, "spread_null")
+    v = rng.chisquare(max(n - 1, 1), size=(cc.null_draws, N))
+    sim = np.sqrt(v.max(axis=1) / v.min(axis=1))
+    fig = {"stats": {"value": sh["std_ratio"]}, "limit": S.thresholds.spread_ratio,
+           "q90_over_q10": sh["std_q90_q10"]["value"], "notes": notes,
+           "test": {"method": "monte-carlo", "direction": "greater", "null_median": float(np.median(sim)),
+                    "null_q95": float(np.quantile(sim, 0.95)), "simulations": len(sim)}}
+    return fig, {"value": boot["std_ratio"]}, sim
 
 
-def claim_ellipsoid(sh: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
-    f, r = sh["axes_90"], sh["mean_abs_corr"]
-    null = f["independent"]
-    v = _three_way(f["high"] <= cc.few_axes_share and f["high"] < null, f["low"] >= null)
-    axes = f"{pct(f['value'], 0)} of the N = {S.N} principal axes (interval {interval_text(f['low'], f['high'], lambda x: pct(x, 0))}) hold 90 % of the variance"
-    corr = (f"the mean absolute correlation is {num(r['value'])} (independent components of this sample: "
-            f"{num(r['independent'])})")
-    sentence = {REPRODUCED: f"The cloud is an ellipsoid stretched along a few main axes: {axes}, against "
-                            f"{pct(null, 0)} for independent components with the same spreads; {corr}.",
-                PARTLY: f"The cloud is elongated, but not along a few axes only: {axes} (independent components "
-                        f"with the same spreads: {pct(null, 0)}); {corr}.",
-                NOT: f"The correlations do not concentrate the variance: {axes}, as many as independent "
-                     f"components with the same spreads need ({pct(null, 0)}); {corr}."}[v]
-    return row("ellipsoid", statistic="share of the N principal axes needed for 90 % of the variance",
-               unit="share", value=f["value"], low=f["low"], high=f["high"], null=null,
-               null_label="independent components (each permuted)", verdict=v,
-               criterion=f"reproduced if the interval lies at or below {pct(cc.few_axes_share, 0)} of the axes and "
-                         "below the independent-components value; not reproduced if it reaches no lower than that "
-                         "value; partly otherwise",
-               sentence=sentence, chapter="03-correlations", interval="bootstrap of the points", notes=notes)
+def fig_ellipsoid(orig: dict, S, cc: ClaimsConfig, notes: list[str]):
+    sh, boot = orig["shape"], orig["boot_shape"]
+    f = sh["axes_90"]
+    fig = {"stats": {"value": {k: f[k] for k in ("value", "low", "high")}}, "N": S.N,
+           "mean_abs_corr": sh["mean_abs_corr"]["value"], "mean_abs_corr_independent": sh["mean_abs_corr"]["independent"],
+           "notes": notes, "test": {"method": "bootstrap-z", "direction": "less", "null": f["independent"]}}
+    return fig, {"value": boot["axes_90"]}, None
 
 
-def claim_centre(sh: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
+def centre_null(eig: np.ndarray, k: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Share of |c|^2 in the first k principal axes for c ~ N(0, cov), m simulations: in the principal
+    basis c_i = sqrt(eig_i) g_i with g standard normal, so the share is sum_{i<k} eig_i g_i^2 / sum eig_i g_i^2."""
+    g2 = rng.standard_normal((m, len(eig))) ** 2 * np.clip(eig, 0.0, None)
+    tot = g2.sum(axis=1)
+    return np.where(tot > 0, g2[:, :k].sum(axis=1) / np.where(tot > 0, tot, 1.0), 0.0)
+
+
+def fig_centre(orig: dict, S, A, cc: ClaimsConfig, notes: list[str], seed: int):
+    sh, boot = orig["shape"], orig["boot_shape"]
     f = sh["centre_subspace"]
     k = S.centre.headline_k
-    null = k / S.N
-    v = _three_way(f["low"] >= cc.centre_share, f["high"] < cc.centre_share and f["low"] <= 2 * null)
-    nums = (f"{pct(f['value'], 0)} of the centre's squared distance from the origin lies in the span of the first "
-            f"{k} principal axes (interval {interval_text(f['low'], f['high'], lambda x: pct(x, 0))}; a direction "
-            f"unrelated to the axes: {pct(null, 0)}); the centre is {num(S.centre.offset)} from the origin, "
-            f"{num(S.centre.offset_over_rms_radius)} times the cloud's RMS radius")
-    sentence = {REPRODUCED: f"The centre lies near the subspace of a few principal axes: {nums}.",
-                PARTLY: f"The centre leans towards the first principal axes without lying near their span: {nums}.",
-                NOT: f"The centre is not near a low-dimensional principal subspace: {nums}."}[v]
-    return row("centre_subspace", statistic=f"share of |centre|^2 in the span of the first {k} principal axes",
-               unit="share", value=f["value"], low=f["low"], high=f["high"], null=null,
-               null_label="a direction unrelated to the axes (k/N)", verdict=v,
-               criterion=f"reproduced if the interval lies at or above {pct(cc.centre_share, 0)}; not reproduced "
-                         f"if it lies below {pct(cc.centre_share, 0)} and reaches down to twice k/N; partly otherwise",
-               sentence=sentence, chapter="03-correlations", interval="bootstrap of the points", notes=notes)
+    sim = centre_null(np.asarray(A.pca_eigenvalues, dtype=np.float64), k, cc.null_draws, _rng(seed, "centre_null"))
+    fig = {"stats": {"value": {k_: f[k_] for k_ in ("value", "low", "high")}}, "k": k, "N": S.N,
+           "offset": S.centre.offset, "offset_over_rms": S.centre.offset_over_rms_radius, "notes": notes,
+           "test": {"method": "monte-carlo", "direction": "greater", "null_median": float(np.median(sim)),
+                    "null_q95": float(np.quantile(sim, 0.95)), "simulations": len(sim)}}
+    return fig, {"value": boot["centre_subspace"]}, sim
 
 
-def origin_band(share: float, cc: ClaimsConfig) -> str:
-    lo, hi = cc.border_band
-    if share < lo:
-        return "beyond the data"
-    if share < hi:
-        return "at the border"
-    if share < cc.bulk_share:
-        return "in the outer part"
-    return "inside the bulk"
+def fig_origin(orig: dict, S, cc: ClaimsConfig, notes: list[str]):
+    lw = orig["lw"]
+    stat = {"value": lw["share"], "low": lw["low"], "high": lw["high"], "count": orig["count"],
+            "total": orig["total"], "lower": 0.0, "upper": 1.0}
+    others = [{"label": m["label"], "share": m["share"], "band": m["band"]} for m in orig["table"]
+              if m["metric"] != "ledoit_wolf"]
+    fig = {"stats": {"value": stat}, "gaussian": lw["gaussian"], "folds": cc.folds, "others": others,
+           "in_sample": S.origin.mahalanobis.ledoit_wolf.share_farther, "notes": notes}
+    return fig, {"value": orig["boot_share"][:, 0]}, None
 
 
-def claim_origin(orig: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
-    m = orig["metrics"][0]
-    lo_b, hi_b = cc.border_band
-    s, lo, hi, g = m["share"], m["low"], m["high"], m["gaussian"]
-    band = origin_band(s, cc)
-    v = _three_way(lo >= lo_b and hi < hi_b, lo >= cc.bulk_share)
-    subs = "; ".join(f"in the {x['n_axes']} axes holding {q} of the variance, {pct(x['share'])}"
-                     for x, q in zip(orig["metrics"][1:], ("90 %", "99 %")))
-    nums = (f"{pct(s)} of held-out points lie farther from the centre than the origin (cross-fitted "
-            f"Ledoit-Wolf Mahalanobis distance, {cc.folds} folds; interval {interval_text(lo, hi)}; a Gaussian "
-            f"of the same shape: {pct(g)}); {subs}")
-    head = {"beyond the data": "The origin lies beyond the data",
-            "at the border": "The origin lies at the border of the cloud",
-            "in the outer part": "The origin lies in the outer part of the cloud, not at its edge",
-            "inside the bulk": "The origin lies inside the bulk of the cloud"}[band]
-    sentence = f"{head}: {nums}."
-    if v == PARTLY and band == "at the border":
-        sentence += " The interval reaches beyond the border band, so the placement is uncertain."
-    return row("origin_border", statistic="share of held-out points farther from the centre than the origin "
-               f"(cross-fitted Ledoit-Wolf Mahalanobis distance, {cc.folds} folds)", unit="share", value=s,
-               low=lo, high=hi, null=g, null_label="a Gaussian of the same mean and covariance",
-               reference=S.origin.mahalanobis.ledoit_wolf.share_farther,
-               reference_label="in-sample share of the stats step (biased towards the edge)", verdict=v,
-               criterion=f"bands: beyond the data below {pct(lo_b, 0)}, at the border {pct(lo_b, 0)} to "
-                         f"{pct(hi_b, 0)}, outer part {pct(hi_b, 0)} to {pct(cc.bulk_share, 0)}, inside the bulk "
-                         f"above; reproduced if the interval lies in the border band; not reproduced if it lies "
-                         "inside the bulk; partly otherwise",
-               sentence=sentence, chapter="04-origin",
-               interval="bootstrap (points resampled, folds redrawn and refitted), widened to the exact binomial "
-                        "interval of the held-out count", notes=notes)
-
-
-def claim_projection(nd: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
+def fig_projection(nd: dict, bb: dict, cc: ClaimsConfig, notes: list[str], rng: np.random.Generator):
     pr = nd["projection"]
-    d, nn = pr["data"], pr["normal"]
-    stat = ("share of the points projecting into [-b, b]^2 (median pair) that lie in the whole cube [-b, b]^N, "
-            f"b = {num(S.b.used)}")
-    crit = (f"reproduced if the interval lies below {pct(cc.overlap_kept, 0)} (slices remove at least "
-            f"{pct(1 - cc.overlap_kept, 0)} of the apparent overlap); not reproduced if it lies at or above 50 %; "
-            "partly otherwise")
+    d = pr["data"]
+    fig = {"stats": {}, "b": {"value": bb["value"]}, "notes": notes}
     if not d["median_projected"]:
-        return untestable("projection_overlap", stat, "share", f"no point projects into [-b, b]^2 at b = "
-                          f"{num(S.b.used)}", crit, "04-origin", notes)
-    kept = d["kept"]
-    lo, hi = cal.binomial_interval(d["cube"], d["median_projected"], cc.level)
-    v = _three_way(hi < cc.overlap_kept, lo >= 0.5)
-    nums = (f"of the {d['median_projected']:,.0f} points that project into the square [-b, b]^2 of the median "
-            f"pair, {d['cube']:,} ({pct(kept)}, interval {interval_text(lo, hi)}) lie in the cube [-b, b]^N that "
-            f"uniform points fill (a normal of the same shape: {pct(nn['kept'])})")
-    sentence = {REPRODUCED: f"Projections exaggerate the overlap with uniform points, and slices remove it: {nums}.",
-                PARTLY: f"Slices remove much, but not most, of the overlap that projections suggest: {nums}.",
-                NOT: f"The overlap that projections show is real: {nums}."}[v]
-    return row("projection_overlap", statistic=stat, unit="share", value=kept, low=lo, high=hi, null=nn["kept"],
-               null_label="the fitted normal", verdict=v, criterion=crit, sentence=sentence, chapter="04-origin",
-               interval="exact binomial (the cube's points are among each pair's projected points)", notes=notes)
+        return {**fig, "untestable": True, "reason": f"no point projects into [-b, b]^2 at b = {num(bb['value'])}"}, {}, None
+    lo_b, hi_b = nd["projection_across_b"]
+    stat = _share_stat(d["cube"], d["median_projected"], cc.level)
+    fig.update(stats={"value": stat}, projected=d["median_projected"], cube=d["cube"], normal=pr["normal"]["kept"],
+               across_b={"low_b": lo_b["b"], "low_value": lo_b["kept"], "high_b": hi_b["b"],
+                         "high_value": hi_b["kept"]})
+    return fig, {"value": _jeffreys(d["cube"], d["median_projected"], cc.bootstrap, rng)}, None
 
 
-def claim_slices(nd: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
-    ch = nd["checks"][0]
-    n = S.n
-    d, nm = ch["counts"]["data"], ch["counts"]["normal"]
-    share = d["median"] / n
-    lo, hi = cal.binomial_interval(d["median"], n, cc.level)
-    null = nm["median"] / nm["n"]
-    rr = ch["ratios"]["normal"]["median_slice"]
-    empty, not_empty = hi < cc.empty_share, lo >= cc.empty_share
-    void, fuller = rr[2] < 1.0, rr[1] > 1.0
-    v = _three_way(empty and void, not_empty and not void)
-    nums = (f"at b = {num(S.b.used)} the median pair's slice holds {pct(share)} of the points (interval "
-            f"{interval_text(lo, hi)}); a normal of the same shape puts {pct(null)} there (ratio {num(rr[0])}, "
-            f"interval {interval_text(rr[1], rr[2], num)})")
-    how_empty = ("The slices are nearly empty" if empty else "The slices are not nearly empty" if not_empty else
-                 f"The slices hold about {pct(cc.empty_share, 0)} of the points, too close to call them nearly empty")
-    if void:
-        compared = "and emptier than a normal of the same shape would leave them (a void)"
-    elif fuller:
-        compared = ("but fuller than a normal of the same shape would leave them (no void: the data put more "
-                    "points there than the normal does)") if empty else (
-                    "and fuller than a normal of the same shape would leave them (no void)")
-    else:
-        compared = ("and as full as a normal of the same shape would leave them (ordinary high-dimensional "
-                    "emptiness, not a void)")
-    sentence = f"{how_empty}, {compared}: {nums}."
-    return row("slices_empty", statistic=f"share of the points in the median pair's slice at b = {num(S.b.used)}",
-               unit="share", value=share, low=lo, high=hi, null=null, null_label="the fitted normal", verdict=v,
-               criterion=f"reproduced if the interval lies below {pct(cc.empty_share, 0)} (nearly empty) and the "
-                         "ratio to the fitted normal lies below 1 (a void); not reproduced if neither holds anywhere "
-                         "in the intervals; partly otherwise",
-               sentence=sentence, chapter="04-origin",
-               interval="exact binomial; ratio: Katz log interval (the median count as one pair's count)",
-               notes=notes)
+def fig_slices(nd: dict, bb: dict, n: int, cc: ClaimsConfig, notes: list[str], rng: np.random.Generator):
+    ch = nd["checks"]
+    d, nm = ch[0]["counts"]["data"], ch[0]["counts"]["normal"]
+    rr = ch[0]["ratios"]["normal"]["median_slice"]
+    share = _share_stat(d["median"], n, cc.level)
+    ds, ns = _jeffreys(d["median"], n, cc.bootstrap, rng), _jeffreys(nm["median"], nm["n"], cc.bootstrap, rng)
+    fig = {"stats": {"value": share, "ratio": {"value": rr[0], "low": rr[1], "high": rr[2], "lower": 0.0}},
+           "b": {"value": bb["value"]}, "normal": nm["median"] / nm["n"], "notes": notes,
+           "across_b": {"low_b": ch[1]["b"], "low_value": ch[1]["counts"]["data"]["median"] / n,
+                        "high_b": ch[2]["b"], "high_value": ch[2]["counts"]["data"]["median"] / n}}
+    return fig, {"value": ds, "ratio": ds / ns}, None
 
 
-def claim_cube(nd: dict, S, cc: ClaimsConfig, notes: list[str]) -> dict:
-    ch = nd["checks"][0]
-    n = S.n
-    d = ch["counts"]["data"]
-    shares = {k: ch["counts"][k]["cube"] / ch["counts"][k]["n"] for k in nulls.KINDS}
-    rr = ch["ratios"]["normal"]["cube"]
-    stat = f"data / fitted normal: share of the points in the whole cube [-b, b]^N, b = {num(S.b.used)}"
-    crit = ("reproduced if the interval of the ratio lies below 1 (a void: the data emptier than the fitted "
-            "normal); not reproduced if it lies above 1 (more mass near the origin than the normal puts there); "
-            "partly otherwise")
-    if ch["counts"]["normal"]["cube"] == 0 and d["cube"] == 0:
-        return untestable("cube_void", stat, "ratio", f"neither the data nor {ch['counts']['normal']['n']:,} "
-                          "points of the fitted normal lie in the cube", crit, "04-origin", notes)
-    v = _three_way(rr[2] < 1.0, rr[1] > 1.0)
-    nums = (f"at b = {num(S.b.used)}, {pct(d['cube'] / n)} of the points ({d['cube']:,} of {n:,}) lie inside the whole "
-            f"cube [-b, b]^N, where uniform points live; a normal fitted to the data puts {pct(shares['normal'], 2)} "
-            f"there, the same normal centred at the origin {pct(shares['normal_at_origin'], 2)}, the data with "
-            f"each component permuted {pct(shares['permuted'], 2)} (ratio to the fitted normal {num(rr[0])}, "
-            f"interval {interval_text(rr[1], rr[2], num)})")
-    sentence = {REPRODUCED: f"Uniform points fall into a void: {nums}.",
-                PARTLY: f"The data are not clearly emptier near the origin than a normal of their shape: {nums}.",
-                NOT: f"There is no void where uniform points lie; the data put more mass there than a normal of "
-                     f"their shape: {nums}."}[v]
-    return row("cube_void", statistic=stat, unit="ratio", value=rr[0], low=rr[1], high=rr[2], null=1.0,
-               null_label="equal shares (ratio 1)", reference=shares["normal"],
-               reference_label="share of the fitted normal in the cube", verdict=v, criterion=crit,
-               sentence=sentence, chapter="04-origin", interval="Katz log interval of the ratio of two shares",
-               notes=notes)
+def fig_void(vd: dict, bb: dict, cc: ClaimsConfig, notes: list[str], rng: np.random.Generator):
+    k = vd["kinds"]
+    u, c = k["uniform"], k["real"]
+    du, dc = _jeffreys(u["inside"], u["total"], cc.bootstrap, rng), _jeffreys(c["inside"], c["total"], cc.bootstrap, rng)
+    ratio = u["share"] / c["share"] if c["share"] > 0 else math.inf
+    rd = du / dc
+    stats_ = {"value": _boot_stat(ratio, rd, cc.level, lower=0.0),
+              "uniform": _share_stat(u["inside"], u["total"], cc.level),
+              "calibration": _share_stat(c["inside"], c["total"], cc.level)}
+    fig = {"stats": stats_, "b": {"value": bb["value"]}, "k": vd["k"], "uniform_points": u["total"],
+           "normal": {"share": k["normal"]["share"], "ratio": k["normal"]["ratio"]},
+           "normal_at_origin": {"share": k["normal_at_origin"]["share"], "ratio": k["normal_at_origin"]["ratio"]},
+           "nn": vd["nn"], "notes": notes,
+           "test": {"method": "bootstrap-z", "direction": "less", "null": 1.0}}
+    return fig, {"value": rd, "uniform": du, "calibration": dc}, None
 
 
-def claim_thin_shell(unit: np.ndarray, S, cc: ClaimsConfig, seed: int) -> dict:
-    N = S.N
+def fig_thin_shell(unit: np.ndarray, S, bb: dict, cc: ClaimsConfig, rng: np.random.Generator):
     rel = float(np.std(unit) / np.mean(unit))
-    rng = _rng(seed, "bscan")
     boot = np.array([(lambda u: np.std(u) / np.mean(u))(unit[rng.integers(0, len(unit), len(unit))])
                      for _ in range(cc.bootstrap)])
-    lo, hi = _mc_ci(boot, rel, cc.level)
-    theory = math.sqrt(3.0 / (15.0 * N))  # (b / sqrt 15) / (b sqrt(N/3))
-    real = S.radii.real.std / S.radii.real.mean
-    v = _three_way(abs(lo / theory - 1) <= 0.1 and abs(hi / theory - 1) <= 0.1 and hi < real / 2,
-                   lo >= real)
-    nums = (f"uniform radii spread by {pct(rel, 2)} of their mean (interval {interval_text(lo, hi, lambda x: pct(x, 2))}; "
-            f"closed form 1/sqrt(5N) = {pct(theory, 2)}), the radii of the real points by {pct(real)}")
-    sentence = {REPRODUCED: f"Uniform points lie on a thin shell: {nums}.",
-                PARTLY: f"Uniform radii are concentrated, but the shell is not much thinner than the data's: {nums}.",
-                NOT: f"Uniform radii are not thinner than the real ones: {nums}."}[v]
-    return row("thin_shell", statistic="relative spread (std / mean) of the radii of uniform points",
-               unit="share", value=rel, low=lo, high=hi, reference=theory,
-               reference_label="closed form sqrt(3 / (15 N))", null=real,
-               null_label="relative spread of the real radii", verdict=v,
-               criterion="reproduced if the interval lies within 10 % of the closed form and below half the "
-                         "relative spread of the real radii; not reproduced if it reaches no lower than the real "
-                         "radii's; partly otherwise",
-               sentence=sentence, chapter="04-origin", interval="bootstrap of the uniform radii")
+    fig = {"stats": {"value": _boot_stat(rel, boot, cc.level)}, "theory": math.sqrt(3.0 / (15.0 * S.N)),
+           "real": S.radii.real.std / S.radii.real.mean, "b": {"value": bb["value"]}}
+    return fig, {"value": boot}, None
 
 
-def claim_b_range(bd: dict, nd: dict, S, cc: ClaimsConfig) -> dict:
+def fig_b_range(S, A, bb: dict, nd: dict, cc: ClaimsConfig, rng: np.random.Generator):
     lo, hi = S.b.overlap
-    pub_lo, pub_hi = published.FACTS["b_match_range"]
-    pub_width = (pub_hi - pub_lo) / published.FACTS["b_best"]
-    best = bd["best"]
-    exists = lo < hi
-    width = (hi - lo) / best if exists else None
-    inside = exists and lo <= best <= hi
-    similar = width is not None and pub_width / 2 <= width <= pub_width * 2
-    v = _three_way(inside and similar, not exists)
-    med = [c["counts"]["data"]["median"] / S.n for c in nd["checks"][2:4]]
-    move = (max(med) / min(med) - 1.0) if min(med) > 0 else None
-    nums = (f"the best b is {num(best)} (interval {interval_text(*bd['interval'], num)}; flat range {num(bd['flat'][0])} "
-            f"to {num(bd['flat'][1])}, where the Wasserstein distance stays within {cc.flat_sd:g} bootstrap standard "
-            f"deviations of its minimum); the central 90 % radius ranges overlap for b from {num(lo)} to {num(hi)}, a "
-            f"width of {pct(width, 0) if width is not None else 'n/a'} of the best b (published: {pub_lo:g} to "
-            f"{pub_hi:g} around {published.FACTS['b_best']:g}, {pct(pub_width, 0)})")
-    if move is not None:
-        nums += f"; across the flat range the median slice's share changes by {pct(move, 0)}"
-    if bd["best_at_edge"]:
-        nums += "; the best b lies at the edge of the fine grid"
-    sentence = {REPRODUCED: f"Radii match only in a narrow range of b, as published (the b values themselves depend "
-                            f"on each autoencoder's latent scale): {nums}.",
-                PARTLY: f"Radii match in a range of b whose relative width differs from the published one: {nums}.",
-                NOT: f"No b makes the radius ranges of uniform and real points overlap: {nums}."}[v]
-    return row("b_range", statistic="best b of the fine Wasserstein scan of radii (|z| against b |u_1|)", unit="b",
-               value=best, low=bd["interval"][0], high=bd["interval"][1], reference=bd["b0"],
-               reference_label="closed form median|z| / sqrt(N/3)", verdict=v,
-               criterion="b is scale-dependent, so the test is relative: reproduced if the radius ranges overlap for "
-                         "a bounded range of b that contains the best b and whose width relative to it is within a "
-                         "factor 2 of the published (2 - 1) / 1.5; not reproduced if no b gives overlapping ranges; "
-                         "partly otherwise",
-               sentence=sentence, chapter="04-origin", interval="bootstrap of real and uniform radii")
+    best = bb["best"]
+    ov = np.asarray(A.b_boot_overlap, dtype=np.float64)
+    boot = _resample((ov[:, 1] - ov[:, 0]) / np.asarray(A.b_boot_best, dtype=np.float64), cc.bootstrap, rng)
+    med = [c["counts"]["data"]["median"] / S.n for c in nd["checks"]]
+    fig = {"stats": {"value": _boot_stat((hi - lo) / best, boot, cc.level)}, "overlap": [lo, hi],
+           "b": {k: bb[k] for k in ("value", "best", "low", "high", "flat", "best_at_edge")},
+           "slice_change": None, "notes": _b_notes(bb)}
+    if min(med[1:]) > 0:  # how much the median slice's share moves across the interval of the best b
+        fig["slice_change"] = max(med[1:]) / min(med[1:]) - 1.0
+    return fig, {"value": boot}, None
 
+
+def fig_core(nrm: dict, cc: ClaimsConfig, notes: list[str], rng: np.random.Generator):
+    doc = nrm["doc"]
+    core, whole = doc["core"], doc["whole"]
+    if core["n"] < cc.unstable_ratio * core["rank"]:
+        reason = (f"the core has {core['n']:,} tested points for {core['rank']} dimensions (fewer than "
+                  f"{cc.unstable_ratio:g} per dimension), where multivariate normality statistics hardly depend on "
+                  f"the data (the cut keeps {pct(doc['kept'])} of the points; published: more than "
+                  f"{pct(published.CORE_KEPT, 0)})")
+        return {"stats": {}, "untestable": True, "reason": reason, "notes": notes}, {}, None
+    n_cut = doc["n_cut"]
+    kept = {**_share_stat(doc["kept_count"], n_cut, cc.level)}
+    fig = {"stats": {"value": {"value": core["relative_kurtosis"], "low": core["relative_kurtosis_low"],
+                               "high": core["relative_kurtosis_high"]}, "kept": kept},
+           "gaussian_kept": doc["gaussian_kept"], "z": core["kurtosis"]["z"], "whole": whole["relative_kurtosis"],
+           "axes_rejected": core["axes_rejected"], "rank": core["rank"], "whole_axes_rejected": whole["axes_rejected"],
+           "notes": notes, "test": {"method": "bootstrap-z", "direction": "two-sided", "null": 1.0}}
+    return fig, {"value": nrm["boot"]["core"], "kept": _jeffreys(doc["kept_count"], n_cut, cc.bootstrap, rng)}, None
+
+
+# --------------------------------------------------------------------------- the generator rows
 
 def _gen_rows(G):
     return {r.name: r for r in G.table}
@@ -867,51 +972,18 @@ def _recall_sentence(inflated: list[dict], rows: list[dict]) -> str:
             "coverage, built on the real points' own balls, does not reward them.")
 
 
-def claim_core(nrm: dict, cc: ClaimsConfig, notes: list[str]) -> dict:
-    core, whole = nrm["core"], nrm["whole"]
-    if core["n"] < cc.unstable_ratio * core["rank"]:
-        stat = (f"Mardia's kurtosis of the {cc.core_sigma:g}-sigma core relative to a Gaussian cut the same way "
-                "(1 = normal)")
-        return untestable("core_normal", stat, "ratio",
-                          f"the core has {core['n']:,} tested points for {core['rank']} dimensions (fewer than "
-                          f"{cc.unstable_ratio:g} per dimension), where multivariate normality statistics hardly "
-                          f"depend on the data (the cut keeps {pct(nrm['kept'])} of the points; published: more "
-                          f"than {pct(published.CORE_KEPT, 0)})",
-                          f"as for larger samples: within 1 ± {cc.kurtosis_close:g} and more than "
-                          f"{pct(published.CORE_KEPT, 0)} kept", "03-correlations", notes)
-    rel, lo, hi = core["relative_kurtosis"], core["relative_kurtosis_low"], core["relative_kurtosis_high"]
-    kept, klo = nrm["kept"], nrm["kept_low"]
-    pub = published.CORE_KEPT
-    close = abs(lo - 1) <= cc.kurtosis_close and abs(hi - 1) <= cc.kurtosis_close
-    far = min(abs(lo - 1), abs(hi - 1)) > cc.kurtosis_far and (lo - 1) * (hi - 1) > 0
-    v = _three_way(close and klo > pub, far)
-    nums = (f"the {cc.core_sigma:g}-sigma cut keeps {pct(kept)} of the points (published: more than {pct(pub, 0)}; "
-            f"a Gaussian keeps {pct(nrm['gaussian_kept'], 2)}); the core's multivariate kurtosis is {num(rel)} times "
-            f"that of a Gaussian cut the same way (interval {interval_text(lo, hi, num)}; calibrated z = "
-            f"{num(core['kurtosis']['z'])}), the whole cloud's {num(whole['relative_kurtosis'])} times; "
-            f"Shapiro-Wilk rejects normality on {core['axes_rejected']} of {core['rank']} principal axes of the core "
-            f"({whole['axes_rejected']} of the whole cloud) at {pct(cc.alpha, 0)} after the Benjamini-Hochberg "
-            "correction")
-    sentence = {REPRODUCED: f"The dense core is close to a multivariate normal: {nums}.",
-                PARTLY: f"The dense core is only roughly normal: {nums}.",
-                NOT: f"The dense core is not close to a multivariate normal: {nums}."}[v]
-    return row("core_normal", statistic=f"Mardia's kurtosis of the {cc.core_sigma:g}-sigma core relative to a "
-               "Gaussian cut the same way (1 = normal)", unit="ratio", value=rel, low=lo, high=hi, null=1.0,
-               null_label="a Gaussian sample of the same size, cut the same way", reference=kept,
-               reference_label=f"share kept by the cut (published: more than {pct(pub, 0)})", verdict=v,
-               criterion=f"reproduced if the interval lies within 1 ± {cc.kurtosis_close:g} and the cut keeps more "
-                         f"than {pct(pub, 0)} (the lower end of its interval); not reproduced if the interval lies "
-                         f"farther than {cc.kurtosis_far:g} from 1, on one side; partly otherwise",
-               sentence=sentence, chapter="03-correlations",
-               interval="bootstrap of the core's points (their whitening fixed), over the simulated Gaussian mean",
-               notes=notes)
-
-
 # --------------------------------------------------------------------------- the step
 
-def measure(z: np.ndarray, run: Run, G, cc: ClaimsConfig, seed: int) -> tuple[list[dict], dict, dict]:
-    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring)."""
-    S, A = run.stats, run.arrays
+#: The geometry rows in the study's order (their rules: :data:`analysis.findings.JUDGES`).
+ORDER = ("off_centre", "own_spread", "ellipsoid", "centre_subspace", "origin_border", "projection_overlap",
+         "slices_empty", "uniform_void", "thin_shell", "b_range", "uniform_nonfaces", "per_component_better",
+         "core_normal", "pca_faces", "gmm_beats_simple")
+
+
+def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig, seed: int, n_jobs: int = 1):
+    """Measure the cloud; the figures of every geometry row, their draws, and what details.json and
+    arrays.npz hold besides."""
+    S, A = reader.stats, reader.arrays
     n, N = z.shape
     n_used = min(n, cc.max_points)
     idx = np.arange(n) if n_used == n else np.sort(_rng(seed, "subsample").choice(n, n_used, replace=False))
@@ -921,53 +993,112 @@ def measure(z: np.ndarray, run: Run, G, cc: ClaimsConfig, seed: int) -> tuple[li
     sub_notes = ([f"Measured on a random subsample of {n_used:,} of the {n:,} points (claims.max_points)."]
                  if n_used < n else [])
     afv = S.pca.axes_for_variance
-    axes = (afv["0.9"], afv["0.99"])
-    orig = measure_origin(x, axes, S, cc, seed)
+    bb = one_b(S, A, cc)
+    checks = [bb["value"], bb["low"], bb["high"]]
+    check_names = ["the b" if bb["source"] != "config" else "the b (stats.b)", "low end of the interval of the best b",
+                   "high end of the interval of the best b"]
+    bb.update(checks=checks, check_names=check_names)
+    orig = measure_origin(x, (afv["0.9"], afv["0.99"]), S, cc, seed, n_jobs)
     mom = moments(z)
-    bd = measure_b(mom["radius"], np.asarray(A.radius_uniform_unit, dtype=np.float64), uniform_b_from_radii(z),
-                   cc, seed)
-    checks = [S.b.used, bd["best"], bd["flat"][0], bd["flat"][1]]
-    nl = measure_nulls(np.asarray(z), mom, S, A, checks, cc, seed)  # in memory: the permutation reads columns
-    nd = nl["doc"]
+    nl = measure_nulls(np.asarray(z), mom, S, A, checks, check_names, cc, seed)  # in memory: the permutation reads columns
+    vd = measure_void(x, bb["value"], cc, seed)
+    contrast, why = pixel_contrast(run_dir, n)
+    cube = cube_observation(z, mom["radius"], nl["top_v"], np.asarray(A.radius_uniform_unit), bb["value"], contrast, why)
     nrm = measure_normality(x, cc, seed)
+    rng = _rng(seed, "draws")
+    b_notes = _b_notes(bb)
+    built = {
+        "off_centre": fig_off_centre(orig, S, cc, sub_notes),
+        "own_spread": fig_own_spread(orig, S, cc, sub_notes, seed),
+        "ellipsoid": fig_ellipsoid(orig, S, cc, cov_notes + sub_notes),
+        "centre_subspace": fig_centre(orig, S, A, cc, cov_notes + sub_notes, seed),
+        "origin_border": fig_origin(orig, S, cc, cov_notes + sub_notes),
+        "projection_overlap": fig_projection(nl["doc"], bb, cc, cov_notes + b_notes, rng),
+        "slices_empty": fig_slices(nl["doc"], bb, n, cc, cov_notes + b_notes, rng),
+        "uniform_void": fig_void(vd["doc"], bb, cc, _support_note(vd["doc"], n) + b_notes, rng),
+        "thin_shell": fig_thin_shell(np.asarray(A.radius_uniform_unit, dtype=np.float64), S, bb, cc, rng),
+        "b_range": fig_b_range(S, A, bb, nl["doc"], cc, rng),
+        "core_normal": fig_core(nrm, cc, cov_notes + ([f"Normality tests on a random subsample of "
+                                                        f"{nrm['doc']['points_tested']:,} points."]
+                                                       if nrm["doc"]["points_tested"] < n else []), rng),
+    }
+    figs = {fid: f for fid, (f, _, _) in built.items()}
+    draws = {f"{fid}/{k}": _resample(d, cc.bootstrap, rng) for fid, (_, dd, _) in built.items() for k, d in dd.items()}
+    null_draws = {fid: nd for fid, (_, _, nd) in built.items() if nd is not None}
+    for fid, f in figs.items():  # a test reads its draws and simulations in memory; details.json holds neither
+        if f.get("test"):
+            f["test"]["draws"] = draws.get(f"{fid}/{f['test'].get('stat', 'value')}")
+            if fid in null_draws:
+                f["test"]["null_draws"] = null_draws[fid]
+    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
+    origin_doc = {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
+                                         "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
+                                         else ""),
+                  "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
+                  "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
+                  "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
+                  "nn": orig["nn"]}
+    extra = {"sample": sample, "b": bb, "origin": origin_doc, "shape": orig["shape"], "nulls": nl["doc"],
+             "void": vd["doc"], "cube": cube, "normality": nrm["doc"]}
+    arrays = {"origin_boot_share": orig["boot_share"], "origin_edges": orig["edges"], "origin_hist": orig["hist"],
+              "void_edges": vd["edges"], "void_hist": vd["hist"], "b_checks": np.array(checks),
+              "check_pair_counts": nl["pair_counts"], "atlas_median_share": nl["atlas"], **nrm["arrays"]}
+    return figs, draws, null_draws, extra, arrays
+
+
+def _support_note(vd: dict, n: int) -> list[str]:
+    if vd["points"] < n:
+        return [f"The k-NN support is built from a random subsample of {vd['points']:,} of the {n:,} points "
+                "(claims.support_points)."]
+    return []
+
+
+def plain(fig: dict) -> dict:
+    """A figure dict as details.json holds it: no draws."""
+    out = dict(fig)
+    if "test" in out:
+        out["test"] = {k: v for k, v in out["test"].items() if k not in ("draws", "null_draws")}
+    return out
+
+
+def judge(figs: dict[str, dict], G, cc: ClaimsConfig) -> list[dict]:
+    """Every row, in the study's order: the geometry rows judged from ``figs`` (after their tests
+    were Holm-adjusted together), the generator rows from the generate step's view ``G``."""
+    ledger.adjust(figs, cc.ledger_alpha)
     gen_checks = generator_checks(G, cc)
-    rows = [
-        claim_off_centre(orig["shape"], S, cc, sub_notes),
-        claim_own_spread(orig["shape"], S, cc, sub_notes),
-        claim_ellipsoid(orig["shape"], S, cc, cov_notes + sub_notes),
-        claim_centre(orig["shape"], S, cc, cov_notes + sub_notes),
-        claim_origin(orig, S, cc, cov_notes + sub_notes),
-        claim_projection(nd, S, cc, cov_notes),
-        claim_slices(nd, S, cc, cov_notes),
-        claim_cube(nd, S, cc, cov_notes),
-        claim_thin_shell(np.asarray(A.radius_uniform_unit, dtype=np.float64), S, cc, seed),
-        claim_b_range(bd, nd, S, cc),
-        claim_faces("uniform_nonfaces", "uniform", G, cc),
-        claim_per_component(G, cc, gen_checks),
-        claim_core(nrm["doc"], cc, cov_notes + ([f"Normality tests on a random subsample of "
-                                                  f"{nrm['doc']['points_tested']:,} points."]
-                                                 if nrm["doc"]["points_tested"] < n else [])),
-        claim_faces("pca_faces", "pca-ellipsoid", G, cc),
-        claim_gmm(G, cc),
-    ]
+    rows = {fid: findings.JUDGES[fid](f, cc) for fid, f in figs.items()}
+    rows["uniform_nonfaces"] = claim_faces("uniform_nonfaces", "uniform", G, cc)
+    rows["per_component_better"] = claim_per_component(G, cc, gen_checks)
+    rows["pca_faces"] = claim_faces("pca_faces", "pca-ellipsoid", G, cc)
+    rows["gmm_beats_simple"] = claim_gmm(G, cc)
+    return [rows[fid] for fid in ORDER]
+
+
+def measure(z: np.ndarray, run_dir: Path, reader: Run, G, cc: ClaimsConfig, seed: int,
+            n_jobs: int = 1) -> tuple[list[dict], dict, dict]:
+    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring); ``n_jobs``:
+    threads of the origin's bootstrap (the files do not depend on it)."""
+    n, N = z.shape
+    figs, draws, null_draws, extra, arrays = geometry_figures(z, run_dir, reader, cc, seed, n_jobs)
+    rows = judge(figs, G, cc)
+    findings_rows = [r for r in rows if r["kind"] == "finding"]
+    draw_names, null_names = sorted(draws), sorted(null_draws)
     details = {
         "schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed,
-        "settings": {k: v for k, v in vars(cc).items()},
-        "sample": sample,
-        "origin": {"metrics": orig["metrics"], "band": origin_band(orig["metrics"][0]["share"], cc),
-                   "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds},
-        "shape": orig["shape"],
-        "b": {k: bd[k] for k in ("b0", "best", "interval", "flat", "w1_best", "w1_sd", "best_at_edge", "grid_step",
-                                 "grid_min", "grid_max")} | {"grid_size": len(bd["grid"]), "checks": checks, "check_names": list(CHECK_NAMES),
-                                                             "coarse_best": S.b.best},
-        "nulls": nd,
-        "normality": nrm["doc"],
-        "generators": gen_checks,
-        "verdicts": {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS},
+        "settings": {k: v for k, v in vars(cc).items()}, **extra,
+        "generators": generator_checks(G, cc),
+        "figures": {fid: plain(f) for fid, f in figs.items()},
+        "draw_names": draw_names, "null_draw_names": null_names,
+        "tests": {"ids": [fid for fid, f in figs.items() if f.get("test", {}).get("family")],
+                  "alpha": cc.ledger_alpha,
+                  "family": next((f["test"]["family"] for f in figs.values() if f.get("test", {}).get("family")), "")},
+        "verdicts": {v: sum(r["verdict"] == v for r in findings_rows) for v in VERDICTS},
+        "checks": [r["id"] for r in rows if r["kind"] == "check"],
     }
-    arrays = {"b_fine_grid": bd["grid"], "b_fine_w1": bd["w1"], "b_boot_best": bd["boot_best"],
-              "origin_boot_share": orig["boot_share"], "b_checks": np.array(checks),
-              "check_pair_counts": nl["pair_counts"], "atlas_median_share": nl["atlas"], **nrm["arrays"]}
+    m = max((len(v) for v in null_draws.values()), default=1)
+    arrays.update(draws=np.stack([draws[k] for k in draw_names]) if draw_names else np.zeros((0, cc.bootstrap)),
+                  null_draws=(np.stack([np.resize(null_draws[k], m) for k in null_names]) if null_names
+                              else np.zeros((0, m))))
     return rows, details, arrays
 
 
@@ -1002,7 +1133,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     reader = Run(run_dir)
     try:
         G = reader.generate
-        rows, details, arrays = measure(z, reader, G, cfg.claims, cfg.run.seed)
+        rows, details, arrays = measure(z, run_dir, reader, G, cfg.claims, cfg.run.seed,
+                                        cfg.run.threads or _cores())
     except ArtifactError as e:
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the step that writes it "
                         "(python -m analysis all --config ...)") from None
@@ -1011,5 +1143,6 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     save_json(out_dir / "details.json", details)
     save_npz(out_dir / "arrays.npz", **arrays)
     counts = ", ".join(f"{c} {v}" for v, c in details["verdicts"].items() if c)
-    eprint(f"claims: {len(rows)} findings ({counts}) -> {out_dir}")
+    eprint(f"claims: {len(rows) - len(details['checks'])} findings ({counts}) and {len(details['checks'])} "
+           f"check -> {out_dir}")
     return steps.Written()

@@ -169,9 +169,20 @@ class StatsConfig:
     # b grid for the radius scan and slice occupancy. Empty: 60 values evenly spaced over the
     # data's own scale: 0.05 .. 1.5 x the largest |1st or 99th percentile| of any component.
     b_grid: list[float] = _f([], item=dict(gt=0.0, max=1e9))
-    # Threshold b for slices and artificial points; 0 = the b-scan's best value. At most 1e9
-    # (beyond that, float32 coordinates and squared distances overflow).
+    # The one b of the build: the threshold of slices, projections and artificial points, the
+    # uniform generator's half-width and the b of every ledger row; 0 = the best b of the fine
+    # b-scan below. At most 1e9 (beyond that, float32 coordinates and squared distances overflow).
     b: float = _f(0.0, min=0.0, max=1e9)
+    # Fine b-scan (the b used): geometric grid from b0 / b_span to b0 * b_span around b0 =
+    # median |z| / sqrt(N/3), consecutive values b_step apart relative to b (at most 2 %).
+    b_step: float = _f(0.01, gt=0.0, max=0.02)
+    b_span: float = _f(2.0, gt=1.0, max=100.0)
+    # Bootstrap repetitions of the fine b-scan (real and uniform radii resampled): the interval
+    # of the best b (at claims.level) and the flat range.
+    b_bootstrap: int = _f(200, min=20, max=100_000)
+    # The flat range of the fine b-scan: b whose Wasserstein distance is within this many
+    # bootstrap standard deviations of the minimum.
+    flat_sd: float = _f(2.0, gt=0.0, max=10.0)
     # Component pairs to show, e.g. [[177, 242], [30, 118]]; empty = chosen automatically.
     pairs: list[list[int]] = _f([], item=dict(min=0, max=65535), max_items=1000)
     # How many pairs to choose automatically (per reason).
@@ -264,13 +275,6 @@ class ClaimsConfig:
     # Points drawn from each null model (fitted normal, the same normal at the origin, the
     # data with each component permuted); rare events such as the whole cube need many.
     null_points: int = _f(100_000, min=1000, max=10_000_000)
-    # Fine b-scan: geometric grid from b0 / b_span to b0 * b_span around b0 = median |z| /
-    # sqrt(N/3), consecutive values b_step apart relative to b (at most 2 %).
-    b_step: float = _f(0.01, gt=0.0, max=0.02)
-    b_span: float = _f(2.0, gt=1.0, max=100.0)
-    # The flat range of the b-scan: b whose Wasserstein distance is within this many bootstrap
-    # standard deviations of the minimum.
-    flat_sd: float = _f(2.0, gt=0.0, max=10.0)
     # Origin bands, on the share s of held-out points farther from the centre than the origin:
     # beyond the data (s < border_band[0]), at the border (within border_band), outer part
     # (border_band[1] <= s < bulk_share), inside the bulk (s >= bulk_share).
@@ -307,6 +311,27 @@ class ClaimsConfig:
     min_heldout: int = _f(100, min=1)
     # Covariance-based figures are flagged as unstable when n < unstable_ratio * N.
     unstable_ratio: float = _f(5.0, gt=0.0, max=1000.0)
+    # Off-centre components: a mean counts when it lies more than effect_size of the component's
+    # own standard deviation from 0 (an effect size) and differs from 0 significantly (Holm over
+    # the N components at ledger_alpha); "centred" when fewer than minor_share of them do.
+    effect_size: float = _f(0.5, gt=0.0, max=100.0)
+    minor_share: float = _f(0.1, gt=0.0, max=1.0)
+    # Significance level of the ledger's tests against null models, Holm-adjusted over all of them.
+    ledger_alpha: float = _f(0.05, gt=0.0, max=0.5)
+    # Simulations of the monte-carlo nulls (one common spread; centre directions drawn from the
+    # covariance); also the draws of a pooled hierarchical interval.
+    null_draws: int = _f(10_000, min=100, max=10_000_000)
+    # Where uniform points lie: neighbours k of the data's cross-fitted k-NN support, points drawn
+    # from each of uniform, the fitted normal and the normal at the origin, and the bands of the
+    # ratio (share of uniform points inside the support over that of held-out real points): a void
+    # below void_ratio, filled at or above filled_ratio.
+    support_k: int = _f(5, min=1, max=1000)
+    void_points: int = _f(2000, min=50, max=1_000_000)
+    # The k-NN support and the nearest-real-point distances (where uniform points lie; the origin's
+    # local density) use at most this many random points of the (sub)sample: their cost grows as n^2 N.
+    support_points: int = _f(5000, min=100, max=1_000_000)
+    void_ratio: float = _f(0.1, gt=0.0, max=1.0)
+    filled_ratio: float = _f(0.5, gt=0.0, max=10.0)
 
 
 @dataclass
@@ -403,6 +428,11 @@ class Config:
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+#: Keys that moved to another section (issue 23: the fine b-scan sets the one b of the build,
+#: so it belongs to the stats step): old key -> new key.
+MOVED = {"claims.b_step": "stats.b_step", "claims.b_span": "stats.b_span", "claims.flat_sd": "stats.flat_sd"}
 
 
 def _closest(name: str, options: list[str]) -> str:
@@ -597,6 +627,10 @@ def _apply(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
                         f"valid sections: {', '.join(SECTIONS)}")
     obj = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(obj)}
+    if f"{section}.{key}" in MOVED:
+        now = MOVED[f"{section}.{key}"]
+        raise UserError(f"config key '{section}.{key}' in {where} has moved to '{now}'",
+                        f"write it as {now.split('.')[1]} under [{now.split('.')[0]}]")
     if key not in fields:
         raise UserError(f"unknown config key '{section}.{key}' in {where}{_closest(key, list(fields))}",
                         f"valid keys of [{section}]: {', '.join(fields)}")

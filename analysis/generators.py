@@ -60,7 +60,7 @@ from sklearn.preprocessing import QuantileTransformer
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from analysis.geometry import mean_cov
+from analysis.geometry import mean_cov, radius_matching_b
 
 __all__ = ["GENERATORS", "LatentGenerator", "UniformGenerator", "IndependentNormalGenerator",
            "IndependentEmpiricalGenerator", "MVNGenerator", "MVNCoreGenerator",
@@ -145,7 +145,7 @@ def uniform_b_from_radii(z) -> float:
     z = np.asarray(z)
     radii = np.concatenate([np.linalg.norm(z[i:i + _CHUNK].astype(np.float64), axis=1)
                             for i in range(0, z.shape[0], _CHUNK)])
-    return float(np.median(radii) / np.sqrt(z.shape[1] / 3.0))
+    return radius_matching_b(radii, z.shape[1])
 
 
 # ---------------------------------------------------------------- base class

@@ -243,6 +243,12 @@ def uniform_radius_closed_form(N: int, b: float) -> tuple[float, float]:
     return b * math.sqrt(N / 3.0), b / math.sqrt(15.0)
 
 
+def radius_matching_b(radius: np.ndarray, N: int) -> float:
+    """b = median(|z|) / sqrt(N/3): the b whose uniform radii, about b·sqrt(N/3), equal the
+    median real radius (the closed-form start of the b-scan)."""
+    return float(np.median(radius) / math.sqrt(N / 3.0))
+
+
 def radius_summary(r: np.ndarray) -> dict:
     """``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max`` of (n,) radii."""
     q = np.quantile(r, [0.0, 0.05, 0.5, 0.95, 1.0])

@@ -66,9 +66,9 @@ FINDINGS = {
     "slices_empty": ("IV", "At the radius-matched b the flat-cuboid slices around the origin are nearly "
                            "empty while uniform points fill them.",
                      "2 of 5,000 points (56 of 80,000) in a slice; 200 uniform points fill it"),
-    "cube_void": ("IV", "Uniform points fall into voids: the region they fill, the cube [-b, b]^N, holds "
-                        "fewer real points than a cloud of the same shape would put there.",
-                  "uniform points fall into voids the encoder never fills"),
+    "uniform_void": ("IV", "Uniform points fall into voids: where they lie, on their thin shell in the cube "
+                           "[-b, b]^N, there are no data.",
+                     "uniform points fall into voids the encoder never fills"),
     "thin_shell": ("II", "Uniform random vectors lie on a thin spherical shell: mean radius b·sqrt(N/3), "
                          "spread b/sqrt(15), independent of N.", "13.9 ± 0.39 for N = 256, b = 1.5"),
     "b_range": ("II", "Radii of uniform points match the real radii only in a narrow range of b.",

@@ -34,7 +34,7 @@ words included (with the cut-offs in ``thresholds``); the report only narrates t
 ``analysis/artifacts.py`` reads this file into typed views.
 
 ``schema_version``
-    2 (1 lacked the derived figures marked *(v2)* below).
+    3 (1 lacked the derived figures marked *(v2)* below, 2 the fine b-scan marked *(v3)*).
 ``n``, ``N``, ``seed``
     Points, components, the run seed used for all sampling.
 ``notes``
@@ -110,8 +110,15 @@ words included (with the cut-offs in ``thresholds``); the report only narrates t
     ``overlap`` [lo, hi]: the b for which the central 90 % ranges (5th-95th
     percentiles) of real |z| and uniform |u| intersect, i.e. lo = q05(|z|)/q95(|u_1|),
     hi = q95(|z|)/q05(|u_1|) with u_1 uniform in [-1, 1]^N (closed in b since
-    |u_b| = b |u_1|); ``overlap_definition`` says this in words; ``used``: stats.b if
-    > 0 else ``best``; ``used_source`` ("config" or "b-scan"). *(v2)* ``grid_min``,
+    |u_b| = b |u_1|); ``overlap_definition`` says this in words; ``used``: the one b of
+    the build (slices, projections, artificial points, the uniform generator, every ledger
+    row): stats.b if > 0 else ``fine.best``; ``used_source`` ("config" or "fine b-scan").
+    *(v3)* ``fine``: the fine b-scan (:func:`analysis.calibration.fine_b_scan`) on a
+    geometric grid around ``b0`` = median |z| / sqrt(N/3), consecutive values
+    ``grid_step`` apart (``grid_min``, ``grid_max``, ``grid_size``; stats.b_step,
+    stats.b_span): ``best`` (its minimum), ``w1_best``, ``w1_sd`` (bootstrap standard
+    deviation of the minimal distance over ``bootstrap`` repetitions), ``flat`` [lo, hi]
+    (b within stats.flat_sd of those deviations of the minimum), ``best_at_edge``. *(v2)* ``grid_min``,
     ``grid_max``; ``published_range_in_grid`` / ``published_best_in_grid``: whether the
     published match range (its lower end) and best b fall into the grid.
 ``projections``
@@ -165,6 +172,9 @@ levels, B = stats.bins.)
 - ``b_grid``, ``b_wasserstein``, ``b_wasserstein_centred`` (G,) float64;
   ``b_uniform_in_real_range`` (G,): share of uniform radii inside the central 90 %
   range of the real ones.
+- *(v3)* ``b_fine_grid``, ``b_fine_w1`` (Gf,): the fine b-scan; ``b_boot_best`` (Bt,): the
+  best b of each bootstrap repetition; ``b_boot_overlap`` (Bt, 2): each repetition's overlap
+  range [lo, hi] (the claims step's intervals of the best b and of the range's width).
 - ``occupancy`` (G, 3) float64: share of all points in the emptiest, median and fullest
   pair's slice for each grid b; ``occupancy_every`` (G,): share in every slice.
 - ``mahalanobis_edges`` (B+1,), ``mahalanobis_hist`` (B,) int64: Ledoit-Wolf
@@ -204,20 +214,22 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
+from analysis import calibration as cal
 from analysis import geometry, published, slices, steps
 from analysis.config import Config, StatsConfig, _check_range
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest
 from analysis.storage import load_json, save_json, save_npz
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 SHARE_K = (1, 2, 3, 5, 10, 20, 50, 100)
 SHARE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 OVERLAP_Q = 0.05             # b.overlap compares the central 1 - 2q ranges
 ATLAS_SHARES = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.3)  # median-pair slice shares picking atlas b values
 MAX_CONDITION = 1e12
-STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5}
+STREAMS = {"sample": 1, "radii": 2, "artificial": 3, "slice_artificial": 4, "nn": 5, "bscan": 6}
+FINE_LEVEL = 0.95  # only the flat range uses the bootstrap here; the claims step's interval uses claims.level
 #: The cut-offs behind the yes/no findings the article words (stored in ``thresholds``).
 THRESHOLDS = {
     "majority_share": 0.5,  # components.off_centre_majority: share_off_centre >= this
@@ -404,7 +416,8 @@ def b_scan_summary(m: dict, quantiles: np.ndarray, sc: StatsConfig, seed: int) -
     ib = int(np.argmin(w))
     best = float(grid[ib])
     lo, hi = geometry.overlap_range(r, unit_r, OVERLAP_Q)
-    b_used = float(sc.b) if sc.b > 0 else best
+    fine, a_fine = fine_b(r, unit_r, N, sc, seed)
+    b_used = float(sc.b) if sc.b > 0 else fine["best"]
     rq = np.quantile(r, [OVERLAP_Q, 1 - OVERLAP_Q])
     in_range = np.array([np.mean((b * unit_r >= rq[0]) & (b * unit_r <= rq[1])) for b in grid])
     pub = published.FACTS
@@ -415,7 +428,7 @@ def b_scan_summary(m: dict, quantiles: np.ndarray, sc: StatsConfig, seed: int) -
           "overlap_definition": "b for which the 5th-95th percentile ranges of real |z| and uniform |u| "
                                 "(iid components in [-b, b]) intersect: [q05(|z|)/q95(|u_1|), "
                                 "q95(|z|)/q05(|u_1|)]",
-          "used": b_used, "used_source": "config" if sc.b > 0 else "b-scan",
+          "used": b_used, "used_source": "config" if sc.b > 0 else "fine b-scan", "fine": fine,
           "grid_min": float(grid.min()), "grid_max": float(grid.max()),
           "published_range_in_grid": bool(pub["b_match_range"][0] <= grid.max()),
           "published_best_in_grid": bool(pub["b_best"] <= grid.max())}
@@ -426,8 +439,23 @@ def b_scan_summary(m: dict, quantiles: np.ndarray, sc: StatsConfig, seed: int) -
     arrays = dict(radius_edges=edges, radius_hist_real=_hist(r, edges), radius_hist_real_centred=_hist(rc, edges),
                   radius_hist_uniform=_hist(ur, edges), radius_hist_uniform_centred=_hist(urc, edges),
                   radius_uniform_unit=unit_r.astype(np.float32),
-                  b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range)
+                  b_grid=grid, b_wasserstein=w, b_wasserstein_centred=wc, b_uniform_in_real_range=in_range,
+                  **a_fine)
     return radii, b_, arrays
+
+
+def fine_b(r: np.ndarray, unit_r: np.ndarray, N: int, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
+    """The fine b-scan (:func:`analysis.calibration.fine_b_scan`) around the radius-matching b:
+    (``b.fine`` of stats.json, its arrays). Its best b is the b of the build unless stats.b is set."""
+    b0 = geometry.radius_matching_b(r, N)
+    grid = cal.b_grid(b0, sc.b_step, sc.b_span)
+    fb = cal.fine_b_scan(r, unit_r, grid, sc.b_bootstrap, sc.flat_sd, FINE_LEVEL, _rng(seed, "bscan"), OVERLAP_Q)
+    doc = {"b0": b0, "best": fb["best"], "w1_best": fb["w1_best"], "w1_sd": fb["w1_sd"], "flat": fb["flat"],
+           "best_at_edge": fb["best_at_edge"], "grid_step": float(grid[1] / grid[0] - 1.0),
+           "grid_min": float(grid[0]), "grid_max": float(grid[-1]), "grid_size": len(grid),
+           "bootstrap": sc.b_bootstrap}
+    return doc, {"b_fine_grid": grid, "b_fine_w1": fb["w1"], "b_boot_best": fb["boot_best"],
+                 "b_boot_overlap": fb["boot_overlap"]}
 
 
 def radius_summaries(r: np.ndarray, rc: np.ndarray, ur: np.ndarray, urc: np.ndarray, N: int, b: float,

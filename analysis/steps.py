@@ -133,7 +133,7 @@ ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
-STATS = Step("stats", code=("stats", "geometry", "slices", "published"), inputs=("latents.npy",),
+STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration"), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json"),
@@ -144,10 +144,12 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
               sections=("decode", "run.seed"), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
               hand_placed=True, device=True)
 
-CLAIMS = Step("claims", code=("claims", "calibration", "nulls", "normality", "slices", "geometry", "generators",
-                              "published", "artifacts"),
-              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json"),
-              optional=("generate/metrics.json",), sections=("claims", "run.seed"),
+CLAIMS = Step("claims", code=("claims", "findings", "ledger", "calibration", "nulls", "normality", "slices",
+                              "geometry", "metrics", "published", "artifacts"),
+              inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
+                      "data/images.npy", "data/ids.txt", "ids.txt"),
+              optional=("generate/metrics.json", "data/images.npy", "data/ids.txt", "ids.txt"),
+              sections=("claims", "run.seed"),
               outputs=("claims/claims.json", "claims/details.json", "claims/arrays.npz"), hand_placed=True)
 
 #: The steps of one run, in pipeline order (``all`` runs them in turn). ``decode`` comes last:
@@ -159,10 +161,11 @@ NAMES = tuple(s.name for s in STEPS)
 #: in the config's build directory (the primary run's) once every run has finished; its
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
-ACROSS = Step("across", code=("across", "artifacts", "runs"),
+ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "geometry",
+                              "published"),
               inputs=("stats/stats.json", "stats/arrays.npz", "generate/metrics.json", "claims/claims.json",
-                      "claims/details.json"),
-              sections=("runs",), outputs=("across/ledger.json", "across/runs.json"))
+                      "claims/details.json", "claims/arrays.npz"),
+              sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))
 #: Steps that work on every run of a config at once.
 CONFIG_STEPS = (ACROSS,)
 CONFIG_NAMES = tuple(s.name for s in CONFIG_STEPS)

@@ -7,7 +7,9 @@ in the same run (the baseline: the ledger's extra work relative to the geometry 
 calibrates).
 
 - ``claims_default_s``: on a copy of ``build/default`` (made by ``make all``; skipped
-  with a note when it is missing). Target: at most 60 s on 2 cores (issue 13).
+  with a note when it is missing). Target: at most 60 s on 2 cores (issues 13 and 23: the
+  ledger's support test of uniform points, the origin in five metrics and the simulated
+  nulls included).
 - ``claims_200k_s``: on synthetic latents of 200,000 x 256 (as ``bench_stats.py``), the
   stats step first. Cross-fitting, bootstraps and normality tests use at most
   ``claims.max_points`` points, so the cost grows with n only through the passes over
@@ -32,8 +34,8 @@ from record import record  # noqa: E402
 
 TARGET_DEFAULT_S = 60.0
 DEFAULT_RUN = ROOT / "build" / "default"
-COPY = ("latents.npy", "stats", "generate", "stats.manifest.json", "generate.manifest.json", "encode.manifest.json",
-        "config.toml")
+COPY = ("latents.npy", "ids.txt", "data", "stats", "generate", "fetch.manifest.json", "stats.manifest.json",
+        "generate.manifest.json", "encode.manifest.json", "config.toml")  # data/: the cube observation's contrast
 
 CHILD = """
 import json, resource, sys, time

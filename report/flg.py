@@ -358,24 +358,32 @@ def spread_text(c, spread) -> str:
 
 
 def verdict_text(c, across=None) -> str:
-    """The verdict in bold, and with several runs how many of them gave it when not all did."""
-    out = f"**{c.verdict}**"
-    if across:
-        row = across.row(c.id)
-        if not row.holds:
-            out += f" ({row.verdicts[c.verdict]} of {len(row.runs)} runs)"
-    return out
+    """The verdict in bold (the runs' own verdicts are the chapter Robustness across runs')."""
+    return f"**{c.verdict}**"
+
+
+def null_text(c) -> str:
+    """The null model's figure, named, and the row's Holm-adjusted test where it has one."""
+    if c.null is None:
+        return "–"
+    out = f"{claim_number(c, c.null)} ({c.null_label}"
+    if c.test:
+        out += f"; Holm-adjusted p {p_words(c.test.p_holm)}"
+    return out + ")"
+
+
+def p_words(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"= {p:.2g}"
 
 
 def ledger_rows(ledger, across=None) -> list[list[str]]:
-    """The ledger as table rows (:data:`LEDGER_HEADER`; with ``across``, the runs' spread before the verdict)."""
+    """The findings as table rows (:data:`LEDGER_HEADER`; with ``across``, the runs' spread before the verdict)."""
     rows = []
-    for i, c in enumerate(ledger.rows, 1):
+    for i, c in enumerate(ledger.findings, 1):
         o = c.ours
         interval = "–" if o.low is None else f"{claim_number(c, o.low)} to {claim_number(c, o.high)}"
-        null = "–" if c.null is None else f"{claim_number(c, c.null)} ({c.null_label})"
         spread = [spread_text(c, across.row(c.id).spread)] if across else []
-        rows.append([str(i), f"{c.claim} ({c.part})", c.published, claim_number(c, o.value), interval, null,
+        rows.append([str(i), f"{c.claim} ({c.part})", c.published, claim_number(c, o.value), interval, null_text(c),
                      *spread, verdict_text(c, across)])
     return rows
 
@@ -389,6 +397,26 @@ def ledger_table(ledger, across=None) -> str:
                 + table(header, ledger_rows(ledger, across), "rlllrlll") + "\n```")
     return ("```{table}\n:class: longtable\n:widths: 3 28 15 9 14 15 13\n\n"
             + table(LEDGER_HEADER, ledger_rows(ledger), "rlllrll") + "\n```")
+
+
+def checks_list(ledger) -> str:
+    """The checks under the ledger: identities the data cannot contradict, shown, not counted."""
+    return "\n".join(f"- *{c.claim}* ({c.part}): {c.sentence} Result: **{'as published' if c.verdict == 'reproduced' else c.verdict}**."
+                      for c in ledger.checks)
+
+
+def origin_table(details) -> str:
+    """The origin under every metric (chapter 4; the decoder chapter shows it again)."""
+    O, level = details.origin, details.settings.level
+    rows = []
+    for m in O.table:
+        what = ("held-out points more isolated than the origin" if m.metric == "nearest_real" else
+                "held-out points farther from the centre")
+        rows.append([m.label + (" (the verdict's metric)" if m.metric == O.verdict_metric else ""),
+                     f"{fmt(m.distance)} ({m.unit})", f"{pct(m.share)} {what}",
+                     f"{pct(m.low)} to {pct(m.high)}", pct(m.gaussian), m.band])
+    return table(["metric", "origin's distance", "share of held-out points", f"{level:.0%} interval",
+                  "Gaussian of the data's mean and covariance", "the origin lies"], rows, "lrrrrl")
 
 
 # --------------------------------------------------------------------------- the runs side by side
@@ -440,12 +468,21 @@ def differ_text(across) -> str:
 
 
 def ledger_criteria(ledger) -> str:
-    """Markdown list: for each finding, what was measured, how its interval was obtained and its rule."""
+    """Markdown list: for each finding, what was measured, how its interval was obtained, its null
+    model and test, and its rule."""
     out = []
-    for i, c in enumerate(ledger.rows, 1):
+    for i, c in enumerate(ledger.findings, 1):
         parts = [f"{i}. **{c.verdict}**: {c.sentence}", f"   *Measured:* {c.statistic}."]
+        if c.b is not None:
+            parts.append(f"   *b:* {fmt(c.b)}, the build's one b.")
         if c.interval:
             parts.append(f"   *Interval:* {c.interval}.")
+        if c.null is not None:
+            parts.append(f"   *Null model:* {c.null_label}: {claim_number(c, c.null)}"
+                         + ("; it passes the same rule, as the sentence says." if c.null_passes else "."))
+        if c.test:
+            parts.append(f"   *Test:* {c.test.method} ({c.test.direction}), p {p_words(c.test.p)}; "
+                         f"{c.test.family}: p {p_words(c.test.p_holm)}.")
         parts.append(f"   *Rule:* {c.criterion}.")
         if c.reason:
             parts.append(f"   *Not testable because* {c.reason}.")

@@ -160,8 +160,8 @@ def edit_json(path, change):
     (lambda s: s["components"].update(n_off_centre=True), "stats",
      "stats/stats.json: key 'components.n_off_centre' is true, expected an integer"),
     (lambda s: s["b"].update(used_source="guess"), "stats",
-     "stats/stats.json: key 'b.used_source' is the string 'guess', expected one of 'config', 'b-scan'"),
-    (lambda s: s.update(schema_version=1), "stats", "stats/stats.json: has schema_version 1, expected 2"),
+     "stats/stats.json: key 'b.used_source' is the string 'guess', expected one of 'config', 'fine b-scan'"),
+    (lambda s: s.update(schema_version=1), "stats", "stats/stats.json: has schema_version 1, expected 3"),
 ])
 def test_a_bad_key_names_file_and_key(copy, change, view, message):
     edit_json(copy / "stats" / "stats.json", change)

@@ -24,7 +24,8 @@ from analysis.errors import UserError
 from analysis.generators import MVNCoreGenerator
 
 N, n = 8, 1500
-FAST = ["claims.bootstrap=50", "claims.null_points=20000", "stats.sample_size=500", "stats.radius_artificial=2000"]
+FAST = ["claims.bootstrap=50", "claims.null_points=20000", "claims.null_draws=2000", "claims.void_points=1000",
+        "stats.sample_size=500", "stats.radius_artificial=2000", "stats.b_bootstrap=50"]
 
 
 def ledger(tmp_path, z, *overrides) -> dict:
@@ -39,6 +40,13 @@ def gaussian(seed: int = 1, shift: float = 0.0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, N)) + shift * np.ones(N) / np.sqrt(N)
 
 
+@pytest.fixture(scope="module")
+def shifted(tmp_path_factory) -> tuple:
+    """One ledger of a Gaussian whose centre lies 3 sd from the origin, shared by the tests that only read it."""
+    d = tmp_path_factory.mktemp("shifted")
+    return d, ledger(d, gaussian(shift=3.0))
+
+
 # --------------------------------------------------------------------------- verdicts flip with the data
 
 def test_origin_inside_at_the_border_or_beyond(tmp_path):
@@ -46,16 +54,19 @@ def test_origin_inside_at_the_border_or_beyond(tmp_path):
     inside = ledger(tmp_path / "inside", gaussian())["origin_border"]
     border = ledger(tmp_path / "border", gaussian(shift=r_border))["origin_border"]
     beyond = ledger(tmp_path / "beyond", gaussian(shift=10.0))["origin_border"]
-    assert inside["verdict"] == "not reproduced" and inside["sentence"].startswith("The origin lies inside the bulk")
-    assert border["verdict"] == "reproduced" and border["sentence"].startswith("The origin lies at the border")
+    assert inside["verdict"] == "not reproduced"
+    assert inside["sentence"].startswith("In the Mahalanobis metric the origin lies inside the bulk")
+    assert border["verdict"] == "reproduced"
+    assert border["sentence"].startswith("In the Mahalanobis metric the origin lies at the border")
     assert border["ours"]["low"] <= 0.04 <= border["ours"]["high"]
-    assert beyond["verdict"] == "partly" and beyond["sentence"].startswith("The origin lies beyond the data")
+    assert beyond["verdict"] == "partly"
+    assert beyond["sentence"].startswith("In the Mahalanobis metric the origin lies beyond the data")
     assert beyond["ours"]["value"] == 0 and 0 < beyond["ours"]["high"] < 0.01  # an upper bound, not [0, 0]
     for row in (inside, border, beyond):
         assert row["criterion"] and row["null_label"] and row["null"] is not None
 
 
-def test_slices_and_cube_emptier_than_as_full_as_or_fuller_than_the_null(tmp_path):
+def test_slices_emptier_than_as_full_as_or_fuller_than_the_null(tmp_path):
     b, m = 0.8, 2 * n  # a Gaussian puts 1.2 % in the cube and 3.7 % in each slice
     rng = np.random.default_rng(2)
     pts = rng.standard_normal((4 * m, N))
@@ -69,13 +80,8 @@ def test_slices_and_cube_emptier_than_as_full_as_or_fuller_than_the_null(tmp_pat
     assert L["plain"]["slices_empty"]["verdict"] == "partly"
     assert "not a void" in L["plain"]["slices_empty"]["sentence"]
     assert L["fuller"]["slices_empty"]["verdict"] == "not reproduced"
-    assert L["void"]["cube_void"]["verdict"] == "reproduced"
-    assert L["void"]["cube_void"]["sentence"].startswith("Uniform points fall into a void")
-    assert L["plain"]["cube_void"]["verdict"] == "partly"
-    assert L["plain"]["cube_void"]["ours"]["low"] < 1 < L["plain"]["cube_void"]["ours"]["high"]
-    assert L["fuller"]["cube_void"]["verdict"] == "not reproduced"
-    assert L["fuller"]["cube_void"]["sentence"].startswith("There is no void")
-    assert L["fuller"]["cube_void"]["ours"]["low"] > 1
+    for rows in L.values():  # the one b, and the figure at both ends of its interval
+        assert rows["slices_empty"]["b"] == b and "across the interval of the best b" in rows["slices_empty"]["sentence"]
 
 
 def test_gaussian_and_heavy_tailed_core(tmp_path):
@@ -84,14 +90,83 @@ def test_gaussian_and_heavy_tailed_core(tmp_path):
     g = ledger(tmp_path / "gauss", gaussian())["core_normal"]
     h = ledger(tmp_path / "heavy", heavy)["core_normal"]
     assert g["verdict"] == "reproduced" and g["sentence"].startswith("The dense core is close to a multivariate normal")
+    assert g["test"]["method"] == "bootstrap-z" and not g["test"]["significant"]
     assert g["ours"]["low"] <= 1 <= g["ours"]["high"] and g["reference"] > 0.99
     assert h["verdict"] == "not reproduced" and h["sentence"].startswith("The dense core is not close")
-    assert h["ours"]["low"] > 1.25 and h["reference"] < 0.95
+    assert h["ours"]["low"] > 1.25 and h["reference"] < 0.95 and h["test"]["significant"]
+
+
+def _spread(values: np.ndarray, rng: np.random.Generator, m: int = n) -> np.ndarray:
+    return rng.standard_normal((m, len(values))) + values
+
+
+def test_off_centre_counts_material_offsets_not_significance(tmp_path):
+    rng = np.random.default_rng(11)
+    most = _spread(np.full(N, 1.0), rng)                       # every mean one sd out
+    tiny = _spread(np.full(N, 0.15), rng, 3000)                # significant, but a small effect
+    some = _spread(np.r_[np.full(3, 1.0), np.zeros(N - 3)], rng)  # 3 of 8 components out
+    L = {name: ledger(tmp_path / name, z)["off_centre"] for name, z in (("most", most), ("tiny", tiny), ("some", some))}
+    assert L["most"]["verdict"] == "reproduced" and L["most"]["ours"]["value"] == 1.0
+    assert L["tiny"]["verdict"] == "not reproduced" and L["tiny"]["ours"]["value"] == 0.0
+    assert "differ from zero significantly at any size" in L["tiny"]["sentence"]
+    assert "significance alone says nothing about size" in L["tiny"]["sentence"]
+    assert L["some"]["verdict"] == "partly" and L["some"]["ours"]["value"] == pytest.approx(3 / 8)
+
+
+def test_the_centre_is_judged_against_directions_drawn_from_the_covariance(tmp_path):
+    """The share of |centre|^2 in the first 5 principal axes, against directions drawn from the
+    covariance: a centre along the longest axis where the 5 longest hold 40 % of the variance is a finding
+    (reproduced); a centre whose direction is itself a draw from a covariance whose 5 longest axes hold
+    98 % lies near their span, but no nearer than chance (partly: the old k/N null called it a finding);
+    a centre along the shortest axis is not near them (not reproduced)."""
+    rng = np.random.default_rng(12)
+    dim = 16
+    g = rng.standard_normal((n, dim))
+    mild = np.r_[np.full(5, 1.2), np.ones(dim - 5)]
+    long5 = np.r_[np.full(5, 10.0), np.ones(dim - 5)]
+    drawn = long5 * np.random.default_rng(3).standard_normal(dim)
+    L = {"mild": ledger(tmp_path / "mild", g * mild + 2.0 * np.eye(dim)[0])["centre_subspace"],
+         "long": ledger(tmp_path / "long", g * long5 + drawn)["centre_subspace"],
+         "short": ledger(tmp_path / "short", g * mild + 2.0 * np.eye(dim)[dim - 1])["centre_subspace"]}
+    assert L["mild"]["verdict"] == "reproduced" and L["mild"]["test"]["significant"] and L["mild"]["null"] < 0.5
+    assert L["long"]["verdict"] == "partly" and not L["long"]["test"]["significant"] and L["long"]["null_passes"]
+    assert L["long"]["ours"]["low"] >= 0.5 and L["long"]["null"] > 0.9
+    assert "no nearer than a direction drawn from the cloud's covariance" in L["long"]["sentence"]
+    assert L["short"]["verdict"] == "not reproduced"
+    for row in L.values():
+        assert row["test"]["method"] == "monte-carlo" and "c ~ N(0, Σ)" in row["null_label"]
+
+
+def test_uniform_points_in_a_void_between_or_inside_the_data(tmp_path, shifted):
+    """Where uniform points at b lie: far from a cloud away from the origin (a void), partly inside a
+    Gaussian whose centre lies 3 sd from the origin, inside data that fill the cube themselves."""
+    rng = np.random.default_rng(13)
+    far = rng.standard_normal((n, N)) * 0.3 + 5.0
+    filled = rng.uniform(-1.0, 1.0, (n, N))
+    L = {"far": ledger(tmp_path / "far", far, "stats.b=1")["uniform_void"],
+         "gauss": shifted[1]["uniform_void"],
+         "filled": ledger(tmp_path / "filled", filled, "stats.b=1")["uniform_void"]}
+    assert L["far"]["verdict"] == "reproduced" and L["far"]["ours"]["value"] == 0.0
+    assert L["far"]["sentence"].startswith("Uniform points fall into voids")
+    assert L["gauss"]["verdict"] == "partly", L["gauss"]["sentence"]
+    assert L["filled"]["verdict"] == "not reproduced" and L["filled"]["ours"]["low"] >= 0.5
+    for row in L.values():
+        assert 0.8 < row["reference"] <= 1.0  # the calibration: held-out real points inside the support
+        assert "held-out real points (the support's calibration)" in row["sentence"]
+    assert L["far"]["b"] == 1.0 and "stats.b" in " ".join(L["far"]["notes"])
+
+
+def test_the_cube_is_an_observation_with_radii(shifted):
+    d = json.loads((shifted[0] / "claims" / "details.json").read_text())
+    cube = d["cube"]
+    assert cube["count"] == round(cube["share"] * n) and cube["radius_min"] <= cube["radius_max"]
+    assert cube["contrast"] is None and "not at hand" in cube["contrast_reason"]  # latents placed by hand
+    assert cube["b"] == d["b"]["value"]
 
 
 def test_the_step_writes_a_complete_ledger_and_skips_when_up_to_date(tmp_path, capfd):
     rows = ledger(tmp_path, gaussian(shift=3.0))
-    assert len(rows) >= 12
+    assert len(rows) >= 12 and [r["id"] for r in rows.values() if r["kind"] == "check"] == ["thin_shell"]
     for r in rows.values():
         assert r["verdict"] in claims.VERDICTS and r["criterion"] and r["sentence"] and r["claim"] and r["published"]
         o = r["ours"]
@@ -108,7 +183,8 @@ def test_the_step_writes_a_complete_ledger_and_skips_when_up_to_date(tmp_path, c
     assert set(manifest["outputs"]) == {"claims/claims.json", "claims/details.json", "claims/arrays.npz"}
     reader = Run(tmp_path)
     assert reader.claims.row("origin_border").sentence == rows["origin_border"]["sentence"]
-    assert reader.claims_details.sample.unstable is False and reader.claims_arrays.b_fine_grid.ndim == 1
+    assert reader.claims_details.sample.unstable is False and reader.claims_arrays.draws.ndim == 2
+    assert len(reader.claims.findings) == len(rows) - 1 and sum(reader.claims.counts.values()) == len(rows) - 1
     before = (tmp_path / "claims" / "claims.json").read_bytes()
     capfd.readouterr()
     claims.run(load_config(None, FAST), tmp_path)
@@ -130,10 +206,52 @@ def test_bad_claims_settings_name_the_key(tmp_path):
     stats.run(cfg, tmp_path)
     for override, key in (("claims.border_band=[0.2, 0.1]", "claims.border_band"),
                           ("claims.kurtosis_far=0.05", "claims.kurtosis_close"),
-                          ("claims.face_ratio=0.1", "claims.nonface_ratio")):
+                          ("claims.face_ratio=0.1", "claims.nonface_ratio"),
+                          ("claims.filled_ratio=0.05", "claims.void_ratio"),
+                          ("claims.minor_share=0.6", "claims.minor_share")):
         with pytest.raises(UserError, match=key.replace(".", r"\.")):
             claims.run(load_config(None, [*FAST, override]), tmp_path)
     assert not (tmp_path / "claims").exists()
+
+
+def test_a_moved_key_says_where_it_went():
+    with pytest.raises(UserError, match=r"'claims\.b_step'.*moved to 'stats\.b_step'"):
+        load_config(None, ["claims.b_step=0.01"])
+
+
+def test_one_b_everywhere(tmp_path, shifted):
+    """The stats step's fine scan sets the one b; every row, the slice counts and the stats agree, and the
+    reader refuses a build where any of them differs."""
+    import shutil
+    shutil.copytree(shifted[0], tmp_path, dirs_exist_ok=True)
+    rows = shifted[1]
+    reader = Run(tmp_path)
+    S, B = reader.stats, reader.b
+    assert S.b.used == S.b.fine.best == B.value == B.best and S.b.used_source == "fine b-scan"
+    assert B.low <= B.value <= B.high and B.checks == (B.value, B.low, B.high)
+    used = {r["b"] for r in rows.values() if r["b"] is not None}
+    assert used == {B.value} and {"projection_overlap", "slices_empty", "uniform_void", "b_range"} <= {
+        fid for fid, r in rows.items() if r["b"] is not None}
+    assert S.projections.b == S.slices.b == S.radii.uniform.b == B.value
+    doc = json.loads((tmp_path / "claims" / "claims.json").read_text())
+    doc[[r["id"] for r in doc].index("slices_empty")]["b"] = B.value * 1.03
+    (tmp_path / "claims" / "claims.json").write_text(json.dumps(doc))
+    with pytest.raises(artifacts.ArtifactError, match="row 'slices_empty' uses b ="):
+        Run(tmp_path).b
+    stats_doc = json.loads((tmp_path / "stats" / "stats.json").read_text())
+    stats_doc["projections"]["b"] = S.b.best * 1.1
+    (tmp_path / "stats" / "stats.json").write_text(json.dumps(stats_doc))
+    with pytest.raises(artifacts.ArtifactError, match="is not the claims step's b"):
+        Run(tmp_path).b
+
+
+def test_the_chapters_take_b_from_the_one_reader():
+    """No chapter reads a b value but through run.b (or the stats views it checks)."""
+    import re
+    from pathlib import Path
+    for page in sorted((Path(__file__).resolve().parents[1] / "report").glob("*.md")):
+        text = page.read_text()
+        assert not re.search(r"\bb\.used\b|\bbb\.best\b|coarse_best|\.b\.fine\.best|fine_best\b\s*=", text), page.name
 
 
 def test_claims_needs_a_finished_stats_step(tmp_path):
@@ -182,6 +300,15 @@ def test_origin_at_a_known_mahalanobis_radius():
     lo, hi = cal.percentile_interval(out["boot_share"][:, 0], 0.95)
     assert out["share"][0] == pytest.approx(0.2, abs=0.03)
     assert lo - 0.01 <= 0.2 <= hi + 0.01 and hi - lo < 0.08
+
+
+def test_the_origin_bootstrap_does_not_depend_on_its_threads():
+    x = np.random.default_rng(14).standard_normal((300, 6)) + 1.0
+    one = cal.origin_crossfit(x, np.zeros(6), 4, (2, 4), 12, np.random.default_rng(1), n_jobs=1)
+    two = cal.origin_crossfit(x, np.zeros(6), 4, (2, 4), 12, np.random.default_rng(1), n_jobs=3)
+    np.testing.assert_array_equal(one["boot_share"], two["boot_share"])
+    for key in one["boot_shape"]:
+        np.testing.assert_array_equal(one["boot_shape"][key], two["boot_shape"][key])
 
 
 def test_fine_b_scan_recovers_a_known_scale_and_matches_scipy():
@@ -367,3 +494,43 @@ def test_latent_and_pixel_metrics_disagree_only_where_the_numbers_say_so():
                                              "pixel_precision": 0.05}})
     chk = claims.generator_checks(blurred, CC)
     assert chk["in_support_nonfaces"] == ["mvn"] and "yet their decoded images do not" in chk["sentence"]
+
+
+# --------------------------------------------------------------------------- seeds in the intervals
+
+def _headline(dirs: list) -> dict:
+    """The across step's headline rows of runs made in ``dirs`` (as analysis.across.compute pools them)."""
+    from analysis import across, ledger as lg
+    parts = [across.pool_inputs(Run(d)) for d in dirs]
+    names = [f"seed{i}" for i in range(len(dirs))]
+    cc = load_config(None, FAST).claims
+    pooled = lg.pool([p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts], names, cc.level,
+                     cc.null_draws, 0)
+    runs = [(nm, "", [across._row(c) for c in Run(d).claims.rows]) for nm, d in zip(names, dirs)]
+    return across.headline_rows(runs, pooled, names, cc)
+
+
+@pytest.mark.case("three runs of one configuration whose figures agree, and three made to disagree",
+                  "the ledger's headline interval pools runs then points: it widens when the runs disagree, and the "
+                  "verdict is decided on it; the generator rows keep the primary run's figures and say so")
+def test_headline_intervals_widen_when_runs_disagree(tmp_path, shifted):
+    agree = [shifted[0]]
+    for seed in (2, 3):
+        ledger(tmp_path / f"agree{seed}", gaussian(seed, shift=3.0))
+        agree.append(tmp_path / f"agree{seed}")
+    disagree = [shifted[0]]
+    for seed, shift in ((4, 1.0), (5, 7.0)):
+        ledger(tmp_path / f"disagree{seed}", gaussian(seed, shift=shift))
+        disagree.append(tmp_path / f"disagree{seed}")
+    A, D = _headline(agree), _headline(disagree)
+    for fid in ("origin_border", "uniform_void", "off_centre"):
+        assert A[fid]["pooled"]["n"] == 3 and "hierarchical bootstrap over the 3 runs" in A[fid]["interval"]
+    width = {k: {fid: L[fid]["ours"]["high"] - L[fid]["ours"]["low"] for fid in ("origin_border", "uniform_void")}
+             for k, L in (("agree", A), ("disagree", D))}
+    assert width["disagree"]["origin_border"] > 4 * width["agree"]["origin_border"]
+    assert width["disagree"]["uniform_void"] > 2 * width["agree"]["uniform_void"]
+    one = shifted[1]["origin_border"]["ours"]
+    assert A["origin_border"]["ours"]["low"] < one["value"] < A["origin_border"]["ours"]["high"]
+    # the verdict follows the pooled interval: the runs disagree about the band, so the headline is "partly"
+    assert D["origin_border"]["verdict"] == "partly" and "(mean of 3 runs)" in D["origin_border"]["sentence"]
+    assert D["gmm_beats_simple"]["pooled"] is None and any("not pooled" in x for x in D["gmm_beats_simple"]["notes"])

@@ -187,7 +187,8 @@ def test_numbers_in_the_text_come_from_the_artifacts(report):
     t4 = page_text(report["dir"] / "04-origin.html")
     assert f"At b = {s['slices']['b']:.3g} the slices of the {s['slices']['n_pairs']:,} pairs hold between " \
            f"{s['slices']['count_all']['min']:,} and {s['slices']['count_all']['max']:,}" in t4
-    assert f"It is smallest at b = {s['b']['best']:.3g}" in t4
+    assert f"the b of this build, b = {s['b']['used']:.3g} (marked), comes from the fine scan below" in t4
+    assert f"Its minimum lies at b = {s['b']['fine']['best']:.4g}" in t4
     h = json.loads((report["run"] / "train" / "history.json").read_text())
     t1 = page_text(report["dir"] / "01-setup.html")
     assert f"The whole network has {h['parameters']:,} weights" in t1

@@ -32,7 +32,8 @@ def test_the_ledger_views_have_their_types(built):
     for view in (run.claims_details, run.claims_arrays):
         assert all_fields_conform(view)
     assert len(run.claims.rows) >= 12 and all(all_fields_conform(r) for r in run.claims.rows)
-    assert sum(run.claims.counts.values()) == len(run.claims.rows)
+    assert sum(run.claims.counts.values()) == len(run.claims.findings) == len(run.claims.rows) - len(run.claims.checks)
+    assert [c.id for c in run.claims.checks] == ["thin_shell"] and all_fields_conform(run.b)
 
 
 def test_the_index_page_opens_with_the_ledger_and_agrees_with_it(built):
@@ -44,7 +45,7 @@ def test_the_index_page_opens_with_the_ledger_and_agrees_with_it(built):
     for r in rows:
         assert r["claim"] in ledger and r["verdict"] in ledger, r["id"]
         assert r["sentence"] in ledger, r["id"]  # the criteria list repeats each sentence
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("reproduced", "partly")}
+    counts = {v: sum(r["verdict"] == v for r in rows if r["kind"] == "finding") for v in ("reproduced", "partly")}
     assert f"{counts['reproduced']} reproduced, {counts['partly']} partly" in ledger
 
 
