@@ -21,6 +21,11 @@
 CONFIG ?= configs/default.toml
 NAME   := $(basename $(notdir $(CONFIG)))
 RUN    ?= build/$(NAME)
+# RUN spelled as the CLI prints paths (no trailing "/", "./" or "//"), so that the manifests that
+# `analysis check` lists are these very targets (make report RUN=build/x/ works like RUN=build/x).
+RUN_ORIGIN := $(origin RUN)
+strip_slash = $(if $(filter-out /,$(1)),$(if $(filter %/ %/.,$(1)),$(call strip_slash,$(patsubst %/.,%,$(patsubst %/,%,$(1)))),$(1)),$(1))
+override RUN := $(patsubst ./%,%,$(call strip_slash,$(subst /./,/,$(subst //,/,$(subst //,/,$(strip $(RUN)))))))
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -240,8 +245,20 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: setup $(VENV)/.bench-installed ## speed and memory figures, each with its ratio to a baseline (also build/bench.json)
 	$(PY) bench/bench.py
 
-clean: ## remove build outputs of CONFIG
-	rm -rf $(RUN)
+# Checked before any rm: RUN is one path that is not /, . or .. (and, when it comes from CONFIG, the
+# config's name is a usable name), and it is a run directory the tool made (its marker .flg-run, or a
+# step's manifest from an older version): `make clean CONFIG=` never removes build/ itself.
+clean: ## remove the run directory of CONFIG (only a run directory the tool made)
+	@if [ "$(words $(RUN))" != 1 ] || [ "$(RUN)" = / ] || [ "$(RUN)" = . ] || [ "$(RUN)" = .. ] || \
+	   { [ "$(RUN_ORIGIN)" = file ] && { [ -z "$(NAME)" ] || [ "$(NAME)" = . ] || [ "$(NAME)" = .. ]; }; }; then \
+	  echo "make clean: CONFIG='$(CONFIG)' RUN='$(RUN)' names no run directory; nothing removed" \
+	       "-- give a config file, e.g. make clean CONFIG=configs/smoke.toml" >&2; exit 2; fi
+	@if [ ! -e '$(RUN)' ] && [ ! -L '$(RUN)' ]; then echo "make clean: $(RUN) does not exist"; \
+	elif { [ -f '$(RUN)/.flg-run' ] && [ ! -L '$(RUN)/.flg-run' ]; } || \
+	     { [ -f '$(RUN)/fetch.manifest.json' ] && [ ! -L '$(RUN)/fetch.manifest.json' ]; }; then \
+	  echo "rm -rf -- $(RUN)"; rm -rf -- '$(RUN)'; \
+	else echo "make clean: $(RUN) is not a run directory made by this tool (no .flg-run in it); nothing" \
+	          "removed -- remove it yourself if it is yours to remove" >&2; exit 2; fi
 
-distclean: ## remove all outputs, the site and the virtual environment
-	rm -rf build _site $(VENV)
+distclean: ## remove all outputs (build/), the site (_site/) and the virtual environment (.venv/)
+	rm -rf -- build _site .venv

@@ -47,9 +47,10 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 
-from analysis.config import Config, load_config
+from analysis.config import Config, load_config, read_config_text
 from analysis.errors import UserError
 from analysis.provenance import manifest_file
+from analysis.storage import load_json
 from analysis.steps import NAMES as STEPS
 from analysis.steps import producer
 
@@ -2249,13 +2250,13 @@ class Run:
         return p
 
     def _json(self, rel: str) -> dict:
+        path = self._file(rel)
         try:
-            text = self._file(rel).read_text(encoding="utf-8")
-            data = json.loads(text)
-        except UnicodeDecodeError as e:
-            raise ArtifactError(rel, f"is not UTF-8 text ({e.reason}); {_fix(rel)}") from None
+            data = load_json(path)
         except json.JSONDecodeError as e:
             raise ArtifactError(rel, f"is not valid JSON ({e.msg}, line {e.lineno}); {_fix(rel)}") from None
+        except ValueError as e:  # not UTF-8, nested too deeply
+            raise ArtifactError(rel, f"{e}; {_fix(rel)}") from None
         except OSError as e:
             raise ArtifactError(rel, f"cannot be read ({e.strerror})") from None
         if not isinstance(data, dict):
@@ -2284,7 +2285,10 @@ class Run:
     @cached_property
     def config_text(self) -> str:
         """``config.toml`` as written, for display."""
-        return self._file(CONFIG).read_text(encoding="utf-8")
+        try:
+            return read_config_text(self._file(CONFIG))
+        except UserError as e:
+            raise ArtifactError(CONFIG, e.problem) from None
 
     @cached_property
     def data(self) -> DataInfo:
@@ -2509,8 +2513,8 @@ class Run:
         """``claims/claims.json``: the ledger of findings (the article's first table)."""
         path = self._file(CLAIMS)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            data = load_json(path)
+        except ValueError as e:
             raise ArtifactError(CLAIMS, f"is not valid JSON ({e}); {_fix(CLAIMS)}") from None
         except OSError as e:
             raise ArtifactError(CLAIMS, f"cannot be read ({e.strerror})") from None
@@ -2598,8 +2602,8 @@ class Run:
         runs = _read(_AcrossRuns, doc, ACROSS_RUNS)
         path = self._file(ACROSS_LEDGER)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            data = load_json(path)
+        except ValueError as e:
             raise ArtifactError(ACROSS_LEDGER, f"is not valid JSON ({e}); {_fix(ACROSS_LEDGER)}") from None
         if not isinstance(data, list) or not data:
             raise ArtifactError(ACROSS_LEDGER, f"holds {_describe(data)}, expected a non-empty JSON list")

@@ -120,8 +120,25 @@ HIST_BINS = 60
 
 # --------------------------------------------------------------------------- checks
 
+def check_config(cfg: Config) -> None:
+    """The [claims] settings on their own, before any step runs (:func:`analysis.steps.check_config`)."""
+    check_settings(cfg.claims)
+
+
 def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     """Check the [claims] config against latents of shape (n, N) (UserError naming the key)."""
+    check_settings(cc)
+    if min(n, cc.max_points) < 2 * cc.folds:
+        raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
+                        "lower claims.folds or encode more images")
+    fit_part = min(n, cc.max_points, cc.support_points) // cc.folds * (cc.folds - 1)
+    if fit_part <= cc.support_k:
+        raise UserError(f"claims.support_k = {cc.support_k} needs more points in each fit part than the latents "
+                        f"give ({fit_part})", "lower claims.support_k or encode more images")
+
+
+def check_settings(cc: ClaimsConfig) -> None:
+    """The [claims] keys and how they relate (UserError naming the key)."""
     import dataclasses
     for f in dataclasses.fields(cc):
         value = getattr(cc, f.name)
@@ -143,13 +160,6 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     if cc.minor_share >= 0.5:
         raise UserError(f"claims.minor_share = {cc.minor_share} must be below one half (most components)",
                         "e.g. claims.minor_share = 0.1")
-    if min(n, cc.max_points) < 2 * cc.folds:
-        raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
-                        "lower claims.folds or encode more images")
-    fit_part = min(n, cc.max_points, cc.support_points) // cc.folds * (cc.folds - 1)
-    if fit_part <= cc.support_k:
-        raise UserError(f"claims.support_k = {cc.support_k} needs more points in each fit part than the latents "
-                        f"give ({fit_part})", "lower claims.support_k or encode more images")
 
 
 # --------------------------------------------------------------------------- measuring

@@ -26,7 +26,10 @@ instead of computing them again. Each step
 writes ``<out>/<step>.manifest.json`` last and skips itself when that manifest shows
 the same inputs and settings and its outputs still have the recorded sha256
 (``--force`` re-runs it). A lock file (``<out>/.lock``, removed at the end) serialises
-concurrent runs on one output directory. The config and the arguments are checked
+concurrent runs on one output directory (and the report build, :mod:`analysis.rundir`).
+``--out`` must be a new or empty directory or a run directory the tool made (its marker
+``.flg-run``): a directory of other files is refused, so nothing of anyone else's is
+overwritten. The config and the arguments are checked
 before anything is created; a run that fails on bad input leaves no directory or file
 behind that it created.
 
@@ -40,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import signal
 import sys
@@ -51,8 +53,9 @@ from analysis import __version__
 from analysis.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError, set_prefix
 from analysis.provenance import manifest_path, stale_steps
+from analysis import rundir
 from analysis.runs import RunSpec, expand, find
-from analysis.steps import CONFIG_NAMES, SUBDIRS, declaration
+from analysis.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration
 from analysis.steps import NAMES as STEPS
 from analysis.storage import atomic_write, remove_stale_temporaries
 
@@ -68,66 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog="Steps: " + ", ".join(STEPS + CONFIG_NAMES) + ", all; and check, runs.")
     p.add_argument("step", choices=STEPS + CONFIG_NAMES + ("all", "check", "runs"),
                    help="pipeline step to run (or check, runs)")
-    p.add_argument("--config", required=True, type=Path, help="TOML config, e.g. configs/default.toml")
-    p.add_argument("--out", type=Path, help="output directory (default: build/<config name>); the config's "
-                                            "other runs go to <out>/runs/<name>/")
+    p.add_argument("--config", required=True, type=_path, help="TOML config, e.g. configs/default.toml")
+    p.add_argument("--out", type=_path, help="output directory (default: build/<config name>); the config's "
+                                             "other runs go to <out>/runs/<name>/; a new or empty directory, "
+                                             "or a run directory the tool made")
     p.add_argument("--run", metavar="NAME", help="the run of the config's [runs] to work on (default: the primary "
                                                   "run; list them with the runs command)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set train.epochs=5")
-    p.add_argument("--checkpoint", type=Path, help="use this trained checkpoint instead of training")
+    p.add_argument("--checkpoint", type=_path, help="use this trained checkpoint instead of training")
     p.add_argument("--force", action="store_true", help="re-run the step even if it is up to date")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
-def _lock(run_dir: Path) -> int:
-    """Take an exclusive lock on ``run_dir/.lock``; returns the descriptor that holds it.
-
-    The lock file is removed by :func:`_unlock` while still locked, so a waiter may
-    end up holding a lock on a file that is no longer there: it checks that the path
-    still names the file it locked, and otherwise tries again.
-    """
-    path = run_dir / ".lock"
-    waiting = False
-    while True:
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise UserError(f"cannot write to output directory {run_dir}: {e.strerror}",
-                            "choose a writable directory with --out DIR") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not waiting:
-                    print(f"waiting for another run on {run_dir} to finish ...", file=sys.stderr, flush=True)
-                    waiting = True
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            if _same_file(fd, path):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # the holder removed the file before we got it: lock the new one
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    fs = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (fs.st_dev, fs.st_ino)
-
-
-def _unlock(run_dir: Path, fd: int) -> None:
-    """Remove the lock file (still holding the lock) and release it."""
-    with contextlib.suppress(OSError):
-        if _same_file(fd, run_dir / ".lock"):
-            os.unlink(run_dir / ".lock")
-    os.close(fd)
+def _path(text: str) -> Path:
+    """A path argument: an empty one would mean the current directory (``Path("")`` is ``.``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or directory name")
+    return Path(text)
 
 
 def _missing_dirs(run_dir: Path) -> list[Path]:
@@ -140,10 +102,16 @@ def _missing_dirs(run_dir: Path) -> list[Path]:
     return missing
 
 
-def _remove_created(run_dir: Path, created: list[Path], subdirs_before: set[str]) -> None:
-    """After a failed run: remove the empty directories this run created, nothing else."""
+def _remove_created(run_dir: Path, created: list[Path], subdirs_before: set[str], marked: bool) -> None:
+    """After a failed run: remove the empty directories this run created and the run marker it
+    wrote (when nothing else is there), nothing else."""
     new_subdirs = [run_dir / s for s in SUBDIRS if s not in subdirs_before]
-    for d in [*new_subdirs, *created]:
+    for d in new_subdirs:
+        with contextlib.suppress(OSError):  # not empty, or already gone: keep it
+            d.rmdir()
+    if marked:
+        rundir.unmark_if_alone(run_dir)
+    for d in created:
         with contextlib.suppress(OSError):  # not empty, or already gone: keep it
             d.rmdir()
 
@@ -153,11 +121,11 @@ def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
     check_path("--out", run_dir)
     if args.checkpoint is not None:
         check_path("--checkpoint", args.checkpoint)
-        if not args.checkpoint.is_file():
+        if not args.checkpoint.exists():
             raise UserError(f"checkpoint {args.checkpoint} does not exist", "pass the path of a .pt file")
-    if os.path.lexists(run_dir) and not run_dir.is_dir():
-        raise UserError(f"cannot write to output directory {run_dir}: it is not a directory",
-                        "choose a directory with --out DIR")
+        if not args.checkpoint.is_file():
+            raise UserError(f"checkpoint {args.checkpoint} is not a regular file", "pass the path of a .pt file")
+    rundir.check_ours(run_dir)
     uses_device = args.step == "all" or declaration(args.step).device
     if cfg.run.device not in ("auto", "cpu") and uses_device:
         from analysis.model import config_device
@@ -229,10 +197,51 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+CHECKED = ".flg-checked.json"  # in a run directory: the settings keys whose whole check passed
+
+
+def settings_key(cfg) -> str:
+    """A hash of the resolved config and of the code that checks it (every module of the package: the
+    steps' checks use the library's registries too)."""
+    from analysis.provenance import code_hash, hash_key
+
+    return hash_key(cfg.to_dict(), code_hash(*sorted(p.stem for p in Path(__file__).parent.glob("*.py"))))
+
+
+def _checked_keys(run_dir: Path) -> list[str]:
+    from analysis.storage import load_json
+
+    try:
+        keys = load_json(run_dir / CHECKED, limit=1 << 20).get("keys", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+
+
+def _check_settings(cfg, run_dir: Path) -> None:
+    """Every step's own check of its settings (:func:`analysis.steps.check_config`; it imports every step's
+    module, a few seconds), unless this run directory records that the same config passed it with the
+    same code (:data:`CHECKED`, written by :func:`_remember_checked` once the run's lock is held)."""
+    if settings_key(cfg) not in _checked_keys(run_dir):
+        check_config(cfg)
+
+
+def _remember_checked(run_dir: Path, cfg) -> None:
+    from analysis.storage import save_json
+
+    keys = [k for k in _checked_keys(run_dir) if k != settings_key(cfg)][-15:] + [settings_key(cfg)]
+    with contextlib.suppress(UserError):  # bookkeeping only: a later command checks again
+        save_json(run_dir / CHECKED, {"keys": keys, "about": "configs whose every setting passed the steps' "
+                                      "checks (python -m analysis); deleting this file only costs a re-check"})
+
+
 def _dispatch(args: argparse.Namespace, cfg, specs: list[RunSpec], out: Path, many: bool) -> int:
     """Which runs and steps a command means: a step of one run (``--run``, default the primary),
     ``across`` (the config's build directory), or ``all`` (without ``--run``: every run, then
     ``across``). Each run's config and directory come from :func:`analysis.runs.expand`."""
+    for spec in specs:  # every setting of every step, before the first step runs
+        _check_settings(spec.config, spec.directory(out))
+    rundir.check_ours(out)  # the config's build directory (the primary run's; the others are inside it)
     if args.step in CONFIG_NAMES:
         if args.run is not None:
             raise UserError(f"--run does not apply to the {args.step} step: it reads every run of the config",
@@ -284,18 +293,23 @@ def _locked(args: argparse.Namespace, steps: tuple[str, ...], cfg, run_dir: Path
         return 0
     created = _missing_dirs(run_dir)
     subdirs_before = {s for s in SUBDIRS if os.path.lexists(run_dir / s)}
-    lock = _lock(run_dir)
+    lock = rundir.lock(run_dir)
+    marked = False
     try:
+        rundir.check_ours(run_dir)  # (again, now that no other run can change it)
+        marked = rundir.mark(run_dir)
         remove_stale_temporaries(run_dir, SUBDIRS)
         for step in steps:
             run_step(step, cfg, run_dir, args.force, args.checkpoint, share)
             atomic_write(run_dir / "config.toml", dumps_toml(run_cfg).encode())
+        if steps != CONFIG_NAMES:
+            _remember_checked(run_dir, run_cfg)
     except UserError:
-        _unlock(run_dir, lock)
+        rundir.unlock(run_dir, lock)
         lock = None
-        _remove_created(run_dir, created, subdirs_before)
+        _remove_created(run_dir, created, subdirs_before, marked)
         raise
     finally:
         if lock is not None:
-            _unlock(run_dir, lock)
+            rundir.unlock(run_dir, lock)
     return 0

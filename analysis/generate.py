@@ -943,7 +943,10 @@ def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b:
 
 def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list[Path]:
     """Write metrics.json, samples.npz and the contact sheets; remove sheets of generators no longer
-    configured. Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
+    configured (only those the step's last manifest records: a user's file is never removed).
+    Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
+    recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
+                if isinstance(rel, str) and rel.startswith("generate/sheet-")}
     save_json(out_dir / "metrics.json", doc)
     save_npz(out_dir / "samples.npz", **samples)
     paths = []
@@ -951,6 +954,6 @@ def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list
         path = out_dir / doc["files"]["sheets"][name]
         atomic_write(path, png)
         paths.append(path)
-    for stale in sorted(set(out_dir.glob("sheet-*.png")) - set(paths)):
+    for stale in sorted(recorded - set(paths)):
         stale.unlink(missing_ok=True)
     return paths

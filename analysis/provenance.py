@@ -25,15 +25,22 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import UserError, eprint
-from analysis.storage import atomic_symlink, dumps_json, load_json, save_json
+from analysis.storage import atomic_symlink, check_regular, dumps_json, load_json, save_json
 
 HASH_CACHE = ".sha256-cache.json"
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """sha256 (hex) of the file at ``path``, read in chunks of ``chunk`` bytes."""
+    """sha256 (hex) of the regular file at ``path``, read in chunks of ``chunk`` bytes.
+
+    A FIFO, a device or a directory is not read (never waited on): :class:`~analysis.storage.LimitError`,
+    an OSError saying what it is.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        check_regular(st, max(st.st_size, 0))
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
@@ -227,7 +234,7 @@ def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
         eprint(f"{step}: {problem}; running the step again")
         return False
     with contextlib.suppress(OSError):
-        os.utime(manifest_path(run_dir, step))
+        os.utime(manifest_path(run_dir, step), follow_symlinks=False)
     return True
 
 

@@ -227,6 +227,19 @@ def declaration_of(name: str, manifest: dict) -> Step:
     return declaration(name)
 
 
+def check_config(cfg) -> None:
+    """Every step's own check of its settings (its module's ``check_config``), for the whole config.
+
+    The CLI calls it before the first step of any command runs, so that a setting of a later
+    step (an unknown generator name, a claims band) is refused before the earlier steps spend
+    time, and nothing is created (:mod:`analysis.cli`).
+    """
+    for s in (*STEPS, *CONFIG_STEPS):
+        module = importlib.import_module(f"analysis.{s.module}")
+        if hasattr(module, "check_config"):
+            module.check_config(cfg)
+
+
 # --------------------------------------------------------------------------- the key
 
 def _in(key: str, entries: tuple[str, ...]) -> bool:

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -166,10 +167,77 @@ def save_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, dumps_json(obj))
 
 
-def load_json(path: str | os.PathLike) -> Any:
-    """The JSON value in ``path`` (UTF-8)."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+JSON_MAX_BYTES = 256 << 20  # a JSON file (manifest, artifact) is read only up to this size
+
+
+class LimitError(OSError):
+    """A file that is not read: not a regular file, or larger than the reader's limit.
+
+    An OSError (with ``strerror`` saying which), so that every reader's ``except OSError``
+    names it in its one line."""
+
+
+def check_regular(st: os.stat_result, limit: int) -> None:
+    """Raise :class:`LimitError` unless ``st`` is a regular file of at most ``limit`` bytes."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        raise LimitError(errno.EINVAL, f"not a regular file ({kind})")
+    if st.st_size > limit:
+        raise LimitError(errno.EFBIG, f"{st.st_size:,} bytes, more than the limit of {limit:,} bytes")
+
+
+def read_limited(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes, both checked before it is read.
+
+    The file is opened without blocking (a FIFO does not wait for a writer) and read in
+    chunks up to ``limit`` + 1 bytes, so a device such as /dev/zero, a FIFO or a file that
+    grows while it is read never makes memory grow past ``limit``.
+
+    Raises
+    ------
+    LimitError
+        An OSError whose ``strerror`` says "not a regular file (a FIFO)" or "N bytes, more
+        than the limit of M bytes".
+    OSError
+        As ``open`` (FileNotFoundError, PermissionError ...).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        check_regular(os.fstat(fd), limit)
+        chunks, size = [], 0
+        while size <= limit:
+            block = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not block:
+                break
+            chunks.append(block)
+            size += len(block)
+        if size > limit:
+            raise LimitError(errno.EFBIG, f"grew beyond the limit of {limit:,} bytes while it was read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_lines(path: str | os.PathLike, limit: int = 1 << 30) -> list[str]:
+    """The lines of a UTF-8 text file the pipeline wrote (``ids.txt``), read as :func:`read_limited` reads."""
+    return read_limited(path, limit).decode("utf-8").splitlines()
+
+
+def load_json(path: str | os.PathLike, limit: int = JSON_MAX_BYTES) -> Any:
+    """The JSON value in ``path`` (UTF-8), a regular file of at most ``limit`` bytes.
+
+    Raises ValueError for a file that is too large, not a regular file, not UTF-8 or not
+    JSON (nested too deeply included); OSError as ``open``.
+    """
+    data = read_limited(path, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nests lists or objects too deeply") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"is not UTF-8 ({e})") from None
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -36,8 +36,10 @@ from the uint8 cache file by DataLoader workers (``data.workers``).
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -52,8 +54,9 @@ from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.provenance import sha256_file
 from analysis.steps import load_images
-from analysis.storage import NpyRows, atomic_write, save_json
-from analysis.model import architecture, build_model, config_device, load_checkpoint, non_finite_tensors
+from analysis.storage import NpyRows, atomic_write, dumps_json, save_json
+from analysis.model import (architecture, build_model, check_checkpoint_file, checkpoint_limit, config_device,
+                            load_checkpoint, non_finite_tensors, read_checkpoint)
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
 LOSS = "mean squared error per pixel, pixels in [0, 1]"
@@ -126,6 +129,12 @@ def prepare(cfg: Config, run_dir: Path, inputs: dict, checkpoint: Path | None = 
         return {}
     if not Path(checkpoint).is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist", "pass the path of a .pt file")
+    try:  # its declared sizes, before it is hashed or read
+        check_checkpoint_file(checkpoint, checkpoint_limit(cfg))
+    except ValueError as e:
+        raise UserError(f"checkpoint {checkpoint} {e}",
+                        "pass a checkpoint written by 'python -m analysis train' with the same [model] and "
+                        "[data] settings") from None
     return {"checkpoint": sha256_file(checkpoint)}
 
 
@@ -181,8 +190,8 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     timing: list[dict] = []   # wall-clock figures, kept apart so artifacts stay reproducible
     start = 0
     resume_path = run_dir / "train" / "resume.pt"
-    if resume_path.is_file():
-        state = torch.load(resume_path, map_location="cpu", weights_only=True)
+    state = _read_resume(resume_path, cfg)
+    if state is not None:
         if state.get("key") == key:
             model.load_state_dict(state["state_dict"])
             opt.load_state_dict(state["optimizer"])
@@ -241,6 +250,24 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
     if rank != 0:
         return None
     return _finish(cfg, run_dir, data_sha, model, history, timing, len(train_idx), len(val_idx), device)
+
+
+def _read_resume(path: Path, cfg: Config) -> dict | None:
+    """The resume state in ``path`` (written by :class:`Checkpointer`), or None when there is none or it
+    cannot be used (damaged, too large, not ours: a warning, and training starts from the beginning)."""
+    if not path.is_file():
+        return None
+    try:
+        state = read_checkpoint(path, checkpoint_limit(cfg, copies=4))
+    except Exception as e:  # noqa: BLE001 -- any problem with it: train from the start instead
+        eprint(f"train: warning: the resume state {path} cannot be used ({' '.join(str(e).split())[:120]}); "
+               "training from the first epoch")
+        return None
+    needed = {"key": str, "state_dict": dict, "optimizer": dict, "history": list, "timing": list, "epoch": int}
+    if not isinstance(state, dict) or not all(isinstance(state.get(k), t) for k, t in needed.items()):
+        eprint(f"train: warning: {path} is not a resume state of this tool; training from the first epoch")
+        return None
+    return state
 
 
 def _keep_threads(threads: int | None, device: torch.device, rank: int) -> None:
@@ -367,11 +394,36 @@ def _cpu_state(model: nn.Module, copy: bool = False) -> dict:
             for k, v in model.state_dict().items()}
 
 
+def _canonical(obj):
+    """``obj`` rebuilt so that equal values pickle to equal bytes: tensors as fresh contiguous copies,
+    everything else through JSON (a resumed run's history, read back from resume.pt, shares no
+    object that a live run's shares, and pickle writes shared objects once)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone(memory_format=torch.contiguous_format)
+    if isinstance(obj, dict) and _has_tensor(obj):
+        return {k: _canonical(v) for k, v in obj.items()}
+    return json.loads(json.dumps(obj, allow_nan=True))
+
+
+def _has_tensor(obj) -> bool:
+    if isinstance(obj, torch.Tensor):
+        return True
+    if isinstance(obj, dict):
+        return any(_has_tensor(v) for v in obj.values())
+    return isinstance(obj, (list, tuple)) and any(_has_tensor(v) for v in obj)
+
+
+def _serialise(obj: dict) -> bytes:
+    """torch.save of :func:`_canonical` ``obj`` in memory: the same values give the same bytes, however
+    the run got to them (uninterrupted, or resumed after a kill -9)."""
+    buf = io.BytesIO()
+    torch.save(_canonical(obj), buf)
+    return buf.getvalue()
+
+
 def _save(path: Path, obj: dict) -> None:
     """torch.save atomically (serialised in memory first, so write errors are plain OSErrors)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write(path, buf.getbuffer())
+    atomic_write(path, _serialise(obj))
 
 
 def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history: list[dict],
@@ -402,36 +454,55 @@ def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, inputs: dict) -> st
     """
     model, meta = load_checkpoint(path, cfg)
     data_sha, src_sha = inputs["data/images.npy"], inputs["checkpoint"]
-    trained_on = meta.get("data_sha256") if isinstance(meta.get("data_sha256"), str) else None
+    found = meta.get("data_sha256")
+    trained_on = found if isinstance(found, str) and re.fullmatch(r"[0-9a-f]{64}", found) else None
     if trained_on is not None and trained_on != data_sha:
         eprint(f"train: warning: the checkpoint {path} was trained on other images (sha256 {trained_on[:12]}...) "
                f"than data/images.npy (sha256 {data_sha[:12]}...); its provenance is kept as it is")
     hist = _checkpoint_history(meta, path, src_sha)
-    _save(run_dir / "train" / "model.pt", {
+    # everything is checked and serialised before anything is written: a refused checkpoint
+    # leaves model.pt and history.json as they were
+    model_bytes = _serialise({
         "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
         "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": trained_on,
         "version": __version__, "source": str(path), "source_sha256": src_sha,
         "epochs": len(hist["epochs"]), "history": hist})
-    save_json(run_dir / "train" / "history.json", hist)
+    hist_bytes = dumps_json(hist)
+    atomic_write(run_dir / "train" / "model.pt", model_bytes)
+    atomic_write(run_dir / "train" / "history.json", hist_bytes)
     eprint(f"train: using the checkpoint {path} (not training)")
     return steps.Written(extra={"checkpoint": {"source": str(path), "sha256": src_sha,
                                                "trained_on_data_sha256": trained_on,
                                                "same_data": trained_on == data_sha if trained_on else None}})
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _checkpoint_history(meta: dict, path: Path, src_sha: str) -> dict:
-    """history.json for an adopted checkpoint: its own training history, or a note that it has none."""
+    """history.json for an adopted checkpoint: its own training history, or a note that it has none.
+
+    Only plain values are kept (the checkpoint is foreign input: a history may hold tensors or
+    bytes): each epoch's number and finite losses, and n_train, n_val, parameters (integers) and
+    loss (text) when they are such."""
     hist = meta.get("history")
     if isinstance(hist, list):  # a bare list of epochs (older or foreign checkpoints)
         hist = {"epochs": hist}
     epochs = hist.get("epochs") if isinstance(hist, dict) else None
     ok = isinstance(epochs, list) and all(
-        isinstance(e, dict) and isinstance(e.get("epoch"), int) and
-        isinstance(e.get("train_loss"), (int, float)) and
-        (e.get("val_loss") is None or isinstance(e.get("val_loss"), (int, float))) for e in epochs)
+        isinstance(e, dict) and isinstance(e.get("epoch"), int) and not isinstance(e.get("epoch"), bool) and
+        _number(e.get("train_loss")) and (e.get("val_loss") is None or _number(e.get("val_loss")))
+        for e in epochs)
     src = {"source": "user checkpoint", "checkpoint": str(path), "checkpoint_sha256": src_sha}
     if ok and epochs:
-        keep = {k: hist[k] for k in ("n_train", "n_val", "loss", "parameters") if k in hist}
+        types = {"n_train": int, "n_val": int, "parameters": int, "loss": str}
+        keep = {k: hist[k] for k, t in types.items()
+                if isinstance(hist.get(k), t) and not isinstance(hist.get(k), bool)}
+        if isinstance(keep.get("loss"), str):
+            keep["loss"] = " ".join(keep["loss"].split())[:200]
+        epochs = [{"epoch": int(e["epoch"]), "train_loss": float(e["train_loss"]),
+                   "val_loss": None if e.get("val_loss") is None else float(e["val_loss"])} for e in epochs]
         return {**keep, "epochs": epochs, **src, "history_recorded": True}
     eprint(f"train: note: the checkpoint {path} records no training history; history.json says so")
     return {"epochs": [], **src, "history_recorded": False,

@@ -28,14 +28,22 @@ How it works:
 1. The chapters (MyST Markdown notebooks) are executed by MyST-NB during the HTML
    build (no execution cache: every build reads the artifacts afresh). The LaTeX
    build reuses the same Sphinx environment, so the notebooks run once per build.
+   From this check to the publishing the build holds the analysis lock of every run it
+   reads (``<run>/.lock``, :mod:`analysis.rundir`): a step started meanwhile waits. After
+   Sphinx, before publishing, every check is made again (and the runs' manifests, sizes
+   and times and the sources compared with the start): a file changed behind the lock's
+   back stops the build with exit status 2 and nothing is published.
 2. Everything is built in a private temporary directory inside ``<site>``; the
    result is renamed into ``<site>/<label>/`` at the end under an exclusive lock
-   (``<site>/.lock``), so concurrent builds never mix files.
+   (``<site>/.lock``), so concurrent builds never mix files. In ``<site>`` the build
+   replaces or deletes only what it made and follows no link it did not make
+   (``report/sitedir.py``): a user's ``index.html``, a link, a folder of the label's name
+   that it did not publish stop the build before Sphinx starts.
 3. A build whose inputs (run manifests, report sources, version, options) match
    ``<site>/<label>/.build.json`` is skipped (``--force`` rebuilds).
 4. A failing chapter stops the build with one line naming the chapter, the code
    cell and the error (exit status 1); the full log is kept in ``<site>/.logs/``
-   (the last few builds) and its path printed.
+   (the last few of the tool's logs; never through a link) and its path printed.
 5. Sphinx, its notebook kernels and LaTeX run in sessions of their own, with their
    temporary files (``TMPDIR``, Jupyter's runtime directory) inside the build's
    private directory. On SIGINT, SIGTERM or SIGHUP the build ends all of them (the
@@ -52,7 +60,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
-import fcntl
 import hashlib
 import json
 import os
@@ -61,7 +68,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -72,6 +78,7 @@ from markupsafe import Markup
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import meta as M  # noqa: E402
+import sitedir  # noqa: E402
 
 ROOT = M.ROOT
 if str(ROOT) not in sys.path:
@@ -101,7 +108,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-KEEP_LOGS = 10  # failed builds' logs kept in <site>/.logs
+KEEP_LOGS = sitedir.KEEP_LOGS  # failed builds' logs kept in <site>/.logs
 
 
 def log(msg: str) -> None:
@@ -178,11 +185,10 @@ def vega_static_dir() -> Path:
         js = vlc.javascript_bundle(vl_version=vl)
         header = (f"/* Vega {vlc.get_vega_version()}, Vega-Lite {vl}, Vega-Embed {vlc.get_vega_embed_version()}: "
                   "bundled by vl-convert-python for offline use (BSD-3-Clause licences). */\n")
-        tmp = d / f".vega-bundle.{os.getpid()}.tmp"
         # Wrapped in a function: the bundle's top-level const/let names (e.g. `_`) would
         # otherwise collide with other scripts of the page in the shared global scope.
-        tmp.write_text(header + "(function () {\n" + js + "\n})();\n", encoding="utf-8")
-        os.replace(tmp, f)
+        # (A new temporary file renamed over it: a link there is replaced, not written through.)
+        sitedir.write_file(f, header + "(function () {\n" + js + "\n})();\n")
     return d
 
 
@@ -368,17 +374,15 @@ def latex_pdf(work: Path, meta: dict, env: dict) -> tuple[Path, float]:
     return pdf, time.perf_counter() - t
 
 
-def write_site_index(site: Path) -> None:
-    """``versions.json``, ``versions.js`` and ``index.html`` (leads to the newest version) of ``site``.
+def site_index(site: Path) -> dict[str, str]:
+    """The texts of ``versions.json``, ``versions.js`` and ``index.html`` (leads to the newest version).
 
-    Labels are directory names (ours are safe by construction, but anyone can add a
-    directory): they are URL-quoted in links, HTML-escaped in text and attributes, and
+    Only the versions the build published are listed (:func:`sitedir.versions`: labels of safe
+    characters); they are still URL-quoted in links, HTML-escaped in text and attributes, and
     JSON inside ``<script>`` is written by :func:`meta.script_json`."""
-    labels = M.list_versions(site)
+    labels = sitedir.versions(site)
     new = M.newest(labels)
     doc = {"versions": labels, "newest": new}
-    (site / "versions.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    (site / "versions.js").write_text("window.FLG_SITE_VERSIONS = " + M.script_json(doc) + ";\n", encoding="utf-8")
 
     def href(v: str) -> str:
         return urllib.parse.quote(v, safe="") + "/index.html"
@@ -397,54 +401,64 @@ def write_site_index(site: Path) -> None:
 {items}
 </ul></body></html>
 """).format(refresh=refresh, script=script, target=target, new=new or "", items=items)
-    (site / "index.html").write_text(str(page), encoding="utf-8")
+    return {"versions.json": json.dumps(doc, indent=2) + "\n",
+            "versions.js": "window.FLG_SITE_VERSIONS = " + M.script_json(doc) + ";\n",
+            "index.html": str(page)}
+
+
+def write_site_index(site: Path) -> None:
+    """Rewrite the site files of ``site`` (:func:`site_index`) under its lock, if they are the tool's."""
+    with sitedir.lock(site):
+        sitedir.check_site_files(site)
+        sitedir.write_site_files(site, site_index(site))
 
 
 def publish(work_html: Path, site: Path, label: str) -> None:
-    """Rename the finished build into ``site/label`` and refresh the site index, under a lock
+    """Rename the finished build into ``site/label`` and refresh the site index, under the site's lock
     (signals wait until it is done: the site never lacks a version it had)."""
     site.mkdir(parents=True, exist_ok=True)
-    with signals_deferred(), open(site / ".lock", "w") as lockf:
-        fcntl.flock(lockf, fcntl.LOCK_EX)
-        dest = site / label
-        old = None
-        if dest.exists():
-            old = site / f".old-{label}-{os.getpid()}-{time.time_ns()}"
-            os.rename(dest, old)
-        os.rename(work_html, dest)
-        write_site_index(site)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def clean_stale(site: Path) -> None:
-    """Remove temporary build directories of processes that no longer exist."""
-    for p in site.glob(".build-*"):
-        m = re.match(r"\.build-.*-(\d+)-\w+$", p.name)
-        if m and not Path(f"/proc/{m.group(1)}").exists():
-            shutil.rmtree(p, ignore_errors=True)
+    with signals_deferred(), sitedir.lock(site):
+        sitedir.replace_version(site, work_html, label, lambda: site_index(site))
 
 
 def save_log(site: Path, label: str, work: Path, error: str) -> Path | None:
     """Keep the logs of a failed build in ``<site>/.logs/<label>-<time>.log`` (the last
-    :data:`KEEP_LOGS` builds); returns its path."""
-    logs = site / ".logs"
-    try:
-        logs.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        path = logs / f"{label}-{stamp}-{os.getpid()}.log"
-        parts = [f"report build of {label} failed: {error}\n"]
-        files = sorted(work.glob("*.log")) + sorted(work.glob("*.warnings")) + sorted((work / "tmp").glob("*.log")) \
-            + sorted((work / "latex").glob("*.log"))
-        for f in files:
+    :data:`sitedir.KEEP_LOGS` of the tool's); returns its path (None when it could not be kept)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    parts = [f"{sitedir.LOG_HEAD}{label} failed: {error}\n"]
+    files = sorted(work.glob("*.log")) + sorted(work.glob("*.warnings")) + sorted((work / "tmp").glob("*.log")) \
+        + sorted((work / "latex").glob("*.log"))
+    for f in files:
+        with contextlib.suppress(OSError):
             text = ANSI.sub("", f.read_text(encoding="utf-8", errors="replace"))
             parts.append(f"\n===== {f.relative_to(work)}\n{text}")
-        path.write_text("".join(parts), encoding="utf-8")
-        for old in sorted(logs.glob("*.log"), key=lambda f: f.stat().st_mtime)[:-KEEP_LOGS]:
-            old.unlink(missing_ok=True)
-        return path
-    except OSError:
-        return None
+    return sitedir.save_log(site, label, stamp, "".join(parts))
+
+
+@contextlib.contextmanager
+def runs_locked(dirs: list[Path]):
+    """Hold the analysis lock of every run directory in ``dirs`` (:mod:`analysis.rundir`): no step can
+    change an artifact between the report's first check and the publishing of the site. A run
+    directory the build may not write (read-only) is read without it; the hashes are checked again
+    before publishing in any case."""
+    from analysis import rundir
+    from analysis.errors import UserError
+
+    held = []
+    try:
+        for d in sorted(set(dirs)):
+            if not os.access(d, os.W_OK):
+                log(f"note: {d} is read-only: built without its lock (the artifacts are checked again before "
+                    "publishing)")
+                continue
+            try:
+                held.append((d, rundir.lock(d)))
+            except UserError as e:
+                raise InputError(str(e)) from None
+        yield
+    finally:
+        for d, fd in reversed(held):
+            rundir.unlock(d, fd)
 
 
 def _checked_label(label: str | None) -> str | None:
@@ -457,48 +471,70 @@ def _checked_label(label: str | None) -> str | None:
 def build(run: Path, site: Path, formats: list[str], label: str | None = None, url: str = "",
           force: bool = False, jobs: str = "1", keep: bool = False, config: str | None = None,
           overrides: list[str] = ()) -> dict:
+    """Build the article from the run in ``run`` into ``site`` (see the module docstring), holding the
+    analysis lock of every run it reads from its first check until the site is published."""
     run = run.resolve()
     site = site.resolve()
     check_run(run)
     try:
-        A.check_config(run, config, list(overrides))
-        others = [d for spec, d in A.runs_of(run, config, list(overrides)) if not spec.primary]
+        dirs = [d for _, d in A.runs_of(run, config, list(overrides))]
     except A.ArtifactError as e:
         raise InputError(str(e)) from None
+    try:
+        with runs_locked([run, *dirs]):
+            return _build(run, site, formats, label, url, force, jobs, keep, config, overrides)
+    except sitedir.SiteError as e:
+        raise InputError(str(e)) from None
+
+
+def _checked(run: Path, config: str | None, overrides, artifacts: bool = True) -> list[Path]:
+    """The checks of the run (config, and with ``artifacts`` every artifact's sha256); the other runs' directories."""
+    try:
+        A.check_config(run, config, list(overrides))
+        others = [d for spec, d in A.runs_of(run, config, list(overrides)) if not spec.primary]
+        if artifacts:
+            A.check_artifacts(run, config, list(overrides))
+    except A.ArtifactError as e:
+        raise InputError(str(e)) from None
+    return others
+
+
+def _build(run: Path, site: Path, formats: list[str], label: str | None, url: str, force: bool, jobs: str,
+           keep: bool, config: str | None, overrides) -> dict:
+    others = _checked(run, config, overrides, artifacts=False)
     meta = M.build_meta(run, _checked_label(label), url)
     label = meta["label"]
     key = build_key(run, meta, formats, others)
     dest = site / label
     stamp = dest / ".build.json"
     if site.is_dir():
-        clean_stale(site)
-    if not force and stamp.is_file():
+        sitedir.clean_stale(site)
+        sitedir.check_destination(site, label)
+    if not force and sitedir.is_version(site, label):
         try:
             old = json.loads(stamp.read_text(encoding="utf-8"))
         except ValueError:
             old = {}
         if old.get("key") == key and (dest / "index.html").is_file() and \
                 ("pdf" not in formats or (dest / meta["pdf"]).is_file()):
-            os.utime(stamp)
-            marker = dest / f".built-{'-'.join(sorted(formats))}"
-            marker.write_text(key + "\n", encoding="utf-8")
+            os.utime(stamp, follow_symlinks=False)
+            sitedir.write_file(dest / f".built-{'-'.join(sorted(formats))}", key + "\n")
             log(f"{dest} is up to date (use --force to rebuild)")
             return old
     if "pdf" in formats and shutil.which("latexmk") is None:
         raise InputError("latexmk (TeX Live) is not installed; run `make setup` or build with --formats html")
-    try:
-        A.check_artifacts(run, config, list(overrides))
-    except A.ArtifactError as e:
-        raise InputError(str(e)) from None
+    _checked(run, config, overrides)
+    if site.is_dir():
+        sitedir.check_site_files(site)  # (before Sphinx: a user's index.html stops the build now, not after it)
 
     site.mkdir(parents=True, exist_ok=True)
-    clean_stale(site)
+    sitedir.clean_stale(site)
     t0 = time.perf_counter()
     work = None
     try:
         with signals_deferred():  # no signal between making the directory and noting it
-            work = Path(tempfile.mkdtemp(prefix=f".build-{label}-{os.getpid()}-", dir=site))
-        versions = sorted(set(M.list_versions(site)) | {label}, key=M.version_key)
+            work = sitedir.make_build_dir(site, label)
+        versions = sorted(set(sitedir.versions(site)) | {label}, key=M.version_key)
         (work / "tmp").mkdir()
         static = [vega_static_dir(), run_static_dir(run, work)]
         env = dict(os.environ)
@@ -533,6 +569,7 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
                   "total_seconds": round(time.perf_counter() - t0, 2)}
         (html / ".build.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         (html / f".built-{'-'.join(sorted(formats))}").write_text(key + "\n", encoding="utf-8")
+        _recheck(run, meta, formats, key, config, overrides)
         publish(html, site, label)
         log(f"published {dest}/index.html" + (f" and {meta['pdf']}" if "pdf" in formats else "")
             + f" in {record['total_seconds']:.1f} s")
@@ -551,6 +588,16 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
                 log(f"kept the build directory {work}")
             else:
                 shutil.rmtree(work, ignore_errors=True)
+
+
+def _recheck(run: Path, meta: dict, formats: list[str], key: str, config: str | None, overrides) -> None:
+    """After Sphinx, before publishing: the run (manifests, artifacts' sizes and times, every sha256) and the
+    sources are what the build started from, else nothing is published (exit 2). The runs' locks keep the
+    analysis out; this catches anything else that wrote to them meanwhile."""
+    others = _checked(run, config, overrides)
+    if build_key(run, meta, formats, others) != key:
+        raise InputError(f"the run {run} or the report's sources changed while the report was built; nothing "
+                         "was published -- build the report again (make report)")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -106,16 +106,6 @@ def version_key(label: str):
     return (nums, 0 if not m.group(2) else 1, m.group(2))
 
 
-def list_versions(site: Path) -> list[str]:
-    """Labels of the versions present in ``site`` (directories with an index.html), oldest first."""
-    site = Path(site)
-    if not site.is_dir():
-        return []
-    labels = [p.name for p in site.iterdir()
-              if p.is_dir() and not p.name.startswith((".", "_")) and (p / "index.html").is_file()]
-    return sorted(labels, key=version_key)
-
-
 def newest(labels: list[str]) -> str | None:
     plain = [v for v in labels if re.fullmatch(r"\d+(\.\d+)*", v)]
     pool = plain or labels

@@ -54,5 +54,6 @@ $(RUN)/config.toml: | $(RUN)/fetch.manifest.json
 citation: ## rewrite the repository's CITATION.cff (version from pyproject.toml, default title/authors)
 	$(PY) report/meta.py
 
-report-serve: ## serve _site on http://localhost:8000 (it also works from file://)
-	$(PY) -m http.server --directory $(SITE) 8000
+REPORT_PORT ?= 8000
+report-serve: ## serve the published site on http://127.0.0.1:8000 (this machine only; also works from file://)
+	$(PY) report/serve.py --site $(SITE) --port $(REPORT_PORT)

@@ -237,9 +237,9 @@ def test_without_stats_b_is_measured_and_noted(tmp_path):
     (["generate.k=50"], "image_points = 30 must exceed generate.k = 50"),
 ])
 def test_bad_config_is_a_user_error_and_writes_nothing(tmp_path, overrides, needle):
-    cfg = _config(*overrides)
-    _make_run(tmp_path, cfg)
     with pytest.raises(UserError) as e:
+        cfg = _config(*overrides)  # (an item out of its range is refused as the config is read)
+        _make_run(tmp_path, cfg)
         generate.run(cfg, tmp_path)
     assert needle in str(e.value) and " -- " in str(e.value)
     assert not (tmp_path / "generate").exists() and not (tmp_path / "generate.manifest.json").exists()

@@ -102,7 +102,9 @@ def test_failed_runs_leave_user_directories_untouched(tmp_path):
                   "the run directory and its data/train/stats/generate folders; the user's files stay; no "
                   ".lock is left after the run")
 def test_only_our_temporaries_are_cleaned(tmp_path):
-    run = user_directory(tmp_path / "run")
+    run = tmp_path / "run"  # a run directory (the tool writes into no one else's: test_reliability3), with a user's files
+    assert run_cli("fetch", "--config", str(SMOKE), "--out", str(run)).returncode == 0
+    run = user_directory(run)
     ours = [run / f".config.toml{storage.TMP_MARKER}abcd_123.tmp", run / "data" / f".images.npy{storage.TMP_MARKER}zz99zz99.tmp"]
     for p in ours:
         p.write_text("left by a killed run")

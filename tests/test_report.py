@@ -72,6 +72,7 @@ def built_report(tmp_path_factory) -> dict:
         old = site / OLD_LABEL
         old.mkdir(parents=True)
         (old / "index.html").write_text("<!DOCTYPE html><title>old version</title><p>old</p>\n")
+        (old / ".build.json").write_text(json.dumps({"label": OLD_LABEL}))  # a version an earlier build published
         formats = "html,pdf" if has_tex() else "html"
         t = time.perf_counter()
         p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
@@ -343,8 +344,11 @@ def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     logs.mkdir(parents=True)
     systmp.mkdir()
     for i in range(12):  # logs of older failed builds: only the newest ones are kept
-        (logs / f"old-{i:02d}.log").write_text("old")
-        os.utime(logs / f"old-{i:02d}.log", (1000 + i, 1000 + i))
+        old = logs / f"0.0.1-20200101T0000{i:02d}Z-1.log"
+        old.write_text("report build of 0.0.1 failed: old")
+        os.utime(old, (1000 + i, 1000 + i))
+    (logs / "notes.log").write_text("a user's own log: never deleted")
+    os.utime(logs / "notes.log", (10, 10))
     p = run([sys.executable, BUILD, "--run", report["run"], "--site", site, "--formats", "html", "--source", src],
             env=dict(env(), TMPDIR=str(systmp)))
     assert p.returncode == 1
@@ -355,7 +359,8 @@ def test_failing_chapter_names_chapter_and_cell(tmp_path, report):
     assert not (site / report["label"]).exists(), "a failed build was published"
     log = Path(re.search(r"\(full log: (\S+\.log)\)$", line).group(1))
     assert log.parent == logs and "planted failure" in log.read_text() and "Traceback" in log.read_text()
-    assert len(list(logs.glob("*.log"))) == 10 and not (logs / "old-01.log").exists()
+    assert len(list(logs.glob("*.log"))) == 11 and not (logs / "0.0.1-20200101T000001Z-1.log").exists()
+    assert (logs / "notes.log").read_text() == "a user's own log: never deleted"
     assert not list(systmp.iterdir()), f"temporary files left in $TMPDIR: {list(systmp.iterdir())}"
     assert not list(site.glob(".build-*"))
 

@@ -175,19 +175,22 @@ def test_escaping_helpers():
     assert meta.md_escape("<b>*x*</b> `y`") == r"\<b\>\*x\*\<\/b\> \`y\`"
 
 
-@pytest.mark.case("a directory with markup in its name inside the site",
-                  "listed on the site's index page as text, linked URL-quoted")
+@pytest.mark.case("a directory with markup in its name inside the site (with an index.html and a .build.json "
+                  "naming it)",
+                  "not a version (its name is no label the build gives): not listed on the site's index page, "
+                  "in versions.json or the version switcher; the published versions are, linked URL-quoted")
 def test_site_index_escapes_foreign_labels(tmp_path):
     bad = '<img src=x onerror=alert(4)>"'
-    for label in ("0.1.0", bad):
+    for label in ("0.1.0", "0.2.0+x", bad):
         (tmp_path / label).mkdir()
         (tmp_path / label / "index.html").write_text("<p>x</p>")
+        (tmp_path / label / ".build.json").write_text(json.dumps({"label": label}))
     report_module("build").write_site_index(tmp_path)
     page = (tmp_path / "index.html").read_text()
-    assert "<img src=x" not in page and str(markupsafe.escape(bad)) in page
-    assert 'href="%3Cimg%20src%3Dx%20onerror%3Dalert%284%29%3E%22/index.html"' in page
+    assert "<img" not in page and "onerror" not in page and "alert" not in page
+    assert 'href="0.2.0%2Bx/index.html"' in page
     js = (tmp_path / "versions.js").read_text()
-    assert sorted(json.loads(js[js.index("=") + 1:js.rindex(";")])["versions"]) == sorted(["0.1.0", bad])
+    assert json.loads(js[js.index("=") + 1:js.rindex(";")])["versions"] == ["0.1.0", "0.2.0+x"]
 
 
 # ----------------------------------------------------------------------------- artifacts and config
