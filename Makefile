@@ -71,15 +71,15 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
-                            analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
-                            analysis/data.py
+                            analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
+                            analysis/calibration.py analysis/geometry.py analysis/data.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py \
-                               analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py \
+                               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
@@ -94,7 +94,7 @@ $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.j
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                              analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                             analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py
+                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -127,8 +127,8 @@ $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
 $(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
-                               analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/calibration.py \
-                               analysis/data.py
+                               analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
+                               analysis/calibration.py analysis/geometry.py analysis/data.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -136,7 +136,7 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   $(RUNS)/%/faces.manifest.json \
                                   analysis/generate.py analysis/generators.py analysis/metrics.py \
                                   analysis/calibration.py analysis/geometry.py analysis/model.py \
-                                  analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py \
+                                  analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                   analysis/artifacts.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
@@ -153,7 +153,7 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                                 analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                                analysis/instrument.py analysis/faces.py analysis/facetest.py analysis/train.py
+                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the

@@ -20,7 +20,7 @@ Procedure
    same quantile of their cross-fitted Mahalanobis distances.
 2. *Faces*: a decoded image is a face by the calibrated face tests of the faces step
    (:mod:`analysis.facetest`, :mod:`analysis.instrument`), checked on this run's
-   reconstructions first (:func:`analysis.facetest.check_run`, as the generate step does):
+   reconstructions first (:func:`analysis.facecheck.check_run`, as the generate step does):
    the run's verdict rule (both tests, or the one usable test). Both tests' labels are kept, and their agreement (Cohen's kappa
    with a bootstrap interval) over every tile and path step is reported. Without a usable
    face test (or without the faces step) the face verdicts below are ``not testable``,
@@ -114,7 +114,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import export, facetest, instrument, probes, steps
+from analysis import export, facecheck, instrument, probes, steps
 from analysis import calibration as cal
 from analysis import faces as FT
 from analysis import metrics as M
@@ -434,7 +434,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     real_pix = decode_array(model, x.astype(np.float32), d.batch_size, device)
     faces = instrument.load_instrument(run_dir)
     if faces is not None:  # the face tests on this run's own reconstructions decide its verdict rule
-        faces, _ = facetest.check_run(cfg, faces, z, lambda v: decode_array(model, v, d.batch_size, device))
+        faces, _ = facecheck.check_run(cfg, faces, z, lambda v: decode_array(model, v, d.batch_size, device))
     spread_ = spread(x)
     real_gap = np.linalg.norm(encode_array(model, real_pix, d.batch_size, device) - x, axis=1) / spread_
     C, Sz = real_pix.shape[1], real_pix.shape[2]

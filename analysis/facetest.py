@@ -89,35 +89,20 @@ a run that links the primary's outputs starts and ends in a fraction of a second
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from analysis import steps
+from analysis.instrument import TESTS, judgement, set_doc
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_write, load_json, save_json, save_npz
 
 SCHEMA_VERSION = 2
-STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45, "check": 47}
-TESTS = ("detector", "classifier")
-RULES = ("both", "detector", "classifier")
+STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45}
 EXAMPLES = 8
-DESCRIPTIONS = {
-    "real faces": "real images of the data, each scored by the classifier fitted without it",
-    "reconstructions": "the autoencoder's held-out images reconstructed by it, each scored by the classifier "
-                       "fitted without the original",
-    "CBCL non-faces": "MIT CBCL non-face crops the classifier did not see",
-    "flat": "flat images, each at the mean grey of a real image",
-    "noise": "Gaussian pixel noise with the data's pixel mean and standard deviation",
-    "shuffled": "real images with their pixels shuffled",
-    "smooth": "smooth random fields with the data's spatial spectrum",
-    "blurred mean": "the mean of 50 random real images, Gaussian-blurred",
-    "low contrast": "real images with their contrast cut to 10 %",
-    "half mean": "real images with one half replaced by the mean face",
-}
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -295,81 +280,6 @@ def calibration_sets(cfg: Config, pool: Pool, cal_idx: np.ndarray) -> list[Label
     return sets
 
 
-# --------------------------------------------------------------------------- rates and the rule
-
-def rate(labels: np.ndarray, level: float) -> dict:
-    from analysis import calibration as cal
-
-    k, n = int(np.sum(labels)), len(labels)
-    lo, hi = cal.binomial_interval(k, n, level)
-    return {"count": k, "rate": k / n if n else None, "low": lo, "high": hi}
-
-
-def set_doc(name: str, kind: str, labels: dict[str, np.ndarray], level: float) -> dict:
-    """One calibration set's entry: its name, kind, size and each test's rate (and the rule "both")."""
-    both = labels["detector"] & labels["classifier"]
-    return {"name": name, "kind": kind, "description": DESCRIPTIONS[name], "n": len(both),
-            **{t: rate(both if t == "both" else labels[t], level) for t in RULES}}
-
-
-def judge_tests(set_docs: list[dict], min_tpr: float, max_fpr: float) -> dict:
-    """Per test and for "both": usable or not, its worst rates and the bars it misses (Procedure 5)."""
-    out = {}
-    for t in RULES:
-        pos = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "positive"]
-        neg = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "negative"]
-        reasons = [f"true-positive rate {_pct(r)} on {nm} (below {_pct(min_tpr)})" for nm, r in pos if r < min_tpr]
-        reasons += [f"false-positive rate {_pct(r)} on {nm} (above {_pct(max_fpr)})" for nm, r in neg if r > max_fpr]
-        right = [r for _, r in pos] + [1.0 - r for _, r in neg]
-        out[t] = {"usable": not reasons, "tpr_min": min(r for _, r in pos), "fpr_max": max(r for _, r in neg),
-                  "worst": min(right), "reasons": reasons}
-    if not (out["detector"]["usable"] and out["classifier"]["usable"]) and out["both"]["usable"]:
-        out["both"]["usable"] = False
-        out["both"]["reasons"] = ["it needs both tests to be usable on their own"]
-    return out
-
-
-def choose_rule(tests: dict) -> str | None:
-    """"both" when usable; else the usable single test right most often on its worst set; else None."""
-    if tests["both"]["usable"]:
-        return "both"
-    singles = [t for t in TESTS if tests[t]["usable"]]
-    return max(singles, key=lambda t: (tests[t]["worst"], t)) if singles else None
-
-
-TEST_NAMES = {"detector": "the Haar-cascade face detector", "classifier": "the CBCL face/non-face classifier",
-              "both": "both tests together (a face when both call it one)"}
-
-
-def rule_text(rule: str | None, tests: dict, sets: list[dict]) -> tuple[str, str | None]:
-    """The instrument in words with its error rates, and the reason when there is none."""
-    if rule is None:
-        why = "; ".join(f"{TEST_NAMES[t]}: {', '.join(tests[t]['reasons'])}" for t in TESTS)
-        reason = f"no face test passed its calibration ({why})"
-        return f"No face test is used for verdicts on this build: {reason}.", reason
-    t = tests[rule]
-    neg = [s for s in sets if s["kind"] == "negative"]
-    worst = max(neg, key=lambda s: s[rule]["rate"])
-    positives = " and ".join(s["name"] for s in sets if s["kind"] == "positive")
-    return (f"A decoded image counts as a face when {TEST_NAMES[rule] if rule != 'both' else 'both tests call it one'}"
-            f"{'' if rule == 'both' else ' calls it one'}: on held-out labelled images this rule's true-positive rate "
-            f"is at least {_pct(t['tpr_min'])} ({positives}) and its false-positive rate at "
-            f"most {_pct(t['fpr_max'])} (highest on {worst['name']}).", None)
-
-
-def judgement(set_docs: list[dict], cfg: Config) -> dict:
-    """Procedure 5 on ``set_docs``: ``tests``, ``rule``, ``usable``, ``reason`` and ``rule_text``."""
-    tests = judge_tests(set_docs, cfg.faces.min_tpr, cfg.faces.max_fpr)
-    rule = choose_rule(tests)
-    text, reason = rule_text(rule, tests, set_docs)
-    return {"tests": tests, "rule": rule, "usable": rule is not None, "reason": reason, "rule_text": text}
-
-
-def _pct(x: float) -> str:
-    """0.984 -> "98.4 %" (the article's style)."""
-    return f"{100.0 * x:.1f} %".replace(".0 %", " %")
-
-
 # --------------------------------------------------------------------------- the step
 
 def calibration_faces(cfg: Config, n: int) -> np.ndarray:
@@ -446,55 +356,3 @@ def classifier_sentence(cfg: Config, n_faces: int, n_cbcl: int, n_syn: int) -> s
     return (f"The classifier was trained on {n_faces:,} of the data's faces against {neg}, as "
             f"{cfg.faces.folds} cross-fitted folds for its calibration (every labelled image scored by the model "
             "fitted without it) and on all of them for the decoded images.")
-
-
-# --------------------------------------------------------------------------- each run's check (Procedure 6)
-
-def reconstruction_faces(cfg: Config, n: int) -> tuple[np.ndarray, list[str]]:
-    """The run's images whose reconstructions are scored: its autoencoder's held-out images first (in a
-    random order drawn with ``run.seed``), topped up with others; and a note when topped up."""
-    from analysis.train import split_indices
-
-    m = min(cfg.faces.calibration_images, n)
-    _, val = split_indices(n, cfg.data.val_fraction, cfg.run.seed)
-    rng = _rng(cfg.run.seed, "check")
-    rest = rng.permutation(np.setdiff1d(np.arange(n), val))
-    idx = np.concatenate([rng.permutation(val), rest])[:m].astype(np.int64)
-    notes = []
-    if len(val) < m:
-        notes.append(f"the autoencoder held out {len(val)} images (data.val_fraction); the reconstructions' set is "
-                     f"topped up with {m - len(val)} images it trained on")
-    return idx, notes
-
-
-def check_run(cfg: Config, inst, z: np.ndarray, decode) -> tuple[object, dict]:
-    """Procedure 6: the face tests on this run's reconstructions, and the run's verdict rule.
-
-    Parameters
-    ----------
-    cfg : the run's Config
-    inst : :class:`analysis.instrument.Instrument` of the faces step
-    z : (n, N) the run's latents, one row per image of the data
-    decode : callable, latents (m, N) float32 -> images (m, C, S, S) in [0, 1] (the run's decoder)
-
-    Returns
-    -------
-    (Instrument, dict)
-        The instrument with the run's rule (``rule``, ``reason``, ``text``), and what the generate
-        step records: ``reconstructions`` (the set's entry, as in ``calibration.json``), ``tests``,
-        ``rule``, ``usable``, ``reason``, ``rule_text`` (Procedure 5 over the faces step's sets and
-        this one) and ``notes``.
-    """
-    from analysis import faces as F
-
-    idx, notes = reconstruction_faces(cfg, len(z))
-    idx = np.sort(idx)  # the set is the same in any order; rows are read in increasing order (memory maps)
-    recon = F.as_gray(decode(np.asarray(z[idx], dtype=np.float32)))
-    det = inst.detector.predict(recon)
-    clf = inst.crossfit_predict(recon, idx)
-    doc = set_doc("reconstructions", "positive", {"detector": det, "classifier": clf}, cfg.faces.level)
-    sets = [dataclasses.asdict(s) if dataclasses.is_dataclass(s) else dict(s) for s in inst.sets]
-    sets = sets[:1] + [doc] + sets[1:]
-    judged = judgement(sets, cfg)
-    out = dataclasses.replace(inst, rule=judged["rule"], reason=judged["reason"], text=judged["rule_text"])
-    return out, {"reconstructions": doc, **judged, "notes": notes}

@@ -116,7 +116,7 @@ Outputs in ``<run>/generate/``
     ``faces``
         ``available`` (the faces step had run); ``reconstructions``: the face tests on this
         run's reconstructions of its held-out images, scored like a calibration set of the
-        faces step (:func:`analysis.facetest.check_run`); ``tests``: each test judged on the
+        faces step (:func:`analysis.facecheck.check_run`); ``tests``: each test judged on the
         faces step's sets and these; ``rule``, ``usable``, ``reason``, ``rule_text``: the run's
         verdict rule and its error rates (every face label here is by it); ``notes``;
         ``n_scored`` (decoded images per row and repetition: ``faces.images_per_row``, at
@@ -192,7 +192,7 @@ import torch
 from PIL import Image
 
 from analysis import calibration as cal
-from analysis import facetest, geometry, instrument, steps
+from analysis import facecheck, geometry, instrument, steps
 from analysis import faces as FT
 from analysis import metrics as M
 from analysis.config import Config, GenerateConfig
@@ -846,7 +846,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     sp, seed = splits[0], seeds[0][1]
     faces, check, labels = instrument.load_instrument(run_dir), None, []
     if faces is not None:  # the face tests on this run's own reconstructions decide its verdict rule
-        faces, check = facetest.check_run(cfg, faces, z, lambda x: decode_array(model, x, g.batch_size, device))
+        faces, check = facecheck.check_run(cfg, faces, z, lambda x: decode_array(model, x, g.batch_size, device))
     per_row = cfg.faces.images_per_row
     judge = make_judge(model, device, g, z, sp, faces, per_row, labels)
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)
@@ -883,7 +883,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
 def faces_doc(faces: instrument.Instrument | None, check: dict | None, n_face: int, labels: list,
               cfg: Config) -> dict:
     """The ``faces`` entry of metrics.json: the face tests on this run's reconstructions and the run's verdict
-    rule (:func:`analysis.facetest.check_run`), and the two tests' agreement on every decoded image they
+    rule (:func:`analysis.facecheck.check_run`), and the two tests' agreement on every decoded image they
     scored here (Cohen's kappa with a bootstrap interval)."""
     if faces is None:
         return {"available": False, "rule": None, "usable": False,

@@ -4,7 +4,7 @@
 ``faces/classifier.skops`` and ``faces/folds.skops`` and gives an :class:`Instrument` that labels
 any image batch with both tests and with a verdict rule (:mod:`analysis.facetest`); the steps that
 judge a run's decoded images first check it on that run's reconstructions
-(:func:`analysis.facetest.check_run`).
+(:func:`analysis.facecheck.check_run`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,24 @@ from pathlib import Path
 import numpy as np
 
 from analysis import faces as F
+from analysis.config import Config
 from analysis.errors import UserError
+
+TESTS = ("detector", "classifier")
+RULES = ("both", "detector", "classifier")
+DESCRIPTIONS = {
+    "real faces": "real images of the data, each scored by the classifier fitted without it",
+    "reconstructions": "the autoencoder's held-out images reconstructed by it, each scored by the classifier "
+                       "fitted without the original",
+    "CBCL non-faces": "MIT CBCL non-face crops the classifier did not see",
+    "flat": "flat images, each at the mean grey of a real image",
+    "noise": "Gaussian pixel noise with the data's pixel mean and standard deviation",
+    "shuffled": "real images with their pixels shuffled",
+    "smooth": "smooth random fields with the data's spatial spectrum",
+    "blurred mean": "the mean of 50 random real images, Gaussian-blurred",
+    "low contrast": "real images with their contrast cut to 10 %",
+    "half mean": "real images with one half replaced by the mean face",
+}
 
 # --------------------------------------------------------------------------- the classifier file
 
@@ -74,7 +91,7 @@ class Instrument:
 
     ``rule``, ``reason`` and ``text`` are the faces step's own (judged on its sets) as loaded; a step
     that judges a run's decoded images first checks them on that run's reconstructions
-    (:func:`analysis.facetest.check_run`), which gives the run's rule.
+    (:func:`analysis.facecheck.check_run`), which gives the run's rule.
     """
 
     detector: F.HaarDetector
@@ -143,3 +160,80 @@ def load_instrument(run_dir: Path) -> Instrument | None:
     det = F.HaarDetector(**dict(cal_doc.detector.params)).fit()
     return Instrument(detector=det, classifier=clf, rule=cal_doc.rule, reason=cal_doc.reason, text=cal_doc.rule_text,
                       sets=cal_doc.sets, folds=folds)
+
+
+# --------------------------------------------------------------------------- rates and the rule
+# (Procedure 5 of :mod:`analysis.facetest`: the faces step judges its own sets with it, and each run
+# judges them again with its reconstructions, :func:`analysis.facecheck.check_run`)
+
+def rate(labels: np.ndarray, level: float) -> dict:
+    from analysis import calibration as cal
+
+    k, n = int(np.sum(labels)), len(labels)
+    lo, hi = cal.binomial_interval(k, n, level)
+    return {"count": k, "rate": k / n if n else None, "low": lo, "high": hi}
+
+
+def set_doc(name: str, kind: str, labels: dict[str, np.ndarray], level: float) -> dict:
+    """One calibration set's entry: its name, kind, size and each test's rate (and the rule "both")."""
+    both = labels["detector"] & labels["classifier"]
+    return {"name": name, "kind": kind, "description": DESCRIPTIONS[name], "n": len(both),
+            **{t: rate(both if t == "both" else labels[t], level) for t in RULES}}
+
+
+def judge_tests(set_docs: list[dict], min_tpr: float, max_fpr: float) -> dict:
+    """Per test and for "both": usable or not, its worst rates and the bars it misses (Procedure 5)."""
+    out = {}
+    for t in RULES:
+        pos = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "positive"]
+        neg = [(s["name"], s[t]["rate"]) for s in set_docs if s["kind"] == "negative"]
+        reasons = [f"true-positive rate {_pct(r)} on {nm} (below {_pct(min_tpr)})" for nm, r in pos if r < min_tpr]
+        reasons += [f"false-positive rate {_pct(r)} on {nm} (above {_pct(max_fpr)})" for nm, r in neg if r > max_fpr]
+        right = [r for _, r in pos] + [1.0 - r for _, r in neg]
+        out[t] = {"usable": not reasons, "tpr_min": min(r for _, r in pos), "fpr_max": max(r for _, r in neg),
+                  "worst": min(right), "reasons": reasons}
+    if not (out["detector"]["usable"] and out["classifier"]["usable"]) and out["both"]["usable"]:
+        out["both"]["usable"] = False
+        out["both"]["reasons"] = ["it needs both tests to be usable on their own"]
+    return out
+
+
+def choose_rule(tests: dict) -> str | None:
+    """"both" when usable; else the usable single test right most often on its worst set; else None."""
+    if tests["both"]["usable"]:
+        return "both"
+    singles = [t for t in TESTS if tests[t]["usable"]]
+    return max(singles, key=lambda t: (tests[t]["worst"], t)) if singles else None
+
+
+TEST_NAMES = {"detector": "the Haar-cascade face detector", "classifier": "the CBCL face/non-face classifier",
+              "both": "both tests together (a face when both call it one)"}
+
+
+def rule_text(rule: str | None, tests: dict, sets: list[dict]) -> tuple[str, str | None]:
+    """The instrument in words with its error rates, and the reason when there is none."""
+    if rule is None:
+        why = "; ".join(f"{TEST_NAMES[t]}: {', '.join(tests[t]['reasons'])}" for t in TESTS)
+        reason = f"no face test passed its calibration ({why})"
+        return f"No face test is used for verdicts on this build: {reason}.", reason
+    t = tests[rule]
+    neg = [s for s in sets if s["kind"] == "negative"]
+    worst = max(neg, key=lambda s: s[rule]["rate"])
+    positives = " and ".join(s["name"] for s in sets if s["kind"] == "positive")
+    return (f"A decoded image counts as a face when {TEST_NAMES[rule] if rule != 'both' else 'both tests call it one'}"
+            f"{'' if rule == 'both' else ' calls it one'}: on held-out labelled images this rule's true-positive rate "
+            f"is at least {_pct(t['tpr_min'])} ({positives}) and its false-positive rate at "
+            f"most {_pct(t['fpr_max'])} (highest on {worst['name']}).", None)
+
+
+def judgement(set_docs: list[dict], cfg: Config) -> dict:
+    """Procedure 5 on ``set_docs``: ``tests``, ``rule``, ``usable``, ``reason`` and ``rule_text``."""
+    tests = judge_tests(set_docs, cfg.faces.min_tpr, cfg.faces.max_fpr)
+    rule = choose_rule(tests)
+    text, reason = rule_text(rule, tests, set_docs)
+    return {"tests": tests, "rule": rule, "usable": rule is not None, "reason": reason, "rule_text": text}
+
+
+def _pct(x: float) -> str:
+    """0.984 -> "98.4 %" (the article's style)."""
+    return f"{100.0 * x:.1f} %".replace(".0 %", " %")

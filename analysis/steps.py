@@ -146,19 +146,20 @@ STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibra
 FACE_TEST_KEYS = ("faces.calibration_images", "faces.folds", "faces.max_train", "faces.classifier_size",
                   "faces.classifier_components", "faces.classifier_c", "faces.min_tpr", "faces.max_fpr",
                   "faces.level", "faces.seed")
-#: What a run's check of the face tests on its own reconstructions reads (:func:`analysis.facetest.check_run`,
+#: What a run's check of the face tests on its own reconstructions reads (:func:`analysis.facecheck.check_run`,
 #: in the generate and decode steps): the set's size, the bars, and the run's held-out images.
 FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr", "faces.level",
                    "data.val_fraction", "run.seed")
 #: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on labelled images
 #: made from the data alone (shared by the training seeds); the later steps check them on their run's
 #: reconstructions and judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "instrument", "calibration", "data"), inputs=("data/images.npy",),
+FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "geometry", "data"),
+             inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
-                                  "instrument", "faces", "facetest", "train", "artifacts"),
+                                  "instrument", "faces", "facecheck", "train", "artifacts"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
@@ -166,7 +167,7 @@ GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibrat
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
-                              "instrument", "faces", "facetest", "train"),
+                              "instrument", "faces", "facecheck", "train"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),

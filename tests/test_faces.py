@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import data, decode, facetest, generate
+from analysis import data, decode, facetest, generate, instrument
 from analysis import faces as F
 from analysis import metrics as M
 
@@ -113,20 +113,20 @@ def test_a_test_with_false_positives_on_a_hard_negative_set_is_not_used():
     sets = [_set("real faces", "positive", 0.97, 0.99), _set("reconstructions", "positive", 0.96, 0.98),
             _set("noise", "negative", 0.0, 0.3), _set("flat", "negative", 0.0, 0.0),
             _set("blurred mean", "diagnostic", 1.0, 1.0)]
-    tests = F_tests = facetest.judge_tests(sets, 0.9, 0.1)
+    tests = F_tests = instrument.judge_tests(sets, 0.9, 0.1)
     assert tests["detector"]["usable"] and not tests["classifier"]["usable"] and not tests["both"]["usable"]
     assert "false-positive rate 30 % on noise" in tests["classifier"]["reasons"][0]
-    assert facetest.choose_rule(F_tests) == "detector"
-    text, reason = facetest.rule_text("detector", tests, sets)
+    assert instrument.choose_rule(F_tests) == "detector"
+    text, reason = instrument.rule_text("detector", tests, sets)
     assert reason is None and "true-positive rate is at least 96 %" in text
     sets[0] = _set("real faces", "positive", 0.85, 0.99)
-    tests = facetest.judge_tests(sets, 0.9, 0.1)
-    assert facetest.choose_rule(tests) is None
-    text, reason = facetest.rule_text(None, tests, sets)
+    tests = instrument.judge_tests(sets, 0.9, 0.1)
+    assert instrument.choose_rule(tests) is None
+    text, reason = instrument.rule_text(None, tests, sets)
     assert "true-positive rate 85 % on real faces" in reason and "on noise" in reason
     ok = [_set("real faces", "positive", 0.97, 0.99), _set("reconstructions", "positive", 0.96, 0.98),
           _set("noise", "negative", 0.0, 0.02)]
-    assert facetest.choose_rule(facetest.judge_tests(ok, 0.9, 0.1)) == "both"
+    assert instrument.choose_rule(instrument.judge_tests(ok, 0.9, 0.1)) == "both"
 
 
 def test_one_repeated_average_face_ranks_below_varied_reconstructions():

@@ -118,6 +118,8 @@ def _wanted(step, run: str, where: str, config: str, first_extra: set[str]) -> s
     want |= {f"analysis/{module}.py" for module in step.code}
     if step is steps.STEPS[0]:
         want |= first_extra
+    if step.shared and where != run:  # another run links the primary's outputs: its rule waits for them
+        want.add(f"{run}/{step.name}.manifest.json")
     return want
 
 
