@@ -434,7 +434,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     real_pix = decode_array(model, x.astype(np.float32), d.batch_size, device)
     faces = instrument.load_instrument(run_dir)
     if faces is not None:  # the face tests on this run's own reconstructions decide its verdict rule
-        faces, _ = facecheck.check_run(cfg, faces, z, lambda v: decode_array(model, v, d.batch_size, device))
+        faces, _ = facecheck.check_run(cfg, faces, z, model, device)
     spread_ = spread(x)
     real_gap = np.linalg.norm(encode_array(model, real_pix, d.batch_size, device) - x, axis=1) / spread_
     C, Sz = real_pix.shape[1], real_pix.shape[2]

@@ -21,9 +21,13 @@ import numpy as np
 from analysis import faces as F
 from analysis.config import Config
 from analysis.instrument import Instrument, judgement, set_doc
+from analysis.model import decode_array
 from analysis.train import split_indices
 
 CHECK_STREAM = 47  #: the random stream of the held-out images' order (beside analysis.facetest.STREAMS)
+#: Images per decoder pass: one value for every step that checks a run (generate, decode), so that both
+#: decode the same reconstructions and reach the same rule.
+BATCH = 256
 
 
 def reconstruction_faces(cfg: Config, n: int) -> tuple[np.ndarray, list[str]]:
@@ -41,7 +45,7 @@ def reconstruction_faces(cfg: Config, n: int) -> tuple[np.ndarray, list[str]]:
     return idx, notes
 
 
-def check_run(cfg: Config, inst: Instrument, z: np.ndarray, decode) -> tuple[Instrument, dict]:
+def check_run(cfg: Config, inst: Instrument, z: np.ndarray, model, device) -> tuple[Instrument, dict]:
     """Procedure 6: the face tests on this run's reconstructions, and the run's verdict rule.
 
     Parameters
@@ -49,7 +53,7 @@ def check_run(cfg: Config, inst: Instrument, z: np.ndarray, decode) -> tuple[Ins
     cfg : the run's Config
     inst : :class:`analysis.instrument.Instrument` of the faces step
     z : (n, N) the run's latents, one row per image of the data
-    decode : callable, latents (m, N) float32 -> images (m, C, S, S) in [0, 1] (the run's decoder)
+    model, device : the run's trained autoencoder and where it runs (:func:`analysis.model.load_trained`)
 
     Returns
     -------
@@ -61,7 +65,7 @@ def check_run(cfg: Config, inst: Instrument, z: np.ndarray, decode) -> tuple[Ins
     """
     idx, notes = reconstruction_faces(cfg, len(z))
     idx = np.sort(idx)  # the set is the same in any order; rows are read in increasing order (memory maps)
-    recon = F.as_gray(decode(np.asarray(z[idx], dtype=np.float32)))
+    recon = F.as_gray(decode_array(model, np.asarray(z[idx], dtype=np.float32), BATCH, device))
     det = inst.detector.predict(recon)
     clf = inst.crossfit_predict(recon, idx)
     doc = set_doc("reconstructions", "positive", {"detector": det, "classifier": clf}, cfg.faces.level)

@@ -7,7 +7,7 @@ ledger rows on faces). This step builds the two tests of :mod:`analysis.faces` a
 error rates on images that depend on the data alone, so the training seeds of one config share
 it (:mod:`analysis.runs` links the primary run's files when the step's key is the same: it holds
 ``faces.seed``, not ``run.seed``). What depends on a run's autoencoder, how the tests treat its
-reconstructions, is checked by :func:`check_run` in the steps that judge that run's decoded images
+reconstructions, is checked by :func:`analysis.facecheck.check_run` in the steps that judge that run's decoded images
 (generate, decode), before any of them is labelled.
 
 Procedure
@@ -43,7 +43,7 @@ Procedure
    every verdict that needs to know what is a face is ``not testable``, and ``reason`` says
    why. This step judges its own sets; each run judges them again with its reconstructions
    (6.).
-6. *Each run's reconstructions* (:func:`check_run`, in the generate and decode steps): the
+6. *Each run's reconstructions* (:func:`analysis.facecheck.check_run`, in the generate and decode steps): the
    run's autoencoder reconstructs ``faces.calibration_images`` of its held-out images (its
    validation images, ``data.val_fraction``, topped up with others when there are fewer),
    each scored by the classifier of the fold that did not see the original (by the final

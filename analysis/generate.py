@@ -846,7 +846,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     sp, seed = splits[0], seeds[0][1]
     faces, check, labels = instrument.load_instrument(run_dir), None, []
     if faces is not None:  # the face tests on this run's own reconstructions decide its verdict rule
-        faces, check = facecheck.check_run(cfg, faces, z, lambda x: decode_array(model, x, g.batch_size, device))
+        faces, check = facecheck.check_run(cfg, faces, z, model, device)
     per_row = cfg.faces.images_per_row
     judge = make_judge(model, device, g, z, sp, faces, per_row, labels)
     samples, sheets, encoder_gap, image_reference = real_examples(judge, images, z, sp)

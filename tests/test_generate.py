@@ -124,7 +124,7 @@ def test_writes_table_samples_sheets_and_manifest(done):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = provenance.read_manifest(run_dir, "generate")
     assert set(manifest["inputs"]) == {"latents.npy", "train/model.pt", "data/images.npy", "stats/stats.json",
-                                       "faces/calibration.json", "faces/classifier.skops"}
+                                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"}
     assert manifest["inputs"]["faces/calibration.json"] == "absent"
     assert len(manifest["outputs"]) == 2 + 2 + len(cfg.generate.generators)
 

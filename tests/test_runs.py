@@ -292,6 +292,53 @@ def test_across_refuses_a_run_that_is_missing_or_stale(comparison, tmp_path):
 
 @pytest.mark.case("a config whose second run fails (its data folder does not exist)",
                   "exit 2 with one line naming the run and its directory; the first run's results are kept")
+@pytest.mark.case("the training seeds of a config: the face tests, which depend on the data alone",
+                  "the seed run's faces step links the primary's outputs (its manifest says shared_from, same key, "
+                  "nothing computed again); each run's generate step scores its own autoencoder's reconstructions "
+                  "of its own held-out images and records that check and its rule")
+def test_seed_runs_link_the_face_tests_and_check_them_on_their_own_reconstructions(tmp_path):
+    import numpy as np
+
+    from analysis import facecheck
+    from analysis.instrument import load_instrument
+    from analysis.model import load_trained
+
+    config, out = write(tmp_path, SMALL + "[runs]\nseeds = [0, 1]\n"), tmp_path / "build"
+    logs = {}
+    for name in ("seed0", "seed1"):
+        for step in ("fetch", "train", "encode", "stats", "faces", "generate"):
+            p = run_cli(step, "--config", str(config), "--out", str(out), "--run", name)
+            assert p.returncode == 0, (name, step, p.stderr[-3000:])
+            logs[name, step] = p.stderr
+    primary, seed1 = out, out / "runs" / "seed1"
+    assert "its outputs are linked, not computed again" in logs["seed1", "faces"]
+    assert "linked" not in logs["seed0", "faces"] and "faces: " in logs["seed0", "faces"]
+    mine, theirs = (json.loads((d / "faces.manifest.json").read_text()) for d in (seed1, primary))
+    assert mine["shared_from"] == "../.." and mine["key"] == theirs["key"] and mine["outputs"] == theirs["outputs"]
+    assert mine["config"]["run"]["seed"] == 1 and theirs["config"]["run"]["seed"] == 0
+    for rel in theirs["outputs"]:
+        assert (seed1 / rel).is_symlink() and (seed1 / rel).resolve() == (primary / rel).resolve(), rel
+    checked = {}
+    for d in (primary, seed1):
+        cfg = load_config(d / "config.toml")
+        recorded = json.loads((d / "generate" / "metrics.json").read_text())["faces"]
+        rec = recorded["reconstructions"]
+        assert rec["name"] == "reconstructions" and rec["kind"] == "positive"
+        assert rec["n"] == min(cfg.faces.calibration_images, cfg.data.synthetic_count)
+        # the same check, made again here with this run's autoencoder and latents, gives what it recorded
+        model, device = load_trained(cfg, d)
+        z = np.load(d / "latents.npy")
+        inst, doc = facecheck.check_run(cfg, load_instrument(d), z, model, device)
+        assert doc["reconstructions"] == rec and doc["tests"] == recorded["tests"]
+        assert recorded["rule"] == inst.rule and recorded["rule_text"] == inst.text
+        J = Run(d).face_judgement
+        assert J.checked and [s.name for s in J.sets][:2] == ["real faces", "reconstructions"]
+        assert J.rule == recorded["rule"] and J.rule_text == recorded["rule_text"]
+        checked[d] = facecheck.reconstruction_faces(cfg, len(z))[0]
+    # each run's own held-out images (its seed's validation split), not the primary's
+    assert not np.array_equal(np.sort(checked[primary]), np.sort(checked[seed1]))
+
+
 def test_a_failing_run_is_named(tmp_path):
     config = write(tmp_path, SMALL + """\
 [runs]
