@@ -54,9 +54,10 @@ t, c = time.perf_counter(), time.process_time()
 from pathlib import Path
 from analysis import steps
 from analysis.config import load_config
-run = Path(sys.argv[1])
-cfg = load_config(run / "config.toml", ["run.threads=1"])
-m = steps.run("faces", cfg, run, share=Path(sys.argv[2]))
+from analysis.runs import expand
+out = Path(sys.argv[1])
+spec = next(s for s in expand(load_config(Path(sys.argv[2]), ["run.threads=1"])) if s.name == sys.argv[3])
+m = steps.run("faces", spec.config, spec.directory(out), share=out)
 print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c,
                   "shared_from": m.get("shared_from")}))
 """
@@ -111,7 +112,9 @@ def main() -> None:
         bare = Path(tmp) / "bare"
         shutil.copytree(run, bare, symlinks=True, ignore=shutil.ignore_patterns("faces", "faces.manifest.json", "runs"))
         faces = child(CHILD, str(run), config, "faces")
-        linked = child(SHARE_CHILD, str(run / "runs" / "seed1"), str(run))
+        linked = child(SHARE_CHILD, str(run), config, "seed1")
+        if faces is None or linked is None:
+            return
         with_faces = child(CHILD, str(run), config, "generate")
         without = child(CHILD, str(bare), config, "generate")
         labels = child(LABEL_CHILD, str(run), config)
