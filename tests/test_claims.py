@@ -374,6 +374,7 @@ SPREAD = np.array([-0.01, 0.005, 0.0, 0.01, -0.005])  # the repetitions' scatter
 
 
 FACES_OK = {"available": True, "rule": "both", "usable": True, "reason": None, "n_scored": 128, "agreement": None,
+            "reconstructions": None, "tests": None, "notes": [],  # (the run's check: not read by the ledger)
             "rule_text": "A decoded image counts as a face when both tests call it one: on held-out labelled images "
                          "this rule's true-positive rate is at least 95.0 % and its false-positive rate at most 1.0 %."}
 FACES_BAD = {**FACES_OK, "rule": None, "usable": False, "rule_text": "No face test is used.",
