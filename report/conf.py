@@ -198,6 +198,22 @@ def _escape_context(app, pagename, templatename, context, doctree):
             context[name] = Markup.escape(value)
 
 
+# --- Wide tables in the HTML (report/_static/flg.css): a table of this many columns or more
+# may take the page's width beside the article; the PDF's tables are left as they are.
+WIDE_TABLE_COLUMNS = 6
+
+
+def _mark_wide_tables(app, doctree, docname):
+    if app.builder.format != "html":
+        return
+    from docutils import nodes
+    for table in doctree.findall(nodes.table):
+        group = next(iter(table.findall(nodes.tgroup)), None)
+        if group is not None and int(group.get("cols", 0)) >= WIDE_TABLE_COLUMNS:
+            table["classes"] += [c for c in ("flg-wide", "full-width") if c not in table["classes"]]
+
+
 def setup(app):
     # after the theme's own handler, which sets "author" from the config
     app.connect("html-page-context", _escape_context, priority=900)
+    app.connect("doctree-resolved", _mark_wide_tables)
