@@ -83,7 +83,7 @@ html_short_title = "Latent geometry"
 # FLG_STATIC: directories (os.pathsep-separated) with the Vega bundle and the run's decoder weights
 html_static_path = ["_static"] + [d for d in os.environ.get("FLG_STATIC", "").split(os.pathsep) if d]
 html_css_files = ["flg.css"]
-html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js", "flg-decoder.js"]
+html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js", "flg-decoder.js", "flg-layout.js"]
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
@@ -210,7 +210,7 @@ def _mark_wide_tables(app, doctree, docname):
     for table in doctree.findall(nodes.table):
         group = next(iter(table.findall(nodes.tgroup)), None)
         if group is not None and int(group.get("cols", 0)) >= WIDE_TABLE_COLUMNS:
-            table["classes"] += [c for c in ("flg-wide", "full-width") if c not in table["classes"]]
+            table["classes"] += [] if "flg-wide" in table["classes"] else ["flg-wide"]
 
 
 def setup(app):
