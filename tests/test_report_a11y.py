@@ -52,7 +52,7 @@ def axe_violations(page) -> list[str]:
             for v in result["violations"] for n in v["nodes"]]
 
 
-def _check_pages(context, pages: list[Path]) -> dict[str, list[str]]:
+def _check_pages(context, pages: list[Path], dark: bool = False) -> dict[str, list[str]]:
     found = {}
     for path in pages:
         page = context.new_page()
@@ -66,6 +66,9 @@ def _check_pages(context, pages: list[Path]) -> dict[str, list[str]]:
             page.goto(path.resolve().as_uri())
         page.wait_for_function(CHARTS_RENDERED, timeout=60_000)
         page.wait_for_load_state("load")
+        if dark:  # the theme's dark mode, as its switch sets it
+            page.evaluate("document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'")
+            page.wait_for_timeout(300)
         lines = axe_violations(page)
         page.close()
         if lines:
@@ -104,6 +107,9 @@ def test_no_wcag_a_or_aa_violation_on_any_page(browser_session):
     found = _check_pages(browser_session["context"], pages)
     print(_report(found) or f"axe-core: no WCAG 2 A/AA violation on {len(pages)} pages")
     assert not found, "WCAG 2 A/AA violations (axe-core):\n" + _report(found)
+    d = browser_session["report"]["dir"]
+    dark = _check_pages(browser_session["context"], [d / "index.html", d / "06-decoder.html"], dark=True)
+    assert not dark, "WCAG 2 A/AA violations in the dark mode (axe-core):\n" + _report(dark)
     assert not browser_session["external"], browser_session["external"]
 
 
