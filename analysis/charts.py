@@ -36,6 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
+from analysis.ledger import num
 from analysis.slices import in_slice
 
 COLORS = {
@@ -159,6 +160,136 @@ def rounded(a, digits: int = 4) -> list:
 def _legend_scale(labels: Sequence[str], colors: Sequence[str]):
     alt = _alt()
     return alt.Scale(domain=list(labels), range=list(colors))
+
+
+# --------------------------------------------------------------------------- text alternatives
+
+#: The channels a text alternative reports, in this order (their axis or legend titles name them).
+_DESCRIBED = ("x", "y", "x2", "y2", "color", "size", "shape", "strokeDash", "theta", "text")
+#: At most this many names of a categorical field are listed, and this many characters in all.
+_MAX_NAMES, _MAX_DESCRIPTION = 8, 1200
+
+
+def _title_texts(title) -> list[str]:
+    """The fixed text of a Vega-Lite title (a signal expression has none; its subtitle is kept)."""
+    if title is None:
+        return []
+    if isinstance(title, str):
+        return [title]
+    if isinstance(title, list):
+        return [" ".join(str(t) for t in title)]
+    out = []
+    for key in ("text", "subtitle"):
+        t = title.get(key)
+        if isinstance(t, (str, list)):
+            out += _title_texts(t)
+    return out
+
+
+def _units(spec: dict, data=None, encoding=None):
+    """Every single-view spec with the data and encoding it inherits: (unit, data, encoding, titles)."""
+    data = spec.get("data", data)
+    enc = {**(encoding or {}), **(spec.get("encoding") or {})}
+    titles = _title_texts(spec.get("title"))
+    if "mark" in spec:
+        yield spec, data, enc, titles
+        return
+    if "facet" in spec and isinstance(spec.get("spec"), dict):
+        facet = spec["facet"]
+        yield {"mark": "facet", "encoding": facet if "field" not in facet else {"facet": facet}}, data, {}, titles
+        yield from _units(spec["spec"], data, enc)
+        return
+    first = True
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for sub in spec.get(key) or []:
+            for u, d, e, t in _units(sub, data, enc if key == "layer" else None):
+                yield u, d, e, (titles + t if first else t)
+                first = False
+    if first and titles:
+        yield {"mark": None}, data, enc, titles
+
+
+def _rows(data, datasets: dict) -> list | None:
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("values"), list):
+        return data["values"]
+    return datasets.get(data.get("name")) if data.get("name") else None
+
+
+def _field_text(name: str, values: list) -> str | None:
+    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if nums and len(nums) == len([v for v in values if v is not None]):
+        lo, hi = min(nums), max(nums)
+        return f"{name} {num(lo)}" if lo == hi else f"{name} from {num(lo)} to {num(hi)}"
+    names = list(dict.fromkeys(str(v) for v in values if isinstance(v, str)))
+    if not names:
+        return None
+    more = f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
+    return f"{name}: {', '.join(names[:_MAX_NAMES])}{more}"
+
+
+def _bound_params(spec) -> list[str]:
+    """Names of the parameters bound to input elements (sliders, menus), anywhere in the spec."""
+    out: list[str] = []
+    if isinstance(spec, dict):
+        for p in spec.get("params") or []:
+            bind = p.get("bind") if isinstance(p, dict) else None
+            if isinstance(bind, dict) and bind.get("input"):
+                name = str(bind.get("name") or p.get("name")).strip()
+                if name not in out:
+                    out.append(name)
+        for k, v in spec.items():
+            if isinstance(v, (dict, list)) and k not in ("params", "datasets", "data", "values"):
+                out += [n for n in _bound_params(v) if n not in out]
+    elif isinstance(spec, list):
+        for v in spec:
+            out += [n for n in _bound_params(v) if n not in out]
+    return out
+
+
+def describe(spec: dict, alt_text: str = "") -> str:
+    """A text alternative of a Vega-Lite spec, generated from the numbers it shows.
+
+    Its ``alt_text`` (what the chart shows, in words) and titles, then for every field it
+    draws from inline data the range of the values (numbers) or their names (categories),
+    named by the axis or legend title, e.g. ``"Reconstruction error during training.
+    30 points: epoch from 1 to 30; mean squared error per pixel from 0.0121 to 0.0533;
+    split: training, validation."``. Data the page supplies later (the explorers' named
+    data sets) are not in the spec; for those the text says what the chart lets one do.
+    """
+    datasets = spec.get("datasets") or {}
+    head, facts, seen = [], [], set()
+    if alt_text:
+        head.append(alt_text.rstrip("."))
+    live = False
+    for unit, data, enc, titles in _units(spec):
+        head += [t.rstrip(".") for t in titles if t.rstrip(".") not in head]
+        rows = _rows(data, datasets)
+        if rows is None:
+            live = live or unit.get("mark") not in (None, "facet")
+            continue
+        channels = unit["encoding"] if unit.get("mark") == "facet" else {c: enc[c] for c in _DESCRIBED if c in enc}
+        for channel, e in channels.items():
+            field = e.get("field") if isinstance(e, dict) else None
+            if not isinstance(field, str) or (field, id(rows)) in seen:
+                continue
+            seen.add((field, id(rows)))
+            title = e.get("title")
+            text = _field_text(title if isinstance(title, str) and title else field,
+                               [r.get(field) for r in rows if isinstance(r, dict)])
+            if text and text not in facts:
+                facts.append(text)
+    out = ". ".join(head) + ("." if head else "")
+    if facts:
+        out += " Values shown: " + "; ".join(facts) + "."
+    if live:
+        out += " Its points are drawn from data the page loads."
+    controls = _bound_params(spec)
+    if controls:
+        out += f" Controls below the chart: {', '.join(controls)}."
+    out = out.strip()
+    return out if len(out) <= _MAX_DESCRIPTION else out[:_MAX_DESCRIPTION - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- chapter 1
@@ -1157,7 +1288,7 @@ def path_measures_chart(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, fa
                                                               range=["circle", "cross"])),
         tooltip=["path:N", "measure:N", alt.Tooltip("t:Q", format=".2f"), alt.Tooltip("value:Q", format=".3g"),
                  "image:N"])
-    rule = alt.Chart().mark_rule(color="black", strokeDash=[4, 3]).encode(y=alt.datum(1))
+    rule = alt.Chart().mark_rule(color="black", strokeDash=[4, 3], aria=False).encode(y=alt.datum(1))
     return alt.layer(line, pts, rule, data=alt.Data(values=rows)).properties(width=250, height=150).facet(
         facet=alt.Facet("path:N", title=None, sort=list(labels)), columns=columns).properties(
         title="Distance to the data and re-encoding gap along each path")
@@ -1184,7 +1315,7 @@ def path_explorer(t: np.ndarray, distance: np.ndarray, gap: np.ndarray, face: np
                                                               range=["circle", "cross"])),
         tooltip=[alt.Tooltip("t:Q", format=".2f"), "measure:N", alt.Tooltip("value:Q", format=".3g"), "image:N"])
     one = alt.Chart(alt.Data(values=[{}]))
-    rule = one.mark_rule(color="black", strokeDash=[4, 3]).encode(y=alt.datum(1))
+    rule = one.mark_rule(color="black", strokeDash=[4, 3], aria=False).encode(y=alt.datum(1))
     cursor = one.transform_calculate(x="t").mark_rule(color=COLORS["artificial"], strokeWidth=2).encode(x="x:Q")
     return alt.layer(base.mark_line(), pts, rule, cursor).add_params(q, pos).properties(
         width=WIDTH - 60, height=260,

@@ -83,7 +83,7 @@ html_short_title = "Latent geometry"
 # FLG_STATIC: directories (os.pathsep-separated) with the Vega bundle and the run's decoder weights
 html_static_path = ["_static"] + [d for d in os.environ.get("FLG_STATIC", "").split(os.pathsep) if d]
 html_css_files = ["flg.css"]
-html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js", "flg-decoder.js"]
+html_js_files = ["vega-bundle.js", "flg-charts.js", "flg-versions.js", "flg-decoder.js", "flg-layout.js"]
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
@@ -198,6 +198,22 @@ def _escape_context(app, pagename, templatename, context, doctree):
             context[name] = Markup.escape(value)
 
 
+# --- Wide tables in the HTML (report/_static/flg.css): a table of this many columns or more
+# may take the page's width beside the article; the PDF's tables are left as they are.
+WIDE_TABLE_COLUMNS = 6
+
+
+def _mark_wide_tables(app, doctree, docname):
+    if app.builder.format != "html":
+        return
+    from docutils import nodes
+    for table in doctree.findall(nodes.table):
+        group = next(iter(table.findall(nodes.tgroup)), None)
+        if group is not None and int(group.get("cols", 0)) >= WIDE_TABLE_COLUMNS:
+            table["classes"] += [] if "flg-wide" in table["classes"] else ["flg-wide"]
+
+
 def setup(app):
     # after the theme's own handler, which sets "author" from the config
     app.connect("html-page-context", _escape_context, priority=900)
+    app.connect("doctree-resolved", _mark_wide_tables)

@@ -255,6 +255,8 @@ def chart(c, *, name: str = "chart", data: dict | None = None, static=None, rend
         Glue under this name (for ``{glue:figure}``) instead of returning the output.
     """
     spec = c.to_dict() if hasattr(c, "to_dict") else dict(c)
+    # the text alternative (Vega gives it to the chart's box as its accessible name)
+    spec.setdefault("description", charts.describe(spec, alt))
     cid = f"flg-chart-{next(_counter)}"
     parts = []
     if (hooks or {}).get("decoder") and DECODER_WEIGHTS not in _emitted:

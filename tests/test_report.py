@@ -427,6 +427,22 @@ def test_charts_module_builds_valid_specs():
         assert tomllib.load(f)["project"]["version"] == meta.project_version()
 
 
+def test_chart_text_alternatives_come_from_the_numbers_shown():
+    """charts.describe: the title and, per field drawn from inline data, the range or the names it
+    shows; other numbers give another text; the explorers (data from the page) name their controls."""
+    from analysis import charts
+    spec = charts.training_chart([1, 2, 3], [0.05, 0.03, 0.02], [0.06, 0.04, None]).to_dict()
+    text = charts.describe(spec, "Training curves")
+    assert text.startswith("Training curves. Reconstruction error during training.")
+    assert "epoch from 1 to 3" in text and "mean squared error per pixel from 0.02 to 0.06" in text, text
+    other = charts.describe(charts.training_chart([1, 2], [0.5, 0.3], [0.6, 0.4]).to_dict())
+    assert "epoch from 1 to 2" in other and "from 0.3 to 0.6" in other and other != text
+    live = charts.describe(charts.slice_explorer(6, (0, 1), 50, 1.0, (0.1, 3.0), 20, 1.0).to_dict())
+    assert "data the page loads" in live and "Controls below the chart:" in live, live
+    assert len(charts.describe({"mark": "point", "data": {"values": [{"x": f"n{i}"} for i in range(5000)]},
+                                "encoding": {"x": {"field": "x", "type": "nominal"}}})) <= 1200
+
+
 @pytest.mark.parametrize("name", ["default", "smoke", "celeba"])
 def test_make_follows_the_label_and_source_rules_of_the_build(name):
     """report.mk computes the version label and the report's sources without Python; both agree

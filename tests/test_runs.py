@@ -393,6 +393,8 @@ def test_the_comparison_article(comparison, tmp_path):
     for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators"):
         assert f'data-chart="{kind}"' in html, kind
     _renders_offline(d / "07-robustness.html")
+    from test_report_a11y import assert_accessible
+    assert_accessible(d)  # axe-core: no WCAG 2 A/AA violation on any page of the comparison's article
 
 
 def _renders_offline(page_path: Path) -> None:

@@ -103,6 +103,19 @@
     update();
   }
 
+  // A chart wider than the column scrolls in its box; the box then takes the keyboard focus so
+  // that it can be scrolled without a pointer (WCAG 2.1.1).
+  var scrollers = [];
+  function focusableWhenScrolled(el) {
+    function check() {
+      if (el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
+      else el.removeAttribute("tabindex");
+    }
+    if (!scrollers.length) window.addEventListener("resize", function () { scrollers.forEach(function (f) { f(); }); });
+    scrollers.push(check);
+    check();
+  }
+
   FLG.embed = function (id, spec, opts) {
     opts = opts || {};
     var el = document.getElementById(id);
@@ -132,6 +145,7 @@
               if (item && item.datum && item.datum.j1 !== undefined) FLG.setPair(item.datum.j1, item.datum.j2);
             });
           }
+          focusableWhenScrolled(el);
           el.setAttribute("data-rendered", "1");
         });
       })

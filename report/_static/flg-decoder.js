@@ -209,6 +209,47 @@
     return [view.scale("x").invert(xy[0]), view.scale("y").invert(xy[1])];
   }
 
+  // Two sliders that move the decoded point from the keyboard (the pointer's twin): z[j1] and
+  // z[j2] over the chart's axes, in 200 steps.
+  function planeKeys(id, parent) {
+    var box = document.createElement("div"), inputs = [];
+    box.className = "flg-decoder-keys";
+    ["x", "y"].forEach(function (axis, k) {
+      var input = document.createElement("input"), label = document.createElement("label");
+      input.type = "range";
+      input.id = id + "-decoder-" + axis;
+      input.setAttribute("data-axis", axis);
+      label.htmlFor = input.id;
+      box.appendChild(label);
+      box.appendChild(input);
+      inputs.push({input: input, label: label});
+    });
+    parent.appendChild(box);
+    var listeners = [];
+    inputs.forEach(function (e) {
+      e.input.addEventListener("input", function () {
+        var xy = [+inputs[0].input.value, +inputs[1].input.value];
+        listeners.forEach(function (f) { f(xy); });
+      });
+    });
+    return {
+      onInput: function (f) { listeners.push(f); },
+      show: function (view, j1, j2, xy) {
+        ["x", "y"].forEach(function (axis, k) {
+          var d = view.scale(axis).domain(), e = inputs[k], j = k ? j2 : j1;
+          e.label.textContent = "z[" + j + "] (" + (k ? "y" : "x") + ")";
+          e.input.min = String(d[0]);
+          e.input.max = String(d[1]);
+          e.input.step = String((d[1] - d[0]) / 200 || 0.01);
+          if (xy) e.input.value = String(xy[k]);
+          else if (!e.input.getAttribute("data-set")) { e.input.value = String((d[0] + d[1]) / 2); }
+          e.input.setAttribute("data-set", "1");
+          e.input.setAttribute("aria-valuetext", "z[" + j + "] = " + fmt(+e.input.value));
+        });
+      }
+    };
+  }
+
   function planePanel(id, view, opts) {
     var anchors = decodeRows(opts.anchors), ui = panel(id, "The decoder at the pointer");
     var label = document.createElement("label");
@@ -223,6 +264,7 @@
     });
     label.appendChild(select);
     ui.side.appendChild(label);
+    var keys = planeKeys(id, ui.side);
     ui.side.appendChild(ui.readout);
     var state = {xy: null};
 
@@ -235,11 +277,12 @@
         text = "z[" + j1 + "] = " + fmt(state.xy[0]) + ", z[" + j2 + "] = " + fmt(state.xy[1]) +
           "; the other components from " + a.label + ".";
       } else {
-        text = "Move the pointer over the chart: the image is decoded from the plane point under it. " +
+        text = "Move the pointer over the chart (or the sliders z[j1], z[j2]): the image is decoded from the plane point under it. " +
           "Now: " + a.label + ".";
       }
       FLG.drawDecoded(ui.canvas, flgDecode(z));
       ui.readout.textContent = text;
+      keys.show(view, j1, j2, state.xy);
       ui.box.setAttribute("data-j", j1 + "," + j2);
       ui.box.setAttribute("data-xy", state.xy ? state.xy[0] + "," + state.xy[1] : "");
       ui.box.setAttribute("data-anchor", select.value);
@@ -256,6 +299,7 @@
       if (xy) { state.xy = xy; schedule(); }
     });
     select.addEventListener("change", schedule);
+    keys.onInput(function (xy) { state.xy = xy; schedule(); });
     ["j1", "j2"].forEach(function (s) { view.addSignalListener(s, schedule); });
     draw();
   }

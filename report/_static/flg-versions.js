@@ -43,10 +43,23 @@
       if (v === current) o.selected = true;
       sel.appendChild(o);
     });
-    sel.addEventListener("change", function () {
+    if (sel.getAttribute("data-wired")) return;
+    sel.setAttribute("data-wired", "1");
+    function go() {
       var href = target(sel.value);
       if (sel.value !== current && href !== null) window.location.href = href;
+    }
+    // A choice made with the pointer opens that version at once. From the keyboard, the arrow
+    // keys only move through the list (WCAG 3.2.2: no change of page on input); Enter or the
+    // "Open" button opens the chosen version.
+    var keyed = false;
+    sel.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); go(); } else if (e.key !== "Tab") keyed = true;
     });
+    sel.addEventListener("mousedown", function () { keyed = false; });
+    sel.addEventListener("change", function () { if (!keyed) go(); });
+    var button = document.getElementById("flg-version-go");
+    if (button) button.addEventListener("click", go);
   }
 
   var s = document.createElement("script");
