@@ -236,7 +236,7 @@ test: setup ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
 reliability-table: setup ## regenerate the README's reliability table from the tests
-	$(PY) -m pytest --collect-only -q --write-reliability-table >/dev/null
+	$(PY) -m pytest -n 0 --collect-only -q --write-reliability-table >/dev/null
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[report,test,bench]'

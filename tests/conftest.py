@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.toml"
@@ -33,14 +37,39 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
         assert n.lower() in errors[0].lower(), (n, errors[0])
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    """A run directory with fetch, train and encode done on the smoke config."""
-    out = tmp_path_factory.mktemp("smoke") / "run"
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], dict]) -> dict:
+    """What ``build(directory)`` returns (a JSON-able dict), built once per test session.
+
+    Under pytest-xdist the workers of one session share it: the first worker that asks builds it
+    in the session's temporary directory while holding a file lock, the others wait and read the
+    record. Tests only read what is built here (a test that changes it works on a copy), so
+    sharing it is the same as building it once in a serial run.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, above each worker's own
+    directory, record = base / f"shared-{name}", base / f"shared-{name}.json"
+    with FileLock(str(base / f"shared-{name}.lock")):
+        if not record.is_file():
+            if directory.exists():  # an earlier attempt failed half-way: start again
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+            record.write_text(json.dumps(build(directory), default=str))
+        return json.loads(record.read_text())
+
+
+def _smoke_encoded(directory: Path) -> dict:
+    out = directory / "run"
     for step in ("fetch", "train", "encode"):
         p = run_cli(step, "--config", str(SMOKE), "--out", str(out))
         assert p.returncode == 0, p.stderr[-3000:]
-    return out
+    return {"run": str(out)}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A run directory with fetch, train and encode done on the smoke config (shared by the workers)."""
+    return Path(built_once(tmp_path_factory, "smoke-encoded", _smoke_encoded)["run"])
 
 
 # ---------------------------------------------------------------- the README's reliability table

@@ -8,7 +8,7 @@ from conftest import README, ROOT, TABLE_END, TABLE_START, readme_with_table
 
 def test_readme_reliability_table_is_current(tmp_path):
     out = tmp_path / "table.md"
-    p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+    p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0",
                         f"--reliability-table-to={out}", str(ROOT / "tests")], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-2000:]
     text = README.read_text()

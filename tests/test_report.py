@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "report"
@@ -54,34 +55,43 @@ def has_tex() -> bool:
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
 
+def _smoke_all(directory: Path) -> dict:
+    out = directory / "smoke"
+    p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", out])
+    assert p.returncode == 0, p.stderr[-3000:]
+    return {"run": str(out)}
+
+
 def smoke_run(tmp_path_factory) -> Path:
-    """The smoke pipeline (fetch .. generate) in a temporary run directory, once per session."""
+    """The smoke pipeline (fetch .. generate) in a temporary run directory, once per session (shared by
+    the pytest-xdist workers: :func:`conftest.built_once`)."""
     if "run" not in _CACHE:
-        out = tmp_path_factory.mktemp("report-run") / "smoke"
-        p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", out])
-        assert p.returncode == 0, p.stderr[-3000:]
-        _CACHE["run"] = out
+        _CACHE["run"] = Path(built_once(tmp_path_factory, "smoke-all", _smoke_all)["run"])
     return _CACHE["run"]
 
 
+def _build_smoke_site(rundir: Path, directory: Path) -> dict:
+    site = directory / "_site"
+    old = site / OLD_LABEL
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("<!DOCTYPE html><title>old version</title><p>old</p>\n")
+    (old / ".build.json").write_text(json.dumps({"label": OLD_LABEL}))  # a version an earlier build published
+    formats = "html,pdf" if has_tex() else "html"
+    t = time.perf_counter()
+    p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
+    seconds = time.perf_counter() - t
+    assert p.returncode == 0, p.stderr[-4000:]
+    record = json.loads(next(site.glob("*/.build.json")).read_text())
+    return {"site": str(site), "run": str(rundir), "label": record["label"], "dir": str(site / record["label"]),
+            "meta": record["meta"], "record": record, "formats": formats, "seconds": seconds, "stderr": p.stderr}
+
+
 def built_report(tmp_path_factory) -> dict:
-    """Build the smoke report once per session (HTML + PDF where TeX exists)."""
+    """Build the smoke report once per session (HTML + PDF where TeX exists; shared by the workers)."""
     if "report" not in _CACHE:
         rundir = smoke_run(tmp_path_factory)
-        site = tmp_path_factory.mktemp("report-site") / "_site"
-        old = site / OLD_LABEL
-        old.mkdir(parents=True)
-        (old / "index.html").write_text("<!DOCTYPE html><title>old version</title><p>old</p>\n")
-        (old / ".build.json").write_text(json.dumps({"label": OLD_LABEL}))  # a version an earlier build published
-        formats = "html,pdf" if has_tex() else "html"
-        t = time.perf_counter()
-        p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
-        seconds = time.perf_counter() - t
-        assert p.returncode == 0, p.stderr[-4000:]
-        record = json.loads(next(site.glob("*/.build.json")).read_text())
-        _CACHE["report"] = {"site": site, "run": rundir, "label": record["label"], "dir": site / record["label"],
-                            "meta": record["meta"], "record": record, "formats": formats, "seconds": seconds,
-                            "stderr": p.stderr}
+        r = built_once(tmp_path_factory, "smoke-site", lambda d: _build_smoke_site(rundir, d))
+        _CACHE["report"] = {**r, **{k: Path(r[k]) for k in ("site", "run", "dir")}}
     return _CACHE["report"]
 
 
