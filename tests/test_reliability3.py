@@ -685,18 +685,19 @@ def test_deeply_nested_input(tmp_path, smoke_run, capsys):
         storage.load_json(run / "stats.manifest.json")
 
 
-def _text_keys() -> list[tuple[str, str]]:
-    """Every text key of the config (strings, lists of strings) that is neither a path nor a name."""
-    out = []
+def _config_fields():
+    """Every field of the config: (``section.key``, the dataclass field, its type)."""
     for section in C.SECTIONS:
         cls = type(getattr(C.Config(), section))
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            tp = hints[f.name]
-            if f.metadata.get("kind") is None and f.metadata.get("choices") is None and \
-                    (tp is str or tp == list[str]):
-                out.append((f"{section}.{f.name}", "list" if tp == list[str] else "str"))
-    return out
+            yield f"{section}.{f.name}", f, hints[f.name]
+
+
+def _text_keys() -> list[tuple[str, str]]:
+    """Every text key of the config (strings, lists of strings) that is neither a path nor a name."""
+    return [(key, "list" if tp == list[str] else "str") for key, f, tp in _config_fields()
+            if f.metadata.get("kind") is None and f.metadata.get("choices") is None and (tp is str or tp == list[str])]
 
 
 @pytest.mark.case("control characters (BEL, ESC, U+2028, NUL) or 20 KB in report.title, an author, any other "
@@ -723,15 +724,8 @@ def test_text_values_are_plain_and_bounded(tmp_path):
 
 
 def _numeric_list_fields() -> list[tuple[str, dataclasses.Field]]:
-    out = []
-    for section in C.SECTIONS:
-        cls = type(getattr(C.Config(), section))
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            tp = hints[f.name]
-            if tp in (list[int], list[float], list[list[int]], list[list[float]]):
-                out.append((f"{section}.{f.name}", f))
-    return out
+    return [(key, f) for key, f, tp in _config_fields()
+            if tp in (list[int], list[float], list[list[int]], list[list[float]])]
 
 
 @pytest.mark.case("a list value outside its scalar key's range (stats.b_grid = [1e30] where stats.b <= 1e9; "
