@@ -253,7 +253,8 @@ def test_report_never_writes_through_links_or_over_users_files(tmp_path):
 def test_make_report_refuses_a_users_index_before_sphinx(tmp_path, tmp_path_factory):
     """Issue item 2, through build.py: the refusal comes before Sphinx starts."""
     from test_report import smoke_run as report_run
-    rundir = report_run(tmp_path_factory)
+    rundir = tmp_path / "run"  # a copy: no other test (on another worker) holds its lock meanwhile
+    shutil.copytree(report_run(tmp_path_factory), rundir)
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("the user's own landing page")
