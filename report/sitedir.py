@@ -84,13 +84,18 @@ def _read(p: Path, limit: int = _LIMIT, head: bool = False) -> bytes | None:
     return data[:limit] if head else data if len(data) <= limit else None
 
 
-def stamp_label(d: Path) -> str | None:
-    """The ``label`` of the ``.build.json`` in ``d`` (a regular file, not a link), or None."""
-    data = _read(d / STAMP)
+def _read_json(path: Path) -> object | None:
+    """The JSON document in ``path`` (read with :func:`_read`: a regular file, not a link), or None."""
+    data = _read(path)
     try:
-        doc = json.loads(data) if data is not None else None
+        return json.loads(data) if data is not None else None
     except (ValueError, RecursionError):
         return None
+
+
+def stamp_label(d: Path) -> str | None:
+    """The ``label`` of the ``.build.json`` in ``d`` (a regular file, not a link), or None."""
+    doc = _read_json(d / STAMP)
     return doc.get("label") if isinstance(doc, dict) and isinstance(doc.get("label"), str) else None
 
 
@@ -113,11 +118,7 @@ def versions(site: Path) -> list[str]:
 # --------------------------------------------------------------------------- the site files
 
 def _record(site: Path) -> dict | None:
-    data = _read(site / RECORD)
-    try:
-        doc = json.loads(data) if data is not None else None
-    except (ValueError, RecursionError):
-        return None
+    doc = _read_json(site / RECORD)
     files = doc.get("files") if isinstance(doc, dict) else None
     return files if isinstance(files, dict) else None
 
