@@ -118,6 +118,13 @@ class ModelConfig:
     kernel_size: int = _f(4, choices=(3, 4, 5))
     # Batch normalisation after each hidden conv (as in the RAE paper).
     batch_norm: bool = _f(True)
+    # "ae": the deterministic autoencoder the study measures. "vae": the same network as a
+    # variational autoencoder (the control): the encoder gives a mean and a log-variance per
+    # component, training adds beta x KL(posterior || N(0, I)) with the reparameterisation trick,
+    # and the encode step stores the posterior means as the latent points.
+    kind: str = _f("ae", choices=("ae", "vae"))
+    # Weight of the KL term of a VAE (model.kind = "vae"); unused by an AE.
+    beta: float = _f(1.0, min=0.0, max=1e6)
 
 
 @dataclass

@@ -13,10 +13,16 @@ data, config and checkpoint and the package versions.
     (:func:`describe_network`): ``parameters`` (weights of encoder and decoder),
     ``latent_dim``, ``flat_features`` (inputs of the latent linear map) and ``encoder``,
     one entry per layer {``layer`` (in words), ``input``, ``output`` (shapes without
-    the batch axis)}. ``reconstructions``: ``n``, ``split`` (``"held-out"``: images
+    the batch axis)}, ``kind`` ("ae" or "vae"). ``reconstructions``: ``n``, ``split`` (``"held-out"``: images
     of the held-out split of ``analysis.train.split_indices``, never trained on;
     ``"training"`` only when ``data.val_fraction`` = 0 leaves none), ``mse`` (mean
-    squared error per pixel, pixels in [0, 1]). ``gallery``: ``n``, ``seed``.
+    squared error per pixel, pixels in [0, 1]; a VAE reconstructs from the posterior mean).
+    ``gallery``: ``n``, ``seed``. ``posterior``: null for an AE; for a VAE (whose latent points
+    are its posterior means) {``kind``, ``beta``, ``threshold`` (:data:`ACTIVE_THRESHOLD`),
+    ``active`` (components whose posterior means vary across the data by more than the
+    threshold), ``N``, ``active_components``, ``means_variance`` (N: the variance across the
+    data of each posterior mean), ``mean_variance`` (N: each component's mean posterior
+    variance)}.
 ``encode/reconstructions.npz``
     The first :data:`RECONSTRUCTIONS` images of that split: ``index`` (k,) int64 rows
     of ``data/images.npy``, ``ids`` (k,) str, ``originals`` (k, C, S, S) uint8 and
@@ -81,13 +87,60 @@ def describe_network(model: torch.nn.Module, image_shape: tuple[int, ...]) -> di
             flat = int(x.shape[1])
             continue
         elif isinstance(module, torch.nn.Linear):
-            layers.append({"layer": "flatten + linear (no activation)", "input": [flat], "output": None})
+            what = ("flatten + linear to a mean and a log-variance per component (no activation)"
+                    if getattr(model, "kind", "ae") == "vae" else "flatten + linear (no activation)")
+            layers.append({"layer": what, "input": [flat], "output": None})
         elif not isinstance(module, torch.nn.Identity):
             raise ValueError(f"describe_network: unexpected encoder layer {type(module).__name__}")
         if layers:
             layers[-1]["output"] = list(x.shape[1:])
-    return {"parameters": sum(p.numel() for p in model.parameters()), "latent_dim": int(x.shape[1]),
-            "flat_features": flat, "encoder": layers}
+    return {"parameters": sum(p.numel() for p in model.parameters()), "latent_dim": int(model.latent_dim),
+            "flat_features": flat, "encoder": layers, "kind": getattr(model, "kind", "ae")}
+
+
+#: A VAE's component is active when the variance of its posterior means across the data exceeds
+#: this (Burda et al., 2016); an inactive one carries no information about the image.
+ACTIVE_THRESHOLD = 0.01
+
+
+def active_units(means_variance: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+    """Which components are active: (N,) variance across the data of each posterior mean -> (N,) bool."""
+    v = np.asarray(means_variance, dtype=np.float64)
+    if v.ndim != 1 or not np.isfinite(v).all() or (v < 0).any():
+        raise ValueError("active_units: the variances must be a finite, non-negative vector (N,)")
+    return v > threshold
+
+
+class PosteriorMoments:
+    """Running moments of a VAE's posteriors over the data, fed one batch at a time.
+
+    :meth:`add` takes posterior means and variances (k, N); :meth:`summary` gives, per component,
+    the variance across the data of the posterior means and the mean posterior variance, with
+    the active units (float64 sums, shifted by the first batch's mean against cancellation).
+    """
+
+    def __init__(self):
+        self.n, self.shift, self.s1, self.s2, self.v = 0, None, None, None, None
+
+    def add(self, mean: np.ndarray, var: np.ndarray) -> None:
+        m = np.asarray(mean, dtype=np.float64)
+        if self.shift is None:
+            self.shift = m.mean(axis=0)
+            self.s1, self.s2, self.v = (np.zeros_like(self.shift) for _ in range(3))
+        d = m - self.shift
+        self.n += len(m)
+        self.s1 += d.sum(axis=0)
+        self.s2 += (d * d).sum(axis=0)
+        self.v += np.asarray(var, dtype=np.float64).sum(axis=0)
+
+    def summary(self, beta: float) -> dict:
+        """``encode/summary.json``'s ``posterior`` entry (see the module docstring)."""
+        mu = self.s1 / self.n
+        means_var = np.maximum(self.s2 / self.n - mu * mu, 0.0)
+        active = active_units(means_var)
+        return {"kind": "vae", "beta": beta, "threshold": ACTIVE_THRESHOLD, "active": int(active.sum()),
+                "N": int(len(active)), "active_components": np.flatnonzero(active).tolist(),
+                "means_variance": means_var.tolist(), "mean_variance": (self.v / self.n).tolist()}
 
 
 @torch.inference_mode()
@@ -96,7 +149,8 @@ def reconstruct(model: torch.nn.Module, images: np.ndarray, device: torch.device
     return model(pixels_on(images, device)).float().cpu().numpy()
 
 
-def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device) -> None:
+def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, device: torch.device,
+                   posterior: dict | None = None) -> None:
     """Write ``encode/summary.json``, ``reconstructions.npz`` and ``gallery.npz``."""
     n = len(images)
     ids = read_lines(run_dir / "data" / "ids.txt")
@@ -117,7 +171,7 @@ def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, d
     save_npz(paths[2], index=show.astype(np.int64), ids=np.array([ids[i] for i in show]), images=images.take(show))
     save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
                          "reconstructions": {"n": len(pick), "split": split, "mse": mse},
-                         "gallery": {"n": len(show), "seed": cfg.run.seed}})
+                         "gallery": {"n": len(show), "seed": cfg.run.seed}, "posterior": posterior})
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
@@ -131,11 +185,18 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     images = load_images(run_dir)
     n, N = len(images), cfg.model.latent_dim
     latents = run_dir / "latents.npy"
+    vae = cfg.model.kind == "vae"
+    moments = PosteriorMoments() if vae else None
     with NpyWriter(latents, np.float32, (N,)) as out:
-        for z in encode_batches(model, images, cfg.encode.batch_size, device):
+        for z in encode_batches(model, images, cfg.encode.batch_size, device, variance=vae):
+            if vae:
+                z, var = z
+                moments.add(z, var)
             out.write(z)
     with atomic_path(run_dir / "ids.txt") as tmp:
         shutil.copyfile(run_dir / "data" / "ids.txt", tmp)
-    write_examples(cfg, run_dir, model, images, device)
-    eprint(f"encode: {n} images -> {latents} ({n} x {N} float32)")
+    posterior = moments.summary(cfg.model.beta) if vae else None
+    write_examples(cfg, run_dir, model, images, device, posterior)
+    units = f"; posterior means, {posterior['active']} of {N} components active" if vae else ""
+    eprint(f"encode: {n} images -> {latents} ({n} x {N} float32{units})")
     return steps.Written(extra={"shape": [n, N]})

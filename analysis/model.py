@@ -18,6 +18,10 @@ must be a multiple of 2^L. The latent layer is linear with no activation: the
 latent points are free to sit anywhere in R^N, which is what the study measures.
 Same design as the deterministic AEs of Ghosh et al. (RAE, ICLR 2020), smaller.
 
+With ``model.kind = "vae"`` the same network is a variational autoencoder (:class:`ConvVAE`):
+the latent linear map gives a mean and a log-variance per component, and the latent point
+of an image is its posterior mean.
+
 Also here: loading a checkpoint safely (:func:`load_checkpoint`) and running the network
 over arrays of any size in batches (:func:`encode_batches`, :func:`encode_array`,
 :func:`decode_array`), with page-locked, asynchronous copies to a CUDA GPU
@@ -92,9 +96,18 @@ class ConvAE(nn.Module):
         dec.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*dec)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct ``x``: (B, C, S, S) -> (B, C, S, S)."""
-        return self.decoder(self.encoder(x))
+    kind = "ae"
+
+    @property
+    def latent_dim(self) -> int:
+        """N, the dimension of the latent points."""
+        return self.encoder[-1].out_features
+
+    def forward(self, x: torch.Tensor, kl: bool = False):
+        """Reconstruct ``x``: (B, C, S, S) -> (B, C, S, S); with ``kl``, (reconstruction, None)
+        (the training objective's form, shared with :class:`ConvVAE`)."""
+        out = self.decoder(self.encoder(x))
+        return (out, None) if kl else out
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, S, S) in [0, 1] -> latent points (B, N)."""
@@ -105,10 +118,79 @@ class ConvAE(nn.Module):
         return self.decoder(z)
 
 
+class ConvVAE(ConvAE):
+    """The same network as a variational autoencoder (Kingma & Welling, 2014): the control.
+
+    The encoder's latent linear map gives 2N numbers per image, the mean and the log-variance
+    of a diagonal Gaussian posterior q(z | x); the decoder is the AE's. Training draws
+    z = mean + exp(logvar / 2) * eps with eps ~ N(0, I) from :attr:`noise` (a generator the
+    trainer seeds per epoch and rank, so that a resumed run draws what an uninterrupted one
+    does) and adds KL(q(z | x) || N(0, I)) (:func:`kl_divergence`). In eval mode, and in
+    :meth:`encode`, the latent point of an image is its posterior mean.
+    """
+
+    kind = "vae"
+
+    def __init__(self, in_channels: int, image_size: int, latent_dim: int,
+                 channels: list[int], kernel_size: int = 4, batch_norm: bool = True):
+        super().__init__(in_channels, image_size, latent_dim, channels, kernel_size, batch_norm)
+        self.encoder[-1] = nn.Linear(self.top * self.side ** 2, 2 * latent_dim)
+        self.noise: torch.Generator | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return self.encoder[-1].out_features // 2
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, C, S, S) -> (mean, log-variance), each (B, N)."""
+        h = self.encoder(x)
+        n = self.latent_dim
+        return h[:, :n], h[:, n:]
+
+    def forward(self, x: torch.Tensor, kl: bool = False):
+        """Reconstruct ``x`` from a posterior sample (training) or the posterior mean (eval); with
+        ``kl``, (reconstruction, KL per image (B,))."""
+        mean, logvar = self.posterior(x)
+        z = mean
+        if self.training:
+            eps = torch.randn(mean.shape, generator=self.noise, device=mean.device, dtype=mean.dtype)
+            z = mean + torch.exp(0.5 * logvar) * eps
+        out = self.decoder(z)
+        return (out, kl_divergence(mean, logvar)) if kl else out
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, S, S) -> posterior means (B, N): the latent points."""
+        return self.posterior(x)[0]
+
+
+def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(exp(logvar))) || N(0, I)) per row, in nats: (B, N), (B, N) -> (B,)."""
+    return -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=-1)
+
+
+def vae_objective(out: torch.Tensor, x: torch.Tensor, kl: torch.Tensor | None, beta: float) -> torch.Tensor:
+    """The training loss: the mean squared error per pixel, plus for a VAE beta x KL scaled the same way.
+
+    For a VAE this is (0.5 x sum of squared errors + beta x KL) per image, averaged over the
+    batch, divided by P / 2 (P = C x S x S pixels per image): pythae's VAE loss (MSE
+    reconstruction, beta = 1) divided by P / 2, so that it stays on the AE's per-pixel scale and
+    the same learning rate suits both (``make bench``: vae_loss_matches_pythae).
+    """
+    mse = nn.functional.mse_loss(out.float(), x)
+    if kl is None:
+        return mse
+    pixels = x[0].numel()
+    return mse + beta * kl.float().mean() * 2.0 / pixels
+
+
+MODELS = {"ae": ConvAE, "vae": ConvVAE}
+
+
 def build_model(cfg: Config) -> ConvAE:
-    """The autoencoder described by ``cfg.model`` and ``cfg.data``."""
+    """The network described by ``cfg.model`` (its kind, AE or VAE) and ``cfg.data``."""
     m = cfg.model
-    return ConvAE(cfg.data.channels, cfg.data.image_size, m.latent_dim, m.channels, m.kernel_size, m.batch_norm)
+    return MODELS[m.kind](cfg.data.channels, cfg.data.image_size, m.latent_dim, m.channels, m.kernel_size,
+                          m.batch_norm)
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -187,7 +269,15 @@ def architecture(cfg: Config) -> dict:
     m = cfg.model
     return {"in_channels": cfg.data.channels, "image_size": cfg.data.image_size,
             "latent_dim": m.latent_dim, "channels": list(m.channels),
-            "kernel_size": m.kernel_size, "batch_norm": m.batch_norm}
+            "kernel_size": m.kernel_size, "batch_norm": m.batch_norm, "kind": m.kind}
+
+
+KIND_NAMES = {"ae": "an autoencoder (AE)", "vae": "a variational autoencoder (VAE)"}
+
+
+def _kind_of(have: dict) -> object:
+    """The kind a checkpoint's architecture records; checkpoints written before VAEs existed are AEs."""
+    return have.get("kind", "ae")
 
 
 def non_finite_tensors(state: dict) -> list[str]:
@@ -355,6 +445,14 @@ def load_checkpoint(path, cfg: Config, device: torch.device | str = "cpu") -> tu
             shown = f"{have!r}"[:60] if not isinstance(have, TypeError) else f"an entry that {have}"
             raise UserError(f"checkpoint {path} has an architecture entry that is not a table of the network's "
                             f"settings ({shown})", fix)
+        kind = _kind_of(have)
+        if kind != want["kind"]:
+            what = KIND_NAMES.get(kind, f"of the unknown kind {str(kind)[:20]!r}")
+            raise UserError(f"checkpoint {path} holds {what}, but model.kind = {want['kind']!r} asks for "
+                            f"{KIND_NAMES[want['kind']]}",
+                            f"set model.kind = {kind!r} to use it" if kind in KIND_NAMES else
+                            "pass a checkpoint written by 'python -m analysis train'")
+        have = {**have, "kind": kind}
         if have != want:
             diff = ", ".join(f"{k}: checkpoint {have.get(k)!r} vs config {want[k]!r}"
                              for k in want if have.get(k) != want[k])
@@ -390,8 +488,10 @@ def pixels_on(block: np.ndarray, device: torch.device) -> torch.Tensor:
 
 @torch.inference_mode()
 def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torch.device,
-                   progress: bool = True):
+                   progress: bool = True, variance: bool = False):
     """Yield the latents (k, N) of images (n, C, S, S), one batch at a time.
+
+    ``variance`` (a VAE): yield (posterior means (k, N), posterior variances (k, N)) instead.
 
     Parameters
     ----------
@@ -415,12 +515,16 @@ def encode_batches(model: torch.nn.Module, images, batch_size: int, device: torc
     with tqdm(total=n, desc="encode", unit="img", disable=None if progress else True, file=sys.stderr) as bar:
         for i in range(0, n, batch_size):
             x = pixels_on(read(i, i + batch_size), device)
-            z = model.encode(x).float().cpu().numpy()
-            if not np.isfinite(z).all():
+            if variance:
+                mean, logvar = model.posterior(x)
+                z, var = mean.float().cpu().numpy(), logvar.float().exp().cpu().numpy()
+            else:
+                z = var = model.encode(x).float().cpu().numpy()
+            if not (np.isfinite(z).all() and np.isfinite(var).all()):
                 raise UserError(f"the encoder produced NaN/inf latents (images {i}..{i + len(x) - 1})",
                                 "retrain: the checkpoint is broken (try a lower train.lr)")
             bar.update(len(x))
-            yield z
+            yield (z, var) if variance else z
 
 
 def encode_array(model: torch.nn.Module, images, batch_size: int, device: torch.device,
@@ -430,7 +534,7 @@ def encode_array(model: torch.nn.Module, images, batch_size: int, device: torch.
     ``out``: an (n, N) array to fill instead of a new one.
     """
     if out is None:
-        out = np.empty((len(images), model.encoder[-1].out_features), np.float32)
+        out = np.empty((len(images), model.latent_dim), np.float32)
     i = 0
     for z in encode_batches(model, images, batch_size, device, progress):
         out[i:i + len(z)] = z

@@ -1,7 +1,8 @@
 """Training the autoencoder: the ``train`` step.
 
-Adam on the mean squared reconstruction error, with a held-out split
-(``data.val_fraction``, chosen by the seed) whose error is recorded every epoch.
+Adam on the mean squared reconstruction error (a VAE, ``model.kind = "vae"``: plus beta x its
+KL term, :func:`analysis.model.vae_objective`), with a held-out split (``data.val_fraction``,
+chosen by the seed) whose reconstruction error is recorded every epoch.
 
 Reproducible and resumable:
 
@@ -56,10 +57,27 @@ from analysis.provenance import sha256_file
 from analysis.steps import load_images
 from analysis.storage import NpyRows, atomic_write, dumps_json, save_json
 from analysis.model import (architecture, build_model, check_checkpoint_file, checkpoint_limit, config_device,
-                            load_checkpoint, non_finite_tensors, read_checkpoint)
+                            load_checkpoint, non_finite_tensors, read_checkpoint, vae_objective)
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
 LOSS = "mean squared error per pixel, pixels in [0, 1]"
+#: A VAE's training loss (:func:`analysis.model.vae_objective`); its held-out error is the AE's (LOSS).
+VAE_LOSS = ("mean squared error per pixel, pixels in [0, 1], plus beta x KL(posterior || N(0, I)) per image "
+            "divided by half the pixels per image")
+
+
+def loss_text(cfg: Config) -> str:
+    """What the training loss of ``cfg``'s network is, in words (history.json's ``loss``)."""
+    return LOSS if cfg.model.kind == "ae" else f"{VAE_LOSS} (beta = {cfg.model.beta:g})"
+
+
+def seed_noise(model: nn.Module, seed: int, epoch: int, rank: int, device: torch.device) -> None:
+    """A VAE's reparameterisation noise for one epoch: a generator seeded by (seed, epoch, rank), so that
+    a run resumed at an epoch boundary draws exactly what an uninterrupted one draws. An AE has none."""
+    if getattr(model, "kind", "ae") != "vae":
+        return
+    key = int(np.random.SeedSequence([seed, epoch, rank, 25]).generate_state(1, np.uint64)[0] >> 1)
+    model.noise = torch.Generator(device=device).manual_seed(key)
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +235,9 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
             order = train_idx[np.fromiter(iter(sampler), dtype=np.int64)]
             batches = [order[i * per_rank:(i + 1) * per_rank] for i in range(steps)]
             t0 = time.perf_counter()
+            seed_noise(model, cfg.run.seed, epoch, rank, device)
             train_loss = _epoch(step_net, opt, _loader(pixels, batches, cfg.data.workers), steps, device, fmt,
-                                autocast, f"epoch {epoch + 1}/{t.epochs}", quiet=rank != 0)
+                                autocast, f"epoch {epoch + 1}/{t.epochs}", quiet=rank != 0, beta=cfg.model.beta)
             seconds = time.perf_counter() - t0
             if world > 1:
                 import torch.distributed as dist
@@ -240,7 +259,8 @@ def _train(cfg: Config, run_dir: Path, key: str, data_sha: str, device: torch.de
                                   "threads": torch.get_num_threads()},
                                  model, opt, last=epoch + 1 == t.epochs)
                 val = f"  val mse {val_loss:.5f}" if val_loss is not None else ""
-                eprint(f"train: epoch {epoch + 1}/{t.epochs}  train mse {train_loss:.5f}{val}  "
+                what = "mse" if cfg.model.kind == "ae" else "loss"
+                eprint(f"train: epoch {epoch + 1}/{t.epochs}  train {what} {train_loss:.5f}{val}  "
                        f"{seen / seconds:.0f} img/s")
             if world > 1:
                 torch.distributed.barrier()
@@ -321,8 +341,11 @@ def autocast_context(precision: str, device: torch.device):
 
 
 def _epoch(net: nn.Module, opt: torch.optim.Optimizer, loader, steps: int, device: torch.device, fmt,
-           autocast, desc: str, quiet: bool) -> float:
-    """One pass over ``loader``; returns the mean training loss (one device sync per epoch)."""
+           autocast, desc: str, quiet: bool, beta: float = 1.0) -> float:
+    """One pass over ``loader``; returns the mean training loss (one device sync per epoch).
+
+    The loss is :func:`analysis.model.vae_objective`: the mean squared error per pixel for an AE, plus
+    ``beta`` x the scaled KL term for a VAE."""
     net.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
@@ -331,8 +354,8 @@ def _epoch(net: nn.Module, opt: torch.optim.Optimizer, loader, steps: int, devic
     for x in bar:
         x = x.to(device, non_blocking=True).contiguous(memory_format=fmt)
         with autocast():
-            out = net(x)
-        loss = nn.functional.mse_loss(out.float(), x)
+            out, kl = net(x, kl=True)
+        loss = vae_objective(out, x, kl, beta)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -428,7 +451,7 @@ def _save(path: Path, obj: dict) -> None:
 
 def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history: list[dict],
             timing: list[dict], n_train: int, n_val: int, device: torch.device) -> steps.Written:
-    hist = {"epochs": history, "n_train": n_train, "n_val": n_val, "loss": LOSS,
+    hist = {"epochs": history, "n_train": n_train, "n_val": n_val, "loss": loss_text(cfg),
             "parameters": sum(p.numel() for p in model.parameters())}
     _save(run_dir / "train" / "model.pt", {
         "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
