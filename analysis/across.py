@@ -27,6 +27,10 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     such as the generator rows, whose rules compare generators within one run) the
     headline is the primary run's row, with a note saying why.
 
+    ``controls``: one entry per control run (``[[runs.control]]``), the run not pooled and not
+    in ``runs``: {``name``, ``value``, ``low``, ``high``, ``verdict``, ``differs`` (its verdict
+    is not the headline's), ``sentence`` (its own ledger's)}.
+
 ``runs.json``
     ``schema_version``; ``config`` (the config's run.name); ``kind`` ("seeds",
     "variants" or "variants and seeds"); ``sweep_key`` ("" without a sweep);
@@ -43,7 +47,12 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     the cross-fitted share of held-out points farther out than the origin in each metric
     (analysis.claims: the origin table)},
     ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
-    run has no generate step).
+    run has no generate step), ``model`` {``kind`` ("ae", "vae"), ``mse`` (held-out
+    reconstruction error per pixel), ``prior_shell`` {``share`` (B: the share of N(0, I)'s
+    radii in each bin of ``radii``), ``mean``, ``sd`` (of that chi distribution)},
+    ``active`` (a VAE's active units; null for an AE)}. ``controls``: the control runs'
+    entries, the same keys; ``control_summary``: per control {``name``, ``n``, ``flipped``
+    [{``id``, ``claim``, ``from``, ``to``}], ``kept`` (ids), ``sentence``}.
 
 The step reads each run's files only as that run's manifests vouch for them, and
 refuses a run made with other settings than its place in ``[runs]`` gives (a stale
@@ -200,11 +209,62 @@ def run_figures(spec: R.RunSpec, run: Run) -> dict:
                    "metrics": [{"metric": m.metric, "share": m.share, "low": m.low, "high": m.high,
                                 "gaussian": m.gaussian} for m in D.origin.table]},
         "generators": gens,
+        "model": model_figures(run, spec.config.model.kind),
     }
 
 
+def model_figures(run: Run, kind: str) -> dict:
+    """What the control's section compares besides the ledger: the network's kind, its held-out
+    reconstruction error, a VAE's active units, and the share of the real radii's histogram bins
+    that the prior N(0, I) of that dimension puts in each bin (radius ~ chi with N degrees of freedom)."""
+    from scipy import stats as sps
+
+    S, A = run.stats, run.arrays
+    edges = np.asarray(A.radius_edges, dtype=np.float64)
+    prior = np.diff(sps.chi.cdf(edges, S.N))
+    post = run.posterior
+    return {"kind": kind, "mse": run.reconstructions.mse,
+            "prior_shell": {"share": prior.tolist(), "mean": float(sps.chi.mean(S.N)), "sd": float(sps.chi.std(S.N))},
+            "active": None if post is None else post.active}
+
+
+# --------------------------------------------------------------------------- a control beside the headline
+
+def control_entry(headline: dict, name: str, rows: list[dict]) -> dict:
+    """One control's figure of a finding beside the headline row: ``name``, ``value``, ``low``, ``high``,
+    ``verdict`` (null where its ledger lacks the finding) and ``differs`` (its verdict is not the
+    headline's)."""
+    row = next((r for r in rows if r["id"] == headline["id"]), None)
+    ours = row["ours"] if row else {"value": None, "low": None, "high": None}
+    verdict = row["verdict"] if row else None
+    return {"name": name, "value": _finite(ours["value"]), "low": _finite(ours["low"]),
+            "high": _finite(ours["high"]), "verdict": verdict, "differs": verdict != headline["verdict"],
+            "sentence": row["sentence"] if row else None}
+
+
+def control_summary(name: str, rows: list[dict]) -> dict:
+    """Which findings a control flips: ``name``, ``flipped`` [{``id``, ``claim``, ``from``, ``to``}], ``kept``
+    (ids), ``n`` (findings compared) and ``sentence`` (that in words, chosen from the two ledgers)."""
+    flipped, kept = [], []
+    for row in rows:
+        c = next(e for e in row["controls"] if e["name"] == name)
+        if c["differs"]:
+            flipped.append({"id": row["id"], "claim": row["claim"], "from": row["headline"]["verdict"],
+                            "to": c["verdict"] or "absent"})
+        else:
+            kept.append(row["id"])
+    if not flipped:
+        sentence = f"every one of the {len(rows)} verdicts is the same as the headline's"
+    else:
+        what = "; ".join(f"{f['id']} ({f['from']} → {f['to']})" for f in flipped)
+        sentence = (f"{len(flipped)} of the {len(rows)} verdicts differ from the headline's: {what}; "
+                    f"the other {len(kept)} are the same")
+    return {"name": name, "n": len(rows), "flipped": flipped, "kept": kept, "sentence": sentence}
+
+
 def kind(specs: list[R.RunSpec]) -> str:
-    """"seeds", "variants" or "variants and seeds": what the runs of a config vary."""
+    """"seeds", "variants" or "variants and seeds": what the runs of a config vary (controls aside)."""
+    specs = [s for s in specs if not s.control]
     variants = len({s.variant for s in specs})
     seeds = len({s.seed for s in specs})
     if variants > 1 and seeds > 1:
@@ -254,13 +314,14 @@ def prepare(cfg, run_dir: Path, inputs: dict) -> dict:
 def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     """Read every run; write ``across/ledger.json`` and ``across/runs.json``."""
     specs = R.expand(cfg)
-    ledgers, figures, parts = [], [], []
+    ledgers, figures, parts, controls, control_figures = [], [], [], [], []
     for spec in specs:
         reader = Run(spec.directory(run_dir))
         try:
-            ledgers.append((spec.name, spec.variant, [_row(c) for c in reader.claims.rows]))
-            figures.append(run_figures(spec, reader))
-            if spec.variant == specs[0].variant:
+            rows = (spec.name, spec.variant, [_row(c) for c in reader.claims.rows])
+            (controls if spec.control else ledgers).append(rows)
+            (control_figures if spec.control else figures).append(run_figures(spec, reader))
+            if spec.variant == specs[0].variant and not spec.control:
                 parts.append((spec.name, *pool_inputs(reader)))
         except ArtifactError as e:
             raise UserError(f"run {spec.name}: {spec.directory(run_dir) / e.file}: {e.problem}",
@@ -271,15 +332,20 @@ def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
         pooled = ledger.pool([p[1] for p in parts], [p[2] for p in parts], [p[3] for p in parts], names,
                              cfg.claims.level, cfg.claims.null_draws, cfg.run.seed)
     rows = aggregate(ledgers, headline_rows(ledgers, pooled, names, cfg.claims))
+    for row in rows:
+        row["controls"] = [control_entry(row["headline"], name, crows) for name, _, crows in controls]
     doc = {"schema_version": SCHEMA_VERSION, "config": cfg.run.name, "kind": kind(specs),
-           "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs}), "runs": figures}
+           "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs if not s.control}),
+           "runs": figures, "controls": control_figures,
+           "control_summary": [control_summary(name, rows) for name, _, _ in controls]}
     out_dir = run_dir / "across"
     save_json(out_dir / "ledger.json", rows)
     save_json(out_dir / "runs.json", doc)
     differ = [row["id"] for row in rows if not row["holds"]]
     agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
     how = f"headline intervals pooled over {len(names)} runs" if pooled else "headline: the primary run's figures"
-    eprint(f"across: {len(specs)} runs, {len(rows)} rows ({how}); {agree} -> {out_dir}")
+    flips = "".join(f"; control {c['name']}: {c['sentence']}" for c in doc["control_summary"])
+    eprint(f"across: {len(specs)} runs, {len(rows)} rows ({how}); {agree}{flips} -> {out_dir}")
     return steps.Written()
 
 

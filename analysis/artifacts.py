@@ -387,10 +387,25 @@ class _GalleryInfo:
 
 
 @dataclass(frozen=True)
+class Posterior:
+    """``encode/summary.json`` ``posterior``: a VAE's posteriors over the data (the control)."""
+
+    kind: Literal["vae"]
+    beta: float
+    threshold: float                         #: a component is active when its means vary by more
+    active: int                              #: active components
+    N: int
+    active_components: tuple[int, ...]
+    means_variance: tuple[float, ...]        #: (N,) variance across the data of each posterior mean
+    mean_variance: tuple[float, ...]         #: (N,) each component's mean posterior variance
+
+
+@dataclass(frozen=True)
 class _EncodeSummary:
     network: Network
     reconstructions: _ReconstructionInfo
     gallery: _GalleryInfo
+    posterior: Posterior | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass(frozen=True, eq=False)
@@ -2061,6 +2076,19 @@ class VariantSpread:
 
 
 @dataclass(frozen=True)
+class ControlValue:
+    """A control run's figure of a finding beside the headline row (see :mod:`analysis.across`)."""
+
+    name: str
+    value: float | None
+    low: float | None
+    high: float | None
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
+    differs: bool      #: its verdict is not the headline's
+    sentence: str | None
+
+
+@dataclass(frozen=True)
 class AcrossClaim:
     """One row of ``across/ledger.json``: a finding in every run (see :mod:`analysis.across`)."""
 
@@ -2076,6 +2104,16 @@ class AcrossClaim:
     holds: bool
     sentence: str
     headline: Claim  #: the row the article's ledger shows (pooled over the seeds' runs where there are 3 or more)
+    #: the control runs' figures ([[runs.control]]) beside the headline; empty without controls
+    controls: tuple[ControlValue, ...] = field(default=(), metadata={"optional": True})
+
+    def control(self, name: str) -> ControlValue:
+        """The control ``name``'s figure of this finding; an ArtifactError names the file if it is absent."""
+        for c in self.controls or ():
+            if c.name == name:
+                return c
+        raise ArtifactError(ACROSS_LEDGER, f"finding '{self.id}' has no figure of the control '{name}'; "
+                                           f"{_fix(ACROSS_LEDGER)}")
 
 
 @dataclass(frozen=True)
@@ -2126,6 +2164,42 @@ class RunGenerator:
 
 
 @dataclass(frozen=True)
+class PriorShell:
+    share: tuple[float, ...]  #: share of N(0, I)'s radii in each bin of the run's radius histogram
+    mean: float
+    sd: float
+
+
+@dataclass(frozen=True)
+class RunModel:
+    """The network of a run as the control's section compares it."""
+
+    kind: Literal["ae", "vae"]
+    mse: float                #: held-out reconstruction error per pixel
+    prior_shell: PriorShell
+    active: int | None        #: a VAE's active units; None for an AE
+
+
+@dataclass(frozen=True)
+class Flip:
+    id: str
+    claim: str
+    was: str = field(metadata={"key": "from"})
+    now: str = field(metadata={"key": "to"})
+
+
+@dataclass(frozen=True)
+class ControlSummary:
+    """Which findings a control flips (``runs.json`` ``control_summary``)."""
+
+    name: str
+    n: int
+    flipped: tuple[Flip, ...]
+    kept: tuple[str, ...]
+    sentence: str
+
+
+@dataclass(frozen=True)
 class AcrossRun:
     """One run of ``across/runs.json``: who it is, and the curves the overlay charts draw."""
 
@@ -2143,6 +2217,7 @@ class AcrossRun:
     occupancy: RunOccupancy
     origin: RunOrigin
     generators: tuple[RunGenerator, ...] | None
+    model: RunModel | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass(frozen=True)
@@ -2152,6 +2227,8 @@ class _AcrossRuns:
     sweep_key: str
     seeds: tuple[int, ...]
     runs: tuple[AcrossRun, ...]
+    controls: tuple[AcrossRun, ...] | None = field(default=None, metadata={"optional": True})
+    control_summary: tuple[ControlSummary, ...] | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass(frozen=True)
@@ -2163,6 +2240,17 @@ class Across:
     seeds: tuple[int, ...]
     runs: tuple[AcrossRun, ...]
     ledger: tuple[AcrossClaim, ...]
+    #: the control runs ([[runs.control]], e.g. the same network as a VAE) and what each flips
+    controls: tuple[AcrossRun, ...] = ()
+    control_summary: tuple[ControlSummary, ...] = ()
+
+    def control(self, name: str) -> tuple[AcrossRun, ControlSummary]:
+        """The control run ``name`` and its comparison with the headline ledger."""
+        for run, summary in zip(self.controls, self.control_summary):
+            if run.name == name:
+                return run, summary
+        raise ArtifactError(ACROSS_RUNS, f"has no control run '{name}' (controls: "
+                                         f"{', '.join(r.name for r in self.controls) or 'none'}); {_fix(ACROSS_RUNS)}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -2328,6 +2416,11 @@ class Run:
     @cached_property
     def network(self) -> Network:
         return self._encode_summary.network
+
+    @cached_property
+    def posterior(self) -> Posterior | None:
+        """A VAE's posterior moments and active units; None for an AE (its points are not posteriors)."""
+        return self._encode_summary.posterior
 
     @cached_property
     def reconstructions(self) -> Reconstructions:
@@ -2617,7 +2710,17 @@ class Run:
             if [v.name for v in row.runs] != names:
                 raise ArtifactError(ACROSS_LEDGER, f"finding '{row.id}' lists the runs {[v.name for v in row.runs]}, "
                                                    f"but {ACROSS_RUNS} lists {names}; {_fix(ACROSS_LEDGER)}")
-        return Across(runs.kind, runs.sweep_key, runs.seeds, runs.runs, tuple(ledger))
+        controls, summary = runs.controls or (), runs.control_summary or ()
+        if [c.name for c in controls] != [c.name for c in summary]:
+            raise ArtifactError(ACROSS_RUNS, f"lists the controls {[c.name for c in controls]} but summarises "
+                                             f"{[c.name for c in summary]}; {_fix(ACROSS_RUNS)}")
+        for row in ledger:
+            if [c.name for c in row.controls or ()] != [c.name for c in controls]:
+                raise ArtifactError(ACROSS_LEDGER, f"finding '{row.id}' lists the controls "
+                                                   f"{[c.name for c in row.controls or ()]}, but {ACROSS_RUNS} lists "
+                                                   f"{[c.name for c in controls]}; {_fix(ACROSS_LEDGER)}")
+        return Across(runs.kind, runs.sweep_key, runs.seeds, runs.runs, tuple(ledger), tuple(controls),
+                      tuple(summary))
 
     @cached_property
     def ledger(self) -> Ledger:

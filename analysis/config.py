@@ -438,6 +438,11 @@ class RunsConfig:
     # Named variants after the sweep's, as tables: [[runs.variant]] name = "celeba" and
     # set = { "data.source" = "folder", "data.path" = "/data/img_align_celeba" } (dotted keys).
     variant: list[dict[str, Any]] = _f([], max_items=1000)
+    # Controls: named variants trained with one seed (the first of runs.seeds, else run.seed), beside
+    # the runs above and never pooled with them, each compared finding by finding with the headline
+    # ledger: [[runs.control]] name = "vae" and set = { "model.kind" = "vae" }. Their runs go to
+    # build/<config>/runs/<name>/ and go through every step of the other runs.
+    control: list[dict[str, Any]] = _f([], max_items=100)
     # The runs other than the primary skip what only the primary's chapters draw: the PCA-ellipsoid
     # sweep of chapter 5 (generate.sweep_confidence is emptied; the GMM selection is kept, since
     # it chooses the generator each run scores).
@@ -447,7 +452,7 @@ class RunsConfig:
     @property
     def several(self) -> bool:
         """Whether these settings name more than one run (``analysis.runs.expand`` makes them)."""
-        return max(len(self.sweep_values) + len(self.variant), 1) * max(len(self.seeds), 1) > 1
+        return max(len(self.sweep_values) + len(self.variant), 1) * max(len(self.seeds), 1) + len(self.control) > 1
 
 
 @dataclass

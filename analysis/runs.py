@@ -21,6 +21,11 @@ one seed, ``run.seed``. :func:`expand` turns the config into its runs:
   live in ``build/<config>/runs/<name>/``, each with its own manifests and
   ``config.toml``.
 
+* a **control** (``[[runs.control]]``, e.g. the same network as a VAE) is a named variant run
+  with one seed, the first; its name is the control's name. It follows the other runs, is
+  never pooled with them, and the ``across`` step compares its ledger with the headline
+  ledger finding by finding.
+
 With no ``[runs]`` section there is exactly one run, the config itself, in
 ``build/<config>/``. Bad ``[runs]`` input is a :class:`~analysis.errors.UserError`
 naming the key (``runs.variant[1].set.model.latnt_dim``, ``runs.sweep_values[2]``).
@@ -68,6 +73,8 @@ class RunSpec:
         The first run: narrated by the chapters, kept in the config's build directory.
     config : Config
         Its resolved config.
+    control : bool
+        A control of ``[[runs.control]]`` (one seed, compared with the headline ledger, never pooled).
     """
 
     name: str
@@ -76,6 +83,7 @@ class RunSpec:
     overrides: dict[str, Any]
     primary: bool
     config: Config
+    control: bool = False
 
     @property
     def rel(self) -> str:
@@ -121,8 +129,16 @@ def _variants(r: RunsConfig) -> list[tuple[str, dict[str, Any], str, str]]:
         for i, v in enumerate(r.sweep_values):
             where = f"runs.sweep_values[{i}]"
             out.append((f"{leaf}={_value_text(r.sweep_key, v)}", {r.sweep_key: v}, where, where))
-    for i, item in enumerate(r.variant):
-        where = f"runs.variant[{i}]"
+    out += _named(r.variant, "runs.variant")
+    return out or [("", {}, "runs.seeds", "runs.seeds")]
+
+
+def _named(items: list[dict], key: str) -> list[tuple[str, dict[str, Any], str, str]]:
+    """(name, overrides, where its name is, where its settings are) of each table of ``key``
+    (``runs.variant``, ``runs.control``)."""
+    out = []
+    for i, item in enumerate(items):
+        where = f"{key}[{i}]"
         unknown = sorted(set(item) - {"name", "set"})
         if unknown:
             hint = _closest(unknown[0], ["name", "set"])
@@ -139,7 +155,7 @@ def _variants(r: RunsConfig) -> list[tuple[str, dict[str, Any], str, str]]:
         for key in overrides:
             _check_key(f"{where}.set.{key}", key)
         out.append((item["name"], overrides, f"{where}.name", f"{where}.set"))
-    return out or [("", {}, "runs.seeds", "runs.seeds")]
+    return out
 
 
 def _check_key(where: str, key: str) -> None:
@@ -221,6 +237,14 @@ def expand(cfg: Config) -> list[RunSpec]:
             primary = not out
             out.append(RunSpec(name, vname, seed, dict(overrides), primary,
                                _run_config(cfg, overrides, seed, name, primary, set_key)))
+    for cname, overrides, name_key, set_key in _named(r.control, "runs.control"):  # one seed each
+        _check_run_name(cname, name_key)
+        if cname in seen:
+            raise UserError(f"config key '{name_key}' gives the run name '{cname}' a second time "
+                            f"(also from {seen[cname]})", "give every control its own name")
+        seen[cname] = name_key
+        out.append(RunSpec(cname, cname, seeds[0], dict(overrides), False,
+                           _run_config(cfg, overrides, seeds[0], cname, False, set_key), control=True))
     return out
 
 
