@@ -48,8 +48,10 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     (analysis.claims: the origin table)},
     ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
     run has no generate step), ``model`` {``kind`` ("ae", "vae"), ``mse`` (held-out
-    reconstruction error per pixel), ``prior_shell`` {``share`` (B: the share of N(0, I)'s
-    radii in each bin of ``radii``), ``mean``, ``sd`` (of that chi distribution)},
+    reconstruction error per pixel), ``radius_density`` {``edges`` (B+1), ``density`` (B): the
+    histogram of |z| as a density}, ``prior_shell`` {``edges``, ``density``: the density of the
+    radii of N(0, I) in N dimensions (chi, N degrees of freedom) over its central 99.98 %,
+    ``mean``, ``sd``},
     ``active`` (a VAE's active units; null for an AE)}. ``controls``: the control runs'
     entries, the same keys; ``control_summary``: per control {``name``, ``n``, ``flipped``
     [{``id``, ``claim``, ``from``, ``to``}], ``kept`` (ids), ``sentence``}.
@@ -215,16 +217,21 @@ def run_figures(spec: R.RunSpec, run: Run) -> dict:
 
 def model_figures(run: Run, kind: str) -> dict:
     """What the control's section compares besides the ledger: the network's kind, its held-out
-    reconstruction error, a VAE's active units, and the share of the real radii's histogram bins
-    that the prior N(0, I) of that dimension puts in each bin (radius ~ chi with N degrees of freedom)."""
+    reconstruction error, a VAE's active units, and the density of the real radii beside that of the
+    radii of the prior N(0, I) of that dimension (chi with N degrees of freedom)."""
     from scipy import stats as sps
 
     S, A = run.stats, run.arrays
     edges = np.asarray(A.radius_edges, dtype=np.float64)
-    prior = np.diff(sps.chi.cdf(edges, S.N))
+    hist = np.asarray(A.radius_hist_real, dtype=np.float64)
+    density = hist / max(float(hist.sum()), 1.0) / np.diff(edges)
+    grid = np.linspace(sps.chi.ppf(1e-4, S.N), sps.chi.ppf(1 - 1e-4, S.N), len(edges))
+    prior = np.diff(sps.chi.cdf(grid, S.N)) / np.diff(grid)
     post = run.posterior
     return {"kind": kind, "mse": run.reconstructions.mse,
-            "prior_shell": {"share": prior.tolist(), "mean": float(sps.chi.mean(S.N)), "sd": float(sps.chi.std(S.N))},
+            "radius_density": {"edges": edges.tolist(), "density": density.tolist()},
+            "prior_shell": {"edges": grid.tolist(), "density": prior.tolist(), "mean": float(sps.chi.mean(S.N)),
+                            "sd": float(sps.chi.std(S.N))},
             "active": None if post is None else post.active}
 
 

@@ -2164,8 +2164,17 @@ class RunGenerator:
 
 
 @dataclass(frozen=True)
+class Density:
+    edges: tuple[float, ...]
+    density: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class PriorShell:
-    share: tuple[float, ...]  #: share of N(0, I)'s radii in each bin of the run's radius histogram
+    """The radii of N(0, I) in N dimensions (chi, N degrees of freedom): their density, mean and sd."""
+
+    edges: tuple[float, ...]
+    density: tuple[float, ...]
     mean: float
     sd: float
 
@@ -2176,6 +2185,7 @@ class RunModel:
 
     kind: Literal["ae", "vae"]
     mse: float                #: held-out reconstruction error per pixel
+    radius_density: Density   #: the real radii's histogram as a density
     prior_shell: PriorShell
     active: int | None        #: a VAE's active units; None for an AE
 
