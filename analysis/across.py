@@ -237,6 +237,25 @@ def model_figures(run: Run, kind: str) -> dict:
 
 # --------------------------------------------------------------------------- a control beside the headline
 
+def reconstruction_cost(primary: dict, control: dict) -> dict:
+    """The control's held-out reconstruction error against the primary run's (``runs.json`` figures):
+    ``mse_ratio`` (control / primary) and ``mse_sentence``, the words the article uses."""
+    a, b = primary["model"]["mse"], control["model"]["mse"]
+    ratio = b / a if a > 0 else None
+    if ratio is None:
+        words = f"The control {control['name']} reconstructs held-out images with a mean squared error of {b:.4g} per pixel"
+    elif ratio > 1.05:
+        words = (f"The control {control['name']} pays for its prior in reconstruction: its held-out mean squared error per pixel "
+                 f"is {b:.4g} against {a:.4g} for {primary['name']}, {ratio:.2f} times as large")
+    elif ratio < 1 / 1.05:
+        words = (f"The control {control['name']} reconstructs held-out images better than {primary['name']}: a mean squared "
+                 f"error per pixel of {b:.4g} against {a:.4g} ({ratio:.2f} times)")
+    else:
+        words = (f"The control {control['name']} reconstructs held-out images about as well as {primary['name']}: a mean squared "
+                 f"error per pixel of {b:.4g} against {a:.4g}")
+    return {"mse_ratio": ratio, "mse_sentence": words + "."}
+
+
 def control_entry(headline: dict, name: str, rows: list[dict]) -> dict:
     """One control's figure of a finding beside the headline row: ``name``, ``value``, ``low``, ``high``,
     ``verdict`` (null where its ledger lacks the finding) and ``differs`` (its verdict is not the
@@ -263,7 +282,7 @@ def control_summary(name: str, rows: list[dict]) -> dict:
     if not flipped:
         sentence = f"every one of the {len(rows)} verdicts is the same as the headline's"
     else:
-        what = "; ".join(f"{f['id']} ({f['from']} → {f['to']})" for f in flipped)
+        what = "; ".join(f"{f['id'].replace('_', ' ')} ({f['from']} → {f['to']})" for f in flipped)
         sentence = (f"{len(flipped)} of the {len(rows)} verdicts differ from the headline's: {what}; "
                     f"the other {len(kept)} are the same")
     return {"name": name, "n": len(rows), "flipped": flipped, "kept": kept, "sentence": sentence}
@@ -344,7 +363,8 @@ def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     doc = {"schema_version": SCHEMA_VERSION, "config": cfg.run.name, "kind": kind(specs),
            "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs if not s.control}),
            "runs": figures, "controls": control_figures,
-           "control_summary": [control_summary(name, rows) for name, _, _ in controls]}
+           "control_summary": [{**control_summary(name, rows), **reconstruction_cost(figures[0], f)}
+                               for (name, _, _), f in zip(controls, control_figures)]}
     out_dir = run_dir / "across"
     save_json(out_dir / "ledger.json", rows)
     save_json(out_dir / "runs.json", doc)

@@ -2207,6 +2207,8 @@ class ControlSummary:
     flipped: tuple[Flip, ...]
     kept: tuple[str, ...]
     sentence: str
+    mse_ratio: float | None     #: its held-out reconstruction error over the primary run's
+    mse_sentence: str
 
 
 @dataclass(frozen=True)
@@ -2691,6 +2693,10 @@ class Run:
         return self._file(f"decode/{live.file}")
 
     # ---- the runs side by side
+
+    def other(self, r: AcrossRun) -> Run:
+        """The reader of another run of this build (one of ``across.runs`` or ``across.controls``)."""
+        return Run(self.path / r.dir)
 
     @cached_property
     def across(self) -> Across | Absent:

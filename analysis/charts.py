@@ -1377,14 +1377,14 @@ def runs_intervals_chart(rows: Sequence[dict], title: str, xtitle: str, xformat:
 
 
 def runs_histogram_chart(hists: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, xtitle: str,
-                         ytitle: str):
-    """Histograms of one quantity per run (``hists``: run name -> (bin edges (B+1), shares (B))),
-    overlaid as lines through the bin centres."""
+                         ytitle: str, yformat: str | None = "%", subtitle: str = ""):
+    """Histograms of one quantity per run (``hists``: run name -> (bin edges (B+1), shares (B)), or
+    densities with ``yformat=None``), overlaid as lines through the bin centres."""
     curves = {}
     for name, (edges, share) in hists.items():
         e = np.asarray(edges, dtype=float)
         curves[name] = ((e[:-1] + e[1:]) / 2, list(share))
-    return runs_curves_chart(curves, title, xtitle, ytitle, yformat="%")
+    return runs_curves_chart(curves, title, xtitle, ytitle, yformat=yformat, subtitle=subtitle)
 
 
 def runs_bscan_chart(scans: dict[str, tuple[Sequence[float], Sequence[float | None]]], best: dict[str, float]):

@@ -208,7 +208,7 @@ class StatsConfig:
 @dataclass
 class GenerateConfig:
     # Generators to fit and compare (names from analysis.generators.GENERATORS).
-    generators: list[str] = _f(["uniform", "independent-normal", "independent-empirical",
+    generators: list[str] = _f(["uniform", "standard-normal", "independent-normal", "independent-empirical",
                                 "mvn", "mvn-core", "pca-ellipsoid", "gmm"], max_items=100)
     # Points drawn per generator for the latent metrics (clipped to the fit part, with a note);
     # also the most held-out real points compared against.

@@ -20,6 +20,8 @@ The generators (registry :data:`GENERATORS`, factory :func:`make_generator`):
 ``uniform``
     Independent components, each uniform in [-b, b]: the study's artificial points.
     Their radii concentrate in a thin shell: mean ≈ b·sqrt(N/3), spread ≈ b/sqrt(15).
+``standard-normal``
+    N(0, I), whatever the data: a VAE's prior (the control of issue 25).
 ``independent-normal``
     Each component from a normal with its own measured mean and standard deviation.
 ``independent-empirical``
@@ -62,7 +64,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.geometry import mean_cov, radius_matching_b
 
-__all__ = ["GENERATORS", "LatentGenerator", "UniformGenerator", "IndependentNormalGenerator",
+__all__ = ["GENERATORS", "LatentGenerator", "UniformGenerator", "StandardNormalGenerator", "IndependentNormalGenerator",
            "IndependentEmpiricalGenerator", "MVNGenerator", "MVNCoreGenerator",
            "PCAEllipsoidGenerator", "GMMGenerator", "GMMSelector", "make_generator", "uniform_b_from_radii"]
 
@@ -251,6 +253,32 @@ class UniformGenerator(LatentGenerator):
 
     def _sample(self, n, rng):
         return rng.uniform(-self.b_, self.b_, size=(n, self.n_features_in_))
+
+
+class StandardNormalGenerator(LatentGenerator):
+    """N(0, I): independent standard normal components, whatever the data. A VAE's prior, which its
+    KL term pulls the posteriors towards; for an AE a simple generator that ignores the cloud.
+
+    Parameters
+    ----------
+    random_state : int or None
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        N (the only thing ``fit`` learns).
+    """
+
+    name = "standard-normal"
+
+    def __init__(self, random_state: int | None = None):
+        self.random_state = random_state
+
+    def _fit(self, z, rng):
+        pass
+
+    def _sample(self, n, rng):
+        return rng.standard_normal((n, self.n_features_in_))
 
 
 class IndependentNormalGenerator(LatentGenerator):
@@ -767,7 +795,7 @@ class GMMSelector(BaseEstimator):
 # ---------------------------------------------------------------- registry
 
 GENERATORS: dict[str, type[LatentGenerator]] = {
-    cls.name: cls for cls in (UniformGenerator, IndependentNormalGenerator, IndependentEmpiricalGenerator,
+    cls.name: cls for cls in (UniformGenerator, StandardNormalGenerator, IndependentNormalGenerator, IndependentEmpiricalGenerator,
                               MVNGenerator, MVNCoreGenerator, PCAEllipsoidGenerator, GMMGenerator)
 }
 

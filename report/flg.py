@@ -386,13 +386,20 @@ def ledger_rows(ledger, across=None) -> list[list[str]]:
         interval = "–" if o.low is None else f"{claim_number(c, o.low)} to {claim_number(c, o.high)}"
         spread = [spread_text(c, across.row(c.id).spread)] if across else []
         rows.append([str(i), f"{c.claim} ({c.part})", c.published, claim_number(c, o.value), interval, null_text(c),
-                     *spread, verdict_text(c, across)])
+                     *spread, verdict_text(c, across), *control_columns(across, c)])
     return rows
 
 
 def ledger_table(ledger, across=None) -> str:
     """The ledger as a MyST table that may break across PDF pages (a LaTeX longtable); with
     ``across`` (several runs) a column gives the runs' mean and range of each figure."""
+    if across and across.controls:
+        names = [r.name for r in across.controls]
+        header = [*LEDGER_HEADER[:-1], f"mean (range) over {len(across.runs)} runs", LEDGER_HEADER[-1],
+                  *(f"control {n}: verdict" for n in names)]
+        widths = " ".join(["3", "22", "12", "8", "11", "12", "12", "11", *(["9"] * len(names))])
+        return (f"```{{table}}\n:class: longtable\n:widths: {widths}\n\n"
+                + table(header, ledger_rows(ledger, across), "rlllrlll" + "l" * len(names)) + "\n```")
     if across:
         header = [*LEDGER_HEADER[:-1], f"mean (range) over {len(across.runs)} runs", LEDGER_HEADER[-1]]
         return ("```{table}\n:class: longtable\n:widths: 3 24 13 8 12 13 13 14\n\n"
@@ -450,6 +457,26 @@ def runs_table(across) -> str:
     widths = " ".join(["3", "27", *(["9"] * len(names)), "13", "22"])
     return (f"```{{table}}\n:class: longtable\n:widths: {widths}\n\n"
             + table(header, rows, "rl" + "r" * len(names) + "rl") + "\n```")
+
+
+def control_table(across, name: str) -> str:
+    """Every finding: the headline figure and verdict, the control ``name``'s, and what changed."""
+    rows = []
+    for i, c in enumerate(across.ledger, 1):
+        h, k = c.headline, c.control(name)
+        changed = f"**{h.verdict} → {k.verdict or 'absent'}**" if k.differs else "same verdict"
+        rows.append([str(i), c.claim, f"{claim_number(c, h.ours.value)} ({h.verdict})",
+                     f"{claim_number(c, k.value)} ({k.verdict or 'absent'})", changed])
+    return ("```{table}\n:class: longtable\n:widths: 3 37 20 20 20\n\n"
+            + table(["", "finding", "headline (AE)", name, "what changed"], rows, "rlrrl") + "\n```")
+
+
+def control_columns(across, c) -> list[str]:
+    """The index ledger's control cells of finding ``c``: per control, whether its verdict differs."""
+    out = []
+    for k in (across.row(c.id).controls or ()) if across else ():
+        out.append(f"differs: {k.verdict or 'absent'}" if k.differs else "same")
+    return out
 
 
 def grouped_text(values: dict[str, str]) -> str:

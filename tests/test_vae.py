@@ -137,7 +137,7 @@ def test_a_vae_like_cloud_flips_the_origin_and_void_rows(tmp_path):
     summary = across.control_summary("vae", rows)
     flipped = {f["id"] for f in summary["flipped"]}
     assert {"origin_border", "uniform_void"} <= flipped
-    assert "origin_border (" in summary["sentence"] and f"of the {len(rows)} verdicts differ" in summary["sentence"]
+    assert "origin border (" in summary["sentence"] and f"of the {len(rows)} verdicts differ" in summary["sentence"]
     same = across.control_summary("ae", [{**r, "controls": [across.control_entry(r["headline"], "ae",
                                                                                   list(ae.values()))]}
                                          for r in rows])
