@@ -61,6 +61,9 @@ SWEEP = SMALL + """\
 [runs]
 sweep_key = "model.latent_dim"
 sweep_values = [16, 8]
+[[runs.control]]
+name = "vae"
+set = { "model.kind" = "vae" }
 """
 
 
@@ -83,9 +86,11 @@ def test_no_runs_section_is_one_run_in_the_build_directory():
 def test_seeds_make_one_run_each():
     cfg = load_config(ROOT / "configs" / "default.toml")
     specs = runs.expand(cfg)
-    assert [s.name for s in specs] == ["seed0", "seed1", "seed2"] and cfg.runs.several
-    assert [s.config.run.seed for s in specs] == [0, 1, 2]
-    assert [s.rel for s in specs] == [".", "runs/seed1", "runs/seed2"]
+    assert [s.name for s in specs] == ["seed0", "seed1", "seed2", "vae"] and cfg.runs.several
+    assert [s.config.run.seed for s in specs] == [0, 1, 2, 0]
+    assert [s.rel for s in specs] == [".", "runs/seed1", "runs/seed2", "runs/vae"]
+    # the VAE control: one seed (the first), beside the seeds, never pooled with them
+    assert [s.control for s in specs] == [False, False, False, True] and specs[3].config.model.kind == "vae"
     primary, other = specs[0].config, specs[1].config
     assert primary.runs.seeds == [0, 1, 2] and primary.run.name == "default"  # the build's resolved config
     assert other.runs.seeds == [] and other.run.name == "default-seed1"         # a single-run config
@@ -227,7 +232,9 @@ def test_make_builds_every_run_and_the_runs_side_by_side(comparison):
     assert (run / "claims.manifest.json").is_file() and (other / "claims.manifest.json").is_file()
     assert "-j2" in log and "--run latent_dim=8" in log and "[latent_dim=8] train: epoch" in log
     # both runs, every step up to claims, but the primary's fetch (made first, by the first make)
-    assert "[latent_dim=16] train: epoch" in log and log.count("--set run.threads=1") == 13
+    # (and the VAE control's seven: one seed, every step up to claims, its face tests linked)
+    assert "[latent_dim=16] train: epoch" in log and log.count("--set run.threads=1") == 20
+    assert "[vae] train: epoch" in log and (run / "runs" / "vae" / "claims.manifest.json").is_file()
     assert load_config(run / "config.toml").runs.sweep_values == [16, 8]  # the build's resolved config
     own = load_config(other / "config.toml")
     assert own.model.latent_dim == 8 and not own.runs.several and own.run.name == "cmp-latent_dim=8"
@@ -246,6 +253,15 @@ def test_make_builds_every_run_and_the_runs_side_by_side(comparison):
     assert isinstance(X, Across) and all_fields_conform(X)
     assert X.names == ("latent_dim=16", "latent_dim=8") and X.kind == "variants"
     assert [r.N for r in X.runs] == [16, 8] and X.runs[1].overrides["model.latent_dim"] == 8
+    # the control: beside the runs, not among them; compared with the headline row by row
+    (V, S), = [X.control(r.name) for r in X.controls]
+    assert V.name == "vae" and V.model.kind == "vae" and X.runs[0].model.kind == "ae"
+    assert V.model.active == Run(run / "runs" / "vae").posterior.active
+    assert S.n == len(X.ledger) and len(S.flipped) + len(S.kept) == S.n
+    for row in X.ledger:
+        c = row.control("vae")
+        assert c.verdict == Run(run / "runs" / "vae").claims.row(row.id).verdict
+        assert c.differs == (c.verdict != row.headline.verdict) and (row.id in S.kept) == (not c.differs)
     manifest = json.loads((run / "across.manifest.json").read_text())
     assert manifest["inputs"]["runs/latent_dim=8/claims/claims.json"] == \
         json.loads((other / "claims.manifest.json").read_text())["outputs"]["claims/claims.json"]
@@ -389,8 +405,15 @@ def test_the_comparison_article(comparison, tmp_path):
     for name in ("latent_dim=16", "latent_dim=8"):
         assert name in chapter
     assert "which findings hold in every variant" in chapter and "The ledger in every run" in chapter
+    # the VAE control: its column in the index ledger, its section beside the primary's figures
+    assert "control vae: verdict" in index and "The same network as a VAE" in chapter
+    X = Run(comparison["run"]).across
+    _, S = X.control("vae")
+    assert S.sentence in chapter and S.mse_sentence in chapter and "what changed" in chapter
+    assert ("same verdict" in chapter) == bool(S.kept)
     html = (d / "07-robustness.html").read_text()
-    for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators"):
+    for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators", "vae-radii",
+                 "vae-bscan"):
         assert f'data-chart="{kind}"' in html, kind
     _renders_offline(d / "07-robustness.html")
     from test_report_a11y import assert_accessible
