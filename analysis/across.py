@@ -52,7 +52,9 @@ runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
     histogram of |z| as a density}, ``prior_shell`` {``edges``, ``density``: the density of the
     radii of N(0, I) in N dimensions (chi, N degrees of freedom) over its central 99.98 %,
     ``mean``, ``sd``},
-    ``active`` (a VAE's active units; null for an AE)}. ``controls``: the control runs'
+    ``active`` (a VAE's active units; null for an AE), ``priors``: [{``name`` ("uniform",
+    "standard-normal"), ``face_share``, ``low``, ``high``}]: the share of the images decoded from
+    that generator that the face tests call faces, with its interval (empty without them)}. ``controls``: the control runs'
     entries, the same keys; ``control_summary``: per control {``name``, ``n``, ``flipped``
     [{``id``, ``claim``, ``from``, ``to``}], ``kept`` (ids), ``sentence``}.
 
@@ -228,7 +230,14 @@ def model_figures(run: Run, kind: str) -> dict:
     grid = np.linspace(sps.chi.ppf(1e-4, S.N), sps.chi.ppf(1 - 1e-4, S.N), len(edges))
     prior = np.diff(sps.chi.cdf(grid, S.N)) / np.diff(grid)
     post = run.posterior
-    return {"kind": kind, "mse": run.reconstructions.mse,
+    G = run.generate
+    priors = []
+    for name in PRIORS:
+        row = G.row(name) if G else None
+        if row is not None and row.face_share is not None:
+            iv = row.intervals.face_share
+            priors.append({"name": name, "face_share": row.face_share, "low": iv.low, "high": iv.high})
+    return {"kind": kind, "mse": run.reconstructions.mse, "priors": priors,
             "radius_density": {"edges": edges.tolist(), "density": density.tolist()},
             "prior_shell": {"edges": grid.tolist(), "density": prior.tolist(), "mean": float(sps.chi.mean(S.N)),
                             "sd": float(sps.chi.std(S.N))},
@@ -236,6 +245,30 @@ def model_figures(run: Run, kind: str) -> dict:
 
 
 # --------------------------------------------------------------------------- a control beside the headline
+
+#: The simple generators whose decoded images the control's section compares (the study's uniform
+#: points and a VAE's prior).
+PRIORS = ("uniform", "standard-normal")
+PRIOR_WORDS = {"uniform": "uniform points in [-b, b]^N (each network's own b)", "standard-normal": "N(0, I)"}
+
+
+def prior_faces(primary: dict, control: dict) -> str:
+    """How many of the images decoded from each simple generator the face tests call faces, for the
+    primary run and the control, in words ("" when neither has the face tests' shares)."""
+    mine = {p["name"]: p for p in primary["model"]["priors"]}
+    parts = []
+    for p in control["model"]["priors"]:
+        a = mine.get(p["name"])
+        if a is None:
+            continue
+        parts.append(f"of the images decoded from {PRIOR_WORDS[p['name']]}, the face tests call "
+                     f"{a['face_share']:.0%} faces for {primary['name']} ({a['low']:.0%} to {a['high']:.0%}) and "
+                     f"{p['face_share']:.0%} for {control['name']} ({p['low']:.0%} to {p['high']:.0%})")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
 
 def reconstruction_cost(primary: dict, control: dict) -> dict:
     """The control's held-out reconstruction error against the primary run's (``runs.json`` figures):
@@ -253,7 +286,7 @@ def reconstruction_cost(primary: dict, control: dict) -> dict:
     else:
         words = (f"The control {control['name']} reconstructs held-out images about as well as {primary['name']}: a mean squared "
                  f"error per pixel of {b:.4g} against {a:.4g}")
-    return {"mse_ratio": ratio, "mse_sentence": words + "."}
+    return {"mse_ratio": ratio, "mse_sentence": words + ".", "prior_sentence": prior_faces(primary, control)}
 
 
 def control_entry(headline: dict, name: str, rows: list[dict]) -> dict:

@@ -2180,6 +2180,14 @@ class PriorShell:
 
 
 @dataclass(frozen=True)
+class PriorFaces:
+    name: Literal["uniform", "standard-normal"]
+    face_share: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
 class RunModel:
     """The network of a run as the control's section compares it."""
 
@@ -2188,6 +2196,7 @@ class RunModel:
     radius_density: Density   #: the real radii's histogram as a density
     prior_shell: PriorShell
     active: int | None        #: a VAE's active units; None for an AE
+    priors: tuple[PriorFaces, ...]  #: the face tests' shares of images decoded from uniform points and N(0, I)
 
 
 @dataclass(frozen=True)
@@ -2209,6 +2218,7 @@ class ControlSummary:
     sentence: str
     mse_ratio: float | None     #: its held-out reconstruction error over the primary run's
     mse_sentence: str
+    prior_sentence: str         #: the face tests' shares of images decoded from uniform and N(0, I), both networks
 
 
 @dataclass(frozen=True)
