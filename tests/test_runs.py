@@ -409,7 +409,8 @@ def test_the_comparison_article(comparison, tmp_path):
     assert "control vae: verdict" in index and "The same network as a VAE" in chapter
     X = Run(comparison["run"]).across
     _, S = X.control("vae")
-    assert S.sentence in chapter and S.mse_sentence in chapter and "what changed" in chapter
+    assert S.sentence in chapter and S.mse_sentence in chapter and S.prior_sentence in chapter
+    assert "what changed" in chapter
     assert ("same verdict" in chapter) == bool(S.kept)
     html = (d / "07-robustness.html").read_text()
     for kind in ("runs-radii", "runs-bscan", "runs-occupancy", "runs-origin", "runs-generators", "vae-radii",
