@@ -84,8 +84,11 @@ def bare_loop(cfg, x_train: torch.Tensor) -> float:
     return time.perf_counter() - t0
 
 
-def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path) -> float | None:
-    """Seconds of pythae's BaseTrainer on the same network and data (None without pythae)."""
+def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path, make_model=None) -> float | None:
+    """Seconds of pythae's BaseTrainer on the same network and data (None without pythae).
+
+    ``make_model(cfg, net, input_shape)``: the pythae model wrapping our network ``net`` (default: its
+    ``AE``; ``bench_vae.py`` passes its VAE)."""
     try:
         from pythae.data.datasets import BaseDataset
         from pythae.models import AE, AEConfig
@@ -115,8 +118,11 @@ def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path) -
         logging.getLogger(name).setLevel(logging.ERROR)
     torch.manual_seed(cfg.run.seed)
     net = build_model(cfg)
-    model = AE(AEConfig(input_dim=tuple(x_train.shape[1:]), latent_dim=cfg.model.latent_dim),
-               encoder=Encoder(net), decoder=Decoder(net))
+    if make_model is not None:
+        model = make_model(cfg, net, tuple(x_train.shape[1:]))
+    else:
+        model = AE(AEConfig(input_dim=tuple(x_train.shape[1:]), latent_dim=cfg.model.latent_dim),
+                   encoder=Encoder(net), decoder=Decoder(net))
     tc = BaseTrainerConfig(output_dir=str(out), num_epochs=cfg.train.epochs, learning_rate=cfg.train.lr,
                            per_device_train_batch_size=cfg.train.batch_size,
                            per_device_eval_batch_size=max(cfg.train.batch_size, 256),

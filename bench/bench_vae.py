@@ -21,16 +21,11 @@ dependencies do not conflict with the pins of pyproject.toml. Without it, the li
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
-import logging
 import os
-import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from analysis import data, train  # noqa: E402
 from analysis.config import load_config  # noqa: E402
 from analysis.model import build_model, vae_objective  # noqa: E402
+from bench_peer import our_step, pythae_trainer  # noqa: E402  (the AE's figures: the same two contenders)
 from record import record, within_rounds  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -122,35 +118,6 @@ def loss_check(x: torch.Tensor) -> None:
                 f"(KL terms to {kl_worst:.2g}); {'; '.join(lines)}")
 
 
-def our_step(cfg, run_dir: Path) -> float:
-    shutil.rmtree(run_dir / "train", ignore_errors=True)
-    t0 = time.perf_counter()
-    train.run(cfg, run_dir, force=True)
-    return time.perf_counter() - t0
-
-
-def pythae_trainer(cfg, x_train: torch.Tensor, x_val: torch.Tensor, out: Path) -> float:
-    """Seconds of pythae's BaseTrainer training its VAE on our network."""
-    from pythae.data.datasets import BaseDataset
-    from pythae.trainers import BaseTrainer, BaseTrainerConfig
-
-    for name in ("pythae", "pythae.trainers.base_trainer.base_trainer", "pythae.models.base.base_model"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    torch.manual_seed(cfg.run.seed)
-    model = _pythae_model(cfg, build_model(cfg), tuple(x_train.shape[1:]))
-    tc = BaseTrainerConfig(output_dir=str(out), num_epochs=cfg.train.epochs, learning_rate=cfg.train.lr,
-                           per_device_train_batch_size=cfg.train.batch_size,
-                           per_device_eval_batch_size=max(cfg.train.batch_size, 256),
-                           optimizer_cls="Adam", no_cuda=True, seed=cfg.run.seed)
-    shutil.rmtree(out, ignore_errors=True)
-    t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        trainer = BaseTrainer(model=model, train_dataset=BaseDataset(x_train, torch.zeros(len(x_train))),
-                              eval_dataset=BaseDataset(x_val, torch.zeros(len(x_val))), training_config=tc)
-        trainer.train()
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     torch.set_num_threads(THREADS)
     sets = [f"train.epochs={EPOCHS}", f"run.threads={THREADS}", "train.val_every=1", "model.kind=vae"]
@@ -170,7 +137,8 @@ def main() -> None:
         for r in range(ROUNDS):
             go = [lambda: ours.append(n_ours / our_step(cfg, run_dir)),
                   lambda: peers.append(len(train_idx) * EPOCHS /  # pythae keeps the last partial batch
-                                       pythae_trainer(cfg, x[train_idx], x[val_idx], Path(tmp) / "pythae"))]
+                                       pythae_trainer(cfg, x[train_idx], x[val_idx], Path(tmp) / "pythae",
+                                                      _pythae_model))]
             for f in (go if r % 2 == 0 else go[::-1]):
                 f()
             print(f"round {r + 1}: ours {ours[-1]:.0f}, pythae {peers[-1]:.0f} img/s", flush=True)
