@@ -178,8 +178,8 @@ ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
 
 ifneq ($(OTHER_RUNS),)
 # (the other runs first: their recipe makes the primary run as well, side by side with them)
-$(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
-                             $(RUN)/claims.manifest.json \
+$(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
+                             $(RUN)/generate.manifest.json $(RUN)/claims.manifest.json \
                              analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
                              analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)

@@ -193,8 +193,8 @@ NAMES = tuple(s.name for s in STEPS)
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
 ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "geometry",
                               "published"),
-              inputs=("stats/stats.json", "stats/arrays.npz", "generate/metrics.json", "claims/claims.json",
-                      "claims/details.json", "claims/arrays.npz"),
+              inputs=("encode/summary.json", "encode/reconstructions.npz", "stats/stats.json", "stats/arrays.npz",
+                      "generate/metrics.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz"),
               sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))
 #: Steps that work on every run of a config at once.
 CONFIG_STEPS = (ACROSS,)
