@@ -88,6 +88,19 @@ def test_browser_forward_pass_equals_torch(page, arch):
     assert info == {"latentDim": N, "channels": C, "imageSize": S, "parameters": export.weights_bytes(model.decoder) // 4}
 
 
+def test_browser_forward_pass_equals_torch_for_a_vae(page):
+    """A VAE's decoder (model.kind = "vae", the control) is the AE's: the page decodes its points too."""
+    from analysis.model import ConvVAE
+    torch.manual_seed(11)
+    vae = ConvVAE(1, 16, 8, [4, 8], 4, True).eval()
+    z = np.random.default_rng(1).normal(size=(6, 8)).astype(np.float32)
+    with torch.no_grad():
+        want = vae.decode(torch.from_numpy(z)).numpy().reshape(len(z), -1)
+    got = browser_decode(page, vae, z)
+    assert np.abs(got - want).max() <= 1e-5, np.abs(got - want).max()
+    assert page.evaluate("flgDecode.info()")["latentDim"] == 8
+
+
 def test_browser_decoder_refuses_bad_input(page):
     model = _model(1, 16, 8, [4, 8], 4, True, seed=3)
     browser_decode(page, model, np.zeros((1, 8), np.float32))
