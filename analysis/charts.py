@@ -963,18 +963,18 @@ def sweep_chart(values: Sequence[float], metrics: dict[str, Sequence[float | Non
     return curve_chart(rows, "x", "value", "metric", title, xtitle, ytitle)
 
 
-def contact_sheets_figure(sheets: Sequence[np.ndarray], titles: Sequence[str], highlight: Sequence[bool],
-                          columns: int = 3):
+def contact_sheets_figure(sheets: Sequence[np.ndarray], titles: Sequence[str],
+                          highlight: Sequence[bool] | None = None, columns: int = 3):
     """Contact sheets (images (H, W) or (H, W, 3) in [0, 1]) side by side with their titles.
 
-    Titles of ``highlight`` ed sheets are drawn in the artificial points' red.
+    Titles of ``highlight`` ed sheets are drawn in the artificial points' red (None: none).
     """
     plt = _plt()
     rows = (len(sheets) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.55 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, im, title, hi in zip(axes.ravel(), sheets, titles, highlight):
+    for ax, im, title, hi in zip(axes.ravel(), sheets, titles, highlight or [False] * len(sheets)):
         ax.imshow(im, cmap="gray" if im.ndim == 2 else None, interpolation="nearest")
         ax.set_title(title, fontsize=8, color=COLORS["artificial"] if hi else "black")
     fig.tight_layout(pad=0.4)
