@@ -53,7 +53,6 @@ run: it names the run and the key). Same runs, same bytes.
 from __future__ import annotations
 
 import collections.abc
-import dataclasses
 import math
 from pathlib import Path
 
@@ -303,4 +302,4 @@ def _plain(x):
 
 def _row(c) -> dict:
     """A ledger row of the reader as the plain dict :func:`aggregate` and the headline take."""
-    return _plain(dataclasses.asdict(c))
+    return _plain(c.model_dump(by_alias=True))

@@ -23,7 +23,6 @@ Nothing here reads a file, loads a model or computes a figure of the analysis.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import io
 import itertools
@@ -186,11 +185,11 @@ def table(header: list[str], rows: list[list], align: str | None = None) -> str:
 
 def glue_published(published) -> None:
     """Glue every figure of the published study (``run.published``) as ``pub_<name>``."""
-    for f in dataclasses.fields(published):
-        v = getattr(published, f.name)
-        if f.name == "label":
+    for name in type(published).model_fields:
+        v = getattr(published, name)
+        if name == "label":
             continue
-        g(f"pub_{f.name}", " to ".join(fmt(x) for x in v) if isinstance(v, tuple) else v)
+        g(f"pub_{name}", " to ".join(fmt(x) for x in v) if isinstance(v, tuple) else v)
 
 
 # --------------------------------------------------------------------------- figures and charts

@@ -1,0 +1,37 @@
+"""Every step's ``<step>.manifest.json``."""
+
+from __future__ import annotations
+
+from analysis.schemas.base import Schema, TableOf
+
+
+class ComputedOn(Schema):
+    """Where the train step computed the weights: CPU results are bit-identical per thread count."""
+
+    device: str
+    threads: int | None  #: CPU intra-op threads (None on a GPU)
+
+    @property
+    def text(self) -> str:
+        if self.device != "cpu":
+            return (f"The weights were computed on a {self.device} device, where kernel choices make "
+                    "repeated trainings agree up to floating-point noise, not bit for bit.")
+        n = self.threads or 1
+        return (f"The weights were computed on the CPU with {n} thread{'s' if n != 1 else ''}. CPU "
+                "kernels split their sums by thread, so a training is bit-identical only when it is "
+                "repeated with the same thread count; another count gives a slightly different model.")
+
+
+class Manifest(Schema):
+    """``<step>.manifest.json``: what a step read and wrote, with hashes and versions."""
+
+    step: str
+    key: str
+    inputs: TableOf[str]
+    outputs: TableOf[str]
+    versions: TableOf[str]
+    #: outputs not hashed because they differ from run to run (train/timing.json); None if none
+    volatile: tuple[str, ...] | None = None
+    #: train: the device and CPU thread count the weights were computed with (None: an adopted
+    #: checkpoint, or another step)
+    computed_on: ComputedOn | None = None
