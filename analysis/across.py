@@ -65,6 +65,7 @@ from analysis.config import ClaimsConfig
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest, step_output
 from analysis.storage import save_json
+from analysis.schemas.across import AcrossClaim, AcrossRuns
 
 SCHEMA_VERSION = 1
 
@@ -273,8 +274,8 @@ def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
     doc = {"schema_version": SCHEMA_VERSION, "config": cfg.run.name, "kind": kind(specs),
            "sweep_key": cfg.runs.sweep_key, "seeds": sorted({s.seed for s in specs}), "runs": figures}
     out_dir = run_dir / "across"
-    save_json(out_dir / "ledger.json", rows)
-    save_json(out_dir / "runs.json", doc)
+    save_json(out_dir / "ledger.json", rows, list[AcrossClaim])
+    save_json(out_dir / "runs.json", doc, AcrossRuns)
     differ = [row["id"] for row in rows if not row["holds"]]
     agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
     how = f"headline intervals pooled over {len(names)} runs" if pooled else "headline: the primary run's figures"

@@ -109,6 +109,7 @@ from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, interval_text, n
 from analysis.ledger import three_way as _three_way
 from analysis.provenance import read_manifest
 from analysis.storage import NpyRows, load_json, save_json, save_npz
+from analysis.schemas.claims import Claim, ClaimsDetails
 
 SCHEMA_VERSION = 2
 STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "normal": 15, "permuted": 16, "normality": 17,
@@ -1181,8 +1182,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the step that writes it "
                         "(python -m analysis all --config ...)") from None
     out_dir = run_dir / "claims"
-    save_json(out_dir / "claims.json", rows)
-    save_json(out_dir / "details.json", details)
+    save_json(out_dir / "claims.json", rows, list[Claim])
+    save_json(out_dir / "details.json", details, ClaimsDetails)
     save_npz(out_dir / "arrays.npz", **arrays)
     counts = ", ".join(f"{c} {v}" for v, c in details["verdicts"].items() if c)
     eprint(f"claims: {len(rows) - len(details['checks'])} findings ({counts}) and {len(details['checks'])} "

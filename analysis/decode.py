@@ -125,6 +125,7 @@ from analysis.geometry import spread
 from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.storage import atomic_write, load_json, read_lines, save_json, save_npz
+from analysis.schemas.decode import Decode
 
 SCHEMA_VERSION = 2
 STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34, "kappa": 35}
@@ -495,7 +496,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         written.append(out / LIVE_FILE)
     elif f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
         (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
-    save_json(out / "decode.json", doc)
+    save_json(out / "decode.json", doc, Decode)
     st = doc["stops"]
     med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
     eprint(f"decode: {P} pairs x 2 planes of {G}x{G}, {Q} paths of {T}; faces stop {st['band']} ({med}); "

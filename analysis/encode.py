@@ -41,6 +41,7 @@ from analysis.steps import load_images
 from analysis.storage import NpyWriter, atomic_path, read_lines, save_json, save_npz
 from analysis.model import encode_batches, load_trained, pixels_on
 from analysis.train import split_indices
+from analysis.schemas.encode import EncodeSummary
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
 GALLERY = 24          # images drawn at random to show the data
@@ -117,7 +118,7 @@ def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, d
     save_npz(paths[2], index=show.astype(np.int64), ids=np.array([ids[i] for i in show]), images=images.take(show))
     save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
                          "reconstructions": {"n": len(pick), "split": split, "mse": mse},
-                         "gallery": {"n": len(show), "seed": cfg.run.seed}})
+                         "gallery": {"n": len(show), "seed": cfg.run.seed}}, EncodeSummary)
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:

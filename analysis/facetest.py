@@ -99,6 +99,7 @@ from analysis.instrument import TESTS, judgement, set_doc
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_write, load_json, save_json, save_npz
+from analysis.schemas.faces import FaceCalibration
 
 SCHEMA_VERSION = 2
 STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45}
@@ -328,7 +329,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     atomic_write(out / "folds.skops", dump_pipeline({"face_index": pool.face_index, "face_fold": pool.fold[:n_faces],
                                                      "models": [m.pipeline_ for m in models]}))
     save_npz(out / "examples.npz", images=np.stack(ex_img), detector=np.stack(ex_det), classifier=np.stack(ex_clf))
-    save_json(out / "calibration.json", doc)
+    save_json(out / "calibration.json", doc, FaceCalibration)
     summary = ", ".join(f"{t} {'usable' if judged['tests'][t]['usable'] else 'not usable'}" for t in TESTS)
     eprint(f"faces: {summary} on the data's own sets (each run checks its reconstructions too); rule: "
            f"{judged['rule'] or 'none (face verdicts not testable)'} -> {out}")

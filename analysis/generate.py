@@ -202,6 +202,7 @@ from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.steps import load_images, open_latents
 from analysis.storage import atomic_write, load_json, save_json, save_npz
+from analysis.schemas.generate import Generate
 
 REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
@@ -947,7 +948,7 @@ def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list
     Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
     recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
                 if isinstance(rel, str) and rel.startswith("generate/sheet-")}
-    save_json(out_dir / "metrics.json", doc)
+    save_json(out_dir / "metrics.json", doc, Generate)
     save_npz(out_dir / "samples.npz", **samples)
     paths = []
     for name, png in sheets.items():

@@ -220,6 +220,7 @@ from analysis.config import Config, StatsConfig, _check_range
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest
 from analysis.storage import load_json, save_json, save_npz
+from analysis.schemas.stats import Stats
 
 SCHEMA_VERSION = 3
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
@@ -723,7 +724,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     numbers["source"] = {"latents_sha256": inputs["latents.npy"], "encode_key": encode.get("key") if encode else None}
     out_dir = run_dir / "stats"
     save_npz(out_dir / "arrays.npz", **arrays)
-    save_json(out_dir / "stats.json", numbers)
+    save_json(out_dir / "stats.json", numbers, Stats)
     mh = numbers["origin"]["mahalanobis"]["ledoit_wolf"]
     eprint(f"stats: {z.shape[0]} x {z.shape[1]} latents; b best {numbers['b']['best']:.4g}, used "
            f"{numbers['b']['used']:.4g}; origin Mahalanobis {mh['distance']:.3g} "

@@ -57,6 +57,8 @@ from analysis.steps import load_images
 from analysis.storage import NpyRows, atomic_write, dumps_json, save_json
 from analysis.model import (architecture, build_model, check_checkpoint_file, checkpoint_limit, config_device,
                             load_checkpoint, non_finite_tensors, read_checkpoint)
+from analysis.schemas.base import validate_json
+from analysis.schemas.train import AdoptedHistory, Timing, TrainedHistory
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
 LOSS = "mean squared error per pixel, pixels in [0, 1]"
@@ -434,10 +436,10 @@ def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history
         "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
         "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": data_sha,
         "version": __version__, "epochs": len(history), "history": hist})
-    save_json(run_dir / "train" / "history.json", hist)
+    save_json(run_dir / "train" / "history.json", hist, TrainedHistory)
     # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
     save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
-                                                  "threads": torch.get_num_threads()})
+                                                  "threads": torch.get_num_threads()}, Timing)
     # CPU weights are bit-identical for the same thread count only: the manifest says which.
     computed_on = {"device": device.type, "threads": torch.get_num_threads() if device.type == "cpu" else None}
     return steps.Written(remove=(run_dir / "train" / "resume.pt",), extra={"computed_on": computed_on})
@@ -468,6 +470,7 @@ def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, inputs: dict) -> st
         "version": __version__, "source": str(path), "source_sha256": src_sha,
         "epochs": len(hist["epochs"]), "history": hist})
     hist_bytes = dumps_json(hist)
+    validate_json(AdoptedHistory, hist_bytes, "train/history.json")  # what the reader will read
     atomic_write(run_dir / "train" / "model.pt", model_bytes)
     atomic_write(run_dir / "train" / "history.json", hist_bytes)
     eprint(f"train: using the checkpoint {path} (not training)")

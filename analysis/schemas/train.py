@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from analysis.schemas.base import Schema
 
@@ -35,6 +36,9 @@ class TrainedHistory(Schema):
 
 
 class AdoptedHistory(Schema):
+    """``train/history.json`` of weights adopted with ``--checkpoint``."""
+
+    source: Literal["user checkpoint"]
     epochs: tuple[Epoch, ...]
     checkpoint: str
 
