@@ -214,10 +214,26 @@ def kind(specs: list[R.RunSpec]) -> str:
 
 # --------------------------------------------------------------------------- the step
 
+def _upstream() -> set[str]:
+    """The steps whose outputs this step reads, and the steps those read, transitively (not decode)."""
+    seen, todo = set(), [steps.producer(f) for f in steps.ACROSS.inputs]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += steps.declaration(name).needs
+    return seen
+
+
 def _stale(spec: R.RunSpec, run_dir: Path) -> str | None:
     """The first setting a finished step of the run was made with that its place in [runs] no
-    longer gives, as "<step> step: <key> = <was>, the config gives <now>"; None if none."""
+    longer gives, as "<step> step: <key> = <was>, the config gives <now>"; None if none. Only the
+    steps this step depends on count: a stale decode step (which ``make`` re-runs after ``across``)
+    does not change the runs side by side."""
+    upstream = _upstream()
     for s in steps.STEPS:
+        if s.name not in upstream:
+            continue
         m = read_manifest(run_dir, s.name)
         if not m or not isinstance(m.get("config"), dict):
             continue

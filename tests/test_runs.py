@@ -288,6 +288,10 @@ def test_across_refuses_a_run_that_is_missing_or_stale(comparison, tmp_path):
     shutil.copytree(run, copy, symlinks=True)
     p = run_cli("across", "--config", str(config), "--out", str(copy), "--set", "stats.bins=7")
     assert_user_error(p, "run latent_dim=16", "stats.bins")
+    # a step the runs side by side do not read (decode, which make runs after across) may be stale
+    assert (copy / "decode.manifest.json").is_file()
+    p = run_cli("across", "--config", str(config), "--out", str(copy), "--set", "decode.grid=5")
+    assert p.returncode == 0, p.stderr[-2000:]
 
 
 @pytest.mark.case("a config whose second run fails (its data folder does not exist)",
