@@ -70,8 +70,9 @@ def schema_name(file: str) -> str:
 def json_schema(file: str) -> dict:
     """The JSON Schema of a JSON artifact (a key of :data:`JSON_FILES`)."""
     schema = TypeAdapter(JSON_FILES[file]).json_schema(by_alias=True)
-    return {"$schema": DIALECT, "$id": schema_name(file), "title": schema.pop("title", file),
-            "description": f"{file}: {schema.pop('description', '').strip()}".rstrip(": "), **schema}
+    schema.pop("title", None)
+    return {"$schema": DIALECT, "$id": schema_name(file), "title": file,
+            "description": schema.pop("description", "").strip() or f"{file}, as the steps write it", **schema}
 
 
 def array_schema(file: str) -> dict:

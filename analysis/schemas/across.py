@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import Field
+
 from analysis.schemas.base import ArtifactError, Schema, TableOf, fix
 from analysis.schemas.files import ACROSS_LEDGER
 from analysis.schemas.claims import Claim
@@ -49,7 +51,7 @@ class AcrossClaim(Schema):
     verdicts: TableOf[int]
     holds: bool
     sentence: str
-    headline: Claim  #: the row the article's ledger shows (pooled over the seeds' runs where there are 3 or more)
+    headline: Claim = Field(description="the row the article's ledger shows (pooled over the seeds' runs where there are 3 or more)")
 
 
 class RunRadii(Schema):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pydantic import Field
+
 from analysis.schemas.base import Arrays, ArtifactError, Schema, TableOf, array, fix
 from analysis.schemas.files import CLAIMS, CLAIMS_DETAILS
 from analysis.schemas.stats import Euclidean, Mahalanobis
@@ -271,8 +273,8 @@ class Void(Schema):
     k: int
     folds: int
     b: float
-    points: int  #: real points the support is built from (claims.support_points at most)
-    kinds: TableOf[VoidKind]  #: "real" (held-out: the calibration), "uniform", "normal", "normal_at_origin"
+    points: int = Field(description="real points the support is built from (claims.support_points at most)")
+    kinds: TableOf[VoidKind] = Field(description="\"real\" (held-out: the calibration), \"uniform\", \"normal\", \"normal_at_origin\"")
     nn: VoidNearest
 
 
@@ -352,7 +354,7 @@ class GeneratorCheck(Schema):
     name: str
     latent: Literal["in support", "partly in support", "off support", "undefined"]
     pixel: Literal["face-like", "between", "not face-like", "undefined"]
-    latent_ratio: tuple[float, float, float] | None  #: mean, low, high
+    latent_ratio: tuple[float, float, float] | None = Field(description="mean, low, high")
     pixel_ratio: tuple[float, float, float] | None
     recall: float
     coverage: float
@@ -393,8 +395,8 @@ class ClaimsDetails(Schema):
     void: Void
     cube: CubeObservation
     normality: ClaimsNormality
-    generators: GeneratorChecks | None  #: None when the generate step has not run
-    figures: TableOf[Any]  #: id -> the plain figures a geometry row was judged from (analysis.ledger)
+    generators: GeneratorChecks | None = Field(description="None when the generate step has not run")
+    figures: TableOf[Any] = Field(description="id -> the plain figures a geometry row was judged from (analysis.ledger)")
     draw_names: tuple[str, ...]
     null_draw_names: tuple[str, ...]
     tests: LedgerTests

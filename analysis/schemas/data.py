@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from analysis.schemas.base import Schema
 
 
@@ -15,4 +17,4 @@ class DataInfo(Schema):
     channels: int
     n_images: int
     n_skipped: int
-    citation: str  #: empty for a folder of the user's images
+    citation: str = Field(description="empty for a folder of the user's images")

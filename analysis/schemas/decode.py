@@ -6,6 +6,8 @@ from typing import Literal
 
 import numpy as np
 
+from pydantic import Field
+
 from analysis.schemas.base import Arrays, ArtifactError, Schema, array, fix
 from analysis.schemas.files import DECODE
 from analysis.schemas.stats import Mahalanobis, PairReason
@@ -31,13 +33,13 @@ class DecodeReference(Schema):
 
     n: int
     subsampled: bool
-    quantile: float              #: share of real points within each boundary
-    nn_boundary: float           #: B: the quantile of the real points' nearest-neighbour distances
-    nn_median: float             #: their median nearest-neighbour distance, in units of B
-    mahalanobis_boundary: float  #: D: the quantile of their cross-fitted Mahalanobis distances
-    mahalanobis_median: float    #: their median cross-fitted Mahalanobis distance, in units of D
-    spread: float                #: RMS distance of the real points from their centre
-    gap_median: float            #: their re-encoding gaps relative to spread
+    quantile: float = Field(description="share of real points within each boundary")
+    nn_boundary: float = Field(description="B: the quantile of the real points' nearest-neighbour distances")
+    nn_median: float = Field(description="their median nearest-neighbour distance, in units of B")
+    mahalanobis_boundary: float = Field(description="D: the quantile of their cross-fitted Mahalanobis distances")
+    mahalanobis_median: float = Field(description="their median cross-fitted Mahalanobis distance, in units of D")
+    spread: float = Field(description="RMS distance of the real points from their centre")
+    gap_median: float = Field(description="their re-encoding gaps relative to spread")
     gap_q95: float
 
 
@@ -59,8 +61,8 @@ class DecodedPlane(Schema):
     window_x: tuple[float, float]
     window_y: tuple[float, float]
     centre_xy: tuple[float, float]
-    centre: PlaneCount   #: the plane through the cloud's centre
-    origin: PlaneCount   #: the plane through the origin
+    centre: PlaneCount = Field(description="the plane through the cloud's centre")
+    origin: PlaneCount = Field(description="the plane through the origin")
 
 
 class AnchorSummary(Schema):
@@ -70,18 +72,18 @@ class AnchorSummary(Schema):
     planes: int
     tiles_inside: int
     faces_inside: int
-    share_faces_inside: float | None   #: None without tiles inside the boundary
-    inside_low: float | None           #: its binomial interval
+    share_faces_inside: float | None = Field(description="None without tiles inside the boundary")
+    inside_low: float | None = Field(description="its binomial interval")
     inside_high: float | None
     tiles_outside: int
     faces_outside: int
     share_faces_outside: float | None
     outside_low: float | None
     outside_high: float | None
-    ratio: float | None                #: share inside over share outside, with its interval (None: undefined)
+    ratio: float | None = Field(description="share inside over share outside, with its interval (None: undefined)")
     ratio_low: float | None
     ratio_high: float | None
-    contrast: str | None               #: "more often inside than outside", ... (None: no faces at all)
+    contrast: str | None = Field(description="\"more often inside than outside\", ... (None: no faces at all)")
 
 
 class AnchorPair(Schema):
@@ -97,11 +99,11 @@ class AnchorSentences(Schema):
 class PlanesSummary(Schema):
     """The decoded planes' faces inside and outside the data, per anchor, with the sentences chosen from them."""
 
-    testable: bool            #: False without a usable face test
+    testable: bool = Field(description="False without a usable face test")
     reason: str | None
     anchors: AnchorPair
     sentences: AnchorSentences
-    sentence: str             #: the two anchors' sentences (or why not testable)
+    sentence: str = Field(description="the two anchors' sentences (or why not testable)")
 
 
 class DecodeFaces(Schema):
@@ -119,8 +121,8 @@ class FaceStop(Schema):
     stop_index: int | None
     last_face: float | None
     first_nonface: float | None
-    stop: float | None   #: None when every step is a face, or the first is not (units of B)
-    mahalanobis: float | None  #: the Mahalanobis distance at the stop (units of D)
+    stop: float | None = Field(description="None when every step is a face, or the first is not (units of B)")
+    mahalanobis: float | None = Field(description="the Mahalanobis distance at the stop (units of D)")
 
 
 class DecodedPath(Schema):
@@ -135,7 +137,7 @@ class DecodedPath(Schema):
     mahalanobis_end: float
     faces: int
     gap_max: float
-    stop: FaceStop | None   #: rays only
+    stop: FaceStop | None = Field(description="rays only")
 
 
 class Stops(Schema):
@@ -152,11 +154,11 @@ class Stops(Schema):
 
 class LiveDecoder(Schema):
     available: bool
-    file: str | None        #: in decode/, the weights script (None without a live decoder)
+    file: str | None = Field(description="in decode/, the weights script (None without a live decoder)")
     weights_bytes: int
     limit_bytes: int
     parameters: int
-    reason: str | None      #: why there is no live decoder (None with one)
+    reason: str | None = Field(description="why there is no live decoder (None with one)")
 
 
 class Anchor(Schema):

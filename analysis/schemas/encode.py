@@ -7,12 +7,14 @@ from typing import Literal
 
 import numpy as np
 
+from pydantic import Field
+
 from analysis.schemas.base import Arrays, Schema, array
 
 
 class Layer(Schema):
-    layer: str                 #: in words, e.g. "conv 4×4, stride 2 + batch norm + ReLU"
-    input: tuple[int, ...]     #: shape without the batch axis
+    layer: str = Field(description="in words, e.g. \"conv 4×4, stride 2 + batch norm + ReLU\"")
+    input: tuple[int, ...] = Field(description="shape without the batch axis")
     output: tuple[int, ...]
 
 
@@ -45,8 +47,8 @@ class EncodeSummary(Schema):
 class Reconstructions(Arrays):
     """``encode/reconstructions.npz`` with its summary: images and decoder(encoder(image))."""
 
-    split: str    #: "held-out" (never trained on) or "training" (data.val_fraction = 0)
-    mse: float    #: mean squared error per pixel over these images, pixels in [0, 1]
+    split: str = Field(description="\"held-out\" (never trained on) or \"training\" (data.val_fraction = 0)")
+    mse: float = Field(description="mean squared error per pixel over these images, pixels in [0, 1]")
     index: np.ndarray = array("k", kinds="i")
     ids: np.ndarray = array("k", kinds="U")
     originals: np.ndarray = array("k", "C", "S", "S", kinds="u")

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pydantic import Field
+
 from analysis.schemas.base import Arrays, ArtifactError, Schema, TableOf, array
 from analysis.schemas.files import FACES
 
@@ -79,8 +81,8 @@ class Agreement(Schema):
     n: int
     agreement: float | None
     both: int
-    only_a: int   #: the detector alone
-    only_b: int   #: the classifier alone
+    only_a: int = Field(description="the detector alone")
+    only_b: int = Field(description="the classifier alone")
     neither: int
     kappa: float | None
     low: float | None
@@ -107,11 +109,11 @@ class FaceCalibration(Schema):
     classifier: FaceClassifierInfo
     sets: tuple[FaceSet, ...]
     tests: FaceTests
-    rule: FaceRule | None   #: the verdict rule on these sets; None: no usable test
+    rule: FaceRule | None = Field(description="the verdict rule on these sets; None: no usable test")
     usable: bool
-    reason: str | None      #: why not (None when usable)
+    reason: str | None = Field(description="why not (None when usable)")
     rule_text: str
-    agreement: Agreement    #: on every calibration image
+    agreement: Agreement = Field(description="on every calibration image")
     notes: tuple[str, ...]
 
     def set(self, name: str) -> FaceSet:

@@ -92,8 +92,8 @@ class Row(Schema):
 
     name: str
     kind: Literal["reference", "generator"]
-    rank: int | None  #: 1 + generators whose score interval lies wholly above (ties share a rank)
-    tied_with: tuple[str, ...]  #: generators whose score intervals overlap this one's
+    rank: int | None = Field(description="1 + generators whose score interval lies wholly above (ties share a rank)")
+    tied_with: tuple[str, ...] = Field(description="generators whose score intervals overlap this one's")
     score: float
     in_support: float
     precision: float
@@ -113,15 +113,13 @@ class Row(Schema):
     copy_share: float
     nn_fit_ratio: float | None
     copies: bool
-    #: The face tests (None without a faces step): the share of the scored decoded images called
-    #: faces by the verdict rule and by each test, and the face score (:func:`analysis.metrics.face_quality`)
-    face_share: float | None
+    face_share: float | None = Field(description="The face tests (None without a faces step): the share of the scored decoded images called faces by the verdict rule and by each test, and the face score (:func:`analysis.metrics.face_quality`)")
     face_share_detector: float | None
     face_share_classifier: float | None
     face_coverage: float | None
     face_diversity: float | None
     face_score: float | None
-    face_rank: int | None  #: as ``rank``, by the face score intervals (None for the reference or without face scores)
+    face_rank: int | None = Field(description="as ``rank``, by the face score intervals (None for the reference or without face scores)")
     face_tied_with: tuple[str, ...]
     intervals: RowIntervals
 
@@ -163,11 +161,11 @@ class GenerateFiles(Schema):
 
 class GeneratorInfo(Schema):
     class_name: str = Field(alias="class")
-    params: TableOf[Any]  #: shared by every repetition; None for those in ``varying``
-    varying: tuple[str, ...]  #: the hyper-parameters that differ between repetitions
-    repeat_params: tuple[TableOf[Any], ...]  #: their values in every repetition
-    fitted: TableOf[Any]  #: of the first repetition
-    repeats: tuple[TableOf[Any], ...]  #: ``fitted`` of every repetition
+    params: TableOf[Any] = Field(description="shared by every repetition; None for those in ``varying``")
+    varying: tuple[str, ...] = Field(description="the hyper-parameters that differ between repetitions")
+    repeat_params: tuple[TableOf[Any], ...] = Field(description="their values in every repetition")
+    fitted: TableOf[Any] = Field(description="of the first repetition")
+    repeats: tuple[TableOf[Any], ...] = Field(description="``fitted`` of every repetition")
 
 
 class GmmCandidate(Schema):
@@ -208,14 +206,14 @@ class GmmSelection(Schema):
 
     criterion: Literal["heldout", "bic"]
     validation_fraction: float
-    n_train: int  #: of the first repetition's selection
+    n_train: int = Field(description="of the first repetition's selection")
     n_validation: int
     reg_relative: float
-    candidates: tuple[GmmCandidate, ...]  #: of the first repetition's selection
-    chosen: GmmChoice  #: in the first repetition
-    per_repeat: tuple[GmmRepeatChoice, ...]  #: every repetition's choice, the first first
-    modal: GmmChoice  #: the choice made most often
-    agreement: int  #: in how many repetitions ``modal`` was chosen
+    candidates: tuple[GmmCandidate, ...] = Field(description="of the first repetition's selection")
+    chosen: GmmChoice = Field(description="in the first repetition")
+    per_repeat: tuple[GmmRepeatChoice, ...] = Field(description="every repetition's choice, the first first")
+    modal: GmmChoice = Field(description="the choice made most often")
+    agreement: int = Field(description="in how many repetitions ``modal`` was chosen")
     repeats: int
 
     @property
@@ -259,10 +257,10 @@ class EmSummary(Schema):
     """The gmm's EM convergence over the repetitions (:attr:`Generate.gmm_em`)."""
 
     repeats: int
-    converged: int  #: repetitions whose EM converged
+    converged: int = Field(description="repetitions whose EM converged")
     n_iter_min: int
     n_iter_max: int
-    lower_bound_min: float  #: per-point log-likelihood lower bound on the fit points
+    lower_bound_min: float = Field(description="per-point log-likelihood lower bound on the fit points")
     lower_bound_max: float
 
 
@@ -270,15 +268,15 @@ class GenerateFaces(Schema):
     """The face tests in the generate step: the faces step's verdict rule and the two tests'
     agreement on every decoded image they scored there."""
 
-    available: bool         #: False: the faces step had not run
-    rule: FaceRule | None   #: the run's verdict rule (the faces step's sets and this run's reconstructions)
+    available: bool = Field(description="False: the faces step had not run")
+    rule: FaceRule | None = Field(description="the run's verdict rule (the faces step's sets and this run's reconstructions)")
     usable: bool
     reason: str | None
     rule_text: str | None
-    n_scored: int           #: decoded images scored per row and repetition
+    n_scored: int = Field(description="decoded images scored per row and repetition")
     agreement: Agreement | None
-    reconstructions: FaceSet | None  #: this run's reconstructions, scored as a calibration set (None: no faces step)
-    tests: FaceTests | None          #: each test judged on the faces step's sets and the reconstructions
+    reconstructions: FaceSet | None = Field(description="this run's reconstructions, scored as a calibration set (None: no faces step)")
+    tests: FaceTests | None = Field(description="each test judged on the faces step's sets and the reconstructions")
     notes: tuple[str, ...]
 
 
@@ -288,7 +286,7 @@ class Generate(Schema):
     settings: GenerateSettings
     table: tuple[Row, ...]
     generators: TableOf[GeneratorInfo]
-    gmm_selection: GmmSelection | None  #: None when gmm is not among the generators
+    gmm_selection: GmmSelection | None = Field(description="None when gmm is not among the generators")
     sweeps: Sweeps
     faces: GenerateFaces
     files: GenerateFiles

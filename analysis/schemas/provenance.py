@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from analysis.schemas.base import Schema, TableOf
 
 
@@ -9,7 +11,7 @@ class ComputedOn(Schema):
     """Where the train step computed the weights: CPU results are bit-identical per thread count."""
 
     device: str
-    threads: int | None  #: CPU intra-op threads (None on a GPU)
+    threads: int | None = Field(description="CPU intra-op threads (None on a GPU)")
 
     @property
     def text(self) -> str:
@@ -30,8 +32,5 @@ class Manifest(Schema):
     inputs: TableOf[str]
     outputs: TableOf[str]
     versions: TableOf[str]
-    #: outputs not hashed because they differ from run to run (train/timing.json); None if none
-    volatile: tuple[str, ...] | None = None
-    #: train: the device and CPU thread count the weights were computed with (None: an adopted
-    #: checkpoint, or another step)
-    computed_on: ComputedOn | None = None
+    volatile: tuple[str, ...] | None = Field(None, description="outputs not hashed because they differ from run to run (train/timing.json); None if none")
+    computed_on: ComputedOn | None = Field(None, description="train: the device and CPU thread count the weights were computed with (None: an adopted checkpoint, or another step)")

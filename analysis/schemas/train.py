@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import Field
+
 from analysis.schemas.base import Schema
 
 
 class Epoch(Schema):
     epoch: int
     train_loss: float
-    val_loss: float | None  #: None when not validated (see ``train.val_every``) or nothing held out
+    val_loss: float | None = Field(description="None when not validated (see ``train.val_every``) or nothing held out")
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ class Timing(Schema):
     """``train/timing.json``: wall-clock time per epoch, the device and the CPU threads."""
 
     epochs: tuple[EpochTime, ...]
-    device: str   #: torch device type: "cpu", "cuda", "mps"
-    threads: int  #: torch intra-op threads
+    device: str = Field(description="torch device type: \"cpu\", \"cuda\", \"mps\"")
+    threads: int = Field(description="torch intra-op threads")
 
     @property
     def total_seconds(self) -> float:
