@@ -59,7 +59,8 @@ from analysis.schemas.claims import Calibrated, Claim, ClaimsArrays, ClaimsDetai
 from analysis.schemas.decode import Anchor, AnchorPair, AnchorSentences, AnchorSummary, Decode, DecodeFaces, DecodeReference, DecodeSettings, DecodedPath, DecodedPaths, DecodedPlane, DecodedPlanes, FaceStop, LiveDecoder, PlaneCount, PlanesSummary, Stops  # noqa: F401
 from analysis.schemas.across import Across, AcrossClaim, AcrossRun, AcrossRuns, RunBScan, RunGenerator, RunOccupancy, RunOrigin, RunOriginMetric, RunRadii, RunValue, Spread, VariantSpread  # noqa: F401
 from analysis.schemas.provenance import ComputedOn, Manifest  # noqa: F401
-from analysis.schemas.base import (Absent, ArtifactError, Table, and_list, array_specs,  # noqa: F401
+from analysis.words import and_list  # noqa: F401
+from analysis.schemas.base import (Absent, ArtifactError, Table, array_specs,  # noqa: F401
                                    check_arrays, describe, fix, validate)
 from analysis.schemas.files import *  # noqa: F401,F403
 

@@ -104,8 +104,8 @@ from analysis.artifacts import ArtifactError, Run, and_list
 from analysis.config import ClaimsConfig, Config, _check_range
 from analysis.errors import UserError, eprint
 from analysis.geometry import moments
-from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, interval_text, num, pct, row,
-                             untestable)
+from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, row, untestable)
+from analysis.words import interval_text, num, pct
 from analysis.ledger import three_way as _three_way
 from analysis.provenance import read_manifest
 from analysis.storage import NpyRows, load_json, save_json, save_npz

@@ -478,7 +478,7 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
     check_run(run)
     try:
         dirs = [d for _, d in A.runs_of(run, config, list(overrides))]
-    except A.ArtifactError as e:
+    except A.PublishError as e:
         raise InputError(str(e)) from None
     try:
         with runs_locked([run, *dirs]):
@@ -494,7 +494,7 @@ def _checked(run: Path, config: str | None, overrides, artifacts: bool = True) -
         others = [d for spec, d in A.runs_of(run, config, list(overrides)) if not spec.primary]
         if artifacts:
             A.check_artifacts(run, config, list(overrides))
-    except A.ArtifactError as e:
+    except A.PublishError as e:
         raise InputError(str(e)) from None
     return others
 

@@ -39,6 +39,7 @@ import meta as _meta  # noqa: E402
 
 from analysis import charts  # noqa: E402
 from analysis.artifacts import Run  # noqa: E402
+from analysis.words import fmt, ordinal, pct  # noqa: E402,F401  (the chapters' number formats)
 
 META = _meta.meta_from_env()
 RUN = Path(os.environ.get("FLG_RUN") or META["run"]).resolve()
@@ -101,39 +102,6 @@ class Text:
 
     def __repr__(self) -> str:
         return self.s
-
-
-def fmt(value, spec: str | None = None) -> str:
-    """Format numbers for prose: ints with thousands separators, floats with 3 significant digits."""
-    if value is None:
-        return "n/a"
-    if spec:
-        return format(value, spec)
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not np.isfinite(v):
-            return "n/a"
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-            return f"{v:.3g}"
-        s = f"{v:.3g}"
-        if "e" in s:
-            return f"{v:,.0f}"
-        return s
-    return str(value)
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def pct(x, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{100 * float(x):.{digits}f} %"
 
 
 def g(name: str, value, spec: str | None = None) -> None:

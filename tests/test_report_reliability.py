@@ -284,7 +284,7 @@ def test_volatile_keys_may_differ(tmp_path, report):
     artifacts = report_module("artifacts")
     ref = artifacts.check_config(report["run"], str(SMOKE), ["run.threads=3", "data.workers=2"])
     assert ref.run.threads == 3
-    with pytest.raises(artifacts.ArtifactError, match="run.seed"):
+    with pytest.raises(artifacts.PublishError, match="run.seed"):
         artifacts.check_config(report["run"], str(SMOKE), ["run.seed=1"])
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = ["Schema", "TableOf", "Arrays", "ArtifactError", "Absent", "Table", "array", "array_specs", "check_arrays",
-           "validate", "validate_json", "fix", "writer", "and_list", "describe"]
+           "validate", "validate_json", "fix", "writer", "describe"]
 
 
 class ArtifactError(ValueError):
@@ -236,8 +236,4 @@ def fix(file: str) -> str:
     step = writer(file)
     return f"the {step} step writes it (python -m analysis {step} --config ...)"
 
-
-def and_list(words: list[str]) -> str:
-    """``["a", "b", "c"]`` -> ``"a, b and c"`` (for sentences chosen from the numbers)."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 

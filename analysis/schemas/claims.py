@@ -14,7 +14,9 @@ from analysis.schemas.files import CLAIMS, CLAIMS_DETAILS
 from analysis.schemas.stats import Euclidean, Mahalanobis
 
 
-VERDICTS = ("reproduced", "partly", "not reproduced", "not testable")
+#: The verdicts of a finding, in the ledger's order.
+REPRODUCED, PARTLY, NOT, UNTESTABLE = "reproduced", "partly", "not reproduced", "not testable"
+VERDICTS = (REPRODUCED, PARTLY, NOT, UNTESTABLE)
 
 
 class Ours(Schema):

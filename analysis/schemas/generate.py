@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from analysis.schemas.base import ArtifactError, Schema, TableOf, and_list
+from analysis.schemas.base import ArtifactError, Schema, TableOf
+from analysis.words import and_list
 from analysis.schemas.files import METRICS
 from analysis.schemas.faces import Agreement, FaceRule, FaceSet, FaceTests
 
