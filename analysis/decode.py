@@ -412,15 +412,70 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     return load_json(Path(run_dir) / "decode" / "decode.json")
 
 
-def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
-    """Decode the planes and paths, measure them, judge where faces stop; write ``decode/``."""
-    d, seed = cfg.decode, cfg.run.seed
+def _summarise(records: list[dict], planes: dict, path_recs: list[dict], paths: dict, path_pts: np.ndarray) -> None:
+    """Add each plane's summary (centre and origin plane) and each path's figures (and a ray's face stop)
+    to their records, from the measures of their points."""
+    for p, rec in enumerate(records):
+        for k, kind in enumerate(PLANES):
+            rec[kind] = plane_summary(planes["distance"][p, k], planes["mahalanobis"][p, k], planes["face"][p, k])
+    for q, rec in enumerate(path_recs):
+        dist, maha, face, gap = (paths[k][q] for k in ("distance", "mahalanobis", "face", "gap"))
+        rec.update(length=float(np.linalg.norm(path_pts[q, -1] - path_pts[q, 0])),
+                   distance_start=float(dist[0]), distance_end=float(dist[-1]), distance_max=float(dist.max()),
+                   mahalanobis_start=float(maha[0]), mahalanobis_end=float(maha[-1]),
+                   faces=int(face.sum()), gap_max=float(gap.max()), stop=None)
+        if rec["kind"] == "ray":
+            stop = probes.face_stop(dist, face)
+            i = stop["stop_index"]
+            stop["mahalanobis"] = None if i is None else float((maha[i - 1] + maha[i]) / 2.0)
+            rec["stop"] = stop
+
+
+def _write_live(run_dir: Path, script: bytes | None) -> list[Path]:
+    """Write the live decoder's weights script (or remove the last run's, which its manifest records)."""
+    out = run_dir / "decode"
+    if script is not None:
+        atomic_write(out / LIVE_FILE, script)
+        return [out / LIVE_FILE]
+    if f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
+        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
+    return []
+
+
+def _geometry(run_dir: Path):
+    """The stats step's figures and arrays of the run (a user error naming the file when unreadable)."""
     reader = Run(run_dir)
     try:
-        S, A = reader.stats, reader.arrays
+        return reader.stats, reader.arrays
     except ArtifactError as e:
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the stats step "
                         "(python -m analysis stats --config ... --force)") from None
+
+
+def _notes(n_ref: int, n: int, live: dict) -> list[str]:
+    """What decode.json says about its own limits: a subsampled reference, no live decoder."""
+    notes = []
+    if n_ref < n:
+        notes.append(f"distances and the pixel reference use a random {n_ref:,} of the {n:,} points "
+                     "(decode.reference_points)")
+    if not live["available"]:
+        notes.append(f"no live decoder: {live['reason']}")
+    return notes
+
+
+def _say(doc: dict, out: Path) -> None:
+    """The step's one progress line."""
+    st, live, G = doc["stops"], doc["live"], doc["settings"]["grid"]
+    med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
+    eprint(f"decode: {len(doc['planes'])} pairs x 2 planes of {G}x{G}, {len(doc['paths'])} paths of "
+           f"{doc['settings']['path_steps']}; faces stop {st['band']} ({med}); "
+           f"live decoder {'%.1f MB' % (live['weights_bytes'] / 2 ** 20) if live['available'] else 'none'} -> {out}")
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Decode the planes and paths, measure them, judge where faces stop; write ``decode/``."""
+    d, seed = cfg.decode, cfg.run.seed
+    S, A = _geometry(run_dir)
     z = steps.open_latents(run_dir / "latents.npy")
     n, N = z.shape
     n_ref = min(n, d.reference_points)
@@ -449,32 +504,14 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     planes = {k: v[:cut].reshape((P, 2, G, G) + v.shape[1:]) for k, v in m.items()}
     paths = {k: v[cut:].reshape((Q, T) + v.shape[1:]) for k, v in m.items()}
 
-    for p, rec in enumerate(records):
-        for k, kind in enumerate(PLANES):
-            rec[kind] = plane_summary(planes["distance"][p, k], planes["mahalanobis"][p, k], planes["face"][p, k])
-    for q, rec in enumerate(path_recs):
-        dist, maha, face, gap = (paths[k][q] for k in ("distance", "mahalanobis", "face", "gap"))
-        rec.update(length=float(np.linalg.norm(path_pts[q, -1] - path_pts[q, 0])),
-                   distance_start=float(dist[0]), distance_end=float(dist[-1]), distance_max=float(dist.max()),
-                   mahalanobis_start=float(maha[0]), mahalanobis_end=float(maha[-1]),
-                   faces=int(face.sum()), gap_max=float(gap.max()), stop=None)
-        if rec["kind"] == "ray":
-            stop = probes.face_stop(dist, face)
-            i = stop["stop_index"]
-            stop["mahalanobis"] = None if i is None else float((maha[i - 1] + maha[i]) / 2.0)
-            rec["stop"] = stop
+    _summarise(records, planes, path_recs, paths, path_pts)
     ref = {"n": n_ref, "subsampled": n_ref < n, "quantile": dd.quantile, "nn_boundary": dd.nn_boundary,
            "nn_median": float(np.median(dd.nn_own) / dd.nn_boundary), "mahalanobis_boundary": dd.boundary,
            "mahalanobis_median": float(np.median(dd.held_out) / dd.boundary), "spread": spread_,
            "gap_median": float(np.median(real_gap)), "gap_q95": float(np.quantile(real_gap, 0.95))}
     live, script = live_decoder(model)
     anchor_recs, anchor_z = anchors(cfg, run_dir, ref_idx, x, np.asarray(A.component_mean, dtype=np.float64))
-    notes = []
-    if n_ref < n:
-        notes.append(f"distances and the pixel reference use a random {n_ref:,} of the {n:,} points "
-                     "(decode.reference_points)")
-    if not live["available"]:
-        notes.append(f"no live decoder: {live['reason']}")
+    notes = _notes(n_ref, n, live)
     doc = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed,
            "settings": {**vars(d), "image_shape": [C, Sz, Sz]}, "reference": ref, "planes": records,
            "planes_summary": planes_sentence(records, d.boundary_quantile, cfg.faces.level, faces),
@@ -490,15 +527,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     save_npz(out / "planes.npz", pairs=np.array([r["pair"] for r in records], dtype=np.int32), xs=xs, ys=ys,
              anchor_z=anchor_z, **planes)
     save_npz(out / "paths.npz", t=np.linspace(0.0, 1.0, T), z=path_pts.astype(np.float32), **paths)
-    written = []
-    if script is not None:
-        atomic_write(out / LIVE_FILE, script)
-        written.append(out / LIVE_FILE)
-    elif f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
-        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
+    written = _write_live(run_dir, script)
     save_json(out / "decode.json", doc, Decode)
-    st = doc["stops"]
-    med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
-    eprint(f"decode: {P} pairs x 2 planes of {G}x{G}, {Q} paths of {T}; faces stop {st['band']} ({med}); "
-           f"live decoder {'%.1f MB' % (live['weights_bytes'] / 2 ** 20) if live['available'] else 'none'} -> {out}")
+    _say(doc, out)
     return steps.Written(outputs=tuple(written))
