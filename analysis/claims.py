@@ -1023,6 +1023,18 @@ ORDER = ("off_centre", "own_spread", "ellipsoid", "centre_subspace", "origin_bor
          "core_normal", "pca_faces", "gmm_beats_simple")
 
 
+def _origin_doc(orig: dict, S, cc: ClaimsConfig) -> dict:
+    """details.json's ``origin``: the origin in every metric, the verdict's metric and why."""
+    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
+    return {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
+                                   "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
+                                   else ""),
+            "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
+            "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
+            "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
+            "nn": orig["nn"]}
+
+
 def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig, seed: int, n_jobs: int = 1):
     """Measure the cloud; the figures of every geometry row, their draws, and what details.json and
     arrays.npz hold besides."""
@@ -1073,15 +1085,7 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
             f["test"]["draws"] = draws.get(f"{fid}/{f['test'].get('stat', 'value')}")
             if fid in null_draws:
                 f["test"]["null_draws"] = null_draws[fid]
-    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
-    origin_doc = {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
-                                         "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
-                                         else ""),
-                  "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
-                  "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
-                  "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
-                  "nn": orig["nn"]}
-    extra = {"sample": sample, "b": bb, "origin": origin_doc, "shape": orig["shape"], "nulls": nl["doc"],
+    extra = {"sample": sample, "b": bb, "origin": _origin_doc(orig, S, cc), "shape": orig["shape"], "nulls": nl["doc"],
              "void": vd["doc"], "cube": cube, "normality": nrm["doc"]}
     arrays = {"origin_boot_share": orig["boot_share"], "origin_edges": orig["edges"], "origin_hist": orig["hist"],
               "void_edges": vd["edges"], "void_hist": vd["hist"], "b_checks": np.array(checks),
