@@ -93,7 +93,7 @@ def headline_rows(runs: list[tuple[str, str, list[dict]]], pooled: dict[str, dic
 
 
 def aggregate(runs: list[tuple[str, str, list[dict]]], headline: dict[str, dict] | None = None) -> list[dict]:
-    """The ledger across runs (``ledger.json``, see the module docstring).
+    """The ledger across runs (``ledger.json``; keys: :class:`analysis.schemas.across.AcrossClaim`).
 
     Parameters
     ----------

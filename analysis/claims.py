@@ -1060,7 +1060,7 @@ def judge(figs: dict[str, dict], G, cc: ClaimsConfig) -> list[dict]:
 
 def measure(z: np.ndarray, run_dir: Path, reader: Run, G, cc: ClaimsConfig, seed: int,
             n_jobs: int = 1) -> tuple[list[dict], dict, dict]:
-    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring); ``n_jobs``:
+    """The ledger rows, details.json and arrays.npz of latents z (keys: :mod:`analysis.schemas.claims`); ``n_jobs``:
     threads of the origin's bootstrap (the files do not depend on it)."""
     n, N = z.shape
     figs, draws, null_draws, extra, arrays = geometry_figures(z, run_dir, reader, cc, seed, n_jobs)

@@ -717,7 +717,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     Returns
     -------
     dict
-        The content of metrics.json (see the module docstring).
+        The content of metrics.json (keys: :mod:`analysis.schemas.generate`).
 
     Raises
     ------
