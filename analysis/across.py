@@ -7,43 +7,10 @@ figures). This step, run in the config's build directory once every run has fini
 reads every run through :mod:`analysis.artifacts` and writes what only exists across
 runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
 
-``ledger.json``
-    The claims ledger across runs: a JSON list, one object per finding, in the primary
-    run's order: ``id``, ``claim``, ``part``, ``unit``, ``verdict`` (the primary run's);
-    ``runs``: one {``name``, ``value``, ``low``, ``high``, ``verdict``} per run, copied
-    from that run's ``claims.json`` (null value and verdict where a run's ledger lacks
-    the finding); ``spread`` {``n``, ``mean``, ``min``, ``max``} of the runs' values
-    (null when no run has a value); ``groups``: the same per variant across its seeds
-    (one entry per variant with several seeds; empty otherwise); ``verdicts``: runs per
-    verdict; ``holds``: whether every run gave the primary run's verdict; ``sentence``:
-    that in words ("reproduced in all 3 runs", "reproduced in seed0 and seed1; partly in
-    seed2"); ``headline``: the row the article's ledger shows (a full ledger row, as in
-    ``claims.json``). With three or more runs of the primary's variant (training seeds),
-    a geometry row's headline is judged again on its figures pooled over those runs
-    (:func:`analysis.ledger.pool`): the value is the runs' mean, the interval a
-    hierarchical bootstrap (runs resampled, then each run's own bootstrap draws), the
-    tests Holm-adjusted again over the pooled ledger, and ``pooled`` names the runs.
-    Otherwise (fewer runs, other variants only, or a row that every run does not measure,
-    such as the generator rows, whose rules compare generators within one run) the
-    headline is the primary run's row, with a note saying why.
-
-``runs.json``
-    ``schema_version``; ``config`` (the config's run.name); ``kind`` ("seeds",
-    "variants" or "variants and seeds"); ``sweep_key`` ("" without a sweep);
-    ``seeds``; ``runs``: one object per run, primary first: ``name``, ``variant``,
-    ``seed``, ``dir`` (relative to the config's build directory), ``primary``,
-    ``overrides`` (dotted key -> value), ``n`` (points), ``N`` (latent dimension),
-    ``verdicts`` (its ledger's count per verdict) and what the overlay charts draw:
-    ``radii`` {``edges`` (B+1), ``share`` (B): the histogram of |z| as shares},
-    ``bscan`` {``grid``, ``w`` (Wasserstein distance of the radii per b), ``best``,
-    ``used`` (the run's one b: its fine scan's best b), ``fine_low``, ``fine_high`` (its
-    interval)}, ``occupancy`` {``b``, ``median`` (share of all points in the
-    median pair's slice per b), ``every`` (share in every slice)}, ``origin``
-    {``band``, ``metrics``: [{``metric``, ``share``, ``low``, ``high``, ``gaussian``}]:
-    the cross-fitted share of held-out points farther out than the origin in each metric
-    (analysis.claims: the origin table)},
-    ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
-    run has no generate step).
+``ledger.json`` (the claims ledger across runs: every finding in every run, and the headline row the
+article shows, pooled over the training seeds' runs where there are three or more) and ``runs.json`` (the runs
+and the curves the overlay charts draw). Keys and their meaning: :mod:`analysis.schemas.across` (JSON Schema:
+``schemas/across.ledger.schema.json``, ``schemas/across.runs.schema.json``).
 
 The step reads each run's files only as that run's manifests vouch for them, and
 refuses a run made with other settings than its place in ``[runs]`` gives (a stale
@@ -126,7 +93,7 @@ def headline_rows(runs: list[tuple[str, str, list[dict]]], pooled: dict[str, dic
 
 
 def aggregate(runs: list[tuple[str, str, list[dict]]], headline: dict[str, dict] | None = None) -> list[dict]:
-    """The ledger across runs (``ledger.json``, see the module docstring).
+    """The ledger across runs (``ledger.json``; keys: :class:`analysis.schemas.across.AcrossClaim`).
 
     Parameters
     ----------

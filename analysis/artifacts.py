@@ -1,7 +1,7 @@
 """The one reader of a run directory: typed, checked views of its artifacts.
 
-The steps write a run's artifacts (each step's module docstring documents its files
-and keys); this module reads them for the article and anything else that consumes a
+The steps write a run's artifacts (each file's keys and their meaning: its schema in
+:mod:`analysis.schemas`); this module reads them for the article and anything else that consumes a
 run, and it is the only reading code that knows their file names and keys. Every view
 is a frozen dataclass built from one file and checked on the way in: a missing file,
 a missing key or a value of the wrong type raises :class:`ArtifactError` naming the

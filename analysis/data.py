@@ -21,7 +21,7 @@ memory stays bounded by a batch. Training, encoding and decoding all read pixels
 ``uint8 / 255``.
 
 Unreadable, truncated, too-small or too-large files in a folder are **skipped** with a
-warning and counted in ``data/info.json`` (a CelebA-size folder should not fail on one bad
+warning and counted in ``data/info.json`` (keys: :mod:`analysis.schemas.data`; a CelebA-size folder should not fail on one bad
 JPEG, nor on a crafted file the image library cannot handle); a folder with no usable image
 at all is an error. Only the formats in :data:`FORMATS` are decoded (by content, whatever
 the file's name), and an image's size is read from its header and checked before its pixels

@@ -56,53 +56,11 @@ Procedure
    (:func:`analysis.export.weights_script`), unless they exceed
    :data:`analysis.export.LIVE_MAX_BYTES`.
 
-``decode.json``
-    ``schema_version`` (2); ``n``, ``N``, ``seed``; ``settings`` (the ``[decode]`` values
-    and ``image_shape`` [C, S, S]); ``reference`` {``n``, ``subsampled``, ``quantile``,
-    ``nn_boundary`` (B, a Euclidean distance), ``nn_median`` (the real points' median
-    nearest-neighbour distance, in units of B), ``mahalanobis_boundary`` (D),
-    ``mahalanobis_median`` (their median cross-fitted Mahalanobis distance, in units of
-    D), ``spread``, ``gap_median`` and ``gap_q95`` (the reference's own re-encoding gaps,
-    relative to ``spread``)};
-    ``planes``: one per shown pair {``pair``, ``reason``, ``window_x``, ``window_y``,
-    ``centre_xy`` (the centre's j1, j2 coordinates), ``centre`` and ``origin`` (the two
-    planes), each {``tiles``, ``inside`` (tiles with distance <= 1), ``faces_inside``,
-    ``outside``, ``faces_outside``, ``distance_min``, ``distance_max``,
-    ``mahalanobis_min``, ``mahalanobis_max``}};
-    ``planes_summary`` {``testable``, ``reason`` (null when testable), ``anchors``
-    {``centre``, ``origin``: {``anchor``, ``planes``, ``tiles_inside``, ``faces_inside``,
-    ``share_faces_inside``, ``inside_low``, ``inside_high``, ``tiles_outside``,
-    ``faces_outside``, ``share_faces_outside``, ``outside_low``, ``outside_high``,
-    ``ratio``, ``ratio_low``, ``ratio_high``, ``contrast`` (null where undefined)}},
-    ``sentences`` {``centre``, ``origin``}, ``sentence`` (both)}; ``faces`` {``available``,
-    ``usable``, ``rule``, ``rule_text``, ``agreement`` (:func:`analysis.faces.kappa` of
-    the two tests over every tile and path step; null without a faces step)}; ``paths``: one per path {``name``, ``label``, ``kind``
-    ("segment" or "ray"), ``length`` (Euclidean), ``distance_start``, ``distance_end``,
-    ``distance_max``, ``mahalanobis_start``, ``mahalanobis_end``, ``faces`` (steps whose
-    image is a face), ``gap_max``, ``stop`` (rays: :func:`analysis.probes.face_stop`'s dict
-    plus ``mahalanobis``, the Mahalanobis distance at the stop; segments: null)}; ``stops``
-    {``band``, ``verdict``, ``median`` (times B, null when not testable), ``rays``,
-    ``censored`` (rays with faces up to their end), ``sentence``, ``criterion``};
-    ``live`` {``available``, ``file`` (null without), ``weights_bytes``, ``limit_bytes``,
-    ``parameters``, ``reason`` (why there is none, else null)}; ``anchors``: the points
-    the page's cursor panels take the other components from {``kind`` ("centre",
-    "origin", "real"), ``label``, ``row`` (of latents.npy) and ``id`` (null but for real
-    points)}; ``notes``.
-``planes.npz``
-    (P pairs, G = grid, planes in the order centre, origin): ``pairs`` (P, 2) int32; ``xs``,
-    ``ys`` (P, G) float64 (the grid's z[j1] and z[j2] values); ``images`` (P, 2, G, G, C,
-    S, S) uint8, ``[p, k, iy, ix]`` decoded from z[j1] = xs[p, ix], z[j2] = ys[p, iy];
-    ``distance`` (B units), ``mahalanobis`` (D units), ``gap`` (P, 2, G, G) float32;
-    ``face`` (P, 2, G, G) bool (by the verdict rule), ``face_detector``, ``face_classifier``
-    (P, 2, G, G) bool (each test);
-    ``anchor_z`` (A, N) float32, the anchors' coordinates.
-``paths.npz``
-    (Q paths, T = path_steps): ``t`` (T,) position along the path in [0, 1]; ``z`` (Q, T,
-    N) float32; ``images`` (Q, T, C, S, S) uint8; ``distance``, ``mahalanobis``, ``gap``
-    (Q, T) float32; ``face``, ``face_detector``, ``face_classifier`` (Q, T) bool.
-``decoder.js``
-    Only with a live decoder: the weights script of :mod:`analysis.export` (the site
-    serves it as ``_static/flg-decoder-weights.js``).
+``decode.json`` (every figure), ``planes.npz`` (the decoded planes), ``paths.npz`` (the decoded paths): keys and
+their meaning in :mod:`analysis.schemas.decode` (JSON Schema: ``schemas/decode.decode.schema.json``,
+``schemas/decode.planes.schema.json``, ``schemas/decode.paths.schema.json``); and, only with a live decoder,
+``decoder.js``, the weights script of :mod:`analysis.export` (the site serves it as
+``_static/flg-decoder-weights.js``).
 
 Same inputs and config give byte-identical files; the step is skipped when its manifest
 matches (config sections ``decode``, ``faces.level`` and ``run.seed``, the input hashes and this code).

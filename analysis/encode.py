@@ -8,22 +8,11 @@ Also writes ``ids.txt`` (one image identifier per row of latents.npy), the examp
 the article shows (in ``encode/``, below) and the manifest with the hashes of the
 data, config and checkpoint and the package versions.
 
-``encode/summary.json``
-    ``network``: the autoencoder as loaded, measured by passing one image through it
-    (:func:`describe_network`): ``parameters`` (weights of encoder and decoder),
-    ``latent_dim``, ``flat_features`` (inputs of the latent linear map) and ``encoder``,
-    one entry per layer {``layer`` (in words), ``input``, ``output`` (shapes without
-    the batch axis)}. ``reconstructions``: ``n``, ``split`` (``"held-out"``: images
-    of the held-out split of ``analysis.train.split_indices``, never trained on;
-    ``"training"`` only when ``data.val_fraction`` = 0 leaves none), ``mse`` (mean
-    squared error per pixel, pixels in [0, 1]). ``gallery``: ``n``, ``seed``.
-``encode/reconstructions.npz``
-    The first :data:`RECONSTRUCTIONS` images of that split: ``index`` (k,) int64 rows
-    of ``data/images.npy``, ``ids`` (k,) str, ``originals`` (k, C, S, S) uint8 and
-    ``reconstructions`` (k, C, S, S) float32 in [0, 1] (decoder(encoder(x))).
-``encode/gallery.npz``
-    :data:`GALLERY` images drawn at random (seed ``run.seed``) to show the data:
-    ``index`` (g,) int64 ascending, ``ids`` (g,) str, ``images`` (g, C, S, S) uint8.
+``encode/summary.json`` (the network as measured, the examples' sizes and reconstruction error),
+``encode/reconstructions.npz`` (the first :data:`RECONSTRUCTIONS` held-out images and their reconstructions) and
+``encode/gallery.npz`` (:data:`GALLERY` images drawn at random with ``run.seed``). Keys and their meaning:
+:mod:`analysis.schemas.encode` (JSON Schema: ``schemas/encode.summary.schema.json``,
+``schemas/encode.reconstructions.schema.json``, ``schemas/encode.gallery.schema.json``).
 """
 
 from __future__ import annotations

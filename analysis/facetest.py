@@ -54,20 +54,8 @@ Procedure
 Outputs in ``<run>/faces/``
 ---------------------------
 ``calibration.json``
-    ``schema_version`` (2); ``settings`` (the ``[faces]`` values this step depends on and
-    ``image_shape``); ``detector`` {``name``, ``package``, ``version``, ``params``};
-    ``classifier`` {``name``, ``params``, ``faces``, ``cbcl_nonfaces``, ``synthetic_negatives``
-    (training counts of the final model), ``negatives`` ("cbcl", "cbcl+synthetic" or
-    "synthetic"), ``sentence``}; ``sets``: one per calibration set {``name``, ``kind``
-    ("positive", "negative", "diagnostic"), ``description``, ``n``, and per test
-    (``detector``, ``classifier``, ``both``) {``count``, ``rate``, ``low``, ``high``}};
-    ``tests``: per test and ``both`` {``usable``, ``tpr_min`` (its lowest rate on a positive
-    set), ``fpr_max`` (highest on a negative set), ``worst``: its share right on its worst
-    scored set, ``reasons`` (the bars it misses, in words)}; ``rule`` ("both", "detector",
-    "classifier" or null); ``usable``; ``reason`` (null when usable); ``rule_text`` (the
-    instrument in words, with its rates); ``agreement`` (:func:`analysis.faces.kappa` over all
-    calibration images); ``notes``. ``tests`` to ``rule_text`` judge this step's sets; a run's
-    own judgement adds its reconstructions (6.).
+    The tests, the calibration sets and each test's measured rates, the verdict rule. Keys and their meaning:
+    :mod:`analysis.schemas.faces` (JSON Schema: ``schemas/faces.calibration.schema.json``).
 ``classifier.skops``
     The fitted scikit-learn pipeline (standardised pixels, PCA, RBF SVM), saved with skops
     (safe loading, no pickle); written deterministically.
@@ -76,8 +64,7 @@ Outputs in ``<run>/faces/``
     data's images among the labelled faces, sorted; ``face_fold`` (m,) int64, the fold of
     each; ``models``: the ``faces.folds`` pipelines, model k fitted without fold k}.
 ``examples.npz``
-    ``images`` (sets, 8, S, S) uint8 gray: the first 8 images of each set (in ``sets``
-    order); ``detector``, ``classifier`` (sets, 8) bool: their labels.
+    The first 8 images of each set and their labels (``schemas/faces.examples.schema.json``).
 
 The step is skipped when its manifest matches (the ``[faces]`` keys of
 :data:`analysis.steps.FACE_TEST_KEYS`, the ``[data]`` section, the image cache's hash, the CBCL archive's sha256 when its non-faces are

@@ -6,7 +6,8 @@ and :func:`code_hash`), the sha256 of its inputs and outputs, the resolved confi
 the package versions. Its presence means the step finished. A step is up to date only
 while its key is unchanged and its outputs still have the recorded hashes
 (:func:`is_complete`, :func:`output_problem`); a later step reads an earlier step's
-file only as the earlier manifest vouches for it (:func:`step_output`).
+file only as the earlier manifest vouches for it (:func:`step_output`). The manifest's keys:
+:mod:`analysis.schemas.provenance` (JSON Schema: ``schemas/step.manifest.schema.json``).
 
 Hashing a 2.5 GB image cache takes seconds, so :func:`sha256_cached` remembers, in the
 run's ``.sha256-cache.json``, each hash with the file's size, mtime, ctime and inode at

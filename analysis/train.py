@@ -18,7 +18,9 @@ Reproducible and resumable:
   fingerprint + per-epoch history + package version), ``train/history.json``
   (per-epoch train and held-out error), ``train/timing.json`` (seconds and images/s
   per epoch: the only output that differs between identical runs, so the manifest
-  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed.
+  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed
+  (keys: :mod:`analysis.schemas.train`; JSON Schema: ``schemas/train.history.schema.json``,
+  ``schemas/train.timing.schema.json``).
 
 ``--checkpoint`` adopts a user's checkpoint instead (:func:`adopt_checkpoint`): it must
 fit the config and hold finite weights; its own data fingerprint and history are kept.

@@ -80,7 +80,8 @@ def array_schema(file: str) -> dict:
     resolves from the JSON artifacts) and dtype kinds (numpy's ``dtype.kind`` letters)."""
     cls = ARRAY_FILES[file]
     return {"file": file, "format": "numpy .npz (allow_pickle=False)", "description": (cls.__doc__ or "").strip(),
-            "arrays": {name: {"shape": list(shape), "dtype_kind": kinds}
+            "arrays": {name: {"shape": list(shape), "dtype_kind": kinds,
+                              **({"description": d} if (d := cls.model_fields[name].description) else {})}
                        for name, (shape, kinds) in array_specs(cls).items()}}
 
 

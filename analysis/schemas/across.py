@@ -15,111 +15,136 @@ from analysis.schemas.claims import Claim
 class RunValue(Schema):
     """One run's figure of a finding, with its interval and verdict (None: its ledger lacks the finding)."""
 
-    name: str
-    value: float | None
-    low: float | None
-    high: float | None
-    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
+    name: str = Field(description="the run")
+    value: float | None = Field(description="its figure (claims.json ours.value)")
+    low: float | None = Field(description="its interval's lower end")
+    high: float | None = Field(description="upper end")
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None = Field(description="its verdict")
 
 
 class Spread(Schema):
     """The spread of the runs' values: how many have one, their mean, least and greatest."""
 
-    n: int
-    mean: float
-    min: float
-    max: float
+    n: int = Field(description="runs with a value")
+    mean: float = Field(description="mean of their values")
+    min: float = Field(description="least value")
+    max: float = Field(description="greatest value")
 
 
 class VariantSpread(Schema):
-    variant: str
-    runs: tuple[str, ...]
-    spread: Spread | None
+    """A finding's spread over one variant's seeds."""
+
+    variant: str = Field(description="the variant")
+    runs: tuple[str, ...] = Field(description="its seeds' runs")
+    spread: Spread | None = Field(description="their values' spread (None when none has a value)")
 
 
 class AcrossClaim(Schema):
-    """One row of ``across/ledger.json``: a finding in every run (see :mod:`analysis.across`)."""
+    """One row of ``across/ledger.json`` (a JSON list, one row per finding in the primary run's order): a finding in
+    every run. With three or more runs of the primary's variant (training seeds), a geometry row's headline is judged
+    again on its figures pooled over those runs (:func:`analysis.ledger.pool`): the value is the runs' mean, the
+    interval a hierarchical bootstrap (runs resampled, then each run's own bootstrap draws), the tests Holm-adjusted
+    again over the pooled ledger, and ``pooled`` names the runs. Otherwise (fewer runs, other variants only, or a row
+    that not every run measures, such as the generator rows) the headline is the primary run's row, with a note
+    saying why."""
 
-    id: str
-    claim: str
-    part: str
-    unit: Literal["share", "ratio", "difference", "b", "score"]
-    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None
-    runs: tuple[RunValue, ...]
-    spread: Spread | None
-    groups: tuple[VariantSpread, ...]
-    verdicts: TableOf[int]
-    holds: bool
-    sentence: str
-    headline: Claim = Field(description="the row the article's ledger shows (pooled over the seeds' runs where there are 3 or more)")
+    id: str = Field(description="the finding's id")
+    claim: str = Field(description="the finding in our words")
+    part: str = Field(description="the part of the study's series")
+    unit: Literal["share", "ratio", "difference", "b", "score"] = Field(description="the unit of the values")
+    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None = Field(
+        description="the primary run's verdict")
+    runs: tuple[RunValue, ...] = Field(description="one per run, copied from its claims.json (None value and verdict "
+                                                   "where its ledger lacks the finding)")
+    spread: Spread | None = Field(description="the runs' values (None when no run has a value)")
+    groups: tuple[VariantSpread, ...] = Field(description="the same per variant across its seeds (one entry per "
+                                                          "variant with several seeds; empty otherwise)")
+    verdicts: TableOf[int] = Field(description="runs per verdict")
+    holds: bool = Field(description="whether every run gave the primary run's verdict")
+    sentence: str = Field(description="that in words (\"reproduced in all 3 runs\", \"reproduced in seed0 and seed1; "
+                                      "partly in seed2\")")
+    headline: Claim = Field(description="the row the article's ledger shows (pooled over the seeds' runs where there "
+                                        "are 3 or more)")
 
 
 class RunRadii(Schema):
-    edges: tuple[float, ...]
-    share: tuple[float, ...]
+    """A run's radii, for the overlay chart."""
+
+    edges: tuple[float, ...] = Field(description="bin edges (B + 1)")
+    share: tuple[float, ...] = Field(description="the histogram of |z| as shares (B)")
 
 
 class RunBScan(Schema):
-    grid: tuple[float, ...]
-    w: tuple[float | None, ...]
-    best: float
-    used: float
-    fine_low: float
-    fine_high: float
+    """A run's b-scan, for the overlay chart."""
+
+    grid: tuple[float, ...] = Field(description="the coarse scan's b values")
+    w: tuple[float | None, ...] = Field(description="Wasserstein distance of the radii per b")
+    best: float = Field(description="the coarse scan's best b")
+    used: float = Field(description="the run's one b (its fine scan's best b)")
+    fine_low: float = Field(description="lower end of the fine scan's interval of the best b")
+    fine_high: float = Field(description="upper end")
 
 
 class RunOccupancy(Schema):
-    b: tuple[float, ...]
-    median: tuple[float, ...]
-    every: tuple[float, ...]
+    """A run's slice occupancy, for the overlay chart."""
+
+    b: tuple[float, ...] = Field(description="the grid's b values")
+    median: tuple[float, ...] = Field(description="share of all points in the median pair's slice per b")
+    every: tuple[float, ...] = Field(description="share in every slice per b")
 
 
 class RunOriginMetric(Schema):
-    metric: Literal["euclidean", "subspace_90", "subspace_99", "ledoit_wolf", "nearest_real"]
-    share: float
-    low: float
-    high: float
-    gaussian: float
+    metric: Literal["euclidean", "subspace_90", "subspace_99", "ledoit_wolf", "nearest_real"] = Field(
+        description="the metric")
+    share: float = Field(description="the cross-fitted share of held-out points farther out than the origin")
+    low: float = Field(description="its interval's lower end")
+    high: float = Field(description="upper end")
+    gaussian: float = Field(description="the same for a Gaussian of the data's shape")
 
 
 class RunOrigin(Schema):
-    band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"]
-    metrics: tuple[RunOriginMetric, ...]
+    band: Literal["beyond the data", "at the border", "in the outer part", "inside the bulk"] = Field(
+        description="where the origin lies (the verdict metric's band)")
+    metrics: tuple[RunOriginMetric, ...] = Field(description="the origin under each metric (claims' origin table)")
 
 
 class RunGenerator(Schema):
-    name: str
-    score: float
-    low: float
-    high: float
-    rank: int
+    name: str = Field(description="the generator")
+    score: float = Field(description="its mean score")
+    low: float = Field(description="its interval's lower end")
+    high: float = Field(description="upper end")
+    rank: int = Field(description="its rank")
 
 
 class AcrossRun(Schema):
     """One run of ``across/runs.json``: who it is, and the curves the overlay charts draw."""
 
-    name: str
-    variant: str
-    seed: int
-    dir: str
-    primary: bool
-    overrides: TableOf[Any]
-    n: int
-    N: int
-    verdicts: TableOf[int]
-    radii: RunRadii
-    bscan: RunBScan
-    occupancy: RunOccupancy
-    origin: RunOrigin
-    generators: tuple[RunGenerator, ...] | None
+    name: str = Field(description="the run")
+    variant: str = Field(description="its variant")
+    seed: int = Field(description="its run.seed")
+    dir: str = Field(description="its directory, relative to the config's build directory")
+    primary: bool = Field(description="whether it is the primary run")
+    overrides: TableOf[Any] = Field(description="dotted config key -> value")
+    n: int = Field(description="points")
+    N: int = Field(description="latent dimension")
+    verdicts: TableOf[int] = Field(description="its ledger's count per verdict")
+    radii: RunRadii = Field(description="for the overlay charts")
+    bscan: RunBScan = Field(description="for the overlay charts")
+    occupancy: RunOccupancy = Field(description="for the overlay charts")
+    origin: RunOrigin = Field(description="for the overlay charts")
+    generators: tuple[RunGenerator, ...] | None = Field(
+        description="its generators' scores (None when the run has no generate step)")
 
 
 class AcrossRuns(Schema):
-    config: str
-    kind: Literal["seeds", "variants", "variants and seeds"]
-    sweep_key: str
-    seeds: tuple[int, ...]
-    runs: tuple[AcrossRun, ...]
+    """``across/runs.json``: the runs of the config and the curves the overlay charts draw (see
+    :mod:`analysis.across`). Also written: ``schema_version`` (1)."""
+
+    config: str = Field(description="the config's run.name")
+    kind: Literal["seeds", "variants", "variants and seeds"] = Field(description="what the runs are")
+    sweep_key: str = Field(description="the swept key (\"\" without a sweep)")
+    seeds: tuple[int, ...] = Field(description="the training seeds")
+    runs: tuple[AcrossRun, ...] = Field(description="one per run, primary first")
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,10 @@ class Arrays(BaseModel):
     __hash__ = object.__hash__
 
 
-def array(*shape: str | int, kinds: str = "f") -> Any:
-    """A field holding an array of ``shape`` (sizes, or symbols the reader resolves) and dtype kind in ``kinds``."""
-    return Field(json_schema_extra={"shape": [str(d) for d in shape], "kinds": kinds})
+def array(*shape: str | int, kinds: str = "f", description: str | None = None) -> Any:
+    """A field holding an array of ``shape`` (sizes, or symbols the reader resolves) and dtype kind in ``kinds``;
+    ``description`` says what it holds (exported with the shape)."""
+    return Field(description=description, json_schema_extra={"shape": [str(d) for d in shape], "kinds": kinds})
 
 
 def array_specs(cls: type[BaseModel]) -> dict[str, tuple[tuple, str]]:

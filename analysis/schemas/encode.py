@@ -13,55 +13,65 @@ from analysis.schemas.base import Arrays, Schema, array
 
 
 class Layer(Schema):
+    """One encoder layer as measured."""
+
     layer: str = Field(description="in words, e.g. \"conv 4×4, stride 2 + batch norm + ReLU\"")
     input: tuple[int, ...] = Field(description="shape without the batch axis")
-    output: tuple[int, ...]
+    output: tuple[int, ...] = Field(description="shape without the batch axis")
 
 
 class Network(Schema):
-    """``encode/summary.json`` ``network``: the autoencoder as measured by the encode step."""
+    """``encode/summary.json`` ``network``: the autoencoder as loaded, measured by passing one image through it
+    (:func:`analysis.encode.describe_network`)."""
 
-    parameters: int
-    latent_dim: int
-    flat_features: int
-    encoder: tuple[Layer, ...]
+    parameters: int = Field(description="weights of encoder and decoder")
+    latent_dim: int = Field(description="N")
+    flat_features: int = Field(description="inputs of the latent linear map")
+    encoder: tuple[Layer, ...] = Field(description="one entry per layer")
 
 
 class ReconstructionInfo(Schema):
-    n: int
-    split: Literal["held-out", "training"]
-    mse: float
+    n: int = Field(description="images reconstructed (encode/reconstructions.npz)")
+    split: Literal["held-out", "training"] = Field(description="\"held-out\": images of the held-out split "
+                                                               "(:func:`analysis.train.split_indices`), never trained "
+                                                               "on; \"training\" only when data.val_fraction = 0 "
+                                                               "leaves none")
+    mse: float = Field(description="mean squared error per pixel over these images, pixels in [0, 1]")
 
 
 class GalleryInfo(Schema):
-    n: int
-    seed: int
+    n: int = Field(description="images drawn at random to show the data (encode/gallery.npz)")
+    seed: int = Field(description="run.seed, the draw's seed")
 
 
 class EncodeSummary(Schema):
-    network: Network
-    reconstructions: ReconstructionInfo
-    gallery: GalleryInfo
+    """``encode/summary.json``: the network as encoded with, and the examples the article shows."""
+
+    network: Network = Field(description="the autoencoder")
+    reconstructions: ReconstructionInfo = Field(description="the reconstructed examples")
+    gallery: GalleryInfo = Field(description="the gallery of data images")
 
 
 class Reconstructions(Arrays):
-    """``encode/reconstructions.npz`` with its summary: images and decoder(encoder(image))."""
+    """``encode/reconstructions.npz`` with its summary: the first images of the held-out split (k =
+    ``reconstructions.n`` of summary.json) and decoder(encoder(image))."""
 
     split: str = Field(description="\"held-out\" (never trained on) or \"training\" (data.val_fraction = 0)")
     mse: float = Field(description="mean squared error per pixel over these images, pixels in [0, 1]")
-    index: np.ndarray = array("k", kinds="i")
-    ids: np.ndarray = array("k", kinds="U")
-    originals: np.ndarray = array("k", "C", "S", "S", kinds="u")
-    reconstructions: np.ndarray = array("k", "C", "S", "S", kinds="f")
+    index: np.ndarray = array("k", kinds="i", description="rows of data/images.npy, int64")
+    ids: np.ndarray = array("k", kinds="U", description="their image identifiers")
+    originals: np.ndarray = array("k", "C", "S", "S", kinds="u", description="the images, uint8")
+    reconstructions: np.ndarray = array("k", "C", "S", "S", kinds="f",
+                                        description="decoder(encoder(image)), float32 in [0, 1]")
 
 
 class Gallery(Arrays):
     """``encode/gallery.npz``: images drawn at random (seed ``seed``) to show the data."""
 
-    seed: int
-    index: np.ndarray = array("g", kinds="i")
-    ids: np.ndarray = array("g", kinds="U")
-    images: np.ndarray = array("g", "C", "S", "S", kinds="u")
+    seed: int = Field(description="run.seed")
+    index: np.ndarray = array("g", kinds="i", description="rows of data/images.npy, ascending, int64")
+    ids: np.ndarray = array("g", kinds="U", description="their image identifiers")
+    images: np.ndarray = array("g", "C", "S", "S", kinds="u", description="the images, uint8")
 
 
 @dataclass(frozen=True)

@@ -13,43 +13,60 @@ from analysis.schemas.faces import Agreement, FaceRule, FaceSet, FaceTests
 
 
 class GenerateB(Schema):
-    value: float | None
-    source: Literal["config", "stats.json", "measured"]
+    """The half-width b of the uniform generator's cube [-b, b]^N and where it comes from."""
+
+    value: float | None = Field(description="the uniform generator's half-width b (None: no uniform generator needs "
+                                            "one)")
+    source: Literal["config", "stats.json", "measured"] = Field(
+        description="\"config\" (generate.b > 0), \"stats.json\" (b.used of the stats step) or \"measured\" on the "
+                    "fit part by radius matching, median |z| / sqrt(N/3) (latents placed by hand, no stats step)")
 
 
 class GenerateSettings(Schema):
-    n_points: int
-    latent_dim: int
-    n_fit: int
-    n_holdout: int
-    n_real: int
-    n_fake: int
-    n_image: int
-    n_image_real: int
-    n_images: int
-    image_shape: tuple[int, int, int]
-    k: int
-    copy_quantile: float
-    copy_share_limit: float
-    holdout_fraction: float
-    seed: int
-    repeats: int
-    level: float
-    interval: Literal["student-t"]
-    repeat_seeds: tuple[tuple[int, int], ...]
+    """The sizes, parameters and scales of the comparison (see :mod:`analysis.generate`, Procedure)."""
+
+    n_points: int = Field(description="real latent points (rows of latents.npy)")
+    latent_dim: int = Field(description="N")
+    n_fit: int = Field(description="points of the fit part (the generators see only these)")
+    n_holdout: int = Field(description="points of the held-out part")
+    n_real: int = Field(description="held-out points in the real set every row is compared with (generate.n_samples "
+                                    "at most)")
+    n_fake: int = Field(description="points per row: min(generate.n_samples, n_fit)")
+    n_image: int = Field(description="decoded points per row in the pixel metrics: min(generate.image_points, n_fake)")
+    n_image_real: int = Field(description="held-out reconstructions in the pixel metrics: min(n_image, n_real)")
+    n_images: int = Field(description="images per contact sheet")
+    image_shape: tuple[int, int, int] = Field(description="[C, S, S]")
+    k: int = Field(description="the k of the k-NN metrics (generate.k)")
+    copy_quantile: float = Field(description="the quantile of the held-out points' nearest-fit distances below which "
+                                             "a point counts as a copy (copy_share)")
+    copy_share_limit: float = Field(description="a row copies when its copy_share exceeds this (twice what new data "
+                                                "give)")
+    holdout_fraction: float = Field(description="generate.holdout_fraction")
+    seed: int = Field(description="run.seed")
+    repeats: int = Field(description="repetitions of the whole comparison (generate.repeats)")
+    level: float = Field(description="confidence level of every interval (generate.level)")
+    interval: Literal["student-t"] = Field(description="how the intervals are computed: Student t over the "
+                                                       "repetitions, clipped to the metric's range")
+    repeat_seeds: tuple[tuple[int, int], ...] = Field(
+        description="[split seed, generator seed] of each repetition, derived from run.seed")
     b: GenerateB
-    spread: float
-    real_radius_mean: float
-    latents_vs_encoder: float | None
-    generators: tuple[str, ...]
+    spread: float = Field(description="RMS distance of the fit-part points from their centroid (the scale of "
+                                      "reencode_gap_rel)")
+    real_radius_mean: float = Field(description="mean |z| of the real set")
+    latents_vs_encoder: float | None = Field(description="max |E(x) - z| over the sheet's real images divided by "
+                                                         "spread (about 0 when latents.npy was encoded by this model; "
+                                                         "None if spread is 0)")
+    generators: tuple[str, ...] = Field(description="generate.generators, in config order")
 
 
 class Interval(Schema):
     """A metric over the repetitions: its interval and the value of each repetition (None where undefined)."""
 
-    low: float | None
-    high: float | None
-    repeats: tuple[float | None, ...]
+    low: float | None = Field(description="lower end of the Student t interval of the mean at settings.level, clipped "
+                                          "to the metric's range (None if the metric is undefined in a repetition)")
+    high: float | None = Field(description="upper end")
+    repeats: tuple[float | None, ...] = Field(description="the metric's value in each repetition, in the order of "
+                                                          "settings.repeat_seeds")
 
 
 class RowIntervals(Schema):
@@ -91,38 +108,54 @@ class Row(Schema):
     Metrics are means over the repetitions; ``intervals`` holds their intervals.
     """
 
-    name: str
-    kind: Literal["reference", "generator"]
+    name: str = Field(description="the generator's name, or \"real (held-out)\" for the reference")
+    kind: Literal["reference", "generator"] = Field(description="\"reference\": n_fake real fit-part points (what a "
+                                                                "perfect generator would score); \"generator\"")
     rank: int | None = Field(description="1 + generators whose score interval lies wholly above (ties share a rank)")
     tied_with: tuple[str, ...] = Field(description="generators whose score intervals overlap this one's")
-    score: float
-    in_support: float
-    precision: float
-    recall: float
-    density: float
-    coverage: float
-    nn_real_mean: float
-    radius_w1: float
-    radius_mean: float
-    pixel_precision: float
-    pixel_recall: float
-    pixel_density: float
-    pixel_coverage: float
-    pixel_nn_real_mean: float
-    reencode_gap: float
-    reencode_gap_rel: float | None
-    copy_share: float
-    nn_fit_ratio: float | None
-    copies: bool
-    face_share: float | None = Field(description="The face tests (None without a faces step): the share of the scored decoded images called faces by the verdict rule and by each test, and the face score (:func:`analysis.metrics.face_quality`)")
-    face_share_detector: float | None
-    face_share_classifier: float | None
-    face_coverage: float | None
-    face_diversity: float | None
-    face_score: float | None
-    face_rank: int | None = Field(description="as ``rank``, by the face score intervals (None for the reference or without face scores)")
-    face_tied_with: tuple[str, ...]
-    intervals: RowIntervals
+    score: float = Field(description="harmonic mean of precision and coverage per repetition (fidelity and diversity "
+                                     "both needed)")
+    in_support: float = Field(description="share of the points inside the real set's k-NN support (equal to precision "
+                                          "by definition)")
+    precision: float = Field(description="k-NN precision against the real set (latent space)")
+    recall: float = Field(description="k-NN recall")
+    density: float = Field(description="k-NN density")
+    coverage: float = Field(description="k-NN coverage")
+    nn_real_mean: float = Field(description="mean Euclidean distance to the nearest real point")
+    radius_w1: float = Field(description="Wasserstein distance between the |z| distributions of the points and the "
+                                         "real set")
+    radius_mean: float = Field(description="mean |z|")
+    pixel_precision: float = Field(description="k-NN precision of the decoded images against the held-out "
+                                               "reconstructions (pixels)")
+    pixel_recall: float = Field(description="k-NN recall in pixel space")
+    pixel_density: float = Field(description="k-NN density in pixel space")
+    pixel_coverage: float = Field(description="k-NN coverage in pixel space")
+    pixel_nn_real_mean: float = Field(description="mean pixel distance to the nearest held-out reconstruction")
+    reencode_gap: float = Field(description="mean re-encoding gap |E(D(z)) - z|")
+    reencode_gap_rel: float | None = Field(description="reencode_gap / settings.spread (None if spread is 0)")
+    copy_share: float = Field(description="share of points closer to the fit part than the settings.copy_quantile "
+                                          "quantile of the held-out points' nearest-fit distances "
+                                          "(:func:`analysis.metrics.copy_metrics`; the reference row uses the odd "
+                                          "rows of the real set, about 0.05)")
+    nn_fit_ratio: float | None = Field(description="median nearest-fit distance over the held-out points' (about 1 "
+                                                   "for new data)")
+    copies: bool = Field(description="mean copy_share > settings.copy_share_limit")
+    face_share: float | None = Field(description="share of the scored decoded images (the first faces.n_scored of "
+                                                 "the row in each repetition) called faces by the verdict rule "
+                                                 "(without a usable rule, by both tests together); None without a "
+                                                 "faces step, as every face metric")
+    face_share_detector: float | None = Field(description="share of the scored decoded images the detector calls faces")
+    face_share_classifier: float | None = Field(description="share the classifier calls faces")
+    face_coverage: float | None = Field(description="face coverage against the held-out reconstructions "
+                                                    "(:func:`analysis.metrics.face_quality`)")
+    face_diversity: float | None = Field(description="face diversity (:func:`analysis.metrics.face_quality`)")
+    face_score: float | None = Field(description="harmonic mean of face_share, face_coverage and face_diversity: a "
+                                                 "generator of one repeated face cannot score well")
+    face_rank: int | None = Field(description="as ``rank``, by the face score intervals (None for the reference or "
+                                              "without face scores)")
+    face_tied_with: tuple[str, ...] = Field(description="as tied_with, by the face score intervals (empty for the "
+                                                        "reference)")
+    intervals: RowIntervals = Field(description="each metric's interval and its value in every repetition")
 
     def value(self, metric: str) -> float | None:
         """The mean of ``metric`` (a name of :data:`ROW_METRICS`) over the repetitions."""
@@ -142,49 +175,69 @@ class Row(Schema):
 
 
 class Sweep(Schema):
-    parameter: str
-    values: tuple[float, ...]
-    precision: tuple[float | None, ...]
-    recall: tuple[float | None, ...]
-    density: tuple[float | None, ...]
-    coverage: tuple[float | None, ...]
+    """One hyper-parameter swept on the first repetition, the latent k-NN metrics aligned with ``values``."""
+
+    parameter: str = Field(description="the swept hyper-parameter")
+    values: tuple[float, ...] = Field(description="its values")
+    precision: tuple[float | None, ...] = Field(description="latent k-NN precision at each value (None: the setting "
+                                                            "could not be fitted, see notes)")
+    recall: tuple[float | None, ...] = Field(description="latent k-NN recall at each value")
+    density: tuple[float | None, ...] = Field(description="latent k-NN density at each value")
+    coverage: tuple[float | None, ...] = Field(description="latent k-NN coverage at each value")
 
 
 class Sweeps(Schema):
-    gmm_components: Sweep
-    pca_confidence: Sweep
+    """The sweeps the report's chart draws."""
+
+    gmm_components: Sweep = Field(description="the first repetition's gmm selection candidates of its chosen "
+                                              "covariance type, by component count (fitted on its training part)")
+    pca_confidence: Sweep = Field(description="pca-ellipsoid at each level of generate.sweep_confidence")
 
 
 class GenerateFiles(Schema):
-    samples: str
-    sheets: TableOf[str]
+    """The other files of ``generate/``, in the same directory."""
+
+    samples: str = Field(description="\"samples.npz\": the first repetition's sheet points, images and face labels")
+    sheets: TableOf[str] = Field(description="contact sheets: \"real\", \"reconstructed\" and one per generator name "
+                                             "-> PNG file name")
 
 
 class GeneratorInfo(Schema):
-    class_name: str = Field(alias="class")
-    params: TableOf[Any] = Field(description="shared by every repetition; None for those in ``varying``")
-    varying: tuple[str, ...] = Field(description="the hyper-parameters that differ between repetitions")
-    repeat_params: tuple[TableOf[Any], ...] = Field(description="their values in every repetition")
-    fitted: TableOf[Any] = Field(description="of the first repetition")
+    """A generator as fitted: its hyper-parameters and fitted scalars in every repetition."""
+
+    class_name: str = Field(alias="class", description="the estimator's class")
+    params: TableOf[Any] = Field(description="the hyper-parameters every repetition shares; None for those in "
+                                            "``varying`` (random_state, a new seed each time; for gmm n_components "
+                                            "and covariance_type when the repetitions' selections differ)")
+    varying: tuple[str, ...] = Field(description="the hyper-parameters that differ between repetitions, sorted")
+    repeat_params: tuple[TableOf[Any], ...] = Field(description="their values in every repetition ({name: value}, "
+                                                             "aligned with settings.repeat_seeds)")
+    fitted: TableOf[Any] = Field(description="the first repetition's fitted scalars: b for uniform; kept_fraction, "
+                                            "threshold, tail_probability for mvn-core; chi2_threshold for "
+                                            "pca-ellipsoid; for gmm its EM convergence converged, n_iter, "
+                                            "lower_bound (per-point log-likelihood bound on the fit points), "
+                                            "reg_covar, n_fit_points")
     repeats: tuple[TableOf[Any], ...] = Field(description="``fitted`` of every repetition")
 
 
 class GmmCandidate(Schema):
     """One candidate of the gmm selection (all figures None when it could not be fitted)."""
 
-    n_components: int
-    covariance_type: Literal["full", "diag"]
-    heldout_loglik: float | None
-    bic: float | None
-    converged: bool | None
-    n_iter: int | None
-    lower_bound: float | None
-    error: str | None
+    n_components: int = Field(description="mixture components")
+    covariance_type: Literal["full", "diag"] = Field(description="\"full\" or \"diag\"")
+    heldout_loglik: float | None = Field(description="mean log-likelihood per validation point")
+    bic: float | None = Field(description="BIC on the training part")
+    converged: bool | None = Field(description="whether EM converged")
+    n_iter: int | None = Field(description="EM iterations")
+    lower_bound: float | None = Field(description="EM's per-point log-likelihood lower bound on the training part")
+    error: str | None = Field(description="why it could not be fitted (None if it was)")
 
 
 class GmmChoice(Schema):
-    n_components: int
-    covariance_type: Literal["full", "diag"]
+    """A gmm configuration."""
+
+    n_components: int = Field(description="mixture components")
+    covariance_type: Literal["full", "diag"] = Field(description="\"full\" or \"diag\"")
 
     @property
     def text(self) -> str:
@@ -195,7 +248,8 @@ class GmmChoice(Schema):
 class GmmRepeatChoice(GmmChoice):
     """One repetition's choice and its criterion's value (held-out log-likelihood per point, or BIC)."""
 
-    score: float
+    score: float = Field(description="the criterion's value of that choice: mean held-out log-likelihood per "
+                                     "validation point, or BIC")
 
 
 SELECTION_CRITERIA = {"heldout": "the held-out log-likelihood", "bic": "the BIC"}
@@ -205,17 +259,19 @@ class GmmSelection(Schema):
     """How the gmm's component count and covariance type were chosen (see :mod:`analysis.generate`):
     the first repetition's candidates and choice, and every repetition's choice."""
 
-    criterion: Literal["heldout", "bic"]
-    validation_fraction: float
-    n_train: int = Field(description="of the first repetition's selection")
-    n_validation: int
-    reg_relative: float
+    criterion: Literal["heldout", "bic"] = Field(description="\"heldout\" (mean held-out log-likelihood) or \"bic\" "
+                                                             "(generate.gmm_selection)")
+    validation_fraction: float = Field(description="share of the fit part the candidates are scored on")
+    n_train: int = Field(description="training points of the first repetition's selection")
+    n_validation: int = Field(description="validation points of the first repetition's selection")
+    reg_relative: float = Field(description="diagonal regularisation relative to the mean per-coordinate variance "
+                                            "(generate.gmm_reg)")
     candidates: tuple[GmmCandidate, ...] = Field(description="of the first repetition's selection")
     chosen: GmmChoice = Field(description="in the first repetition")
     per_repeat: tuple[GmmRepeatChoice, ...] = Field(description="every repetition's choice, the first first")
-    modal: GmmChoice = Field(description="the choice made most often")
+    modal: GmmChoice = Field(description="the choice made most often (a tie goes to the one chosen first)")
     agreement: int = Field(description="in how many repetitions ``modal`` was chosen")
-    repeats: int
+    repeats: int = Field(description="repetitions (settings.repeats)")
 
     @property
     def best(self) -> GmmCandidate:
@@ -257,12 +313,12 @@ class GmmSelection(Schema):
 class EmSummary(Schema):
     """The gmm's EM convergence over the repetitions (:attr:`Generate.gmm_em`)."""
 
-    repeats: int
+    repeats: int = Field(description="repetitions")
     converged: int = Field(description="repetitions whose EM converged")
-    n_iter_min: int
-    n_iter_max: int
+    n_iter_min: int = Field(description="fewest EM iterations of a repetition")
+    n_iter_max: int = Field(description="most EM iterations of a repetition")
     lower_bound_min: float = Field(description="per-point log-likelihood lower bound on the fit points")
-    lower_bound_max: float
+    lower_bound_max: float = Field(description="the largest such bound")
 
 
 class GenerateFaces(Schema):
@@ -270,28 +326,40 @@ class GenerateFaces(Schema):
     agreement on every decoded image they scored there."""
 
     available: bool = Field(description="False: the faces step had not run")
-    rule: FaceRule | None = Field(description="the run's verdict rule (the faces step's sets and this run's reconstructions)")
-    usable: bool
-    reason: str | None
-    rule_text: str | None
-    n_scored: int = Field(description="decoded images scored per row and repetition")
-    agreement: Agreement | None
-    reconstructions: FaceSet | None = Field(description="this run's reconstructions, scored as a calibration set (None: no faces step)")
+    rule: FaceRule | None = Field(description="the run's verdict rule (the faces step's sets and this run's "
+                                              "reconstructions)")
+    usable: bool = Field(description="whether the run's verdict rule is usable (every face label here is by it)")
+    reason: str | None = Field(description="why not usable (None when usable)")
+    rule_text: str | None = Field(description="the verdict rule in words, with its error rates (None without the "
+                                              "faces step)")
+    n_scored: int = Field(description="decoded images scored per row and repetition (faces.images_per_row, at least "
+                                     "the sheet's)")
+    agreement: Agreement | None = Field(description="Cohen's kappa of the two tests over every image they scored "
+                                                    "here, with its bootstrap interval (:func:`analysis.faces.kappa`; "
+                                                    "None without the faces step)")
+    reconstructions: FaceSet | None = Field(description="this run's reconstructions, scored as a calibration set "
+                                                        "(None: no faces step)")
     tests: FaceTests | None = Field(description="each test judged on the faces step's sets and the reconstructions")
-    notes: tuple[str, ...]
+    notes: tuple[str, ...] = Field(description="remarks on the face tests in this run")
 
 
 class Generate(Schema):
-    """``generate/metrics.json``: the generators compared (see :mod:`analysis.generate`)."""
+    """``generate/metrics.json``: the generators compared (see :mod:`analysis.generate`, Procedure).
+
+    Also written: ``image_reference`` (first repetition), the pixel metrics against the raw held-out images: ``raw``
+    for raw fit-part images (real against real, no decoder) and ``reconstructed`` for the reconstructions of the same
+    fit-part points (the cost of the decoder's blur)."""
 
     settings: GenerateSettings
-    table: tuple[Row, ...]
-    generators: TableOf[GeneratorInfo]
+    table: tuple[Row, ...] = Field(description="the reference row first, then the generators by rank, mean score and "
+                                               "name")
+    generators: TableOf[GeneratorInfo] = Field(description="generator name -> its hyper-parameters and fitted scalars")
     gmm_selection: GmmSelection | None = Field(description="None when gmm is not among the generators")
     sweeps: Sweeps
     faces: GenerateFaces
     files: GenerateFiles
-    notes: tuple[str, ...]
+    notes: tuple[str, ...] = Field(description="sentences on anything clipped, skipped, measured instead of read, or "
+                                               "not converged")
 
     @property
     def reference(self) -> Row:

@@ -11,8 +11,10 @@ from analysis.schemas.base import Schema
 
 
 class Epoch(Schema):
-    epoch: int
-    train_loss: float
+    """One epoch's reconstruction errors, pixels in [0, 1]."""
+
+    epoch: int = Field(description="the epoch, from 1")
+    train_loss: float = Field(description="mean squared reconstruction error per pixel on the training images")
     val_loss: float | None = Field(description="None when not validated (see ``train.val_every``) or nothing held out")
 
 
@@ -31,30 +33,34 @@ class History:
 
 
 class TrainedHistory(Schema):
-    epochs: tuple[Epoch, ...]
-    n_train: int
-    n_val: int
-    loss: str
+    """``train/history.json`` of weights trained in this run: the per-epoch train and held-out error."""
+
+    epochs: tuple[Epoch, ...] = Field(description="one per epoch")
+    n_train: int = Field(description="training images")
+    n_val: int = Field(description="held-out images (data.val_fraction)")
+    loss: str = Field(description="the loss in words")
 
 
 class AdoptedHistory(Schema):
-    """``train/history.json`` of weights adopted with ``--checkpoint``."""
+    """``train/history.json`` of weights adopted with ``--checkpoint``. Also written: ``checkpoint_sha256``,
+    ``history_recorded``, what the checkpoint records of ``n_train``, ``n_val``, ``parameters`` and ``loss``, and a
+    ``note`` when it records no history."""
 
-    source: Literal["user checkpoint"]
-    epochs: tuple[Epoch, ...]
-    checkpoint: str
+    source: Literal["user checkpoint"] = Field(description="\"user checkpoint\"")
+    epochs: tuple[Epoch, ...] = Field(description="the checkpoint's own history (empty when it records none)")
+    checkpoint: str = Field(description="the adopted checkpoint's path")
 
 
 class EpochTime(Schema):
-    epoch: int
-    seconds: float
-    images_per_s: float
+    epoch: int = Field(description="the epoch, from 1")
+    seconds: float = Field(description="wall-clock seconds")
+    images_per_s: float = Field(description="training images per second")
 
 
 class Timing(Schema):
     """``train/timing.json``: wall-clock time per epoch, the device and the CPU threads."""
 
-    epochs: tuple[EpochTime, ...]
+    epochs: tuple[EpochTime, ...] = Field(description="one per epoch")
     device: str = Field(description="torch device type: \"cpu\", \"cuda\", \"mps\"")
     threads: int = Field(description="torch intra-op threads")
 
