@@ -75,7 +75,7 @@ $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
 
 $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
                             analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                            analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS)
+                            analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
@@ -83,21 +83,21 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py \
                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                               analysis/artifacts.py $(SCHEMAS)
+                               analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json \
                              analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                              analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                             analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS)
+                             analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                              analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS)
+                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -131,7 +131,7 @@ $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
 $(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
                                analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                               analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS)
+                               analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -140,14 +140,14 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   analysis/generate.py analysis/generators.py analysis/metrics.py \
                                   analysis/calibration.py analysis/geometry.py analysis/model.py \
                                   analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                                  analysis/artifacts.py $(SCHEMAS)
+                                  analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
                                 analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                                 analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                                analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS)
+                                analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
@@ -156,7 +156,7 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                                 analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS)
+                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
@@ -184,7 +184,7 @@ ifneq ($(OTHER_RUNS),)
 $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/stats.manifest.json $(RUN)/generate.manifest.json \
                              $(RUN)/claims.manifest.json \
                              analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
-                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py $(SCHEMAS)
+                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py $(SCHEMAS) analysis/words.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 
 ifeq ($(RUNS_SUBMAKE),)

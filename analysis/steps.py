@@ -165,13 +165,13 @@ FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr",
 #: made from the data alone (shared by the training seeds); the later steps check them on their run's
 #: reconstructions and judge decoded images with them.
 FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "geometry", "data",
-                          *SCHEMAS),
+                          *SCHEMAS, "words"),
              inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
-                                  "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS),
+                                  "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
@@ -179,7 +179,7 @@ GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibrat
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
-                              "instrument", "faces", "facecheck", "train", *SCHEMAS),
+                              "instrument", "faces", "facecheck", "train", *SCHEMAS, "words"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
@@ -187,7 +187,7 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
               hand_placed=True, device=True)
 
 CLAIMS = Step("claims", code=("claims", "findings", "ledger", "calibration", "nulls", "normality", "slices",
-                              "geometry", "metrics", "published", "artifacts", *SCHEMAS),
+                              "geometry", "metrics", "published", "artifacts", *SCHEMAS, "words"),
               inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
                       "data/images.npy", "data/ids.txt", "ids.txt"),
               optional=("generate/metrics.json", "data/images.npy", "data/ids.txt", "ids.txt"),
@@ -204,7 +204,7 @@ NAMES = tuple(s.name for s in STEPS)
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
 ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "geometry",
-                              "published", *SCHEMAS),
+                              "published", *SCHEMAS, "words"),
               inputs=("stats/stats.json", "stats/arrays.npz", "generate/metrics.json", "claims/claims.json",
                       "claims/details.json", "claims/arrays.npz"),
               sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))
