@@ -844,11 +844,8 @@ def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b:
 
 
 def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list[Path]:
-    """Write metrics.json, samples.npz and the contact sheets; remove sheets of generators no longer
-    configured (only those the step's last manifest records: a user's file is never removed).
-    Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
-    recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
-                if isinstance(rel, str) and rel.startswith("generate/sheet-")}
+    """Write metrics.json, samples.npz and the contact sheets, and remove the sheets of generators no
+    longer configured. Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
     save_json(out_dir / "metrics.json", doc, Generate)
     save_npz(out_dir / "samples.npz", **samples)
     paths = []
@@ -856,6 +853,14 @@ def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list
         path = out_dir / doc["files"]["sheets"][name]
         atomic_write(path, png)
         paths.append(path)
-    for stale in sorted(recorded - set(paths)):
-        stale.unlink(missing_ok=True)
+    remove_stale_sheets(out_dir, paths)
     return paths
+
+
+def remove_stale_sheets(out_dir: Path, kept: list[Path]) -> None:
+    """Remove the contact sheets the step's last manifest records that are not in ``kept`` (only
+    those: a user's own file beside them is never removed)."""
+    recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
+                if isinstance(rel, str) and rel.startswith("generate/sheet-")}
+    for stale in sorted(recorded - set(kept)):
+        stale.unlink(missing_ok=True)

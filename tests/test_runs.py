@@ -437,17 +437,17 @@ def test_the_report_checks_every_run(comparison, tmp_path):
     assert "runs/latent_dim=8/claims/claims.json" in report_checks.check_artifacts(copy, config)
     with (copy / "across" / "ledger.json").open("a") as f:
         f.write(" ")
-    with pytest.raises(report_checks.ArtifactError, match=r"across/ledger.json does not match .*across.manifest"):
+    with pytest.raises(report_checks.PublishError, match=r"across/ledger.json does not match .*across.manifest"):
         report_checks.check_artifacts(copy, config)
     shutil.copy2(comparison["run"] / "across" / "ledger.json", copy / "across" / "ledger.json")
     (other / "claims" / "claims.json").unlink()
-    with pytest.raises(report_checks.ArtifactError, match=r"latent_dim=8/claims/claims.json is missing.*--run "
+    with pytest.raises(report_checks.PublishError, match=r"latent_dim=8/claims/claims.json is missing.*--run "
                                                           r"latent_dim=8"):
         report_checks.check_artifacts(copy, config)
-    with pytest.raises(report_checks.ArtifactError, match=r"runs.sweep_values = \[16, 8\].*gives runs.sweep_values"):
+    with pytest.raises(report_checks.PublishError, match=r"runs.sweep_values = \[16, 8\].*gives runs.sweep_values"):
         report_checks.check_config(copy, config, ["runs.sweep_values=[16, 4]"])
     text = (other / "config.toml").read_text()
     (other / "config.toml").write_text(text.replace("bins = 60", "bins = 7"))  # made with other settings
-    with pytest.raises(report_checks.ArtifactError, match=r"runs/latent_dim=8/config.toml was made with stats.bins = 7.*"
+    with pytest.raises(report_checks.PublishError, match=r"runs/latent_dim=8/config.toml was made with stats.bins = 7.*"
                                                           r"for run latent_dim=8 gives stats.bins = 60.*--run latent_dim=8"):
         report_checks.check_config(copy, config)
