@@ -78,12 +78,6 @@ def smoke_run(tmp_path_factory) -> Path:
     return encoded_run(tmp_path_factory)
 
 
-def pytest_xdist_auto_num_workers(config) -> int:
-    """``-n auto``: one worker more than the usable cores (capped by ``--maxprocesses``), since many
-    tests spend part of their time waiting (on a killed subprocess, a browser, a shared build)."""
-    return len(os.sched_getaffinity(0)) + 1
-
-
 # ---------------------------------------------------------------- the README's reliability table
 
 README = ROOT / "README.md"
