@@ -33,6 +33,9 @@ CLI    := $(PY) -m analysis
 ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
 STEPS  := fetch train encode stats faces generate claims decode
+# The artifact schemas (analysis/schemas/); steps that read artifacts depend on every one.
+SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encode.py stats.py faces.py \
+            generate.py claims.py decode.py across.py provenance.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE
@@ -55,24 +58,24 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 # A step's code is one of its inputs: the CLI re-runs a step when its config sections,
 # its input files or its source changed, and otherwise only marks it fresh (cheap).
 # The config file is a prerequisite of the first step only: the others follow it.
-$(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py | setup
+$(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py analysis/schemas/base.py analysis/schemas/data.py | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                             analysis/encode.py analysis/model.py analysis/train.py
+                             analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                            analysis/calibration.py
+                            analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
                             analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                            analysis/calibration.py analysis/geometry.py analysis/data.py
+                            analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
@@ -80,21 +83,21 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                analysis/generate.py analysis/generators.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py \
                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                               analysis/artifacts.py
+                               analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json \
                              analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                              analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                             analysis/metrics.py analysis/published.py analysis/artifacts.py
+                             analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                              analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py
+                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -110,25 +113,25 @@ RUNS_JOBS ?= 2
 RUNS      := $(RUN)/runs
 STEP_SET   = $(if $(RUNS_SUBMAKE),$(if $(filter 1,$(RUNS_JOBS)),,--set run.threads=1))
 
-$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py
+$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
-                                analysis/encode.py analysis/model.py analysis/train.py
+                                analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
                                analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                               analysis/calibration.py
+                               analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
 $(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
                                analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                               analysis/calibration.py analysis/geometry.py analysis/data.py
+                               analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -137,14 +140,14 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   analysis/generate.py analysis/generators.py analysis/metrics.py \
                                   analysis/calibration.py analysis/geometry.py analysis/model.py \
                                   analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                                  analysis/artifacts.py
+                                  analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
                                 analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                                 analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                                analysis/metrics.py analysis/published.py analysis/artifacts.py
+                                analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
@@ -153,7 +156,7 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                                 analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py
+                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
@@ -181,14 +184,14 @@ ifneq ($(OTHER_RUNS),)
 $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json $(RUN)/claims.manifest.json \
                              analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
-                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py
+                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py $(SCHEMAS) analysis/words.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 
 ifeq ($(RUNS_SUBMAKE),)
 # One recipe (a grouped target) makes every run by the second make, when the config (through
 # the primary's image cache) or any code changed; each step then skips itself if up to date.
 # (Its goal is a name: a run name may hold "=", which make reads as a variable on its command line.)
-$(OTHER_CLAIMS) &: $(RUN)/fetch.manifest.json $(sort $(wildcard analysis/*.py))
+$(OTHER_CLAIMS) &: $(RUN)/fetch.manifest.json $(sort $(wildcard analysis/*.py) $(SCHEMAS))
 	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) -o setup RUNS_SUBMAKE=1 every-run
 else
 .PHONY: every-run

@@ -7,56 +7,10 @@ figures). This step, run in the config's build directory once every run has fini
 reads every run through :mod:`analysis.artifacts` and writes what only exists across
 runs, in ``<config build dir>/across/`` (then ``across.manifest.json`` last):
 
-``ledger.json``
-    The claims ledger across runs: a JSON list, one object per finding, in the primary
-    run's order: ``id``, ``claim``, ``part``, ``unit``, ``verdict`` (the primary run's);
-    ``runs``: one {``name``, ``value``, ``low``, ``high``, ``verdict``} per run, copied
-    from that run's ``claims.json`` (null value and verdict where a run's ledger lacks
-    the finding); ``spread`` {``n``, ``mean``, ``min``, ``max``} of the runs' values
-    (null when no run has a value); ``groups``: the same per variant across its seeds
-    (one entry per variant with several seeds; empty otherwise); ``verdicts``: runs per
-    verdict; ``holds``: whether every run gave the primary run's verdict; ``sentence``:
-    that in words ("reproduced in all 3 runs", "reproduced in seed0 and seed1; partly in
-    seed2"); ``headline``: the row the article's ledger shows (a full ledger row, as in
-    ``claims.json``). With three or more runs of the primary's variant (training seeds),
-    a geometry row's headline is judged again on its figures pooled over those runs
-    (:func:`analysis.ledger.pool`): the value is the runs' mean, the interval a
-    hierarchical bootstrap (runs resampled, then each run's own bootstrap draws), the
-    tests Holm-adjusted again over the pooled ledger, and ``pooled`` names the runs.
-    Otherwise (fewer runs, other variants only, or a row that every run does not measure,
-    such as the generator rows, whose rules compare generators within one run) the
-    headline is the primary run's row, with a note saying why.
-
-    ``controls``: one entry per control run (``[[runs.control]]``), the run not pooled and not
-    in ``runs``: {``name``, ``value``, ``low``, ``high``, ``verdict``, ``differs`` (its verdict
-    is not the headline's), ``sentence`` (its own ledger's)}.
-
-``runs.json``
-    ``schema_version``; ``config`` (the config's run.name); ``kind`` ("seeds",
-    "variants" or "variants and seeds"); ``sweep_key`` ("" without a sweep);
-    ``seeds``; ``runs``: one object per run, primary first: ``name``, ``variant``,
-    ``seed``, ``dir`` (relative to the config's build directory), ``primary``,
-    ``overrides`` (dotted key -> value), ``n`` (points), ``N`` (latent dimension),
-    ``verdicts`` (its ledger's count per verdict) and what the overlay charts draw:
-    ``radii`` {``edges`` (B+1), ``share`` (B): the histogram of |z| as shares},
-    ``bscan`` {``grid``, ``w`` (Wasserstein distance of the radii per b), ``best``,
-    ``used`` (the run's one b: its fine scan's best b), ``fine_low``, ``fine_high`` (its
-    interval)}, ``occupancy`` {``b``, ``median`` (share of all points in the
-    median pair's slice per b), ``every`` (share in every slice)}, ``origin``
-    {``band``, ``metrics``: [{``metric``, ``share``, ``low``, ``high``, ``gaussian``}]:
-    the cross-fitted share of held-out points farther out than the origin in each metric
-    (analysis.claims: the origin table)},
-    ``generators`` ([{``name``, ``score``, ``low``, ``high``, ``rank``}], null when the
-    run has no generate step), ``model`` {``kind`` ("ae", "vae"), ``mse`` (held-out
-    reconstruction error per pixel), ``radius_density`` {``edges`` (B+1), ``density`` (B): the
-    histogram of |z| as a density}, ``prior_shell`` {``edges``, ``density``: the density of the
-    radii of N(0, I) in N dimensions (chi, N degrees of freedom) over its central 99.98 %,
-    ``mean``, ``sd``},
-    ``active`` (a VAE's active units; null for an AE), ``priors``: [{``name`` ("uniform",
-    "standard-normal"), ``face_share``, ``low``, ``high``}]: the share of the images decoded from
-    that generator that the face tests call faces, with its interval (empty without them)}. ``controls``: the control runs'
-    entries, the same keys; ``control_summary``: per control {``name``, ``n``, ``flipped``
-    [{``id``, ``claim``, ``from``, ``to``}], ``kept`` (ids), ``sentence``}.
+``ledger.json`` (the claims ledger across runs: every finding in every run, and the headline row the
+article shows, pooled over the training seeds' runs where there are three or more) and ``runs.json`` (the runs
+and the curves the overlay charts draw). Keys and their meaning: :mod:`analysis.schemas.across` (JSON Schema:
+``schemas/across.ledger.schema.json``, ``schemas/across.runs.schema.json``).
 
 The step reads each run's files only as that run's manifests vouch for them, and
 refuses a run made with other settings than its place in ``[runs]`` gives (a stale
@@ -66,7 +20,6 @@ run: it names the run and the key). Same runs, same bytes.
 from __future__ import annotations
 
 import collections.abc
-import dataclasses
 import math
 from pathlib import Path
 
@@ -79,6 +32,7 @@ from analysis.config import ClaimsConfig
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest, step_output
 from analysis.storage import save_json
+from analysis.schemas.across import AcrossClaim, AcrossRuns
 
 SCHEMA_VERSION = 1
 
@@ -139,7 +93,7 @@ def headline_rows(runs: list[tuple[str, str, list[dict]]], pooled: dict[str, dic
 
 
 def aggregate(runs: list[tuple[str, str, list[dict]]], headline: dict[str, dict] | None = None) -> list[dict]:
-    """The ledger across runs (``ledger.json``, see the module docstring).
+    """The ledger across runs (``ledger.json``; keys: :class:`analysis.schemas.across.AcrossClaim`).
 
     Parameters
     ----------
@@ -333,10 +287,26 @@ def kind(specs: list[R.RunSpec]) -> str:
 
 # --------------------------------------------------------------------------- the step
 
+def _upstream() -> set[str]:
+    """The steps whose outputs this step reads, and the steps those read, transitively (not decode)."""
+    seen, todo = set(), [steps.producer(f) for f in steps.ACROSS.inputs]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += steps.declaration(name).needs
+    return seen
+
+
 def _stale(spec: R.RunSpec, run_dir: Path) -> str | None:
     """The first setting a finished step of the run was made with that its place in [runs] no
-    longer gives, as "<step> step: <key> = <was>, the config gives <now>"; None if none."""
+    longer gives, as "<step> step: <key> = <was>, the config gives <now>"; None if none. Only the
+    steps this step depends on count: a stale decode step (which ``make`` re-runs after ``across``)
+    does not change the runs side by side."""
+    upstream = _upstream()
     for s in steps.STEPS:
+        if s.name not in upstream:
+            continue
         m = read_manifest(run_dir, s.name)
         if not m or not isinstance(m.get("config"), dict):
             continue
@@ -399,8 +369,8 @@ def compute(cfg, run_dir: Path, inputs: dict, key: str) -> steps.Written:
            "control_summary": [{**control_summary(name, rows), **reconstruction_cost(figures[0], f)}
                                for (name, _, _), f in zip(controls, control_figures)]}
     out_dir = run_dir / "across"
-    save_json(out_dir / "ledger.json", rows)
-    save_json(out_dir / "runs.json", doc)
+    save_json(out_dir / "ledger.json", rows, list[AcrossClaim])
+    save_json(out_dir / "runs.json", doc, AcrossRuns)
     differ = [row["id"] for row in rows if not row["holds"]]
     agree = f"the verdict differs between runs for {', '.join(differ)}" if differ else "every verdict holds in every run"
     how = f"headline intervals pooled over {len(names)} runs" if pooled else "headline: the primary run's figures"
@@ -429,4 +399,4 @@ def _plain(x):
 
 def _row(c) -> dict:
     """A ledger row of the reader as the plain dict :func:`aggregate` and the headline take."""
-    return _plain(dataclasses.asdict(c))
+    return _plain(c.model_dump(by_alias=True))

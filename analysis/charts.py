@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.ledger import num
+from analysis.words import num
 from analysis.slices import in_slice
 
 COLORS = {

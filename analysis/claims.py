@@ -19,69 +19,10 @@ Reads ``latents.npy``, ``stats/stats.json`` and ``stats/arrays.npz``, when prese
 ids of both (``ids.txt``, ``data/ids.txt``; pixel contrast only when the latents are the
 images' codes), and writes ``<run>/claims/`` (then ``claims.manifest.json`` last):
 
-``claims.json``
-    A JSON list, one object per row, in the study's order: ``id``; ``kind`` ("finding":
-    counted in the ledger; "check": an identity shown under it, not counted);
-    ``part`` (of the series, or "RAE"); ``claim`` (the finding in our words);
-    ``published`` (what the study reported); ``statistic`` (what ``ours`` measures);
-    ``unit`` ("share", "ratio", "difference", "b", "score"); ``ours`` {``value``, ``low``,
-    ``high``}: the figure and its interval at ``[claims] level`` (all null when the
-    finding is not testable); ``null`` (what the null model named in ``null_label``
-    gives, or null where none applies); ``reference`` (a comparison value named in
-    ``reference_label``, or null); ``verdict``: ``reproduced``, ``partly``, ``not
-    reproduced`` or ``not testable``; ``criterion``: the rule that gave it, with the
-    bands; ``sentence``: what the article says about it (chosen by verdict and band,
-    with the numbers); ``reason``: why no interval or verdict applies (null otherwise);
-    ``interval``: how the interval was obtained; ``notes``: caveats; ``chapter``: where
-    the article discusses it; ``b``: the b the figure is measured at (null where none);
-    ``null_passes``: whether the null model passes the same rule (the sentence then says
-    so; null where no null applies); ``test``: the test against the null model, or null:
-    {``p``, ``p_holm`` (Holm over the ledger's tests), ``method`` ("bootstrap-z" or
-    "monte-carlo"), ``direction``, ``family`` (in words), ``alpha``, ``significant``};
-    ``pooled``: null here (the ``across`` step's pooled rows name their runs).
-
-``details.json``
-    Every figure behind the ledger: ``schema_version`` (2); ``n``, ``N``, ``seed``;
-    ``settings`` (the ``[claims]`` values used); ``sample`` {``n_used``, ``subsampled``,
-    ``n_over_N``, ``unstable`` (n < unstable_ratio N), ``estimator``, ``sentence``};
-    ``b`` {``value`` (the one b), ``source`` ("fine b-scan" or "config"), ``best``,
-    ``low``, ``high`` (interval of the best b), ``flat``, ``b0``, ``w1_best``, ``w1_sd``,
-    ``best_at_edge``, ``grid_step``, ``grid_min``, ``grid_max``, ``grid_size``,
-    ``coarse_best`` (the coarse scan's grid minimum, shown nowhere as a b),
-    ``checks`` (the b values counted: the b, the interval's ends), ``check_names``};
-    ``origin`` {``table``: the origin under every metric, one entry each {``metric``,
-    ``label``, ``distance`` (the origin's, median over the folds' fits), ``unit``,
-    ``share`` (held-out points farther out, or more isolated), ``low``, ``high``,
-    ``gaussian`` (the same for held-out points of a Gaussian with the data's mean and
-    covariance, cross-fitted the same way), ``band``}; ``verdict_metric``, ``reason``,
-    ``band``, ``in_sample_share``, ``folds``, ``nn`` (the origin's nearest-real-point
-    distance against the held-out points': ``origin``, ``median``, ``q99``)};
-    ``shape`` (per figure: ``value``, ``low``, ``high``, ``independent``); ``nulls``
-    (per check b: data and null counts, ratios with intervals, voids; per shown pair; the
-    atlas; ``projection``: points projecting into [-b, b]^2 vs in the cube, at the b and
-    the interval's ends); ``void`` (where uniform points lie: per kind "real" (held-out),
-    "uniform", "normal", "normal_at_origin" its ``inside`` count of ``total`` and
-    ``share``; ``ratio`` of each to the calibration; nearest-real-point distances
-    ``nn``; ``k``, ``folds``); ``cube`` (the observation: real points inside the cube
-    [-b, b]^N, their radii against the uniform shell's and, when the images are at hand,
-    their pixel contrast: ``contrast`` or null with ``contrast_reason``); ``normality``;
-    ``generators`` (null without a generate step, see :func:`generator_checks`);
-    ``figures`` (id -> the plain figures each geometry row was judged from, without
-    draws); ``draw_names`` ("id/stat" of each row of ``draws``), ``null_draw_names``;
-    ``tests`` {``ids``, ``alpha``, ``family``}; ``verdicts`` (count per verdict over the
-    findings); ``checks`` (ids of the check rows).
-
-``arrays.npz``
-    ``draws`` (S, Bt): each pooled figure's bootstrap draws (rows named by
-    ``draw_names``); ``null_draws`` (T, M): simulated null figures of the monte-carlo
-    tests; ``origin_boot_share`` (Bt, 4): full, 90 %, 99 %, Euclidean; ``origin_edges``
-    (H+1,), ``origin_hist`` (2, H): cross-fitted Mahalanobis distances of held-out real
-    and Gaussian points; ``void_edges`` (H+1,), ``void_hist`` (4, H): nearest-real-point
-    distances of held-out real, uniform, normal and normal-at-origin points; ``b_checks``
-    (3,); ``check_pair_counts`` (4 kinds: data, normal, normal_at_origin, permuted; 3 b;
-    P pairs) float64 (null counts rescaled to n points); ``atlas_median_share`` (4, K);
-    ``axis_skew``, ``axis_kurtosis``, ``axis_p`` (r,) of the whole cloud and
-    ``core_axis_*`` of the core.
+``claims.json`` (the ledger: one row per finding, in the study's order), ``details.json`` (every figure
+behind it) and ``arrays.npz`` (bootstrap draws, null simulations, histograms). Keys and their meaning:
+:mod:`analysis.schemas.claims` (JSON Schema: ``schemas/claims.claims.schema.json``,
+``schemas/claims.details.schema.json``, ``schemas/claims.arrays.schema.json``).
 
 Same inputs and config give byte-identical files; the step is skipped when its manifest
 matches (config sections ``claims`` and ``run``, the input hashes and this code).
@@ -104,11 +45,12 @@ from analysis.artifacts import ArtifactError, Run, and_list
 from analysis.config import ClaimsConfig, Config, _check_range
 from analysis.errors import UserError, eprint
 from analysis.geometry import moments
-from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, interval_text, num, pct, row,
-                             untestable)
+from analysis.ledger import (NOT, PARTLY, REPRODUCED, VERDICTS, row, untestable)
+from analysis.words import interval_text, num, pct
 from analysis.ledger import three_way as _three_way
 from analysis.provenance import read_manifest
 from analysis.storage import NpyRows, load_json, save_json, save_npz
+from analysis.schemas.claims import Claim, ClaimsDetails
 
 SCHEMA_VERSION = 2
 STREAMS = {"subsample": 11, "crossfit": 12, "gauss": 13, "normal": 15, "permuted": 16, "normality": 17,
@@ -1022,6 +964,18 @@ ORDER = ("off_centre", "own_spread", "ellipsoid", "centre_subspace", "origin_bor
          "core_normal", "pca_faces", "gmm_beats_simple")
 
 
+def _origin_doc(orig: dict, S, cc: ClaimsConfig) -> dict:
+    """details.json's ``origin``: the origin in every metric, the verdict's metric and why."""
+    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
+    return {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
+                                   "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
+                                   else ""),
+            "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
+            "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
+            "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
+            "nn": orig["nn"]}
+
+
 def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig, seed: int, n_jobs: int = 1):
     """Measure the cloud; the figures of every geometry row, their draws, and what details.json and
     arrays.npz hold besides."""
@@ -1072,15 +1026,7 @@ def geometry_figures(z: np.ndarray, run_dir: Path, reader: Run, cc: ClaimsConfig
             f["test"]["draws"] = draws.get(f"{fid}/{f['test'].get('stat', 'value')}")
             if fid in null_draws:
                 f["test"]["null_draws"] = null_draws[fid]
-    eu = next(m for m in orig["table"] if m["metric"] == "euclidean")
-    origin_doc = {"euclidean_sentence": ("In many dimensions most points lie on a shell around their centre, and the "
-                                         "origin is nearer to the centre than most of them." if eu["share"] >= 0.5
-                                         else ""),
-                  "table": orig["table"], "verdict_metric": "ledoit_wolf", "metric_text": findings.ORIGIN_METRIC,
-                  "reason": findings.ORIGIN_REASON, "band": orig["lw"]["band"],
-                  "in_sample_share": S.origin.mahalanobis.ledoit_wolf.share_farther, "folds": cc.folds,
-                  "nn": orig["nn"]}
-    extra = {"sample": sample, "b": bb, "origin": origin_doc, "shape": orig["shape"], "nulls": nl["doc"],
+    extra = {"sample": sample, "b": bb, "origin": _origin_doc(orig, S, cc), "shape": orig["shape"], "nulls": nl["doc"],
              "void": vd["doc"], "cube": cube, "normality": nrm["doc"]}
     arrays = {"origin_boot_share": orig["boot_share"], "origin_edges": orig["edges"], "origin_hist": orig["hist"],
               "void_edges": vd["edges"], "void_hist": vd["hist"], "b_checks": np.array(checks),
@@ -1118,7 +1064,7 @@ def judge(figs: dict[str, dict], G, cc: ClaimsConfig) -> list[dict]:
 
 def measure(z: np.ndarray, run_dir: Path, reader: Run, G, cc: ClaimsConfig, seed: int,
             n_jobs: int = 1) -> tuple[list[dict], dict, dict]:
-    """The ledger rows, details.json and arrays.npz of latents z (see the module docstring); ``n_jobs``:
+    """The ledger rows, details.json and arrays.npz of latents z (keys: :mod:`analysis.schemas.claims`); ``n_jobs``:
     threads of the origin's bootstrap (the files do not depend on it)."""
     n, N = z.shape
     figs, draws, null_draws, extra, arrays = geometry_figures(z, run_dir, reader, cc, seed, n_jobs)
@@ -1181,8 +1127,8 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the step that writes it "
                         "(python -m analysis all --config ...)") from None
     out_dir = run_dir / "claims"
-    save_json(out_dir / "claims.json", rows)
-    save_json(out_dir / "details.json", details)
+    save_json(out_dir / "claims.json", rows, list[Claim])
+    save_json(out_dir / "details.json", details, ClaimsDetails)
     save_npz(out_dir / "arrays.npz", **arrays)
     counts = ", ".join(f"{c} {v}" for v, c in details["verdicts"].items() if c)
     eprint(f"claims: {len(rows) - len(details['checks'])} findings ({counts}) and {len(details['checks'])} "

@@ -14,6 +14,7 @@ Steps, in pipeline order (``all`` runs them in turn)::
     check     list the manifests of finished steps whose outputs were edited or
               deleted since (one path per line; the Makefile re-runs those steps)
     runs      list the directories of the config's runs, the primary's first
+    schema    the JSON Schema of every artifact (no --config; see python -m analysis schema --help)
 
 Outputs go to ``build/<config name>/`` unless ``--out`` says otherwise. A config whose
 ``[runs]`` section names several runs (seeds, variants; :mod:`analysis.runs`) keeps its
@@ -170,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None  # unwinds like Ctrl-C
     try:
+        argv = sys.argv[1:] if argv is None else argv
+        if argv[:1] == ["schema"]:  # the artifacts' JSON Schemas: no config
+            from analysis import schemacli
+            return schemacli.main(argv[1:])
         args = build_parser().parse_args(argv)
         cfg = load_config(args.config, args.overrides)
         specs = expand(cfg)

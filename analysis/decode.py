@@ -56,53 +56,11 @@ Procedure
    (:func:`analysis.export.weights_script`), unless they exceed
    :data:`analysis.export.LIVE_MAX_BYTES`.
 
-``decode.json``
-    ``schema_version`` (2); ``n``, ``N``, ``seed``; ``settings`` (the ``[decode]`` values
-    and ``image_shape`` [C, S, S]); ``reference`` {``n``, ``subsampled``, ``quantile``,
-    ``nn_boundary`` (B, a Euclidean distance), ``nn_median`` (the real points' median
-    nearest-neighbour distance, in units of B), ``mahalanobis_boundary`` (D),
-    ``mahalanobis_median`` (their median cross-fitted Mahalanobis distance, in units of
-    D), ``spread``, ``gap_median`` and ``gap_q95`` (the reference's own re-encoding gaps,
-    relative to ``spread``)};
-    ``planes``: one per shown pair {``pair``, ``reason``, ``window_x``, ``window_y``,
-    ``centre_xy`` (the centre's j1, j2 coordinates), ``centre`` and ``origin`` (the two
-    planes), each {``tiles``, ``inside`` (tiles with distance <= 1), ``faces_inside``,
-    ``outside``, ``faces_outside``, ``distance_min``, ``distance_max``,
-    ``mahalanobis_min``, ``mahalanobis_max``}};
-    ``planes_summary`` {``testable``, ``reason`` (null when testable), ``anchors``
-    {``centre``, ``origin``: {``anchor``, ``planes``, ``tiles_inside``, ``faces_inside``,
-    ``share_faces_inside``, ``inside_low``, ``inside_high``, ``tiles_outside``,
-    ``faces_outside``, ``share_faces_outside``, ``outside_low``, ``outside_high``,
-    ``ratio``, ``ratio_low``, ``ratio_high``, ``contrast`` (null where undefined)}},
-    ``sentences`` {``centre``, ``origin``}, ``sentence`` (both)}; ``faces`` {``available``,
-    ``usable``, ``rule``, ``rule_text``, ``agreement`` (:func:`analysis.faces.kappa` of
-    the two tests over every tile and path step; null without a faces step)}; ``paths``: one per path {``name``, ``label``, ``kind``
-    ("segment" or "ray"), ``length`` (Euclidean), ``distance_start``, ``distance_end``,
-    ``distance_max``, ``mahalanobis_start``, ``mahalanobis_end``, ``faces`` (steps whose
-    image is a face), ``gap_max``, ``stop`` (rays: :func:`analysis.probes.face_stop`'s dict
-    plus ``mahalanobis``, the Mahalanobis distance at the stop; segments: null)}; ``stops``
-    {``band``, ``verdict``, ``median`` (times B, null when not testable), ``rays``,
-    ``censored`` (rays with faces up to their end), ``sentence``, ``criterion``};
-    ``live`` {``available``, ``file`` (null without), ``weights_bytes``, ``limit_bytes``,
-    ``parameters``, ``reason`` (why there is none, else null)}; ``anchors``: the points
-    the page's cursor panels take the other components from {``kind`` ("centre",
-    "origin", "real"), ``label``, ``row`` (of latents.npy) and ``id`` (null but for real
-    points)}; ``notes``.
-``planes.npz``
-    (P pairs, G = grid, planes in the order centre, origin): ``pairs`` (P, 2) int32; ``xs``,
-    ``ys`` (P, G) float64 (the grid's z[j1] and z[j2] values); ``images`` (P, 2, G, G, C,
-    S, S) uint8, ``[p, k, iy, ix]`` decoded from z[j1] = xs[p, ix], z[j2] = ys[p, iy];
-    ``distance`` (B units), ``mahalanobis`` (D units), ``gap`` (P, 2, G, G) float32;
-    ``face`` (P, 2, G, G) bool (by the verdict rule), ``face_detector``, ``face_classifier``
-    (P, 2, G, G) bool (each test);
-    ``anchor_z`` (A, N) float32, the anchors' coordinates.
-``paths.npz``
-    (Q paths, T = path_steps): ``t`` (T,) position along the path in [0, 1]; ``z`` (Q, T,
-    N) float32; ``images`` (Q, T, C, S, S) uint8; ``distance``, ``mahalanobis``, ``gap``
-    (Q, T) float32; ``face``, ``face_detector``, ``face_classifier`` (Q, T) bool.
-``decoder.js``
-    Only with a live decoder: the weights script of :mod:`analysis.export` (the site
-    serves it as ``_static/flg-decoder-weights.js``).
+``decode.json`` (every figure), ``planes.npz`` (the decoded planes), ``paths.npz`` (the decoded paths): keys and
+their meaning in :mod:`analysis.schemas.decode` (JSON Schema: ``schemas/decode.decode.schema.json``,
+``schemas/decode.planes.schema.json``, ``schemas/decode.paths.schema.json``); and, only with a live decoder,
+``decoder.js``, the weights script of :mod:`analysis.export` (the site serves it as
+``_static/flg-decoder-weights.js``).
 
 Same inputs and config give byte-identical files; the step is skipped when its manifest
 matches (config sections ``decode``, ``faces.level`` and ``run.seed``, the input hashes and this code).
@@ -125,6 +83,7 @@ from analysis.geometry import spread
 from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.storage import atomic_write, load_json, read_lines, save_json, save_npz
+from analysis.schemas.decode import Decode
 
 SCHEMA_VERSION = 2
 STREAMS = {"reference": 31, "crossfit": 32, "pairs": 33, "anchors": 34, "kappa": 35}
@@ -411,15 +370,70 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     return load_json(Path(run_dir) / "decode" / "decode.json")
 
 
-def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
-    """Decode the planes and paths, measure them, judge where faces stop; write ``decode/``."""
-    d, seed = cfg.decode, cfg.run.seed
+def _summarise(records: list[dict], planes: dict, path_recs: list[dict], paths: dict, path_pts: np.ndarray) -> None:
+    """Add each plane's summary (centre and origin plane) and each path's figures (and a ray's face stop)
+    to their records, from the measures of their points."""
+    for p, rec in enumerate(records):
+        for k, kind in enumerate(PLANES):
+            rec[kind] = plane_summary(planes["distance"][p, k], planes["mahalanobis"][p, k], planes["face"][p, k])
+    for q, rec in enumerate(path_recs):
+        dist, maha, face, gap = (paths[k][q] for k in ("distance", "mahalanobis", "face", "gap"))
+        rec.update(length=float(np.linalg.norm(path_pts[q, -1] - path_pts[q, 0])),
+                   distance_start=float(dist[0]), distance_end=float(dist[-1]), distance_max=float(dist.max()),
+                   mahalanobis_start=float(maha[0]), mahalanobis_end=float(maha[-1]),
+                   faces=int(face.sum()), gap_max=float(gap.max()), stop=None)
+        if rec["kind"] == "ray":
+            stop = probes.face_stop(dist, face)
+            i = stop["stop_index"]
+            stop["mahalanobis"] = None if i is None else float((maha[i - 1] + maha[i]) / 2.0)
+            rec["stop"] = stop
+
+
+def _write_live(run_dir: Path, script: bytes | None) -> list[Path]:
+    """Write the live decoder's weights script (or remove the last run's, which its manifest records)."""
+    out = run_dir / "decode"
+    if script is not None:
+        atomic_write(out / LIVE_FILE, script)
+        return [out / LIVE_FILE]
+    if f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
+        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
+    return []
+
+
+def _geometry(run_dir: Path):
+    """The stats step's figures and arrays of the run (a user error naming the file when unreadable)."""
     reader = Run(run_dir)
     try:
-        S, A = reader.stats, reader.arrays
+        return reader.stats, reader.arrays
     except ArtifactError as e:
         raise UserError(f"{run_dir / e.file}: {e.problem}", "re-run the stats step "
                         "(python -m analysis stats --config ... --force)") from None
+
+
+def _notes(n_ref: int, n: int, live: dict) -> list[str]:
+    """What decode.json says about its own limits: a subsampled reference, no live decoder."""
+    notes = []
+    if n_ref < n:
+        notes.append(f"distances and the pixel reference use a random {n_ref:,} of the {n:,} points "
+                     "(decode.reference_points)")
+    if not live["available"]:
+        notes.append(f"no live decoder: {live['reason']}")
+    return notes
+
+
+def _say(doc: dict, out: Path) -> None:
+    """The step's one progress line."""
+    st, live, G = doc["stops"], doc["live"], doc["settings"]["grid"]
+    med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
+    eprint(f"decode: {len(doc['planes'])} pairs x 2 planes of {G}x{G}, {len(doc['paths'])} paths of "
+           f"{doc['settings']['path_steps']}; faces stop {st['band']} ({med}); "
+           f"live decoder {'%.1f MB' % (live['weights_bytes'] / 2 ** 20) if live['available'] else 'none'} -> {out}")
+
+
+def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    """Decode the planes and paths, measure them, judge where faces stop; write ``decode/``."""
+    d, seed = cfg.decode, cfg.run.seed
+    S, A = _geometry(run_dir)
     z = steps.open_latents(run_dir / "latents.npy")
     n, N = z.shape
     n_ref = min(n, d.reference_points)
@@ -448,32 +462,14 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     planes = {k: v[:cut].reshape((P, 2, G, G) + v.shape[1:]) for k, v in m.items()}
     paths = {k: v[cut:].reshape((Q, T) + v.shape[1:]) for k, v in m.items()}
 
-    for p, rec in enumerate(records):
-        for k, kind in enumerate(PLANES):
-            rec[kind] = plane_summary(planes["distance"][p, k], planes["mahalanobis"][p, k], planes["face"][p, k])
-    for q, rec in enumerate(path_recs):
-        dist, maha, face, gap = (paths[k][q] for k in ("distance", "mahalanobis", "face", "gap"))
-        rec.update(length=float(np.linalg.norm(path_pts[q, -1] - path_pts[q, 0])),
-                   distance_start=float(dist[0]), distance_end=float(dist[-1]), distance_max=float(dist.max()),
-                   mahalanobis_start=float(maha[0]), mahalanobis_end=float(maha[-1]),
-                   faces=int(face.sum()), gap_max=float(gap.max()), stop=None)
-        if rec["kind"] == "ray":
-            stop = probes.face_stop(dist, face)
-            i = stop["stop_index"]
-            stop["mahalanobis"] = None if i is None else float((maha[i - 1] + maha[i]) / 2.0)
-            rec["stop"] = stop
+    _summarise(records, planes, path_recs, paths, path_pts)
     ref = {"n": n_ref, "subsampled": n_ref < n, "quantile": dd.quantile, "nn_boundary": dd.nn_boundary,
            "nn_median": float(np.median(dd.nn_own) / dd.nn_boundary), "mahalanobis_boundary": dd.boundary,
            "mahalanobis_median": float(np.median(dd.held_out) / dd.boundary), "spread": spread_,
            "gap_median": float(np.median(real_gap)), "gap_q95": float(np.quantile(real_gap, 0.95))}
     live, script = live_decoder(model)
     anchor_recs, anchor_z = anchors(cfg, run_dir, ref_idx, x, np.asarray(A.component_mean, dtype=np.float64))
-    notes = []
-    if n_ref < n:
-        notes.append(f"distances and the pixel reference use a random {n_ref:,} of the {n:,} points "
-                     "(decode.reference_points)")
-    if not live["available"]:
-        notes.append(f"no live decoder: {live['reason']}")
+    notes = _notes(n_ref, n, live)
     doc = {"schema_version": SCHEMA_VERSION, "n": n, "N": N, "seed": seed,
            "settings": {**vars(d), "image_shape": [C, Sz, Sz]}, "reference": ref, "planes": records,
            "planes_summary": planes_sentence(records, d.boundary_quantile, cfg.faces.level, faces),
@@ -489,15 +485,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     save_npz(out / "planes.npz", pairs=np.array([r["pair"] for r in records], dtype=np.int32), xs=xs, ys=ys,
              anchor_z=anchor_z, **planes)
     save_npz(out / "paths.npz", t=np.linspace(0.0, 1.0, T), z=path_pts.astype(np.float32), **paths)
-    written = []
-    if script is not None:
-        atomic_write(out / LIVE_FILE, script)
-        written.append(out / LIVE_FILE)
-    elif f"decode/{LIVE_FILE}" in ((read_manifest(run_dir, "decode") or {}).get("outputs") or {}):
-        (out / LIVE_FILE).unlink(missing_ok=True)  # the last run's (recorded), not someone else's file
-    save_json(out / "decode.json", doc)
-    st = doc["stops"]
-    med = "n/a" if st["median"] is None else f"{st['median']:.2g} B"
-    eprint(f"decode: {P} pairs x 2 planes of {G}x{G}, {Q} paths of {T}; faces stop {st['band']} ({med}); "
-           f"live decoder {'%.1f MB' % (live['weights_bytes'] / 2 ** 20) if live['available'] else 'none'} -> {out}")
+    written = _write_live(run_dir, script)
+    save_json(out / "decode.json", doc, Decode)
+    _say(doc, out)
     return steps.Written(outputs=tuple(written))

@@ -8,28 +8,11 @@ Also writes ``ids.txt`` (one image identifier per row of latents.npy), the examp
 the article shows (in ``encode/``, below) and the manifest with the hashes of the
 data, config and checkpoint and the package versions.
 
-``encode/summary.json``
-    ``network``: the autoencoder as loaded, measured by passing one image through it
-    (:func:`describe_network`): ``parameters`` (weights of encoder and decoder),
-    ``latent_dim``, ``flat_features`` (inputs of the latent linear map) and ``encoder``,
-    one entry per layer {``layer`` (in words), ``input``, ``output`` (shapes without
-    the batch axis)}, ``kind`` ("ae" or "vae"). ``reconstructions``: ``n``, ``split`` (``"held-out"``: images
-    of the held-out split of ``analysis.train.split_indices``, never trained on;
-    ``"training"`` only when ``data.val_fraction`` = 0 leaves none), ``mse`` (mean
-    squared error per pixel, pixels in [0, 1]; a VAE reconstructs from the posterior mean).
-    ``gallery``: ``n``, ``seed``. ``posterior``: null for an AE; for a VAE (whose latent points
-    are its posterior means) {``kind``, ``beta``, ``threshold`` (:data:`ACTIVE_THRESHOLD`),
-    ``active`` (components whose posterior means vary across the data by more than the
-    threshold), ``N``, ``active_components``, ``means_variance`` (N: the variance across the
-    data of each posterior mean), ``mean_variance`` (N: each component's mean posterior
-    variance)}.
-``encode/reconstructions.npz``
-    The first :data:`RECONSTRUCTIONS` images of that split: ``index`` (k,) int64 rows
-    of ``data/images.npy``, ``ids`` (k,) str, ``originals`` (k, C, S, S) uint8 and
-    ``reconstructions`` (k, C, S, S) float32 in [0, 1] (decoder(encoder(x))).
-``encode/gallery.npz``
-    :data:`GALLERY` images drawn at random (seed ``run.seed``) to show the data:
-    ``index`` (g,) int64 ascending, ``ids`` (g,) str, ``images`` (g, C, S, S) uint8.
+``encode/summary.json`` (the network as measured, the examples' sizes and reconstruction error),
+``encode/reconstructions.npz`` (the first :data:`RECONSTRUCTIONS` held-out images and their reconstructions) and
+``encode/gallery.npz`` (:data:`GALLERY` images drawn at random with ``run.seed``). Keys and their meaning:
+:mod:`analysis.schemas.encode` (JSON Schema: ``schemas/encode.summary.schema.json``,
+``schemas/encode.reconstructions.schema.json``, ``schemas/encode.gallery.schema.json``).
 """
 
 from __future__ import annotations
@@ -47,6 +30,7 @@ from analysis.steps import load_images
 from analysis.storage import NpyWriter, atomic_path, read_lines, save_json, save_npz
 from analysis.model import encode_batches, load_trained, pixels_on
 from analysis.train import split_indices
+from analysis.schemas.encode import EncodeSummary
 
 RECONSTRUCTIONS = 12  # held-out images reconstructed for the article
 GALLERY = 24          # images drawn at random to show the data
@@ -171,7 +155,7 @@ def write_examples(cfg: Config, run_dir: Path, model: torch.nn.Module, images, d
     save_npz(paths[2], index=show.astype(np.int64), ids=np.array([ids[i] for i in show]), images=images.take(show))
     save_json(paths[0], {"network": describe_network(model, tuple(images.shape[1:])),
                          "reconstructions": {"n": len(pick), "split": split, "mse": mse},
-                         "gallery": {"n": len(show), "seed": cfg.run.seed}, "posterior": posterior})
+                         "gallery": {"n": len(show), "seed": cfg.run.seed}, "posterior": posterior}, EncodeSummary)
 
 
 def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:

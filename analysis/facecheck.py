@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from pydantic import BaseModel
 
 from analysis import faces as F
 from analysis.config import Config
@@ -69,7 +70,7 @@ def check_run(cfg: Config, inst: Instrument, z: np.ndarray, model, device) -> tu
     det = inst.detector.predict(recon)
     clf = inst.crossfit_predict(recon, idx)
     doc = set_doc("reconstructions", "positive", {"detector": det, "classifier": clf}, cfg.faces.level)
-    sets = [dataclasses.asdict(s) if dataclasses.is_dataclass(s) else dict(s) for s in inst.sets]
+    sets = [s.model_dump() if isinstance(s, BaseModel) else dict(s) for s in inst.sets]
     sets = sets[:1] + [doc] + sets[1:]
     judged = judgement(sets, cfg)
     out = dataclasses.replace(inst, rule=judged["rule"], reason=judged["reason"], text=judged["rule_text"])

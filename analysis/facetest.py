@@ -54,20 +54,8 @@ Procedure
 Outputs in ``<run>/faces/``
 ---------------------------
 ``calibration.json``
-    ``schema_version`` (2); ``settings`` (the ``[faces]`` values this step depends on and
-    ``image_shape``); ``detector`` {``name``, ``package``, ``version``, ``params``};
-    ``classifier`` {``name``, ``params``, ``faces``, ``cbcl_nonfaces``, ``synthetic_negatives``
-    (training counts of the final model), ``negatives`` ("cbcl", "cbcl+synthetic" or
-    "synthetic"), ``sentence``}; ``sets``: one per calibration set {``name``, ``kind``
-    ("positive", "negative", "diagnostic"), ``description``, ``n``, and per test
-    (``detector``, ``classifier``, ``both``) {``count``, ``rate``, ``low``, ``high``}};
-    ``tests``: per test and ``both`` {``usable``, ``tpr_min`` (its lowest rate on a positive
-    set), ``fpr_max`` (highest on a negative set), ``worst``: its share right on its worst
-    scored set, ``reasons`` (the bars it misses, in words)}; ``rule`` ("both", "detector",
-    "classifier" or null); ``usable``; ``reason`` (null when usable); ``rule_text`` (the
-    instrument in words, with its rates); ``agreement`` (:func:`analysis.faces.kappa` over all
-    calibration images); ``notes``. ``tests`` to ``rule_text`` judge this step's sets; a run's
-    own judgement adds its reconstructions (6.).
+    The tests, the calibration sets and each test's measured rates, the verdict rule. Keys and their meaning:
+    :mod:`analysis.schemas.faces` (JSON Schema: ``schemas/faces.calibration.schema.json``).
 ``classifier.skops``
     The fitted scikit-learn pipeline (standardised pixels, PCA, RBF SVM), saved with skops
     (safe loading, no pickle); written deterministically.
@@ -76,8 +64,7 @@ Outputs in ``<run>/faces/``
     data's images among the labelled faces, sorted; ``face_fold`` (m,) int64, the fold of
     each; ``models``: the ``faces.folds`` pipelines, model k fitted without fold k}.
 ``examples.npz``
-    ``images`` (sets, 8, S, S) uint8 gray: the first 8 images of each set (in ``sets``
-    order); ``detector``, ``classifier`` (sets, 8) bool: their labels.
+    The first 8 images of each set and their labels (``schemas/faces.examples.schema.json``).
 
 The step is skipped when its manifest matches (the ``[faces]`` keys of
 :data:`analysis.steps.FACE_TEST_KEYS`, the ``[data]`` section, the image cache's hash, the CBCL archive's sha256 when its non-faces are
@@ -99,6 +86,7 @@ from analysis.instrument import TESTS, judgement, set_doc
 from analysis.config import Config
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_write, load_json, save_json, save_npz
+from analysis.schemas.faces import FaceCalibration
 
 SCHEMA_VERSION = 2
 STREAMS = {"pool": 41, "folds": 42, "sets": 43, "train_negatives": 44, "kappa": 45}
@@ -328,7 +316,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     atomic_write(out / "folds.skops", dump_pipeline({"face_index": pool.face_index, "face_fold": pool.fold[:n_faces],
                                                      "models": [m.pipeline_ for m in models]}))
     save_npz(out / "examples.npz", images=np.stack(ex_img), detector=np.stack(ex_det), classifier=np.stack(ex_clf))
-    save_json(out / "calibration.json", doc)
+    save_json(out / "calibration.json", doc, FaceCalibration)
     summary = ", ".join(f"{t} {'usable' if judged['tests'][t]['usable'] else 'not usable'}" for t in TESTS)
     eprint(f"faces: {summary} on the data's own sets (each run checks its reconstructions too); rule: "
            f"{judged['rule'] or 'none (face verdicts not testable)'} -> {out}")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from analysis import published
 from analysis.config import ClaimsConfig
-from analysis.ledger import (NOT, PARTLY, REPRODUCED, interval_text, num, p_text, pct, row, test_doc, three_way,
-                             untestable)
+from analysis.ledger import (NOT, PARTLY, REPRODUCED, row, test_doc, three_way, untestable)
+from analysis.words import interval_text, num, p_text, pct
 
 #: The metric of the origin's verdict, and why (the origin table shows the others).
 ORIGIN_METRIC = ("cross-fitted Ledoit-Wolf Mahalanobis distance from the centre")

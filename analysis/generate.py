@@ -65,107 +65,8 @@ the fallback only serves latents placed by hand.
 Outputs in ``<run>/generate/``
 ------------------------------
 ``metrics.json``
-    ``settings``
-        ``n_points``, ``latent_dim`` (N), ``n_fit``, ``n_holdout``: the split;
-        ``n_real``: held-out points in the real set; ``n_fake``: points per row;
-        ``n_image``, ``n_image_real``: decoded points per row and held-out
-        reconstructions in the pixel metrics; ``n_images``: images per contact sheet; ``image_shape``
-        [C, S, S]; ``k``; ``copy_quantile`` and ``copy_share_limit`` (see ``copies``);
-        ``holdout_fraction``; ``seed`` (``run.seed``); ``repeats``; ``level``;
-        ``interval`` (``"student-t"``); ``repeat_seeds``;
-        ``b``: {``value``, ``source``: ``"config"`` | ``"stats.json"`` | ``"measured"``};
-        ``spread``: RMS distance of the fit-part points from their centroid (the scale
-        of ``reencode_gap_rel``); ``real_radius_mean``: mean |z| of the real set;
-        ``latents_vs_encoder``: max |E(x) - z| over the sheet's real images divided by
-        ``spread`` (≈ 0 when latents.npy was encoded by this model);
-        ``generators``: the names in config order.
-    ``table``
-        List of rows, the reference row first, then generators by rank, mean score and
-        name. Every metric below is the mean over the repetitions (null if undefined in
-        a repetition), and ``intervals`` holds, per metric, {``low``, ``high``,
-        ``repeats``: the R values}. Each row: ``name``; ``kind`` (``"reference"`` |
-        ``"generator"``); ``rank`` (1 = best, null for the reference; see Procedure 5)
-        and ``tied_with`` (the generators whose score intervals overlap this one's;
-        empty for the reference); ``score`` = harmonic mean of ``precision`` and
-        ``coverage`` per repetition (fidelity and diversity both needed);
-        latent metrics ``in_support`` (share of points inside the real k-NN support,
-        equal to ``precision`` by definition), ``precision``, ``recall``,
-        ``density``, ``coverage``, ``nn_real_mean`` (mean distance to the nearest
-        real point), ``radius_w1`` (Wasserstein distance between the |z|
-        distributions), ``radius_mean`` (mean |z|); image metrics
-        ``pixel_precision``, ``pixel_recall``, ``pixel_density``, ``pixel_coverage``,
-        ``pixel_nn_real_mean``; ``reencode_gap`` (mean |E(D(z)) - z|) and
-        ``reencode_gap_rel`` (divided by ``settings.spread``); copying
-        (:func:`analysis.metrics.copy_metrics`): ``copy_share`` (share of points closer
-        to the fit part than the ``settings.copy_quantile`` quantile of the held-out
-        points' nearest-fit distances) and ``nn_fit_ratio`` (median nearest-fit
-        distance over the held-out one), with the even rows of the real set as the
-        held-out reference; for the reference row the odd rows of the real set play
-        the generated points (its own points are fit-part points, trivially copies),
-        so it shows the values of genuinely new data (about 0.05 and 1); ``copies``:
-        mean ``copy_share`` > ``settings.copy_share_limit`` (twice what new data give).
-        The face tests (null without a faces step; :mod:`analysis.instrument`), on the first
-        ``faces.n_scored`` decoded images of the row in each repetition: ``face_share`` (called
-        faces by the verdict rule; without a usable rule, by both tests together),
-        ``face_share_detector``, ``face_share_classifier`` (each test), and
-        :func:`analysis.metrics.face_quality` against the held-out reconstructions:
-        ``face_coverage``, ``face_diversity`` and ``face_score`` (their harmonic mean with the
-        share: a generator of one repeated face cannot score well); ``face_rank`` and
-        ``face_tied_with``: as ``rank`` and ``tied_with``, by the face score intervals (null
-        and empty for the reference, or when a face score is undefined).
-    ``faces``
-        ``available`` (the faces step had run); ``reconstructions``: the face tests on this
-        run's reconstructions of its held-out images, scored like a calibration set of the
-        faces step (:func:`analysis.facecheck.check_run`); ``tests``: each test judged on the
-        faces step's sets and these; ``rule``, ``usable``, ``reason``, ``rule_text``: the run's
-        verdict rule and its error rates (every face label here is by it); ``notes``;
-        ``n_scored`` (decoded images per row and repetition: ``faces.images_per_row``, at
-        least the sheet's); ``agreement``: Cohen's kappa of the two tests over every image
-        they scored here, with its bootstrap interval (:func:`analysis.faces.kappa`).
-    ``image_reference`` (first repetition)
-        Pixel metrics against the raw held-out images (not reconstructions):
-        ``raw`` for raw fit-part images (real vs real, no decoder involved) and
-        ``reconstructed`` for the reconstructions of the same fit-part points (the
-        cost of the decoder's blur).
-    ``generators``
-        Per name: ``class``; ``params``: the hyper-parameters every repetition shares, with
-        null for each one that differs between repetitions (``random_state``, a new seed
-        each time; for gmm ``n_components`` and ``covariance_type`` when the repetitions'
-        selections differ); ``varying``: the names of those hyper-parameters (sorted);
-        ``repeat_params``: per repetition, their values ({name: value}, aligned with
-        ``settings.repeat_seeds``); ``fitted`` (the first repetition's fitted scalars: ``b`` for uniform; ``kept_fraction``,
-        ``threshold``, ``tail_probability`` for mvn-core; ``chi2_threshold`` for
-        pca-ellipsoid; for gmm its EM convergence ``converged``, ``n_iter``,
-        ``lower_bound`` (per-point log-likelihood bound on the fit points), and
-        ``reg_covar``, ``n_fit_points``); ``repeats``: the ``fitted`` scalars of every
-        repetition.
-    ``gmm_selection``
-        Null when gmm is not among the generators; else ``criterion`` (``"heldout"`` |
-        ``"bic"``), ``validation_fraction``, ``reg_relative``; of the first repetition's
-        selection: ``n_train``, ``n_validation`` (its training and validation points),
-        ``candidates``: one object per candidate (``n_components``,
-        ``covariance_type``, ``heldout_loglik`` (mean log-likelihood per validation
-        point), ``bic`` (on the training part), ``converged``, ``n_iter``,
-        ``lower_bound``; all null and ``error`` set when it could not be fitted), and
-        ``chosen`` {``n_components``, ``covariance_type``}; of every repetition's
-        selection (Procedure 0): ``per_repeat``, one object per repetition in the order
-        of ``settings.repeat_seeds`` (the first equals ``chosen``): {``n_components``,
-        ``covariance_type``, ``score``: the criterion's value of that choice (mean held-out
-        log-likelihood per validation point, or BIC)}; ``modal`` {``n_components``,
-        ``covariance_type``}: the configuration chosen most often (a tie goes to the one
-        chosen first); ``agreement``: in how many repetitions it was chosen;
-        ``repeats``: the number of repetitions (= ``settings.repeats``).
-    ``sweeps``
-        ``gmm_components`` (the first repetition's selection candidates of its chosen
-        covariance type, fitted on its training part) and ``pca_confidence``, each {``parameter``,
-        ``values``, ``precision``, ``recall``, ``density``, ``coverage``}: lists aligned
-        with ``values``; a null entry is a setting that could not be fitted (see notes).
-    ``files``
-        ``samples``: ``"samples.npz"``; ``sheets``: {``real``, ``reconstructed``,
-        and one per generator name}: PNG file names in the same directory.
-    ``notes``
-        Sentences on anything clipped, skipped, measured instead of read, or not
-        converged.
+    Every figure of the comparison. Keys and their meaning: :mod:`analysis.schemas.generate` (JSON Schema:
+    ``schemas/generate.metrics.schema.json``).
 ``samples.npz`` (first repetition)
     ``z_<name>`` (n_images, N) float32 and ``images_<name>`` (n_images, C, S, S)
     uint8 for every generator; ``z_real``, ``images_real`` and
@@ -202,6 +103,7 @@ from analysis.model import decode_array, encode_array, load_trained
 from analysis.provenance import read_manifest
 from analysis.steps import load_images, open_latents
 from analysis.storage import atomic_write, load_json, save_json, save_npz
+from analysis.schemas.generate import Generate
 
 REFERENCE = "real (held-out)"
 COPY_QUANTILE = 0.05  # held-out quantile of nearest-fit distances below which a point is a copy
@@ -815,7 +717,7 @@ def run(cfg: Config, run_dir: Path, force: bool = False) -> dict:
     Returns
     -------
     dict
-        The content of metrics.json (see the module docstring).
+        The content of metrics.json (keys: :mod:`analysis.schemas.generate`).
 
     Raises
     ------
@@ -942,18 +844,23 @@ def settings_of(cfg: Config, sp: Split, judge: Judge, shape: tuple[int, int], b:
 
 
 def write_outputs(out_dir: Path, doc: dict, samples: dict, sheets: dict) -> list[Path]:
-    """Write metrics.json, samples.npz and the contact sheets; remove sheets of generators no longer
-    configured (only those the step's last manifest records: a user's file is never removed).
-    Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
-    recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
-                if isinstance(rel, str) and rel.startswith("generate/sheet-")}
-    save_json(out_dir / "metrics.json", doc)
+    """Write metrics.json, samples.npz and the contact sheets, and remove the sheets of generators no
+    longer configured. Returns the sheets' paths (metrics.json and samples.npz are declared outputs)."""
+    save_json(out_dir / "metrics.json", doc, Generate)
     save_npz(out_dir / "samples.npz", **samples)
     paths = []
     for name, png in sheets.items():
         path = out_dir / doc["files"]["sheets"][name]
         atomic_write(path, png)
         paths.append(path)
-    for stale in sorted(recorded - set(paths)):
-        stale.unlink(missing_ok=True)
+    remove_stale_sheets(out_dir, paths)
     return paths
+
+
+def remove_stale_sheets(out_dir: Path, kept: list[Path]) -> None:
+    """Remove the contact sheets the step's last manifest records that are not in ``kept`` (only
+    those: a user's own file beside them is never removed)."""
+    recorded = {out_dir.parent / rel for rel in ((read_manifest(out_dir.parent, "generate") or {}).get("outputs") or {})
+                if isinstance(rel, str) and rel.startswith("generate/sheet-")}
+    for stale in sorted(recorded - set(kept)):
+        stale.unlink(missing_ok=True)

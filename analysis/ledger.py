@@ -39,39 +39,11 @@ from scipy import stats as sps
 
 from analysis import calibration as cal
 from analysis import published
+from analysis.schemas.claims import NOT, PARTLY, REPRODUCED, UNTESTABLE, VERDICTS  # noqa: F401
+from analysis.words import interval_text, num, p_text, pct
 
-REPRODUCED, PARTLY, NOT, UNTESTABLE = "reproduced", "partly", "not reproduced", "not testable"
-VERDICTS = (REPRODUCED, PARTLY, NOT, UNTESTABLE)
 KINDS = ("finding", "check")
 MIN_POOLED_RUNS = 3
-
-
-# --------------------------------------------------------------------------- words for numbers
-
-def pct(x: float | None, digits: int = 1) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    v = 100.0 * x
-    if v != 0 and abs(v) < 10 ** -digits:
-        return f"{v:.1g} %"
-    return f"{v:.{digits}f} %"
-
-
-def num(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x:.3g}"
-
-
-def interval_text(low, high, fmt=pct) -> str:
-    return f"{fmt(low)} to {fmt(high)}"
-
-
-def p_text(p: float | None) -> str:
-    """A p-value in words: "p = 0.012", "p < 0.0001"."""
-    if p is None or not math.isfinite(p):
-        return "p n/a"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
 def _finite(x):

@@ -6,7 +6,8 @@ and :func:`code_hash`), the sha256 of its inputs and outputs, the resolved confi
 the package versions. Its presence means the step finished. A step is up to date only
 while its key is unchanged and its outputs still have the recorded hashes
 (:func:`is_complete`, :func:`output_problem`); a later step reads an earlier step's
-file only as the earlier manifest vouches for it (:func:`step_output`).
+file only as the earlier manifest vouches for it (:func:`step_output`). The manifest's keys:
+:mod:`analysis.schemas.provenance` (JSON Schema: ``schemas/step.manifest.schema.json``).
 
 Hashing a 2.5 GB image cache takes seconds, so :func:`sha256_cached` remembers, in the
 run's ``.sha256-cache.json``, each hash with the file's size, mtime, ctime and inode at
@@ -26,6 +27,7 @@ from typing import Any
 
 from analysis.errors import UserError, eprint
 from analysis.storage import atomic_symlink, check_regular, dumps_json, load_json, save_json
+from analysis.schemas.provenance import Manifest
 
 HASH_CACHE = ".sha256-cache.json"
 
@@ -157,7 +159,7 @@ def write_manifest(run_dir: str | os.PathLike, step: str, key: str,
         manifest["config"] = config
     if extra:
         manifest.update(extra)
-    save_json(manifest_path(run_dir, step), manifest)
+    save_json(manifest_path(run_dir, step), manifest, Manifest)
     return manifest
 
 
@@ -285,7 +287,7 @@ def share_step(source: str | os.PathLike, run_dir: str | os.PathLike, step: str,
     if config is not None:
         manifest["config"] = config
     manifest["shared_from"] = os.path.relpath(os.path.abspath(source), os.path.abspath(run_dir))
-    save_json(manifest_path(run_dir, step), manifest)
+    save_json(manifest_path(run_dir, step), manifest, Manifest)
     return manifest
 
 
@@ -311,13 +313,14 @@ def step_output(run_dir: str | os.PathLike, step: str, name: str) -> str:
 
 
 def code_hash(*modules: str) -> str:
-    """Hash of the source of the named ``analysis`` modules (a step's code is one of its inputs).
+    """Hash of the source of the named ``analysis`` modules (a step's code is one of its inputs);
+    ``schemas.stats`` names ``analysis/schemas/stats.py``.
 
     Editing a step's code therefore re-runs that step, not only a changed config or input.
     """
     h = hashlib.sha256()
     for name in modules:
-        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
+        h.update((Path(__file__).parent / f"{name.replace('.', '/')}.py").read_bytes())
     return h.hexdigest()[:16]
 
 

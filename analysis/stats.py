@@ -27,182 +27,8 @@ Conventions
   the empirical Mahalanobis distance is then null (singular covariance), the
   Ledoit-Wolf and PCA-subspace distances stay defined, and ``notes`` says so.
 
-stats.json
-----------
-Every figure the article states is computed here and stored, the yes/no findings it
-words included (with the cut-offs in ``thresholds``); the report only narrates them.
-``analysis/artifacts.py`` reads this file into typed views.
-
-``schema_version``
-    3 (1 lacked the derived figures marked *(v2)* below, 2 the fine b-scan marked *(v3)*).
-``n``, ``N``, ``seed``
-    Points, components, the run seed used for all sampling.
-``notes``
-    List of strings: clipping and other remarks on this run.
-``thresholds`` *(v2)*
-    The cut-offs of the findings (:data:`THRESHOLDS`): ``majority_share``,
-    ``spread_ratio``, ``border_share``, ``half_share``.
-``source``
-    ``latents_sha256``; ``encode_key`` (key of the encode manifest, or null).
-``components``
-    ``k_sigma``; ``n_off_centre`` / ``share_off_centre``: components whose mean lies more
-    than k_sigma standard errors from 0; ``n_constant`` (zero variance);
-    ``mean_abs_mean``, ``max_abs_mean``, ``argmax_abs_mean``; ``std_min``,
-    ``std_median``, ``std_max``; ``quantile_levels``; ``bins``. *(v2)* ``std_ratio`` =
-    std_max / std_min (null if a component is constant); ``n_central_98_excluding_zero``
-    / ``share_central_98_excluding_zero``: components whose 1st-99th percentile range
-    does not contain 0; ``central_98_width_min`` / ``_max``: narrowest and widest such
-    range; ``off_centre_majority`` (share_off_centre >= thresholds.majority_share);
-    ``spreads_differ`` (std_ratio > thresholds.spread_ratio); ``characteristic``: up to
-    six components worth showing, [{``component``, ``why``}]
-    (:func:`characteristic_components`).
-``correlation``
-    Off-diagonal Pearson correlations: ``mean_abs``, ``max_abs``, ``max_pair`` [i, j],
-    ``max_value`` (signed), ``n_pairs_above_0_5`` (pairs with |r| > 0.5); *(v2)*
-    ``n_pairs`` = N(N-1)/2, ``share_pairs_above_0_5``.
-``pca``
-    ``total_variance`` (trace of cov); ``eigenvalues_top`` (up to 10, descending);
-    ``variance_share_first_k`` {"k": share of variance in the first k axes};
-    ``axes_for_variance`` {"0.9": fewest axes holding that share}; ``condition_number``
-    of cov (largest/smallest eigenvalue; null if singular); ``rank``: the numerical rank
-    of cov (:func:`numerical_rank`). *(v2)* ``axis_length_ratio``
-    = sqrt(condition_number), the longest over the shortest axis; ``headline_k`` (10, or
-    N // 2 for N < 10) and ``variance_share_headline_k``.
-``centre``
-    ``offset`` = |mean| (distance of the centre from the origin); ``rms_radius`` =
-    sqrt(trace cov) (RMS distance of the points from the centre);
-    ``offset_over_rms_radius``; ``offset_share_first_k`` {"k": share of |mean|^2 lying
-    in the span of the first k PCA axes}. *(v2)* ``headline_k`` (the k of
-    offset_share_first_k nearest to 5), ``offset_share_headline_k`` and
-    ``variance_share_headline_k`` (share of the variance in those k axes).
-``origin``
-    ``euclidean``: ``distance`` (= |mean|), ``share_farther`` (share of points with
-    |z - mean| > |mean|: small means the origin is at the border of the cloud).
-    ``mahalanobis``: ``primary`` names the metric used for the headline figure
-    ("ledoit_wolf"); ``empirical`` {``distance`` (null if cov is singular, has
-    condition number > 1e12 or ``pca.rank`` < N), ``condition_number``}; ``ledoit_wolf`` {``distance``,
-    ``shrinkage`` (sklearn's Ledoit-Wolf coefficient), ``condition_number`` of the shrunk
-    covariance, ``share_farther`` (share of real points farther from the centre than
-    the origin in this metric), ``gaussian_share_farther`` (chi-square tail with N
-    degrees of freedom, what a Gaussian cloud would give)}; *(v2)* ``at_border``
-    (Ledoit-Wolf share_farther < thresholds.border_share); ``pca_subspace`` {``distance``
-    within the first ``n_axes`` PCA axes holding ``variance_share`` >= stats.pca_variance,
-    ``share_farther``, ``gaussian_share_farther`` (n_axes degrees of freedom)}.
-    ``nearest``: ``origin_to_nearest_all`` (min |z| over all points);
-    ``reference_size`` points (all, or a random subset if n > 50,000) and
-    ``query_size`` of them (<= 1000): ``origin_to_nearest_reference``, the queries'
-    nearest-neighbour distances within the reference (``nn_q05``, ``nn_median``,
-    ``nn_q95``), ``origin_over_median_nn`` and ``share_nn_above_origin`` (share of
-    queries whose NN distance exceeds the origin's).
-``radii``
-    Summaries {``mean``, ``std``, ``min``, ``q05``, ``median``, ``q95``, ``max``} of
-    ``real`` (|z|), ``real_centred`` (|z - mean|), ``uniform`` and ``uniform_centred``
-    (``stats.radius_artificial`` uniform points at b = b.used; ``uniform`` also has
-    ``b``, ``n``, ``closed_form_mean`` = b*sqrt(N/3), ``closed_form_std`` = b/sqrt(15),
-    *(v2)* ``relative_spread`` = std / mean). *(v2)* ``published_closed_form`` {``N``,
-    ``b``, ``mean``, ``std``}: the same closed form for the published study's N and best b.
-``b``
-    ``grid`` (the scan's b values), ``grid_source`` ("config" or "auto": 60 values evenly
-    spaced over 0.05..1.5 x the largest |1st or 99th percentile| of any component);
-    ``best``: grid value minimising the Wasserstein distance between real |z| and
-    uniform |u| radii (:func:`b_scan`);
-    ``wasserstein_best``; ``best_centred``: the same for |z - mean|; ``best_at_grid_edge``;
-    ``overlap`` [lo, hi]: the b for which the central 90 % ranges (5th-95th
-    percentiles) of real |z| and uniform |u| intersect, i.e. lo = q05(|z|)/q95(|u_1|),
-    hi = q95(|z|)/q05(|u_1|) with u_1 uniform in [-1, 1]^N (closed in b since
-    |u_b| = b |u_1|); ``overlap_definition`` says this in words; ``used``: the one b of
-    the build (slices, projections, artificial points, the uniform generator, every ledger
-    row): stats.b if > 0 else ``fine.best``; ``used_source`` ("config" or "fine b-scan").
-    *(v3)* ``fine``: the fine b-scan (:func:`analysis.calibration.fine_b_scan`) on a
-    geometric grid around ``b0`` = median |z| / sqrt(N/3), consecutive values
-    ``grid_step`` apart (``grid_min``, ``grid_max``, ``grid_size``; stats.b_step,
-    stats.b_span): ``best`` (its minimum), ``w1_best``, ``w1_sd`` (bootstrap standard
-    deviation of the minimal distance over ``bootstrap`` repetitions), ``flat`` [lo, hi]
-    (b within stats.flat_sd of those deviations of the minimum), ``best_at_edge``. *(v2)* ``grid_min``,
-    ``grid_max``; ``published_range_in_grid`` / ``published_best_in_grid``: whether the
-    published match range (its lower end) and best b fall into the grid.
-``projections``
-    ``sample_size`` (after clipping), ``sample_size_requested``, ``sample_dtype`` of
-    ``sample_z``, ``n_artificial``, ``b`` (= b.used), ``zoom_share``; *(v2)*
-    ``n_hidden_components`` = N - 2 (the components a projection hides).
-``slices``
-    At b = b.used, over all N(N-1)/2 pairs: ``count_all`` and ``count_sample``
-    {``min``, ``median``, ``max``}; ``empty_pairs_all``, ``empty_pairs_sample``;
-    ``share_in_every_slice`` (points with no |z_j| > b) and ``share_in_no_slice``
-    (three or more); ``artificial_per_slice`` and ``artificial_rule``; ``atlas_b``
-    (b values of the stored count matrices). *(v2)* ``share_all_min`` /
-    ``share_all_max`` (count_all min / max over n: the emptiest and the fullest slice);
-    ``b_half_emptiest``: the smallest grid b at which the emptiest slice holds
-    thresholds.half_share of the points (null if none); ``atlas_empty_pairs``: empty
-    slices at each atlas b; ``atlas_index_b``: the position of b in atlas_b.
-``pairs``
-    The pairs shown, in order, each once, each {``pair`` [j1, j2], ``reason`` ("config",
-    "emptiest", "fullest", "origin_at_border", "overlap_but_empty"; see
-    :func:`analysis.slices.choose_pairs`), ``why`` (one sentence with the numbers),
-    ``slice_all``, ``slice_sample``, ``projection_overlap_all`` (points with both
-    |z_j1|, |z_j2| <= b), ``origin_mahalanobis_2d``, ``zoom`` {``half_width`` w of the
-    window [-w, w]^2 around the origin holding ``zoom_share`` of all points, points
-    inside: ``all``, ``sample``, ``artificial``}}.
-``published_reference``
-    Figures of the published study (CelebA, N = 256), labelled as such, for comparison
-    only; nothing in it is computed from our data: ``label``, every fact of
-    :data:`analysis.published.FACTS` and ``slices`` (:func:`analysis.published.reference`).
-
-arrays.npz
-----------
-(N components, n_s sample points, G grid values, K atlas b values, P pairs, Q quantile
-levels, B = stats.bins.)
-
-- ``component_mean``, ``component_std``, ``component_min``, ``component_max``,
-  ``component_mean_over_se`` (mean / standard error): (N,) float64.
-- ``component_quantile_levels`` (Q,), ``component_quantiles`` (N, Q) float64.
-- ``component_hist_counts`` (N, B) int64, ``component_hist_edges`` (N, B+1) float64:
-  each component's histogram over its own [min, max].
-- ``corr`` (N, N) float32: correlation matrix (rows/columns of constant components 0,
-  diagonal 1).
-- ``pca_eigenvalues`` (N,) float64 descending; ``pca_axes`` (N, N) float32, row k is
-  axis k (sign: largest-magnitude entry positive); ``pca_variance_cumulative`` (N,);
-  ``pca_centre`` (N,) float64: the centre's coordinate along each axis.
-- ``radius_edges`` (B+1,); ``radius_hist_real``, ``radius_hist_real_centred``,
-  ``radius_hist_uniform``, ``radius_hist_uniform_centred`` (B,) int64 (all real points;
-  uniform at b.used).
-- ``radius_real_sample``, ``radius_real_centred_sample`` (n_s,) float32;
-  ``radius_uniform_unit`` (stats.radius_artificial,) float32: |u| for b = 1 (multiply
-  by b for any b: the report's b slider).
-- ``b_grid``, ``b_wasserstein``, ``b_wasserstein_centred`` (G,) float64;
-  ``b_uniform_in_real_range`` (G,): share of uniform radii inside the central 90 %
-  range of the real ones.
-- *(v3)* ``b_fine_grid``, ``b_fine_w1`` (Gf,): the fine b-scan; ``b_boot_best`` (Bt,): the
-  best b of each bootstrap repetition; ``b_boot_overlap`` (Bt, 2): each repetition's overlap
-  range [lo, hi] (the claims step's intervals of the best b and of the range's width).
-- ``occupancy`` (G, 3) float64: share of all points in the emptiest, median and fullest
-  pair's slice for each grid b; ``occupancy_every`` (G,): share in every slice.
-- ``mahalanobis_edges`` (B+1,), ``mahalanobis_hist`` (B,) int64: Ledoit-Wolf
-  Mahalanobis distances of the real points from the centre.
-- ``nn_distances`` (query_size,) float32 sorted: nearest-neighbour distances.
-- ``sample_index`` (n_s,) int64: rows of latents.npy in the sample, ascending.
-- ``sample_z`` (n_s, N): the sample's coordinates, float16 (3 significant digits,
-  enough to plot) or float32 if a value exceeds float16's range (``projections.sample_dtype``).
-- ``sample_top_index`` (n_s, 3) uint16, ``sample_top_abs`` (n_s, 3) float32,
-  ``sample_fourth_abs`` (n_s,) float32: indices and values of each sample point's three
-  largest |z_j| (descending) and its 4th largest |z_j|, computed from the full-precision
-  latents; slice membership for any (j1, j2, b) is
-  ``top_abs[2] <= b and all(top_abs[t] <= b or top_index[t] in (j1, j2) for t in 0, 1)``.
-- ``artificial_z`` (n_artificial, N) float32: uniform in [-b, b]^N, b = b.used (projections).
-- ``slice_artificial_z`` (slice_artificial, N) float32: uniform in [-b, b]^N; such points
-  lie in every slice of threshold b (all components, j1 and j2 included, uniform in [-b, b]).
-- ``pairs`` (P, 2) int32, as ``stats.json`` ``pairs``; ``zoom_half_width`` (P,) float64.
-- ``pair_projection_overlap`` (N, N): points with |z_j1|, |z_j2| <= b.used (diagonal:
-  |z_j| <= b); ``pair_origin_mahalanobis_2d`` (N, N) float32 (NaN where undefined).
-- ``atlas_b`` (K,) float64: the grid values at which the median pair's slice first holds
-  0.05 %, 0.5 %, 2 %, 5 %, 10 % and 30 % of the points (those reached; evenly spread grid
-  values if fewer than three are), plus b.used, ascending;
-  ``atlas_counts_all``, ``atlas_counts_sample`` (K, N, N): slice counts of every pair
-  (symmetric, diagonal 0).
-
-Count arrays marked (N, N) or (K, N, N) are uint16 when every value fits, else uint32.
-For N = 256 the file is about 5 MB for n = 2,429 (CBCL) and 7 MB for n = 200,000
-(sample_z and the atlas dominate: n_s*N*2 and 2*K*N^2*(2..4) bytes).
+Keys and their meaning: :mod:`analysis.schemas.stats` (JSON Schema: ``schemas/stats.stats.schema.json``,
+``schemas/stats.arrays.schema.json``).
 """
 
 from __future__ import annotations
@@ -220,6 +46,7 @@ from analysis.config import Config, StatsConfig, _check_range
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest
 from analysis.storage import load_json, save_json, save_npz
+from analysis.schemas.stats import Stats
 
 SCHEMA_VERSION = 3
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
@@ -647,7 +474,7 @@ def _why(rec: dict, n: int, n_s: int, b: float, n_pairs: int) -> str:
 # ------------------------------------------------------------------------ all of it
 
 def measure(z: np.ndarray, sc: StatsConfig, seed: int) -> tuple[dict, dict]:
-    """All numbers and arrays of the step for latents z (see the module docstring).
+    """All numbers and arrays of the step for latents z (keys: :mod:`analysis.schemas.stats`).
 
     Parameters
     ----------
@@ -723,7 +550,7 @@ def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written
     numbers["source"] = {"latents_sha256": inputs["latents.npy"], "encode_key": encode.get("key") if encode else None}
     out_dir = run_dir / "stats"
     save_npz(out_dir / "arrays.npz", **arrays)
-    save_json(out_dir / "stats.json", numbers)
+    save_json(out_dir / "stats.json", numbers, Stats)
     mh = numbers["origin"]["mahalanobis"]["ledoit_wolf"]
     eprint(f"stats: {z.shape[0]} x {z.shape[1]} latents; b best {numbers['b']['best']:.4g}, used "
            f"{numbers['b']['used']:.4g}; origin Mahalanobis {mh['distance']:.3g} "

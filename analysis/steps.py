@@ -127,19 +127,30 @@ class Written:
 VOLATILE = frozenset({"run.device", "run.threads", "data.workers", "data.cache_dir",
                       "train.checkpoint_interval"})
 
-FETCH = Step("fetch", code=("data",), sections=("data",),
+#: The artifact schemas (:mod:`analysis.schemas`): a step's key covers the schemas it writes with, and
+#: a step that reads artifacts through :mod:`analysis.artifacts` covers every schema.
+SCHEMAS = tuple(f"schemas.{m}" for m in ("base", "files", "data", "train", "encode", "stats", "faces", "generate",
+                                          "claims", "decode", "across", "provenance"))
+
+
+def _schemas(*steps: str) -> tuple[str, ...]:
+    """The schema modules a step writes with (and the base they share)."""
+    return ("schemas.base", *(f"schemas.{s}" for s in steps))
+
+
+FETCH = Step("fetch", code=("data", *_schemas("data")), sections=("data",),
              outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True)
-TRAIN = Step("train", code=("train", "model"), inputs=("data/images.npy",),
+TRAIN = Step("train", code=("train", "model", *_schemas("train")), inputs=("data/images.npy",),
              sections=("data", "model", "train", "run.seed"),
              outputs=("train/model.pt", "train/history.json"), volatile=("train/timing.json",), device=True)
 #: ``train --checkpoint``: a user's weights adopted instead of trained; they depend on the
 #: architecture and the data only, and nothing is timed.
 ADOPT = dataclasses.replace(TRAIN, sections=("data", "model"), volatile=())
-ENCODE = Step("encode", code=("encode", "model", "train"), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
+ENCODE = Step("encode", code=("encode", "model", "train", *_schemas("encode", "train")), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
-STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration"), inputs=("latents.npy",),
+STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration", *_schemas("stats")), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 #: The ``[faces]`` keys the face tests' fit and calibration depend on: ``faces.seed``, not ``run.seed``,
 #: so that the training seeds of one config share one classifier (``images_per_row`` is generate's).
@@ -153,13 +164,14 @@ FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr",
 #: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on labelled images
 #: made from the data alone (shared by the training seeds); the later steps check them on their run's
 #: reconstructions and judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "geometry", "data"),
+FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "geometry", "data",
+                          *SCHEMAS, "words"),
              inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
 GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
-                                  "instrument", "faces", "facecheck", "train", "artifacts"),
+                                  "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
@@ -167,7 +179,7 @@ GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibrat
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
-                              "instrument", "faces", "facecheck", "train"),
+                              "instrument", "faces", "facecheck", "train", *SCHEMAS, "words"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
@@ -175,7 +187,7 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
               hand_placed=True, device=True)
 
 CLAIMS = Step("claims", code=("claims", "findings", "ledger", "calibration", "nulls", "normality", "slices",
-                              "geometry", "metrics", "published", "artifacts"),
+                              "geometry", "metrics", "published", "artifacts", *SCHEMAS, "words"),
               inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
                       "data/images.npy", "data/ids.txt", "ids.txt"),
               optional=("generate/metrics.json", "data/images.npy", "data/ids.txt", "ids.txt"),
@@ -192,7 +204,7 @@ NAMES = tuple(s.name for s in STEPS)
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
 ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "geometry",
-                              "published"),
+                              "published", *SCHEMAS, "words"),
               inputs=("encode/summary.json", "encode/reconstructions.npz", "stats/stats.json", "stats/arrays.npz",
                       "generate/metrics.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz"),
               sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))

@@ -34,6 +34,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from analysis.errors import UserError
+from analysis.schemas.base import validate_json
 
 TMP_MARKER = ".flg-tmp-"  # in the name of every temporary file this package creates
 _TMP_NAME = re.compile(r"^\..+" + re.escape(TMP_MARKER) + r"[a-z0-9_]{8}\.tmp$")  # tempfile's 8 random chars
@@ -162,9 +163,16 @@ def dumps_json(obj: Any) -> bytes:
     return (json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def save_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as deterministic JSON (:func:`dumps_json`) to ``path``, atomically."""
-    atomic_write(path, dumps_json(obj))
+def save_json(path: str | os.PathLike, obj: Any, schema: Any = None) -> None:
+    """Write ``obj`` as deterministic JSON (:func:`dumps_json`) to ``path``, atomically.
+
+    ``schema``: the artifact's model (:mod:`analysis.schemas`); the JSON is validated against it
+    first, so a step never writes what its reader would refuse (a ValueError names the key).
+    """
+    data = dumps_json(obj)
+    if schema is not None:
+        validate_json(schema, data, "/".join(Path(path).parts[-2:]))
+    atomic_write(path, data)
 
 
 JSON_MAX_BYTES = 256 << 20  # a JSON file (manifest, artifact) is read only up to this size

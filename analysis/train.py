@@ -19,7 +19,9 @@ Reproducible and resumable:
   fingerprint + per-epoch history + package version), ``train/history.json``
   (per-epoch train and held-out error), ``train/timing.json`` (seconds and images/s
   per epoch: the only output that differs between identical runs, so the manifest
-  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed.
+  does not hash it) and the step's manifest are written, and ``resume.pt`` is removed
+  (keys: :mod:`analysis.schemas.train`; JSON Schema: ``schemas/train.history.schema.json``,
+  ``schemas/train.timing.schema.json``).
 
 ``--checkpoint`` adopts a user's checkpoint instead (:func:`adopt_checkpoint`): it must
 fit the config and hold finite weights; its own data fingerprint and history are kept.
@@ -58,6 +60,8 @@ from analysis.steps import load_images
 from analysis.storage import NpyRows, atomic_write, dumps_json, save_json
 from analysis.model import (architecture, build_model, check_checkpoint_file, checkpoint_limit, config_device,
                             load_checkpoint, non_finite_tensors, read_checkpoint, vae_objective)
+from analysis.schemas.base import validate_json
+from analysis.schemas.train import AdoptedHistory, Timing, TrainedHistory
 
 IN_MEMORY_BYTES = 1 << 30  # data sets whose float32 pixels fit in 1 GiB are kept in RAM
 LOSS = "mean squared error per pixel, pixels in [0, 1]"
@@ -457,10 +461,10 @@ def _finish(cfg: Config, run_dir: Path, data_sha: str, model: nn.Module, history
         "format": "face-latent-geometry/checkpoint-v1", "state_dict": _cpu_state(model),
         "architecture": architecture(cfg), "config": cfg.to_dict(), "data_sha256": data_sha,
         "version": __version__, "epochs": len(history), "history": hist})
-    save_json(run_dir / "train" / "history.json", hist)
+    save_json(run_dir / "train" / "history.json", hist, TrainedHistory)
     # Wall-clock figures differ from run to run: a separate file, not hashed in the manifest.
     save_json(run_dir / "train" / "timing.json", {"epochs": timing, "device": device.type,
-                                                  "threads": torch.get_num_threads()})
+                                                  "threads": torch.get_num_threads()}, Timing)
     # CPU weights are bit-identical for the same thread count only: the manifest says which.
     computed_on = {"device": device.type, "threads": torch.get_num_threads() if device.type == "cpu" else None}
     return steps.Written(remove=(run_dir / "train" / "resume.pt",), extra={"computed_on": computed_on})
@@ -491,6 +495,7 @@ def adopt_checkpoint(cfg: Config, run_dir: Path, path: Path, inputs: dict) -> st
         "version": __version__, "source": str(path), "source_sha256": src_sha,
         "epochs": len(hist["epochs"]), "history": hist})
     hist_bytes = dumps_json(hist)
+    validate_json(AdoptedHistory, hist_bytes, "train/history.json")  # what the reader will read
     atomic_write(run_dir / "train" / "model.pt", model_bytes)
     atomic_write(run_dir / "train" / "history.json", hist_bytes)
     eprint(f"train: using the checkpoint {path} (not training)")

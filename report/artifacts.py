@@ -1,7 +1,7 @@
 """What the report may publish: the run's artifacts, checked before Sphinx starts.
 
 ``report/build.py`` calls :func:`check_config` and :func:`check_artifacts` before it
-builds anything. Each problem is an :class:`ArtifactError`: one line naming the file
+builds anything. Each problem is an :class:`PublishError`: one line naming the file
 (and the config key), what is wrong and how to fix it; the build exits with status 2.
 
 * **Config.** The run's ``config.toml`` (written by every analysis CLI run) must be the
@@ -47,7 +47,7 @@ from analysis.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, 
 NEEDED = (*reader.REQUIRED, manifest_file("stats"), manifest_file("decode"), manifest_file("claims"))
 
 
-class ArtifactError(Exception):
+class PublishError(Exception):
     """A run the report must not publish (exit status 2)."""
 
 
@@ -102,7 +102,7 @@ def _load(path: Path, overrides: list[str] = ()) -> Config:
     try:
         return load_config(path, overrides)
     except UserError as e:
-        raise ArtifactError(str(e)) from None
+        raise PublishError(str(e)) from None
 
 
 def runs_of(run: Path, config: str | None = None, overrides: list[str] = ()) -> list[tuple[RunSpec, Path]]:
@@ -112,7 +112,7 @@ def runs_of(run: Path, config: str | None = None, overrides: list[str] = ()) -> 
     try:
         specs = expand(base)
     except UserError as e:
-        raise ArtifactError(str(e)) from None
+        raise PublishError(str(e)) from None
     return [(spec, spec.directory(run)) for spec in specs]
 
 
@@ -138,7 +138,7 @@ def _check_run_config(run: Path, want: Config | None, config: str | None, overri
                       name: str | None) -> None:
     """One run directory: its config.toml is ``want`` (None: itself) and its manifests agree with it."""
     if not (run / "config.toml").is_file() and name is not None:
-        raise ArtifactError(f"run {name} has no {run / 'config.toml'}: it has not run -- "
+        raise PublishError(f"run {name} has no {run / 'config.toml'}: it has not run -- "
                             f"{_rerun(top, config, overrides, run_name=name)}")
     run_cfg = _load(run / "config.toml")
     fix = _rerun(top, config, overrides, run_name=name)
@@ -148,7 +148,7 @@ def _check_run_config(run: Path, want: Config | None, config: str | None, overri
         diff = first_difference(run_cfg.to_dict(), want.to_dict())
         if diff:
             key, a, b = diff
-            raise ArtifactError(
+            raise PublishError(
                 f"{run / 'config.toml'} was made with {key} = {_fmt(a)}, but {what} gives {key} = {_fmt(b)}: "
                 f"the artifacts in {run} are not this config's -- {fix}")
         ref = want
@@ -166,7 +166,7 @@ def _check_manifests(run: Path, names, ref: Config, what: str, fix: str) -> None
         diff = first_difference(m["config"], ref.to_dict(), declaration_of(step, m))
         if diff:
             key, a, b = diff
-            raise ArtifactError(
+            raise PublishError(
                 f"{run / f'{step}.manifest.json'}: the {step} step ran with {key} = {_fmt(a)}, but {what} gives "
                 f"{key} = {_fmt(b)} -- {fix}")
 
@@ -180,10 +180,10 @@ def _manifest(run: Path, step: str) -> dict | None:
     try:
         m = load_json(p)
     except (OSError, ValueError) as e:
-        raise ArtifactError(f"{p} is not a readable manifest ({type(e).__name__}: {e}) -- "
+        raise PublishError(f"{p} is not a readable manifest ({type(e).__name__}: {e}) -- "
                             f"re-run the {step} step with --force (make all CONFIG=...)") from None
     if not isinstance(m, dict) or not isinstance(m.get("outputs"), dict):
-        raise ArtifactError(f"{p} is not a manifest of this tool (no 'outputs' table) -- "
+        raise PublishError(f"{p} is not a manifest of this tool (no 'outputs' table) -- "
                             f"re-run the {step} step with --force (make all CONFIG=...)")
     return m
 
@@ -239,27 +239,27 @@ def _check_run_artifacts(run: Path, config: str | None, overrides, top: Path, na
                 continue
             path = run / rel
             if not path.is_file():
-                raise ArtifactError(f"{path} is missing (listed by {step}.manifest.json) -- {fix}")
+                raise PublishError(f"{path} is missing (listed by {step}.manifest.json) -- {fix}")
             problem = file_problem(run, rel, sha, update=False)
             if problem and path.suffix in (".json", ".npz", ".npy"):
                 try:  # a damaged file is named as such (its hash differs too)
                     check_readable(path, deep=False)
                 except ValueError as e:
-                    raise ArtifactError(f"{path} {e} -- {fix}") from None
+                    raise PublishError(f"{path} {e} -- {fix}") from None
             if problem:
-                raise ArtifactError(
+                raise PublishError(
                     f"{path} does not match the sha256 that {step}.manifest.json records for it ({problem}) "
                     f"-- {fix}")
             if path.suffix in (".json", ".npz", ".npy"):
                 try:
                     check_readable(path)
                 except ValueError as e:
-                    raise ArtifactError(f"{path} {e} -- {fix}") from None
+                    raise PublishError(f"{path} {e} -- {fix}") from None
             checked.append(rel)
         for rel, sha in (m.get("inputs") or {}).items():
             src = produced.get(rel)
             if src and src[0] != step and src[1] != sha:
-                raise ArtifactError(
+                raise PublishError(
                     f"{run / f'{step}.manifest.json'}: the {step} step used a {rel} that is no longer the one "
                     f"the {src[0]} step made -- {fix}")
     for rel in needed:
@@ -268,7 +268,7 @@ def _check_run_artifacts(run: Path, config: str | None, overrides, top: Path, na
             try:
                 check_readable(path)
             except ValueError as e:
-                raise ArtifactError(f"{path} {e} -- {_rerun(top, config, overrides, run_name=name)}") from None
+                raise PublishError(f"{path} {e} -- {_rerun(top, config, overrides, run_name=name)}") from None
     return checked
 
 
@@ -276,7 +276,7 @@ def _check_across_inputs(run: Path, config: str | None, overrides) -> None:
     """The across step read every run's files as they are now (``runs/<name>/<file>`` inputs)."""
     m = _manifest(run, "across")
     if m is None:
-        raise ArtifactError(f"{run / manifest_file('across')} does not exist: the runs were not put side by side -- "
+        raise PublishError(f"{run / manifest_file('across')} does not exist: the runs were not put side by side -- "
                             f"{_rerun(run, config, overrides)}")
     for key, sha in (m.get("inputs") or {}).items():
         parts = key.split("/")
@@ -285,5 +285,5 @@ def _check_across_inputs(run: Path, config: str | None, overrides) -> None:
         d, rel = run / parts[0] / parts[1], "/".join(parts[2:])
         produced = {r: s for step in NAMES if (mm := _manifest(d, step)) for r, s in mm["outputs"].items()}
         if produced.get(rel) != sha:
-            raise ArtifactError(f"{run / manifest_file('across')}: the across step used a {key} that is no longer the "
+            raise PublishError(f"{run / manifest_file('across')}: the across step used a {key} that is no longer the "
                                 f"one run {parts[1]} made -- {_rerun(run, config, overrides, 'across')}")

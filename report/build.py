@@ -59,21 +59,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
-
-import psutil
-from markupsafe import Markup
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -85,45 +78,27 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import artifacts as A  # noqa: E402
 
-SRC = HERE  # the Sphinx source directory (``--source`` for tests)
+import sphinxrun  # noqa: E402
+from buildlog import BuildError, InputError, Interrupted, STOP_SIGNALS, log  # noqa: E402,F401
+from processes import adopt_orphans, end_children, on_signal, signals_deferred  # noqa: E402
+from publishing import publish, save_log, site_index, write_site_index  # noqa: E402,F401
+from sphinxrun import diagnose, latex_pdf, sphinx  # noqa: E402,F401
+
 CHAPTER_GLOB = "[0-9][0-9]-*.md"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-NOISE = ("Kernel is running over TCP without encryption",)
-
-
-class BuildError(Exception):
-    """The build failed (exit status 1)."""
-
-
-class InputError(BuildError):
-    """Bad input: a run, an artifact, a config or an option the user can fix (exit status 2)."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP arrived."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KEEP_LOGS = sitedir.KEEP_LOGS  # failed builds' logs kept in <site>/.logs
-
-
-def log(msg: str) -> None:
-    print(f"report: {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- inputs
 
 def source_files() -> list[Path]:
     """The report's sources (whatever changes the output)."""
-    files = [p for p in SRC.rglob("*") if p.is_file()
+    src = sphinxrun.SRC
+    files = [p for p in src.rglob("*") if p.is_file()
              and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".log"))
-             and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(SRC).parts)]
-    files += [ROOT / "analysis" / "charts.py", ROOT / "analysis" / "artifacts.py", ROOT / "configs" / "celeba.toml",
-              ROOT / "pyproject.toml"]
+             and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(src).parts)]
+    files += [ROOT / "analysis" / "charts.py", ROOT / "analysis" / "artifacts.py", ROOT / "analysis" / "words.py",
+              ROOT / "configs" / "celeba.toml",
+              ROOT / "pyproject.toml", *(ROOT / "analysis" / "schemas").glob("*.py")]
     return sorted(f for f in files if f.is_file())
 
 
@@ -207,234 +182,6 @@ def run_static_dir(run: Path, work: Path) -> Path | None:
     return d
 
 
-# --------------------------------------------------------------------------- diagnosis
-
-def chapter_title(md: Path) -> str:  # noqa: D103
-    for line in md.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return md.stem
-
-
-def diagnose(text: str) -> str | None:
-    """One line naming the chapter, cell and error of a failed notebook execution."""
-    text = ANSI.sub("", text)
-    m = re.search(r"ExecutionError: (\S+\.md)", text) or re.search(r"(\S+/[0-9][0-9]-[^/\s]+\.md): Executing notebook",
-                                                                   text)
-    errlog = re.search(r"(/\S*sphinx-err-\S+\.log)", text)
-    full = text
-    if errlog and Path(errlog.group(1)).is_file():
-        full += "\n" + ANSI.sub("", Path(errlog.group(1)).read_text(encoding="utf-8", errors="replace"))
-    cm = re.search(r"An error occurred while executing the following cell:\n\s*-+\n(.*?)\n\s*-+\n", full, re.S)
-    if not m and not cm:
-        return None
-    chapter = Path(m.group(1)) if m else None
-    if chapter is not None and not chapter.is_file():
-        chapter = SRC / chapter.name
-    err = ""
-    tail = full[cm.end():] if cm else full
-    for line in tail.splitlines():
-        s = line.strip()
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)(: .*)?$", s) and \
-                not s.startswith(("nbclient.", "myst_nb.", "sphinx.")):
-            err = s
-            break
-    where = ""
-    if cm and chapter is not None:
-        src_lines = cm.group(1).splitlines()
-        indent = min((len(l) - len(l.lstrip()) for l in src_lines if l.strip()), default=0)
-        src = "\n".join(l[indent:] for l in src_lines).strip()
-        try:
-            from myst_nb.core.read import read_myst_markdown_notebook
-            nb = read_myst_markdown_notebook(chapter.read_text(encoding="utf-8"))
-            code = [c for c in nb.cells if c.cell_type == "code"]
-            idx = next((i for i, c in enumerate(code) if c.source.strip() == src), None)
-            text_md = chapter.read_text(encoding="utf-8")
-            pos = text_md.find(src) if src else -1
-            lineno = text_md.count("\n", 0, pos) + 1 if pos >= 0 else None
-            if idx is not None:
-                where = f" in code cell {idx + 1} of {len(code)}" + (f" (line {lineno})" if lineno else "")
-        except Exception:  # diagnosis must never hide the original failure
-            pass
-        if not where:
-            where = f" in the cell starting {src.splitlines()[0][:60]!r}" if src else ""
-    name = f"chapter {chapter.name} ({chapter_title(chapter)!r})" if chapter and chapter.is_file() else "a chapter"
-    return f"{name} failed{where}: {err or 'see the log'}"
-
-
-# --------------------------------------------------------------------------- steps
-
-def _die_with_parent() -> None:
-    """In a child process: get SIGKILL when the build process dies (Linux), so a killed
-    build leaves no orphan Sphinx writing into its temporary directory."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _on_signal(signum, frame):
-    raise Interrupted(signum)
-
-
-def adopt_orphans() -> None:
-    """Make this process the reaper of its descendants' orphans (Linux): a notebook kernel
-    whose Sphinx has ended becomes our child, so :func:`end_children` still finds it."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # 36 = PR_SET_CHILD_SUBREAPER
-
-
-@contextlib.contextmanager
-def signals_deferred():
-    """Hold SIGINT/SIGTERM/SIGHUP back (they arrive after the block), e.g. while publishing."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def end_children(timeout: float = 5.0) -> None:
-    """End every process this build started and everything they started, including
-    processes in sessions of their own (Jupyter starts kernels so) and processes that
-    ignore SIGTERM: the tree is frozen (SIGSTOP; a stopped process cannot start another),
-    gathered again until no new process appears, then killed (SIGKILL) and reaped."""
-    me = psutil.Process()
-    procs: dict[int, psutil.Process] = {}
-    for _ in range(50):
-        found = {p.pid: p for p in me.children(recursive=True) if p.pid not in procs}
-        if not found:
-            break
-        for p in found.values():
-            with contextlib.suppress(psutil.Error):
-                p.send_signal(signal.SIGSTOP)
-        procs.update(found)
-    for p in procs.values():
-        with contextlib.suppress(psutil.Error):
-            p.send_signal(signal.SIGKILL)
-    psutil.wait_procs(list(procs.values()), timeout=timeout)
-
-
-def run_logged(cmd: list[str], logfile: Path, env: dict, cwd: Path | None = None) -> tuple[int, str]:
-    """Run ``cmd`` in a session of its own (a Ctrl-C in the terminal reaches it only through
-    the build, which ends it with :func:`end_children`), output to ``logfile``; returns
-    (exit status, output)."""
-    with open(logfile, "w", encoding="utf-8") as f:
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                             cwd=cwd, start_new_session=True,
-                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-        try:
-            code = p.wait()
-        finally:
-            end_children()  # on a signal: the whole tree; else whatever it left behind
-    text = logfile.read_text(encoding="utf-8", errors="replace")
-    return code, text
-
-
-def sphinx(builder: str, work: Path, env: dict, jobs: str) -> float:
-    t = time.perf_counter()
-    out = work / builder
-    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-d", str(work / "doctrees"), "-q", "-j", jobs,
-           "-w", str(work / f"{builder}.warnings"), str(SRC), str(out)]
-    code, text = run_logged(cmd, work / f"{builder}.log", env)
-    warnings = [l for l in (work / f"{builder}.warnings").read_text(encoding="utf-8", errors="replace").splitlines()
-                if l.strip() and not any(n in l for n in NOISE)] if (work / f"{builder}.warnings").is_file() else []
-    if code != 0:
-        msg = diagnose(text) or diagnose("\n".join(warnings))
-        if msg:
-            raise BuildError(msg)
-        tail = "\n".join(l for l in ANSI.sub("", text).splitlines()[-25:] if not any(n in l for n in NOISE))
-        raise BuildError(f"sphinx {builder} build failed; its last lines:\n{tail}")
-    real = [w for w in warnings if "WARNING" in w or "ERROR" in w]
-    if real:
-        raise BuildError(f"sphinx {builder} build gave {len(real)} warning(s) (treated as errors):\n"
-                         + "\n".join(real[:20]))
-    return time.perf_counter() - t
-
-
-def latex_pdf(work: Path, meta: dict, env: dict) -> tuple[Path, float]:
-    t = time.perf_counter()
-    texdir = work / "latex"
-    tex = f"{meta['slug']}-{meta['label']}.tex"
-    cmd = ["latexmk", "-pdf", "-dvi-", "-ps-", "-interaction=nonstopmode", "-halt-on-error", "-silent", tex]
-    code, text = run_logged(cmd, work / "latexmk.log", env, cwd=texdir)
-    pdf = texdir / tex.replace(".tex", ".pdf")
-    texlog = texdir / tex.replace(".tex", ".log")
-    log_text = texlog.read_text(encoding="utf-8", errors="replace") if texlog.is_file() else text
-    if code != 0 or not pdf.is_file():
-        lines = log_text.splitlines()
-        errs = [" ".join(lines[i:i + 3]) for i, l in enumerate(lines) if l.startswith("!")][:5]
-        raise BuildError("LaTeX failed: " + ("; ".join(errs) or "see the log"))
-    missing = sorted(set(re.findall(r"Package flg Warning: Unicode character .*?\(U\+([0-9A-Fa-f]+)\)", log_text)))
-    if missing:
-        chars = ", ".join(f"{chr(int(h, 16))} (U+{h.upper()})" for h in missing)
-        log(f"warning: the PDF's fonts cannot show {chars}: they appear as ? in the PDF (the HTML shows them)")
-    return pdf, time.perf_counter() - t
-
-
-def site_index(site: Path) -> dict[str, str]:
-    """The texts of ``versions.json``, ``versions.js`` and ``index.html`` (leads to the newest version).
-
-    Only the versions the build published are listed (:func:`sitedir.versions`: labels of safe
-    characters); they are still URL-quoted in links, HTML-escaped in text and attributes, and
-    JSON inside ``<script>`` is written by :func:`meta.script_json`."""
-    labels = sitedir.versions(site)
-    new = M.newest(labels)
-    doc = {"versions": labels, "newest": new}
-
-    def href(v: str) -> str:
-        return urllib.parse.quote(v, safe="") + "/index.html"
-    item = Markup('<li><a href="{}">{}</a>{}</li>')
-    items = Markup("\n").join(item.format(href(v), v, " (newest)" if v == new else "") for v in reversed(labels))
-    target = href(new) if new else ""
-    refresh = Markup('<meta http-equiv="refresh" content="0; url={}">').format(target) if new else ""
-    script = (Markup("<script>window.location.replace({});</script>").format(Markup(M.script_json(target)))
-              if new else "")
-    page = Markup("""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">{refresh}
-<title>face-latent-geometry: versions of the article</title></head>
-<body>{script}
-<p>The newest version of the article is <a href="{target}">{new}</a>. All versions:</p>
-<ul>
-{items}
-</ul></body></html>
-""").format(refresh=refresh, script=script, target=target, new=new or "", items=items)
-    return {"versions.json": json.dumps(doc, indent=2) + "\n",
-            "versions.js": "window.FLG_SITE_VERSIONS = " + M.script_json(doc) + ";\n",
-            "index.html": str(page)}
-
-
-def write_site_index(site: Path) -> None:
-    """Rewrite the site files of ``site`` (:func:`site_index`) under its lock, if they are the tool's."""
-    with sitedir.lock(site):
-        sitedir.check_site_files(site)
-        sitedir.write_site_files(site, site_index(site))
-
-
-def publish(work_html: Path, site: Path, label: str) -> None:
-    """Rename the finished build into ``site/label`` and refresh the site index, under the site's lock
-    (signals wait until it is done: the site never lacks a version it had)."""
-    site.mkdir(parents=True, exist_ok=True)
-    with signals_deferred(), sitedir.lock(site):
-        sitedir.replace_version(site, work_html, label, lambda: site_index(site))
-
-
-def save_log(site: Path, label: str, work: Path, error: str) -> Path | None:
-    """Keep the logs of a failed build in ``<site>/.logs/<label>-<time>.log`` (the last
-    :data:`sitedir.KEEP_LOGS` of the tool's); returns its path (None when it could not be kept)."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    parts = [f"{sitedir.LOG_HEAD}{label} failed: {error}\n"]
-    files = sorted(work.glob("*.log")) + sorted(work.glob("*.warnings")) + sorted((work / "tmp").glob("*.log")) \
-        + sorted((work / "latex").glob("*.log"))
-    for f in files:
-        with contextlib.suppress(OSError):
-            text = ANSI.sub("", f.read_text(encoding="utf-8", errors="replace"))
-            parts.append(f"\n===== {f.relative_to(work)}\n{text}")
-    return sitedir.save_log(site, label, stamp, "".join(parts))
-
-
 @contextlib.contextmanager
 def runs_locked(dirs: list[Path]):
     """Hold the analysis lock of every run directory in ``dirs`` (:mod:`analysis.rundir`): no step can
@@ -478,7 +225,7 @@ def build(run: Path, site: Path, formats: list[str], label: str | None = None, u
     check_run(run)
     try:
         dirs = [d for _, d in A.runs_of(run, config, list(overrides))]
-    except A.ArtifactError as e:
+    except A.PublishError as e:
         raise InputError(str(e)) from None
     try:
         with runs_locked([run, *dirs]):
@@ -494,7 +241,7 @@ def _checked(run: Path, config: str | None, overrides, artifacts: bool = True) -
         others = [d for spec, d in A.runs_of(run, config, list(overrides)) if not spec.primary]
         if artifacts:
             A.check_artifacts(run, config, list(overrides))
-    except A.ArtifactError as e:
+    except A.PublishError as e:
         raise InputError(str(e)) from None
     return others
 
@@ -505,28 +252,17 @@ def _build(run: Path, site: Path, formats: list[str], label: str | None, url: st
     meta = M.build_meta(run, _checked_label(label), url)
     label = meta["label"]
     key = build_key(run, meta, formats, others)
-    dest = site / label
-    stamp = dest / ".build.json"
     if site.is_dir():
         sitedir.clean_stale(site)
         sitedir.check_destination(site, label)
-    if not force and sitedir.is_version(site, label):
-        try:
-            old = json.loads(stamp.read_text(encoding="utf-8"))
-        except ValueError:
-            old = {}
-        if old.get("key") == key and (dest / "index.html").is_file() and \
-                ("pdf" not in formats or (dest / meta["pdf"]).is_file()):
-            os.utime(stamp, follow_symlinks=False)
-            sitedir.write_file(dest / f".built-{'-'.join(sorted(formats))}", key + "\n")
-            log(f"{dest} is up to date (use --force to rebuild)")
-            return old
+    old = None if force else _up_to_date(site, label, key, formats, meta)
+    if old is not None:
+        return old
     if "pdf" in formats and shutil.which("latexmk") is None:
         raise InputError("latexmk (TeX Live) is not installed; run `make setup` or build with --formats html")
     _checked(run, config, overrides)
     if site.is_dir():
         sitedir.check_site_files(site)  # (before Sphinx: a user's index.html stops the build now, not after it)
-
     site.mkdir(parents=True, exist_ok=True)
     sitedir.clean_stale(site)
     t0 = time.perf_counter()
@@ -534,44 +270,13 @@ def _build(run: Path, site: Path, formats: list[str], label: str | None, url: st
     try:
         with signals_deferred():  # no signal between making the directory and noting it
             work = sitedir.make_build_dir(site, label)
-        versions = sorted(set(sitedir.versions(site)) | {label}, key=M.version_key)
-        (work / "tmp").mkdir()
-        static = [vega_static_dir(), run_static_dir(run, work)]
-        env = dict(os.environ)
-        env.update({
-            "FLG_META": json.dumps(meta), "FLG_RUN": str(run), "FLG_STATIC": os.pathsep.join(str(d) for d in static if d),
-            "FLG_VERSIONS": json.dumps(versions), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(SRC)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
-            "PYTHONWARNINGS": "ignore", "TEXMFVAR": env.get("TEXMFVAR", str(work / "texmf-var")),
-            # temporary files of Sphinx (its sphinx-err-*.log), the kernels and LaTeX stay in
-            # the build's directory and go with it
-            "TMPDIR": str(work / "tmp"), "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
-            "max_print_line": "10000",  # unwrapped TeX log lines (build.py reads them)
-        })
-        timings = {}
         log(f"building version {label} from {run} ({', '.join(formats)}) ...")
-        timings["html_seconds"] = round(sphinx("html", work, env, jobs), 2)
-        log(f"HTML done in {timings['html_seconds']:.1f} s")
-        html = work / "html"
-        if "pdf" in formats:
-            t = time.perf_counter()
-            sphinx("latex", work, env, "1")
-            pdf, _ = latex_pdf(work, meta, env)
-            shutil.copy2(pdf, html / meta["pdf"])
-            timings["pdf_seconds"] = round(time.perf_counter() - t, 2)
-            log(f"PDF done in {timings['pdf_seconds']:.1f} s")
-        (html / meta["bib"]).write_text(M.bibtex(meta), encoding="utf-8")
-        (html / "CITATION.cff").write_text(M.cff(meta), encoding="utf-8")
-        for junk in (".buildinfo", ".buildinfo.bak", "objects.inv"):
-            (html / junk).unlink(missing_ok=True)
-        shutil.rmtree(html / ".doctrees", ignore_errors=True)
-        record = {"key": key, "label": label, "formats": formats, "meta": meta, **timings,
-                  "total_seconds": round(time.perf_counter() - t0, 2)}
-        (html / ".build.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        (html / f".built-{'-'.join(sorted(formats))}").write_text(key + "\n", encoding="utf-8")
+        timings = _render(work, meta, formats, _environment(run, site, work, meta, label), jobs)
+        record = _finish(work / "html", {"key": key, "label": label, "formats": formats, "meta": meta, **timings,
+                                          "total_seconds": round(time.perf_counter() - t0, 2)})
         _recheck(run, meta, formats, key, config, overrides)
-        publish(html, site, label)
-        log(f"published {dest}/index.html" + (f" and {meta['pdf']}" if "pdf" in formats else "")
+        publish(work / "html", site, label)
+        log(f"published {site / label}/index.html" + (f" and {meta['pdf']}" if "pdf" in formats else "")
             + f" in {record['total_seconds']:.1f} s")
         return record
     except InputError:
@@ -580,14 +285,86 @@ def _build(run: Path, site: Path, formats: list[str], label: str | None, url: st
         saved = save_log(site, label, work, str(e)) if work is not None else None
         raise BuildError(f"{e}" + (f" (full log: {saved})" if saved else "")) from None
     finally:
-        with signals_deferred():
-            end_children()
-            if work is None:
-                pass
-            elif keep:
-                log(f"kept the build directory {work}")
-            else:
-                shutil.rmtree(work, ignore_errors=True)
+        _clean_up(work, keep)
+
+
+def _up_to_date(site: Path, label: str, key: str, formats: list[str], meta: dict) -> dict | None:
+    """The record of the published version ``label`` when it was built from the same inputs (``key``) and
+    has every format asked for (its stamp touched, so ``make`` sees it as new); else None."""
+    dest = site / label
+    stamp = dest / ".build.json"
+    if not sitedir.is_version(site, label):
+        return None
+    try:
+        old = json.loads(stamp.read_text(encoding="utf-8"))
+    except ValueError:
+        old = {}
+    if old.get("key") != key or not (dest / "index.html").is_file() or \
+            ("pdf" in formats and not (dest / meta["pdf"]).is_file()):
+        return None
+    os.utime(stamp, follow_symlinks=False)
+    sitedir.write_file(dest / f".built-{'-'.join(sorted(formats))}", key + "\n")
+    log(f"{dest} is up to date (use --force to rebuild)")
+    return old
+
+
+def _environment(run: Path, site: Path, work: Path, meta: dict, label: str) -> dict:
+    """The environment of Sphinx and its kernels: the run and its metadata, the versions, the static
+    files; every temporary file inside the build's private directory ``work``."""
+    versions = sorted(set(sitedir.versions(site)) | {label}, key=M.version_key)
+    (work / "tmp").mkdir()
+    static = [vega_static_dir(), run_static_dir(run, work)]
+    env = dict(os.environ)
+    env.update({
+        "FLG_META": json.dumps(meta), "FLG_RUN": str(run), "FLG_STATIC": os.pathsep.join(str(d) for d in static if d),
+        "FLG_VERSIONS": json.dumps(versions), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(sphinxrun.SRC)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
+        "PYTHONWARNINGS": "ignore", "TEXMFVAR": env.get("TEXMFVAR", str(work / "texmf-var")),
+        # temporary files of Sphinx (its sphinx-err-*.log), the kernels and LaTeX stay in
+        # the build's directory and go with it
+        "TMPDIR": str(work / "tmp"), "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
+        "max_print_line": "10000",  # unwrapped TeX log lines (build.py reads them)
+    })
+    return env
+
+
+def _render(work: Path, meta: dict, formats: list[str], env: dict, jobs: str) -> dict:
+    """The HTML site in ``work/html`` and, with "pdf", the PDF copied into it; returns the timings."""
+    timings = {"html_seconds": round(sphinx("html", work, env, jobs), 2)}
+    log(f"HTML done in {timings['html_seconds']:.1f} s")
+    if "pdf" in formats:
+        t = time.perf_counter()
+        sphinx("latex", work, env, "1")
+        pdf, _ = latex_pdf(work, meta, env)
+        shutil.copy2(pdf, work / "html" / meta["pdf"])
+        timings["pdf_seconds"] = round(time.perf_counter() - t, 2)
+        log(f"PDF done in {timings['pdf_seconds']:.1f} s")
+    return timings
+
+
+def _finish(html: Path, record: dict) -> dict:
+    """The citation files, the build's record and stamp in the finished ``html``; Sphinx's own files removed."""
+    meta = record["meta"]
+    (html / meta["bib"]).write_text(M.bibtex(meta), encoding="utf-8")
+    (html / "CITATION.cff").write_text(M.cff(meta), encoding="utf-8")
+    for junk in (".buildinfo", ".buildinfo.bak", "objects.inv"):
+        (html / junk).unlink(missing_ok=True)
+    shutil.rmtree(html / ".doctrees", ignore_errors=True)
+    (html / ".build.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (html / f".built-{'-'.join(sorted(record['formats']))}").write_text(record["key"] + "\n", encoding="utf-8")
+    return record
+
+
+def _clean_up(work: Path | None, keep: bool) -> None:
+    """End every process the build started and remove its private directory (unless ``keep``)."""
+    with signals_deferred():
+        end_children()
+        if work is None:
+            pass
+        elif keep:
+            log(f"kept the build directory {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _recheck(run: Path, meta: dict, formats: list[str], key: str, config: str | None, overrides) -> None:
@@ -641,14 +418,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary build directory (debugging)")
     p.add_argument("--source", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    global SRC
-    SRC = a.source.resolve()
+    sphinxrun.SRC = a.source.resolve()
     formats = [f.strip() for f in a.formats.split(",") if f.strip()]
     if not formats or set(formats) - {"html", "pdf"} or "html" not in formats:
         print("report: error: --formats must be html or html,pdf", file=sys.stderr)
         return 2
     for s in STOP_SIGNALS:
-        signal.signal(s, _on_signal)
+        signal.signal(s, on_signal)
     adopt_orphans()
     try:
         build(a.run, a.site, formats, a.label, a.url, a.force, a.jobs, a.keep, a.config,

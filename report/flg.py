@@ -23,7 +23,6 @@ Nothing here reads a file, loads a model or computes a figure of the analysis.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import io
 import itertools
@@ -40,6 +39,7 @@ import meta as _meta  # noqa: E402
 
 from analysis import charts  # noqa: E402
 from analysis.artifacts import Run  # noqa: E402
+from analysis.words import fmt, ordinal, pct  # noqa: E402,F401  (the chapters' number formats)
 
 META = _meta.meta_from_env()
 RUN = Path(os.environ.get("FLG_RUN") or META["run"]).resolve()
@@ -104,39 +104,6 @@ class Text:
         return self.s
 
 
-def fmt(value, spec: str | None = None) -> str:
-    """Format numbers for prose: ints with thousands separators, floats with 3 significant digits."""
-    if value is None:
-        return "n/a"
-    if spec:
-        return format(value, spec)
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not np.isfinite(v):
-            return "n/a"
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-            return f"{v:.3g}"
-        s = f"{v:.3g}"
-        if "e" in s:
-            return f"{v:,.0f}"
-        return s
-    return str(value)
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def pct(x, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{100 * float(x):.{digits}f} %"
-
-
 def g(name: str, value, spec: str | None = None) -> None:
     """Glue ``value`` (formatted) under ``name`` for ``{glue}`name```."""
     from myst_nb import glue
@@ -186,11 +153,11 @@ def table(header: list[str], rows: list[list], align: str | None = None) -> str:
 
 def glue_published(published) -> None:
     """Glue every figure of the published study (``run.published``) as ``pub_<name>``."""
-    for f in dataclasses.fields(published):
-        v = getattr(published, f.name)
-        if f.name == "label":
+    for name in type(published).model_fields:
+        v = getattr(published, name)
+        if name == "label":
             continue
-        g(f"pub_{f.name}", " to ".join(fmt(x) for x in v) if isinstance(v, tuple) else v)
+        g(f"pub_{name}", " to ".join(fmt(x) for x in v) if isinstance(v, tuple) else v)
 
 
 # --------------------------------------------------------------------------- figures and charts

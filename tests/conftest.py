@@ -66,10 +66,16 @@ def _smoke_encoded(directory: Path) -> dict:
     return {"run": str(out)}
 
 
+def encoded_run(tmp_path_factory) -> Path:
+    """A run directory with fetch, train and encode done on the smoke config, built once per session
+    (shared by the workers; ``test_report.smoke_run`` goes on from a copy of it)."""
+    return Path(built_once(tmp_path_factory, "smoke-encoded", _smoke_encoded)["run"])
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """A run directory with fetch, train and encode done on the smoke config (shared by the workers)."""
-    return Path(built_once(tmp_path_factory, "smoke-encoded", _smoke_encoded)["run"])
+    return encoded_run(tmp_path_factory)
 
 
 # ---------------------------------------------------------------- the README's reliability table

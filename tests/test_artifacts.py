@@ -15,6 +15,7 @@ import types
 import typing
 
 import numpy as np
+from pydantic import BaseModel
 import pytest
 
 from analysis import artifacts
@@ -44,7 +45,7 @@ def conforms(value, tp) -> bool:
         return value is None
     if tp is typing.Any:
         return True
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) or (isinstance(tp, type) and issubclass(tp, BaseModel)):
         return isinstance(value, tp) and all_fields_conform(value)
     if origin is tuple:
         if not isinstance(value, tuple):
@@ -66,10 +67,11 @@ def conforms(value, tp) -> bool:
 
 
 def all_fields_conform(view) -> bool:
-    hints = typing.get_type_hints(type(view))
-    for f in dataclasses.fields(view):
-        v = getattr(view, f.name)
-        assert conforms(v, hints[f.name]), (type(view).__name__, f.name, v)
+    hints = typing.get_type_hints(type(view), include_extras=False)
+    names = type(view).model_fields if isinstance(view, BaseModel) else [f.name for f in dataclasses.fields(view)]
+    for name in names:
+        v = getattr(view, name)
+        assert conforms(v, hints[name]), (type(view).__name__, name, v)
     return True
 
 
@@ -81,7 +83,7 @@ def test_every_view_of_the_smoke_run_has_its_types(run_dir):
     for name in ("data", "history", "timing", "network", "reconstructions", "gallery", "latents", "stats",
                  "published", "arrays", "generate"):
         view = getattr(run, name)
-        assert dataclasses.is_dataclass(view) and all_fields_conform(view), name
+        assert (dataclasses.is_dataclass(view) or isinstance(view, BaseModel)) and all_fields_conform(view), name
     assert set(run.manifests) == set(artifacts.STEPS)
     for m in run.manifests.values():
         assert isinstance(m, artifacts.Manifest) and all_fields_conform(m)
@@ -229,10 +231,10 @@ def test_gmm_selection_per_repetition_keys_name_file_and_key(copy):
 
 def test_gmm_choice_text_is_chosen_from_the_counts():
     def selection(*choices):
-        per = tuple(artifacts.GmmRepeatChoice(k, t, -1.0) for k, t in choices)
+        per = tuple(artifacts.GmmRepeatChoice(n_components=k, covariance_type=t, score=-1.0) for k, t in choices)
         return artifacts.GmmSelection(criterion="bic", validation_fraction=0.2, n_train=8, n_validation=2,
-                                      reg_relative=0.01, candidates=(), chosen=artifacts.GmmChoice(*choices[0]),
-                                      per_repeat=per, modal=artifacts.GmmChoice(*choices[0]), agreement=0,
+                                      reg_relative=0.01, candidates=(), chosen=artifacts.GmmChoice(n_components=choices[0][0], covariance_type=choices[0][1]),
+                                      per_repeat=per, modal=artifacts.GmmChoice(n_components=choices[0][0], covariance_type=choices[0][1]), agreement=0,
                                       repeats=len(choices))
     assert selection((5, "full"), (5, "full")).choice_text == "the BIC chose 5 full-covariance components in both repetitions"
     assert selection((1, "diag"), (2, "diag"), (2, "diag")).choice_text == (

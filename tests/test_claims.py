@@ -428,7 +428,7 @@ def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, st
         "sweeps": {"gmm_components": sweep, "pca_confidence": {**sweep, "parameter": "confidence"}},
         "faces": faces or FACES_OK, "files": {"samples": "samples.npz", "sheets": {}}, "notes": [],
     }
-    return artifacts._read(artifacts.Generate, doc, artifacts.METRICS)
+    return artifacts.validate(artifacts.Generate, doc, artifacts.METRICS)
 
 
 BASE = {"uniform": {"precision": 0.0, "coverage": 0.0, "recall": 0.0, "face_share": 0.04, "face_score": 0.04},

@@ -2,11 +2,13 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ import torch
 
 from analysis.config import load_config
 from analysis.provenance import read_manifest
-from conftest import ROOT, SMOKE, run_cli
+from conftest import ROOT, SMOKE, built_once, run_cli
 
 
 def test_smoke_outputs(smoke_run):
@@ -129,21 +131,40 @@ def _state(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
+RESUME_ARGS = ("--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
+               "--set", "train.batch_size=16")
+
+
+def _uninterrupted(tmp_path_factory, args: list[str], threads) -> Path:
+    """The uninterrupted run (fetch, train) the resumed ones are compared with: one per thread count, built
+    once per session (the interruptions of one thread count compare with the same run; read only)."""
+    def build(directory: Path) -> dict:
+        ref = directory / "ref"
+        for step in ("fetch", "train"):
+            p = run_cli(step, *args, "--out", str(ref))
+            assert p.returncode == 0, p.stderr[-3000:]
+        return {"run": str(ref)}
+    return Path(built_once(tmp_path_factory, f"resume-reference-{threads or 1}", build)["run"])
+
+
+def _fetched_copy(ref: Path, run: Path) -> None:
+    """``run`` as after its fetch: the reference's image cache and fetch manifest (the same fetch)."""
+    shutil.copytree(ref, run, ignore=shutil.ignore_patterns("train", "train.manifest.json", "*.lock"))
+    assert read_manifest(run, "fetch") is not None and read_manifest(run, "train") is None
+
+
 @pytest.mark.parametrize("sig,interval,threads", [(signal.SIGKILL, 0, None), (signal.SIGINT, 0, None),
                                                   (signal.SIGTERM, 0, None), (signal.SIGINT, 3600, None),
                                                   (signal.SIGTERM, 3600, 2)])
 @pytest.mark.case("kill -9, Ctrl-C or SIGTERM during training", "exit 130 on Ctrl-C, 143 on SIGTERM; the re-run resumes after the last finished epoch and ends with bit-identical weights and loss history; Ctrl-C and SIGTERM save the last finished epoch even between timed checkpoints (train.checkpoint_interval); a CPU run resumes with the thread count it started with (CPU sums depend on it), which the manifest records")
-def test_interrupted_training_resumes_to_identical_weights(tmp_path, sig, interval, threads):
-    args = ["--config", str(SMOKE), "--set", "data.synthetic_count=1200", "--set", "train.epochs=4",
-            "--set", "train.batch_size=16"]
+def test_interrupted_training_resumes_to_identical_weights(tmp_path_factory, tmp_path, sig, interval, threads):
+    args = list(RESUME_ARGS)
     if threads:  # started with 2 threads, resumed asking for 1: the run keeps its 2
         args += ["--set", f"run.threads={threads}"]
-    ref = tmp_path / "ref"
-    for step in ("fetch", "train"):
-        assert run_cli(step, *args, "--out", str(ref)).returncode == 0
+    ref = _uninterrupted(tmp_path_factory, args, threads)
     run = tmp_path / "run"
     args += ["--set", f"train.checkpoint_interval={interval}"]  # not part of the step's key
-    assert run_cli("fetch", *args, "--out", str(run)).returncode == 0
+    _fetched_copy(ref, run)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "analysis", "train", *args, "--out", str(run)],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from analysis.provenance import HASH_CACHE, read_manifest
-from conftest import ROOT, SMOKE, assert_user_error, run_cli
+from conftest import ROOT, SMOKE, assert_user_error, built_once, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 BIG = ["--set", "data.synthetic_count=20000"]  # enough images that a step can be caught mid-way
@@ -57,12 +57,15 @@ def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> bool:
 
 @pytest.fixture(scope="module")
 def big_run(tmp_path_factory, smoke_run):
-    """20,000 small synthetic images with the smoke model adopted (no training)."""
-    out = tmp_path_factory.mktemp("big") / "run"
-    args = ["--config", str(SMOKE), "--out", str(out), *BIG]
-    assert run_cli("fetch", *args).returncode == 0
-    assert run_cli("train", *args, "--checkpoint", str(smoke_run / "train" / "model.pt")).returncode == 0
-    return out
+    """20,000 small synthetic images with the smoke model adopted (no training); built once per session
+    (shared by the workers), read only: tests copy it."""
+    def build(directory: Path) -> dict:
+        out = directory / "run"
+        args = ["--config", str(SMOKE), "--out", str(out), *BIG]
+        assert run_cli("fetch", *args).returncode == 0
+        assert run_cli("train", *args, "--checkpoint", str(smoke_run / "train" / "model.pt")).returncode == 0
+        return {"run": str(out)}
+    return Path(built_once(tmp_path_factory, "big", build)["run"])
 
 
 @pytest.mark.case("kill -9 during encoding", "no latents.npy or manifest is left; the re-run encodes again and "

@@ -43,14 +43,11 @@ def sha(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def full_run(tmp_path_factory, smoke_run) -> Path:
-    """The smoke run with stats and generate done too."""
-    out = tmp_path_factory.mktemp("full") / "run"
-    shutil.copytree(smoke_run, out)
-    for step in ("stats", "generate"):
-        p = run_cli(step, "--config", str(SMOKE), "--out", str(out))
-        assert p.returncode == 0, p.stderr[-2000:]
-    return out
+def full_run(tmp_path_factory) -> Path:
+    """The smoke run with every step done (``test_report.smoke_run``, built once per session; the tests
+    change copies of it)."""
+    from test_report import smoke_run as report_run
+    return report_run(tmp_path_factory)
 
 
 def user_directory(root: Path) -> Path:

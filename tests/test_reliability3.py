@@ -389,7 +389,7 @@ def test_out_must_be_new_empty_or_a_run_directory(tmp_path, smoke_run, capsys):
     for name in ("sheet-old.png", "sheet-mine.png"):
         (gen / name).write_bytes(b"png")
     provenance.write_manifest(gen.parent, "generate", "k", {}, [gen / "sheet-old.png"])
-    generate.write_outputs(gen, {"files": {"sheets": {}}}, {"x": np.zeros(2)}, {})
+    generate.remove_stale_sheets(gen, kept=[])  # write_outputs' last act, with no sheet configured
     assert not (gen / "sheet-old.png").exists() and (gen / "sheet-mine.png").read_bytes() == b"png"
     # a run failing on bad input in a new or an empty directory leaves it as it was
     for out in (tmp_path / "new2", tmp_path / "empty2"):

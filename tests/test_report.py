@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import built_once
+from conftest import built_once, encoded_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "report"
@@ -55,18 +55,22 @@ def has_tex() -> bool:
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
 
-def _smoke_all(directory: Path) -> dict:
+def _smoke_all(encoded: Path, directory: Path) -> dict:
+    """The rest of the pipeline on a copy of the shared encoded smoke run (its fetch, train and encode are
+    up to date there, so ``all`` only checks them and goes on with stats)."""
     out = directory / "smoke"
+    shutil.copytree(encoded, out)
     p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", out])
     assert p.returncode == 0, p.stderr[-3000:]
     return {"run": str(out)}
 
 
 def smoke_run(tmp_path_factory) -> Path:
-    """The smoke pipeline (fetch .. generate) in a temporary run directory, once per session (shared by
-    the pytest-xdist workers: :func:`conftest.built_once`)."""
+    """The smoke pipeline (fetch .. decode) in a temporary run directory, once per session (shared by
+    the pytest-xdist workers: :func:`conftest.built_once`), continued from ``conftest.smoke_run``'s."""
     if "run" not in _CACHE:
-        _CACHE["run"] = Path(built_once(tmp_path_factory, "smoke-all", _smoke_all)["run"])
+        encoded = encoded_run(tmp_path_factory)
+        _CACHE["run"] = Path(built_once(tmp_path_factory, "smoke-all", lambda d: _smoke_all(encoded, d))["run"])
     return _CACHE["run"]
 
 

@@ -26,6 +26,7 @@ import psutil
 import pytest
 import yaml
 
+from conftest import built_once
 from test_report import BUILD, REPORT, ROOT, SMOKE, env, has_tex, meta, page_text, reduced_source, run, smoke_run
 
 if str(REPORT) not in sys.path:
@@ -63,28 +64,28 @@ def write_images(folder: Path, n: int = 160, size: int = 16) -> None:
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i:03d}.png")
 
 
-_HOSTILE: dict = {}
+def _hostile(base: Path) -> dict:
+    write_images(base / FOLDER)
+    rundir, site = base / "run", base / "_site"
+    sets = [f"data.source=folder", f"data.path={toml_str(str(base / FOLDER))}", f"report.title={toml_str(TITLE)}",
+            "report.authors=[" + ", ".join(toml_str(a) for a in AUTHORS) + "]", f"run.name={toml_str(RUN_NAME)}"]
+    p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", rundir,
+             *[x for s in sets for x in ("--set", s)]])
+    assert p.returncode == 0, p.stderr[-3000:]
+    formats = "html,pdf" if has_tex() else "html"
+    p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
+    assert p.returncode == 0, p.stderr[-4000:]
+    record = json.loads(next(site.glob("*/.build.json")).read_text())
+    return {"run": str(rundir), "site": str(site), "dir": str(site / record["label"]), "meta": record["meta"],
+            "formats": formats, "stderr": p.stderr}
 
 
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory) -> dict:
-    """The smoke pipeline on a folder named FOLDER with TITLE, AUTHORS and RUN_NAME, and its report."""
-    if not _HOSTILE:
-        base = tmp_path_factory.mktemp("hostile")
-        write_images(base / FOLDER)
-        rundir, site = base / "run", base / "_site"
-        sets = [f"data.source=folder", f"data.path={toml_str(str(base / FOLDER))}", f"report.title={toml_str(TITLE)}",
-                "report.authors=[" + ", ".join(toml_str(a) for a in AUTHORS) + "]", f"run.name={toml_str(RUN_NAME)}"]
-        p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", rundir,
-                 *[x for s in sets for x in ("--set", s)]])
-        assert p.returncode == 0, p.stderr[-3000:]
-        formats = "html,pdf" if has_tex() else "html"
-        p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
-        assert p.returncode == 0, p.stderr[-4000:]
-        record = json.loads(next(site.glob("*/.build.json")).read_text())
-        _HOSTILE.update(run=rundir, site=site, dir=site / record["label"], meta=record["meta"], formats=formats,
-                        stderr=p.stderr)
-    return _HOSTILE
+    """The smoke pipeline on a folder named FOLDER with TITLE, AUTHORS and RUN_NAME, and its report; built
+    once per session (:func:`conftest.built_once`: shared by the workers), read only."""
+    r = built_once(tmp_path_factory, "hostile", _hostile)
+    return {**r, **{k: Path(r[k]) for k in ("run", "site", "dir")}}
 
 
 def test_hostile_strings_reach_the_run(hostile):
@@ -284,7 +285,7 @@ def test_volatile_keys_may_differ(tmp_path, report):
     artifacts = report_module("artifacts")
     ref = artifacts.check_config(report["run"], str(SMOKE), ["run.threads=3", "data.workers=2"])
     assert ref.run.threads == 3
-    with pytest.raises(artifacts.ArtifactError, match="run.seed"):
+    with pytest.raises(artifacts.PublishError, match="run.seed"):
         artifacts.check_config(report["run"], str(SMOKE), ["run.seed=1"])
 
 

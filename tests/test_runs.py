@@ -26,7 +26,7 @@ from analysis import across, runs
 from analysis.artifacts import Across, Run
 from analysis.config import load_config
 from analysis.errors import UserError
-from conftest import ROOT, assert_user_error, run_cli
+from conftest import ROOT, assert_user_error, built_once, run_cli
 from test_artifacts import all_fields_conform
 from test_report import BUILD, page_text, reduced_source
 
@@ -212,14 +212,31 @@ def make(*goals: str, config: Path, run: Path, extra: tuple[str, ...] = ()) -> s
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def comparison(tmp_path_factory) -> dict:
-    """``make all`` of a comparison of two small configs (latent sizes 16 and 8) on generated images."""
-    d = tmp_path_factory.mktemp("comparison")
+def _comparison(d: Path) -> dict:
     config, run = write(d, SWEEP), d / "build"
     p = make("all", config=config, run=run)
     assert p.returncode == 0, p.stderr[-3000:] + p.stdout[-3000:]
-    return {"config": config, "run": run, "other": run / "runs" / "latent_dim=8", "log": p.stdout + p.stderr}
+    return {"config": str(config), "run": str(run), "other": str(run / "runs" / "latent_dim=8"),
+            "log": p.stdout + p.stderr}
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory) -> dict:
+    """``make all`` of a comparison of two small configs (latent sizes 16 and 8) on generated images, built
+    once per session (:func:`conftest.built_once`: shared by the workers). Tests only read it; a test that
+    changes it works on :func:`comparison_copy`."""
+    r = built_once(tmp_path_factory, "comparison", _comparison)
+    return {**r, **{k: Path(r[k]) for k in ("config", "run", "other")}}
+
+
+def comparison_copy(comparison: dict, tmp_path: Path) -> dict:
+    """A private copy of the comparison (its config beside it, links kept: the other run's image cache)."""
+    d = tmp_path / "comparison"
+    d.mkdir()
+    config, run = d / comparison["config"].name, d / "build"
+    shutil.copy2(comparison["config"], config)
+    shutil.copytree(comparison["run"], run, symlinks=True)
+    return {**comparison, "config": config, "run": run, "other": run / "runs" / "latent_dim=8"}
 
 
 @pytest.mark.case("a config of several runs (a sweep of model.latent_dim) made with make all",
@@ -281,7 +298,8 @@ def test_a_second_make_does_nothing(comparison):
 @pytest.mark.case("an output of another run deleted (runs/<name>/stats/stats.json), then make",
                   "make re-runs that run's stats step (and what follows it if changed), then the across step; "
                   "nothing of the primary run")
-def test_a_deleted_output_of_another_run_is_made_again(comparison):
+def test_a_deleted_output_of_another_run_is_made_again(comparison, tmp_path):
+    comparison = comparison_copy(comparison, tmp_path)
     run, other = comparison["run"], comparison["other"]
     before = (other / "stats" / "stats.json").read_bytes()
     (other / "stats" / "stats.json").unlink()
@@ -297,13 +315,16 @@ def test_a_deleted_output_of_another_run_is_made_again(comparison):
 
 
 def test_across_refuses_a_run_that_is_missing_or_stale(comparison, tmp_path):
-    config, run = comparison["config"], comparison["run"]
-    p = run_cli("across", "--config", str(config), "--out", str(run), "--set", "runs.sweep_values=[16, 4]")
+    # a copy: no other test (on another worker) holds the shared build's lock meanwhile
+    config, copy = comparison["config"], comparison_copy(comparison, tmp_path)["run"]
+    p = run_cli("across", "--config", str(config), "--out", str(copy), "--set", "runs.sweep_values=[16, 4]")
     assert_user_error(p, "run latent_dim=4", "has not finished")
-    copy = tmp_path / "build"
-    shutil.copytree(run, copy, symlinks=True)
     p = run_cli("across", "--config", str(config), "--out", str(copy), "--set", "stats.bins=7")
     assert_user_error(p, "run latent_dim=16", "stats.bins")
+    # a step the runs side by side do not read (decode, which make runs after across) may be stale
+    assert (copy / "decode.manifest.json").is_file()
+    p = run_cli("across", "--config", str(config), "--out", str(copy), "--set", "decode.grid=5")
+    assert p.returncode == 0, p.stderr[-2000:]
 
 
 @pytest.mark.case("a config whose second run fails (its data folder does not exist)",
@@ -458,17 +479,17 @@ def test_the_report_checks_every_run(comparison, tmp_path):
     assert "runs/latent_dim=8/claims/claims.json" in report_checks.check_artifacts(copy, config)
     with (copy / "across" / "ledger.json").open("a") as f:
         f.write(" ")
-    with pytest.raises(report_checks.ArtifactError, match=r"across/ledger.json does not match .*across.manifest"):
+    with pytest.raises(report_checks.PublishError, match=r"across/ledger.json does not match .*across.manifest"):
         report_checks.check_artifacts(copy, config)
     shutil.copy2(comparison["run"] / "across" / "ledger.json", copy / "across" / "ledger.json")
     (other / "claims" / "claims.json").unlink()
-    with pytest.raises(report_checks.ArtifactError, match=r"latent_dim=8/claims/claims.json is missing.*--run "
+    with pytest.raises(report_checks.PublishError, match=r"latent_dim=8/claims/claims.json is missing.*--run "
                                                           r"latent_dim=8"):
         report_checks.check_artifacts(copy, config)
-    with pytest.raises(report_checks.ArtifactError, match=r"runs.sweep_values = \[16, 8\].*gives runs.sweep_values"):
+    with pytest.raises(report_checks.PublishError, match=r"runs.sweep_values = \[16, 8\].*gives runs.sweep_values"):
         report_checks.check_config(copy, config, ["runs.sweep_values=[16, 4]"])
     text = (other / "config.toml").read_text()
     (other / "config.toml").write_text(text.replace("bins = 60", "bins = 7"))  # made with other settings
-    with pytest.raises(report_checks.ArtifactError, match=r"runs/latent_dim=8/config.toml was made with stats.bins = 7.*"
+    with pytest.raises(report_checks.PublishError, match=r"runs/latent_dim=8/config.toml was made with stats.bins = 7.*"
                                                           r"for run latent_dim=8 gives stats.bins = 60.*--run latent_dim=8"):
         report_checks.check_config(copy, config)

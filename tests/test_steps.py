@@ -20,16 +20,18 @@ INFRASTRUCTURE = {"config", "errors", "storage", "provenance", "steps", "__init_
 
 
 def _analysis_imports(module: str) -> set[str]:
-    tree = ast.parse((ANALYSIS / f"{module}.py").read_text(encoding="utf-8"))
+    """The analysis modules ``module`` imports (``schemas.stats`` for ``analysis/schemas/stats.py``)."""
+    tree = ast.parse((ANALYSIS / f"{module.replace('.', '/')}.py").read_text(encoding="utf-8"))
     out = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "analysis":
-            out |= {a.name for a in node.names}
+        if isinstance(node, ast.ImportFrom) and node.module in ("analysis", "analysis.schemas"):
+            prefix = node.module.removeprefix("analysis").lstrip(".")
+            out |= {f"{prefix}.{a.name}".lstrip(".") for a in node.names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis."):
-            out.add(node.module.split(".")[1])
+            out.add(node.module.removeprefix("analysis."))
         elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("analysis.")}
-    return {m for m in out if (ANALYSIS / f"{m}.py").is_file()} - INFRASTRUCTURE
+            out |= {a.name.removeprefix("analysis.") for a in node.names if a.name.startswith("analysis.")}
+    return {m for m in out if (ANALYSIS / f"{m.replace('.', '/')}.py").is_file()} - INFRASTRUCTURE
 
 
 def _closure(module: str) -> set[str]:
@@ -115,7 +117,7 @@ def _make_database(run: str, config: str, *variables: str) -> dict[str, set[str]
 def _wanted(step, run: str, where: str, config: str, first_extra: set[str]) -> set[str]:
     """The prerequisites the declaration of ``step`` asks of its rule for the run in ``where``."""
     want = {f"{where}/{need}.manifest.json" for need in step.needs}
-    want |= {f"analysis/{module}.py" for module in step.code}
+    want |= {f"analysis/{module.replace('.', '/')}.py" for module in step.code}
     if step is steps.STEPS[0]:
         want |= first_extra
     if step.shared and where != run:  # another run links the primary's outputs: its rule waits for them
@@ -147,9 +149,10 @@ def test_makefile_rules_of_the_other_runs_follow_the_declarations():
         want = _wanted(step, run, where, config, {f"{run}/fetch.manifest.json"})  # the primary's image cache first
         assert rules[f"{where}/{step.name}.manifest.json"] == want, step.name
     across = steps.ACROSS
-    want = {f"{run}/{need}.manifest.json" for need in across.needs} | {f"analysis/{m}.py" for m in across.code}
+    want = {f"{run}/{need}.manifest.json" for need in across.needs} | {f"analysis/{m.replace('.', '/')}.py" for m in across.code}
     want |= {f"{d}/claims.manifest.json" for d in others}
     assert rules[f"{run}/across.manifest.json"] == want
     code = {str(p.relative_to(ROOT)) for p in ANALYSIS.glob("*.py")}
+    code |= {f"analysis/{m.replace('.', '/')}.py" for m in steps.SCHEMAS}
     for d in others:  # made together by the second make, with the primary run, once its image cache is there
         assert rules[f"{d}/claims.manifest.json"] == {f"{run}/fetch.manifest.json"} | code

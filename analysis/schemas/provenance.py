@@ -1,0 +1,41 @@
+"""Every step's ``<step>.manifest.json``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from analysis.schemas.base import Schema, TableOf
+
+
+class ComputedOn(Schema):
+    """Where the train step computed the weights: CPU results are bit-identical per thread count."""
+
+    device: str = Field(description="torch device type: \"cpu\", \"cuda\", \"mps\"")
+    threads: int | None = Field(description="CPU intra-op threads (None on a GPU)")
+
+    @property
+    def text(self) -> str:
+        if self.device != "cpu":
+            return (f"The weights were computed on a {self.device} device, where kernel choices make "
+                    "repeated trainings agree up to floating-point noise, not bit for bit.")
+        n = self.threads or 1
+        return (f"The weights were computed on the CPU with {n} thread{'s' if n != 1 else ''}. CPU "
+                "kernels split their sums by thread, so a training is bit-identical only when it is "
+                "repeated with the same thread count; another count gives a slightly different model.")
+
+
+class Manifest(Schema):
+    """``<step>.manifest.json``: what a step read and wrote, with hashes and versions (:mod:`analysis.provenance`).
+    Also written: ``config``, the resolved config the step ran with, and a step's extras (train: ``checkpoint``)."""
+
+    step: str = Field(description="the step's name")
+    key: str = Field(description="the key of everything the outputs depend on (config entries, input hashes, code; "
+                                 ":func:`analysis.provenance.hash_key`)")
+    inputs: TableOf[str] = Field(description="input file (run-relative) -> sha256")
+    outputs: TableOf[str] = Field(description="output file -> sha256")
+    versions: TableOf[str] = Field(description="package -> version")
+    volatile: tuple[str, ...] | None = Field(None, description="outputs not hashed because they differ from run to "
+                                                               "run (train/timing.json); None if none")
+    computed_on: ComputedOn | None = Field(None, description="train: the device and CPU thread count the weights were "
+                                                             "computed with (None: an adopted checkpoint, or another "
+                                                             "step)")

@@ -1,0 +1,93 @@
+"""The package's layers (ARCHITECTURE.md): every module belongs to one, and imports only go downward.
+
+A module may import modules of its own layer or of the layers below it, never above: the science
+knows nothing of files or configs, the schemas nothing of the steps, the steps nothing of the CLI.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS = ROOT / "analysis"
+
+#: Bottom to top (ARCHITECTURE.md draws the same).
+LAYERS: dict[str, set[str]] = {
+    "foundation": {"__init__", "errors", "words", "published", "schemas"},
+    "science": {"geometry", "calibration", "slices", "nulls", "normality", "metrics", "probes", "generators",
+                "faces", "export", "ledger"},
+    "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
+    "reader": {"artifacts"},
+    "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "findings",
+              "claims", "decode", "across"},
+    "presentation": {"charts"},
+    "interface": {"cli", "schemacli", "__main__"},
+}
+ORDER = list(LAYERS)
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(ANALYSIS).with_suffix("")
+    return "schemas" if rel.parts[0] == "schemas" else rel.parts[0]
+
+
+def _layer(module: str) -> str:
+    found = [name for name, mods in LAYERS.items() if module in mods]
+    assert len(found) == 1, f"analysis/{module}: in {len(found)} layers; add it to one (ARCHITECTURE.md, LAYERS)"
+    return found[0]
+
+
+def _imports(path: Path) -> set[str]:
+    """The analysis modules ``path`` imports, at the granularity of :data:`LAYERS` (schemas as one)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "analysis":
+                names = [a.name for a in node.names]
+            elif node.module.startswith("analysis."):
+                names = [node.module.split(".")[1]]
+        elif isinstance(node, ast.Import):
+            names = [a.name.split(".")[1] for a in node.names if a.name.startswith("analysis.")]
+        out |= {n for n in names if (ANALYSIS / f"{n}.py").is_file() or (ANALYSIS / n).is_dir()}
+    return out
+
+
+SOURCES = sorted(ANALYSIS.rglob("*.py"))
+
+
+def test_every_module_has_one_layer():
+    for path in SOURCES:
+        _layer(_module(path))
+    listed = set().union(*LAYERS.values())
+    present = {_module(p) for p in SOURCES}
+    assert listed <= present, f"LAYERS lists modules that do not exist: {sorted(listed - present)}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(ANALYSIS)) for p in SOURCES])
+def test_imports_only_go_downward(path):
+    here = ORDER.index(_layer(_module(path)))
+    for dep in _imports(path):
+        there = ORDER.index(_layer(dep))
+        assert there <= here, (f"analysis/{path.relative_to(ANALYSIS)} ({ORDER[here]}) imports {dep} "
+                               f"({ORDER[there]}), a layer above it")
+
+
+def test_the_schemas_import_nothing_but_their_base_and_the_words():
+    """Writer and reader both import the schemas: they must not import either (no cycle, no file I/O)."""
+    for path in sorted((ANALYSIS / "schemas").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        deps = set(re.findall(r"^from analysis\.(\w+)", text, re.M)) | set(re.findall(r"^import analysis\.(\w+)", text, re.M))
+        assert deps <= {"schemas", "words"}, (path.name, deps)
+
+
+def test_the_architecture_file_lists_the_layers():
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for name, mods in LAYERS.items():
+        assert f"**{name}**" in text, name
+        for m in mods - {"__init__", "__main__"}:
+            assert f"`{m}" in text, (name, m)
