@@ -96,7 +96,8 @@ def source_files() -> list[Path]:
     files = [p for p in src.rglob("*") if p.is_file()
              and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".log"))
              and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(src).parts)]
-    files += [ROOT / "analysis" / "charts.py", ROOT / "analysis" / "artifacts.py", ROOT / "analysis" / "words.py",
+    files += [*(ROOT / "analysis" / "charts").glob("*.py"), ROOT / "analysis" / "artifacts.py",
+              ROOT / "analysis" / "words.py",
               ROOT / "configs" / "celeba.toml",
               ROOT / "pyproject.toml", *(ROOT / "analysis" / "schemas").glob("*.py")]
     return sorted(f for f in files if f.is_file())
