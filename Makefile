@@ -88,7 +88,7 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json \
-                             analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                             analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                              analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
                              analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
@@ -145,7 +145,7 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
-                                analysis/claims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                                analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
                                 analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
                                 analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
