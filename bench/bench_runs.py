@@ -15,7 +15,8 @@ Run: ``python bench/bench_runs.py [EPOCHS]``. Figures:
 - ``vae_control_added_s``: the same cold ``make report`` of ``configs/default.toml`` with its VAE
   control (issue 25: one more run, every step, side by side with the seeds' runs) against the
   three seeds without it, measured in the same run: the difference, against the 60 s target.
-  Set ``BENCH_RUNS_SKIP_REPORT=1`` to skip both (three cold builds, about 45 minutes on 2 cores).
+  Set ``BENCH_RUNS_SKIP_REPORT=1`` to skip both (three cold builds, about 45 minutes on 2 cores), or
+  ``BENCH_RUNS_ONLY=control`` to measure this figure alone (two cold builds).
 
 Both work in temporary directories (``build/`` and ``_site/`` are not touched).
 Machines are shared and noisy: compare ratios, not absolute times.
@@ -85,29 +86,44 @@ def cold_report(tmp: Path, name: str, args: str) -> float:
     return wall
 
 
-def three_seeds(tmp: Path) -> None:
+def three_seeds(tmp: Path) -> float:
+    """``three_seed_added_s``; returns the three seeds' cold build time (the control's baseline)."""
     one = cold_report(tmp, "one", "--set runs.seeds=[0] --set runs.control=[]")
     three = cold_report(tmp, "three", "--set runs.control=[]")
     record("three_seed_added_s", three - one, "s", target=TARGET_ADDED_S, higher_is_better=False,
            text=f"cold make report of configs/default.toml without its VAE control: three seeds {three:.0f} s, one "
                 f"seed {one:.0f} s: three seeds add {three - one:.0f} s (load average {os.getloadavg()[0]:.1f} at "
                 "the end)")
+    return three
+
+
+def vae_control(tmp: Path, three: float | None = None) -> None:
+    """``vae_control_added_s``: the default config's cold build with its VAE control against ``three``
+    (the same without it; built here when not given)."""
+    if three is None:
+        three = cold_report(tmp, "three", "--set runs.control=[]")
+    load = os.getloadavg()[0]
     full = cold_report(tmp, "control", "")
     record("vae_control_added_s", full - three, "s", baseline=three, target=TARGET_CONTROL_S, judge="value",
            higher_is_better=False,
            text=f"cold make report of configs/default.toml: with its VAE control ([[runs.control]] vae, one seed, "
                 f"every step) {full:.0f} s, without it (--set runs.control=[]) {three:.0f} s: the control adds "
-                f"{full - three:.0f} s (load average {os.getloadavg()[0]:.1f} at the end)")
+                f"{full - three:.0f} s (load average {load:.1f} before the second build, "
+                f"{os.getloadavg()[0]:.1f} at the end)")
 
 
 def main(argv: list[str]) -> int:
     epochs = int(argv[0]) if argv else 10
+    only = os.environ.get("BENCH_RUNS_ONLY", "")
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as d:
+        if only == "control":  # the VAE control's figure alone (two cold builds)
+            vae_control(Path(d))
+            return 0
         concurrency(Path(d), epochs)
         if os.environ.get("BENCH_RUNS_SKIP_REPORT"):
-            print("three_seed_added_s: skipped (BENCH_RUNS_SKIP_REPORT)", flush=True)
+            print("three_seed_added_s, vae_control_added_s: skipped (BENCH_RUNS_SKIP_REPORT)", flush=True)
         else:
-            three_seeds(Path(d))
+            vae_control(Path(d), three_seeds(Path(d)))
     return 0
 
 
