@@ -117,11 +117,7 @@ def aggregate(runs: list[tuple[str, str, list[dict]]], headline: dict[str, dict]
     for fid in order:
         per_run = []
         for name, variant, rows in runs:
-            row = next((r for r in rows if r["id"] == fid), None)
-            ours = row["ours"] if row else {"value": None, "low": None, "high": None}
-            per_run.append({"name": name, "variant": variant, "value": _finite(ours["value"]),
-                            "low": _finite(ours["low"]), "high": _finite(ours["high"]),
-                            "verdict": row["verdict"] if row else None})
+            per_run.append({**run_value(name, fid, rows)[0], "variant": variant})
         head = primary.get(fid, first[fid])
         verdict = primary[fid]["verdict"] if fid in primary else None
         groups = []
@@ -243,16 +239,20 @@ def reconstruction_cost(primary: dict, control: dict) -> dict:
     return {"mse_ratio": ratio, "mse_sentence": words + ".", "prior_sentence": prior_faces(primary, control)}
 
 
-def control_entry(headline: dict, name: str, rows: list[dict]) -> dict:
-    """One control's figure of a finding beside the headline row: ``name``, ``value``, ``low``, ``high``,
-    ``verdict`` (null where its ledger lacks the finding) and ``differs`` (its verdict is not the
-    headline's)."""
-    row = next((r for r in rows if r["id"] == headline["id"]), None)
+def run_value(name: str, fid: str, rows: list[dict]) -> tuple[dict, dict | None]:
+    """A run's figure of finding ``fid`` from its ledger ``rows``: {``name``, ``value``, ``low``, ``high``,
+    ``verdict``} (nulls where its ledger lacks the finding), and the ledger row (None then)."""
+    row = next((r for r in rows if r["id"] == fid), None)
     ours = row["ours"] if row else {"value": None, "low": None, "high": None}
-    verdict = row["verdict"] if row else None
-    return {"name": name, "value": _finite(ours["value"]), "low": _finite(ours["low"]),
-            "high": _finite(ours["high"]), "verdict": verdict, "differs": verdict != headline["verdict"],
-            "sentence": row["sentence"] if row else None}
+    return ({"name": name, "value": _finite(ours["value"]), "low": _finite(ours["low"]),
+             "high": _finite(ours["high"]), "verdict": row["verdict"] if row else None}, row)
+
+
+def control_entry(headline: dict, name: str, rows: list[dict]) -> dict:
+    """One control's figure of a finding beside the headline row (:func:`run_value`), with ``differs``
+    (its verdict is not the headline's) and its own ledger's ``sentence``."""
+    value, row = run_value(name, headline["id"], rows)
+    return {**value, "differs": value["verdict"] != headline["verdict"], "sentence": row["sentence"] if row else None}
 
 
 def control_summary(name: str, rows: list[dict]) -> dict:

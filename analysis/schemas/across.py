@@ -39,15 +39,10 @@ class VariantSpread(Schema):
     spread: Spread | None = Field(description="their values' spread (None when none has a value)")
 
 
-class ControlValue(Schema):
+class ControlValue(RunValue):
     """A control run's figure of a finding beside the headline row ([[runs.control]], e.g. the same network as a
     VAE): not pooled with the seeds, not in ``runs``."""
 
-    name: str = Field(description="the control run")
-    value: float | None = Field(description="its figure (None where its ledger lacks the finding)")
-    low: float | None = Field(description="its interval's lower end")
-    high: float | None = Field(description="upper end")
-    verdict: Literal["reproduced", "partly", "not reproduced", "not testable"] | None = Field(description="its verdict")
     differs: bool = Field(description="its verdict is not the headline's")
     sentence: str | None = Field(description="its own ledger's sentence")
 
