@@ -32,6 +32,7 @@ from analysis.config import ClaimsConfig
 from analysis.errors import UserError, eprint
 from analysis.provenance import read_manifest, step_output
 from analysis.storage import save_json
+from analysis.words import fmt, interval_text, num, pct
 from analysis.schemas.across import AcrossClaim, AcrossRuns
 
 SCHEMA_VERSION = 1
@@ -202,6 +203,11 @@ PRIORS = ("uniform", "standard-normal")
 PRIOR_WORDS = {"uniform": "uniform points in [-b, b]^N (each network's own b)", "standard-normal": "N(0, I)"}
 
 
+def pct0(x: float | None) -> str:
+    """A share as a whole percentage (the control's sentences)."""
+    return pct(x, 0)
+
+
 def prior_faces(primary: dict, control: dict) -> str:
     """How many of the images decoded from each simple generator the face tests call faces, for the
     primary run and the control, in words ("" when neither has the face tests' shares)."""
@@ -212,8 +218,9 @@ def prior_faces(primary: dict, control: dict) -> str:
         if a is None:
             continue
         parts.append(f"of the images decoded from {PRIOR_WORDS[p['name']]}, the face tests call "
-                     f"{a['face_share']:.0%} faces for {primary['name']} ({a['low']:.0%} to {a['high']:.0%}) and "
-                     f"{p['face_share']:.0%} for {control['name']} ({p['low']:.0%} to {p['high']:.0%})")
+                     f"{pct0(a['face_share'])} faces for {primary['name']} "
+                     f"({interval_text(a['low'], a['high'], pct0)}) and {pct0(p['face_share'])} for {control['name']} "
+                     f"({interval_text(p['low'], p['high'], pct0)})")
     if not parts:
         return ""
     text = "; ".join(parts)
@@ -226,16 +233,16 @@ def reconstruction_cost(primary: dict, control: dict) -> dict:
     a, b = primary["model"]["mse"], control["model"]["mse"]
     ratio = b / a if a > 0 else None
     if ratio is None:
-        words = f"The control {control['name']} reconstructs held-out images with a mean squared error of {b:.4g} per pixel"
+        words = f"The control {control['name']} reconstructs held-out images with a mean squared error of {num(b)} per pixel"
     elif ratio > 1.05:
         words = (f"The control {control['name']} pays for its prior in reconstruction: its held-out mean squared error per pixel "
-                 f"is {b:.4g} against {a:.4g} for {primary['name']}, {ratio:.2f} times as large")
+                 f"is {num(b)} against {num(a)} for {primary['name']}, {fmt(ratio, '.2f')} times as large")
     elif ratio < 1 / 1.05:
         words = (f"The control {control['name']} reconstructs held-out images better than {primary['name']}: a mean squared "
-                 f"error per pixel of {b:.4g} against {a:.4g} ({ratio:.2f} times)")
+                 f"error per pixel of {num(b)} against {num(a)} ({fmt(ratio, '.2f')} times)")
     else:
         words = (f"The control {control['name']} reconstructs held-out images about as well as {primary['name']}: a mean squared "
-                 f"error per pixel of {b:.4g} against {a:.4g}")
+                 f"error per pixel of {num(b)} against {num(a)}")
     return {"mse_ratio": ratio, "mse_sentence": words + ".", "prior_sentence": prior_faces(primary, control)}
 
 
