@@ -44,7 +44,6 @@ from analysis.charts.style import (  # noqa: F401
     LABEL_REAL,
     PALETTE,
     WIDTH,
-    _plt,
     altair_config,
     describe,
     rounded,
