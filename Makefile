@@ -36,6 +36,30 @@ STEPS  := fetch train encode stats faces generate claims decode
 # The artifact schemas (analysis/schemas/); steps that read artifacts depend on every one.
 SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encode.py stats.py faces.py \
             generate.py claims.py decode.py across.py provenance.py)
+# The code each step's outputs depend on (its declared `code` in analysis/steps.py; tests/test_steps.py
+# checks): a prerequisite of the step's rule for the primary run and for every other run.
+CODE_fetch := analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
+CODE_train := analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
+CODE_encode := analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py \
+               analysis/schemas/encode.py analysis/schemas/train.py
+CODE_stats := analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
+              analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+CODE_faces := analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
+              analysis/calibration.py analysis/geometry.py analysis/data.py analysis/words.py $(SCHEMAS)
+CODE_generate := analysis/generate.py analysis/genjudge.py analysis/genfit.py analysis/generators.py \
+                 analysis/metrics.py analysis/calibration.py analysis/geometry.py analysis/model.py \
+                 analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
+                 analysis/artifacts.py analysis/words.py $(SCHEMAS)
+CODE_claims := analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py \
+               analysis/calibration.py analysis/nulls.py analysis/normality.py analysis/slices.py \
+               analysis/geometry.py analysis/metrics.py analysis/published.py analysis/artifacts.py \
+               analysis/words.py $(SCHEMAS)
+CODE_decode := analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
+               analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
+               analysis/words.py $(SCHEMAS)
+CODE_across := analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py analysis/findings.py \
+               analysis/calibration.py analysis/geometry.py analysis/published.py analysis/words.py $(SCHEMAS)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE
@@ -58,46 +82,31 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 # A step's code is one of its inputs: the CLI re-runs a step when its config sections,
 # its input files or its source changed, and otherwise only marks it fresh (cheap).
 # The config file is a prerequisite of the first step only: the others follow it.
-$(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py analysis/schemas/base.py analysis/schemas/data.py | setup
+$(RUN)/fetch.manifest.json: $(CONFIG) $(CODE_fetch) | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json $(CODE_train)
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                             analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+$(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json $(CODE_encode)
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
-                            analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                            analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+$(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json $(CODE_stats)
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
-                            analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                            analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
+$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json $(CODE_faces)
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                               $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
-                               analysis/generate.py analysis/generators.py analysis/metrics.py \
-                               analysis/calibration.py analysis/geometry.py analysis/model.py \
-                               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                               analysis/artifacts.py $(SCHEMAS) analysis/words.py
+                               $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json $(CODE_generate)
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
-                             $(RUN)/generate.manifest.json \
-                             analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
-                             analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                             analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
+                             $(RUN)/generate.manifest.json $(CODE_claims)
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
-                             $(RUN)/faces.manifest.json \
-                             analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
+                             $(RUN)/faces.manifest.json $(CODE_decode)
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -113,50 +122,35 @@ RUNS_JOBS ?= 2
 RUNS      := $(RUN)/runs
 STEP_SET   = $(if $(RUNS_SUBMAKE),$(if $(filter 1,$(RUNS_JOBS)),,--set run.threads=1))
 
-$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
+$(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json $(CODE_fetch)
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json $(CODE_train)
 	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
-                                analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+$(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json $(CODE_encode)
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
-                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                               analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+$(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json $(CODE_stats)
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
-$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
-                               analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                               analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
+$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json $(CODE_faces)
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
                                   $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
-                                  $(RUNS)/%/faces.manifest.json \
-                                  analysis/generate.py analysis/generators.py analysis/metrics.py \
-                                  analysis/calibration.py analysis/geometry.py analysis/model.py \
-                                  analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                                  analysis/artifacts.py $(SCHEMAS) analysis/words.py
+                                  $(RUNS)/%/faces.manifest.json $(CODE_generate)
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
-                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
-                                analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
-                                analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-                                analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
+                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json $(CODE_claims)
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (made only on request, e.g. `make build/<config>/runs/<name>/decode.manifest.json`: the
 # article decodes the primary run only, and `across` does not read it)
 $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.manifest.json \
-                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
-                                analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                                analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
-                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
+                                $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json $(CODE_decode)
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the
@@ -182,9 +176,7 @@ ACROSS       := $(if $(OTHER_RUNS),$(RUN)/across.manifest.json)
 ifneq ($(OTHER_RUNS),)
 # (the other runs first: their recipe makes the primary run as well, side by side with them)
 $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
-                             $(RUN)/generate.manifest.json $(RUN)/claims.manifest.json \
-                             analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
-                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py $(SCHEMAS) analysis/words.py
+                             $(RUN)/generate.manifest.json $(RUN)/claims.manifest.json $(CODE_across)
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 
 ifeq ($(RUNS_SUBMAKE),)

@@ -17,7 +17,7 @@ from scipy import stats as sps
 from sklearn.covariance import LedoitWolf
 
 from analysis import calibration as cal
-from analysis import artifacts, claims, generate, geometry, normality, nulls, provenance, stats, storage
+from analysis import artifacts, claims, genfit, genjudge, geometry, normality, nulls, provenance, stats, storage
 from analysis.artifacts import Run
 from analysis.config import load_config
 from analysis.errors import UserError
@@ -389,18 +389,18 @@ def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, st
     every one; the first must be 10 full, the first repetition's candidate)."""
     ref = {"precision": 0.93, "coverage": 1.0, "recall": 0.99, "pixel_precision": 0.93, "copy_share": 0.05,
            "face_share": 0.95, "face_score": 0.9}
-    specs = {generate.REFERENCE: ref, **rows}
+    specs = {genjudge.REFERENCE: ref, **rows}
     repeats = []
     for i in range(R):
         out = []
         for name, spec in specs.items():
-            row = {m: 0.5 for m in generate.METRICS}
+            row = {m: 0.5 for m in genjudge.METRICS}
             row.update({m: float(np.clip(v + (SPREAD[i] if v > 0 else 0.0), 0.0, 1.0)) for m, v in spec.items()})
             p, c = row["precision"], row["coverage"]
-            row.update(name=name, kind="reference" if name == generate.REFERENCE else "generator",
+            row.update(name=name, kind="reference" if name == genjudge.REFERENCE else "generator",
                        score=2 * p * c / (p + c) if p + c > 0 else 0.0)
             out.append(row)
-        repeats.append(generate.Repeat(rows=out, generators={}))
+        repeats.append(genfit.Repeat(rows=out, generators={}))
     fit = {"converged": True, "n_iter": 5, "lower_bound": 10.0, "n_fit_points": 1943, "reg_covar": 0.01}
     info = {nm: {"class": "X", "params": {"random_state": None}, "varying": ["random_state"],
                  "repeat_params": [{"random_state": i} for i in range(R)], "fitted": fit, "repeats": [fit] * R}
@@ -415,7 +415,7 @@ def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, st
                      "repeats": R, "level": 0.95, "interval": "student-t", "repeat_seeds": [[i, i] for i in range(R)],
                      "b": {"value": 2.0, "source": "config"}, "spread": 17.6, "real_radius_mean": 19.1,
                      "latents_vs_encoder": 0.0, "generators": list(rows)},
-        "table": generate.table_of(repeats, 0.95), "generators": info,
+        "table": genfit.table_of(repeats, 0.95), "generators": info,
         "gmm_selection": {"criterion": "heldout", "validation_fraction": 0.2, "n_train": 1554, "n_validation": 389,
                           "reg_relative": 0.01, "chosen": {"n_components": 10, "covariance_type": "full"},
                           "candidates": [{"n_components": 10, "covariance_type": "full", "heldout_loglik": 11.0,

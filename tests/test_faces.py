@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import data, decode, facetest, generate, instrument
+from analysis import data, decode, facetest, genfit, genjudge, instrument
 from analysis import faces as F
 from analysis import metrics as M
 
@@ -146,12 +146,12 @@ def test_one_repeated_average_face_ranks_below_varied_reconstructions():
     reps = []
     for _ in range(3):
         v = F.as_gray(data.synthetic_images(64, 16, 1, seed=int(rng.integers(1000))))
-        rows = [{"name": generate.REFERENCE, "kind": "reference"}, {"name": "average", "kind": "generator"},
+        rows = [{"name": genjudge.REFERENCE, "kind": "reference"}, {"name": "average", "kind": "generator"},
                 {"name": "varied", "kind": "generator"}]
         for r, imgs in zip(rows, (v, average, v)):
-            r.update({m: 0.5 for m in generate.METRICS}, **M.face_quality(real, imgs, called))
-        reps.append(generate.Repeat(rows=rows, generators={}))
-    table = {r["name"]: r for r in generate.table_of(reps, 0.95)}
+            r.update({m: 0.5 for m in genjudge.METRICS}, **M.face_quality(real, imgs, called))
+        reps.append(genfit.Repeat(rows=rows, generators={}))
+    table = {r["name"]: r for r in genfit.table_of(reps, 0.95)}
     assert table["varied"]["face_rank"] == 1 and table["average"]["face_rank"] == 2
 
 
@@ -210,8 +210,8 @@ def test_the_rows_face_share_follows_the_instruments_labels():
     labels = []
     for face, share in ((True, 1.0), (False, 0.0)):
         judge = SimpleNamespace(faces=Stub(face), labels=labels, real_pix=real, k=5)
-        m = generate.face_metrics(judge, dec)
+        m = genjudge.face_metrics(judge, dec)
         assert m["face_share"] == m["face_share_detector"] == m["face_share_classifier"] == share
         assert (m["face_score"] > 0) == face and m["_face_labels"].all() == face
     assert len(labels) == 2
-    assert generate.face_metrics(SimpleNamespace(faces=None, labels=None), dec)["face_score"] is None
+    assert genjudge.face_metrics(SimpleNamespace(faces=None, labels=None), dec)["face_score"] is None

@@ -11,7 +11,7 @@ import torch
 from scipy import stats
 
 from analysis import calibration as cal
-from analysis import generate, provenance, storage
+from analysis import generate, genfit, genjudge, provenance, storage
 from analysis.config import load_config
 from analysis.artifacts import Run
 from analysis.errors import UserError
@@ -60,7 +60,7 @@ def test_writes_table_samples_sheets_and_manifest(done):
     out = run_dir / "generate"
     assert doc == storage.load_json(out / "metrics.json")
     names = [r["name"] for r in doc["table"]]
-    assert names[0] == generate.REFERENCE and sorted(names[1:]) == sorted(cfg.generate.generators)
+    assert names[0] == genjudge.REFERENCE and sorted(names[1:]) == sorted(cfg.generate.generators)
     gens = doc["table"][1:]
     assert doc["table"][0]["rank"] is None and doc["table"][0]["tied_with"] == []
     for r in gens:  # ranked only where score intervals separate; ties are named both ways
@@ -71,10 +71,10 @@ def test_writes_table_samples_sheets_and_manifest(done):
         assert set(r["tied_with"]) == overlapping
     assert [(r["rank"], -r["score"]) for r in gens] == sorted((r["rank"], -r["score"]) for r in gens)
     for row in doc["table"]:
-        assert set(row["intervals"]) == set(generate.METRICS)
-        for key in generate.METRICS:
+        assert set(row["intervals"]) == set(genjudge.METRICS)
+        for key in genjudge.METRICS:
             iv = row["intervals"][key]
-            if key in generate.FACE_METRICS:  # no faces step in this run directory
+            if key in genjudge.FACE_METRICS:  # no faces step in this run directory
                 assert row[key] is None and iv["low"] is None and row["face_rank"] is None, (row["name"], key)
                 continue
             assert row[key] is not None and row[key] >= 0, (row["name"], key)
@@ -88,8 +88,8 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert (s["n_fit"], s["n_holdout"], s["n_real"], s["n_fake"]) == (96, 24, 24, 60)
     assert (s["repeats"], s["level"], s["interval"]) == (3, 0.95, "student-t")
     assert s["b"] == {"value": 0.5, "source": "stats.json"}
-    assert s["latents_vs_encoder"] < 1e-4 and s["copy_quantile"] == generate.COPY_QUANTILE
-    assert s["copy_share_limit"] == 2 * generate.COPY_QUANTILE
+    assert s["latents_vs_encoder"] < 1e-4 and s["copy_quantile"] == genjudge.COPY_QUANTILE
+    assert s["copy_share_limit"] == 2 * genjudge.COPY_QUANTILE
     assert all(row["copies"] == (row["copy_share"] > s["copy_share_limit"]) for row in doc["table"])
     assert (s["n_image"], s["n_image_real"], s["n_images"]) == (30, 24, 9)
     assert set(doc["image_reference"]) == {"raw", "reconstructed"}
@@ -133,8 +133,8 @@ def _fit_parts(run_dir, cfg) -> list[tuple[np.ndarray, int]]:
     """Every repetition's fit part and generator seed, as the step draws them."""
     z = np.load(run_dir / "latents.npy")
     out = []
-    for split_seed, gen_seed in generate.repeat_seeds(cfg.run.seed, cfg.generate.repeats):
-        sp = generate.split_points(*z.shape, cfg.generate, split_seed)
+    for split_seed, gen_seed in genfit.repeat_seeds(cfg.run.seed, cfg.generate.repeats):
+        sp = genjudge.split_points(*z.shape, cfg.generate, split_seed)
         out.append((z[np.sort(sp.fit)], gen_seed))
     return out
 
@@ -145,7 +145,7 @@ def test_every_repetition_selects_the_gmm_on_its_own_fit_part(done):
     assert sel["repeats"] == len(sel["per_repeat"]) == cfg.generate.repeats == 3
     assert {k: sel["per_repeat"][0][k] for k in ("n_components", "covariance_type")} == sel["chosen"]
     for entry, (z_fit, seed) in zip(sel["per_repeat"], _fit_parts(run_dir, cfg)):
-        again = generate.select_gmm(cfg, z_fit, seed)  # that repetition's selection, made afresh
+        again = genfit.select_gmm(cfg, z_fit, seed)  # that repetition's selection, made afresh
         best = again.results_[again.best_index_]
         assert entry == {**again.best_params_, "score": best["heldout_loglik"]}
     # a selection made once would give every repetition the first one's figure
@@ -172,7 +172,7 @@ def test_repetitions_that_choose_differently_are_reported_as_such(tmp_path, monk
             seen.append(np.array(z))
             return super().fit(z)
 
-    monkeypatch.setattr(generate, "GMMSelector", selector)
+    monkeypatch.setattr(genfit, "GMMSelector", selector)
     doc = generate.run(cfg, tmp_path)
     parts = _fit_parts(tmp_path, cfg)
     assert [x for x in seen if isinstance(x, int)] == [seed for _, seed in parts]
@@ -196,9 +196,9 @@ def test_repetitions_that_choose_differently_are_reported_as_such(tmp_path, monk
 
 def test_modal_choice_counts_and_breaks_ties_by_first_repetition():
     c = [{"n_components": k, "covariance_type": t} for k, t in ((5, "full"), (2, "diag"), (2, "diag"), (5, "full"))]
-    assert generate.modal_choice(c) == ({"n_components": 5, "covariance_type": "full"}, 2)
-    assert generate.modal_choice(c[1:]) == ({"n_components": 2, "covariance_type": "diag"}, 2)
-    assert generate.modal_choice(c[:1]) == ({"n_components": 5, "covariance_type": "full"}, 1)
+    assert genfit.modal_choice(c) == ({"n_components": 5, "covariance_type": "full"}, 2)
+    assert genfit.modal_choice(c[1:]) == ({"n_components": 2, "covariance_type": "diag"}, 2)
+    assert genfit.modal_choice(c[:1]) == ({"n_components": 5, "covariance_type": "full"}, 1)
 
 
 def test_rerun_skips_and_forced_rerun_is_byte_identical(done):
@@ -264,7 +264,7 @@ def test_missing_or_mismatched_inputs_are_user_errors(tmp_path):
 
 def test_contact_sheet_is_deterministic_png():
     imgs = np.random.default_rng(0).integers(0, 256, size=(5, 3, 8, 8), dtype=np.uint8)
-    a, b = generate.contact_sheet(imgs), generate.contact_sheet(imgs)
+    a, b = genjudge.contact_sheet(imgs), genjudge.contact_sheet(imgs)
     assert a == b and a[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
     import io as _io
@@ -302,31 +302,31 @@ def test_pipeline_run_needs_a_finished_stats_step(tmp_path):
 
 # --------------------------------------------------------------------------- intervals and ranks from synthetic tables
 
-def _repeats(scores: dict[str, list[float]]) -> list[generate.Repeat]:
+def _repeats(scores: dict[str, list[float]]) -> list[genfit.Repeat]:
     """Repetitions whose rows (reference first) have the given scores and every other metric 0.5."""
-    names = [generate.REFERENCE, *scores]
+    names = [genjudge.REFERENCE, *scores]
     ref = [0.95, 0.96, 0.94, 0.95, 0.97]
     out = []
     for i in range(len(ref)):
         rows = []
         for nm in names:
-            row = {m: 0.5 for m in generate.METRICS}
-            row.update(name=nm, kind="reference" if nm == generate.REFERENCE else "generator",
-                       score=ref[i] if nm == generate.REFERENCE else scores[nm][i])
+            row = {m: 0.5 for m in genjudge.METRICS}
+            row.update(name=nm, kind="reference" if nm == genjudge.REFERENCE else "generator",
+                       score=ref[i] if nm == genjudge.REFERENCE else scores[nm][i])
             rows.append(row)
-        out.append(generate.Repeat(rows=rows, generators={}))
+        out.append(genfit.Repeat(rows=rows, generators={}))
     return out
 
 
 def test_overlapping_score_intervals_share_a_rank_and_separated_ones_are_ranked():
-    table = generate.table_of(_repeats({
+    table = genfit.table_of(_repeats({
         "best": [0.85, 0.86, 0.84, 0.85, 0.87],
         "b": [0.60, 0.58, 0.61, 0.59, 0.60],     # overlaps c: a tie
         "c": [0.59, 0.60, 0.58, 0.60, 0.61],
         "zero-1": [0.0] * 5, "zero-2": [0.0] * 5, "zero-3": [0.0] * 5,  # all 0: a three-way tie, not ranks 5/6/7
     }), 0.95)
     by = {r["name"]: r for r in table}
-    assert table[0]["name"] == generate.REFERENCE and table[0]["rank"] is None
+    assert table[0]["name"] == genjudge.REFERENCE and table[0]["rank"] is None
     assert by["best"]["rank"] == 1 and by["best"]["tied_with"] == []
     assert by["b"]["rank"] == by["c"]["rank"] == 2
     assert by["b"]["tied_with"] == ["c"] and by["c"]["tied_with"] == ["b"]
@@ -339,10 +339,10 @@ def test_overlapping_score_intervals_share_a_rank_and_separated_ones_are_ranked(
 
 
 def test_close_means_with_wide_intervals_tie_and_with_narrow_intervals_rank():
-    wide = generate.table_of(_repeats({"a": [0.62, 0.55, 0.60, 0.52, 0.63], "b": [0.58, 0.61, 0.50, 0.64, 0.59]}),
+    wide = genfit.table_of(_repeats({"a": [0.62, 0.55, 0.60, 0.52, 0.63], "b": [0.58, 0.61, 0.50, 0.64, 0.59]}),
                              0.95)
     assert [r["rank"] for r in wide[1:]] == [1, 1]
-    narrow = generate.table_of(_repeats({"a": [0.596, 0.597, 0.595, 0.596, 0.596],
+    narrow = genfit.table_of(_repeats({"a": [0.596, 0.597, 0.595, 0.596, 0.596],
                                          "b": [0.584, 0.585, 0.583, 0.584, 0.584]}), 0.95)
     assert [(r["name"], r["rank"], r["tied_with"]) for r in narrow[1:]] == [("a", 1, []), ("b", 2, [])]
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from analysis import generate
+from analysis import generate, genfit
 from analysis.generators import GENERATORS, GMMGenerator, GMMSelector, make_generator
 
 
@@ -172,7 +172,7 @@ def test_gmm_reports_em_convergence(cloud):
     assert gen.lower_bound_ == pytest.approx(gen.score(z), abs=0.05)  # the final per-point log-likelihood
     stopped = GMMGenerator(n_components=3, max_iter=1, tol=1e-12, random_state=0).fit(z)
     assert not stopped.converged_ and stopped.n_iter_ == 1
-    notes = generate.generator_notes("gmm", [stopped, gen], 900, 5, generate.GenerateConfig())
+    notes = genfit.generator_notes("gmm", [stopped, gen], 900, 5, generate.GenerateConfig())
     assert any("did not converge within 1 iterations in 1 of 2 repetitions" in n for n in notes)
 
 
