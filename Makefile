@@ -50,7 +50,7 @@ CODE_generate := analysis/generate.py analysis/genjudge.py analysis/genfit.py an
                  analysis/metrics.py analysis/calibration.py analysis/geometry.py analysis/model.py \
                  analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                  analysis/artifacts.py analysis/words.py $(SCHEMAS)
-CODE_claims := analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py \
+CODE_claims := analysis/claims.py analysis/claimfigures.py analysis/claimmeasures.py analysis/genclaims.py analysis/findings.py analysis/ledger.py \
                analysis/calibration.py analysis/nulls.py analysis/normality.py analysis/slices.py \
                analysis/geometry.py analysis/metrics.py analysis/published.py analysis/artifacts.py \
                analysis/words.py $(SCHEMAS)

@@ -187,8 +187,9 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
               sections=("decode", *FACE_CHECK_KEYS), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
               hand_placed=True, device=True)
 
-CLAIMS = Step("claims", code=("claims", "genclaims", "findings", "ledger", "calibration", "nulls", "normality",
-                              "slices", "geometry", "metrics", "published", "artifacts", *SCHEMAS, "words"),
+CLAIMS = Step("claims", code=("claims", "claimfigures", "claimmeasures", "genclaims", "findings", "ledger",
+                              "calibration", "nulls", "normality", "slices", "geometry", "metrics", "published",
+                              "artifacts", *SCHEMAS, "words"),
               inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
                       "data/images.npy", "data/ids.txt", "ids.txt"),
               optional=("generate/metrics.json", "data/images.npy", "data/ids.txt", "ids.txt"),

@@ -23,7 +23,7 @@ LAYERS: dict[str, set[str]] = {
     "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
     "reader": {"artifacts"},
     "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "genjudge", "genfit", "findings",
-              "claims", "genclaims", "decode", "across"},
+              "claims", "claimfigures", "claimmeasures", "genclaims", "decode", "across"},
     "presentation": {"charts"},
     "interface": {"cli", "schemacli", "__main__"},
 }
