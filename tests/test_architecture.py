@@ -20,7 +20,7 @@ LAYERS: dict[str, set[str]] = {
     "foundation": {"__init__", "errors", "words", "published", "schemas"},
     "science": {"geometry", "calibration", "slices", "nulls", "normality", "metrics", "probes", "generators",
                 "faces", "export", "ledger"},
-    "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
+    "infrastructure": {"storage", "sections", "config", "provenance", "steps", "rundir", "runs", "model"},
     "reader": {"artifacts"},
     "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "genjudge", "genfit", "findings",
               "claims", "claimfigures", "claimmeasures", "genclaims", "decode", "across"},
