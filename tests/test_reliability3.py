@@ -258,13 +258,14 @@ def test_make_report_refuses_a_users_index_before_sphinx(tmp_path, tmp_path_fact
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("the user's own landing page")
-    t = time.perf_counter()
     p = subprocess.run([sys.executable, str(BUILD), "--run", str(rundir), "--site", str(site), "--formats", "html"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=300)
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert p.returncode == 2 and len(lines) == 1 and "not written by the report build" in lines[0], p.stderr
-    assert time.perf_counter() - t < 30 and (site / "index.html").read_text() == "the user's own landing page"
-    assert not list(site.glob(".build-*"))
+    assert (site / "index.html").read_text() == "the user's own landing page"
+    # before Sphinx: the build never said it was building (the line before Sphinx starts) and made no
+    # private build directory (Sphinx runs only inside one)
+    assert "building version" not in p.stderr and not list(site.glob(".build-*"))
 
 
 @pytest.mark.case("a step re-run with another setting (python -m analysis stats --set stats.bins=10) while make "
@@ -602,11 +603,10 @@ def test_files_that_are_not_regular_or_too_large_are_not_read(tmp_path, smoke_ru
     cases = {"/dev/zero": "a device", "/dev/urandom": "a device", str(fifo): "a FIFO", str(tmp_path): "a directory",
              str(big): "more than the limit"}
     for path, needle in cases.items():
-        t = time.monotonic()
         p = subprocess.run([sys.executable, "-m", "analysis", "fetch", "--config", path, "--out", str(tmp_path / "o")],
                            capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60, preexec_fn=_limited(3))
-        assert_user_error(p, needle)
-        assert time.monotonic() - t < 30 and not (tmp_path / "o").exists(), path
+        assert_user_error(p, needle)  # (within 3 GB of address space: nothing was read whole)
+        assert not (tmp_path / "o").exists(), path
     proc = subprocess.Popen([sys.executable, "-m", "analysis", "fetch", "--config", "/dev/zero"], env=env(),
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limited(3))
     time.sleep(1.0)
@@ -764,10 +764,9 @@ def test_every_step_setting_is_checked_before_the_first_step(tmp_path, capsys):
            "claims.border_band=[0.2, 0.1]": "claims.border_band",
            "claims.kurtosis_close=0.5": "claims.kurtosis_close"}
     out = tmp_path / "o"
-    t = time.monotonic()
     assert_user_error(run_cli("fetch", "--config", str(SMOKE), "--out", str(out), "--set",
                               "generate.generators=[\"nope\"]"), "generate.generators")
-    assert not out.exists() and time.monotonic() - t < 60
+    assert not out.exists()  # no step ran: not even the run directory was made
     for override, key in bad.items():
         for step in ("fetch", "all"):
             assert_user_error(cli(capsys, step, "--config", SMOKE, "--out", out, "--set", override), key)
