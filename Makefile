@@ -80,7 +80,8 @@ $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
-                               analysis/generate.py analysis/generators.py analysis/metrics.py \
+                               analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
+                               analysis/genmixture.py analysis/metrics.py \
                                analysis/calibration.py analysis/geometry.py analysis/model.py \
                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                analysis/artifacts.py $(SCHEMAS) analysis/words.py
@@ -137,7 +138,8 @@ $(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manife
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
                                   $(RUNS)/%/encode.manifest.json $(RUNS)/%/stats.manifest.json \
                                   $(RUNS)/%/faces.manifest.json \
-                                  analysis/generate.py analysis/generators.py analysis/metrics.py \
+                                  analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
+                                  analysis/genmixture.py analysis/metrics.py \
                                   analysis/calibration.py analysis/geometry.py analysis/model.py \
                                   analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                   analysis/artifacts.py $(SCHEMAS) analysis/words.py

@@ -170,7 +170,7 @@ FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "cal
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
-GENERATE = Step("generate", code=("generate", "generators", "metrics", "calibration", "geometry", "model",
+GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparametric", "genmixture", "metrics", "calibration", "geometry", "model",
                                   "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),

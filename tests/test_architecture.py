@@ -19,7 +19,7 @@ ANALYSIS = ROOT / "analysis"
 LAYERS: dict[str, set[str]] = {
     "foundation": {"__init__", "errors", "words", "published", "schemas"},
     "science": {"geometry", "calibration", "slices", "nulls", "normality", "metrics", "probes", "generators",
-                "faces", "export", "ledger"},
+                "genbase", "genparametric", "genmixture", "faces", "export", "ledger"},
     "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
     "reader": {"artifacts"},
     "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "findings",
