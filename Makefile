@@ -70,26 +70,26 @@ $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.js
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
                             analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                            analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+                            analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
                             analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                            analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
+                            analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                analysis/genmixture.py analysis/metrics.py \
-                               analysis/calibration.py analysis/geometry.py analysis/model.py \
+                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py \
                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json \
-                             analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                             analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py analysis/intervals.py analysis/bscan.py \
                              analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
                              analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
@@ -97,7 +97,7 @@ $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.j
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                             analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                             analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py \
                              analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
@@ -126,13 +126,13 @@ $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.ma
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
                                analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                               analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
 $(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json \
                                analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-                               analysis/calibration.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
+                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/data.py $(SCHEMAS) analysis/words.py
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
@@ -140,14 +140,14 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   $(RUNS)/%/faces.manifest.json \
                                   analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                   analysis/genmixture.py analysis/metrics.py \
-                                  analysis/calibration.py analysis/geometry.py analysis/model.py \
+                                  analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py \
                                   analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                   analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/generate.manifest.json \
-                                analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py \
+                                analysis/claims.py analysis/genclaims.py analysis/findings.py analysis/ledger.py analysis/calibration.py analysis/intervals.py analysis/bscan.py \
                                 analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
                                 analysis/metrics.py analysis/published.py analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) claims --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
@@ -157,7 +157,7 @@ $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.m
 $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                                analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                                analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py \
                                 analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
@@ -186,7 +186,7 @@ ifneq ($(OTHER_RUNS),)
 $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/generate.manifest.json $(RUN)/claims.manifest.json \
                              analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py \
-                             analysis/findings.py analysis/calibration.py analysis/geometry.py analysis/published.py $(SCHEMAS) analysis/words.py
+                             analysis/findings.py analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/published.py $(SCHEMAS) analysis/words.py
 	$(CLI) across --config $(CONFIG) --out $(RUN) $(ARGS)
 
 ifeq ($(RUNS_SUBMAKE),)

@@ -150,7 +150,7 @@ ENCODE = Step("encode", code=("encode", "model", "train", *_schemas("encode", "t
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
-STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration", *_schemas("stats")), inputs=("latents.npy",),
+STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration", "intervals", "bscan", *_schemas("stats")), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 #: The ``[faces]`` keys the face tests' fit and calibration depend on: ``faces.seed``, not ``run.seed``,
 #: so that the training seeds of one config share one classifier (``images_per_row`` is generate's).
@@ -164,13 +164,13 @@ FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr",
 #: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on labelled images
 #: made from the data alone (shared by the training seeds); the later steps check them on their run's
 #: reconstructions and judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "geometry", "data",
+FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "intervals", "bscan", "geometry", "data",
                           *SCHEMAS, "words"),
              inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
-GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparametric", "genmixture", "metrics", "calibration", "geometry", "model",
+GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparametric", "genmixture", "metrics", "calibration", "intervals", "bscan", "geometry", "model",
                                   "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
@@ -178,7 +178,7 @@ GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparam
                           "faces/folds.skops"),
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
-DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "geometry", "metrics", "model",
+DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "intervals", "bscan", "geometry", "metrics", "model",
                               "instrument", "faces", "facecheck", "train", *SCHEMAS, "words"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
@@ -186,7 +186,7 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
               sections=("decode", *FACE_CHECK_KEYS), outputs=("decode/decode.json", "decode/planes.npz", "decode/paths.npz"),
               hand_placed=True, device=True)
 
-CLAIMS = Step("claims", code=("claims", "genclaims", "findings", "ledger", "calibration", "nulls", "normality",
+CLAIMS = Step("claims", code=("claims", "genclaims", "findings", "ledger", "calibration", "intervals", "bscan", "nulls", "normality",
                               "slices", "geometry", "metrics", "published", "artifacts", *SCHEMAS, "words"),
               inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
                       "data/images.npy", "data/ids.txt", "ids.txt"),
@@ -203,7 +203,7 @@ NAMES = tuple(s.name for s in STEPS)
 #: in the config's build directory (the primary run's) once every run has finished; its
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
-ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "geometry",
+ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "intervals", "bscan", "geometry",
                               "published", *SCHEMAS, "words"),
               inputs=("encode/summary.json", "encode/reconstructions.npz", "stats/stats.json", "stats/arrays.npz",
                       "generate/metrics.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz"),

@@ -18,7 +18,7 @@ ANALYSIS = ROOT / "analysis"
 #: Bottom to top (ARCHITECTURE.md draws the same).
 LAYERS: dict[str, set[str]] = {
     "foundation": {"__init__", "errors", "words", "published", "schemas"},
-    "science": {"geometry", "calibration", "slices", "nulls", "normality", "metrics", "probes", "generators",
+    "science": {"geometry", "calibration", "intervals", "bscan", "slices", "nulls", "normality", "metrics", "probes", "generators",
                 "genbase", "genparametric", "genmixture", "faces", "export", "ledger"},
     "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
     "reader": {"artifacts"},
