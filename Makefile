@@ -69,8 +69,8 @@ $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.js
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
-                            analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                            analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
+                            analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py analysis/geometry.py \
+                            analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json \
@@ -125,8 +125,8 @@ $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.ma
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
-                               analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
+                               analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py analysis/geometry.py \
+                               analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)

@@ -150,7 +150,7 @@ ENCODE = Step("encode", code=("encode", "model", "train", *_schemas("encode", "t
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
-STATS = Step("stats", code=("stats", "geometry", "slices", "published", "calibration", "intervals", "bscan", *_schemas("stats")), inputs=("latents.npy",),
+STATS = Step("stats", code=("stats", "statsfigures", "statsplanes", "geometry", "slices", "published", "calibration", "intervals", "bscan", *_schemas("stats")), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 #: The ``[faces]`` keys the face tests' fit and calibration depend on: ``faces.seed``, not ``run.seed``,
 #: so that the training seeds of one config share one classifier (``images_per_row`` is generate's).

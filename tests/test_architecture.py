@@ -22,7 +22,7 @@ LAYERS: dict[str, set[str]] = {
                 "genbase", "genparametric", "genmixture", "faces", "export", "ledger"},
     "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model"},
     "reader": {"artifacts"},
-    "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "findings",
+    "steps": {"data", "train", "encode", "stats", "statsfigures", "statsplanes", "facetest", "instrument", "facecheck", "generate", "findings",
               "claims", "genclaims", "decode", "across"},
     "presentation": {"charts"},
     "interface": {"cli", "schemacli", "__main__"},
