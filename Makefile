@@ -61,11 +61,11 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 $(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py analysis/schemas/base.py analysis/schemas/data.py | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                             analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+                             analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
@@ -82,7 +82,7 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json $(RUN)/faces.manifest.json \
                                analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                analysis/genmixture.py analysis/metrics.py \
-                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py \
+                               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py analysis/network.py analysis/checkpoint.py \
                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
@@ -97,7 +97,7 @@ $(RUN)/claims.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/encode.manifest.j
 $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.json $(RUN)/stats.manifest.json \
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                             analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                             analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
                              analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
@@ -117,11 +117,11 @@ STEP_SET   = $(if $(RUNS_SUBMAKE),$(if $(filter 1,$(RUNS_JOBS)),,--set run.threa
 $(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
-                                analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+                                analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
@@ -140,7 +140,7 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   $(RUNS)/%/faces.manifest.json \
                                   analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                   analysis/genmixture.py analysis/metrics.py \
-                                  analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py \
+                                  analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py analysis/network.py analysis/checkpoint.py \
                                   analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
                                   analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
@@ -157,7 +157,7 @@ $(RUNS)/%/claims.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/encode.m
 $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.manifest.json \
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-                                analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+                                analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
                                 analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
