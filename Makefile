@@ -61,11 +61,11 @@ setup: $(STAMP) ## create .venv with the pinned packages; install TeX/Chromium i
 $(RUN)/fetch.manifest.json: $(CONFIG) analysis/data.py analysis/schemas/base.py analysis/schemas/data.py | setup
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUN)/train.manifest.json: $(RUN)/fetch.manifest.json analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
-                             analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+                             analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json \
@@ -83,7 +83,7 @@ $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.
                                analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                analysis/genmixture.py analysis/metrics.py \
                                analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py analysis/network.py analysis/checkpoint.py \
-                               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
+                               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py analysis/trainsave.py \
                                analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
@@ -98,7 +98,7 @@ $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.j
                              $(RUN)/faces.manifest.json \
                              analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                              analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
-                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
+                             analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py analysis/trainsave.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 # ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
@@ -117,11 +117,11 @@ STEP_SET   = $(if $(RUNS_SUBMAKE),$(if $(filter 1,$(RUNS_JOBS)),,--set run.threa
 $(RUNS)/%/fetch.manifest.json: $(RUN)/fetch.manifest.json analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
 	$(CLI) fetch --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
-$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
+$(RUNS)/%/train.manifest.json: $(RUNS)/%/fetch.manifest.json analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
 	$(CLI) train --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/encode.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \
-                                analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
+                                analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/schemas/base.py analysis/schemas/encode.py analysis/schemas/train.py
 	$(CLI) encode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json \
@@ -141,7 +141,7 @@ $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.
                                   analysis/generate.py analysis/generators.py analysis/genbase.py analysis/genparametric.py \
                                   analysis/genmixture.py analysis/metrics.py \
                                   analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/model.py analysis/network.py analysis/checkpoint.py \
-                                  analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
+                                  analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py analysis/trainsave.py \
                                   analysis/artifacts.py $(SCHEMAS) analysis/words.py
 	$(CLI) generate --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
@@ -158,7 +158,7 @@ $(RUNS)/%/decode.manifest.json: $(RUNS)/%/train.manifest.json $(RUNS)/%/encode.m
                                 $(RUNS)/%/stats.manifest.json $(RUNS)/%/faces.manifest.json \
                                 analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
                                 analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
-                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py $(SCHEMAS) analysis/words.py
+                                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py analysis/trainsave.py $(SCHEMAS) analysis/words.py
 	$(CLI) decode --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # Goals that read a run directory (everything but help, setup, test, ...): for them make asks the

@@ -140,13 +140,14 @@ def _schemas(*steps: str) -> tuple[str, ...]:
 
 FETCH = Step("fetch", code=("data", *_schemas("data")), sections=("data",),
              outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True)
-TRAIN = Step("train", code=("train", "model", "network", "checkpoint", *_schemas("train")), inputs=("data/images.npy",),
+TRAIN = Step("train", code=("train", "trainparts", "trainsave", "model", "network", "checkpoint", *_schemas("train")), inputs=("data/images.npy",),
              sections=("data", "model", "train", "run.seed"),
              outputs=("train/model.pt", "train/history.json"), volatile=("train/timing.json",), device=True)
 #: ``train --checkpoint``: a user's weights adopted instead of trained; they depend on the
 #: architecture and the data only, and nothing is timed.
 ADOPT = dataclasses.replace(TRAIN, sections=("data", "model"), volatile=())
-ENCODE = Step("encode", code=("encode", "model", "network", "checkpoint", "train", *_schemas("encode", "train")), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
+ENCODE = Step("encode", code=("encode", "model", "network", "checkpoint", "train", "trainparts", "trainsave",
+                              *_schemas("encode", "train")), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
@@ -171,7 +172,7 @@ FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "cal
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True)
 GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparametric", "genmixture", "metrics", "calibration", "intervals", "bscan", "geometry", "model", "network", "checkpoint",
-                                  "instrument", "faces", "facecheck", "train", "artifacts", *SCHEMAS, "words"),
+                                  "instrument", "faces", "facecheck", "train", "trainparts", "trainsave", "artifacts", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
@@ -179,7 +180,7 @@ GENERATE = Step("generate", code=("generate", "generators", "genbase", "genparam
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
 DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "intervals", "bscan", "geometry", "metrics", "model", "network", "checkpoint",
-                              "instrument", "faces", "facecheck", "train", *SCHEMAS, "words"),
+                              "instrument", "faces", "facecheck", "train", "trainparts", "trainsave", *SCHEMAS, "words"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),

@@ -23,7 +23,7 @@ LAYERS: dict[str, set[str]] = {
     "infrastructure": {"storage", "config", "provenance", "steps", "rundir", "runs", "model", "network",
                        "checkpoint"},
     "reader": {"artifacts"},
-    "steps": {"data", "train", "encode", "stats", "statsfigures", "statsplanes", "facetest", "instrument", "facecheck", "generate", "findings",
+    "steps": {"data", "train", "trainparts", "trainsave", "encode", "stats", "statsfigures", "statsplanes", "facetest", "instrument", "facecheck", "generate", "findings",
               "claims", "genclaims", "decode", "across"},
     "presentation": {"charts"},
     "interface": {"cli", "schemacli", "__main__"},
