@@ -39,27 +39,35 @@ SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encod
 # The code each step's outputs depend on (its declared `code` in analysis/steps.py; tests/test_steps.py
 # checks): a prerequisite of the step's rule for the primary run and for every other run.
 CODE_fetch := analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
-CODE_train := analysis/train.py analysis/model.py analysis/schemas/base.py analysis/schemas/train.py
-CODE_encode := analysis/encode.py analysis/model.py analysis/train.py analysis/schemas/base.py \
-               analysis/schemas/encode.py analysis/schemas/train.py
-CODE_stats := analysis/stats.py analysis/geometry.py analysis/slices.py analysis/published.py \
-              analysis/calibration.py analysis/schemas/base.py analysis/schemas/stats.py
+CODE_train := analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/model.py \
+              analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
+CODE_encode := analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py \
+               analysis/trainparts.py analysis/trainsave.py analysis/schemas/base.py analysis/schemas/encode.py \
+               analysis/schemas/train.py
+CODE_stats := analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py analysis/geometry.py \
+              analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py \
+              analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 CODE_faces := analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-              analysis/calibration.py analysis/geometry.py analysis/data.py analysis/words.py $(SCHEMAS)
+              analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
+              analysis/data.py analysis/words.py $(SCHEMAS)
 CODE_generate := analysis/generate.py analysis/genjudge.py analysis/genfit.py analysis/generators.py \
-                 analysis/metrics.py analysis/calibration.py analysis/geometry.py analysis/model.py \
-                 analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-                 analysis/artifacts.py analysis/words.py $(SCHEMAS)
-CODE_claims := analysis/claims.py analysis/claimfigures.py analysis/claimmeasures.py analysis/genclaims.py analysis/findings.py analysis/ledger.py \
-               analysis/calibration.py analysis/nulls.py analysis/normality.py analysis/slices.py \
-               analysis/geometry.py analysis/metrics.py analysis/published.py analysis/artifacts.py \
-               analysis/words.py $(SCHEMAS)
+                 analysis/genbase.py analysis/genparametric.py analysis/genmixture.py analysis/metrics.py \
+                 analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
+                 analysis/model.py analysis/network.py analysis/checkpoint.py analysis/instrument.py \
+                 analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py \
+                 analysis/trainsave.py analysis/artifacts.py analysis/words.py $(SCHEMAS)
+CODE_claims := analysis/claims.py analysis/claimfigures.py analysis/claimmeasures.py analysis/genclaims.py \
+               analysis/findings.py analysis/ledger.py analysis/calibration.py analysis/intervals.py \
+               analysis/bscan.py analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
+               analysis/metrics.py analysis/published.py analysis/artifacts.py analysis/words.py $(SCHEMAS)
 CODE_decode := analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-               analysis/calibration.py analysis/geometry.py analysis/metrics.py analysis/model.py \
+               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
+               analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
                analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-               analysis/words.py $(SCHEMAS)
+               analysis/trainparts.py analysis/trainsave.py analysis/words.py $(SCHEMAS)
 CODE_across := analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py analysis/findings.py \
-               analysis/calibration.py analysis/geometry.py analysis/published.py analysis/words.py $(SCHEMAS)
+               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
+               analysis/published.py analysis/words.py $(SCHEMAS)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE

@@ -33,25 +33,9 @@ Null of the same shape
     (:func:`gaussian_like`), measured the same way: what the origin's position would be
     if the cloud were exactly Gaussian.
 
-b with resolution (:func:`fine_b_scan`)
-    The Wasserstein distance between real radii |z| and uniform radii b |u_1| on a
-    geometric grid around b0 = median |z| / sqrt(N/3) (the radius-matching b of
-    :func:`analysis.generators.uniform_b_from_radii`), consecutive values a relative
-    step apart. :func:`w1_scaled` computes it exactly for all b at once (the two
-    quantile functions are step functions; it agrees with
-    ``scipy.stats.wasserstein_distance`` and :func:`analysis.geometry.b_scan`). The
-    bootstrap resamples the real and the uniform radii (each repetition compares their
-    2,000 quantiles, :data:`BOOT_QUANTILES`); the best b gets a percentile interval, and the *flat range* is the b whose distance is within ``flat_sd``
-    bootstrap standard deviations of the minimum (W1 is convex in b, so it is one interval).
-
-Runs (:func:`hierarchical_bootstrap`)
-    A figure measured in several runs (training seeds), each with its own bootstrap
-    draws, gets a two-stage interval: runs resampled, then points.
-
-Repetitions (:func:`mean_interval`, :func:`separated_ranks`)
-    A figure measured R times (the generate step refits every generator on R random
-    splits) is reported as the mean with its Student t interval; items are ranked only
-    where their intervals separate, and the others share a rank.
+The intervals and Holm's adjustment are in :mod:`analysis.intervals`, the b with resolution
+(:func:`fine_b_scan`) in :mod:`analysis.bscan`; both are re-exported here, where the steps
+and the ledger find them (``cal.<name>``).
 
 All functions are library code: they take arrays and raise ValueError on bad input.
 """
@@ -66,152 +50,10 @@ from scipy import stats as sps
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from analysis.geometry import inverse, ledoit_wolf_shrinkage, overlap_range
-
-# --------------------------------------------------------------------------- intervals
-
-
-def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
-    """The central ``level`` percentile interval of bootstrap ``draws`` (NaNs ignored)."""
-    d = np.asarray(draws, dtype=float)
-    d = d[np.isfinite(d)]
-    if not d.size:
-        return math.nan, math.nan
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(d, [a, 1.0 - a])
-    return float(lo), float(hi)
-
-
-def binomial_interval(count: float, total: float, level: float) -> tuple[float, float]:
-    """Clopper-Pearson interval of a share ``count / total`` (``scipy.stats.binomtest``).
-
-    Non-integer counts (weighted) are rounded; ``total`` = 0 gives (0, 1).
-    """
-    k, n = int(round(count)), int(round(total))
-    if n <= 0:
-        return 0.0, 1.0
-    ci = sps.binomtest(min(max(k, 0), n), n).proportion_ci(confidence_level=level, method="exact")
-    return float(ci.low), float(ci.high)
-
-
-def ratio_interval(x1: int, n1: int, x2: int, n2: int, level: float) -> tuple[float, float, float]:
-    """Ratio of two shares (x1/n1) / (x2/n2) with its Katz log interval.
-
-    ``scipy.stats.contingency.relative_risk`` gives the ratio and the interval. When a
-    count is zero that interval has no finite bound; then the interval is computed with
-    the Haldane-Anscombe correction (0.5 added to each count and to each total), so that a
-    share of 0 still gets a finite upper (or lower) bound. The ratio itself stays x1/n1 over
-    x2/n2 (0 or inf).
-    """
-    from scipy.stats.contingency import relative_risk
-
-    x1, n1, x2, n2 = int(x1), int(n1), int(x2), int(n2)
-    if x1 > 0 and x2 > 0:
-        rr = relative_risk(x1, n1, x2, n2)
-        ci = rr.confidence_interval(confidence_level=level)
-        return float(rr.relative_risk), float(ci.low), float(ci.high)
-    ratio = (x1 / n1) / (x2 / n2) if x2 > 0 else (math.inf if x1 > 0 else math.nan)
-    a, b, c, d = x1 + 0.5, n1 + 0.5, x2 + 0.5, n2 + 0.5
-    se = math.sqrt(1 / a - 1 / b + 1 / c - 1 / d)
-    z = float(sps.norm.isf((1.0 - level) / 2.0))
-    centre = math.log((a / b) / (c / d))
-    return ratio, math.exp(centre - z * se), math.exp(centre + z * se)
-
-
-def mean_interval(values, level: float, lower: float | None = None,
-                  upper: float | None = None) -> tuple[float, float, float]:
-    """Mean of repeated measurements with its Student t interval.
-
-    ``mean ± t((1 + level) / 2, R - 1) · sd / sqrt(R)`` over the R values (sd with
-    ddof = 1), clipped to [``lower``, ``upper``] (a metric's range, e.g. [0, 1] for a
-    share). Identical values give the zero-width interval [mean, mean].
-
-    Parameters
-    ----------
-    values : sequence of float, R >= 2 finite values
-    level : float in (0, 1)
-    lower, upper : float or None
-        The metric's range (None: unbounded).
-
-    Returns
-    -------
-    (mean, low, high)
-    """
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"an interval over repetitions needs at least 2 values, got {v.size}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError("repeated measurements contain NaN or infinite values")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    mean = float(v.mean())
-    half = float(sps.t.ppf((1.0 + level) / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    low, high = mean - half, mean + half
-    if lower is not None:
-        low, mean = max(low, lower), max(mean, lower)
-    if upper is not None:
-        high, mean = min(high, upper), min(mean, upper)
-    return mean, low, high
-
-
-def hierarchical_bootstrap(draws, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """Two-stage bootstrap of a figure measured in several runs: runs, then points.
-
-    Each repetition draws R runs with replacement and, for each chosen run, one of its own
-    bootstrap draws (a resample of its points), and averages them: the spread between the
-    runs (training seeds) and the spread within each run both enter, so the interval
-    widens when the runs disagree (Davison and Hinkley 1997, section 3.8).
-
-    Parameters
-    ----------
-    draws : sequence of R arrays, each (B_r,) finite bootstrap draws of one run's figure
-    reps : repetitions
-    rng : numpy Generator
-
-    Returns
-    -------
-    (reps,) float64: draws of the runs' mean figure
-    """
-    runs = [np.asarray(d, dtype=float)[np.isfinite(np.asarray(d, dtype=float))] for d in draws]
-    if not runs or any(d.size == 0 for d in runs):
-        raise ValueError("every run needs at least one finite bootstrap draw")
-    R = len(runs)
-    pick = rng.integers(0, R, size=(reps, R))
-    out = np.zeros(reps)
-    for r, d in enumerate(runs):
-        chosen = pick == r
-        k = int(chosen.sum())
-        vals = np.zeros(pick.shape)
-        vals[chosen] = d[rng.integers(0, d.size, size=k)]
-        out += vals.sum(axis=1)
-    return out / R
-
-
-def separated_ranks(lows, highs) -> tuple[list[int], list[list[int]]]:
-    """Ranks that only separated intervals resolve (higher is better), and the ties.
-
-    The rank of item i is 1 + the number of items whose interval lies wholly above
-    its own (their low end above its high end), so an item ranks below another only
-    where the two intervals separate; items with equal intervals, or with none above
-    them, share a rank. ``ties[i]`` lists the other items whose (closed) intervals
-    overlap item i's.
-
-    Parameters
-    ----------
-    lows, highs : sequences of float, the same length, low <= high
-
-    Returns
-    -------
-    (ranks, ties)
-    """
-    lo, hi = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
-    if lo.shape != hi.shape or lo.ndim != 1:
-        raise ValueError("lows and highs must be 1-D sequences of the same length")
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo > hi):
-        raise ValueError("every interval needs finite ends with low <= high")
-    ranks = [1 + int(np.sum(lo > hi[i])) for i in range(lo.size)]
-    ties = [[j for j in range(lo.size) if j != i and lo[j] <= hi[i] and lo[i] <= hi[j]] for i in range(lo.size)]
-    return ranks, ties
+from analysis.bscan import BOOT_QUANTILES, b_grid, fine_b_scan, w1_scaled  # noqa: F401 (re-exported)
+from analysis.geometry import inverse, ledoit_wolf_shrinkage
+from analysis.intervals import (binomial_interval, hierarchical_bootstrap, holm, mean_interval,  # noqa: F401
+                                percentile_interval, ratio_interval, separated_ranks)
 
 
 # --------------------------------------------------------------------------- cross-fitting
@@ -315,18 +157,6 @@ def crossfit_shares(x: np.ndarray, origin: np.ndarray, folds: np.ndarray, k: int
     total = W.sum()
     return {"share": count / total, "count": count, "total": total, "origin_distance": d0,
             "totals": {"W": Wt, "s": st, "S": St}}
-
-
-def holm(p) -> np.ndarray:
-    """Holm's step-down adjustment of the p-values ``p`` (m,): in ascending order, adjusted
-    p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)) (Holm 1979; family-wise error control)."""
-    p = np.asarray(p, dtype=float)
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.maximum.accumulate(adj) if m else adj
-    return out
 
 
 def shape_figures(totals: dict, k_sigma: float, centre_k: int, origin: np.ndarray, effect: float = 0.5,
@@ -485,105 +315,3 @@ def gaussian_like(x: np.ndarray, rng: np.random.Generator, m: int | None = None)
     factor = v * np.sqrt(np.clip(w, 0.0, None))
     return mean + rng.standard_normal((m or n, N)) @ factor.T
 
-
-# --------------------------------------------------------------------------- b with resolution
-
-
-def b_grid(b0: float, step: float, span: float) -> np.ndarray:
-    """Geometric grid from b0 / span to b0 * span with consecutive ratio at most 1 + step."""
-    if not (b0 > 0 and step > 0 and span > 1):
-        raise ValueError(f"need b0 > 0, step > 0, span > 1; got {b0}, {step}, {span}")
-    count = int(math.ceil(2.0 * math.log(span) / math.log1p(step))) + 1
-    return b0 * np.exp(np.linspace(-math.log(span), math.log(span), count))
-
-
-def _quantile_steps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Widths and indices of the common refinement of the steps of two empirical quantile functions."""
-    p = np.union1d(np.arange(1, n + 1) / n, np.arange(1, m + 1) / m)
-    left = np.concatenate([[0.0], p[:-1]])
-    mid = (left + p) / 2.0
-    return p - left, np.minimum((mid * n).astype(np.int64), n - 1), np.minimum((mid * m).astype(np.int64), m - 1)
-
-
-def w1_scaled(real_sorted: np.ndarray, unit_sorted: np.ndarray, grid: np.ndarray,
-              steps: tuple | None = None) -> np.ndarray:
-    """Wasserstein-1 distance between the empirical distributions of ``real`` and ``b * unit``, each b.
-
-    Exact: both quantile functions are step functions, so W1 = sum over the common steps
-    of width x |Q_real - b Q_unit| (``scipy.stats.wasserstein_distance`` gives the same).
-
-    Parameters
-    ----------
-    real_sorted : (n,) ascending
-    unit_sorted : (m,) ascending
-    grid : (G,) b values
-    steps : the :func:`_quantile_steps` of (n, m), to reuse across calls
-
-    Returns
-    -------
-    (G,) float64
-    """
-    width, ir, iu = steps or _quantile_steps(len(real_sorted), len(unit_sorted))
-    qr, qu = real_sorted[ir], unit_sorted[iu]
-    out = np.empty(len(grid))
-    for i0 in range(0, len(grid), 32):
-        g = np.asarray(grid[i0:i0 + 32], dtype=float)[:, None]
-        out[i0:i0 + 32] = np.abs(qr[None, :] - g * qu[None, :]) @ width
-    return out
-
-
-def _thin(r: np.ndarray, m: int) -> np.ndarray:
-    """r (sorted) as its m quantiles at (i + 1/2) / m when it has more than m values (as stats.b_scan)."""
-    return np.quantile(r, (np.arange(m) + 0.5) / m) if len(r) > m else r
-
-
-BOOT_QUANTILES = 2000  # quantiles of each radius sample in a bootstrap repetition of the b-scan
-
-
-def fine_b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray, bootstrap: int, flat_sd: float,
-                level: float, rng: np.random.Generator, overlap_q: float = 0.05) -> dict:
-    """Best b on a fine grid, with a bootstrap interval and the flat range.
-
-    Parameters
-    ----------
-    real : (n,) radii |z| of the real points
-    unit : (m,) radii of uniform points in [-1, 1]^N (b = 1)
-    grid : (G,) b values (:func:`b_grid`)
-    bootstrap : repetitions (real and uniform radii resampled)
-    flat_sd : width of the flat range in bootstrap standard deviations of the minimum
-    level : interval level
-    rng : numpy Generator
-    overlap_q : the overlap range compares the central (1 - 2 overlap_q) radius ranges
-
-    Returns
-    -------
-    dict with ``w1`` (G,), ``best``, ``w1_best``, ``best_index``, ``best_at_edge``,
-    ``interval`` [lo, hi] of the best b, ``boot_best`` (B,), ``w1_sd`` (bootstrap
-    standard deviation of the minimal distance), ``flat`` [lo, hi], ``flat_index``
-    [i, j] (grid positions), ``boot_overlap`` (B, 2): the overlap range
-    (:func:`analysis.geometry.overlap_range`) of each repetition's radii.
-    """
-    m = len(unit)
-    u = np.sort(np.asarray(unit, dtype=float))
-    r = np.sort(np.asarray(real, dtype=float))
-    rt = _thin(r, m)
-    steps = _quantile_steps(len(rt), m)
-    w = w1_scaled(rt, u, grid, steps)
-    ib = int(np.argmin(w))
-    boot_best, boot_min, boot_overlap = np.empty(bootstrap), np.empty(bootstrap), np.empty((bootstrap, 2))
-    q = min(BOOT_QUANTILES, m)
-    bsteps = _quantile_steps(min(len(r), q), q)
-    for b in range(bootstrap):
-        rs, us = np.sort(rng.choice(r, len(r))), np.sort(rng.choice(u, m))
-        rb, ub = _thin(rs, q), _thin(us, q)
-        wb = w1_scaled(rb, ub, grid, bsteps)
-        j = int(np.argmin(wb))
-        boot_best[b], boot_min[b] = grid[j], wb[j]
-        boot_overlap[b] = overlap_range(rs, us, overlap_q)
-    sd = float(np.std(boot_min, ddof=1))
-    inside = np.flatnonzero(w <= w[ib] + flat_sd * sd)
-    lo, hi = percentile_interval(boot_best, level)
-    return {"w1": w, "best": float(grid[ib]), "w1_best": float(w[ib]), "best_index": ib,
-            "best_at_edge": bool(ib in (0, len(grid) - 1)), "interval": [lo, hi], "boot_best": boot_best,
-            "w1_sd": sd, "flat": [float(grid[inside[0]]), float(grid[inside[-1]])],
-            "flat_index": [int(inside[0]), int(inside[-1])], "boot_overlap": boot_overlap}

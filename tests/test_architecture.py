@@ -18,12 +18,14 @@ ANALYSIS = ROOT / "analysis"
 #: Bottom to top (ARCHITECTURE.md draws the same).
 LAYERS: dict[str, set[str]] = {
     "foundation": {"__init__", "errors", "words", "published", "schemas"},
-    "science": {"geometry", "calibration", "slices", "nulls", "normality", "metrics", "probes", "generators",
-                "faces", "export", "ledger"},
-    "infrastructure": {"storage", "sections", "config", "provenance", "steps", "rundir", "runs", "model"},
+    "science": {"geometry", "calibration", "intervals", "bscan", "slices", "nulls", "normality", "metrics", "probes",
+                "generators", "genbase", "genparametric", "genmixture", "faces", "export", "ledger"},
+    "infrastructure": {"storage", "sections", "config", "provenance", "steps", "rundir", "runs", "model", "network",
+                       "checkpoint"},
     "reader": {"artifacts"},
-    "steps": {"data", "train", "encode", "stats", "facetest", "instrument", "facecheck", "generate", "genjudge", "genfit", "findings",
-              "claims", "claimfigures", "claimmeasures", "genclaims", "decode", "across"},
+    "steps": {"data", "train", "trainparts", "trainsave", "encode", "stats", "statsfigures", "statsplanes", "facetest",
+              "instrument", "facecheck", "generate", "genjudge", "genfit", "findings", "claims", "claimfigures",
+              "claimmeasures", "genclaims", "decode", "across"},
     "presentation": {"charts"},
     "interface": {"cli", "schemacli", "__main__"},
 }
