@@ -48,27 +48,29 @@ CODE_stats := analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py
               analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py \
               analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
 CODE_faces := analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-              analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
-              analysis/data.py analysis/words.py $(SCHEMAS)
+              analysis/runfiles.py analysis/runviews.py analysis/calibration.py analysis/intervals.py \
+              analysis/bscan.py analysis/geometry.py analysis/data.py analysis/words.py $(SCHEMAS)
 CODE_generate := analysis/generate.py analysis/genjudge.py analysis/genfit.py analysis/generators.py \
                  analysis/genbase.py analysis/genparametric.py analysis/genmixture.py analysis/metrics.py \
                  analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
                  analysis/model.py analysis/network.py analysis/checkpoint.py analysis/instrument.py \
                  analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py \
-                 analysis/trainsave.py analysis/artifacts.py analysis/words.py $(SCHEMAS)
+                 analysis/trainsave.py analysis/artifacts.py analysis/runfiles.py analysis/runviews.py \
+                 analysis/words.py $(SCHEMAS)
 CODE_claims := analysis/claims.py analysis/claimfigures.py analysis/claimmeasures.py analysis/genclaims.py \
                analysis/findings.py analysis/ledger.py analysis/calibration.py analysis/intervals.py \
                analysis/bscan.py analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-               analysis/metrics.py analysis/published.py analysis/artifacts.py analysis/words.py $(SCHEMAS)
+               analysis/metrics.py analysis/published.py analysis/artifacts.py analysis/runfiles.py \
+               analysis/runviews.py analysis/words.py $(SCHEMAS)
 CODE_decode := analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
-               analysis/metrics.py analysis/model.py analysis/network.py analysis/checkpoint.py \
-               analysis/instrument.py analysis/faces.py analysis/facecheck.py analysis/train.py \
-               analysis/trainparts.py analysis/trainsave.py analysis/words.py $(SCHEMAS)
-CODE_across := analysis/across.py analysis/artifacts.py analysis/runs.py analysis/ledger.py analysis/findings.py \
-               analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
-               analysis/published.py analysis/words.py $(SCHEMAS)
-
+               analysis/runfiles.py analysis/runviews.py analysis/calibration.py analysis/intervals.py \
+               analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py \
+               analysis/checkpoint.py analysis/instrument.py analysis/faces.py analysis/facecheck.py \
+               analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/words.py $(SCHEMAS)
+CODE_across := analysis/across.py analysis/artifacts.py analysis/runfiles.py analysis/runviews.py \
+               analysis/runs.py analysis/ledger.py analysis/findings.py analysis/calibration.py \
+               analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/published.py \
+               analysis/words.py $(SCHEMAS)
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE
 

@@ -3,7 +3,7 @@
 The steps write a run's artifacts (each file's keys and their meaning: its schema in
 :mod:`analysis.schemas`); this module reads them for the article and anything else that consumes a
 run, and it is the only reading code that knows their file names and keys. Every view
-is a frozen dataclass built from one file and checked on the way in: a missing file,
+is a frozen pydantic model (the file's schema) built from one file and checked on the way in: a missing file,
 a missing key or a value of the wrong type raises :class:`ArtifactError` naming the
 file (relative to the run directory) and the key::
 
@@ -34,21 +34,21 @@ and dtype kind.
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from analysis.config import Config, load_config, read_config_text
-from analysis.errors import UserError
-from analysis.provenance import manifest_file
+from analysis.runfiles import (ACROSS_READS, OPTIONAL, READS, REQUIRED, ROOT, STEPS, WRITER, RunFiles,  # noqa: F401
+                               shipped_config)
+from analysis.runviews import MeasureViews
+from analysis.config import Config  # noqa: F401
+from analysis.runfiles import _fix
+from analysis.schemas.files import (ACROSS_LEDGER, ACROSS_RUNS, ACROSS_SCHEMA, CLAIMS, CLAIMS_ARRAYS, CLAIMS_DETAILS,
+                                    CLAIMS_SCHEMA, DECODE, DECODE_PATHS, DECODE_PLANES, DECODE_SCHEMA, METRICS, STATS)
 from analysis.storage import load_json
-from analysis.steps import NAMES as STEPS
-from analysis.steps import producer
 
-ROOT = Path(__file__).resolve().parents[1]
-
+# The views' types, for the readers of a run (``artifacts.Stats``, ``artifacts.VERDICTS`` ...):
 from analysis.schemas.data import DataInfo  # noqa: F401
 from analysis.schemas.train import AdoptedHistory, Epoch, EpochTime, History, Timing, TrainedHistory  # noqa: F401
 from analysis.schemas.encode import EncodeSummary, Gallery, GalleryInfo, Latents, Layer, Network, Posterior, ReconstructionInfo, Reconstructions  # noqa: F401
@@ -65,27 +65,9 @@ from analysis.schemas.base import (Absent, ArtifactError, Table, array_specs,  #
 from analysis.schemas.files import *  # noqa: F401,F403
 
 
-#: The files the article cannot do without, and those it shows as absent when a run lacks
-#: them (no generate step yet; weights adopted with --checkpoint, so nothing was timed).
-REQUIRED = (CONFIG, DATA_INFO, HISTORY, ENCODE_SUMMARY, RECONSTRUCTIONS, GALLERY, STATS, ARRAYS, FACES,
-            FACES_EXAMPLES, CLAIMS, CLAIMS_DETAILS, CLAIMS_ARRAYS, DECODE, DECODE_PLANES, DECODE_PATHS)
-OPTIONAL = (TIMING, METRICS)
-#: Every file the article reads (the report's build key and checks use this list).
-READS = REQUIRED + OPTIONAL
-#: What the article reads besides when the config has several runs ([runs]).
-ACROSS_READS = (ACROSS_LEDGER, ACROSS_RUNS)
-
-#: The step that writes each file (for the "how to fix" part of a message); config.toml
-#: is written by every CLI run, and the first step remakes it.
-WRITER = {f: (STEPS[0] if f == CONFIG else producer(f)) for f in (*READS, *ACROSS_READS, LATENTS)}
-
-
 # --------------------------------------------------------------------------- the reader
 
-_fix = fix
-
-
-class Run:
+class Run(MeasureViews):
     """The artifacts of one run directory (``build/<config>/``), read on first use.
 
     Parameters
@@ -93,205 +75,6 @@ class Run:
     path : path
         The run directory.
     """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"Run({str(self.path)!r})"
-
-    # ---- files
-
-    def _file(self, rel: str) -> Path:
-        p = self.path / rel
-        if not p.is_file():
-            raise ArtifactError(rel, f"does not exist in {self.path}; {_fix(rel)}")
-        return p
-
-    def _json(self, rel: str) -> dict:
-        path = self._file(rel)
-        try:
-            data = load_json(path)
-        except json.JSONDecodeError as e:
-            raise ArtifactError(rel, f"is not valid JSON ({e.msg}, line {e.lineno}); {_fix(rel)}") from None
-        except ValueError as e:  # not UTF-8, nested too deeply
-            raise ArtifactError(rel, f"{e}; {_fix(rel)}") from None
-        except OSError as e:
-            raise ArtifactError(rel, f"cannot be read ({e.strerror})") from None
-        if not isinstance(data, dict):
-            raise ArtifactError(rel, f"holds {describe(data)}, expected a JSON object; {_fix(rel)}")
-        return data
-
-    def _npz(self, rel: str) -> dict[str, np.ndarray]:
-        path = self._file(rel)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise ArtifactError(rel, f"is not a readable .npz archive ({e}); {_fix(rel)}") from None
-
-    # ---- configuration and data
-
-    @cached_property
-    def config(self) -> Config:
-        """The resolved configuration the run was made with (``config.toml``)."""
-        self._file(CONFIG)
-        try:
-            return load_config(self.path / CONFIG)
-        except UserError as e:
-            raise ArtifactError(CONFIG, e.problem) from None
-
-    @cached_property
-    def config_text(self) -> str:
-        """``config.toml`` as written, for display."""
-        try:
-            return read_config_text(self._file(CONFIG))
-        except UserError as e:
-            raise ArtifactError(CONFIG, e.problem) from None
-
-    @cached_property
-    def data(self) -> DataInfo:
-        return validate(DataInfo, self._json(DATA_INFO), DATA_INFO)
-
-    # ---- training
-
-    @cached_property
-    def history(self) -> History:
-        doc = self._json(HISTORY)
-        if "source" in doc:
-            if doc["source"] != "user checkpoint":
-                raise ArtifactError(HISTORY, f"key 'source' is {describe(doc['source'])}, "
-                                             "expected 'user checkpoint'")
-            h = validate(AdoptedHistory, doc, HISTORY)
-            return History(h.epochs, None, None, h.checkpoint)
-        h = validate(TrainedHistory, doc, HISTORY)
-        return History(h.epochs, h.n_train, h.n_val, None)
-
-    @cached_property
-    def timing(self) -> Timing | Absent:
-        """``train/timing.json``, or Absent when the weights were adopted rather than trained here."""
-        m = self.manifest("train")
-        if not m:
-            raise ArtifactError(manifest_file("train"), f"does not exist in {self.path}; {_fix(manifest_file('train'))}")
-        if TIMING not in (m.volatile or ()):
-            return Absent(TIMING, "the weights were adopted from a checkpoint (--checkpoint); "
-                                  "no training was timed in this run")
-        return validate(Timing, self._json(TIMING), TIMING)
-
-    # ---- encode
-
-    @cached_property
-    def _encode_summary(self) -> EncodeSummary:
-        return validate(EncodeSummary, self._json(ENCODE_SUMMARY), ENCODE_SUMMARY)
-
-    @cached_property
-    def network(self) -> Network:
-        return self._encode_summary.network
-
-    @cached_property
-    def posterior(self) -> Posterior | None:
-        """A VAE's posterior moments and active units; None for an AE (its points are not posteriors)."""
-        return self._encode_summary.posterior
-
-    @cached_property
-    def reconstructions(self) -> Reconstructions:
-        info = self._encode_summary.reconstructions
-        dims = {"k": info.n, "C": self.data.channels, "S": self.data.image_size}
-        arrays = check_arrays(array_specs(Reconstructions), self._npz(RECONSTRUCTIONS), RECONSTRUCTIONS, dims)
-        return Reconstructions(split=info.split, mse=info.mse, **arrays)
-
-    @cached_property
-    def gallery(self) -> Gallery:
-        info = self._encode_summary.gallery
-        dims = {"g": info.n, "C": self.data.channels, "S": self.data.image_size}
-        return Gallery(seed=info.seed, **check_arrays(array_specs(Gallery), self._npz(GALLERY), GALLERY, dims))
-
-    @cached_property
-    def latents(self) -> Latents:
-        path = self._file(LATENTS)
-        try:
-            z = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ArtifactError(LATENTS, f"is not a readable .npy array ({e}); {_fix(LATENTS)}") from None
-        if z.ndim != 2 or z.dtype.kind != "f":
-            raise ArtifactError(LATENTS, f"has shape {z.shape} and dtype {z.dtype}, expected (n, N) floats")
-        return Latents(n=int(z.shape[0]), N=int(z.shape[1]))
-
-    def latents_array(self) -> np.ndarray:
-        """``latents.npy`` memory-mapped, (n, N)."""
-        self.latents  # noqa: B018 (checks the file)
-        return np.load(self.path / LATENTS, mmap_mode="r", allow_pickle=False)
-
-    # ---- stats
-
-    @cached_property
-    def stats(self) -> Stats:
-        doc = self._json(STATS)
-        if "schema_version" not in doc:
-            raise ArtifactError(STATS, "missing key 'schema_version'")
-        if doc["schema_version"] != STATS_SCHEMA:
-            raise ArtifactError(STATS, f"has schema_version {doc['schema_version']!r}, expected {STATS_SCHEMA} "
-                                       f"(written by another version of the stats step); {_fix(STATS)}")
-        return validate(Stats, doc, STATS)
-
-    @cached_property
-    def published(self) -> Published:
-        """The published study's figures, as the stats step stored them."""
-        return self.stats.published_reference
-
-    @cached_property
-    def data_vs_published(self) -> DataVsPublished:
-        """This build's images beside the published study's CelebA."""
-        d, p = self.data, self.published
-        return DataVsPublished(n_images=d.n_images, published_images=p.celeba_images, image_size=d.image_size,
-                               published_size=p.rae_image_size, channels=d.channels,
-                               published_channels=p.celeba_channels)
-
-    @cached_property
-    def arrays(self) -> StatsArrays:
-        s = self.stats
-        dims = {"N": s.N, "Q": len(s.components.quantile_levels), "B": s.components.bins,
-                "B+1": s.components.bins + 1, "n_s": s.projections.sample_size, "R": s.radii.uniform.n,
-                "G": len(s.b.grid), "Gf": s.b.fine.grid_size, "Bf": s.b.fine.bootstrap,
-                "nn": s.origin.nearest.query_size, "A": s.projections.n_artificial,
-                "SA": s.slices.artificial_per_slice, "P": len(s.pairs), "K": len(s.slices.atlas_b)}
-        return StatsArrays(**check_arrays(array_specs(StatsArrays), self._npz(ARRAYS), ARRAYS, dims))
-
-    # ---- faces
-
-    @cached_property
-    def faces(self) -> FaceCalibration:
-        """``faces/calibration.json``: the face tests, their error rates and the verdict rule."""
-        doc = self._json(FACES)
-        if doc.get("schema_version") != FACES_SCHEMA:
-            raise ArtifactError(FACES, f"has schema_version {doc.get('schema_version')!r}, expected {FACES_SCHEMA}; "
-                                       f"{_fix(FACES)}")
-        f = validate(FaceCalibration, doc, FACES)
-        if f.usable != (f.rule is not None) or (f.reason is None) != f.usable:
-            raise ArtifactError(FACES, "'usable', 'rule' and 'reason' disagree")
-        return f
-
-    @cached_property
-    def face_judgement(self) -> FaceJudgement:
-        """The face tests as this run uses them: the faces step's sets with the run's reconstructions
-        (``generate/metrics.json``, ``faces``) after the real faces, each test's judgement and the run's
-        rule; without a generate step, the faces step's own sets and judgement (``checked`` False)."""
-        f, g = self.faces, self.generate
-        if not g or not g.faces.available or g.faces.reconstructions is None or g.faces.tests is None:
-            return FaceJudgement(sets=f.sets, tests=f.tests, rule=f.rule, usable=f.usable, reason=f.reason,
-                                 rule_text=f.rule_text, checked=False, notes=())
-        G = g.faces
-        return FaceJudgement(sets=(*f.sets[:1], G.reconstructions, *f.sets[1:]), tests=G.tests, rule=G.rule,
-                             usable=G.usable, reason=G.reason, rule_text=G.rule_text or "", checked=True,
-                             notes=G.notes)
-
-    @cached_property
-    def face_examples(self) -> FaceExamples:
-        f = self.faces
-        z = self._npz(FACES_EXAMPLES)
-        e = z["images"].shape[1] if "images" in z and z["images"].ndim == 4 else 0
-        dims = {"K": len(f.sets), "E": e, "S": f.settings.image_shape[1]}
-        return FaceExamples(**check_arrays(array_specs(FaceExamples), z, FACES_EXAMPLES, dims))
 
     # ---- generate
 
@@ -529,29 +312,6 @@ class Run:
                                          f"{_fix(METRICS)}")
         return D.b
 
-    # ---- provenance
-
-    def manifest(self, step: str) -> Manifest | Absent:
-        """The step's manifest, or Absent when the step has not finished in this run."""
-        rel = manifest_file(step)
-        if not (self.path / rel).is_file():
-            return Absent(rel, f"the {step} step has not finished in this run")
-        return validate(Manifest, self._json(rel), rel)
-
-    @cached_property
-    def manifests(self) -> dict[str, Manifest | Absent]:
-        """Every step's manifest (or Absent), in pipeline order."""
-        return {step: self.manifest(step) for step in STEPS}
-
-    @cached_property
-    def versions(self) -> dict[str, str]:
-        """Package versions the artifacts were computed with (from the manifests)."""
-        out: dict[str, str] = {}
-        for m in self.manifests.values():
-            if m:
-                out.update(m.versions)
-        return out
-
     def check(self) -> None:
         """Read every view (the optional ones where present); raise ArtifactError on the first problem."""
         for name in ("config", "config_text", "data", "history", "timing", "network", "reconstructions",
@@ -565,12 +325,3 @@ class Run:
             self.samples  # noqa: B018
 
 
-def shipped_config(name: str) -> Config:
-    """A configuration shipped with the project (``configs/<name>.toml``), checked."""
-    rel = f"configs/{name}.toml"
-    if not (ROOT / rel).is_file():
-        raise ArtifactError(rel, f"does not exist in {ROOT}")
-    try:
-        return load_config(ROOT / rel)
-    except UserError as e:
-        raise ArtifactError(rel, e.problem) from None

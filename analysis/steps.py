@@ -140,18 +140,21 @@ def _schemas(*steps: str) -> tuple[str, ...]:
 
 FETCH = Step("fetch", code=("data", *_schemas("data")), sections=("data",),
              outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True)
-TRAIN = Step("train", code=("train", "trainparts", "trainsave", "model", "network", "checkpoint", *_schemas("train")), inputs=("data/images.npy",),
+TRAIN = Step("train", code=("train", "trainparts", "trainsave", "model", "network", "checkpoint", *_schemas("train")),
+             inputs=("data/images.npy",),
              sections=("data", "model", "train", "run.seed"),
              outputs=("train/model.pt", "train/history.json"), volatile=("train/timing.json",), device=True)
 #: ``train --checkpoint``: a user's weights adopted instead of trained; they depend on the
 #: architecture and the data only, and nothing is timed.
 ADOPT = dataclasses.replace(TRAIN, sections=("data", "model"), volatile=())
 ENCODE = Step("encode", code=("encode", "model", "network", "checkpoint", "train", "trainparts", "trainsave",
-                              *_schemas("encode", "train")), inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
+                              *_schemas("encode", "train")),
+              inputs=("data/images.npy", "data/ids.txt", "train/model.pt"),
               sections=("model", "encode", "data.val_fraction", "run.seed"),
               outputs=("latents.npy", "ids.txt", "encode/summary.json", "encode/reconstructions.npz",
                        "encode/gallery.npz"), device=True)
-STATS = Step("stats", code=("stats", "statsfigures", "statsplanes", "geometry", "slices", "published", "calibration", "intervals", "bscan", *_schemas("stats")), inputs=("latents.npy",),
+STATS = Step("stats", code=("stats", "statsfigures", "statsplanes", "geometry", "slices", "published", "calibration",
+                            "intervals", "bscan", *_schemas("stats")), inputs=("latents.npy",),
              sections=("stats", "run.seed"), outputs=("stats/stats.json", "stats/arrays.npz"), hand_placed=True)
 #: The ``[faces]`` keys the face tests' fit and calibration depend on: ``faces.seed``, not ``run.seed``,
 #: so that the training seeds of one config share one classifier (``images_per_row`` is generate's).
@@ -165,8 +168,8 @@ FACE_CHECK_KEYS = ("faces.calibration_images", "faces.min_tpr", "faces.max_fpr",
 #: The face tests (:mod:`analysis.facetest`): a detector and a classifier, measured on labelled images
 #: made from the data alone (shared by the training seeds); the later steps check them on their run's
 #: reconstructions and judge decoded images with them.
-FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "calibration", "intervals", "bscan", "geometry", "data",
-                          *SCHEMAS, "words"),
+FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "runfiles", "runviews", "calibration",
+                            "intervals", "bscan", "geometry", "data", *SCHEMAS, "words"),
              inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
@@ -174,15 +177,17 @@ FACES = Step("faces", code=("facetest", "faces", "instrument", "artifacts", "cal
 GENERATE = Step("generate", code=("generate", "genjudge", "genfit", "generators", "genbase", "genparametric",
                                   "genmixture", "metrics", "calibration", "intervals", "bscan", "geometry", "model",
                                   "network", "checkpoint", "instrument", "faces", "facecheck", "train", "trainparts",
-                                  "trainsave", "artifacts", *SCHEMAS, "words"),
+                                  "trainsave", "artifacts", "runfiles", "runviews", *SCHEMAS, "words"),
                 inputs=("data/images.npy", "train/model.pt", "latents.npy", "stats/stats.json",
                         "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
                 optional=("stats/stats.json", "faces/calibration.json", "faces/classifier.skops",
                           "faces/folds.skops"),
                 sections=("generate", "faces.images_per_row", *FACE_CHECK_KEYS),
                 outputs=("generate/metrics.json", "generate/samples.npz"), hand_placed=True, device=True)
-DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibration", "intervals", "bscan", "geometry", "metrics", "model", "network", "checkpoint",
-                              "instrument", "faces", "facecheck", "train", "trainparts", "trainsave", *SCHEMAS, "words"),
+DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "runfiles", "runviews", "calibration",
+                              "intervals", "bscan", "geometry", "metrics", "model", "network", "checkpoint",
+                              "instrument", "faces", "facecheck", "train", "trainparts", "trainsave", *SCHEMAS,
+                              "words"),
               inputs=("train/model.pt", "latents.npy", "ids.txt", "stats/stats.json", "stats/arrays.npz",
                       "faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
               optional=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops"),
@@ -191,7 +196,7 @@ DECODE = Step("decode", code=("decode", "probes", "export", "artifacts", "calibr
 
 CLAIMS = Step("claims", code=("claims", "claimfigures", "claimmeasures", "genclaims", "findings", "ledger",
                               "calibration", "intervals", "bscan", "nulls", "normality", "slices", "geometry",
-                              "metrics", "published", "artifacts", *SCHEMAS, "words"),
+                              "metrics", "published", "artifacts", "runfiles", "runviews", *SCHEMAS, "words"),
               inputs=("latents.npy", "stats/stats.json", "stats/arrays.npz", "generate/metrics.json",
                       "data/images.npy", "data/ids.txt", "ids.txt"),
               optional=("generate/metrics.json", "data/images.npy", "data/ids.txt", "ids.txt"),
@@ -207,8 +212,8 @@ NAMES = tuple(s.name for s in STEPS)
 #: in the config's build directory (the primary run's) once every run has finished; its
 #: ``inputs`` are the primary run's files, and its ``prepare`` adds the same files of the
 #: other runs (``runs/<name>/...``), each as its run's manifest vouches for it.
-ACROSS = Step("across", code=("across", "artifacts", "runs", "ledger", "findings", "calibration", "intervals", "bscan", "geometry",
-                              "published", *SCHEMAS, "words"),
+ACROSS = Step("across", code=("across", "artifacts", "runfiles", "runviews", "runs", "ledger", "findings",
+                              "calibration", "intervals", "bscan", "geometry", "published", *SCHEMAS, "words"),
               inputs=("encode/summary.json", "encode/reconstructions.npz", "stats/stats.json", "stats/arrays.npz",
                       "generate/metrics.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz"),
               sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))

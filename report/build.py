@@ -97,7 +97,7 @@ def source_files() -> list[Path]:
              and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".log"))
              and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(src).parts)]
     files += [*(ROOT / "analysis" / "charts").glob("*.py"), ROOT / "analysis" / "artifacts.py",
-              ROOT / "analysis" / "words.py",
+              ROOT / "analysis" / "runfiles.py", ROOT / "analysis" / "runviews.py", ROOT / "analysis" / "words.py",
               ROOT / "configs" / "celeba.toml",
               ROOT / "pyproject.toml", *(ROOT / "analysis" / "schemas").glob("*.py")]
     return sorted(f for f in files if f.is_file())

@@ -22,7 +22,7 @@ LAYERS: dict[str, set[str]] = {
                 "generators", "genbase", "genparametric", "genmixture", "faces", "export", "ledger"},
     "infrastructure": {"storage", "sections", "config", "provenance", "steps", "rundir", "runs", "model", "network",
                        "checkpoint"},
-    "reader": {"artifacts"},
+    "reader": {"artifacts", "runfiles", "runviews"},
     "steps": {"data", "train", "trainparts", "trainsave", "encode", "stats", "statsfigures", "statsplanes", "facetest",
               "instrument", "facecheck", "generate", "genjudge", "genfit", "findings", "claims", "claimfigures",
               "claimmeasures", "genclaims", "decode", "across"},
