@@ -34,8 +34,8 @@ ARGS   ?=
 # The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
 STEPS  := fetch train encode stats faces generate claims decode
 # The artifact schemas (analysis/schemas/); steps that read artifacts depend on every one.
-SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encode.py stats.py faces.py \
-            generate.py claims.py decode.py across.py provenance.py)
+SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encode.py stats.py statscloud.py \
+            faces.py generate.py claims.py decode.py across.py provenance.py)
 # The code each step's outputs depend on (its declared `code` in analysis/steps.py; tests/test_steps.py
 # checks): a prerequisite of the step's rule for the primary run and for every other run.
 CODE_fetch := analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
@@ -46,7 +46,8 @@ CODE_encode := analysis/encode.py analysis/model.py analysis/network.py analysis
                analysis/schemas/train.py
 CODE_stats := analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py analysis/geometry.py \
               analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py \
-              analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py
+              analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py \
+              analysis/schemas/statscloud.py
 CODE_faces := analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
               analysis/runfiles.py analysis/runviews.py analysis/calibration.py analysis/intervals.py \
               analysis/bscan.py analysis/geometry.py analysis/data.py analysis/words.py $(SCHEMAS)

@@ -129,13 +129,17 @@ VOLATILE = frozenset({"run.device", "run.threads", "data.workers", "data.cache_d
 
 #: The artifact schemas (:mod:`analysis.schemas`): a step's key covers the schemas it writes with, and
 #: a step that reads artifacts through :mod:`analysis.artifacts` covers every schema.
-SCHEMAS = tuple(f"schemas.{m}" for m in ("base", "files", "data", "train", "encode", "stats", "faces", "generate",
-                                          "claims", "decode", "across", "provenance"))
+SCHEMAS = tuple(f"schemas.{m}" for m in ("base", "files", "data", "train", "encode", "stats", "statscloud", "faces",
+                                          "generate", "claims", "decode", "across", "provenance"))
+
+
+#: The schema modules a step's schema module imports besides the base.
+SCHEMA_PARTS = {"stats": ("statscloud",)}
 
 
 def _schemas(*steps: str) -> tuple[str, ...]:
     """The schema modules a step writes with (and the base they share)."""
-    return ("schemas.base", *(f"schemas.{s}" for s in steps))
+    return ("schemas.base", *(f"schemas.{m}" for s in steps for m in (s, *SCHEMA_PARTS.get(s, ()))))
 
 
 FETCH = Step("fetch", code=("data", *_schemas("data")), sections=("data",),
