@@ -93,3 +93,31 @@ def test_the_architecture_file_lists_the_layers():
         assert f"**{name}**" in text, name
         for m in mods - {"__init__", "__main__"}:
             assert f"`{m}" in text, (name, m)
+
+
+#: The size limits of issue 24 (small units): a module, a function. A module or function may exceed
+#: its limit only with a comment that says why: ``# long: <why>`` among its first lines (a module)
+#: or on its ``def`` line or the line above it (a function).
+MODULE_LINES, FUNCTION_LINES = 500, 60
+UNITS = sorted(p for d in (ANALYSIS, ROOT / "report") for p in d.rglob("*.py") if "_build" not in p.parts)
+
+
+def _long_ok(lines: list[str], at: int) -> bool:
+    """A ``# long:`` comment on line ``at`` (0-based) or the line above it."""
+    return any("# long:" in lines[i] for i in (at - 1, at) if 0 <= i < len(lines))
+
+
+@pytest.mark.parametrize("path", UNITS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_units_are_small(path):
+    """No module above 500 lines and no function above 60, unless a ``# long:`` comment says why."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    rel = path.relative_to(ROOT)
+    assert len(lines) <= MODULE_LINES or any("# long:" in ln for ln in lines[:40]), \
+        f"{rel}: {len(lines)} lines (limit {MODULE_LINES}): split it along a seam, or say why not (# long: ...)"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            assert n <= FUNCTION_LINES or _long_ok(lines, first), \
+                f"{rel}:{node.lineno}: {node.name} has {n} lines (limit {FUNCTION_LINES}): name its steps"

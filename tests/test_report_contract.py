@@ -90,8 +90,9 @@ def test_the_narration_check_catches_analysis_in_a_chapter():
                               "g('x', run.stats.components.std_ratio, '.3g')") == []
 
 
-def test_flg_reads_no_files_and_runs_no_model():
-    tree = ast.parse((REPORT / "flg.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", ["flg.py", "ledgertables.py"])
+def test_flg_reads_no_files_and_runs_no_model(module):
+    tree = ast.parse((REPORT / module).read_text(encoding="utf-8"))
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {f"{n.module}.{a.name}" if n.module == "analysis" else n.module
                  for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
