@@ -11,7 +11,7 @@
 # prerequisites: a deleted or edited output is found by `analysis check` (below), for
 # every run, and its step is re-run.
 #
-# Each step is declared once, in analysis/steps.py (its inputs, config entries, code
+# Each step is declared once, in analysis/pipeline/steps.py (its inputs, config entries, code
 # modules and outputs). The rules below are written out by hand so that the graph reads
 # at a glance and `make help` needs no Python; tests/test_steps.py asks make for its
 # database and checks that every rule has exactly the declared prerequisites: the
@@ -31,47 +31,54 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CLI    := $(PY) -m analysis
 ARGS   ?=
-# The steps in pipeline order, as analysis/steps.py declares them (tests/test_steps.py checks).
+# The steps in pipeline order, as analysis/pipeline/steps.py declares them (tests/test_steps.py checks).
 STEPS  := fetch train encode stats faces generate claims decode
 # The artifact schemas (analysis/schemas/); steps that read artifacts depend on every one.
 SCHEMAS := $(addprefix analysis/schemas/,base.py files.py data.py train.py encode.py stats.py statscloud.py \
             faces.py generate.py claims.py decode.py across.py provenance.py)
-# The code each step's outputs depend on (its declared `code` in analysis/steps.py; tests/test_steps.py
+# The code each step's outputs depend on (its declared `code` in analysis/pipeline/steps.py; tests/test_steps.py
 # checks): a prerequisite of the step's rule for the primary run and for every other run.
-CODE_fetch := analysis/data.py analysis/schemas/base.py analysis/schemas/data.py
-CODE_train := analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/model.py \
-              analysis/network.py analysis/checkpoint.py analysis/schemas/base.py analysis/schemas/train.py
-CODE_encode := analysis/encode.py analysis/model.py analysis/network.py analysis/checkpoint.py analysis/train.py \
-               analysis/trainparts.py analysis/trainsave.py analysis/schemas/base.py analysis/schemas/encode.py \
+CODE_fetch := analysis/steps/data.py analysis/schemas/base.py analysis/schemas/data.py
+CODE_train := analysis/steps/train.py analysis/steps/trainparts.py analysis/steps/trainsave.py \
+              analysis/pipeline/model.py analysis/pipeline/network.py analysis/pipeline/checkpoint.py \
+              analysis/schemas/base.py analysis/schemas/train.py
+CODE_encode := analysis/steps/encode.py analysis/pipeline/model.py analysis/pipeline/network.py \
+               analysis/pipeline/checkpoint.py analysis/steps/train.py analysis/steps/trainparts.py \
+               analysis/steps/trainsave.py analysis/schemas/base.py analysis/schemas/encode.py \
                analysis/schemas/train.py
-CODE_stats := analysis/stats.py analysis/statsfigures.py analysis/statsplanes.py analysis/geometry.py \
-              analysis/slices.py analysis/published.py analysis/calibration.py analysis/intervals.py \
-              analysis/bscan.py analysis/schemas/base.py analysis/schemas/stats.py \
-              analysis/schemas/statscloud.py
-CODE_faces := analysis/facetest.py analysis/faces.py analysis/instrument.py analysis/artifacts.py \
-              analysis/runfiles.py analysis/runviews.py analysis/calibration.py analysis/intervals.py \
-              analysis/bscan.py analysis/geometry.py analysis/data.py analysis/words.py $(SCHEMAS)
-CODE_generate := analysis/generate.py analysis/genjudge.py analysis/genfit.py analysis/generators.py \
-                 analysis/genbase.py analysis/genparametric.py analysis/genmixture.py analysis/metrics.py \
-                 analysis/calibration.py analysis/intervals.py analysis/bscan.py analysis/geometry.py \
-                 analysis/model.py analysis/network.py analysis/checkpoint.py analysis/instrument.py \
-                 analysis/faces.py analysis/facecheck.py analysis/train.py analysis/trainparts.py \
-                 analysis/trainsave.py analysis/artifacts.py analysis/runfiles.py analysis/runviews.py \
-                 analysis/words.py $(SCHEMAS)
-CODE_claims := analysis/claims.py analysis/claimfigures.py analysis/claimmeasures.py analysis/genclaims.py \
-               analysis/findings.py analysis/ledger.py analysis/calibration.py analysis/intervals.py \
-               analysis/bscan.py analysis/nulls.py analysis/normality.py analysis/slices.py analysis/geometry.py \
-               analysis/metrics.py analysis/published.py analysis/artifacts.py analysis/runfiles.py \
-               analysis/runviews.py analysis/words.py $(SCHEMAS)
-CODE_decode := analysis/decode.py analysis/probes.py analysis/export.py analysis/artifacts.py \
-               analysis/runfiles.py analysis/runviews.py analysis/calibration.py analysis/intervals.py \
-               analysis/bscan.py analysis/geometry.py analysis/metrics.py analysis/model.py analysis/network.py \
-               analysis/checkpoint.py analysis/instrument.py analysis/faces.py analysis/facecheck.py \
-               analysis/train.py analysis/trainparts.py analysis/trainsave.py analysis/words.py $(SCHEMAS)
-CODE_across := analysis/across.py analysis/artifacts.py analysis/runfiles.py analysis/runviews.py \
-               analysis/runs.py analysis/ledger.py analysis/findings.py analysis/calibration.py \
-               analysis/intervals.py analysis/bscan.py analysis/geometry.py analysis/published.py \
-               analysis/words.py $(SCHEMAS)
+CODE_stats := analysis/steps/stats.py analysis/steps/statsfigures.py analysis/steps/statsplanes.py \
+              analysis/science/geometry.py analysis/science/slices.py analysis/published.py \
+              analysis/science/calibration.py analysis/science/intervals.py analysis/science/bscan.py \
+              analysis/schemas/base.py analysis/schemas/stats.py analysis/schemas/statscloud.py
+CODE_faces := analysis/steps/facetest.py analysis/science/faces.py analysis/steps/instrument.py \
+              analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/science/calibration.py \
+              analysis/science/intervals.py analysis/science/bscan.py analysis/science/geometry.py \
+              analysis/steps/data.py analysis/words.py $(SCHEMAS)
+CODE_generate := analysis/steps/generate.py analysis/steps/genjudge.py analysis/steps/genfit.py \
+                 analysis/science/generators.py analysis/science/genbase.py analysis/science/genparametric.py \
+                 analysis/science/genmixture.py analysis/science/metrics.py analysis/science/calibration.py \
+                 analysis/science/intervals.py analysis/science/bscan.py analysis/science/geometry.py \
+                 analysis/pipeline/model.py analysis/pipeline/network.py analysis/pipeline/checkpoint.py \
+                 analysis/steps/instrument.py analysis/science/faces.py analysis/steps/facecheck.py \
+                 analysis/steps/train.py analysis/steps/trainparts.py analysis/steps/trainsave.py \
+                 analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/words.py $(SCHEMAS)
+CODE_claims := analysis/steps/claims.py analysis/steps/claimfigures.py analysis/steps/claimmeasures.py \
+               analysis/steps/genclaims.py analysis/steps/findings.py analysis/science/ledger.py \
+               analysis/science/calibration.py analysis/science/intervals.py analysis/science/bscan.py \
+               analysis/science/nulls.py analysis/science/normality.py analysis/science/slices.py \
+               analysis/science/geometry.py analysis/science/metrics.py analysis/published.py \
+               analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/words.py $(SCHEMAS)
+CODE_decode := analysis/steps/decode.py analysis/science/probes.py analysis/science/export.py \
+               analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/science/calibration.py \
+               analysis/science/intervals.py analysis/science/bscan.py analysis/science/geometry.py \
+               analysis/science/metrics.py analysis/pipeline/model.py analysis/pipeline/network.py \
+               analysis/pipeline/checkpoint.py analysis/steps/instrument.py analysis/science/faces.py \
+               analysis/steps/facecheck.py analysis/steps/train.py analysis/steps/trainparts.py \
+               analysis/steps/trainsave.py analysis/words.py $(SCHEMAS)
+CODE_across := analysis/steps/across.py analysis/artifacts.py analysis/runfiles.py analysis/runviews.py \
+               analysis/pipeline/runs.py analysis/science/ledger.py analysis/steps/findings.py \
+               analysis/science/calibration.py analysis/science/intervals.py analysis/science/bscan.py \
+               analysis/science/geometry.py analysis/published.py analysis/words.py $(SCHEMAS)
 .DEFAULT_GOAL := help
 .PHONY: help setup data train encode stats faces decode generate claims across all test bench reliability-table clean distclean FORCE
 
@@ -120,7 +127,7 @@ $(RUN)/decode.manifest.json: $(RUN)/train.manifest.json $(RUN)/encode.manifest.j
                              $(RUN)/faces.manifest.json $(CODE_decode)
 	$(CLI) decode --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-# ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/runs.py).
+# ---- Several runs of one config ([runs]: seeds, variants, a sweep; analysis/pipeline/runs.py).
 # The primary run is $(RUN) itself (the rules above). The others live in $(RUN)/runs/<name>/,
 # with one pattern rule per step (the stem is the run's name; `python -m analysis runs` lists
 # the directories). With several runs every run's pipeline, the primary's included, is made

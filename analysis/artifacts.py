@@ -22,7 +22,7 @@ Usage::
     run.arrays.b_grid                                   # ndarray (G,)
     run.timing.total_seconds if run.timing else run.timing.reason
 
-A config of several runs (``[runs]``; :mod:`analysis.runs`) has its primary run in the
+A config of several runs (``[runs]``; :mod:`analysis.pipeline.runs`) has its primary run in the
 config's build directory: ``Run("build/default").across`` reads the ``across`` step's
 view of every run side by side (:class:`Across`; an :class:`Absent` for a config of one
 run), and ``Run("build/default/runs/seed1")`` reads another run like any run.
@@ -42,11 +42,11 @@ import numpy as np
 from analysis.runfiles import (ACROSS_READS, OPTIONAL, READS, REQUIRED, ROOT, STEPS, WRITER, RunFiles,  # noqa: F401
                                shipped_config)
 from analysis.runviews import MeasureViews
-from analysis.config import Config  # noqa: F401
+from analysis.pipeline.config import Config  # noqa: F401
 from analysis.runfiles import _fix
 from analysis.schemas.files import (ACROSS_LEDGER, ACROSS_RUNS, ACROSS_SCHEMA, CLAIMS, CLAIMS_ARRAYS, CLAIMS_DETAILS,
                                     CLAIMS_SCHEMA, DECODE, DECODE_PATHS, DECODE_PLANES, DECODE_SCHEMA, METRICS, STATS)
-from analysis.storage import load_json
+from analysis.pipeline.storage import load_json
 
 # The views' types, for the readers of a run (``artifacts.Stats``, ``artifacts.VERDICTS`` ...):
 from analysis.schemas.data import DataInfo  # noqa: F401

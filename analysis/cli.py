@@ -17,7 +17,7 @@ Steps, in pipeline order (``all`` runs them in turn)::
     schema    the JSON Schema of every artifact (no --config; see python -m analysis schema --help)
 
 Outputs go to ``build/<config name>/`` unless ``--out`` says otherwise. A config whose
-``[runs]`` section names several runs (seeds, variants; :mod:`analysis.runs`) keeps its
+``[runs]`` section names several runs (seeds, variants; :mod:`analysis.pipeline.runs`) keeps its
 primary run there and the others in ``<out>/runs/<name>/``: ``--run NAME`` picks the
 run a step works on (default: the primary), ``all`` without ``--run`` makes every run
 in turn and then ``across``; each run's progress lines start with ``[<name>]`` and a
@@ -27,7 +27,7 @@ instead of computing them again. Each step
 writes ``<out>/<step>.manifest.json`` last and skips itself when that manifest shows
 the same inputs and settings and its outputs still have the recorded sha256
 (``--force`` re-runs it). A lock file (``<out>/.lock``, removed at the end) serialises
-concurrent runs on one output directory (and the report build, :mod:`analysis.rundir`).
+concurrent runs on one output directory (and the report build, :mod:`analysis.pipeline.rundir`).
 ``--out`` must be a new or empty directory or a run directory the tool made (its marker
 ``.flg-run``): a directory of other files is refused, so nothing of anyone else's is
 overwritten. The config and the arguments are checked
@@ -51,14 +51,14 @@ import threading
 from pathlib import Path
 
 from analysis import __version__
-from analysis.config import check_path, dumps_toml, load_config
+from analysis.pipeline.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError, set_prefix
-from analysis.provenance import manifest_path, stale_steps
-from analysis import rundir
-from analysis.runs import RunSpec, expand, find
-from analysis.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration
-from analysis.steps import NAMES as STEPS
-from analysis.storage import atomic_write, remove_stale_temporaries
+from analysis.pipeline.provenance import manifest_path, stale_steps
+from analysis.pipeline import rundir
+from analysis.pipeline.runs import RunSpec, expand, find
+from analysis.pipeline.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration
+from analysis.pipeline.steps import NAMES as STEPS
+from analysis.pipeline.storage import atomic_write, remove_stale_temporaries
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +129,7 @@ def _check_args(args: argparse.Namespace, cfg, run_dir: Path) -> None:
     rundir.check_ours(run_dir)
     uses_device = args.step == "all" or declaration(args.step).device
     if cfg.run.device not in ("auto", "cpu") and uses_device:
-        from analysis.model import config_device
+        from analysis.pipeline.model import config_device
         config_device(cfg)
 
 
@@ -141,9 +141,9 @@ def _on_sigterm(signum, frame):
 
 def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Path | None = None,
              share: Path | None = None) -> dict:
-    """Run step ``name`` (:func:`analysis.steps.run`); ``checkpoint`` goes to ``train`` only;
+    """Run step ``name`` (:func:`analysis.pipeline.steps.run`); ``checkpoint`` goes to ``train`` only;
     ``share``: the primary run's directory, whose finished outputs a step with the same key links."""
-    from analysis import steps
+    from analysis.pipeline import steps
 
     options = {"checkpoint": checkpoint} if name == "train" and checkpoint is not None else {}
     return steps.run(name, cfg, run_dir, force, share=share, **options)
@@ -205,16 +205,23 @@ def main(argv: list[str] | None = None) -> int:
 CHECKED = ".flg-checked.json"  # in a run directory: the settings keys whose whole check passed
 
 
+def _modules() -> list[str]:
+    """Every module of the package, dotted below ``analysis`` (``steps.generate``, ``schemas.stats``)."""
+    root = Path(__file__).parent
+    return sorted(".".join(p.relative_to(root).with_suffix("").parts) for p in root.rglob("*.py")
+                  if "__pycache__" not in p.parts)
+
+
 def settings_key(cfg) -> str:
     """A hash of the resolved config and of the code that checks it (every module of the package: the
     steps' checks use the library's registries too)."""
-    from analysis.provenance import code_hash, hash_key
+    from analysis.pipeline.provenance import code_hash, hash_key
 
-    return hash_key(cfg.to_dict(), code_hash(*sorted(p.stem for p in Path(__file__).parent.glob("*.py"))))
+    return hash_key(cfg.to_dict(), code_hash(*_modules()))
 
 
 def _checked_keys(run_dir: Path) -> list[str]:
-    from analysis.storage import load_json
+    from analysis.pipeline.storage import load_json
 
     try:
         keys = load_json(run_dir / CHECKED, limit=1 << 20).get("keys", [])
@@ -224,7 +231,7 @@ def _checked_keys(run_dir: Path) -> list[str]:
 
 
 def _check_settings(cfg, run_dir: Path) -> None:
-    """Every step's own check of its settings (:func:`analysis.steps.check_config`; it imports every step's
+    """Every step's own check of its settings (:func:`analysis.pipeline.steps.check_config`; it imports every step's
     module, a few seconds), unless this run directory records that the same config passed it with the
     same code (:data:`CHECKED`, written by :func:`_remember_checked` once the run's lock is held)."""
     if settings_key(cfg) not in _checked_keys(run_dir):
@@ -232,7 +239,7 @@ def _check_settings(cfg, run_dir: Path) -> None:
 
 
 def _remember_checked(run_dir: Path, cfg) -> None:
-    from analysis.storage import save_json
+    from analysis.pipeline.storage import save_json
 
     keys = [k for k in _checked_keys(run_dir) if k != settings_key(cfg)][-15:] + [settings_key(cfg)]
     with contextlib.suppress(UserError):  # bookkeeping only: a later command checks again
@@ -243,7 +250,7 @@ def _remember_checked(run_dir: Path, cfg) -> None:
 def _dispatch(args: argparse.Namespace, cfg, specs: list[RunSpec], out: Path, many: bool) -> int:
     """Which runs and steps a command means: a step of one run (``--run``, default the primary),
     ``across`` (the config's build directory), or ``all`` (without ``--run``: every run, then
-    ``across``). Each run's config and directory come from :func:`analysis.runs.expand`."""
+    ``across``). Each run's config and directory come from :func:`analysis.pipeline.runs.expand`."""
     for spec in specs:  # every setting of every step, before the first step runs
         _check_settings(spec.config, spec.directory(out))
     rundir.check_ours(out)  # the config's build directory (the primary run's; the others are inside it)

@@ -46,7 +46,7 @@ def reference() -> dict:
     }
 
 
-#: The published findings the claims ledger tests (:mod:`analysis.claims`), in the
+#: The published findings the claims ledger tests (:mod:`analysis.steps.claims`), in the
 #: study's order: id -> (part of the series, the finding in our words, what the study
 #: reported). Their words, never our numbers.
 FINDINGS = {

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.config import Config, load_config
+from analysis.pipeline.config import Config, load_config
 from analysis.errors import UserError
-from analysis.provenance import manifest_file
+from analysis.pipeline.provenance import manifest_file
 from analysis.schemas.base import Absent, ArtifactError, describe, fix, validate
 from analysis.schemas.files import (ACROSS_LEDGER, ACROSS_RUNS, ARRAYS, CLAIMS, CLAIMS_ARRAYS, CLAIMS_DETAILS, CONFIG,
                                     DATA_INFO, DECODE, DECODE_PATHS, DECODE_PLANES, ENCODE_SUMMARY, FACES,
                                     FACES_EXAMPLES, GALLERY, HISTORY, LATENTS, METRICS, RECONSTRUCTIONS, STATS,
                                     TIMING)
 from analysis.schemas.provenance import Manifest
-from analysis.storage import load_json
-from analysis.steps import NAMES as STEPS
-from analysis.steps import producer
+from analysis.pipeline.storage import load_json
+from analysis.pipeline.steps import NAMES as STEPS
+from analysis.pipeline.steps import producer
 
 ROOT = Path(__file__).resolve().parents[1]
 

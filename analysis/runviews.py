@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from analysis.config import Config, load_config, read_config_text
+from analysis.pipeline.config import Config, load_config, read_config_text
 from analysis.errors import UserError
 from analysis.runfiles import RunFiles, _fix
 from analysis.schemas.base import Absent, ArtifactError, check_arrays, validate
@@ -22,7 +22,7 @@ from analysis.schemas.stats import DataVsPublished, Published, Stats, StatsArray
 from analysis.schemas.encode import EncodeSummary, Gallery, Latents, Network, Posterior, Reconstructions
 from analysis.schemas.faces import FaceCalibration, FaceExamples, FaceJudgement
 from analysis.schemas.base import array_specs, describe
-from analysis.provenance import manifest_file
+from analysis.pipeline.provenance import manifest_file
 
 
 class MeasureViews(RunFiles):

@@ -16,9 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.config import check_path
+from analysis.pipeline.config import check_path
 from analysis.errors import UserError
-from analysis.storage import atomic_write
+from analysis.pipeline.storage import atomic_write
 
 MARKER = ".flg-schemas"  # in a directory this command wrote
 

@@ -49,8 +49,8 @@ def main(argv: list[str]) -> int:
 def write_results(records: Path, out: Path) -> None:
     """Merge the figures of this run into ``out`` (figures of scripts not run are kept)."""
     sys.path.insert(0, str(HERE.parent))
-    from analysis.provenance import package_versions
-    from analysis.storage import save_json
+    from analysis.pipeline.provenance import package_versions
+    from analysis.pipeline.storage import save_json
 
     figures = {}
     if out.is_file():

@@ -1,7 +1,7 @@
 """Cost of the claims ledger (issue 13): the ``claims`` step on the default data and on 200,000 x 256 latents.
 
 Run: ``python bench/bench_claims.py``. Each figure is the wall time of the whole step
-(``analysis.claims.run`` with the default [claims] config, forced) in a fresh
+(``analysis.steps.claims.run`` with the default [claims] config, forced) in a fresh
 subprocess, with its peak RSS, next to the ``stats`` step on the same latents measured
 in the same run (the baseline: the ledger's extra work relative to the geometry it
 calibrates).
@@ -40,8 +40,9 @@ COPY = ("latents.npy", "ids.txt", "data", "stats", "generate", "fetch.manifest.j
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from analysis import claims, stats, storage
-from analysis.config import Config
+from analysis.steps import claims, stats
+from analysis.pipeline import storage
+from analysis.pipeline.config import Config
 from analysis.errors import UserError
 step = {"stats": stats.run, "claims": claims.run}[sys.argv[2]]
 t = time.perf_counter()
@@ -84,7 +85,7 @@ def bench_default(tmp: Path) -> None:
 
 
 def bench_200k(tmp: Path) -> None:
-    from analysis import storage
+    from analysis.pipeline import storage
     from bench_stats import synthetic_latents
 
     run = tmp / "200k"

@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from analysis import export  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model, decode_array, encode_array, load_checkpoint  # noqa: E402
+from analysis.science import export  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.model import build_model, decode_array, encode_array, load_checkpoint  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402

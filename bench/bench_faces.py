@@ -14,7 +14,7 @@ of a multi-run config:
   generate runs is mostly noise on a shared machine; the face score's k-NN and pairwise distances
   on those images are not timed);
 - the decode step's face tests (primary run only): the check on its reconstructions
-  (:func:`analysis.facecheck.check_run`) and its tiles and path steps (``planes.npz`` and
+  (:func:`analysis.steps.facecheck.check_run`) and its tiles and path steps (``planes.npz`` and
   ``paths.npz``) labelled again.
 The figure: what the face tests add to a cold default ``make report`` on 2 cores: the faces step
 once, the seeds' links and generate's addition in each of the 3 runs, all made two steps at a time
@@ -44,8 +44,8 @@ TARGET_S = 15.0
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from analysis import steps
-from analysis.config import load_config
+from analysis.pipeline import steps
+from analysis.pipeline.config import load_config
 cfg = load_config(Path(sys.argv[2]), ["run.threads=1"])
 t, c = time.perf_counter(), time.process_time()
 steps.run(sys.argv[3], cfg, Path(sys.argv[1]), force=True)
@@ -55,9 +55,9 @@ SHARE_CHILD = """
 import json, sys, time
 t, c = time.perf_counter(), time.process_time()
 from pathlib import Path
-from analysis import steps
-from analysis.config import load_config
-from analysis.runs import expand
+from analysis.pipeline import steps
+from analysis.pipeline.config import load_config
+from analysis.pipeline.runs import expand
 out = Path(sys.argv[1])
 spec = next(s for s in expand(load_config(Path(sys.argv[2]), ["run.threads=1"])) if s.name == sys.argv[3])
 m = steps.run("faces", spec.config, spec.directory(out), share=out)
@@ -70,10 +70,10 @@ import numpy as np
 import torch
 torch.set_num_threads(1)
 from pathlib import Path
-from analysis import facecheck
-from analysis.config import load_config
-from analysis.instrument import load_instrument
-from analysis.model import decode_array, load_trained
+from analysis.steps import facecheck
+from analysis.pipeline.config import load_config
+from analysis.steps.instrument import load_instrument
+from analysis.pipeline.model import decode_array, load_trained
 run_dir = Path(sys.argv[1])
 cfg = load_config(Path(sys.argv[2]), ["run.threads=1"])
 doc = json.loads((run_dir / "generate" / "metrics.json").read_text())
@@ -94,11 +94,11 @@ import numpy as np
 import torch
 torch.set_num_threads(1)
 from pathlib import Path
-from analysis import facecheck
+from analysis.steps import facecheck
 from analysis.artifacts import Run
-from analysis.config import load_config
-from analysis.instrument import load_instrument
-from analysis.model import load_trained
+from analysis.pipeline.config import load_config
+from analysis.steps.instrument import load_instrument
+from analysis.pipeline.model import load_trained
 run_dir = Path(sys.argv[1])
 cfg = load_config(Path(sys.argv[2]), ["run.threads=1"])
 run = Run(run_dir)

@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from analysis import metrics  # noqa: E402
-from analysis.generators import GENERATORS, make_generator  # noqa: E402
-from analysis.geometry import mean_cov  # noqa: E402
+from analysis.science import metrics  # noqa: E402
+from analysis.science.generators import GENERATORS, make_generator  # noqa: E402
+from analysis.science.geometry import mean_cov  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
@@ -53,8 +53,8 @@ DEFAULT_RUN = ROOT / "build" / "default"
 STEP_CHILD = """
 import json, sys, time
 from pathlib import Path
-from analysis import generate
-from analysis.config import load_config
+from analysis.steps import generate
+from analysis.pipeline.config import load_config
 cfg = load_config(Path(sys.argv[2]), [f"generate.repeats={sys.argv[3]}"])
 t, c = time.perf_counter(), time.process_time()
 generate.run(cfg, Path(sys.argv[1]), force=True)

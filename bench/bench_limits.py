@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analysis import data  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model  # noqa: E402
+from analysis.steps import data  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.model import build_model  # noqa: E402
 from hostile_files import zip_bomb_checkpoint  # noqa: E402
 from record import record  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
         real, bomb = tmp / "real.pt", tmp / "bomb.pt"
         torch.save({"state_dict": state}, real)
         zip_bomb_checkpoint(bomb, state, 2500)
-        load = ("import sys; from analysis.config import load_config; from analysis.model import load_checkpoint; "
+        load = ("import sys; from analysis.pipeline.config import load_config; from analysis.pipeline.model import load_checkpoint; "
                 "from analysis.errors import UserError\n"
                 "try:\n    load_checkpoint(sys.argv[1], load_config(sys.argv[2]))\n"
                 "except UserError as e:\n    print(e, file=sys.stderr); sys.exit(2)\n")

@@ -3,7 +3,7 @@
 Three ways to train the same network (the default ConvAE) on the same images, the same
 train/validation split, epochs, batch size and threads:
 
-- **ours**: ``analysis.train.run`` as the CLI calls it (loading the image cache,
+- **ours**: ``analysis.steps.train.run`` as the CLI calls it (loading the image cache,
   checkpoints for resume, validation, history, the final model and manifest), once as
   configured (validation every ``train.val_every`` epochs; compared with the bare loop) and
   once validating after every epoch as pythae does (compared with pythae);
@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from analysis import data, train  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model  # noqa: E402
+from analysis.steps import data, train  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.model import build_model  # noqa: E402
 from record import record, within_rounds  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
@@ -144,8 +144,8 @@ def _append(values: list, seconds: float | None, n_images: int) -> None:
 def gpu_figures(device: torch.device, steps: int = 50) -> None:
     """Training img/s (our epoch loop: bf16 autocast, pinned non-blocking copies) against a bare
     fp32 loop, and peak memory, for the default and the CelebA-size network on ``device``."""
-    from analysis.train import Pixels, _epoch, autocast_context, make_optimizer
-    from analysis.storage import NpyRows
+    from analysis.steps.train import Pixels, _epoch, autocast_context, make_optimizer
+    from analysis.pipeline.storage import NpyRows
 
     for name in ("default", "celeba"):
         cfg = load_config(ROOT / "configs" / f"{name}.toml", ["data.source=synthetic"])

@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import data, train  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model, encode_array  # noqa: E402
+from analysis.steps import data, train  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.model import build_model, encode_array  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record, within_rounds  # noqa: E402
@@ -90,7 +90,7 @@ def main() -> None:
                     f"{within_rounds(loops, bares)}")
 
         # -- encoding throughput vs a bare model.encoder loop over the same tensors
-        from analysis.model import load_checkpoint
+        from analysis.pipeline.model import load_checkpoint
         model, _ = load_checkpoint(run_dir / "train" / "model.pt", cfg)
         bs = cfg.encode.batch_size
         tensors = [torch.from_numpy(np.array(images[i:i + bs])).float().div_(255.0) for i in range(0, len(images), bs)]

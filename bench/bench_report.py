@@ -40,7 +40,7 @@ def _ratio(value: float, target: float) -> str:
 
 def complete(name: str) -> bool:
     """Whether build/<name> has every run its config names ([runs]: the across step has run)."""
-    from analysis.config import load_config
+    from analysis.pipeline.config import load_config
     return not load_config(ROOT / "configs" / f"{name}.toml").runs.several or \
         (ROOT / "build" / name / "across.manifest.json").is_file()
 

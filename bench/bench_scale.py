@@ -21,11 +21,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import data  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.storage import NpyRows  # noqa: E402
-from analysis.model import architecture, build_model  # noqa: E402
-from analysis.train import Pixels  # noqa: E402
+from analysis.steps import data  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.storage import NpyRows  # noqa: E402
+from analysis.pipeline.model import architecture, build_model  # noqa: E402
+from analysis.steps.train import Pixels  # noqa: E402
 
 SMOKE = ROOT / "configs" / "smoke.toml"
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))

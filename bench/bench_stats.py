@@ -7,7 +7,7 @@ directory; the figures are:
 - ``pair_counts`` (all N(N-1)/2 slice counts, one pass) against a per-pair loop timed on
   a few pairs and extrapolated to all pairs, and its peak extra memory (tracemalloc)
   against the size of the input array;
-- the whole ``stats`` step (``analysis.stats.run`` with the default [stats] config) in a
+- the whole ``stats`` step (``analysis.steps.stats.run`` with the default [stats] config) in a
   fresh subprocess: wall time and peak RSS against the 60 s / 2 GB targets and against
   one plain pass over the latents.
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from analysis import slices  # noqa: E402
+from analysis.science import slices  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
@@ -39,8 +39,8 @@ TARGET_PAIR_S, TARGET_SPEEDUP, TARGET_STEP_S, TARGET_RSS_GB = 0.3, 1000.0, 60.0,
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from analysis import stats
-from analysis.config import Config
+from analysis.steps import stats
+from analysis.pipeline.config import Config
 t = time.perf_counter()
 stats.run(Config(), Path(sys.argv[1]), force=True)
 wall = time.perf_counter() - t

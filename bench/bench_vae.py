@@ -6,7 +6,7 @@
   wrapping the same network (``BaseEncoder`` giving its posterior mean and log-variance,
   ``BaseDecoder`` its decoder) with the same noise. The reductions differ by a constant factor:
   pythae's loss is, per image, 0.5 x the sum of squared errors over the P pixels + beta x KL,
-  averaged over the batch; ours (:func:`analysis.model.vae_objective`) is that divided by P / 2
+  averaged over the batch; ours (:func:`analysis.pipeline.model.vae_objective`) is that divided by P / 2
   (the mean squared error per pixel + beta x KL / (P / 2)), so that it stays on the AE's scale.
   The figure is the largest relative difference of ours x P / 2 from pythae's over the betas
   (target <= 1e-5); the KL terms are compared on their own too.
@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from analysis import data, train  # noqa: E402
-from analysis.config import load_config  # noqa: E402
-from analysis.model import build_model, vae_objective  # noqa: E402
+from analysis.steps import data, train  # noqa: E402
+from analysis.pipeline.config import load_config  # noqa: E402
+from analysis.pipeline.model import build_model, vae_objective  # noqa: E402
 from bench_peer import our_step, pythae_trainer  # noqa: E402  (the AE's figures: the same two contenders)
 from record import record, within_rounds  # noqa: E402
 

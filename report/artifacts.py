@@ -7,17 +7,17 @@ builds anything. Each problem is an :class:`PublishError`: one line naming the f
 * **Config.** The run's ``config.toml`` (written by every analysis CLI run) must be the
   resolved config of ``--config`` plus its ``--set`` overrides, and each step's manifest
   must record the same values in the config entries that step depends on (its
-  declaration's ``sections`` in :mod:`analysis.steps`). Only
-  :data:`analysis.steps.VOLATILE` keys (where and how fast a step runs, not what it
+  declaration's ``sections`` in :mod:`analysis.pipeline.steps`). Only
+  :data:`analysis.pipeline.steps.VOLATILE` keys (where and how fast a step runs, not what it
   computes) may differ.
 * **Manifests.** Every output a step's manifest lists must exist and have the sha256
-  the manifest records (:func:`analysis.provenance.file_problem`, the check the steps
+  the manifest records (:func:`analysis.pipeline.provenance.file_problem`, the check the steps
   make; except the files in its ``volatile`` list, e.g. ``train/timing.json``); every input a manifest names that another step produced must
   be that step's current output (no step built on an older version of another).
 * **Readability.** Every JSON artifact is parsed, every ``.npz`` read (zip checksums),
   every ``.npy`` header checked, so a damaged file is named here and not as a bare
   ``JSONDecodeError`` inside a chapter.
-* **Runs.** A config with several runs (``[runs]``, :mod:`analysis.runs`) is checked run
+* **Runs.** A config with several runs (``[runs]``, :mod:`analysis.pipeline.runs`) is checked run
   by run: the primary run (the run directory itself) against the primary's config, each
   other run in ``<run>/runs/<name>/`` against its own (the config's base with the run's
   overrides and seed), with the same three checks; then the ``across`` step's manifest,
@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from analysis import artifacts as reader
-from analysis.config import Config, load_config
+from analysis.pipeline.config import Config, load_config
 from analysis.errors import UserError
-from analysis.provenance import file_problem, manifest_file, manifest_path
-from analysis.storage import load_json
-from analysis.runs import RunSpec, expand
+from analysis.pipeline.provenance import file_problem, manifest_file, manifest_path
+from analysis.pipeline.storage import load_json
+from analysis.pipeline.runs import RunSpec, expand
 # (build.py reads NAMES and CONFIG_NAMES from here)
-from analysis.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on
+from analysis.pipeline.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
 #: the stats, decode and claims steps (the analysis ran to the end of what the article needs).
@@ -77,7 +77,7 @@ def _norm(v):
 
 def first_difference(got: dict, want: dict, step: Step | None = None) -> tuple[str, object, object] | None:
     """The first ``section.key`` (in config order) whose value differs, ignoring
-    :data:`analysis.steps.VOLATILE` keys.
+    :data:`analysis.pipeline.steps.VOLATILE` keys.
 
     ``got`` and ``want`` are resolved configs as dicts of sections; a key ``got`` lacks
     counts as its default. ``step`` limits the comparison to the keys its outputs depend on.

@@ -29,7 +29,7 @@ How it works:
    build (no execution cache: every build reads the artifacts afresh). The LaTeX
    build reuses the same Sphinx environment, so the notebooks run once per build.
    From this check to the publishing the build holds the analysis lock of every run it
-   reads (``<run>/.lock``, :mod:`analysis.rundir`): a step started meanwhile waits. After
+   reads (``<run>/.lock``, :mod:`analysis.pipeline.rundir`): a step started meanwhile waits. After
    Sphinx, before publishing, every check is made again (and the runs' manifests, sizes
    and times and the sources compared with the start): a file changed behind the lock's
    back stops the build with exit status 2 and nothing is published.
@@ -185,11 +185,11 @@ def run_static_dir(run: Path, work: Path) -> Path | None:
 
 @contextlib.contextmanager
 def runs_locked(dirs: list[Path]):
-    """Hold the analysis lock of every run directory in ``dirs`` (:mod:`analysis.rundir`): no step can
+    """Hold the analysis lock of every run directory in ``dirs`` (:mod:`analysis.pipeline.rundir`): no step can
     change an artifact between the report's first check and the publishing of the site. A run
     directory the build may not write (read-only) is read without it; the hashes are checked again
     before publishing in any case."""
-    from analysis import rundir
+    from analysis.pipeline import rundir
     from analysis.errors import UserError
 
     held = []

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from analysis.config import Config, ReportConfig, load_config  # noqa: E402
+from analysis.pipeline.config import Config, ReportConfig, load_config  # noqa: E402
 from analysis.errors import UserError  # noqa: E402
 
 BLOG = {
@@ -121,7 +121,7 @@ def _now() -> _dt.datetime:
 
 def _run_config(run: Path) -> dict:
     """The run's resolved config (``config.toml``) as a dict of sections, with the defaults of
-    :mod:`analysis.config` for anything it lacks (all of them when there is none)."""
+    :mod:`analysis.pipeline.config` for anything it lacks (all of them when there is none)."""
     try:
         return load_config(run / "config.toml").to_dict()
     except UserError:
@@ -311,7 +311,7 @@ def cff(meta: dict, with_date: bool = True) -> str:
 
 def repository_cff() -> str:
     """The repository's own CITATION.cff: the project version, the default title and
-    authors (``analysis.config.ReportConfig``), no date (``make citation`` writes it)."""
+    authors (``analysis.pipeline.config.ReportConfig``), no date (``make citation`` writes it)."""
     version, rep = project_version(), ReportConfig()
     return cff({"slug": SLUG, "title": rep.title, "authors": rep.authors, "label": version, "version": version,
                 "year": _now().year}, with_date=False)

@@ -16,12 +16,15 @@ import pytest
 from scipy import stats as sps
 from sklearn.covariance import LedoitWolf
 
-from analysis import calibration as cal
-from analysis import artifacts, claims, genfit, genjudge, geometry, normality, nulls, provenance, stats, storage
+from analysis.science import calibration as cal
+from analysis import artifacts
+from analysis.steps import claims, genfit, genjudge, stats
+from analysis.science import geometry, normality, nulls
+from analysis.pipeline import provenance, storage
 from analysis.artifacts import Run
-from analysis.config import load_config
+from analysis.pipeline.config import load_config
 from analysis.errors import UserError
-from analysis.generators import MVNCoreGenerator
+from analysis.science.generators import MVNCoreGenerator
 
 N, n = 8, 1500
 FAST = ["claims.bootstrap=50", "claims.null_points=20000", "claims.null_draws=2000", "claims.void_points=1000",
@@ -546,8 +549,9 @@ def test_latent_and_pixel_metrics_disagree_only_where_the_numbers_say_so():
 # --------------------------------------------------------------------------- seeds in the intervals
 
 def _headline(dirs: list) -> dict:
-    """The across step's headline rows of runs made in ``dirs`` (as analysis.across.compute pools them)."""
-    from analysis import across, ledger as lg
+    """The across step's headline rows of runs made in ``dirs`` (as analysis.steps.across.compute pools them)."""
+    from analysis.steps import across
+    from analysis.science import ledger as lg
     parts = [across.pool_inputs(Run(d)) for d in dirs]
     names = [f"seed{i}" for i in range(len(dirs))]
     cc = load_config(None, FAST).claims

@@ -1,6 +1,6 @@
 import pytest
 
-from analysis.config import Config, dumps_toml, load_config, parse_override
+from analysis.pipeline.config import Config, dumps_toml, load_config, parse_override
 from analysis.errors import UserError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import data
-from analysis.config import load_config
+from analysis.steps import data
+from analysis.pipeline.config import load_config
 from analysis.errors import UserError
 
 

@@ -1,5 +1,5 @@
-"""The decode step (analysis/decode.py) and its library (analysis/probes.py, the cross-fitted
-distances of analysis/calibration.py): decoded planes and paths, distances to the data,
+"""The decode step (analysis/steps/decode.py) and its library (analysis/science/probes.py, the cross-fitted
+distances of analysis/science/calibration.py): decoded planes and paths, distances to the data,
 re-encoding gaps, where faces stop, and the live decoder's weights.
 
 The step's artifacts are those of the smoke pipeline of ``test_report.py`` (run once per
@@ -18,12 +18,14 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 import test_report
-from analysis import calibration as cal
-from analysis import decode, export, instrument, probes, steps
-from analysis import metrics as M
+from analysis.science import calibration as cal
+from analysis.steps import decode, instrument
+from analysis.science import export, probes
+from analysis.pipeline import steps
+from analysis.science import metrics as M
 from analysis.artifacts import Absent, Run
-from analysis.config import load_config
-from analysis.model import load_checkpoint
+from analysis.pipeline.config import load_config
+from analysis.pipeline.model import load_checkpoint
 from conftest import SMOKE, assert_user_error, run_cli
 
 

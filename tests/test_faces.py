@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import data, decode, facetest, genfit, genjudge, instrument
-from analysis import faces as F
-from analysis import metrics as M
+from analysis.steps import data, decode, facetest, genfit, genjudge, instrument
+from analysis.science import faces as F
+from analysis.science import metrics as M
 
 
 def hopper_crops(n: int, size: int = 24, seed: int = 0, colour: bool = False) -> np.ndarray:
@@ -181,7 +181,7 @@ def test_planes_are_counted_per_anchor_never_pooled():
 
 
 def test_the_classifier_file_is_deterministic_and_safe(tmp_path):
-    from analysis import instrument
+    from analysis.steps import instrument
     faces = data.synthetic_images(60, 16, 1, seed=3)
     x = np.concatenate([F.as_gray(faces), F.hard_negatives("noise", faces, 60, F.data_statistics(faces),
                                                             np.random.default_rng(0))])

@@ -1,8 +1,8 @@
 """The ledger's rules (issue 23): every counted row can give every verdict, tests are Holm-adjusted as
 one family, and intervals pooled over runs widen when the runs disagree.
 
-Figures are built directly (:mod:`analysis.findings` judges plain figures), each made to land in one
-verdict; the test runs the row's test through :func:`analysis.ledger.adjust` as the claims step does,
+Figures are built directly (:mod:`analysis.steps.findings` judges plain figures), each made to land in one
+verdict; the test runs the row's test through :func:`analysis.science.ledger.adjust` as the claims step does,
 so a rule that needs a significant test gets one only where the draws give it. The claims step on
 generated latents (tests/test_claims.py) checks that measured data reach the same verdicts.
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import calibration as cal
-from analysis import findings, ledger
-from analysis.config import load_config
+from analysis.science import calibration as cal
+from analysis.steps import findings
+from analysis.science import ledger
+from analysis.pipeline.config import load_config
 
 CC = load_config(None, []).claims
 B = 200

@@ -10,13 +10,14 @@ import torch
 
 from scipy import stats
 
-from analysis import calibration as cal
-from analysis import generate, genfit, genjudge, provenance, storage
-from analysis.config import load_config
+from analysis.science import calibration as cal
+from analysis.steps import generate, genfit, genjudge
+from analysis.pipeline import provenance, storage
+from analysis.pipeline.config import load_config
 from analysis.artifacts import Run
 from analysis.errors import UserError
-from analysis.generators import GMMSelector
-from analysis.model import architecture, build_model
+from analysis.science.generators import GMMSelector
+from analysis.pipeline.model import architecture, build_model
 
 SETTINGS = ["data.source=synthetic", "data.image_size=16", "model.channels=[8,16]", "model.latent_dim=8",
             "generate.n_samples=60", "generate.n_images=9", "generate.image_points=30", "generate.k=3",

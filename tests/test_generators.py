@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from analysis import generate, genfit
-from analysis.generators import GENERATORS, GMMGenerator, GMMSelector, make_generator
+from analysis.steps import generate, genfit
+from analysis.science.generators import GENERATORS, GMMGenerator, GMMSelector, make_generator
 
 
 def _cloud(n=4000, N=6, seed=0) -> np.ndarray:

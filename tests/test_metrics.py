@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from analysis import geometry
-from analysis import metrics as M
+from analysis.science import geometry
+from analysis.science import metrics as M
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_bad_input_is_a_plain_value_error(sets):
 
 
 def test_copy_metrics_detect_copies_and_accept_novelty():
-    from analysis.metrics import copy_metrics, nearest_distances
+    from analysis.science.metrics import copy_metrics, nearest_distances
 
     rng = np.random.default_rng(0)
     fit, hold, fresh = (rng.normal(size=(600, 16)) for _ in range(3))

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from analysis.config import load_config
-from analysis.model import ConvAE, architecture, build_model, pick_device
+from analysis.pipeline.config import load_config
+from analysis.pipeline.model import ConvAE, architecture, build_model, pick_device
 
 
 @pytest.mark.parametrize("channels, kernel, size, in_ch, latent", [

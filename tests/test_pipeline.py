@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.config import load_config
-from analysis.provenance import read_manifest
+from analysis.pipeline.config import load_config
+from analysis.pipeline.provenance import read_manifest
 from conftest import ROOT, SMOKE, built_once, run_cli
 
 
@@ -54,7 +54,7 @@ def test_up_to_date_steps_are_skipped(smoke_run):
 
 
 def test_encoding_is_deterministic_and_matches_model(smoke_run, tmp_path):
-    from analysis.model import encode_array, load_checkpoint
+    from analysis.pipeline.model import encode_array, load_checkpoint
 
     cfg = load_config(SMOKE)
     model, _ = load_checkpoint(smoke_run / "train" / "model.pt", cfg)
@@ -82,10 +82,10 @@ def test_user_checkpoint_is_adopted(smoke_run, tmp_path):
 
 def test_encode_writes_the_examples_the_article_shows(smoke_run, tmp_path):
     from analysis.artifacts import Run
-    from analysis.encode import write_examples
-    from analysis.storage import NpyRows
-    from analysis.model import load_checkpoint
-    from analysis.train import split_indices
+    from analysis.steps.encode import write_examples
+    from analysis.pipeline.storage import NpyRows
+    from analysis.pipeline.model import load_checkpoint
+    from analysis.steps.train import split_indices
 
     cfg = load_config(SMOKE)
     run = Run(smoke_run)
@@ -216,8 +216,8 @@ def test_a_changed_seed_changes_the_weights(tmp_path, smoke_run):
 
 
 def test_pixels_from_disk_equal_pixels_in_memory(smoke_run):
-    from analysis.steps import load_images
-    from analysis.train import Pixels
+    from analysis.pipeline.steps import load_images
+    from analysis.steps.train import Pixels
 
     rows = load_images(smoke_run)
     idx = np.array([5, 0, 17, 5, 159])

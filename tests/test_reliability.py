@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.provenance import HASH_CACHE, read_manifest
+from analysis.pipeline.provenance import HASH_CACHE, read_manifest
 from conftest import ROOT, SMOKE, assert_user_error, built_once, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
@@ -241,7 +241,7 @@ def test_no_downloads_after_fetch(tmp_path, smoke_run):
     for i in range(12):
         Image.fromarray(np.full((19, 19), 20 * i, np.uint8)).save(cache / f"face{i:05d}.pgm")
         Image.fromarray(np.full((19, 19), 10 * i, np.uint8)).save(cache.parent / "non-face" / f"n{i:05d}.pgm")
-    from analysis.data import CBCL_ARCHIVE, CBCL_SHA256  # the checksum file that marks the cache as the tool's
+    from analysis.steps.data import CBCL_ARCHIVE, CBCL_SHA256  # the checksum file that marks the cache as the tool's
     (cache.parent / "SHA256").write_text(f"{CBCL_SHA256}  {CBCL_ARCHIVE}\n12 face images\n12 non-face images\n")
     p = run_cli("fetch", "--config", "configs/default.toml", "--out", str(tmp_path / "cbcl"),
                 "--set", f"data.cache_dir={tmp_path / 'cache'}", env=env)

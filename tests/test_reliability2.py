@@ -22,9 +22,9 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis import provenance, storage
-from analysis.config import load_config
-from analysis.provenance import read_manifest
+from analysis.pipeline import provenance, storage
+from analysis.pipeline.config import load_config
+from analysis.pipeline.provenance import read_manifest
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")

@@ -32,8 +32,9 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis import config as C
-from analysis import data, steps, storage
+from analysis.pipeline import config as C
+from analysis.steps import data
+from analysis.pipeline import steps, storage
 from analysis.errors import UserError
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 from hostile_files import dds_named_png, zip_bomb_checkpoint
@@ -384,7 +385,8 @@ def test_out_must_be_new_empty_or_a_run_directory(tmp_path, smoke_run, capsys):
         assert (out / ".flg-run").is_file() and not (out / ".lock").exists()
     # inside a run directory, files are removed only when a manifest records them: a sheet of a generator no
     # longer configured goes, a user's own sheet-*.png beside it stays
-    from analysis import generate, provenance
+    from analysis.steps import generate
+    from analysis.pipeline import provenance
     gen = tmp_path / "gen-run" / "generate"
     gen.mkdir(parents=True)
     for name in ("sheet-old.png", "sheet-mine.png"):
@@ -632,7 +634,8 @@ def test_files_that_are_not_regular_or_too_large_are_not_read(tmp_path, smoke_ru
     script = """
 import json, sys
 from pathlib import Path
-from analysis import config, data, model, provenance, storage
+from analysis.pipeline import config, model, provenance, storage
+from analysis.steps import data
 path, run = Path(sys.argv[1]), Path(sys.argv[2])
 out = {}
 def attempt(name, fn):
@@ -855,7 +858,7 @@ def test_one_bad_image_never_stops_fetch(tmp_path, monkeypatch):
 
 
 def _state(cfg) -> dict:
-    from analysis.model import build_model
+    from analysis.pipeline.model import build_model
     return build_model(cfg).state_dict()
 
 

@@ -328,8 +328,9 @@ def test_generating_chapter_without_generate_artifacts_is_a_placeholder(report, 
 
 
 def test_a_decoder_too_large_for_the_page_gets_the_precomputed_figures_and_a_reason(report, tmp_path, monkeypatch):
-    from analysis import export, steps
-    from analysis.config import load_config
+    from analysis.science import export
+    from analysis.pipeline import steps
+    from analysis.pipeline.config import load_config
 
     rundir = tmp_path / "run"
     shutil.copytree(report["run"], rundir)
@@ -429,7 +430,8 @@ def test_bad_input_is_reported(tmp_path):
 def test_charts_module_builds_valid_specs():
     import numpy as np
 
-    from analysis import charts, slices
+    from analysis import charts
+    from analysis.science import slices
     rng = np.random.default_rng(0)
     z = rng.normal(size=(50, 6)).astype(np.float32)
     ti = np.argsort(-np.abs(z), axis=1)[:, :3]
@@ -466,7 +468,7 @@ def test_chart_text_alternatives_come_from_the_numbers_shown():
 def test_make_follows_the_label_and_source_rules_of_the_build(name):
     """report.mk computes the version label and the report's sources without Python; both agree
     with report/meta.py and report/build.py."""
-    from analysis.config import load_config
+    from analysis.pipeline.config import load_config
 
     import build
     config = ROOT / "configs" / f"{name}.toml"

@@ -158,8 +158,8 @@ def test_atlas_click_loads_the_pair_into_the_explorers(browser_session):
 # --------------------------------------------------------------------------- the live decoder
 
 def _smoke_model(r):
-    from analysis.config import load_config
-    from analysis.model import load_checkpoint
+    from analysis.pipeline.config import load_config
+    from analysis.pipeline.model import load_checkpoint
     model, _ = load_checkpoint(r["run"] / "train" / "model.pt", load_config(r["run"] / "config.toml"))
     return model
 

@@ -72,7 +72,7 @@ def test_chapters_only_narrate(chapter):
 def test_the_narration_check_catches_analysis_in_a_chapter():
     bad = {
         "import numpy as np": "import numpy",
-        "from analysis.train import split_indices": "from analysis.train",
+        "from analysis.steps.train import split_indices": "from analysis.steps.train",
         "from analysis import stats": "from analysis import",
         "x = open('stats/stats.json').read()": "uses open",
         "z = run.arrays.corr.mean()": "calls .mean()",

@@ -1,8 +1,8 @@
 """Several runs of one config (issue 14): seeds, variants and sweeps side by side.
 
-* :func:`analysis.runs.expand`: run names, configs and overrides; bad ``[runs]`` input
+* :func:`analysis.pipeline.runs.expand`: run names, configs and overrides; bad ``[runs]`` input
   exits 2 naming the key, before anything is written;
-* :func:`analysis.across.aggregate`: per-run values, spread and whether a verdict holds
+* :func:`analysis.steps.across.aggregate`: per-run values, spread and whether a verdict holds
   in every run, from synthetic ledgers that disagree;
 * end to end: ``make all`` on a comparison of two small configs on generated images (a
   sweep of ``model.latent_dim``): the primary run in the config's build directory, the
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis import across, runs
+from analysis.steps import across
+from analysis.pipeline import runs
 from analysis.artifacts import Across, Run
-from analysis.config import load_config
+from analysis.pipeline.config import load_config
 from analysis.errors import UserError
 from conftest import ROOT, assert_user_error, built_once, run_cli
 from test_artifacts import all_fields_conform
@@ -337,10 +338,10 @@ def test_seed_runs_link_the_face_tests_and_check_them_on_their_own_reconstructio
     import numpy as np
     from PIL import Image
 
-    from analysis import data, facecheck
-    from analysis.instrument import load_instrument
-    from analysis.model import load_trained
-    from analysis.train import split_indices
+    from analysis.steps import data, facecheck
+    from analysis.steps.instrument import load_instrument
+    from analysis.pipeline.model import load_trained
+    from analysis.steps.train import split_indices
 
     # A folder of images (synthetic data are drawn with run.seed, so each seed would have its own) and a
     # CBCL cache of the tool's with a few non-faces, so that nothing is downloaded.

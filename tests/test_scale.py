@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis.config import load_config
-from analysis.model import architecture, build_model
+from analysis.pipeline.config import load_config
+from analysis.pipeline.model import architecture, build_model
 from conftest import ROOT, SMOKE, run_cli
 
 

@@ -12,10 +12,11 @@ import jsonschema
 import numpy as np
 import pytest
 
-from analysis import schemas, steps
+from analysis import schemas
+from analysis.pipeline import steps
 from analysis.schemas.base import ArtifactError, validate_json
 from analysis.schemas.stats import Stats
-from analysis.storage import save_json
+from analysis.pipeline.storage import save_json
 from conftest import ROOT, assert_user_error, run_cli
 import test_report
 
@@ -85,7 +86,7 @@ def test_the_writer_and_the_reader_import_the_same_model(file):
     names = {getattr(m, "__name__", "") for m in getattr(model, "__args__", (model,))}
     reader = ("artifacts", "runfiles", "runviews")
     step = steps.declaration(steps.producer(file))
-    writer = [ROOT / "analysis" / f"{m}.py" for m in step.code if m not in reader and not m.startswith("schemas.")]
+    writer = [ROOT / "analysis" / f"{m.replace('.', '/')}.py" for m in step.code if m not in reader and not m.startswith("schemas.")]
     assert names & set().union(*map(_imports, writer)), (file, step.name, names)  # the step or one of its parts
     assert names <= set().union(*(_imports(ROOT / "analysis" / f"{m}.py") for m in reader)), (file, names)
 

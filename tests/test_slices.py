@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis import geometry, slices
+from analysis.science import geometry, slices
 
 
 def naive_pair_counts(z, b):

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
 
-from analysis import artifacts, geometry, published, slices, stats, storage
-from analysis.provenance import read_manifest, sha256_file
-from analysis.config import Config
+from analysis import artifacts, published
+from analysis.science import geometry, slices
+from analysis.steps import stats
+from analysis.pipeline import storage
+from analysis.pipeline.provenance import read_manifest, sha256_file
+from analysis.pipeline.config import Config
 from analysis.errors import UserError
 
 

@@ -1,4 +1,4 @@
-"""The step declarations (analysis/steps.py) drive the keys, the CLI, the report's checks and the Makefile."""
+"""The step declarations (analysis/pipeline/steps.py) drive the keys, the CLI, the report's checks and the Makefile."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from analysis import artifacts, cli, steps
-from analysis.config import load_config
-from analysis.provenance import read_manifest
+from analysis import artifacts, cli
+from analysis.pipeline import steps
+from analysis.pipeline.config import load_config
+from analysis.pipeline.provenance import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS = ROOT / "analysis"
 #: Modules every step uses that hold no computation of their outputs: editing them does
 #: not re-run a step (the key's own hashing and the files' sha256 cover what they do).
-INFRASTRUCTURE = {"config", "errors", "storage", "provenance", "steps", "__init__"}
+INFRASTRUCTURE = {"pipeline.config", "errors", "pipeline.storage", "pipeline.provenance", "pipeline.steps", "__init__",
+                  "science.__init__", "steps.__init__", "pipeline.__init__"}
+
+
+#: The subpackages of analysis whose modules a step may import by name (``from analysis.science import geometry``).
+PACKAGES = ("schemas", "science", "steps", "pipeline")
 
 
 def _analysis_imports(module: str) -> set[str]:
@@ -24,7 +30,7 @@ def _analysis_imports(module: str) -> set[str]:
     tree = ast.parse((ANALYSIS / f"{module.replace('.', '/')}.py").read_text(encoding="utf-8"))
     out = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module in ("analysis", "analysis.schemas"):
+        if isinstance(node, ast.ImportFrom) and node.module in ("analysis", *(f"analysis.{p}" for p in PACKAGES)):
             prefix = node.module.removeprefix("analysis").lstrip(".")
             out |= {f"{prefix}.{a.name}".lstrip(".") for a in node.names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis."):

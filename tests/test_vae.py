@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import across, encode, train
-from analysis.config import load_config
+from analysis.steps import across, encode, train
+from analysis.pipeline.config import load_config
 from analysis.errors import UserError
-from analysis.model import ConvVAE, build_model, kl_divergence, vae_objective
+from analysis.pipeline.model import ConvVAE, build_model, kl_divergence, vae_objective
 from conftest import SMOKE, assert_user_error, run_cli
 from test_claims import gaussian, ledger
 
@@ -145,7 +145,7 @@ def test_a_vae_like_cloud_flips_the_origin_and_void_rows(tmp_path):
 
 
 def test_runs_control_is_one_seed_beside_the_seeds():
-    from analysis.runs import expand
+    from analysis.pipeline.runs import expand
     cfg = load_config(SMOKE, ["runs.seeds=[3, 4]", 'runs.control=[{name = "vae", set = {"model.kind" = "vae"}}]'])
     specs = expand(cfg)
     assert [(s.name, s.seed, s.control) for s in specs] == [("seed3", 3, False), ("seed4", 4, False),

@@ -1,6 +1,6 @@
-"""The decoder in the browser (analysis/export.py + report/_static/flg-decoder.js) against PyTorch.
+"""The decoder in the browser (analysis/science/export.py + report/_static/flg-decoder.js) against PyTorch.
 
-Small random autoencoders of every layer kind and option analysis/model.py builds (kernel
+Small random autoencoders of every layer kind and option analysis/pipeline/model.py builds (kernel
 3, 4 and 5; gray and RGB; one to three layers; with batch normalisation holding non-trivial
 running statistics, and without) are exported and decoded by ``window.flgDecode`` in
 headless Chromium (the browser the site is tested in); the images must agree with
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import export
-from analysis.model import ConvAE
+from analysis.science import export
+from analysis.pipeline.model import ConvAE
 
 ROOT = Path(__file__).resolve().parents[1]
 DECODER_JS = ROOT / "report" / "_static" / "flg-decoder.js"
@@ -90,7 +90,7 @@ def test_browser_forward_pass_equals_torch(page, arch):
 
 def test_browser_forward_pass_equals_torch_for_a_vae(page):
     """A VAE's decoder (model.kind = "vae", the control) is the AE's: the page decodes its points too."""
-    from analysis.model import ConvVAE
+    from analysis.pipeline.model import ConvVAE
     torch.manual_seed(11)
     vae = ConvVAE(1, 16, 8, [4, 8], 4, True).eval()
     z = np.random.default_rng(1).normal(size=(6, 8)).astype(np.float32)

@@ -14,7 +14,7 @@ Two kinds of builders:
 
   - ``sample``: one row per sample point, ``v`` (array of N floats, the point), the
     indices ``t0, t1, t2`` and values ``a0 >= a1 >= a2`` of its three largest
-    ``|v_j|`` (the flat-cuboid rule, see :mod:`analysis.slices`);
+    ``|v_j|`` (the flat-cuboid rule, see :mod:`analysis.science.slices`);
   - ``artificial`` / ``slice_artificial``: one row per artificial point, ``v``;
   - ``atlas``: one row per ordered pair ``j1 != j2``: ``j1, j2``, ``c`` (array of K
     slice counts of all points, one per atlas b value) and ``s`` (the same for the

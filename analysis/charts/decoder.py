@@ -1,4 +1,4 @@
-"""The decoder chapter (analysis/decode.py): decoded planes and paths."""
+"""The decoder chapter (analysis/steps/decode.py): decoded planes and paths."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from analysis.charts.style import COLORS, WIDTH, _alt, _legend_scale, _plt, _r
 from analysis.charts.origin import MAX_PAIR_PANELS
 
 
-# --------------------------------------------------------------------------- the decoder (analysis/decode.py)
+# --------------------------------------------------------------------------- the decoder (analysis/steps/decode.py)
 
 LABEL_FACE = "face"
 LABEL_NONFACE = "not a face"

@@ -1,4 +1,4 @@
-"""The claims ledger's figures (analysis/claims.py): the fine b-scan, null shares, slices across b, normality."""
+"""The claims ledger's figures (analysis/steps/claims.py): the fine b-scan, null shares, slices across b, normality."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.slices import in_slice
+from analysis.science.slices import in_slice
 from analysis.charts.style import COLORS, WIDTH, _alt, _legend_scale, _plt, _r
 from analysis.charts.origin import _slice_panel
 
 
-# --------------------------------------------------------------------------- the claims ledger (analysis/claims.py)
+# --------------------------------------------------------------------------- the claims ledger (analysis/steps/claims.py)
 
 def fine_bscan_chart(grid: np.ndarray, w1: np.ndarray, best: float, interval: Sequence[float],
                      flat: Sequence[float], b_used: float):

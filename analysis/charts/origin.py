@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.slices import in_slice
+from analysis.science.slices import in_slice
 from analysis.charts.style import (
     COLORS, ChartSpec, LABEL_ART, LABEL_ORIGIN, LABEL_REAL, WIDTH, _alt, _legend_scale, _plt, _r)
 

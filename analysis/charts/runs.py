@@ -1,4 +1,4 @@
-"""The runs side by side (analysis/across.py): overlays and intervals per run."""
+"""The runs side by side (analysis/steps/across.py): overlays and intervals per run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from analysis.charts.style import PALETTE, WIDTH, _alt, _legend_scale, _r
 
 
-# --------------------------------------------------------------------------- the runs side by side (analysis/across.py)
+# --------------------------------------------------------------------------- the runs side by side (analysis/steps/across.py)
 
 def _run_scale(names: Sequence[str]):
     """One colour per run, in the runs' order (the primary run first, in the palette's blue)."""

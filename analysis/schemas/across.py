@@ -50,7 +50,7 @@ class ControlValue(RunValue):
 class AcrossClaim(Schema):
     """One row of ``across/ledger.json`` (a JSON list, one row per finding in the primary run's order): a finding in
     every run. With three or more runs of the primary's variant (training seeds), a geometry row's headline is judged
-    again on its figures pooled over those runs (:func:`analysis.ledger.pool`): the value is the runs' mean, the
+    again on its figures pooled over those runs (:func:`analysis.science.ledger.pool`): the value is the runs' mean, the
     interval a hierarchical bootstrap (runs resampled, then each run's own bootstrap draws), the tests Holm-adjusted
     again over the pooled ledger, and ``pooled`` names the runs. Otherwise (fewer runs, other variants only, or a row
     that not every run measures, such as the generator rows) the headline is the primary run's row, with a note
@@ -211,7 +211,7 @@ class AcrossRun(Schema):
 
 class AcrossRuns(Schema):
     """``across/runs.json``: the runs of the config and the curves the overlay charts draw (see
-    :mod:`analysis.across`). Also written: ``schema_version`` (1)."""
+    :mod:`analysis.steps.across`). Also written: ``schema_version`` (1)."""
 
     config: str = Field(description="the config's run.name")
     kind: Literal["seeds", "variants", "variants and seeds"] = Field(description="what the runs are")
@@ -224,7 +224,7 @@ class AcrossRuns(Schema):
 
 @dataclass(frozen=True)
 class Across:
-    """``across/``: the runs of the config side by side (see :mod:`analysis.across`)."""
+    """``across/``: the runs of the config side by side (see :mod:`analysis.steps.across`)."""
 
     kind: Literal["seeds", "variants", "variants and seeds"]
     sweep_key: str

@@ -29,7 +29,7 @@ class Ours(Schema):
 
 
 class LedgerTest(Schema):
-    """A row's test against its null model, Holm-adjusted over the ledger's tests (:mod:`analysis.ledger`)."""
+    """A row's test against its null model, Holm-adjusted over the ledger's tests (:mod:`analysis.science.ledger`)."""
 
     p: float = Field(description="the test's p-value")
     p_holm: float = Field(description="Holm-adjusted over the ledger's tests")
@@ -49,7 +49,7 @@ class Pooled(Schema):
 
 class Claim(Schema):
     """One row of the claims ledger (``claims/claims.json``, a JSON list of rows in the study's order; see
-    :mod:`analysis.claims`): a published finding measured on our data with an interval, beside a null model, judged
+    :mod:`analysis.steps.claims`): a published finding measured on our data with an interval, beside a null model, judged
     by a stated rule."""
 
     id: str = Field(description="the finding's id (:data:`analysis.published.FINDINGS`)")
@@ -210,7 +210,7 @@ class LedgerB(Schema):
 
 
 class NullCounts(Schema):
-    """Cube and slice counts at one b of the data or of a null (:func:`analysis.nulls.counts_at`)."""
+    """Cube and slice counts at one b of the data or of a null (:func:`analysis.science.nulls.counts_at`)."""
 
     n: int = Field(description="points counted")
     cube: int = Field(description="points inside the cube [-b, b]^N (no |x_j| > b)")
@@ -346,7 +346,7 @@ class LedgerTests(Schema):
 
 
 class Calibrated(Schema):
-    """A statistic beside its simulated null (:func:`analysis.normality.calibrated`)."""
+    """A statistic beside its simulated null (:func:`analysis.science.normality.calibrated`)."""
 
     value: float = Field(description="the statistic")
     null_mean: float = Field(description="its mean under the simulated Gaussian null")
@@ -356,7 +356,7 @@ class Calibrated(Schema):
 
 
 class NormalityPart(Schema):
-    """Normality of the whole cloud or of its core (:mod:`analysis.normality`)."""
+    """Normality of the whole cloud or of its core (:mod:`analysis.science.normality`)."""
 
     n: int = Field(description="points tested")
     rank: int = Field(description="dimensions after whitening")
@@ -410,7 +410,7 @@ class GeneratorCheck(Schema):
 
 
 class GeneratorChecks(Schema):
-    """Where latent and pixel metrics disagree, and where k-NN recall is inflated (:mod:`analysis.claims`)."""
+    """Where latent and pixel metrics disagree, and where k-NN recall is inflated (:mod:`analysis.steps.claims`)."""
 
     rows: tuple[GeneratorCheck, ...] = Field(description="one per generator")
     off_support_faces: tuple[str, ...] = Field(description="generators off the support whose images are face-like")
@@ -432,7 +432,7 @@ class ClaimsSettings(Schema):
 
 
 class ClaimsDetails(Schema):
-    """``claims/details.json``: every figure behind the ledger (see :mod:`analysis.claims`).
+    """``claims/details.json``: every figure behind the ledger (see :mod:`analysis.steps.claims`).
 
     Also written: ``schema_version`` (2), ``seed`` and ``shape`` (per shape figure: ``value``, ``low``, ``high`` and
     ``independent``, its value with every column permuted)."""
@@ -449,7 +449,7 @@ class ClaimsDetails(Schema):
     normality: ClaimsNormality = Field(description="the core's normality")
     generators: GeneratorChecks | None = Field(description="None when the generate step has not run")
     figures: TableOf[Any] = Field(description="id -> the plain figures a geometry row was judged from "
-                                              "(analysis.ledger)")
+                                              "(analysis.science.ledger)")
     draw_names: tuple[str, ...] = Field(description="\"id/stat\" of each row of arrays.npz draws")
     null_draw_names: tuple[str, ...] = Field(description="the same of null_draws")
     tests: LedgerTests = Field(description="the ledger's tests")
@@ -458,7 +458,7 @@ class ClaimsDetails(Schema):
 
 
 class ClaimsArrays(Arrays):
-    """``claims/arrays.npz``: the arrays behind the ledger (see :mod:`analysis.claims`). Sizes: S pooled figures,
+    """``claims/arrays.npz``: the arrays behind the ledger (see :mod:`analysis.steps.claims`). Sizes: S pooled figures,
     Bt bootstrap draws, T tests with simulated nulls, M simulations, H histogram bins, P shown pairs, K atlas b
     values, r and rc whitened dimensions of the whole cloud and of its core."""
 

@@ -32,7 +32,7 @@ class DecodeSettings(Schema):
 
 
 class DecodeReference(Schema):
-    """The real points distances are measured against (see :mod:`analysis.decode`)."""
+    """The real points distances are measured against (see :mod:`analysis.steps.decode`)."""
 
     n: int = Field(description="real points (min(decode.reference_points, n))")
     subsampled: bool = Field(description="whether they are a seeded random subset")
@@ -123,12 +123,12 @@ class DecodeFaces(Schema):
     rule: FaceRule | None = Field(description="the run's verdict rule (None: no usable test)")
     rule_text: str | None = Field(description="the rule in words with its error rates (None without the faces step)")
     agreement: Agreement | None = Field(description="Cohen's kappa of the two tests over every tile and path step "
-                                                    "(:func:`analysis.faces.kappa`; None without the faces step)")
+                                                    "(:func:`analysis.science.faces.kappa`; None without the faces step)")
 
 
 class FaceStop(Schema):
     """Where a ray's images stop being faces: the midpoint between the last face and the first non-face
-    (:func:`analysis.probes.face_stop`)."""
+    (:func:`analysis.science.probes.face_stop`)."""
 
     start_face: bool = Field(description="whether the first step is a face")
     stop_index: int | None = Field(description="the first non-face step after a face (None if none)")
@@ -171,12 +171,12 @@ class Stops(Schema):
 
 
 class LiveDecoder(Schema):
-    """The decoder's weights for the page's JavaScript forward pass (:func:`analysis.export.weights_script`)."""
+    """The decoder's weights for the page's JavaScript forward pass (:func:`analysis.science.export.weights_script`)."""
 
     available: bool = Field(description="whether the page gets a live decoder")
     file: str | None = Field(description="in decode/, the weights script (None without a live decoder)")
     weights_bytes: int = Field(description="size of the weights")
-    limit_bytes: int = Field(description="the largest size allowed (:data:`analysis.export.LIVE_MAX_BYTES`)")
+    limit_bytes: int = Field(description="the largest size allowed (:data:`analysis.science.export.LIVE_MAX_BYTES`)")
     parameters: int = Field(description="the decoder's weights")
     reason: str | None = Field(description="why there is no live decoder (None with one)")
 
@@ -191,7 +191,7 @@ class Anchor(Schema):
 
 
 class Decode(Schema):
-    """``decode/decode.json``: the decoder across the planes and along the paths (see :mod:`analysis.decode`).
+    """``decode/decode.json``: the decoder across the planes and along the paths (see :mod:`analysis.steps.decode`).
     Distances to the data are in units of B, Mahalanobis distances in units of D (see ``reference``). Also written:
     ``schema_version`` (2)."""
 

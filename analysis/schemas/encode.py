@@ -22,7 +22,7 @@ class Layer(Schema):
 
 class Network(Schema):
     """``encode/summary.json`` ``network``: the autoencoder as loaded, measured by passing one image through it
-    (:func:`analysis.encode.describe_network`)."""
+    (:func:`analysis.steps.encode.describe_network`)."""
 
     parameters: int = Field(description="weights of encoder and decoder")
     latent_dim: int = Field(description="N")
@@ -34,7 +34,7 @@ class Network(Schema):
 class ReconstructionInfo(Schema):
     n: int = Field(description="images reconstructed (encode/reconstructions.npz)")
     split: Literal["held-out", "training"] = Field(description="\"held-out\": images of the held-out split "
-                                                               "(:func:`analysis.train.split_indices`), never trained "
+                                                               "(:func:`analysis.steps.train.split_indices`), never trained "
                                                                "on; \"training\" only when data.val_fraction = 0 "
                                                                "leaves none")
     mse: float = Field(description="mean squared error per pixel over these images, pixels in [0, 1]")
@@ -51,7 +51,7 @@ class Posterior(Schema):
     kind: Literal["vae"] = Field(description="the network's kind")
     beta: float = Field(description="model.beta, the weight of the KL term it was trained with")
     threshold: float = Field(description="a component is active when the variance of its posterior means across "
-                                         "the data exceeds this (:data:`analysis.encode.ACTIVE_THRESHOLD`)")
+                                         "the data exceeds this (:data:`analysis.steps.encode.ACTIVE_THRESHOLD`)")
     active: int = Field(description="active components")
     N: int = Field(description="latent dimension")
     active_components: tuple[int, ...] = Field(description="the active components' indices")

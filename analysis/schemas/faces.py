@@ -26,7 +26,7 @@ class FaceRate(Schema):
 
 
 class FaceSet(Schema):
-    """One calibration set (see :mod:`analysis.facetest`) and each test's rate on it."""
+    """One calibration set (see :mod:`analysis.steps.facetest`) and each test's rate on it."""
 
     name: str = Field(description="the set's name")
     kind: Literal["positive", "negative", "diagnostic"] = Field(
@@ -63,7 +63,7 @@ class FaceTests(Schema):
 
 
 class FaceDetectorInfo(Schema):
-    """The published face detector, used as it is (:class:`analysis.faces.HaarDetector`)."""
+    """The published face detector, used as it is (:class:`analysis.science.faces.HaarDetector`)."""
 
     name: str = Field(description="the detector")
     package: str = Field(description="the package it ships in")
@@ -72,7 +72,7 @@ class FaceDetectorInfo(Schema):
 
 
 class FaceClassifierInfo(Schema):
-    """The face/non-face classifier (:class:`analysis.faces.PixelFaceClassifier`), fitted on every labelled image."""
+    """The face/non-face classifier (:class:`analysis.science.faces.PixelFaceClassifier`), fitted on every labelled image."""
 
     name: str = Field(description="the classifier")
     params: TableOf[Any] = Field(description="its parameters")
@@ -112,7 +112,7 @@ class FaceSettings(Schema):
 
 class FaceCalibration(Schema):
     """``faces/calibration.json``: the face tests and their measured error rates on labelled images made
-    from the data alone (:mod:`analysis.facetest`); ``tests`` to ``rule_text`` judge these sets only
+    from the data alone (:mod:`analysis.steps.facetest`); ``tests`` to ``rule_text`` judge these sets only
     (each run's judgement adds its reconstructions: :attr:`Run.face_judgement`). Also written:
     ``schema_version`` (2)."""
 

@@ -23,7 +23,7 @@ class GenerateB(Schema):
 
 
 class GenerateSettings(Schema):
-    """The sizes, parameters and scales of the comparison (see :mod:`analysis.generate`, Procedure)."""
+    """The sizes, parameters and scales of the comparison (see :mod:`analysis.steps.generate`, Procedure)."""
 
     n_points: int = Field(description="real latent points (rows of latents.npy)")
     latent_dim: int = Field(description="N")
@@ -135,7 +135,7 @@ class Row(Schema):
     reencode_gap_rel: float | None = Field(description="reencode_gap / settings.spread (None if spread is 0)")
     copy_share: float = Field(description="share of points closer to the fit part than the settings.copy_quantile "
                                           "quantile of the held-out points' nearest-fit distances "
-                                          "(:func:`analysis.metrics.copy_metrics`; the reference row uses the odd "
+                                          "(:func:`analysis.science.metrics.copy_metrics`; the reference row uses the odd "
                                           "rows of the real set, about 0.05)")
     nn_fit_ratio: float | None = Field(description="median nearest-fit distance over the held-out points' (about 1 "
                                                    "for new data)")
@@ -147,8 +147,8 @@ class Row(Schema):
     face_share_detector: float | None = Field(description="share of the scored decoded images the detector calls faces")
     face_share_classifier: float | None = Field(description="share the classifier calls faces")
     face_coverage: float | None = Field(description="face coverage against the held-out reconstructions "
-                                                    "(:func:`analysis.metrics.face_quality`)")
-    face_diversity: float | None = Field(description="face diversity (:func:`analysis.metrics.face_quality`)")
+                                                    "(:func:`analysis.science.metrics.face_quality`)")
+    face_diversity: float | None = Field(description="face diversity (:func:`analysis.science.metrics.face_quality`)")
     face_score: float | None = Field(description="harmonic mean of face_share, face_coverage and face_diversity: a "
                                                  "generator of one repeated face cannot score well")
     face_rank: int | None = Field(description="as ``rank``, by the face score intervals (None for the reference or "
@@ -256,7 +256,7 @@ SELECTION_CRITERIA = {"heldout": "the held-out log-likelihood", "bic": "the BIC"
 
 
 class GmmSelection(Schema):
-    """How the gmm's component count and covariance type were chosen (see :mod:`analysis.generate`):
+    """How the gmm's component count and covariance type were chosen (see :mod:`analysis.steps.generate`):
     the first repetition's candidates and choice, and every repetition's choice."""
 
     criterion: Literal["heldout", "bic"] = Field(description="\"heldout\" (mean held-out log-likelihood) or \"bic\" "
@@ -335,7 +335,7 @@ class GenerateFaces(Schema):
     n_scored: int = Field(description="decoded images scored per row and repetition (faces.images_per_row, at least "
                                      "the sheet's)")
     agreement: Agreement | None = Field(description="Cohen's kappa of the two tests over every image they scored "
-                                                    "here, with its bootstrap interval (:func:`analysis.faces.kappa`; "
+                                                    "here, with its bootstrap interval (:func:`analysis.science.faces.kappa`; "
                                                     "None without the faces step)")
     reconstructions: FaceSet | None = Field(description="this run's reconstructions, scored as a calibration set "
                                                         "(None: no faces step)")
@@ -344,7 +344,7 @@ class GenerateFaces(Schema):
 
 
 class Generate(Schema):
-    """``generate/metrics.json``: the generators compared (see :mod:`analysis.generate`, Procedure).
+    """``generate/metrics.json``: the generators compared (see :mod:`analysis.steps.generate`, Procedure).
 
     Also written: ``image_reference`` (first repetition), the pixel metrics against the raw held-out images: ``raw``
     for raw fit-part images (real against real, no decoder) and ``reconstructed`` for the reconstructions of the same

@@ -25,12 +25,12 @@ class ComputedOn(Schema):
 
 
 class Manifest(Schema):
-    """``<step>.manifest.json``: what a step read and wrote, with hashes and versions (:mod:`analysis.provenance`).
+    """``<step>.manifest.json``: what a step read and wrote, with hashes and versions (:mod:`analysis.pipeline.provenance`).
     Also written: ``config``, the resolved config the step ran with, and a step's extras (train: ``checkpoint``)."""
 
     step: str = Field(description="the step's name")
     key: str = Field(description="the key of everything the outputs depend on (config entries, input hashes, code; "
-                                 ":func:`analysis.provenance.hash_key`)")
+                                 ":func:`analysis.pipeline.provenance.hash_key`)")
     inputs: TableOf[str] = Field(description="input file (run-relative) -> sha256")
     outputs: TableOf[str] = Field(description="output file -> sha256")
     versions: TableOf[str] = Field(description="package -> version")

@@ -17,7 +17,7 @@ from analysis.schemas.statscloud import (PCA, Centre, Characteristic, Components
 
 
 class Thresholds(Schema):
-    """The cut-offs of the yes/no findings (:data:`analysis.stats.THRESHOLDS`)."""
+    """The cut-offs of the yes/no findings (:data:`analysis.steps.stats.THRESHOLDS`)."""
 
     majority_share: float = Field(description="``components.off_centre_majority``: share_off_centre >= this")
     spread_ratio: float = Field(description="``components.spreads_differ``: std_ratio > this")
@@ -27,7 +27,7 @@ class Thresholds(Schema):
 
 
 class RadiusSummary(Schema):
-    """A summary of radii (Euclidean norms; :func:`analysis.geometry.radius_summary`)."""
+    """A summary of radii (Euclidean norms; :func:`analysis.science.geometry.radius_summary`)."""
 
     mean: float
     std: float = Field(description="standard deviation (divisor n)")
@@ -68,7 +68,7 @@ class Radii(Schema):
 
 
 class FineScan(Schema):
-    """The fine b-scan of the stats step (:func:`analysis.calibration.fine_b_scan`) on a geometric grid around
+    """The fine b-scan of the stats step (:func:`analysis.science.calibration.fine_b_scan`) on a geometric grid around
     ``b0``; its best b is the b of the build unless stats.b is set."""
 
     b0: float = Field(description="the radius-matching b: median |z| / sqrt(N/3)")
@@ -88,7 +88,7 @@ class FineScan(Schema):
 
 class BScan(Schema):
     """The b-scan: the half-width b of the uniform cube [-b, b]^N whose radii match the real ones
-    (:func:`analysis.geometry.b_scan`). Also written: ``overlap_definition``, the definition of ``overlap`` in words."""
+    (:func:`analysis.science.geometry.b_scan`). Also written: ``overlap_definition``, the definition of ``overlap`` in words."""
 
     grid: tuple[float, ...] = Field(description="the coarse scan's b values")
     grid_source: Literal["config", "auto"] = Field(description="\"config\" (stats.b_grid) or \"auto\": 60 values "
@@ -137,7 +137,7 @@ class Count(Schema):
 
 class Slices(Schema):
     """Flat-cuboid slices at b = b.used over all pairs (j1, j2): the points with |z_j| <= b for every component
-    j other than j1 and j2 (:mod:`analysis.slices`). Also written: ``artificial_rule``, how the artificial
+    j other than j1 and j2 (:mod:`analysis.science.slices`). Also written: ``artificial_rule``, how the artificial
     points of a slice are drawn, in words."""
 
     b: float = Field(description="b.used")
@@ -158,7 +158,7 @@ class Slices(Schema):
     atlas_index_b: int = Field(description="the position of b in atlas_b")
 
 
-#: Why a pair of components is shown (analysis/stats.py chooses them): stats' shown pairs and
+#: Why a pair of components is shown (analysis/steps/stats.py chooses them): stats' shown pairs and
 #: the planes the decode step draws through them.
 PairReason = Literal["config", "emptiest", "fullest", "origin_at_border", "overlap_but_empty"]
 
@@ -173,7 +173,7 @@ class Zoom(Schema):
 
 
 class Pair(Schema):
-    """A pair of components the article shows (:func:`analysis.slices.choose_pairs`)."""
+    """A pair of components the article shows (:func:`analysis.science.slices.choose_pairs`)."""
 
     pair: tuple[int, int] = Field(description="[j1, j2]")
     reason: PairReason = Field(description="why it is shown")

@@ -10,7 +10,7 @@ from analysis.schemas.base import Schema, TableOf
 
 
 class Characteristic(Schema):
-    """A component worth showing (:func:`analysis.stats.characteristic_components`)."""
+    """A component worth showing (:func:`analysis.steps.stats.characteristic_components`)."""
 
     component: int = Field(description="its index, 0..N-1")
     why: str = Field(description="\"most off-centre\", \"2nd most off-centre\", \"closest to centred\", \"widest\", "
@@ -59,7 +59,7 @@ class Correlation(Schema):
 class PCA(Schema):
     """The principal axes of the empirical covariance (divisor n, as
     ``sklearn.covariance.empirical_covariance``). Also written: ``rank``, the numerical rank of the covariance
-    (:func:`analysis.geometry.numerical_rank`)."""
+    (:func:`analysis.science.geometry.numerical_rank`)."""
 
     total_variance: float = Field(description="trace of the covariance")
     eigenvalues_top: tuple[float, ...] = Field(description="the largest eigenvalues (up to 10), descending")
@@ -140,7 +140,7 @@ class Mahalanobis(Schema):
 
 class Nearest(Schema):
     """The origin's nearest real point beside typical nearest-neighbour distances
-    (:func:`analysis.geometry.nearest_neighbours`)."""
+    (:func:`analysis.science.geometry.nearest_neighbours`)."""
 
     origin_to_nearest_all: float = Field(description="min |z| over all points")
     reference_size: int = Field(description="reference points: all, or a random subset of 50,000 if n is larger")

@@ -11,14 +11,14 @@
  *
  * The weights come from _static/flg-decoder-weights.js (a plain <script>, so that the site
  * works from file://, where fetch() is refused), which assigns window.FLG_DECODER_WEIGHTS;
- * analysis/export.py writes it and documents its layout: batch normalisation is folded into
+ * analysis/science/export.py writes it and documents its layout: batch normalisation is folded into
  * the transposed convolutions, activations are kept as (height, width, channels) arrays.
- * The forward pass is our decoder's (analysis/model.py): Linear, then ConvTranspose2d layers
+ * The forward pass is our decoder's (analysis/pipeline/model.py): Linear, then ConvTranspose2d layers
  * with ReLU, the last with a sigmoid. It is hand-written rather than onnxruntime-web because
  * that runtime's WebAssembly backend needs a 14.2 MB .wasm file fetched at run time
  * (impossible from file://; about 19 MB when inlined as base64), while this pass is a few kB
  * and decodes the default decoder's vector in a few milliseconds (measured by `make bench`;
- * see analysis/export.py). Sums are accumulated in float64; tests/test_webdecoder.py checks
+ * see analysis/science/export.py). Sums are accumulated in float64; tests/test_webdecoder.py checks
  * the result against PyTorch, and the Chromium tests check the page.
  *
  * FLG.attachDecoder(id, view, options) (called by FLG.embed for charts with a `decoder`
