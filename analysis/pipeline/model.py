@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from analysis.pipeline.checkpoint import (CHECKPOINT_EXTRA_BYTES, CHECKPOINT_FORMAT, CHECKPOINT_PICKLE_BYTES,  # noqa: F401
-                                 KIND_NAMES, architecture, check_checkpoint_file, checkpoint_limit,
-                                 load_checkpoint, non_finite_tensors, plain, read_checkpoint, state_bytes)
+from analysis.pipeline.checkpoint import (CHECKPOINT_EXTRA_BYTES, CHECKPOINT_FORMAT,  # noqa: F401
+                                          CHECKPOINT_PICKLE_BYTES, KIND_NAMES, architecture, check_checkpoint_file,
+                                          checkpoint_limit, load_checkpoint, non_finite_tensors, plain,
+                                          read_checkpoint, state_bytes)
 from analysis.pipeline.config import Config
 from analysis.errors import UserError
 from analysis.pipeline.network import MODELS, ConvAE, ConvVAE, build_model, kl_divergence, vae_objective  # noqa: F401

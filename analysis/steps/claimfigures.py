@@ -14,9 +14,9 @@ from scipy import stats as sps
 from analysis.steps import findings
 from analysis import published
 from analysis.artifacts import Run
-from analysis.steps.claimmeasures import (boot_stat, cov_note, cube_observation, jeffreys, measure_normality, measure_nulls,
-                                    measure_origin, measure_void, notes_on_b, one_b, pixel_contrast, resample,
-                                    sample_caveat, share_stat, stream_rng)
+from analysis.steps.claimmeasures import (boot_stat, cov_note, cube_observation, jeffreys, measure_normality,
+                                          measure_nulls, measure_origin, measure_void, notes_on_b, one_b,
+                                          pixel_contrast, resample, sample_caveat, share_stat, stream_rng)
 from analysis.pipeline.config import ClaimsConfig
 from analysis.science.geometry import moments
 from analysis.words import num, pct

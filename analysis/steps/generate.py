@@ -94,8 +94,8 @@ from analysis.pipeline.config import Config, GenerateConfig
 from analysis.errors import UserError, eprint
 from analysis.science.generators import GENERATORS, GMMGenerator, make_generator
 from analysis.steps.genfit import all_sweeps, evaluate_repeat, generators_info, repeat_seeds, selection_doc, table_of
-from analysis.steps.genjudge import (COPY_QUANTILE, COPY_SHARE_LIMIT, Judge, Split, make_judge, real_examples, split_notes,
-                               split_points)
+from analysis.steps.genjudge import (COPY_QUANTILE, COPY_SHARE_LIMIT, Judge, Split, make_judge, real_examples,
+                                     split_notes, split_points)
 from analysis.pipeline.model import load_trained
 from analysis.pipeline.provenance import read_manifest
 from analysis.pipeline.steps import load_images, open_latents

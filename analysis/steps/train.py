@@ -54,8 +54,8 @@ from analysis.pipeline.config import Config
 from analysis.errors import UserError, eprint
 from analysis.pipeline.provenance import sha256_file
 from analysis.pipeline.steps import load_images
-from analysis.pipeline.model import (build_model, check_checkpoint_file, checkpoint_limit, config_device, non_finite_tensors,
-                            read_checkpoint)
+from analysis.pipeline.model import (build_model, check_checkpoint_file, checkpoint_limit, config_device,
+                                     non_finite_tensors, read_checkpoint)
 from analysis.steps.trainparts import (VAL_BATCH, Pixels, _dist_info, _diverged, _epoch, _keep_threads, _loader,
                                  autocast_context, evaluate, make_optimizer, seed_noise, split_indices, validates)
 from analysis.steps.trainsave import Checkpointer, _finish, adopt_checkpoint
