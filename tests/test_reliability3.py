@@ -785,7 +785,7 @@ def test_every_step_setting_is_checked_before_the_first_step(tmp_path, capsys):
         module = importlib.import_module(f"analysis.{s.module}")
         if hasattr(module, "check_config"):
             called.append(s.module)
-    assert {"generate", "decode", "claims"} <= set(called)
+    assert {"steps.generate", "steps.decode", "steps.claims"} <= set(called)
     with pytest.raises(UserError, match="claims.border_band"):
         steps.check_config(C.load_config(SMOKE, ["claims.border_band=[0.2, 0.1]"]))
 
