@@ -179,10 +179,7 @@ class Run(MeasureViews):
 
     @cached_property
     def claims_details(self) -> ClaimsDetails:
-        doc = self._json(CLAIMS_DETAILS)
-        if doc.get("schema_version") != CLAIMS_SCHEMA:
-            raise ArtifactError(CLAIMS_DETAILS, f"has schema_version {doc.get('schema_version')!r}, expected "
-                                                f"{CLAIMS_SCHEMA}; {_fix(CLAIMS_DETAILS)}")
+        doc = self._versioned(CLAIMS_DETAILS, CLAIMS_SCHEMA)
         return validate(ClaimsDetails, doc, CLAIMS_DETAILS)
 
     @cached_property
@@ -200,10 +197,7 @@ class Run(MeasureViews):
 
     @cached_property
     def decode(self) -> Decode:
-        doc = self._json(DECODE)
-        if doc.get("schema_version") != DECODE_SCHEMA:
-            raise ArtifactError(DECODE, f"has schema_version {doc.get('schema_version')!r}, expected "
-                                        f"{DECODE_SCHEMA}; {_fix(DECODE)}")
+        doc = self._versioned(DECODE, DECODE_SCHEMA)
         d = validate(Decode, doc, DECODE)
         if len(d.planes) < 1 or not d.paths:
             raise ArtifactError(DECODE, f"lists {len(d.planes)} planes and {len(d.paths)} paths, expected at least one "
@@ -246,10 +240,7 @@ class Run(MeasureViews):
         if not self.config.runs.several:
             return Absent(ACROSS_LEDGER, "this build is one run (its config names no other seeds or variants "
                                          "in [runs])")
-        doc = self._json(ACROSS_RUNS)
-        if doc.get("schema_version") != ACROSS_SCHEMA:
-            raise ArtifactError(ACROSS_RUNS, f"has schema_version {doc.get('schema_version')!r}, expected "
-                                             f"{ACROSS_SCHEMA}; {_fix(ACROSS_RUNS)}")
+        doc = self._versioned(ACROSS_RUNS, ACROSS_SCHEMA)
         runs = validate(AcrossRuns, doc, ACROSS_RUNS)
         path = self._file(ACROSS_LEDGER)
         try:

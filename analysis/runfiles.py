@@ -84,6 +84,14 @@ class RunFiles:
             raise ArtifactError(rel, f"holds {describe(data)}, expected a JSON object; {_fix(rel)}")
         return data
 
+    def _versioned(self, rel: str, version: int) -> dict:
+        """:meth:`_json` of a file that records the ``schema_version`` it was written with, checked."""
+        doc = self._json(rel)
+        if doc.get("schema_version") != version:
+            raise ArtifactError(rel, f"has schema_version {doc.get('schema_version')!r}, expected {version}; "
+                                     f"{_fix(rel)}")
+        return doc
+
     def _npz(self, rel: str) -> dict[str, np.ndarray]:
         path = self._file(rel)
         try:

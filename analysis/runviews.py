@@ -160,10 +160,7 @@ class MeasureViews(RunFiles):
     @cached_property
     def faces(self) -> FaceCalibration:
         """``faces/calibration.json``: the face tests, their error rates and the verdict rule."""
-        doc = self._json(FACES)
-        if doc.get("schema_version") != FACES_SCHEMA:
-            raise ArtifactError(FACES, f"has schema_version {doc.get('schema_version')!r}, expected {FACES_SCHEMA}; "
-                                       f"{_fix(FACES)}")
+        doc = self._versioned(FACES, FACES_SCHEMA)
         f = validate(FaceCalibration, doc, FACES)
         if f.usable != (f.rule is not None) or (f.reason is None) != f.usable:
             raise ArtifactError(FACES, "'usable', 'rule' and 'reason' disagree")
