@@ -4,8 +4,9 @@
     python -m analysis schema stats/stats.json    print one artifact's schema
     python -m analysis schema --out DIR           write every schema into DIR (new, or one this command wrote)
 
-The schemas are exported from the models the steps write with (:mod:`analysis.schemas`);
-``schemas/`` in the repository holds the current export.
+The schemas are exported from the models the steps write with (:mod:`analysis.schemas`) and, for the
+resolved ``config.toml`` saved beside every output, from the configuration's models
+(:mod:`analysis.pipeline.sections`); ``schemas/`` in the repository holds the current export.
 """
 
 from __future__ import annotations
@@ -16,11 +17,32 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.pipeline.config import check_path
+from analysis.pipeline.config import Config, check_path
 from analysis.errors import UserError
 from analysis.pipeline.storage import atomic_write
 
 MARKER = ".flg-schemas"  # in a directory this command wrote
+
+
+CONFIG = "config.toml"  # the resolved config beside every output (TOML; its schema is the same as JSON's)
+
+
+def config_schema() -> dict:
+    """The JSON Schema of a resolved ``config.toml`` (read as TOML, the document is the same)."""
+    from analysis.schemas import DIALECT
+
+    schema = Config.model_json_schema()
+    schema.pop("title", None)
+    return {"$schema": DIALECT, "$id": "config.schema.json", "title": CONFIG,
+            "description": "The resolved configuration (defaults + file + --set overrides), saved as config.toml "
+                           "beside every output; every key with its default, range and meaning.", **schema}
+
+
+def documents() -> dict[str, dict]:
+    """Every exported document, file name -> JSON document: the artifacts' and the config's."""
+    from analysis import schemas
+
+    return {**schemas.export(), "config.schema.json": config_schema()}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,20 +79,22 @@ def main(argv: list[str]) -> int:
     p.add_argument("artifact", nargs="?", help="an artifact's path in a run directory, e.g. stats/stats.json")
     p.add_argument("--out", type=Path, help="write every schema into this directory")
     args = p.parse_args(argv)
-    files = {**{f: "json" for f in schemas.JSON_FILES}, **{f: "arrays" for f in schemas.ARRAY_FILES}}
+    files = {**{f: "json" for f in schemas.JSON_FILES}, **{f: "arrays" for f in schemas.ARRAY_FILES}, CONFIG: "config"}
     if args.artifact is not None and args.out is not None:
         raise UserError("give an artifact or --out, not both", "python -m analysis schema --out DIR")
     if args.artifact is not None:
         if args.artifact not in files:
             raise UserError(f"no artifact {args.artifact!r}", "one of: " + ", ".join(files))
-        doc = (schemas.json_schema if files[args.artifact] == "json" else schemas.array_schema)(args.artifact)
+        kind = files[args.artifact]
+        doc = (config_schema() if kind == "config" else
+               (schemas.json_schema if kind == "json" else schemas.array_schema)(args.artifact))
         sys.stdout.write(_dumps(doc).decode())
         return 0
     if args.out is None:
         for f in files:
-            print(f"{f:<28} {schemas.schema_name(f)}")
+            print(f"{f:<28} {'config.schema.json' if f == CONFIG else schemas.schema_name(f)}")
         return 0
-    docs = schemas.export()
+    docs = documents()
     _check_out(args.out, set(docs))
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out / MARKER, b"JSON Schemas written by python -m analysis schema --out (face-latent-geometry)\n")

@@ -96,14 +96,9 @@ def test_parse_override_reads_toml_values():
 
 
 def _keys_of_type(tp):
-    import dataclasses
-    import typing
+    from configfields import config_keys
 
-    for section, cls in typing.get_type_hints(Config).items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if hints[f.name] == tp:
-                yield f"{section}.{f.name}"
+    return [k.key for k in config_keys() if k.type is tp]
 
 
 @pytest.mark.case("every float key of every section set to nan, inf or -inf; every int key set to 2**70 or -2**70",
@@ -122,3 +117,19 @@ def test_every_numeric_key_rejects_non_finite_and_huge_values():
     for key in ("stats.b_grid", "generate.sweep_confidence"):
         with pytest.raises(UserError, match=rf"'{key}\[1\]' = nan is not a finite number"):
             load_config(None, [f"{key}=[0.5, nan]"])
+
+
+def test_every_key_is_documented_and_every_list_bounded():
+    """The section models are the configuration's documentation (the exported JSON Schema shows it):
+    each key says what it does, and each list has a length limit (a config cannot hold a million items)."""
+    import annotated_types as at
+    import typing
+
+    from analysis.pipeline.config import SECTIONS
+
+    for section, cls in SECTIONS.items():
+        assert (cls.__doc__ or "").strip(), section
+        for name, f in cls.model_fields.items():
+            assert f.description and len(f.description) > 10, f"{section}.{name}"
+            if typing.get_origin(f.annotation) is list:
+                assert any(isinstance(m, at.MaxLen) for m in f.metadata), f"{section}.{name} has no max_length"

@@ -8,7 +8,6 @@ for the README's reliability table. Small generated data and the smoke run only.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import typing
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,6 +34,7 @@ from analysis.pipeline import config as C
 from analysis.steps import data
 from analysis.pipeline import steps, storage
 from analysis.errors import UserError
+from configfields import config_keys
 from conftest import ROOT, SMOKE, assert_user_error, run_cli
 from hostile_files import dds_named_png, zip_bomb_checkpoint
 
@@ -689,19 +688,10 @@ def test_deeply_nested_input(tmp_path, smoke_run, capsys):
         storage.load_json(run / "stats.manifest.json")
 
 
-def _config_fields():
-    """Every field of the config: (``section.key``, the dataclass field, its type)."""
-    for section in C.SECTIONS:
-        cls = type(getattr(C.Config(), section))
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            yield f"{section}.{f.name}", f, hints[f.name]
-
-
 def _text_keys() -> list[tuple[str, str]]:
-    """Every text key of the config (strings, lists of strings) that is neither a path nor a name."""
-    return [(key, "list" if tp == list[str] else "str") for key, f, tp in _config_fields()
-            if f.metadata.get("kind") is None and f.metadata.get("choices") is None and (tp is str or tp == list[str])]
+    """Every text key of the config (strings, lists of strings) that is neither a path, a name nor a choice."""
+    return [(k.key, "list" if k.type == list[str] else "str") for k in config_keys()
+            if not k.validators & {"_path", "_name"} and (k.type is str or k.type == list[str])]
 
 
 @pytest.mark.case("control characters (BEL, ESC, U+2028, NUL) or 20 KB in report.title, an author, any other "
@@ -727,9 +717,8 @@ def test_text_values_are_plain_and_bounded(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def _numeric_list_fields() -> list[tuple[str, dataclasses.Field]]:
-    return [(key, f) for key, f, tp in _config_fields()
-            if tp in (list[int], list[float], list[list[int]], list[list[float]])]
+def _numeric_list_fields() -> list:
+    return [k for k in config_keys() if k.type in (list[int], list[float], list[list[int]], list[list[float]])]
 
 
 @pytest.mark.case("a list value outside its scalar key's range (stats.b_grid = [1e30] where stats.b <= 1e9; "
@@ -743,11 +732,11 @@ def test_list_items_have_their_scalar_keys_range(tmp_path):
     assert_user_error(p, "stats.b_grid[0]", "1000000000")
     assert not (tmp_path / "o").exists()
     fields = _numeric_list_fields()
-    assert {k for k, _ in fields} >= {"stats.b_grid", "generate.sweep_confidence", "claims.border_band",
+    assert {k.key for k in fields} >= {"stats.b_grid", "generate.sweep_confidence", "claims.border_band",
                                       "decode.stop_band", "runs.seeds", "model.channels", "stats.pairs",
                                       "generate.gmm_components"}
-    for key, f in fields:
-        item = f.metadata.get("item") or {}
+    for k in fields:
+        key, item = k.key, k.item
         assert (item.get("min") is not None or item.get("gt") is not None) and item.get("max") is not None, key
         for value in (item["max"] * 10 + 1, (item.get("min") if item.get("min") is not None else item["gt"]) - 1):
             text = f"[[{value}, 1]]" if key == "stats.pairs" else f"[{value}]"

@@ -12,7 +12,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from analysis import schemas
+from analysis import schemacli, schemas
 from analysis.pipeline import steps
 from analysis.schemas.base import ArtifactError, validate_json
 from analysis.schemas.stats import Stats
@@ -63,9 +63,22 @@ def test_the_exported_schema_refuses_what_the_reader_refuses(run_dir):
         validate_json(Stats, json.dumps(doc), "stats/stats.json")
 
 
+def test_the_resolved_config_validates_against_its_exported_json_schema(run_dir):
+    import tomllib
+
+    schema = schemacli.config_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    doc = tomllib.loads((run_dir / "config.toml").read_text())
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    doc["stats"]["bins"] = 1  # below its minimum: the schema refuses it as the config does
+    with pytest.raises(jsonschema.ValidationError, match="minimum"):
+        jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    assert schema["$defs"]["StatsConfig"]["properties"]["bins"]["description"]  # the keys are documented
+
+
 def test_the_shipped_schemas_are_the_current_export():
     """schemas/ is what `python -m analysis schema --out schemas` writes from the models (regenerate it)."""
-    docs = schemas.export()
+    docs = schemacli.documents()
     shipped = {p.name for p in SHIPPED.glob("*.schema.json")}
     assert shipped == set(docs), "run: python -m analysis schema --out schemas"
     for name, doc in docs.items():

@@ -1,51 +1,162 @@
-"""Typed configuration: TOML files mapped onto dataclasses, with checked overrides.
+"""The configuration: TOML files read into pydantic models, with checked overrides.
 
-A config file has one table per dataclass below (``[run]``, ``[data]``, ...). Every
-key is optional; what a file leaves out keeps the default written here. The
-command line can override any key with ``--set section.key=value`` (the value is
-read as TOML, so ``--set model.channels=[16,32]`` and ``--set data.path="/x"``
-work; a bare word is taken as a string).
+A config file has one table per section (``[run]``, ``[data]``, ...: the models of
+:mod:`analysis.pipeline.sections`, each key with its type, default, range and description). Every
+key is optional; what a file leaves out keeps its default. The command line can override any key
+with ``--set section.key=value`` (the value is read as TOML, so ``--set model.channels=[16,32]`` and
+``--set data.path="/x"`` work; a bare word is taken as a string).
 
-Unknown sections or keys, wrong types and out-of-range values are
-:class:`~analysis.errors.UserError` s naming the key and, for a typo, the closest
-valid key. Some limits hold for every key: numbers are finite (no NaN or inf) and
-integers fit in int64; strings are UTF-8 (they are saved in config.toml); paths
-(``kind="path"``) fit the file system's PATH_MAX and NAME_MAX; names that become a
-directory (``kind="name"``: run.name) are one path component (:func:`check_name`). Text keys
-(titles, names, devices) hold no control characters but tab and newline and have a length
-limit; lists have a length limit, and the items of a list of numbers the same kind of
-range as a single value (``item=``: ``stats.b_grid`` as ``stats.b``). A config file must be a
-regular file of at most :data:`CONFIG_MAX_BYTES`, nested at most :data:`MAX_NESTING` levels.
-The whole config is checked before the first step runs (the steps' own checks of their
-settings too: :func:`analysis.pipeline.steps.check_config`).
+pydantic checks every value (strict types, ranges, choices, finite floats, int64 integers, text,
+path and name limits: :mod:`analysis.pipeline.configtypes`) and :class:`Config` the rules across
+keys. Every failure is one :class:`~analysis.errors.UserError` naming the key
+(:func:`user_error`); unknown sections or keys name the closest valid key. A config file must be a
+regular file of at most :data:`CONFIG_MAX_BYTES`, nested at most :data:`MAX_NESTING` levels. The
+whole config is checked before the first step runs (the steps' own checks of their settings too:
+:func:`analysis.pipeline.steps.check_config`).
 
-The resolved config (defaults + file + overrides) is saved beside
-every output as ``config.toml``.
+The resolved config (defaults + file + overrides) is saved beside every output as ``config.toml``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import math
 import os
 import tomllib
-import typing
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analysis.errors import UserError
-from analysis.pipeline.sections import (INT_MIN, INT_MAX, PATH_MAX, NAME_MAX, RUN_NAME_MAX, TEXT_MAX, LIST_MAX,
-                               CONFIG_MAX_BYTES, MAX_NESTING, ClaimsConfig, Config, DataConfig, DecodeConfig,
-                               EncodeConfig, FacesConfig, GenerateConfig, MOVED, ModelConfig, ReportConfig,
-                               RunConfig, RunsConfig, SECTIONS, StatsConfig, TrainConfig)
+from analysis.pipeline.configtypes import CONFIG_MAX_BYTES, MAX_NESTING, bad, check_name, check_path
+from analysis.pipeline.sections import (ClaimsConfig, DataConfig, DecodeConfig, EncodeConfig, FacesConfig,
+                                        GenerateConfig, ModelConfig, ReportConfig, RunConfig, RunsConfig, StatsConfig,
+                                        TrainConfig)
 
 __all__ = ['ClaimsConfig', 'Config', 'DataConfig', 'DecodeConfig', 'EncodeConfig', 'FacesConfig', 'GenerateConfig',
            'MOVED', 'ModelConfig', 'ReportConfig', 'RunConfig', 'RunsConfig', 'SECTIONS', 'StatsConfig',
-           'TrainConfig']
+           'TrainConfig', 'check_name', 'check_path', 'load_config', 'dumps_toml', 'user_error', 'checked']
+
+
+class Config(BaseModel):
+    """The whole configuration: one model per section, and the checks across keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    run: RunConfig = Field(default_factory=RunConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    encode: EncodeConfig = Field(default_factory=EncodeConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    claims: ClaimsConfig = Field(default_factory=ClaimsConfig)
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    runs: RunsConfig = Field(default_factory=RunsConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return self.model_dump()
+
+    def section(self, *names: str) -> dict[str, dict[str, Any]]:
+        """The named sections as plain dicts (what a step's outputs depend on)."""
+        return {n: getattr(self, n).model_dump() for n in names}
+
+    @model_validator(mode="after")
+    def _across(self) -> Config:
+        """The rules that tie keys together (single keys are checked by their types)."""
+        m, d = self.model, self.data
+        factor = 2 ** len(m.channels)
+        if d.image_size % factor or d.image_size // factor < 1:
+            raise bad(f"data.image_size = {d.image_size} is too small or not divisible by {factor} "
+                      f"for {len(m.channels)} stride-2 layers (model.channels)",
+                      f"use an image_size that is a multiple of {factor}, or fewer layers")
+        if d.source == "folder" and not d.path:
+            raise bad("data.source = 'folder' needs data.path",
+                      "set data.path to a directory of images, e.g. --set data.path=/data/img_align_celeba")
+        for i, pair in enumerate(self.stats.pairs):
+            if len(pair) != 2 or pair[0] == pair[1] or min(pair) < 0 or max(pair) >= m.latent_dim:
+                raise bad(f"config key 'stats.pairs[{i}]' = {pair} is not a pair of two different "
+                          f"components in 0..{m.latent_dim - 1}",
+                          "give pairs as [[j1, j2], ...] with 0 <= j < model.latent_dim")
+        return self
+
+
+SECTIONS = {name: f.annotation for name, f in Config.model_fields.items()}
+
+#: Keys that moved to another section (issue 23: the fine b-scan sets the one b of the build,
+#: so it belongs to the stats step): old key -> new key.
+MOVED = {"claims.b_step": "stats.b_step", "claims.b_span": "stats.b_span", "claims.flat_sd": "stats.flat_sd"}
+
+# pydantic's error types -> the rest of our message after "config key 'k'", and the fix ({key}: the key)
+_TYPES = {"int_type": "int", "float_type": "float", "bool_type": "bool", "string_type": "str"}
+
+
+def _dotted(loc: tuple) -> str:
+    """('stats', 'b_grid', 1) -> 'stats.b_grid[1]'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(err: dict) -> tuple[str, str]:
+    """(problem after the key, fix) of one pydantic error."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "config":
+        return ctx["problem"], ctx["fix"]
+    if kind in _TYPES:
+        name = _TYPES[kind]
+        return f"must be of type {name}, got {value!r}", f"set {{key}} to a {name} value"
+    if kind == "list_type":
+        return f"must be a list, got {value!r}", "write it as [..], e.g. {key} = []"
+    if kind in ("dict_type", "model_type"):
+        return f"must be a table, got {value!r}", "write it as { key = value, ... }, e.g. {key} = {}"
+    if kind == "finite_number":
+        return f"= {value} is not a finite number", "set {key} to a finite value"
+    if kind == "literal_error":
+        return f"= {value!r} is not one of {ctx['expected']}", f"set {{key}} to one of {ctx['expected']}"
+    if kind == "greater_than_equal":
+        return f"= {value} is below its minimum {ctx['ge']}", f"set {{key}} >= {ctx['ge']}"
+    if kind == "greater_than":
+        return f"= {value} must be greater than {ctx['gt']}", f"set {{key}} > {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"= {value} is above its maximum {ctx['le']}", f"set {{key}} <= {ctx['le']}"
+    if kind == "too_long":
+        limit = ctx["max_length"]
+        return f"has {ctx['actual_length']} items (at most {limit})", f"give {{key}} at most {limit} items"
+    if kind == "too_short":
+        limit = ctx["min_length"]
+        return f"has {ctx['actual_length']} items (at least {limit})", f"give {{key}} at least {limit} items"
+    return f"is not valid: {err['msg']}", "see configs/default.toml for valid values"
+
+
+def user_error(e: ValidationError, prefix: tuple = ()) -> UserError:
+    """The first error of a validation as one line naming the key (``prefix``: the loc of the
+    validated part, e.g. ('stats',) for a section checked on its own)."""
+    err = e.errors(include_url=False)[0]
+    key = _dotted((*prefix, *err["loc"]))
+    problem, fix = _problem(err)
+    whole = not key or (err["type"] == "config" and err["ctx"]["whole"])
+    return UserError(problem if whole else f"config key '{key}' {problem}", fix.replace("{key}", key))
+
+
+def validated(doc: dict) -> Config:
+    """``doc`` (sections of keys) as a checked :class:`Config`, else a :class:`UserError`."""
+    try:
+        return Config.model_validate(doc)
+    except ValidationError as e:
+        raise user_error(e) from None
+
+
+def checked(section: BaseModel, name: str) -> None:
+    """Check a section again (a step's own check of settings a caller may have changed after loading)."""
+    try:
+        type(section).model_validate(section.model_dump())
+    except ValidationError as e:
+        raise user_error(e, (name,)) from None
 
 
 def _closest(name: str, options: list[str]) -> str:
@@ -53,234 +164,21 @@ def _closest(name: str, options: list[str]) -> str:
     return f" (did you mean '{hit[0]}'?)" if hit else ""
 
 
-def _check_number(key: str, value: Any) -> None:
-    """Every number must be finite, and every integer must fit in int64 (numpy, torch)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"config key '{key}' = {value} is not a finite number",
-                        f"set {key} to a finite value")
-    if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
-        limit = f"at most 2**63 - 1 = {INT_MAX}" if value > 0 else f"at least -2**63 = {INT_MIN}"
-        raise UserError(f"config key '{key}' = {value} does not fit in a 64-bit integer", f"set {key} to {limit}")
-
-
-def _check_type(key: str, value: Any, tp: Any) -> Any:
-    """Return ``value`` converted to ``tp`` or raise a UserError naming ``key``."""
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (inner,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise UserError(f"config key '{key}' must be a list, got {value!r}",
-                            f"write it as [..], e.g. {key} = []")
-        return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise UserError(f"config key '{key}' must be a table, got {value!r}",
-                            f"write it as {{ key = value, ... }}, e.g. {key} = {{}}")
-        _, inner = typing.get_args(tp)
-        return {k: _check_type(f"{key}.{k}", v, inner) for k, v in value.items()}
-    if tp is Any:  # checked where it is used (a [runs] override: against the key it sets)
-        if isinstance(value, dict):
-            return {k: _check_type(f"{key}.{k}", v, Any) for k, v in value.items()}
-        if isinstance(value, list):
-            return [_check_type(f"{key}[{i}]", v, Any) for i, v in enumerate(value)]
-        if isinstance(value, str):
-            _check_text(key, value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check_number(key, value)
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            _check_number(key, value)
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                value = float(value)
-            except OverflowError:  # an integer beyond float's range
-                value = math.inf if value > 0 else -math.inf
-            _check_number(key, value)
-            return value
-    elif tp is str:
-        if isinstance(value, str):
-            _check_text(key, value)
-            return value
-    name = getattr(tp, "__name__", str(tp))
-    raise UserError(f"config key '{key}' must be of type {name}, got {value!r}",
-                    f"set {key} to a {name} value")
-
-
-def _check_text(key: str, value: str) -> None:
-    """Strings are saved in config.toml (UTF-8): refuse undecodable bytes from the command line."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise UserError(f"config key '{key}' = '{shown}' is not valid UTF-8 text",
-                        "rename the file or folder to a UTF-8 name, or link it from one (ln -s)") from None
-
-
-def _check_plain_text(key: str, value: str, max_len: int | None) -> None:
-    """Text that is printed (titles, names): no control characters but tab and newline, no line or
-    paragraph separators (U+2028/9), and at most ``max_len`` (default :data:`TEXT_MAX`) characters."""
-    limit = max_len or TEXT_MAX
-    if len(value) > limit:
-        raise UserError(f"config key '{key}' is {len(value)} characters long (at most {limit})",
-                        f"shorten {key} to at most {limit} characters")
-    bad = sorted({c for c in value if (unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in "\t\n")})
-    if bad:
-        shown = ", ".join(f"U+{ord(c):04X}" for c in bad[:5])
-        raise UserError(f"config key '{key}' contains control characters ({shown})",
-                        f"set {key} to plain text (newlines and tabs are allowed)")
-
-
-def _limits(path: str) -> tuple[int, int]:
-    """(PATH_MAX, NAME_MAX) of the file system holding ``path`` (its nearest existing ancestor)."""
-    p = os.path.abspath(path)
-    while not os.path.exists(p) and os.path.dirname(p) != p:
-        p = os.path.dirname(p)
-    try:
-        return os.pathconf(p, "PC_PATH_MAX"), os.pathconf(p, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return PATH_MAX, NAME_MAX
-
-
-def check_path(key: str, value: str | os.PathLike) -> None:
-    """A path the file system can take: no NUL byte, not longer than PATH_MAX, components <= NAME_MAX.
-
-    ``key`` names the config key or option in the message (e.g. 'data.path', '--out').
-    """
-    text = os.fspath(value)
-    if "\0" in text:
-        raise UserError(f"{_label(key)} contains a NUL character", f"set {key} to a plain path")
-    raw = os.fsencode(os.path.expanduser(text))
-    path_max, name_max = _limits(os.path.expanduser(text))
-    if len(raw) >= path_max:
-        raise UserError(f"{_label(key)} is {len(raw)} bytes long; paths are limited to {path_max - 1} bytes",
-                        f"set {key} to a shorter path")
-    longest = max(raw.split(b"/"), key=len, default=b"")
-    if len(longest) > name_max:
-        raise UserError(f"{_label(key)} has a component of {len(longest)} bytes "
-                        f"('{os.fsdecode(longest)[:40]}...'); file names are limited to {name_max} bytes",
-                        f"set {key} to a path with shorter names")
-
-
-def check_name(key: str, value: str, origin: str = "") -> None:
-    """One safe path component: not empty, no separator, not '.' or '..', no control characters."""
-    fix = f"set {key} to a plain name such as 'my-run' (letters, digits, '-', '_', '.')"
-    where = f" ({origin})" if origin else ""
-    shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if not value.strip() or value.strip() in (".", ".."):
-        raise UserError(f"config key '{key}' = '{shown}'{where} is not a usable directory name", fix)
-    bad = sorted({c for c in value if c in "/\\" or c in (os.sep, os.altsep) or ord(c) < 32 or ord(c) == 127})
-    if bad:
-        raise UserError(f"config key '{key}' = {shown!r}{where} contains {', '.join(repr(c) for c in bad)}: "
-                        "it must be one directory name, not a path", fix)
-    if value != value.strip():
-        raise UserError(f"config key '{key}' = {shown!r}{where} begins or ends with white space", fix)
-    _check_text(key, value)
-    if len(value.encode()) > RUN_NAME_MAX:
-        raise UserError(f"config key '{key}'{where} is {len(value.encode())} bytes long "
-                        f"(at most {RUN_NAME_MAX})", fix)
-
-
-def _check_items(key: str, value: list, meta: dict) -> None:
-    """A list: at most ``max_items`` items, each (in nested lists too) within the ``item`` range."""
-    limit = meta.get("max_items") or LIST_MAX
-    if len(value) > limit:
-        raise UserError(f"config key '{key}' has {len(value)} items (at most {limit})",
-                        f"give {key} at most {limit} items")
-    item = meta.get("item") or {}
-    for i, v in enumerate(value):
-        if isinstance(v, list):
-            _check_items(f"{key}[{i}]", v, {"item": item})
-        elif isinstance(v, dict):
-            continue  # tables ([runs] variants) are checked where they are used
-        else:
-            _check_range(f"{key}[{i}]", v, item)
-
-
-def _label(key: str) -> str:
-    return key if key.startswith("-") else f"config key '{key}'"
-
-
-def _check_range(key: str, value: Any, meta: dict) -> None:
-    if isinstance(value, list):
-        _check_items(key, value, meta)
-        return
-    if isinstance(value, str) and meta.get("kind") is None:
-        _check_plain_text(key, value, meta.get("max_len"))
-    if meta.get("choices") is not None and value not in meta["choices"]:
-        opts = ", ".join(repr(c) for c in meta["choices"])
-        raise UserError(f"config key '{key}' = {value!r} is not one of {opts}",
-                        f"set {key} to one of {opts}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        _check_number(key, value)
-        lo, hi, gt = meta.get("min"), meta.get("max"), meta.get("gt")
-        if lo is not None and value < lo:
-            raise UserError(f"config key '{key}' = {value} is below its minimum {lo}",
-                            f"set {key} >= {lo}")
-        if gt is not None and value <= gt:
-            raise UserError(f"config key '{key}' = {value} must be greater than {gt}",
-                            f"set {key} > {gt}")
-        if hi is not None and value > hi:
-            raise UserError(f"config key '{key}' = {value} is above its maximum {hi}",
-                            f"set {key} <= {hi}")
-    if meta.get("kind") == "path" and value:
-        check_path(key, value)
-    if meta.get("kind") == "name" and value:
-        check_name(key, value)
-
-
-def _apply(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
+def place(doc: dict, section: str, key: str, value: Any, where: str) -> None:
+    """Set ``doc[section][key] = value`` for a key named in ``where`` (a file, ``--set``), refusing an
+    unknown or moved key with the closest valid one (the value is checked with the whole config)."""
     if section not in SECTIONS:
         raise UserError(f"unknown config section '[{section}]' in {where}{_closest(section, list(SECTIONS))}",
                         f"valid sections: {', '.join(SECTIONS)}")
-    obj = getattr(cfg, section)
-    fields = {f.name: f for f in dataclasses.fields(obj)}
+    fields = list(SECTIONS[section].model_fields)
     if f"{section}.{key}" in MOVED:
         now = MOVED[f"{section}.{key}"]
         raise UserError(f"config key '{section}.{key}' in {where} has moved to '{now}'",
                         f"write it as {now.split('.')[1]} under [{now.split('.')[0]}]")
     if key not in fields:
-        raise UserError(f"unknown config key '{section}.{key}' in {where}{_closest(key, list(fields))}",
+        raise UserError(f"unknown config key '{section}.{key}' in {where}{_closest(key, fields)}",
                         f"valid keys of [{section}]: {', '.join(fields)}")
-    f = fields[key]
-    hints = typing.get_type_hints(type(obj))
-    value = _check_type(f"{section}.{key}", value, hints[key])
-    _check_range(f"{section}.{key}", value, f.metadata)
-    setattr(obj, key, value)
-
-
-def _validate(cfg: Config) -> None:
-    """Checks across keys (single keys are checked as they are set)."""
-    m, d, s = cfg.model, cfg.data, cfg.stats
-    if not m.channels:
-        raise UserError("config key 'model.channels' is empty", "give at least one layer, e.g. [32, 64]")
-    for i, c in enumerate(m.channels):
-        if not 1 <= c <= 8192:
-            raise UserError(f"config key 'model.channels[{i}]' = {c} is out of range 1..8192",
-                            "use positive channel counts")
-    factor = 2 ** len(m.channels)
-    if d.image_size % factor or d.image_size // factor < 1:
-        raise UserError(
-            f"data.image_size = {d.image_size} is too small or not divisible by {factor} "
-            f"for {len(m.channels)} stride-2 layers (model.channels)",
-            f"use an image_size that is a multiple of {factor}, or fewer layers")
-    if d.source == "folder" and not d.path:
-        raise UserError("data.source = 'folder' needs data.path",
-                        "set data.path to a directory of images, e.g. --set data.path=/data/img_align_celeba")
-    for i, b in enumerate(s.b_grid):
-        if not b > 0:
-            raise UserError(f"config key 'stats.b_grid[{i}]' = {b} must be > 0", "use positive b values")
-    for i, pair in enumerate(s.pairs):
-        if len(pair) != 2 or pair[0] == pair[1] or min(pair) < 0 or max(pair) >= m.latent_dim:
-            raise UserError(
-                f"config key 'stats.pairs[{i}]' = {pair} is not a pair of two different "
-                f"components in 0..{m.latent_dim - 1}",
-                "give pairs as [[j1, j2], ...] with 0 <= j < model.latent_dim")
+    doc.setdefault(section, {})[key] = value
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -344,8 +242,26 @@ def read_config_text(path: Path) -> str:
         raise UserError(f"cannot read config file {path}: {e}", "pass a readable UTF-8 TOML file") from None
 
 
+def _read_file(path: Path, doc: dict, explicit: dict[str, int]) -> None:
+    """Place every key of the config file ``path`` in ``doc``."""
+    text = read_config_text(path)
+    try:
+        parsed = _parse_toml(text, f"config file {path}")
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"config file {path} is not valid TOML: {e}",
+                        "fix the syntax (see configs/default.toml for an example)") from None
+    for section, table in parsed.items():
+        if not isinstance(table, dict):
+            raise UserError(f"'{section}' in {path} must be a [section] table{_closest(section, list(SECTIONS))}",
+                            f"valid sections: {', '.join(SECTIONS)}")
+        for key, value in table.items():
+            place(doc, section, key, value, str(path))
+            explicit[f"{section}.{key}"] = 0
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Config:
-    """Defaults, then the TOML file (if any), then ``section.key=value`` overrides.
+    """Defaults, then the TOML file (if any), then ``section.key=value`` overrides (a later value of a key
+    replaces an earlier one); the result is checked as a whole.
 
     Raises
     ------
@@ -353,55 +269,28 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
         For a missing or unreadable file, invalid TOML, unknown keys, wrong types
         and out-of-range values.
     """
-    cfg = Config()
-    name = ""
+    doc: dict[str, dict[str, Any]] = {}
     explicit: dict[str, int] = {}  # key -> where it was set last: 0 the file, i the i-th override
     if path is not None:
         path = Path(path)
-        text = read_config_text(path)
-        try:
-            doc = _parse_toml(text, f"config file {path}")
-        except tomllib.TOMLDecodeError as e:
-            raise UserError(f"config file {path} is not valid TOML: {e}",
-                            "fix the syntax (see configs/default.toml for an example)") from None
-        for section, table in doc.items():
-            if not isinstance(table, dict):
-                raise UserError(f"'{section}' in {path} must be a [section] table{_closest(section, list(SECTIONS))}",
-                                f"valid sections: {', '.join(SECTIONS)}")
-            for key, value in table.items():
-                _apply(cfg, section, key, value, str(path))
-                explicit[f"{section}.{key}"] = 0
-        name = path.stem
+        _read_file(path, doc, explicit)
     for i, text in enumerate(overrides, 1):
         section, key, value = parse_override(text)
-        _apply(cfg, section, key, value, "--set")
+        place(doc, section, key, value, "--set")
         explicit[f"{section}.{key}"] = i
+    cfg = validated(doc)
     if not cfg.run.name:
-        cfg.run.name = name or "default"
+        cfg.run.name = path.stem if path is not None else "default"
         check_name("run.name", cfg.run.name, f"taken from the config file name {path}; or rename the file")
-    _validate(cfg)
-    _validate_runs(cfg, explicit)
+    _check_run_seed(cfg, explicit)
     return cfg
 
 
-def _validate_runs(cfg: Config, explicit: dict[str, int]) -> None:
-    """Checks of ``[runs]`` on its own (``analysis.pipeline.runs.expand`` checks the runs it makes).
-
-    ``explicit``: where each key was set (0: the file, i: the i-th override). ``runs.seeds``
-    gives the runs' seeds; a ``run.seed`` set as late as it or later (``--set run.seed=5`` on a
-    config with seeds) must be its first seed, as it would otherwise be ignored.
-    """
+def _check_run_seed(cfg: Config, explicit: dict[str, int]) -> None:
+    """``runs.seeds`` gives the runs' seeds; a ``run.seed`` set as late as it or later (``--set
+    run.seed=5`` on a config with seeds; ``explicit``: where each key was set, 0 the file, i the i-th
+    override) must be its first seed, as it would otherwise be ignored."""
     r = cfg.runs
-    for i, seed in enumerate(r.seeds):
-        if seed < 0:
-            raise UserError(f"config key 'runs.seeds[{i}]' = {seed} is below its minimum 0", "use seeds >= 0")
-        if seed in r.seeds[:i]:
-            raise UserError(f"config key 'runs.seeds' lists seed {seed} twice", "give each seed once")
-    if bool(r.sweep_key) != bool(r.sweep_values):
-        given, missing = ("runs.sweep_key", "runs.sweep_values") if r.sweep_key else ("runs.sweep_values",
-                                                                                       "runs.sweep_key")
-        raise UserError(f"config key '{given}' is set but '{missing}' is not",
-                        "give both, e.g. sweep_key = \"model.latent_dim\" and sweep_values = [256, 64, 16]")
     if r.seeds and explicit.get("run.seed", -1) >= explicit.get("runs.seeds", 0) and cfg.run.seed != r.seeds[0]:
         raise UserError(f"config key 'run.seed' = {cfg.run.seed} is set, but runs.seeds = {r.seeds} gives the "
                         "seeds of this config's runs",

@@ -34,14 +34,12 @@ naming the key (``runs.variant[1].set.model.latnt_dim``, ``runs.sweep_values[2]`
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.pipeline.config import SECTIONS, Config, RunsConfig, _apply, _closest, _validate, check_name
+from analysis.pipeline.config import SECTIONS, Config, RunsConfig, _closest, check_name, place, validated
 from analysis.errors import UserError
 
 #: Where the runs other than the primary live, inside the config's build directory.
@@ -168,7 +166,7 @@ def _check_key(where: str, key: str) -> None:
         hint = "" if section in SECTIONS else _closest(section, list(SECTIONS))
         raise UserError(f"config key '{where}': '{key}' is not a config key{hint}",
                         "name a key with its section, e.g. model.latent_dim")
-    fields = [f.name for f in dataclasses.fields(typing.get_type_hints(Config)[section])]
+    fields = list(SECTIONS[section].model_fields)
     if k not in fields:
         raise UserError(f"config key '{where}': '{key}' is not a config key{_closest(k, fields)}",
                         f"valid keys of [{section}]: {', '.join(fields)}")
@@ -186,30 +184,26 @@ def _check_run_name(name: str, where: str) -> None:
 
 def _run_config(base: Config, overrides: dict[str, Any], seed: int, name: str, primary: bool,
                 where: str) -> Config:
-    cfg = copy.deepcopy(base)
+    doc = base.to_dict()
     for key, value in overrides.items():
         section, k = key.split(".", 1)
-        try:
-            _apply(cfg, section, k, value, where)
-        except UserError as e:
-            raise UserError(f"{where}: {e.problem}", e.fix) from None
-    cfg.run.seed = seed
+        place(doc, section, k, copy.deepcopy(value), where)
+    doc["run"]["seed"] = seed
     if not primary:
-        cfg.run.name = f"{base.run.name}-{name}"
+        doc["run"]["name"] = f"{base.run.name}-{name}"
         if base.runs.lean:
             for key, value in LEAN.items():
                 section, k = key.split(".", 1)
-                setattr(getattr(cfg, section), k, copy.deepcopy(value))
-        cfg.runs = RunsConfig()
+                doc[section][k] = copy.deepcopy(value)
+        doc["runs"] = {}
         try:
-            check_name("run.name", cfg.run.name, f"the config's run.name and the run name {name}")
+            check_name("run.name", doc["run"]["name"], f"the config's run.name and the run name {name}")
         except UserError as e:
             raise UserError(f"{where}: {e.problem}", "use a shorter run or variant name") from None
     try:
-        _validate(cfg)
+        return validated(doc)
     except UserError as e:
         raise UserError(f"{where}: {e.problem}", e.fix) from None
-    return cfg
 
 
 def expand(cfg: Config) -> list[RunSpec]:

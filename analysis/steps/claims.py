@@ -40,7 +40,7 @@ from analysis.science import ledger
 from analysis.pipeline import steps
 from analysis.artifacts import ArtifactError, Run
 from analysis.steps.claimfigures import geometry_figures
-from analysis.pipeline.config import ClaimsConfig, Config, _check_range
+from analysis.pipeline.config import ClaimsConfig, Config, checked
 from analysis.errors import UserError, eprint
 from analysis.science.ledger import VERDICTS
 from analysis.pipeline.provenance import read_manifest
@@ -72,11 +72,7 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
 
 def check_settings(cc: ClaimsConfig) -> None:
     """The [claims] keys and how they relate (UserError naming the key)."""
-    import dataclasses
-    for f in dataclasses.fields(cc):
-        value = getattr(cc, f.name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check_range(f"claims.{f.name}", value, f.metadata)
+    checked(cc, "claims")
     band = cc.border_band
     if len(band) != 2 or not 0.0 < band[0] < band[1] < cc.bulk_share:
         raise UserError(f"config key 'claims.border_band' = {band} must be two shares 0 < lo < hi < "

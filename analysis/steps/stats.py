@@ -33,7 +33,6 @@ Keys and their meaning: :mod:`analysis.schemas.stats` (JSON Schema: ``schemas/st
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -42,7 +41,7 @@ import numpy as np
 from analysis.science import geometry, slices
 from analysis import published
 from analysis.pipeline import steps
-from analysis.pipeline.config import Config, StatsConfig, _check_range
+from analysis.pipeline.config import Config, StatsConfig, checked
 from analysis.errors import UserError, eprint
 from analysis.pipeline.provenance import read_manifest
 from analysis.pipeline.storage import load_json, save_json, save_npz
@@ -64,10 +63,7 @@ def validate(sc: StatsConfig, n: int, N: int) -> list[str]:
         Naming the key: out-of-range values, b <= 0 in the grid, a pair index >= N,
         fewer than N + 1 points (covariance) or fewer than 2 components (pairs).
     """
-    for f in dataclasses.fields(sc):
-        value = getattr(sc, f.name)
-        if isinstance(value, (int, float)):
-            _check_range(f"stats.{f.name}", value, f.metadata)
+    checked(sc, "stats")
     if N < 2:
         raise UserError(f"the latents have N = {N} component; slices and projections need pairs",
                         "train with model.latent_dim >= 2 and re-run encode")
