@@ -123,7 +123,9 @@ def test_the_schema_command(tmp_path):
     out = tmp_path / "out"
     p = run_cli("schema", "--out", str(out))
     assert p.returncode == 0, p.stderr
-    assert {q.name for q in out.glob("*.schema.json")} == set(schemas.export())
+    assert {q.name for q in out.glob("*.schema.json")} == set(schemacli.documents())
+    p = run_cli("schema", "config.toml")
+    assert p.returncode == 0 and json.loads(p.stdout) == schemacli.config_schema()
     assert run_cli("schema", "--out", str(out)).returncode == 0  # its own directory: written again
     mine = tmp_path / "mine"
     mine.mkdir()
