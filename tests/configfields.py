@@ -7,10 +7,10 @@ import typing
 from dataclasses import dataclass
 
 import annotated_types as at
-from pydantic import AfterValidator
 from pydantic.fields import FieldInfo
 
 from analysis.pipeline import config as C
+from analysis.pipeline.configtypes import Name, PathText
 
 
 def _strip(tp):
@@ -40,7 +40,7 @@ class Key:
     type: object          # int, float, str, bool, list[int], list[list[int]], Literal[...], ...
     range: dict           # min / max / gt of the value
     item: dict            # min / max / gt of a list's items
-    validators: set       # names of the AfterValidators (_path, _name, ...)
+    validators: set       # the kinds of text it holds: "path", "name" (checked by configtypes)
     choices: tuple | None
 
 
@@ -56,7 +56,8 @@ def config_keys() -> list[Key]:
                     inner = typing.get_args(inner)[0]
                 if typing.get_origin(inner) is typing.Annotated:
                     item_meta = _range(inner.__metadata__)
-            validators = {m.func.__name__ for m in f.metadata if isinstance(m, AfterValidator)}
+            validators = {kind for kind, alias in (("path", PathText), ("name", Name))
+                          if set(typing.get_args(alias)[1:]) & set(f.metadata)}
             choices = typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
             out.append(Key(f"{section}.{name}", tp, _range(f.metadata), item_meta, validators, choices))
     return out

@@ -691,7 +691,7 @@ def test_deeply_nested_input(tmp_path, smoke_run, capsys):
 def _text_keys() -> list[tuple[str, str]]:
     """Every text key of the config (strings, lists of strings) that is neither a path, a name nor a choice."""
     return [(k.key, "list" if k.type == list[str] else "str") for k in config_keys()
-            if not k.validators & {"_path", "_name"} and (k.type is str or k.type == list[str])]
+            if not k.validators & {"path", "name"} and (k.type is str or k.type == list[str])]
 
 
 @pytest.mark.case("control characters (BEL, ESC, U+2028, NUL) or 20 KB in report.title, an author, any other "

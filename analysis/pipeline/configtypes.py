@@ -123,16 +123,23 @@ def label(key: str) -> str:
 def check_path(key: str, value: str | os.PathLike) -> None:
     """A path the file system can take (:func:`path_problem`), else a UserError naming ``key`` (a config
     key such as 'data.path' or an option such as '--out')."""
-    problem = path_problem(value)
+    _refuse(key, path_problem(value))
+
+
+def _refuse(key: str, problem: tuple[str, str] | None) -> None:
     if problem:
         raise UserError(f"{label(key)} {problem[0]}", problem[1].replace("{key}", key))
 
 
-def _path(value: str) -> str:
-    problem = path_problem(value) if value else None
-    if problem:
-        raise bad(*problem)
-    return value
+def _checked_by(problem_of):
+    """The function of an AfterValidator: the value, unless ``problem_of`` finds a problem in it (an empty
+    value means "not set" and is not checked)."""
+    def check(value: str) -> str:
+        problem = problem_of(value) if value else None
+        if problem:
+            raise bad(*problem)
+        return value
+    return check
 
 
 def name_problem(value: str, where: str = "") -> tuple[str, str] | None:
@@ -160,16 +167,7 @@ def name_problem(value: str, where: str = "") -> tuple[str, str] | None:
 
 def check_name(key: str, value: str, origin: str = "") -> None:
     """One safe directory name (:func:`name_problem`), else a UserError naming ``key``."""
-    problem = name_problem(value, origin)
-    if problem:
-        raise UserError(f"config key '{key}' {problem[0]}", problem[1].replace("{key}", key))
-
-
-def _name(value: str) -> str:
-    problem = name_problem(value) if value else None
-    if problem:
-        raise bad(*problem)
-    return value
+    _refuse(key, name_problem(value, origin))
 
 
 def _plain(value: Any) -> Any:
@@ -195,9 +193,9 @@ def _plain(value: Any) -> Any:
 
 Int = Annotated[int, AfterValidator(_int64)]
 """An integer that fits in int64 (numpy and torch hold it)."""
-PathText = Annotated[str, AfterValidator(_path)]
+PathText = Annotated[str, AfterValidator(_checked_by(path_problem))]
 """A file or directory path; empty means "not set"."""
-Name = Annotated[str, AfterValidator(_name)]
+Name = Annotated[str, AfterValidator(_checked_by(name_problem))]
 """One directory name (run.name); empty means "from the config file's name"."""
 Plain = Annotated[Any, AfterValidator(_plain)]
 """A free-form value of ``[runs]``."""
