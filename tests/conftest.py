@@ -2,27 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable
 
 import pytest
 from filelock import FileLock
 
+# One BLAS thread per test process, as run_cli's fresh processes have (the suite runs a worker per
+# core): the CLI run in this process then computes exactly what a fresh process computes.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.toml"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m analysis ARGS`` as a user would; returns the completed process."""
-    e = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd or ROOT, env=e,
-                          capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
+            fresh: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m analysis ARGS`` as a user would; returns the completed process.
+
+    It runs in this process (:func:`analysis.cli.main`, its modules already imported: seconds faster
+    than starting Python and torch again), with its output captured and an unexpected exception printed
+    as Python would (a traceback, exit status 1). ``fresh`` (or ``env``) runs it in a new process: for
+    what only a process shows (its environment, its memory, signals)."""
+    if fresh or env is not None:
+        e = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+        e.update(env or {})
+        return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd or ROOT, env=e,
+                              capture_output=True, text=True, timeout=timeout)
+    return _in_process([str(a) for a in args], cwd or ROOT)
+
+
+def _in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    from analysis.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(args)
+            except SystemExit as e:  # argparse's --help
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except Exception:  # a bug: what Python prints and its exit status
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["python", "-m", "analysis", *args], code, out.getvalue(), err.getvalue())
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
