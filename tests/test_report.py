@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import built_once, encoded_run
+from conftest import built_once, encoded_run, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "report"
@@ -60,7 +60,7 @@ def _smoke_all(encoded: Path, directory: Path) -> dict:
     up to date there, so ``all`` only checks them and goes on with stats)."""
     out = directory / "smoke"
     shutil.copytree(encoded, out)
-    p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", out])
+    p = run_cli("all", "--config", SMOKE, "--out", out)
     assert p.returncode == 0, p.stderr[-3000:]
     return {"run": str(out)}
 
@@ -305,7 +305,7 @@ def test_changed_artifact_shows_without_forcing(report, tmp_path):
     stats_path = rundir / "stats" / "stats.json"
     before = json.loads(stats_path.read_text())["components"]["n_off_centre"]
     # the analysis re-run with another threshold changes the artifacts (and their manifests)
-    p = run([sys.executable, "-m", "analysis", "all", "--config", SMOKE, "--out", rundir, "--set", "stats.k_sigma=1e6"])
+    p = run_cli("all", "--config", SMOKE, "--out", rundir, "--set", "stats.k_sigma=1e6")
     assert p.returncode == 0, p.stderr[-3000:]
     after = json.loads(stats_path.read_text())["components"]["n_off_centre"]
     assert after != before
