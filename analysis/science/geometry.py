@@ -16,9 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as sps
-from sklearn import config_context
-from sklearn.neighbors import NearestNeighbors
 
 #: Elements per chunk (rows x N) processed at once: 2**21 float32 = 8 MB.
 CHUNK_ELEMENTS = 1 << 21
@@ -295,6 +292,8 @@ def b_scan(real: np.ndarray, unit: np.ndarray, grid: np.ndarray) -> np.ndarray:
     m = len(unit)
     if len(real) > m:
         real = np.quantile(real, (np.arange(m) + 0.5) / m)
+    from scipy import stats as sps  # here, not at the top: the article's charts import this module
+
     return np.array([sps.wasserstein_distance(real, b * unit) for b in grid])
 
 
@@ -338,6 +337,9 @@ def nearest_neighbours(z: np.ndarray, rng: np.random.Generator, reference: int =
     ref_idx = np.sort(rng.choice(n, reference, replace=False)) if n > reference else np.arange(n)
     ref = np.asarray(z[ref_idx], dtype=np.float32)
     q_idx = np.sort(rng.choice(len(ref), min(len(ref), queries), replace=False))
+    from sklearn import config_context
+    from sklearn.neighbors import NearestNeighbors
+
     nn = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(ref)
     with config_context(working_memory=64):
         d, _ = nn.kneighbors(ref[q_idx])
