@@ -11,8 +11,9 @@ Steps, in pipeline order (``all`` runs them in turn)::
     claims    -> <out>/claims/                  (the ledger of the published findings)
 
     across    -> <out>/across/                  (the config's runs side by side)
-    check     list the manifests of finished steps whose outputs were edited or
-              deleted since (one path per line; the Makefile re-runs those steps)
+    check     list the manifests of finished steps that are not current: outputs edited
+              or deleted since, or a key that changed (config, inputs or code; one
+              path per line, the reason on stderr; the Makefile re-runs those steps)
     runs      list the directories of the config's runs, the primary's first
     schema    the JSON Schema of every artifact (no --config; see python -m analysis schema --help)
 
@@ -53,10 +54,10 @@ from pathlib import Path
 from analysis import __version__
 from analysis.pipeline.config import check_path, dumps_toml, load_config
 from analysis.errors import Terminated, UserError, set_prefix
-from analysis.pipeline.provenance import manifest_path, stale_steps
+from analysis.pipeline.provenance import manifest_path
 from analysis.pipeline import rundir
 from analysis.pipeline.runs import RunSpec, expand, find
-from analysis.pipeline.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration
+from analysis.pipeline.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration, status
 from analysis.pipeline.steps import NAMES as STEPS
 from analysis.pipeline.storage import atomic_write, remove_stale_temporaries
 
@@ -149,22 +150,43 @@ def run_step(name: str, cfg, run_dir: Path, force: bool = False, checkpoint: Pat
     return steps.run(name, cfg, run_dir, force, share=share, **options)
 
 
-def check(specs: list[RunSpec], out: Path, several: bool) -> int:
-    """``check``: print the manifest of every finished step (of every run, and ``across``) whose
-    outputs were edited or deleted, and every manifest deleted while a later step's is there."""
-    places = [(spec.directory(out), STEPS, f"{spec.name}: " if several else "") for spec in specs]
+def check(cfg, specs: list[RunSpec], out: Path, several: bool) -> int:
+    """``check``: print the manifest of every finished step (of every run, and ``across``) that is not
+    current (:func:`analysis.pipeline.steps.status`: its outputs were edited or deleted, or its key
+    changed: config, inputs or code), and every manifest deleted while a later step's is there. A step
+    whose earlier steps are not current is judged by its outputs alone: its turn comes after theirs.
+    Nothing is written but the runs' hash caches; nothing heavy runs (no step's checks of its inputs)."""
+    places = [(spec.directory(out), spec.config, STEPS, f"{spec.name}: " if several else "") for spec in specs]
     if several:
-        places.append((out, CONFIG_NAMES, ""))
-    for run_dir, names, label in places:
-        for step, problem in stale_steps(run_dir, names):
-            print(f"check: {label}{step}: {problem}", file=sys.stderr)
-            print(manifest_path(run_dir, step))
+        places.append((out, cfg, CONFIG_NAMES, ""))
+    upstream = False  # a step of some run is not current (across reads every run)
+    for run_dir, run_cfg, names, label in places:
+        stale: set[str] = set()
         finished = [manifest_path(run_dir, step).is_file() for step in names]
-        for i, step in enumerate(names):  # a manifest deleted while a later step's is there
-            if not finished[i] and any(finished[i + 1:]):
+        for i, step in enumerate(names):
+            if not finished[i] and any(finished[i + 1:]):  # a manifest deleted while a later step's is there
                 print(f"check: {label}{step}: its manifest was deleted", file=sys.stderr)
                 print(manifest_path(run_dir, step))
+                stale.add(step)
+                continue
+            behind = upstream if step in CONFIG_NAMES else bool(stale & set(declaration(step).needs))
+            fresh = _status(step, run_cfg, run_dir, label, keyed=not behind)
+            if not fresh.current and fresh.manifest is not None:
+                print(f"check: {label}{step}: {fresh.problem}", file=sys.stderr)
+                print(manifest_path(run_dir, step))
+                stale.add(step)
+        upstream = upstream or bool(stale)
     return 0
+
+
+def _status(step: str, cfg, run_dir: Path, label: str, keyed: bool):
+    """The step's :func:`~analysis.pipeline.steps.status` for ``check``; when its inputs cannot be hashed or
+    identified (an earlier step's output changed, a data folder is gone) it is judged by its outputs."""
+    try:
+        return status(step, cfg, run_dir, keyed=keyed)
+    except UserError as e:
+        print(f"check: {label}{step}: cannot tell whether its key changed ({e.problem})", file=sys.stderr)
+        return status(step, cfg, run_dir, keyed=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(str(spec.directory(out)) for spec in specs))
             return 0
         if args.step == "check":
-            return check(specs, out, many)
+            return check(cfg, specs, out, many)
         return _dispatch(args, cfg, specs, out, many)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

@@ -1,7 +1,9 @@
 """Numbers in words: every sentence of the ledger, the views and the article formats its figures here.
 
 One home for the number formats (a share as a percentage, a figure to three significant digits, an
-interval, a p-value, a count with separators, an ordinal) and for joining words into a list.
+interval, a p-value, a count with separators) and for joining words into a list. Every function here
+reaches an artifact (the ledger's and the runs' sentences), so the steps that use them hash this
+module; sentences only the report writes live in :mod:`analysis.prose`, which no step hashes.
 """
 
 from __future__ import annotations
@@ -63,12 +65,6 @@ def fmt(value, spec: str | None = None) -> str:
             return f"{v:,.0f}"
         return s
     return str(value)
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def and_list(words: list[str]) -> str:

@@ -39,7 +39,8 @@ import meta as _meta  # noqa: E402
 
 from analysis import charts  # noqa: E402
 from analysis.artifacts import Run  # noqa: E402
-from analysis.words import fmt, ordinal, pct  # noqa: E402,F401  (the chapters' number formats)
+from analysis.words import fmt, pct  # noqa: E402,F401  (the chapters' number formats)
+from analysis.prose import computed_on_text, ordinal  # noqa: E402,F401  (the article's own sentences: no step hashes them)
 from ledgertables import (checks_list, control_columns, control_table, differ_text,  # noqa: E402,F401
                           grouped_text, ledger_criteria, ledger_rows, ledger_table, names_text, origin_table,
                           run_label, runs_table, table)  # (the article's tables, for the chapters)

@@ -17,7 +17,7 @@ ANALYSIS = ROOT / "analysis"
 
 #: Bottom to top (ARCHITECTURE.md draws the same).
 LAYERS: dict[str, set[str]] = {
-    "foundation": {"__init__", "errors", "words", "published", "schemas"},
+    "foundation": {"__init__", "errors", "words", "prose", "published", "schemas"},
     "science": {"science"},
     "infrastructure": {"pipeline"},
     "reader": {"artifacts", "runfiles", "runviews"},

@@ -20,6 +20,7 @@ import pytest
 
 from analysis import artifacts
 from analysis.artifacts import Absent, ArtifactError, Run, Table
+from analysis.prose import computed_on_text
 import test_report
 
 
@@ -89,7 +90,7 @@ def test_every_view_of_the_smoke_run_has_its_types(run_dir):
         assert isinstance(m, artifacts.Manifest) and all_fields_conform(m)
     assert run.config.run.name == "smoke" and run.config_text.startswith("# Resolved configuration")
     on = run.manifests["train"].computed_on  # the smoke run trains on the CPU
-    assert on.device == "cpu" and on.threads >= 1 and f"with {on.threads} thread" in on.text
+    assert on.device == "cpu" and on.threads >= 1 and f"with {on.threads} thread" in computed_on_text(on.device, on.threads)
     assert run.manifests["stats"].computed_on is None
     assert set(run.sheets) == {"real", "reconstructed", *run.config.generate.generators}
     assert all(im.dtype == np.float32 and 0 <= im.min() and im.max() <= 1 for im in run.sheets.values())

@@ -4,8 +4,10 @@ Each step writes a manifest, ``<run>/<step>.manifest.json``, last: the key of
 everything its outputs depend on (:func:`hash_key` of its config entries, input hashes
 and :func:`code_hash`), the sha256 of its inputs and outputs, the resolved config and
 the package versions. Its presence means the step finished. A step is up to date only
-while its key is unchanged and its outputs still have the recorded hashes
-(:func:`is_complete`, :func:`output_problem`); a later step reads an earlier step's
+while the parts of its key are unchanged and its outputs still have the recorded hashes: one
+function decides it, :func:`analysis.pipeline.steps.status`, and says so in a :class:`Freshness`
+(the runner, ``python -m analysis check``, hence the Makefile, and the report's gate all ask it;
+:func:`output_problem` is its check of the outputs); a later step reads an earlier step's
 file only as the earlier manifest vouches for it (:func:`step_output`). The manifest's keys:
 :mod:`analysis.schemas.provenance` (JSON Schema: ``schemas/step.manifest.schema.json``).
 
@@ -22,14 +24,18 @@ import contextlib
 import hashlib
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import UserError, eprint
+from analysis.errors import UserError
 from analysis.pipeline.storage import atomic_symlink, check_regular, dumps_json, load_json, save_json
 from analysis.schemas.provenance import Manifest
 
 HASH_CACHE = ".sha256-cache.json"
+#: Where the ``analysis`` package's sources are (:func:`code_hash`, :func:`module_hashes`; a test points it
+#: at an edited copy).
+SOURCE = Path(__file__).resolve().parents[1]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
@@ -220,39 +226,54 @@ def output_problem(run_dir: str | os.PathLike, manifest: dict, update: bool = Tr
     return None
 
 
-def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
-    """True if ``step`` finished in ``run_dir`` with the same key and its outputs are unchanged.
+#: The states of a :class:`Freshness`.
+CURRENT, NEVER_RUN, KEY_CHANGED, OUTPUTS_CHANGED = "current", "never run", "key changed", "outputs changed"
 
-    Outputs that were edited or deleted make the step incomplete (it says so on stderr
-    and runs again). A complete step's manifest is touched, so that ``make`` (which
-    compares file times) sees it as newer than the config or code it was just checked
-    against.
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether a step's outputs are current (:func:`analysis.pipeline.steps.status` decides it).
+
+    Parameters
+    ----------
+    step : str
+    state : str
+        :data:`CURRENT`; :data:`NEVER_RUN` (no manifest); :data:`KEY_CHANGED` (a part of its key differs
+        from what its manifest records: its config entries, its inputs or its code); or
+        :data:`OUTPUTS_CHANGED` (an output was edited or deleted since).
+    changed : tuple of str
+        With :data:`KEY_CHANGED`: the parts that differ, among ``"config"``, ``"inputs"``, ``"code"``.
+    problem : str
+        Why it is not current, in words: ``"stats/stats.json was changed after the step wrote it"``,
+        ``"its key changed since it ran: config (stats.bins), code (analysis/steps/stats.py)"``.
+    manifest : dict or None
+        The manifest it was decided on.
     """
+
+    step: str
+    state: str
+    changed: tuple[str, ...] = ()
+    problem: str = ""
+    manifest: dict | None = None
+
+    @property
+    def current(self) -> bool:
+        """True when the step's outputs may be used as they are."""
+        return self.state == CURRENT
+
+
+def is_complete(run_dir: str | os.PathLike, step: str, key: str) -> bool:
+    """True if ``step`` finished in ``run_dir`` with the key ``key`` and its outputs are unchanged (a plain
+    key comparison; the runner and ``check`` ask :func:`analysis.pipeline.steps.status`, which also says why)."""
     m = read_manifest(run_dir, step)
-    if not m or m.get("key") != key:
-        return False
-    problem = output_problem(run_dir, m)
-    if problem:
-        eprint(f"{step}: {problem}; running the step again")
-        return False
+    return bool(m) and m.get("key") == key and output_problem(run_dir, m) is None
+
+
+def touch_manifest(run_dir: str | os.PathLike, step: str) -> None:
+    """Mark a step found current as checked now, so that ``make`` (which compares file times) sees its
+    manifest as newer than the config or code it was just checked against."""
     with contextlib.suppress(OSError):
         os.utime(manifest_path(run_dir, step), follow_symlinks=False)
-    return True
-
-
-def stale_steps(run_dir: str | os.PathLike, steps: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(step, problem) for each finished step among ``steps`` whose outputs were edited or deleted.
-
-    Needs no lock: it writes nothing but the hash cache, whose entries are keyed by the
-    files' stat (a concurrent writer can at worst make a later check hash a file again).
-    """
-    out = []
-    for step in steps:
-        m = read_manifest(run_dir, step)
-        problem = output_problem(run_dir, m) if m else None
-        if problem:
-            out.append((step, problem))
-    return out
 
 
 def share_step(source: str | os.PathLike, run_dir: str | os.PathLike, step: str, key: str,
@@ -312,6 +333,10 @@ def step_output(run_dir: str | os.PathLike, step: str, name: str) -> str:
     return m["outputs"][name]
 
 
+def _source(name: str) -> bytes:
+    return (SOURCE / f"{name.replace('.', '/')}.py").read_bytes()
+
+
 def code_hash(*modules: str) -> str:
     """Hash of the source of the named ``analysis`` modules (a step's code is one of its inputs);
     ``schemas.stats`` names ``analysis/schemas/stats.py``.
@@ -320,8 +345,14 @@ def code_hash(*modules: str) -> str:
     """
     h = hashlib.sha256()
     for name in modules:
-        h.update((Path(__file__).parents[1] / f"{name.replace('.', '/')}.py").read_bytes())
+        h.update(_source(name))
     return h.hexdigest()[:16]
+
+
+def module_hashes(*modules: str) -> dict[str, str]:
+    """``{module: sha256 of its source (16 hex)}``: a step's code as its manifest records it (``code``), so
+    that a changed key can name the files that changed."""
+    return {name: sha256_bytes(_source(name))[:16] for name in modules}
 
 
 def hash_key(*parts: Any) -> str:

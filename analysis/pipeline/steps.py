@@ -3,13 +3,15 @@
 A :class:`Step` says what a step reads (files of earlier steps), which config entries
 and which code its outputs depend on, and what it writes. That declaration drives:
 
-* the key and the skip logic (:func:`run`): the key hashes the step's config entries
-  (:func:`settings`), the sha256 of its inputs and the source of its code; the step is
-  skipped while its manifest has the same key and its outputs are unchanged, and
-  otherwise computed and recorded in a new manifest (:mod:`analysis.pipeline.provenance`);
+* the key and whether the step's outputs are current (:func:`status`, the one place that decides
+  it): the key hashes the step's config entries (:func:`settings`), the sha256 of its inputs and
+  the source of its code; the step is current while its manifest records the same three parts and
+  its outputs are unchanged. The runner (:func:`run`) skips a current step and otherwise computes it
+  and records a new manifest (:mod:`analysis.pipeline.provenance`); ``python -m analysis check``
+  (hence the Makefile) lists the steps that are not current, and the report's gate refuses them;
 * the command line's list of steps and ``check`` (:mod:`analysis.cli`);
 * the report's provenance check (``report/artifacts.py``: which config entries a
-  manifest must agree on, which files it vouches for);
+  manifest must agree on, which files it vouches for, whether its code is this checkout's);
 * the Makefile's rules (prerequisites: the earlier steps' manifests and the step's code
   files), which are written out by hand for readability and checked against these
   declarations by ``tests/test_steps.py``; the outputs are no prerequisites: ``check``
@@ -20,7 +22,10 @@ key) -> Written`` (``inputs``: name -> sha256 of what it reads) and optionally
 ``check_config(cfg)``, which checks the settings on their own before any file is
 read, and ``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs before the
 skip decision and returns identifying hashes of inputs that are not files of earlier
-steps (a data folder's fingerprint, a user's checkpoint). They raise
+steps (a data folder's fingerprint, a user's checkpoint). A ``prepare`` that only checks
+(it may read the latents whole) returns ``{}``; one that identifies inputs is cheap and writes
+nothing, and its step is declared ``identifies=True``, so that :func:`status` calls it outside a
+run too (``check``, the report's gate). They raise
 :class:`~analysis.errors.UserError` for bad input; nothing is written then.
 
 Config entries that say where and how fast a step runs, not what it computes
@@ -38,9 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import UserError, eprint
-from analysis.pipeline.provenance import (code_hash, hash_key, is_complete, read_manifest, sha256_cached, share_step,
-                                 step_output, write_manifest)
-from analysis.pipeline.storage import NpyRows
+from analysis.pipeline.handover import is_constant, load_images, load_latents, open_latents  # noqa: F401
+from analysis.pipeline.provenance import (CURRENT, KEY_CHANGED, NEVER_RUN, OUTPUTS_CHANGED, Freshness, code_hash,
+                                          hash_key, module_hashes, output_problem, read_manifest, sha256_cached,
+                                          share_step, step_output, touch_manifest, write_manifest)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,11 @@ class Step:
         config that differ only in their seed have the same key, so each links the primary
         run's outputs (``share`` of :func:`run`) once the primary's step has finished (the
         Makefile's rule of the other runs waits for it).
+    identifies : bool
+        Its module's ``prepare`` returns identifying hashes of inputs that are no files of earlier
+        steps, cheaply and writing nothing (``fetch``: the data's fingerprint): :func:`status` calls it
+        outside a run too. False: ``prepare`` only checks the inputs (it may read them whole) and
+        returns ``{}``, and only a run calls it.
     """
 
     name: str
@@ -90,6 +101,7 @@ class Step:
     hand_placed: bool = False
     device: bool = False
     shared: bool = False
+    identifies: bool = False
 
     @property
     def module(self) -> str:
@@ -143,7 +155,7 @@ def _schemas(*steps: str) -> tuple[str, ...]:
 
 
 FETCH = Step("fetch", code=("steps.data", *_schemas("data")), sections=("data",),
-             outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True)
+             outputs=("data/images.npy", "data/ids.txt", "data/info.json"), shared=True, identifies=True)
 TRAIN = Step("train", code=("steps.train", "steps.trainparts", "steps.trainsave", "pipeline.model",
                             "pipeline.network", "pipeline.checkpoint", *_schemas("train")),
              inputs=("data/images.npy",),
@@ -180,7 +192,7 @@ FACES = Step("faces", code=("steps.facetest", "science.faces", "steps.instrument
              inputs=("data/images.npy",),
              sections=(*FACE_TEST_KEYS, "data"),
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
-             shared=True)
+             shared=True, identifies=True)
 GENERATE = Step("generate", code=("steps.generate", "steps.genjudge", "steps.genfit", "science.generators",
                                   "science.genbase", "science.genparametric", "science.genmixture",
                                   "science.metrics", "science.calibration", "science.intervals", "science.bscan",
@@ -230,7 +242,8 @@ ACROSS = Step("across", code=("steps.across", "artifacts", "runfiles", "runviews
                               "science.geometry", "published", *SCHEMAS, "words"),
               inputs=("encode/summary.json", "encode/reconstructions.npz", "stats/stats.json", "stats/arrays.npz",
                       "generate/metrics.json", "claims/claims.json", "claims/details.json", "claims/arrays.npz"),
-              sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"))
+              sections=("runs", "claims", "run.seed"), outputs=("across/ledger.json", "across/runs.json"),
+              identifies=True)
 #: Steps that work on every run of a config at once.
 CONFIG_STEPS = (ACROSS,)
 CONFIG_NAMES = tuple(s.name for s in CONFIG_STEPS)
@@ -324,11 +337,113 @@ def step_key(s: Step, cfg, inputs: dict[str, str]) -> str:
     return hash_key(s.name, settings(cfg, s), inputs, code_hash(*s.code))
 
 
+# --------------------------------------------------------------------------- whether a step is current
+
+def status(name: str, cfg, run_dir: str | os.PathLike, *, inputs: dict[str, str] | None = None, keyed: bool = True,
+           outputs: bool = True, update: bool = True, **options) -> Freshness:
+    """Whether the outputs of step ``name`` in ``run_dir`` are current for ``cfg`` and this checkout's code.
+
+    The one decision the runner (:func:`run`), ``python -m analysis check`` (hence the Makefile) and the
+    report's gate share. A step is current when its manifest records the parts its key is made of as
+    they are now (its config entries, its inputs' hashes, its code modules' hashes; for a manifest of
+    an older version that records no code, the key stands in for the code) and every output still has
+    the recorded sha256. Nothing heavy runs here: the inputs are hashed through the run's hash cache,
+    and a step's ``prepare`` is called only when it identifies inputs (:attr:`Step.identifies`).
+
+    Parameters
+    ----------
+    name : str
+    cfg : Config, or a resolved config as a dict of sections
+    run_dir : path
+    inputs : dict, optional
+        The inputs' hashes (the runner's, after ``prepare``); by default computed here
+        (:func:`current_inputs`). The report's gate passes the manifest's own, which its check of the
+        hand-over between steps vouches for.
+    keyed : bool
+        False: the key's parts are not compared (an earlier step is not current, so this step's turn
+        comes after it), only the outputs.
+    outputs : bool
+        False: the outputs are not hashed (the caller has just checked them).
+    update : bool
+        Record fresh hashes in the run's hash cache (:func:`analysis.pipeline.provenance.sha256_cached`).
+    **options
+        ``train``: ``checkpoint`` (the runner's; without it an adopted checkpoint's recorded hash stands).
+
+    Raises
+    ------
+    UserError
+        The inputs cannot be hashed or identified (an earlier step's output changed, a data folder
+        is gone); only when ``keyed`` and ``inputs`` is None.
+    """
+    run_dir = Path(run_dir)
+    m = read_manifest(run_dir, name)
+    if m is None:
+        return Freshness(name, NEVER_RUN, problem="it has not run")
+    if keyed:
+        s = ADOPT if name == "train" and options.get("checkpoint") is not None else declaration_of(name, m)
+        if inputs is None:
+            inputs = current_inputs(s, cfg, run_dir, m, **options)
+        changed = key_changes(s, cfg, m, inputs)
+        if changed:
+            return Freshness(name, KEY_CHANGED, tuple(part for part, _ in changed),
+                             "its key changed since it ran: " + ", ".join(f"{p} ({what})" for p, what in changed), m)
+    problem = output_problem(run_dir, m, update) if outputs else None
+    if problem:
+        return Freshness(name, OUTPUTS_CHANGED, problem=problem, manifest=m)
+    return Freshness(name, CURRENT, manifest=m)
+
+
+def current_inputs(s: Step, cfg, run_dir: Path, manifest: dict, **options) -> dict[str, str]:
+    """The hashes of the inputs of ``s`` as they are now, outside a run: its files (:func:`input_hashes`),
+    and what its ``prepare`` identifies when it does so cheaply (:attr:`Step.identifies`). An adopted
+    checkpoint (``train --checkpoint``) is a user's file whose path only the run knew: its recorded hash
+    stands (the weights it became are an output, hashed like any)."""
+    inputs = input_hashes(s, run_dir)
+    if s.identifies:
+        module = importlib.import_module(f"analysis.{s.module}")
+        inputs.update(module.prepare(cfg, run_dir, inputs, **options))
+    if s is ADOPT and "checkpoint" not in inputs:
+        inputs["checkpoint"] = (manifest.get("inputs") or {}).get("checkpoint", "unknown")
+    return inputs
+
+
+def _differing(was: dict, now: dict, limit: int = 3) -> str:
+    keys = [k for k in sorted(set(was) | set(now)) if hash_key(was.get(k)) != hash_key(now.get(k))]
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _flat(table: dict) -> dict:
+    return {f"{sec}.{k}": v for sec, t in table.items() for k, v in (t.items() if isinstance(t, dict) else ())}
+
+
+def key_changes(s: Step, cfg, manifest: dict, inputs: dict[str, str]) -> list[tuple[str, str]]:
+    """The parts of the key of ``s`` that differ from what ``manifest`` records: ``[(part, what)]`` with
+    part ``"config"`` (the entries), ``"inputs"`` (the files) or ``"code"`` (the modules' files)."""
+    out = []
+    recorded = manifest.get("config")
+    was = settings(recorded, s) if isinstance(recorded, dict) else {}
+    now = settings(cfg, s)
+    if hash_key(was) != hash_key(now):
+        out.append(("config", _differing(_flat(was), _flat(now))))
+    was_inputs = manifest.get("inputs") if isinstance(manifest.get("inputs"), dict) else {}
+    if was_inputs != inputs:
+        out.append(("inputs", _differing(was_inputs, inputs)))
+    code = module_hashes(*s.code)
+    if isinstance(manifest.get("code"), dict):
+        if manifest["code"] != code:
+            files = {f"analysis/{m.replace('.', '/')}.py": h for m, h in code.items()}
+            was_files = {f"analysis/{m.replace('.', '/')}.py": h for m, h in manifest["code"].items()}
+            out.append(("code", _differing(was_files, files)))
+    elif not out and manifest.get("key") != step_key(s, cfg, inputs):  # a manifest without its code's hashes
+        out.append(("code", "a module of " + ", ".join(f"analysis/{m.replace('.', '/')}.py" for m in s.code[:1])))
+    return out
+
+
 # --------------------------------------------------------------------------- the runner
 
 def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: str | os.PathLike | None = None,
         **options) -> dict:
-    """Run step ``name`` unless it is up to date; return its manifest.
+    """Run step ``name`` unless it is current (:func:`status`); return its manifest.
 
     Parameters
     ----------
@@ -360,9 +475,14 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
     if prepare is not None:
         inputs.update(prepare(cfg, run_dir, inputs, **options))
     key = step_key(s, cfg, inputs)
-    if not force and is_complete(run_dir, s.name, key):
-        eprint(f"{s.name}: up to date")
-        return read_manifest(run_dir, s.name)
+    if not force:
+        fresh = status(s.name, cfg, run_dir, inputs=inputs, **options)
+        if fresh.current:
+            touch_manifest(run_dir, s.name)
+            eprint(f"{s.name}: up to date")
+            return fresh.manifest
+        if fresh.state != NEVER_RUN:
+            eprint(f"{s.name}: {fresh.problem}; running the step again")
     if share is not None and not force and s is not ADOPT:
         shared = share_step(share, run_dir, s.name, key, config=cfg.to_dict())
         if shared is not None:
@@ -373,79 +493,7 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
         return {}
     extra = {"volatile": list(s.volatile)} if s.volatile else {}
     manifest = write_manifest(run_dir, s.name, key, inputs, [run_dir / o for o in s.outputs] + list(written.outputs),
-                              config=cfg.to_dict(), extra={**extra, **written.extra})
+                              config=cfg.to_dict(), extra={**extra, "code": module_hashes(*s.code), **written.extra})
     for path in written.remove:
         path.unlink(missing_ok=True)
     return manifest
-
-
-# --------------------------------------------------------------------------- reading what steps hand over
-
-def load_images(run_dir: Path) -> NpyRows:
-    """A reader of the image cache ``data/images.npy``, uint8 (n, C, S, S), that reads rows on demand.
-
-    Memory stays at the rows asked for (plain reads, no memory map), whatever the data size.
-    """
-    path = Path(run_dir) / "data" / "images.npy"
-    fix = "run the fetch step first: python -m analysis fetch --config ..."
-    try:
-        return NpyRows(path)
-    except FileNotFoundError:
-        raise UserError(f"image cache {path} does not exist", fix) from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"image cache {path} is not a readable .npy array ({e})", fix) from None
-
-
-def open_latents(path: str | os.PathLike) -> np.ndarray:
-    """``latents.npy`` memory-mapped, (n, N), after :func:`load_latents` checked it."""
-    return np.load(path, mmap_mode="r", allow_pickle=False)
-
-
-def load_latents(path: str | os.PathLike) -> np.ndarray:
-    """Open and check a latents file: a finite 2-D float array (n points x N components), memory-mapped.
-
-    Raises
-    ------
-    UserError
-        Missing, unreadable, wrong-shaped, non-float or non-finite latents, or points
-        that are all the same (zero variance in every component: nothing to measure or
-        fit; :func:`is_constant`).
-    """
-    path = Path(path)
-    fix = "re-run the encode step (python -m analysis encode --config ...)"
-    try:
-        z = open_latents(path)
-    except FileNotFoundError:
-        raise UserError(f"latents file {path} does not exist", fix) from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"latents file {path} is not a readable .npy array ({e})", fix) from None
-    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
-        raise UserError(f"latents file {path} has shape {z.shape}, expected (n points, N components)", fix)
-    if not np.issubdtype(z.dtype, np.floating):
-        raise UserError(f"latents file {path} has dtype {z.dtype}, expected float", fix)
-    bad, lo, hi = 0, np.full(z.shape[1], np.inf), np.full(z.shape[1], -np.inf)
-    for i in range(0, z.shape[0], 65536):
-        block = np.asarray(z[i:i + 65536])
-        bad += int(np.count_nonzero(~np.isfinite(block)))
-        np.minimum(lo, block.min(axis=0), out=lo)
-        np.maximum(hi, block.max(axis=0), out=hi)
-    if bad:
-        raise UserError(f"latents file {path} contains {bad} NaN/inf values", fix)
-    if z.shape[0] > 1 and is_constant(lo, hi):
-        raise UserError(f"latents file {path}: the {z.shape[0]} latent points have zero variance in all "
-                        f"{z.shape[1]} components (they are all the same point): the images are identical "
-                        "or the encoder collapsed",
-                        "use a data set of different images (data.path), or retrain (e.g. with a lower "
-                        "train.lr) and encode again")
-    return z
-
-
-def is_constant(lo: np.ndarray, hi: np.ndarray, rtol: float = 1e-6) -> bool:
-    """True if every component's range ``hi - lo`` is zero up to float32 round-off.
-
-    ``lo`` and ``hi`` are per-component minima and maxima; the tolerance is ``rtol``
-    times the largest magnitude of any coordinate (identical images can give latents
-    differing in the last bits when encoded at different positions in a batch).
-    """
-    scale = float(max(np.abs(lo).max(initial=0.0), np.abs(hi).max(initial=0.0)))
-    return bool(np.all(hi - lo <= rtol * scale))

@@ -8,20 +8,11 @@ from analysis.schemas.base import Schema, TableOf
 
 
 class ComputedOn(Schema):
-    """Where the train step computed the weights: CPU results are bit-identical per thread count."""
+    """Where the train step computed the weights: CPU results are bit-identical per thread count (the
+    article's sentence on it: :func:`analysis.prose.computed_on_text`)."""
 
     device: str = Field(description="torch device type: \"cpu\", \"cuda\", \"mps\"")
     threads: int | None = Field(description="CPU intra-op threads (None on a GPU)")
-
-    @property
-    def text(self) -> str:
-        if self.device != "cpu":
-            return (f"The weights were computed on a {self.device} device, where kernel choices make "
-                    "repeated trainings agree up to floating-point noise, not bit for bit.")
-        n = self.threads or 1
-        return (f"The weights were computed on the CPU with {n} thread{'s' if n != 1 else ''}. CPU "
-                "kernels split their sums by thread, so a training is bit-identical only when it is "
-                "repeated with the same thread count; another count gives a slightly different model.")
 
 
 class Manifest(Schema):
@@ -34,6 +25,11 @@ class Manifest(Schema):
     inputs: TableOf[str] = Field(description="input file (run-relative) -> sha256")
     outputs: TableOf[str] = Field(description="output file -> sha256")
     versions: TableOf[str] = Field(description="package -> version")
+    code: TableOf[str] | None = Field(None, description="the step's code: module (dotted below analysis, "
+                                                        "``steps.stats``) -> sha256 of its source (16 hex), as its key "
+                                                        "covers it (:func:`analysis.pipeline.steps.status` names the "
+                                                        "files that changed); None: a manifest of an older version, "
+                                                        "whose key alone stands for its code")
     volatile: tuple[str, ...] | None = Field(None, description="outputs not hashed because they differ from run to "
                                                                "run (train/timing.json); None if none")
     computed_on: ComputedOn | None = Field(None, description="train: the device and CPU thread count the weights were "
