@@ -5,11 +5,14 @@
 #                                     (other runs of [runs]: data .. claims) ──> across ──┘
 #
 # Every step writes <run>/<step>.manifest.json last; that file is the target,
-# so an interrupted step is simply redone. Steps also skip themselves when their
-# inputs and config sections are unchanged and their outputs still match the
-# manifest's sha256, so touching a config is cheap. A step's outputs are not make
-# prerequisites: a deleted or edited output is found by `analysis check` (below), for
-# every run, and its step is re-run.
+# so an interrupted step is simply redone. Whether a step is current is decided in one
+# place, analysis/pipeline/steps.py's `status` (its config entries, inputs and code as its
+# manifest records them, and its outputs' sha256); every recipe below goes through the
+# CLI's runner, which asks it and skips a current step, so touching a config is cheap.
+# A step's outputs are not make prerequisites: `analysis check` (below) asks the same
+# function for every run and lists the steps that are not current (an output deleted or
+# edited, or a key changed, e.g. by ARGS='--set ...' that no file time shows), and make
+# re-runs them.
 #
 # Each step is declared once, in analysis/pipeline/steps.py (its inputs, config entries, code
 # modules and outputs). The rules below are written out by hand so that the graph reads
@@ -199,9 +202,10 @@ $(RUN)/across.manifest.json: $(OTHER_CLAIMS) $(RUN)/encode.manifest.json $(RUN)/
 
 ifeq ($(RUNS_SUBMAKE),)
 # One recipe (a grouped target) makes every run by the second make, when the config (through
-# the primary's image cache) or any code changed; each step then skips itself if up to date.
+# the primary's image cache) or any step's code changed (CODE_<step>: a module no step hashes, such as
+# analysis/prose.py, re-runs nothing); each step then skips itself if up to date.
 # (Its goal is a name: a run name may hold "=", which make reads as a variable on its command line.)
-$(OTHER_CLAIMS) &: $(RUN)/fetch.manifest.json $(sort $(wildcard analysis/*.py) $(SCHEMAS))
+$(OTHER_CLAIMS) &: $(RUN)/fetch.manifest.json $(sort $(foreach s,$(STEPS),$(CODE_$(s))))
 	+$(MAKE) --no-print-directory -j$(RUNS_JOBS) -o setup RUNS_SUBMAKE=1 every-run
 else
 .PHONY: every-run
@@ -210,11 +214,13 @@ endif
 endif
 
 # A manifest newer than its inputs does not prove that the step's outputs are still there.
-# This is the one place where make learns that outputs were deleted or edited: `analysis
-# check` lists the manifests of the finished steps, of every run of CONFIG and the across
-# step, whose outputs were deleted or edited since (it compares sizes and times, and hashes
-# only changed files, so a file touched but not changed counts as unchanged), and of steps
-# whose manifest was deleted while a later step's is there. Those manifests get FORCE: their
+# This is the one place where make learns that outputs were deleted or edited, or that a
+# step's key changed in a way no file time shows: `analysis check` lists the manifests of the
+# finished steps, of every run of CONFIG and the across step, that are not current
+# (analysis/pipeline/steps.py's `status`, the runner's own decision: outputs deleted or edited
+# since, compared by sizes and times and hashed only when changed, so a file touched but not
+# changed counts as unchanged; or config entries, inputs or code changed since the step ran),
+# and of steps whose manifest was deleted while a later step's is there. Those manifests get FORCE: their
 # recipe runs the step's command, which sees the same change and runs the step again; its
 # new manifest then puts the later steps, across and the report out of date in the ordinary
 # way. A listed manifest of another run forces the second make that makes them.

@@ -10,6 +10,10 @@ builds anything. Each problem is an :class:`PublishError`: one line naming the f
   declaration's ``sections`` in :mod:`analysis.pipeline.steps`). Only
   :data:`analysis.pipeline.steps.VOLATILE` keys (where and how fast a step runs, not what it
   computes) may differ.
+* **Current.** Each step must be current for that config and this checkout's code, as the runner
+  and ``python -m analysis check`` decide it (:func:`analysis.pipeline.steps.status`): a step whose
+  code changed since it ran is refused, naming the files. Its inputs are the ones its manifest
+  records, which the hand-over check below ties to the files on disk.
 * **Manifests.** Every output a step's manifest lists must exist and have the sha256
   the manifest records (:func:`analysis.pipeline.provenance.file_problem`, the check the steps
   make; except the files in its ``volatile`` list, e.g. ``train/timing.json``); every input a manifest names that another step produced must
@@ -40,7 +44,7 @@ from analysis.pipeline.provenance import file_problem, manifest_file, manifest_p
 from analysis.pipeline.storage import load_json
 from analysis.pipeline.runs import RunSpec, expand
 # (build.py reads NAMES and CONFIG_NAMES from here)
-from analysis.pipeline.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on
+from analysis.pipeline.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on, status
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
 #: the stats, decode and claims steps (the analysis ran to the end of what the article needs).
@@ -131,6 +135,7 @@ def check_config(run: Path, config: str | None = None, overrides: list[str] = ()
     if several:
         base = _load(Path(config), overrides) if config is not None else _load(run / "config.toml")
         _check_manifests(run, CONFIG_NAMES, base, config or "the run", _rerun(run, config, overrides))
+        _check_current(run, CONFIG_NAMES, base, _rerun(run, config, overrides))
     return _load(run / "config.toml") if config is None else runs_of(run, config, overrides)[0][0].config
 
 
@@ -155,6 +160,21 @@ def _check_run_config(run: Path, want: Config | None, config: str | None, overri
     else:
         ref, what = run_cfg, f"the run's {run / 'config.toml'}"
     _check_manifests(run, NAMES, ref, what, fix)
+    _check_current(run, NAMES, ref, fix)
+
+
+def _check_current(run: Path, names, ref: Config, fix: str) -> None:
+    """Each finished step of ``names`` in ``run`` is current for ``ref`` and this checkout's code (the
+    analysis' own decision, :func:`analysis.pipeline.steps.status`, on the inputs its manifest records;
+    the outputs are checked with :func:`check_artifacts`)."""
+    for step in names:
+        m = _manifest(run, step)
+        if m is None:
+            continue
+        fresh = status(step, ref, run, inputs=m.get("inputs") or {}, outputs=False, update=False)
+        if not fresh.current:
+            raise PublishError(f"{run / f'{step}.manifest.json'}: the {step} step is not current: {fresh.problem} "
+                               f"-- {fix}")
 
 
 def _check_manifests(run: Path, names, ref: Config, what: str, fix: str) -> None:

@@ -20,8 +20,9 @@ project version (``pyproject.toml``), suffixed ``-<run name>`` for runs other th
 How it works:
 
 0. Before anything is built, the run is checked (``report/artifacts.py``): its config
-   must be ``--config``'s, every artifact must match the sha256 its step's manifest
-   records and be readable. A config of several runs (``[runs]``) is checked run by run
+   must be ``--config``'s, every step must be current as the analysis decides it
+   (``analysis.pipeline.steps.status``: a step whose code changed since it ran is refused),
+   every artifact must match the sha256 its step's manifest records and be readable. A config of several runs (``[runs]``) is checked run by run
    (``<run>/runs/<name>/``) and with its ``across`` step, and the article gains the
    chapter on the runs side by side (``report/conf.py`` leaves it out for one run). A
    problem stops the build with exit status 2 and one line naming the file.
@@ -98,7 +99,7 @@ def source_files() -> list[Path]:
              and not any(part.startswith(("_build", "jupyter_execute")) for part in p.relative_to(src).parts)]
     files += [*(ROOT / "analysis" / "charts").glob("*.py"), ROOT / "analysis" / "artifacts.py",
               ROOT / "analysis" / "runfiles.py", ROOT / "analysis" / "runviews.py", ROOT / "analysis" / "words.py",
-              ROOT / "configs" / "celeba.toml",
+              ROOT / "analysis" / "prose.py", ROOT / "configs" / "celeba.toml",
               ROOT / "pyproject.toml", *(ROOT / "analysis" / "schemas").glob("*.py")]
     return sorted(f for f in files if f.is_file())
 
