@@ -353,8 +353,7 @@ def status(name: str, cfg, run_dir: str | os.PathLike, *, inputs: dict[str, str]
     Parameters
     ----------
     name : str
-    cfg : Config, or a resolved config as a dict of sections
-    run_dir : path
+    cfg, run_dir : Config (or a resolved config as a dict of sections), path
     inputs : dict, optional
         The inputs' hashes (the runner's, after ``prepare``); by default computed here
         (:func:`current_inputs`). The report's gate passes the manifest's own, which its check of the
@@ -369,11 +368,8 @@ def status(name: str, cfg, run_dir: str | os.PathLike, *, inputs: dict[str, str]
     **options
         ``train``: ``checkpoint`` (the runner's; without it an adopted checkpoint's recorded hash stands).
 
-    Raises
-    ------
-    UserError
-        The inputs cannot be hashed or identified (an earlier step's output changed, a data folder
-        is gone); only when ``keyed`` and ``inputs`` is None.
+    Raises :class:`~analysis.errors.UserError` when the inputs cannot be hashed or identified (an earlier
+    step's output changed, a data folder is gone; only when ``keyed`` and ``inputs`` is None).
     """
     run_dir = Path(run_dir)
     m = read_manifest(run_dir, name)
@@ -435,7 +431,8 @@ def key_changes(s: Step, cfg, manifest: dict, inputs: dict[str, str]) -> list[tu
             was_files = {f"analysis/{m.replace('.', '/')}.py": h for m, h in manifest["code"].items()}
             out.append(("code", _differing(was_files, files)))
     elif not out and manifest.get("key") != step_key(s, cfg, inputs):  # a manifest without its code's hashes
-        out.append(("code", "a module of " + ", ".join(f"analysis/{m.replace('.', '/')}.py" for m in s.code[:1])))
+        first = f"analysis/{s.module.replace('.', '/')}.py"
+        out.append(("code", first if len(s.code) == 1 else f"{first} or another of its {len(s.code)} modules"))
     return out
 
 
