@@ -44,7 +44,8 @@ from analysis.pipeline.provenance import file_problem, manifest_file, manifest_p
 from analysis.pipeline.storage import load_json
 from analysis.pipeline.runs import RunSpec, expand
 # (build.py reads NAMES and CONFIG_NAMES from here)
-from analysis.pipeline.steps import CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on, status
+from analysis.pipeline.steps import (CONFIG_NAMES, NAMES, VOLATILE, Step, declaration_of, depends_on, flat,
+                                     status)
 
 #: The files a build cannot do without: those the chapters must read, and the manifests of
 #: the stats, decode and claims steps (the analysis ran to the end of what the article needs).
@@ -70,10 +71,6 @@ def _rerun(run: Path, config: str | None, overrides=(), step: str | None = None,
 
 # --------------------------------------------------------------------------- config
 
-def _flat(cfg: dict) -> dict[str, object]:
-    return {f"{s}.{k}": v for s, table in cfg.items() if isinstance(table, dict) for k, v in table.items()}
-
-
 def _norm(v):
     """Values as JSON would give them back (tuples as lists, ints and floats as equal numbers)."""
     return json.loads(json.dumps(v)) if isinstance(v, (list, tuple)) else v
@@ -86,8 +83,8 @@ def first_difference(got: dict, want: dict, step: Step | None = None) -> tuple[s
     ``got`` and ``want`` are resolved configs as dicts of sections; a key ``got`` lacks
     counts as its default. ``step`` limits the comparison to the keys its outputs depend on.
     """
-    default = _flat(Config().to_dict())
-    g, w = _flat(got), _flat(want)
+    default = flat(Config().to_dict())
+    g, w = flat(got), flat(want)
     for key in w:
         if key in VOLATILE or (step is not None and not depends_on(step, key)):
             continue

@@ -408,8 +408,9 @@ def _differing(was: dict, now: dict, limit: int = 3) -> str:
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def _flat(table: dict) -> dict:
-    return {f"{sec}.{k}": v for sec, t in table.items() for k, v in (t.items() if isinstance(t, dict) else ())}
+def flat(cfg: dict) -> dict[str, object]:
+    """A resolved config (or a step's :func:`settings`) as ``{"section.key": value}``."""
+    return {f"{sec}.{k}": v for sec, t in cfg.items() for k, v in (t.items() if isinstance(t, dict) else ())}
 
 
 def key_changes(s: Step, cfg, manifest: dict, inputs: dict[str, str]) -> list[tuple[str, str]]:
@@ -420,7 +421,7 @@ def key_changes(s: Step, cfg, manifest: dict, inputs: dict[str, str]) -> list[tu
     was = settings(recorded, s) if isinstance(recorded, dict) else {}
     now = settings(cfg, s)
     if hash_key(was) != hash_key(now):
-        out.append(("config", _differing(_flat(was), _flat(now))))
+        out.append(("config", _differing(flat(was), flat(now))))
     was_inputs = manifest.get("inputs") if isinstance(manifest.get("inputs"), dict) else {}
     if was_inputs != inputs:
         out.append(("inputs", _differing(was_inputs, inputs)))
