@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,20 @@ def test_check_lists_steps_whose_key_changed(run, source, capsys):
     listed, err = _check(capsys, run)
     assert listed == ["train.manifest.json", "encode.manifest.json"], err
     assert "check: encode: encode/gallery.npz was deleted" in err
+
+
+def test_make_reruns_a_step_whose_key_changed_without_a_newer_file(run):
+    """``--set`` in make's ARGS changes no file time: make learns it from check, which asks status."""
+    def dry_run(*args: str) -> str:
+        p = subprocess.run(["make", "-n", "-o", "setup", "-o", ".venv/.installed", "encode", f"CONFIG={SMOKE}",
+                            f"RUN={run}", *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    assert "-m analysis" not in dry_run()
+    out = dry_run("ARGS=--set encode.batch_size=7")
+    assert "-m analysis encode" in out and "-m analysis train" not in out, out
 
 
 # --------------------------------------------------------------------------- the report's gate
