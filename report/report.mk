@@ -33,7 +33,7 @@ REPORT_URL     ?=
 # needs them before the virtual environment (and so Python's packages) exists.
 REPORT_SOURCES := $(shell find report -type f \( -name '*.md' -o -name '*.py' -o -name '*.html' \
                     -o -name '*.js' -o -name '*.css' -o -name '*.mk' \) -not -path '*/__pycache__/*' 2>/dev/null) \
-                  analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/words.py \
+                  analysis/artifacts.py analysis/runfiles.py analysis/runviews.py analysis/words.py analysis/prose.py \
                   configs/celeba.toml pyproject.toml \
                   $(wildcard analysis/charts/*.py) $(wildcard analysis/schemas/*.py)
 comma          := ,

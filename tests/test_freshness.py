@@ -135,6 +135,10 @@ def test_check_lists_steps_whose_key_changed(run, source, capsys):
     assert "check: encode: encode/gallery.npz was deleted" in err
 
 
+@pytest.mark.case("make with ARGS='--set encode.batch_size=7' after a finished run (no file is newer than its "
+                  "manifest)",
+                  "python -m analysis check lists the step whose key changed (naming the config entry) and make "
+                  "re-runs that step, not the ones before it")
 def test_make_reruns_a_step_whose_key_changed_without_a_newer_file(run):
     """``--set`` in make's ARGS changes no file time: make learns it from check, which asks status."""
     def dry_run(*args: str) -> str:
@@ -151,6 +155,10 @@ def test_make_reruns_a_step_whose_key_changed_without_a_newer_file(run):
 
 # --------------------------------------------------------------------------- the report's gate
 
+@pytest.mark.case("the report's gate (report/artifacts.py, run by report/build.py before Sphinx) on a run whose "
+                  "step's code was edited since it ran",
+                  "refused with one line (build.py: exit 2) naming the step's manifest, the changed files and the "
+                  "command that remakes the run")
 def test_the_report_gate_refuses_a_step_whose_code_changed(run, source, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "report"))
     import artifacts as gate  # report/artifacts.py

@@ -24,7 +24,8 @@ import pytest
 from test_report import (ALL_CHAPTERS, BUILD, CHAPTERS, REPORT, page_text, reduced_source, report, run,  # noqa: F401
                          smoke_run)
 
-ALLOWED_IMPORTS = {"flg", "analysis.charts", "analysis.artifacts", "analysis.words"}  # words: number formats, no I/O
+ALLOWED_IMPORTS = {"flg", "analysis.charts", "analysis.artifacts", "analysis.words",  # words: number formats, no I/O
+                   "analysis.prose"}  # prose: the article's own sentences, no I/O
 FORBIDDEN_NAMES = {"open", "Path", "np", "numpy", "torch", "math", "json", "tomllib", "os", "io", "pickle",
                    "load_config", "sum", "min", "max", "abs", "round", "eval", "exec", "__import__", "getattr"}
 FORBIDDEN_METHODS = {"get", "load", "loads", "read_text", "read_bytes", "open", "imread", "mean", "sum", "min",
