@@ -76,8 +76,10 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], dict]) -> di
 
     Under pytest-xdist the workers of one session share it: the first worker that asks builds it
     in the session's temporary directory while holding a file lock, the others wait and read the
-    record. Tests only read what is built here (a test that changes it works on a copy), so
-    sharing it is the same as building it once in a serial run.
+    record. Tests only read what is built here (a test that changes it works on a copy, keeping its
+    files' times too), so sharing it is the same as building it once in a serial run. A build runs
+    the CLI in fresh processes (``run_cli(..., fresh=True)``): the test that happens to ask first may
+    have patched this process.
     """
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -95,7 +97,7 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], dict]) -> di
 def _smoke_encoded(directory: Path) -> dict:
     out = directory / "run"
     for step in ("fetch", "train", "encode"):
-        p = run_cli(step, "--config", str(SMOKE), "--out", str(out))
+        p = run_cli(step, "--config", str(SMOKE), "--out", str(out), fresh=True)  # shared: no test's patches
         assert p.returncode == 0, p.stderr[-3000:]
     return {"run": str(out)}
 

@@ -62,8 +62,8 @@ def big_run(tmp_path_factory, smoke_run):
     def build(directory: Path) -> dict:
         out = directory / "run"
         args = ["--config", str(SMOKE), "--out", str(out), *BIG]
-        assert run_cli("fetch", *args).returncode == 0
-        assert run_cli("train", *args, "--checkpoint", str(smoke_run / "train" / "model.pt")).returncode == 0
+        assert run_cli("fetch", *args, fresh=True).returncode == 0  # shared: no test's patches
+        assert run_cli("train", *args, "--checkpoint", str(smoke_run / "train" / "model.pt"), fresh=True).returncode == 0
         return {"run": str(out)}
     return Path(built_once(tmp_path_factory, "big", build)["run"])
 

@@ -60,7 +60,7 @@ def _smoke_all(encoded: Path, directory: Path) -> dict:
     up to date there, so ``all`` only checks them and goes on with stats)."""
     out = directory / "smoke"
     shutil.copytree(encoded, out)
-    p = run_cli("all", "--config", SMOKE, "--out", out)
+    p = run_cli("all", "--config", SMOKE, "--out", out, fresh=True)  # shared by the session: no test's patches
     assert p.returncode == 0, p.stderr[-3000:]
     return {"run": str(out)}
 

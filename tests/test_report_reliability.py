@@ -69,7 +69,7 @@ def _hostile(base: Path) -> dict:
     rundir, site = base / "run", base / "_site"
     sets = [f"data.source=folder", f"data.path={toml_str(str(base / FOLDER))}", f"report.title={toml_str(TITLE)}",
             "report.authors=[" + ", ".join(toml_str(a) for a in AUTHORS) + "]", f"run.name={toml_str(RUN_NAME)}"]
-    p = run_cli("all", "--config", SMOKE, "--out", rundir, *[x for s in sets for x in ("--set", s)])
+    p = run_cli("all", "--config", SMOKE, "--out", rundir, *[x for s in sets for x in ("--set", s)], fresh=True)
     assert p.returncode == 0, p.stderr[-3000:]
     formats = "html,pdf" if has_tex() else "html"
     p = run([sys.executable, BUILD, "--run", rundir, "--site", site, "--formats", formats, "--jobs", "2"])
