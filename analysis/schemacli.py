@@ -29,13 +29,9 @@ CONFIG = "config.toml"  # the resolved config beside every output (TOML; its sch
 
 def config_schema() -> dict:
     """The JSON Schema of a resolved ``config.toml`` (read as TOML, the document is the same)."""
-    from analysis.schemas import DIALECT
+    from analysis import schemas
 
-    schema = Config.model_json_schema()
-    schema.pop("title", None)
-    return {"$schema": DIALECT, "$id": "config.schema.json", "title": CONFIG,
-            "description": "The resolved configuration (defaults + file + --set overrides), saved as config.toml "
-                           "beside every output; every key with its default, range and meaning.", **schema}
+    return schemas.document(Config, CONFIG, "config.schema.json")
 
 
 def documents() -> dict[str, dict]:

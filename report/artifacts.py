@@ -170,7 +170,7 @@ def _check_current(run: Path, names, ref: Config, fix: str) -> None:
             continue
         fresh = status(step, ref, run, inputs=m.get("inputs") or {}, outputs=False, update=False)
         if not fresh.current:
-            raise PublishError(f"{run / f'{step}.manifest.json'}: the {step} step is not current: {fresh.problem} "
+            raise PublishError(f"{manifest_path(run, step)}: the {step} step is not current: {fresh.problem} "
                                f"-- {fix}")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from analysis.errors import UserError
 from analysis.pipeline.storage import NpyRows
 
+
 def load_images(run_dir: Path) -> NpyRows:
     """A reader of the image cache ``data/images.npy``, uint8 (n, C, S, S), that reads rows on demand.
 

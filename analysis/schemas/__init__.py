@@ -69,10 +69,16 @@ def schema_name(file: str) -> str:
 
 def json_schema(file: str) -> dict:
     """The JSON Schema of a JSON artifact (a key of :data:`JSON_FILES`)."""
-    schema = TypeAdapter(JSON_FILES[file]).json_schema(by_alias=True)
+    return document(JSON_FILES[file], file, schema_name(file))
+
+
+def document(tp: Any, title: str, schema_id: str) -> dict:
+    """The JSON Schema of ``tp`` (a model, or a type such as a list of rows) as an exported document:
+    ``title`` the file it describes, ``schema_id`` the exported file's name, the description its docstring."""
+    schema = TypeAdapter(tp).json_schema(by_alias=True)
     schema.pop("title", None)
-    return {"$schema": DIALECT, "$id": schema_name(file), "title": file,
-            "description": schema.pop("description", "").strip() or f"{file}, as the steps write it", **schema}
+    return {"$schema": DIALECT, "$id": schema_id, "title": title,
+            "description": schema.pop("description", "").strip() or f"{title}, as the steps write it", **schema}
 
 
 def array_schema(file: str) -> dict:
