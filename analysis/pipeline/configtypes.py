@@ -63,27 +63,24 @@ def _int64(value: int) -> int:
     return value
 
 
-def _plain_text(limit: int):
-    def check(value: str) -> str:
-        """No undecodable bytes, no control characters but tab and newline, no line or paragraph
-        separators (U+2028/9), at most ``limit`` characters."""
-        problem = utf8_problem(value)
-        if problem:
-            raise bad(*problem)
-        if len(value) > limit:
-            raise bad(f"is {len(value)} characters long (at most {limit})",
-                      f"shorten {{key}} to at most {limit} characters")
-        controls = sorted({c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in "\t\n"})
-        if controls:
-            shown = ", ".join(f"U+{ord(c):04X}" for c in controls[:5])
-            raise bad(f"contains control characters ({shown})", "set {key} to plain text (newlines and tabs are allowed)")
-        return value
-    return check
+def text_problem(value: str, limit: int = TEXT_MAX) -> tuple[str, str] | None:
+    """(problem, fix) unless ``value`` is printable text: no undecodable bytes, no control characters but
+    tab and newline, no line or paragraph separators (U+2028/9), at most ``limit`` characters."""
+    problem = utf8_problem(value)
+    if problem:
+        return problem
+    if len(value) > limit:
+        return f"is {len(value)} characters long (at most {limit})", f"shorten {{key}} to at most {limit} characters"
+    controls = sorted({c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in "\t\n"})
+    if controls:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in controls[:5])
+        return f"contains control characters ({shown})", "set {key} to plain text (newlines and tabs are allowed)"
+    return None
 
 
 def text(limit: int = TEXT_MAX) -> Any:
-    """Printable text (titles, names, devices) of at most ``limit`` characters."""
-    return Annotated[str, AfterValidator(_plain_text(limit))]
+    """Printable text (titles, names, devices) of at most ``limit`` characters (:func:`text_problem`)."""
+    return Annotated[str, AfterValidator(_checked_by(lambda value: text_problem(value, limit)))]
 
 
 def _limits(path: str) -> tuple[int, int]:
