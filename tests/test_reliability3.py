@@ -278,6 +278,13 @@ def test_report_publishes_only_what_it_checked(tmp_path, tmp_path_factory):
     from test_report import reduced_source, smoke_run as report_run
     rundir = copy_run(report_run(tmp_path_factory), tmp_path / "run")
     src = reduced_source(tmp_path / "src", ["09-cite"])
+    # the chapter holds the build in Sphinx until the test releases it, once the step says it waits: the
+    # step's wait is then certain, however fast the build would have been
+    release = tmp_path / "release"
+    with (src / "09-cite.md").open("a") as f:
+        f.write(f"\n```{{code-cell}} ipython3\nimport pathlib, time\nt = time.monotonic()\n"
+                f"while not pathlib.Path({str(release)!r}).exists() and time.monotonic() - t < 300:\n"
+                f"    time.sleep(0.1)\n```\n")
     site = tmp_path / "site"
     cmd = [sys.executable, str(BUILD), "--run", str(rundir), "--site", str(site), "--formats", "html",
            "--source", str(src), "--config", str(SMOKE)]
@@ -286,14 +293,22 @@ def test_report_publishes_only_what_it_checked(tmp_path, tmp_path_factory):
     while not list(site.glob(".build-*")) and build.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert build.poll() is None, build.communicate()[1][-2000:]
-    stats = subprocess.Popen([sys.executable, "-m", "analysis", "stats", "--config", str(SMOKE), "--out", str(rundir),
-                              "--set", "stats.bins=10"], env=env(), cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    stats_log = tmp_path / "stats.log"
+    with stats_log.open("w") as log:
+        stats = subprocess.Popen([sys.executable, "-m", "analysis", "stats", "--config", str(SMOKE), "--out",
+                                  str(rundir), "--set", "stats.bins=10"], env=env(), cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=log, text=True)
     claims = rundir / "claims" / "claims.json"
     claims.write_text(claims.read_text() + " ")  # a hand edit: no lock asked for
+    deadline = time.monotonic() + 120
+    while "waiting for another command" not in stats_log.read_text() and stats.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    release.touch()
     _, err = build.communicate(timeout=600)
     built_at = time.time()
-    _, stats_err = stats.communicate(timeout=600)
+    stats.wait(timeout=600)
+    stats_err = stats_log.read_text()
     lines = [ln for ln in err.splitlines() if ln.startswith("report: error:")]
     assert build.returncode == 2 and len(lines) == 1 and "claims.json" in lines[0], err[-3000:]
     assert not list(site.glob("0*")) and not (site / "index.html").exists(), "published"
