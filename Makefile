@@ -115,7 +115,14 @@ $(RUN)/encode.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.js
 $(RUN)/stats.manifest.json: $(RUN)/encode.manifest.json $(CODE_stats)
 	$(CLI) stats --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
-$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json $(CODE_faces)
+# Two steps of one run never run at once: each holds its run's lock, and a second one waits for it
+# in a job slot. The face tests are the one step off a run's chain (fetch, train, encode, stats,
+# generate, claims), so in the second make of several runs (below) they come after the run's stats:
+# a run's steps then follow one another and every job slot computes (before, a run's face tests
+# waited out its training in a slot). $(call faces_after,RUN_DIR): that order-only prerequisite.
+faces_after = $(if $(RUNS_SUBMAKE),| $(1)/stats.manifest.json)
+
+$(RUN)/faces.manifest.json: $(RUN)/fetch.manifest.json $(CODE_faces) $(call faces_after,$(RUN))
 	$(CLI) faces --config $(CONFIG) --out $(RUN) $(ARGS) $(STEP_SET)
 
 $(RUN)/generate.manifest.json: $(RUN)/fetch.manifest.json $(RUN)/train.manifest.json \
@@ -156,7 +163,8 @@ $(RUNS)/%/stats.manifest.json: $(RUNS)/%/encode.manifest.json $(CODE_stats)
 	$(CLI) stats --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 # (the face tests depend on the data alone: once the primary's are made, a seed links them)
-$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json $(CODE_faces)
+$(RUNS)/%/faces.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUN)/faces.manifest.json $(CODE_faces) \
+                               $(call faces_after,$(RUNS)/%)
 	$(CLI) faces --config $(CONFIG) --out $(RUN) --run $* $(ARGS) $(STEP_SET)
 
 $(RUNS)/%/generate.manifest.json: $(RUNS)/%/fetch.manifest.json $(RUNS)/%/train.manifest.json \

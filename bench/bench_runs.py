@@ -15,7 +15,7 @@ Run: ``python bench/bench_runs.py [EPOCHS]``. Figures:
 - ``vae_control_added_s``: the same cold ``make report`` of ``configs/default.toml`` with its VAE
   control (issue 25: one more run, every step, side by side with the seeds' runs) against the
   three seeds without it, measured in the same run: the difference, against the 60 s target.
-  Set ``BENCH_RUNS_SKIP_REPORT=1`` to skip both (three cold builds, about 45 minutes on 2 cores), or
+  Set ``BENCH_RUNS_SKIP_REPORT=1`` to skip both (three cold builds, about 15 minutes on 2 cores), or
   ``BENCH_RUNS_ONLY=control`` to measure this figure alone (two cold builds).
 
 Both work in temporary directories (``build/`` and ``_site/`` are not touched).

@@ -105,9 +105,9 @@ def test_manifests_list_the_declared_outputs(smoke_run):
         assert set(m["inputs"]) >= set(s.inputs), name
 
 
-def _make_database(run: str, config: str, *variables: str) -> dict[str, set[str]]:
+def _make_database(run: str, config: str, *variables: str, order_only: bool = False) -> dict[str, set[str]]:
     """Targets and prerequisites of make's database (rules of the Makefile and report/report.mk),
-    pattern rules included."""
+    pattern rules included; with ``order_only``, their order-only prerequisites instead."""
     p = subprocess.run(["make", "-pn", "-o", "setup", "-o", ".venv/.installed", f"RUN={run}", f"CONFIG={config}",
                         *variables, "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -116,7 +116,8 @@ def _make_database(run: str, config: str, *variables: str) -> dict[str, set[str]
         if line.startswith(run + "/") and ": " in line and not line.startswith("#"):
             target, _, prereqs = line.partition(": ")
             target = target.removesuffix(":")  # a grouped target (&:)
-            rules[target] = set(prereqs.split("|")[0].split())
+            normal, _, after = prereqs.partition("|")
+            rules[target] = set((after if order_only else normal).split())
     return rules
 
 
@@ -142,6 +143,23 @@ def test_makefile_rules_follow_the_declarations():
         assert rules[f"{run}/{step.name}.manifest.json"] == want, step.name
         assert not {f"{run}/{out}" for out in step.outputs} & set(rules), step.name  # outputs have no rules
     assert f"{run}/across.manifest.json" not in rules  # one run: no across step
+
+
+@pytest.mark.case("make report of several runs: a run's face tests, the one step off its chain, scheduled while "
+                  "its training holds the run's lock",
+                  "in the second make (RUNS_SUBMAKE=1) every run's face tests come after its stats (order-only), so "
+                  "no job slot waits on a lock; `make faces` alone still needs nothing but the data")
+def test_the_face_tests_wait_for_their_runs_chain_only_in_the_second_make():
+    run, config = "/nonexistent/run", "configs/smoke.toml"
+    others = f"RUN_DIRS={run} {run}/runs/seed1"
+    first = _make_database(run, config, others, order_only=True)
+    second = _make_database(run, config, others, "RUNS_SUBMAKE=1", order_only=True)
+    for where in (run, f"{run}/runs/%"):
+        faces = f"{where}/faces.manifest.json"
+        assert not first.get(faces) and second[faces] == {f"{where}/stats.manifest.json"}, where
+        for step in steps.NAMES:  # nothing else changes order
+            target = f"{where}/{step}.manifest.json"
+            assert step == "faces" or first.get(target) == second.get(target), target
 
 
 def test_makefile_rules_of_the_other_runs_follow_the_declarations():
