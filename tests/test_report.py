@@ -402,6 +402,30 @@ def test_concurrent_builds_do_not_corrupt_the_site(tmp_path, report):
     assert json.loads((site / "versions.json").read_text())["versions"] == [report["label"]]
 
 
+@pytest.mark.case("two builds start chapter kernels at the same moment and one kernel's TCP port is taken by the "
+                  "other (jupyter_client's port race: ZMQError: Address already in use)",
+                  "that Sphinx run is repeated, at most twice, with a line saying why; any other failure is not")
+@pytest.mark.parametrize("races,calls", [(1, 2), (5, 3), (0, 1)])
+def test_a_kernel_port_race_runs_sphinx_again(tmp_path, monkeypatch, capsys, races, calls):
+    import sphinxrun
+    from buildlog import BuildError
+    seen = []
+
+    def fake_run(cmd, logfile, env, cwd=None):
+        seen.append(cmd)
+        if len(seen) <= races:
+            return 1, "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:46839')\n"
+        return (0, "") if races else (2, "some other failure\n")
+    monkeypatch.setattr(sphinxrun, "run_logged", fake_run)
+    if races == 1:
+        assert sphinxrun.sphinx("html", tmp_path, {}, "1") >= 0
+    else:
+        with pytest.raises(BuildError):
+            sphinxrun.sphinx("html", tmp_path, {}, "1")
+    assert len(seen) == calls and all(c == seen[0] for c in seen)
+    assert capsys.readouterr().err.count("could not bind its port") == calls - 1
+
+
 def test_diagnosis_of_a_failure_log():
     import build
     from myst_nb.core.read import read_myst_markdown_notebook
