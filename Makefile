@@ -58,8 +58,9 @@ CODE_faces := analysis/steps/facetest.py analysis/science/faces.py analysis/step
               analysis/science/intervals.py analysis/science/bscan.py analysis/science/geometry.py \
               analysis/steps/data.py analysis/words.py $(SCHEMAS)
 CODE_generate := analysis/steps/generate.py analysis/steps/genjudge.py analysis/steps/genfit.py \
-                 analysis/science/generators.py analysis/science/genbase.py analysis/science/genparametric.py \
-                 analysis/science/genmixture.py analysis/science/metrics.py analysis/science/calibration.py \
+                 analysis/science/generators.py analysis/science/gennames.py analysis/science/genbase.py \
+                 analysis/science/genparametric.py analysis/science/genmixture.py analysis/science/metrics.py \
+                 analysis/science/calibration.py \
                  analysis/science/intervals.py analysis/science/bscan.py analysis/science/geometry.py \
                  analysis/pipeline/model.py analysis/pipeline/network.py analysis/pipeline/checkpoint.py \
                  analysis/steps/instrument.py analysis/science/faces.py analysis/steps/facecheck.py \

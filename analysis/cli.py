@@ -57,7 +57,7 @@ from analysis.errors import Terminated, UserError, set_prefix
 from analysis.pipeline.provenance import manifest_path
 from analysis.pipeline import rundir
 from analysis.pipeline.runs import RunSpec, expand, find
-from analysis.pipeline.steps import CONFIG_NAMES, SUBDIRS, check_config, declaration, status
+from analysis.pipeline.steps import CONFIG_NAMES, SUBDIRS, declaration, status
 from analysis.pipeline.steps import NAMES as STEPS
 from analysis.pipeline.storage import atomic_write, remove_stale_temporaries
 
@@ -224,57 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-CHECKED = ".flg-checked.json"  # in a run directory: the settings keys whose whole check passed
-
-
-def _modules() -> list[str]:
-    """Every module of the package, dotted below ``analysis`` (``steps.generate``, ``schemas.stats``)."""
-    root = Path(__file__).parent
-    return sorted(".".join(p.relative_to(root).with_suffix("").parts) for p in root.rglob("*.py")
-                  if "__pycache__" not in p.parts)
-
-
-def settings_key(cfg) -> str:
-    """A hash of the resolved config and of the code that checks it (every module of the package: the
-    steps' checks use the library's registries too)."""
-    from analysis.pipeline.provenance import code_hash, hash_key
-
-    return hash_key(cfg.to_dict(), code_hash(*_modules()))
-
-
-def _checked_keys(run_dir: Path) -> list[str]:
-    from analysis.pipeline.storage import load_json
-
-    try:
-        keys = load_json(run_dir / CHECKED, limit=1 << 20).get("keys", [])
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
-
-
-def _check_settings(cfg, run_dir: Path) -> None:
-    """Every step's own check of its settings (:func:`analysis.pipeline.steps.check_config`; it imports every step's
-    module, a few seconds), unless this run directory records that the same config passed it with the
-    same code (:data:`CHECKED`, written by :func:`_remember_checked` once the run's lock is held)."""
-    if settings_key(cfg) not in _checked_keys(run_dir):
-        check_config(cfg)
-
-
-def _remember_checked(run_dir: Path, cfg) -> None:
-    from analysis.pipeline.storage import save_json
-
-    keys = [k for k in _checked_keys(run_dir) if k != settings_key(cfg)][-15:] + [settings_key(cfg)]
-    with contextlib.suppress(UserError):  # bookkeeping only: a later command checks again
-        save_json(run_dir / CHECKED, {"keys": keys, "about": "configs whose every setting passed the steps' "
-                                      "checks (python -m analysis); deleting this file only costs a re-check"})
-
-
 def _dispatch(args: argparse.Namespace, cfg, specs: list[RunSpec], out: Path, many: bool) -> int:
     """Which runs and steps a command means: a step of one run (``--run``, default the primary),
     ``across`` (the config's build directory), or ``all`` (without ``--run``: every run, then
     ``across``). Each run's config and directory come from :func:`analysis.pipeline.runs.expand`."""
-    for spec in specs:  # every setting of every step, before the first step runs
-        _check_settings(spec.config, spec.directory(out))
     rundir.check_ours(out)  # the config's build directory (the primary run's; the others are inside it)
     if args.step in CONFIG_NAMES:
         if args.run is not None:
@@ -336,8 +289,6 @@ def _locked(args: argparse.Namespace, steps: tuple[str, ...], cfg, run_dir: Path
         for step in steps:
             run_step(step, cfg, run_dir, args.force, args.checkpoint, share)
             atomic_write(run_dir / "config.toml", dumps_toml(run_cfg).encode())
-        if steps != CONFIG_NAMES:
-            _remember_checked(run_dir, run_cfg)
     except UserError:
         rundir.unlock(run_dir, lock)
         lock = None

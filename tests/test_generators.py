@@ -226,3 +226,14 @@ def test_full_covariance_needs_n_plus_one_points(name):
 def test_bad_points_are_plain_errors(bad):
     with pytest.raises((TypeError, ValueError)):
         make_generator("independent-normal").fit(bad)
+
+
+def test_the_registry_names_are_the_configs():
+    """The config checks generate.generators against analysis.science.gennames (light, no estimator
+    imported); the registry built from the classes must hold the same names, in the same order."""
+    from analysis.science import gennames
+    from analysis.science.generators import GENERATORS
+
+    assert tuple(GENERATORS) == gennames.NAMES
+    assert gennames.unknown_name("gmm") is None
+    assert "did you mean 'pca-ellipsoid'" in gennames.unknown_name("pca_ellipsoid")

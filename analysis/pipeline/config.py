@@ -11,8 +11,7 @@ path and name limits: :mod:`analysis.pipeline.configtypes`) and :class:`Config` 
 keys. Every failure is one :class:`~analysis.errors.UserError` naming the key
 (:func:`user_error`); unknown sections or keys name the closest valid key. A config file must be a
 regular file of at most :data:`CONFIG_MAX_BYTES`, nested at most :data:`MAX_NESTING` levels. The
-whole config is checked before the first step runs (the steps' own checks of their settings too:
-:func:`analysis.pipeline.steps.check_config`).
+whole config, every step's settings included, is checked as it is loaded: before the first step runs.
 
 The resolved config (defaults + file + overrides) is saved beside every output as ``config.toml``.
 """

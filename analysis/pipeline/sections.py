@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from analysis.science.gennames import NAMES, unknown_name
 from analysis.pipeline.configtypes import INT_MAX, LIST_MAX, Int, Name, PathText, Plain, Text, bad, text
 
 
@@ -212,6 +213,35 @@ class GenerateConfig(Section):
         "Sweep for the report's chart (latent precision/recall/density/coverage per value): pca-ellipsoid "
         "confidence levels in (0, 1]. Empty = no sweep. (The gmm's sweep is its selection over gmm_components.)"))
 
+    @model_validator(mode="after")
+    def _across_keys(self) -> GenerateConfig:
+        """Known generators, each once; the gmm's candidate lists; more decoded points than neighbours."""
+        if not self.generators:
+            raise bad("config key 'generate.generators' is empty", f"list at least one of: {', '.join(NAMES)}",
+                      whole=True)
+        for name in self.generators:
+            why = unknown_name(name)
+            if why:
+                raise bad(f"config key 'generate.generators': {why}", "fix the name in generate.generators",
+                          whole=True)
+        dup = sorted({x for x in self.generators if self.generators.count(x) > 1})
+        if dup:
+            raise bad(f"config key 'generate.generators' lists {', '.join(dup)} more than once",
+                      "list each generator once", whole=True)
+        if "gmm" in self.generators:
+            for key, example in (("gmm_components", "[1, 2, 5, 10, 20]"), ("gmm_covariance", '["full", "diag"]')):
+                values = getattr(self, key)
+                if not values:
+                    raise bad(f"config key 'generate.{key}' is empty",
+                              f"list at least one candidate, e.g. {example}", whole=True)
+                if len(set(values)) < len(values):
+                    raise bad(f"config key 'generate.{key}' lists a candidate more than once",
+                              "list each candidate once", whole=True)
+        if self.image_points <= self.k:
+            raise bad(f"generate.image_points = {self.image_points} must exceed generate.k = {self.k}",
+                      "raise generate.image_points or lower generate.k", whole=True)
+        return self
+
 
 class ClaimsConfig(Section):
     """The claims ledger (analysis/steps/claims.py): each finding of the published study measured with
@@ -297,6 +327,24 @@ class ClaimsConfig(Section):
     filled_ratio: float = Field(0.5, le=10.0, gt=0.0, description=(
         "Filled when the ratio is at or above filled_ratio (see support_k)."))
 
+    @model_validator(mode="after")
+    def _across_keys(self) -> ClaimsConfig:
+        """The bands and ratios in their order."""
+        band = self.border_band
+        if len(band) != 2 or not 0.0 < band[0] < band[1] < self.bulk_share:
+            raise bad(f"config key 'claims.border_band' = {band} must be two shares 0 < lo < hi < "
+                      f"claims.bulk_share = {self.bulk_share}", "e.g. claims.border_band = [0.01, 0.1]", whole=True)
+        for low, high, example in (("kurtosis_close", "kurtosis_far", "kurtosis_close = 0.1, kurtosis_far = 0.25"),
+                                   ("nonface_ratio", "face_ratio", "nonface_ratio = 0.2, face_ratio = 0.8"),
+                                   ("void_ratio", "filled_ratio", "void_ratio = 0.1, filled_ratio = 0.5")):
+            if getattr(self, low) >= getattr(self, high):
+                raise bad(f"claims.{low} = {getattr(self, low)} must be below claims.{high} = {getattr(self, high)}",
+                          f"e.g. {example}", whole=True)
+        if self.minor_share >= 0.5:
+            raise bad(f"claims.minor_share = {self.minor_share} must be below one half (most components)",
+                      "e.g. claims.minor_share = 0.1", whole=True)
+        return self
+
 
 class DecodeConfig(Section):
     """The decode step (analysis/steps/decode.py): what the decoder draws across the shown planes and
@@ -327,6 +375,19 @@ class DecodeConfig(Section):
         "Verdict band: images stop being faces \"at the data's boundary\" when the median stop distance of the rays"
         " lies within [lo, hi] times B."))
     batch_size: Int = Field(256, ge=1, le=1_000_000, description="Images per decoder/encoder forward pass.")
+
+    @model_validator(mode="after")
+    def _across_keys(self) -> DecodeConfig:
+        """The stop band around 1, below the rays' extent."""
+        band = self.stop_band
+        if len(band) != 2 or not 0.0 < band[0] < 1.0 < band[1]:
+            raise bad(f"config key 'decode.stop_band' = {band} must be two factors lo < 1 < hi",
+                      "e.g. decode.stop_band = [0.5, 2.0]", whole=True)
+        if band[1] >= self.extent:
+            raise bad(f"decode.stop_band's upper end {band[1]} must lie below decode.extent = {self.extent} "
+                      "(the rays must reach beyond the band)", "raise decode.extent or lower decode.stop_band",
+                      whole=True)
+        return self
 
 
 class FacesConfig(Section):
@@ -365,6 +426,15 @@ class FacesConfig(Section):
         "Seed of the face tests' random choices (calibration subsets, folds, hard negatives). Not run.seed: the "
         "tests depend on the data alone, so the training seeds of one config share them (each run still checks "
         "them on its own autoencoder's reconstructions)."))
+
+    @model_validator(mode="after")
+    def _across_keys(self) -> FacesConfig:
+        """No more PCA components than the classifier's pixels."""
+        if self.classifier_components > self.classifier_size ** 2:
+            raise bad(f"faces.classifier_components = {self.classifier_components} exceeds the "
+                      f"{self.classifier_size ** 2} pixels of faces.classifier_size = {self.classifier_size}",
+                      "lower faces.classifier_components or raise faces.classifier_size", whole=True)
+        return self
 
 
 class ReportConfig(Section):

@@ -19,8 +19,7 @@ and which code its outputs depend on, and what it writes. That declaration drive
 
 A step's module (the first of its ``code``) provides ``compute(cfg, run_dir, inputs,
 key) -> Written`` (``inputs``: name -> sha256 of what it reads) and optionally
-``check_config(cfg)``, which checks the settings on their own before any file is
-read, and ``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs before the
+``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs before the
 skip decision and returns identifying hashes of inputs that are not files of earlier
 steps (a data folder's fingerprint, a user's checkpoint). A ``prepare`` that only checks
 (it may read the latents whole) returns ``{}``; one that identifies inputs is cheap and writes
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import UserError, eprint
+from analysis.pipeline.config import validated
 from analysis.pipeline.handover import is_constant, load_images, load_latents, open_latents  # noqa: F401
 from analysis.pipeline.provenance import (CURRENT, KEY_CHANGED, NEVER_RUN, OUTPUTS_CHANGED, Freshness, code_hash,
                                           hash_key, module_hashes, output_problem, read_manifest, sha256_cached,
@@ -194,7 +194,7 @@ FACES = Step("faces", code=("steps.facetest", "science.faces", "steps.instrument
              outputs=("faces/calibration.json", "faces/classifier.skops", "faces/folds.skops", "faces/examples.npz"),
              shared=True, identifies=True)
 GENERATE = Step("generate", code=("steps.generate", "steps.genjudge", "steps.genfit", "science.generators",
-                                  "science.genbase", "science.genparametric", "science.genmixture",
+                                  "science.gennames", "science.genbase", "science.genparametric", "science.genmixture",
                                   "science.metrics", "science.calibration", "science.intervals", "science.bscan",
                                   "science.geometry", "pipeline.model", "pipeline.network", "pipeline.checkpoint",
                                   "steps.instrument", "science.faces", "steps.facecheck", "steps.train",
@@ -274,19 +274,6 @@ def declaration_of(name: str, manifest: dict) -> Step:
     if name == "train" and "checkpoint" in (manifest.get("inputs") or {}):
         return ADOPT
     return declaration(name)
-
-
-def check_config(cfg) -> None:
-    """Every step's own check of its settings (its module's ``check_config``), for the whole config.
-
-    The CLI calls it before the first step of any command runs, so that a setting of a later
-    step (an unknown generator name, a claims band) is refused before the earlier steps spend
-    time, and nothing is created (:mod:`analysis.cli`).
-    """
-    for s in (*STEPS, *CONFIG_STEPS):
-        module = importlib.import_module(f"analysis.{s.module}")
-        if hasattr(module, "check_config"):
-            module.check_config(cfg)
 
 
 # --------------------------------------------------------------------------- the key
@@ -466,8 +453,7 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
     s = ADOPT if name == "train" and options.get("checkpoint") is not None else declaration(name)
     module = importlib.import_module(f"analysis.{s.module}")
     run_dir = Path(run_dir)
-    if hasattr(module, "check_config"):
-        module.check_config(cfg)
+    validated(cfg.to_dict())  # (a caller may have changed a setting after loading)
     inputs = input_hashes(s, run_dir)
     prepare = getattr(module, "prepare", None)
     if prepare is not None:

@@ -52,9 +52,9 @@ this module holds the registry and re-exports every generator.
 
 from __future__ import annotations
 
-import difflib
 
 from analysis.science.genbase import LatentGenerator, uniform_b_from_radii
+from analysis.science.gennames import unknown_name
 from analysis.science.genmixture import GMMGenerator, GMMSelector
 from analysis.science.genparametric import (IndependentEmpiricalGenerator, IndependentNormalGenerator, MVNCoreGenerator,
                                     MVNGenerator, PCAEllipsoidGenerator, StandardNormalGenerator, UniformGenerator)
@@ -89,9 +89,7 @@ def make_generator(name: str, **params) -> LatentGenerator:
         hyper-parameter.
     """
     if name not in GENERATORS:
-        hit = difflib.get_close_matches(str(name), list(GENERATORS), n=1, cutoff=0.4)
-        closest = f" (did you mean '{hit[0]}'?)" if hit else ""
-        raise ValueError(f"unknown generator '{name}'{closest}; valid generators: {', '.join(GENERATORS)}")
+        raise ValueError(unknown_name(name) or f"unknown generator '{name}'")
     cls = GENERATORS[name]
     valid = cls._get_param_names()
     bad = sorted(set(params) - set(valid))

@@ -53,14 +53,9 @@ SCHEMA_VERSION = 2
 
 # --------------------------------------------------------------------------- checks
 
-def check_config(cfg: Config) -> None:
-    """The [claims] settings on their own, before any step runs (:func:`analysis.pipeline.steps.check_config`)."""
-    check_settings(cfg.claims)
-
-
 def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     """Check the [claims] config against latents of shape (n, N) (UserError naming the key)."""
-    check_settings(cc)
+    checked(cc, "claims")  # its rules across keys too (the caller may have changed a setting)
     if min(n, cc.max_points) < 2 * cc.folds:
         raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
                         "lower claims.folds or encode more images")
@@ -68,27 +63,6 @@ def validate(cc: ClaimsConfig, n: int, N: int) -> None:
     if fit_part <= cc.support_k:
         raise UserError(f"claims.support_k = {cc.support_k} needs more points in each fit part than the latents "
                         f"give ({fit_part})", "lower claims.support_k or encode more images")
-
-
-def check_settings(cc: ClaimsConfig) -> None:
-    """The [claims] keys and how they relate (UserError naming the key)."""
-    checked(cc, "claims")
-    band = cc.border_band
-    if len(band) != 2 or not 0.0 < band[0] < band[1] < cc.bulk_share:
-        raise UserError(f"config key 'claims.border_band' = {band} must be two shares 0 < lo < hi < "
-                        f"claims.bulk_share = {cc.bulk_share}", "e.g. claims.border_band = [0.01, 0.1]")
-    if cc.kurtosis_close >= cc.kurtosis_far:
-        raise UserError(f"claims.kurtosis_close = {cc.kurtosis_close} must be below claims.kurtosis_far = "
-                        f"{cc.kurtosis_far}", "e.g. kurtosis_close = 0.1, kurtosis_far = 0.25")
-    if cc.nonface_ratio >= cc.face_ratio:
-        raise UserError(f"claims.nonface_ratio = {cc.nonface_ratio} must be below claims.face_ratio = "
-                        f"{cc.face_ratio}", "e.g. nonface_ratio = 0.2, face_ratio = 0.8")
-    if cc.void_ratio >= cc.filled_ratio:
-        raise UserError(f"claims.void_ratio = {cc.void_ratio} must be below claims.filled_ratio = "
-                        f"{cc.filled_ratio}", "e.g. void_ratio = 0.1, filled_ratio = 0.5")
-    if cc.minor_share >= 0.5:
-        raise UserError(f"claims.minor_share = {cc.minor_share} must be below one half (most components)",
-                        "e.g. claims.minor_share = 0.1")
 
 
 # --------------------------------------------------------------------------- the step

@@ -110,18 +110,6 @@ def _pct(x: float | None) -> str:
 
 # --------------------------------------------------------------------------- checks
 
-def check_config(cfg: Config) -> None:
-    """The [decode] settings on their own; a UserError naming the key otherwise."""
-    band = cfg.decode.stop_band
-    if len(band) != 2 or not 0.0 < band[0] < 1.0 < band[1]:
-        raise UserError(f"config key 'decode.stop_band' = {band} must be two factors lo < 1 < hi",
-                        "e.g. decode.stop_band = [0.5, 2.0]")
-    if band[1] >= cfg.decode.extent:
-        raise UserError(f"decode.stop_band's upper end {band[1]} must lie below decode.extent = "
-                        f"{cfg.decode.extent} (the rays must reach beyond the band)",
-                        "raise decode.extent or lower decode.stop_band")
-
-
 def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
     """Check the latents, that the stats describe them, and that there are enough points."""
     z = steps.load_latents(run_dir / "latents.npy")

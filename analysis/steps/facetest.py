@@ -108,14 +108,6 @@ def negatives_kind(cfg: Config) -> str:
 
 # --------------------------------------------------------------------------- the step interface
 
-def check_config(cfg: Config) -> None:
-    f = cfg.faces
-    if f.classifier_components > f.classifier_size ** 2:
-        raise UserError(f"faces.classifier_components = {f.classifier_components} exceeds the "
-                        f"{f.classifier_size ** 2} pixels of faces.classifier_size = {f.classifier_size}",
-                        "lower faces.classifier_components or raise faces.classifier_size")
-
-
 def prepare(cfg: Config, run_dir: Path, inputs: dict) -> dict:
     """The non-faces are an input that is no file of an earlier step: their archive's sha256."""
     from analysis.steps.data import CBCL_SHA256

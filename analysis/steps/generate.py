@@ -92,7 +92,6 @@ from analysis.pipeline import steps
 from analysis.science import faces as FT
 from analysis.pipeline.config import Config, GenerateConfig
 from analysis.errors import UserError, eprint
-from analysis.science.generators import GENERATORS, GMMGenerator, make_generator
 from analysis.steps.genfit import all_sweeps, evaluate_repeat, generators_info, repeat_seeds, selection_doc, table_of
 from analysis.steps.genjudge import (COPY_QUANTILE, COPY_SHARE_LIMIT, Judge, Split, make_judge, real_examples,
                                      split_notes, split_points)
@@ -142,52 +141,6 @@ def _check_stats(run_dir: Path, inputs: dict) -> None:
     if stats.get("inputs", {}).get("latents.npy", inputs["latents.npy"]) != inputs["latents.npy"]:
         raise UserError(f"the stats in {run_dir / 'stats'} were measured on other latents than latents.npy",
                         fix.replace("first", "again"))
-
-
-def check_config(cfg: Config) -> None:
-    """Check the [generate] settings on their own; a UserError naming the key otherwise."""
-    g = cfg.generate
-    if not g.generators:
-        raise UserError("config key 'generate.generators' is empty",
-                        f"list at least one of: {', '.join(GENERATORS)}")
-    for name in g.generators:
-        try:
-            make_generator(name)
-        except ValueError as e:
-            raise UserError(f"config key 'generate.generators': {e}", "fix the name in generate.generators") from None
-    dup = sorted({x for x in g.generators if g.generators.count(x) > 1})
-    if dup:
-        raise UserError(f"config key 'generate.generators' lists {', '.join(dup)} more than once",
-                        "list each generator once")
-    if "gmm" in g.generators:
-        _check_gmm_config(g)
-    for i, q in enumerate(g.sweep_confidence):
-        if not 0.0 < q <= 1.0:
-            raise UserError(f"config key 'generate.sweep_confidence[{i}]' = {q} is not in (0, 1]",
-                            "use confidence levels such as [0.5, 0.9, 0.99]")
-    if g.image_points <= g.k:
-        raise UserError(f"generate.image_points = {g.image_points} must exceed generate.k = {g.k}",
-                        "raise generate.image_points or lower generate.k")
-
-
-def _check_gmm_config(g: GenerateConfig) -> None:
-    """The gmm's candidate lists: not empty, no repeats, valid values."""
-    for key, values, example in (("gmm_components", g.gmm_components, "[1, 2, 5, 10, 20]"),
-                                 ("gmm_covariance", g.gmm_covariance, '["full", "diag"]')):
-        if not values:
-            raise UserError(f"config key 'generate.{key}' is empty", f"list at least one candidate, e.g. {example}")
-        if len(set(values)) < len(values):
-            raise UserError(f"config key 'generate.{key}' lists a candidate more than once",
-                            "list each candidate once")
-    for i, c in enumerate(g.gmm_components):
-        if c < 1:
-            raise UserError(f"config key 'generate.gmm_components[{i}]' = {c} must be >= 1",
-                            "use positive component counts, e.g. [1, 2, 5, 10, 20]")
-    for i, c in enumerate(g.gmm_covariance):
-        if c not in GMMGenerator.COVARIANCE_TYPES:
-            opts = ", ".join(repr(x) for x in GMMGenerator.COVARIANCE_TYPES)
-            raise UserError(f"config key 'generate.gmm_covariance[{i}]' = {c!r} is not one of {opts}",
-                            f"use covariance types from {opts}")
 
 
 def check_inputs(cfg: Config, run_dir: Path, z: np.ndarray, images) -> None:
