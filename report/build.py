@@ -332,6 +332,8 @@ def _environment(run: Path, site: Path, work: Path, meta: dict, label: str) -> d
 
 def _render(work: Path, meta: dict, formats: list[str], env: dict, jobs: str) -> dict:
     """The HTML site in ``work/html`` and, with "pdf", the PDF copied into it; returns the timings."""
+    # (the charts' static images are the PDF's: an HTML-only build does not render them)
+    env = dict(env, FLG_CHART_PNG="1" if "pdf" in formats else "0")
     timings = {"html_seconds": round(sphinx("html", work, env, jobs), 2)}
     log(f"HTML done in {timings['html_seconds']:.1f} s")
     if "pdf" in formats:

@@ -54,6 +54,10 @@ _emitted: set[str] = set()
 run = Run(RUN)
 
 #: Packages that build the article (their versions are shown beside the analysis packages').
+#: Whether a chart also renders its static image, which only the PDF shows (the HTML pages show the
+#: interactive chart): ``report/build.py`` sets FLG_CHART_PNG=0 for an HTML-only build; anything else
+#: (a PDF build, or Sphinx run by hand) renders it.
+CHART_PNG = os.environ.get("FLG_CHART_PNG", "1") != "0"
 REPORT_PACKAGES = ("sphinx", "myst-nb", "sphinx-book-theme", "altair", "vl-convert-python", "matplotlib", "pandas")
 
 
@@ -186,12 +190,14 @@ def _script_json(obj) -> str:
 
 
 class _Chart:
-    def __init__(self, html_text: str, png: bytes, alt: str):
+    def __init__(self, html_text: str, png: bytes | None, alt: str):
         self.html, self.png, self.alt = html_text, png, alt
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.html, "image/png": base64.b64encode(self.png).decode("ascii"),
-                "text/plain": self.alt or "chart"}
+        bundle = {"text/html": self.html, "text/plain": self.alt or "chart"}
+        if self.png is not None:
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
 
 
 def chart(c, *, name: str = "chart", data: dict | None = None, static=None, renderer: str = "svg",
@@ -206,7 +212,8 @@ def chart(c, *, name: str = "chart", data: dict | None = None, static=None, rend
     data : dict name -> payload
         Named data sets the chart reads; each is written to the page once.
     static : matplotlib figure or PNG bytes, optional
-        The PDF image; default: vl-convert renders the spec (needs inline data).
+        The PDF image; default: vl-convert renders the spec (needs inline data). Not made in an
+        HTML-only build (:data:`CHART_PNG`).
     renderer : "svg" or "canvas"
     hooks : dict
         Extra options for ``FLG.embed`` (``count``: live count caption; ``atlas``: click -> pair;
@@ -237,7 +244,12 @@ def chart(c, *, name: str = "chart", data: dict | None = None, static=None, rend
     if (hooks or {}).get("atlas"):
         parts.insert(1, '<p class="flg-pair-note" aria-live="polite"></p>')
     parts.append(f"<script>FLG.embed({_script_json(cid)},{_script_json(spec)},{_script_json(opts)});</script>")
-    if static is None:
+    if not CHART_PNG:
+        png = None
+        if static is not None and not isinstance(static, (bytes, bytearray)):
+            import matplotlib.pyplot as plt
+            plt.close(static)
+    elif static is None:
         import vl_convert as vlc
         png = vlc.vegalite_to_png(spec, scale=2)
     elif isinstance(static, (bytes, bytearray)):

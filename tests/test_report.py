@@ -426,6 +426,24 @@ def test_a_kernel_port_race_runs_sphinx_again(tmp_path, monkeypatch, capsys, rac
     assert capsys.readouterr().err.count("could not bind its port") == calls - 1
 
 
+@pytest.mark.parametrize("png", ["0", "1"])
+def test_charts_render_their_static_image_only_for_the_pdf(report, png):
+    """A chart's PNG is the PDF's image: an HTML-only build (FLG_CHART_PNG=0, set by build.py) skips
+    vl-convert and closes a matplotlib stand-in unrendered; a PDF build keeps both in the output."""
+    code = ("import json, altair as alt, matplotlib.pyplot as plt, flg\n"
+            "c = alt.Chart(alt.Data(values=[{'x': 1}, {'x': 2}])).mark_point().encode(x='x:Q')\n"
+            "fig = plt.figure()\n"
+            "print(json.dumps([sorted(flg.chart(c)._repr_mimebundle_()),\n"
+            "                  sorted(flg.chart(c, static=fig)._repr_mimebundle_()), plt.get_fignums()]))\n")
+    e = dict(env(), FLG_META=json.dumps(report["meta"]), FLG_RUN=str(report["run"]), FLG_CHART_PNG=png,
+             MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join([str(ROOT), str(REPORT)]))
+    p = run([sys.executable, "-c", code], env=e)
+    assert p.returncode == 0, p.stderr[-3000:]
+    plain, static, open_figures = json.loads(p.stdout.strip().splitlines()[-1])
+    want = ["text/html", "text/plain"] + (["image/png"] if png == "1" else [])
+    assert sorted(plain) == sorted(static) == sorted(want) and open_figures == []
+
+
 def test_diagnosis_of_a_failure_log():
     import build
     from myst_nb.core.read import read_myst_markdown_notebook
