@@ -189,6 +189,20 @@ def _script_json(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
 
+def _static_png(spec: dict, static) -> bytes | None:
+    """A chart's image for the PDF (see :func:`chart`'s ``static``); None in an HTML-only build, where
+    a matplotlib stand-in is closed unrendered."""
+    if not CHART_PNG:
+        if static is not None and not isinstance(static, (bytes, bytearray)):
+            import matplotlib.pyplot as plt
+            plt.close(static)
+        return None
+    if static is None:
+        import vl_convert as vlc
+        return vlc.vegalite_to_png(spec, scale=2)
+    return bytes(static) if isinstance(static, (bytes, bytearray)) else fig_png(static)
+
+
 class _Chart:
     def __init__(self, html_text: str, png: bytes | None, alt: str):
         self.html, self.png, self.alt = html_text, png, alt
@@ -244,19 +258,7 @@ def chart(c, *, name: str = "chart", data: dict | None = None, static=None, rend
     if (hooks or {}).get("atlas"):
         parts.insert(1, '<p class="flg-pair-note" aria-live="polite"></p>')
     parts.append(f"<script>FLG.embed({_script_json(cid)},{_script_json(spec)},{_script_json(opts)});</script>")
-    if not CHART_PNG:
-        png = None
-        if static is not None and not isinstance(static, (bytes, bytearray)):
-            import matplotlib.pyplot as plt
-            plt.close(static)
-    elif static is None:
-        import vl_convert as vlc
-        png = vlc.vegalite_to_png(spec, scale=2)
-    elif isinstance(static, (bytes, bytearray)):
-        png = bytes(static)
-    else:
-        png = fig_png(static)
-    obj = _Chart("\n".join(parts), png, alt or name)
+    obj = _Chart("\n".join(parts), _static_png(spec, static), alt or name)
     if glue_as:
         from myst_nb import glue
         glue(glue_as, obj, display=False)
