@@ -788,6 +788,14 @@ def test_every_step_setting_is_checked_before_the_first_step(tmp_path, capsys):
             "or m.startswith('analysis.steps.')); print(heavy)")
     p = subprocess.run([sys.executable, "-c", code, str(SMOKE)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr
+    # nor does `check`, which make calls every time: the modules of a run's identifying steps (whose
+    # prepare it calls) leave torch and scikit-learn to their compute
+    mods = [f"analysis.{s.module}" for s in steps.STEPS if s.identifies]
+    assert "analysis.steps.facetest" in mods
+    code = (f"import sys, importlib; [importlib.import_module(m) for m in {mods!r}]; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sklearn'}))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr
 
 
 @pytest.mark.case("kill -9 during training, then the same command again (it resumes from train/resume.pt)",

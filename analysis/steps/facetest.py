@@ -82,7 +82,6 @@ from pathlib import Path
 import numpy as np
 
 from analysis.pipeline import steps
-from analysis.steps.instrument import TESTS, judgement, set_doc
 from analysis.pipeline.config import Config
 from analysis.errors import UserError, eprint
 from analysis.pipeline.storage import atomic_write, load_json, save_json, save_npz
@@ -268,8 +267,10 @@ def calibration_faces(cfg: Config, n: int) -> np.ndarray:
 
 
 def compute(cfg: Config, run_dir: Path, inputs: dict, key: str) -> steps.Written:
+    # (imported here: `check`, make and the report's gate call this module's ``prepare``, and the
+    # face tests bring in scikit-learn, about 0.9 s)
     from analysis.science import faces as F
-    from analysis.steps.instrument import dump_pipeline
+    from analysis.steps.instrument import TESTS, dump_pipeline, judgement, set_doc
 
     f = cfg.faces
     images = steps.load_images(run_dir)
