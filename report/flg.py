@@ -53,11 +53,12 @@ _emitted: set[str] = set()
 #: The run the chapters narrate (read lazily, view by view).
 run = Run(RUN)
 
-#: Packages that build the article (their versions are shown beside the analysis packages').
 #: Whether a chart also renders its static image, which only the PDF shows (the HTML pages show the
 #: interactive chart): ``report/build.py`` sets FLG_CHART_PNG=0 for an HTML-only build; anything else
 #: (a PDF build, or Sphinx run by hand) renders it.
 CHART_PNG = os.environ.get("FLG_CHART_PNG", "1") != "0"
+
+#: Packages that build the article (their versions are shown beside the analysis packages').
 REPORT_PACKAGES = ("sphinx", "myst-nb", "sphinx-book-theme", "altair", "vl-convert-python", "matplotlib", "pandas")
 
 

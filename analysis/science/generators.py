@@ -52,7 +52,6 @@ this module holds the registry and re-exports every generator.
 
 from __future__ import annotations
 
-
 from analysis.science.genbase import LatentGenerator, uniform_b_from_radii
 from analysis.science.gennames import unknown_name
 from analysis.science.genmixture import GMMGenerator, GMMSelector

@@ -40,7 +40,7 @@ from analysis.science import ledger
 from analysis.pipeline import steps
 from analysis.artifacts import ArtifactError, Run
 from analysis.steps.claimfigures import geometry_figures
-from analysis.pipeline.config import ClaimsConfig, Config, checked
+from analysis.pipeline.config import ClaimsConfig, Config
 from analysis.errors import UserError, eprint
 from analysis.science.ledger import VERDICTS
 from analysis.pipeline.provenance import read_manifest
@@ -54,8 +54,8 @@ SCHEMA_VERSION = 2
 # --------------------------------------------------------------------------- checks
 
 def validate(cc: ClaimsConfig, n: int, N: int) -> None:
-    """Check the [claims] config against latents of shape (n, N) (UserError naming the key)."""
-    checked(cc, "claims")  # its rules across keys too (the caller may have changed a setting)
+    """Check the [claims] config against latents of shape (n, N) (UserError naming the key; the keys on
+    their own and their order are the config's checks, run by :func:`analysis.pipeline.steps.run`)."""
     if min(n, cc.max_points) < 2 * cc.folds:
         raise UserError(f"claims.folds = {cc.folds} needs at least {2 * cc.folds} points, the latents have {n}",
                         "lower claims.folds or encode more images")
