@@ -1,6 +1,9 @@
-"""The PDF of the smoke report: version, chapter titles, figures, metadata, page count.
+"""The PDF of the article: version, chapter titles, figures, metadata, page count.
 
-Skipped, with the reason shown, only where TeX Live or poppler-utils is missing.
+The PDF checked is the hostile-strings site's (:mod:`test_report_reliability`: the smoke pipeline on a
+folder with markup in its name, a title, authors and run name full of TeX and HTML syntax): the suite
+builds one PDF, and these checks hold for it as for any. Skipped, with the reason shown, only where TeX
+Live or poppler-utils is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import subprocess
 
 import pytest
 
-from test_report import CHAPTERS, REPORT, built_report, has_tex, meta
+from test_report import CHAPTERS, REPORT, has_tex, meta
+from test_report_reliability import hostile  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.skipif(not has_tex() or shutil.which("pdftotext") is None,
                                 reason="TeX Live (latexmk, pdflatex) or poppler-utils (pdftotext) is not installed; "
@@ -19,8 +23,9 @@ pytestmark = pytest.mark.skipif(not has_tex() or shutil.which("pdftotext") is No
 
 
 @pytest.fixture(scope="session")
-def pdf(tmp_path_factory):
-    r = built_report(tmp_path_factory)
+def pdf(hostile):
+    r = {**hostile, "label": hostile["meta"]["label"]}
+    assert "pdf" in r["formats"]
     path = r["dir"] / f"{meta.SLUG}-{r['label']}.pdf"
     assert path.is_file(), "the PDF was not copied into the version directory"
     return path, r
@@ -49,11 +54,20 @@ def test_pdf_metadata_and_page_count(pdf):
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
     fields = dict(re.findall(r"^(\w[\w ]*?):\s+(.*)$", info, flags=re.M))
     assert r["label"] in fields.get("Title", ""), fields
-    assert r["meta"]["title"] in fields.get("Title", "")
+    assert meta.one_line(r["meta"]["title"]) in fields.get("Title", "")
     assert r["label"] in fields.get("Subject", "") and r["meta"]["commit"] in fields.get("Subject", ""), fields
     assert r["meta"]["authors"][0] in fields.get("Author", "")
     pages = int(fields["Pages"])
     assert 12 <= pages <= 80, pages
+
+
+def test_our_own_text_uses_only_characters_the_fonts_have(pdf):
+    """The build warns of characters the PDF's fonts cannot show: here only the two CJK characters of
+    the hostile strings, none of the chapters' or diagrams' own."""
+    _, r = pdf
+    warned = [line for line in r["stderr"].splitlines() if "fonts cannot show" in line]
+    assert len(warned) == 1, r["stderr"][-2000:]
+    assert sorted(re.findall(r"\(U\+([0-9A-F]+)\)", warned[0])) == ["5B57", "6F22"], warned
 
 
 def test_pdf_has_the_figures(pdf):
