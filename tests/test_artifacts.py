@@ -234,7 +234,7 @@ def test_gmm_choice_text_is_chosen_from_the_counts():
     def selection(*choices):
         per = tuple(artifacts.GmmRepeatChoice(n_components=k, covariance_type=t, score=-1.0) for k, t in choices)
         return artifacts.GmmSelection(criterion="bic", validation_fraction=0.2, n_train=8, n_validation=2,
-                                      reg_relative=0.01, candidates=(), chosen=artifacts.GmmChoice(n_components=choices[0][0], covariance_type=choices[0][1]),
+                                      reg_relative=0.01, tol=0.01, candidates=(), chosen=artifacts.GmmChoice(n_components=choices[0][0], covariance_type=choices[0][1]),
                                       per_repeat=per, modal=artifacts.GmmChoice(n_components=choices[0][0], covariance_type=choices[0][1]), agreement=0,
                                       repeats=len(choices))
     assert selection((5, "full"), (5, "full")).choice_text == "the BIC chose 5 full-covariance components in both repetitions"

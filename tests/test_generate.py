@@ -13,7 +13,7 @@ from scipy import stats
 from analysis.science import calibration as cal
 from analysis.steps import generate, genfit, genjudge
 from analysis.pipeline import provenance, storage
-from analysis.pipeline.config import load_config
+from analysis.pipeline.config import GenerateConfig, load_config
 from analysis.artifacts import Run
 from analysis.errors import UserError
 from analysis.science.generators import GMMSelector
@@ -104,6 +104,7 @@ def test_writes_table_samples_sheets_and_manifest(done):
     assert sel["chosen"] == {"n_components": best["n_components"], "covariance_type": best["covariance_type"]}
     assert sel["criterion"] == "heldout" and sel["n_train"] + sel["n_validation"] == 96
     gmm = doc["generators"]["gmm"]
+    assert sel["tol"] == gmm["params"]["tol"] == GenerateConfig().gmm_tol  # one EM tolerance: selection and refit
     first = {k: gmm["repeat_params"][0].get(k, gmm["params"][k]) for k in ("n_components", "covariance_type")}
     assert first == sel["chosen"]
     for name, info in doc["generators"].items():  # params claim only what every repetition shares

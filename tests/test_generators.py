@@ -191,6 +191,24 @@ def test_gmm_regularisation_prevents_the_degenerate_two_iteration_fit():
     assert default.reg_covar_ == pytest.approx(0.01 * fit.astype(np.float64).var(axis=0).mean(), rel=1e-4)
 
 
+def test_gmm_tolerance_reaches_every_candidate_and_stops_em_sooner():
+    """Heavily overlapping components (a VAE's latents are near one Gaussian) make EM creep: a looser
+    tolerance stops it in fewer iterations (here 15 against 58), with a held-out likelihood within half its
+    standard error, and the selector passes its tolerance to every candidate."""
+    rng = np.random.default_rng(1)
+    N = 24
+    z = rng.standard_normal((1500, N)) * np.linspace(0.5, 2.0, N)
+    z[:, 0] += rng.choice([-0.6, 0.6], size=len(z))  # two components, far from separated
+    fit, val = z[:1200].astype(np.float32), z[1200:]
+    strict = GMMGenerator(n_components=5, tol=1e-4, random_state=0).fit(fit)
+    loose = GMMGenerator(n_components=5, tol=1e-2, random_state=0).fit(fit)
+    assert loose.n_iter_ < strict.n_iter_, (loose.n_iter_, strict.n_iter_)
+    per_point = strict.mixture_.score_samples(val)
+    assert abs(loose.score(val) - strict.score(val)) < 0.5 * per_point.std() / np.sqrt(len(val))
+    sel = GMMSelector(n_components=(1, 5), covariance_types=("full",), tol=0.05, random_state=0).fit(fit)
+    assert [e.tol for e in sel.estimators_] == [0.05, 0.05]
+
+
 def test_gmm_diagonal_covariances_keep_the_variances(cloud):
     gen = GMMGenerator(n_components=1, covariance_type="diag", random_state=0).fit(cloud)
     assert gen.factors_.shape == (1, cloud.shape[1])

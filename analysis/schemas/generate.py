@@ -266,6 +266,8 @@ class GmmSelection(Schema):
     n_validation: int = Field(description="validation points of the first repetition's selection")
     reg_relative: float = Field(description="diagonal regularisation relative to the mean per-coordinate variance "
                                             "(generate.gmm_reg)")
+    tol: float = Field(description="EM's stopping tolerance: the least gain of the per-point lower bound (nats; "
+                                   "generate.gmm_tol)")
     candidates: tuple[GmmCandidate, ...] = Field(description="of the first repetition's selection")
     chosen: GmmChoice = Field(description="in the first repetition")
     per_repeat: tuple[GmmRepeatChoice, ...] = Field(description="every repetition's choice, the first first")

@@ -190,7 +190,7 @@ class GMMSelector(BaseEstimator):
     criterion : {"heldout", "bic"}
     validation_fraction : float
         Share of the points held out for the likelihood, in (0, 1).
-    reg_relative, max_fit_points, max_iter : as :class:`GMMGenerator`
+    reg_relative, max_fit_points, max_iter, tol : as :class:`GMMGenerator`
     random_state : int or None
         Seeds the split and every candidate's EM.
     n_jobs : int or None
@@ -216,8 +216,8 @@ class GMMSelector(BaseEstimator):
 
     def __init__(self, n_components=(1, 2, 5, 10, 20), covariance_types=("full", "diag"),
                  criterion: str = "heldout", validation_fraction: float = 0.2, reg_relative: float = 0.01,
-                 max_fit_points: int | None = 20_000, max_iter: int = 100, random_state: int | None = None,
-                 n_jobs: int | None = None):
+                 max_fit_points: int | None = 20_000, max_iter: int = 100, tol: float = 1e-3,
+                 random_state: int | None = None, n_jobs: int | None = None):
         self.n_components = n_components
         self.covariance_types = covariance_types
         self.criterion = criterion
@@ -225,6 +225,7 @@ class GMMSelector(BaseEstimator):
         self.reg_relative = reg_relative
         self.max_fit_points = max_fit_points
         self.max_iter = max_iter
+        self.tol = tol
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -241,7 +242,8 @@ class GMMSelector(BaseEstimator):
     def _candidate(self, train: np.ndarray, val: np.ndarray, k: int, cov: str, seed: int):
         """One candidate fitted on ``train`` and scored: (its ``results_`` entry, the generator or None)."""
         gen = GMMGenerator(n_components=k, covariance_type=cov, reg_relative=self.reg_relative,
-                           max_fit_points=self.max_fit_points, max_iter=self.max_iter, random_state=seed)
+                           max_fit_points=self.max_fit_points, max_iter=self.max_iter, tol=self.tol,
+                           random_state=seed)
         res = {"n_components": k, "covariance_type": cov, "heldout_loglik": None, "bic": None,
                "converged": None, "n_iter": None, "lower_bound": None, "error": None}
         try:

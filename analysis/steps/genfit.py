@@ -53,6 +53,7 @@ def _params(name: str, cfg: Config, b: float | None, seed: int, gmm: dict | None
     elif name == "gmm":
         p.update(gmm or {})
         p["reg_relative"] = g.gmm_reg
+        p["tol"] = g.gmm_tol
         p["max_fit_points"] = g.gmm_max_points or None
     return p
 
@@ -76,7 +77,8 @@ def select_gmm(cfg: Config, z_fit: np.ndarray, seed: int) -> GMMSelector | None:
         return None
     sel = GMMSelector(n_components=tuple(g.gmm_components), covariance_types=tuple(g.gmm_covariance),
                       criterion=g.gmm_selection, validation_fraction=g.holdout_fraction, reg_relative=g.gmm_reg,
-                      max_fit_points=g.gmm_max_points or None, random_state=seed, n_jobs=torch.get_num_threads())
+                      max_fit_points=g.gmm_max_points or None, tol=g.gmm_tol, random_state=seed,
+                      n_jobs=torch.get_num_threads())
     try:
         return sel.fit(z_fit)
     except ValueError as e:
@@ -103,7 +105,8 @@ def selection_doc(g: GenerateConfig, sels: list[GMMSelector]) -> dict:
     first, per_repeat = sels[0], [_choice(s) for s in sels]
     modal, agreement = modal_choice(per_repeat)
     return {"criterion": g.gmm_selection, "validation_fraction": g.holdout_fraction, "n_train": first.n_train_,
-            "n_validation": first.n_validation_, "reg_relative": g.gmm_reg, "candidates": first.results_,
+            "n_validation": first.n_validation_, "reg_relative": g.gmm_reg, "tol": g.gmm_tol,
+            "candidates": first.results_,
             "chosen": dict(first.best_params_), "per_repeat": per_repeat, "modal": modal, "agreement": agreement,
             "repeats": len(sels)}
 
