@@ -12,6 +12,7 @@ from analysis import artifacts, cli
 from analysis.pipeline import steps
 from analysis.pipeline.config import load_config
 from analysis.pipeline.provenance import read_manifest
+from conftest import SMOKE
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS = ROOT / "analysis"
@@ -103,6 +104,37 @@ def test_manifests_list_the_declared_outputs(smoke_run):
         assert set(m["outputs"]) == set(s.outputs), name
         assert m.get("volatile", []) == list(s.volatile), name
         assert set(m["inputs"]) >= set(s.inputs), name
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+def test_a_step_computes_with_run_threads_blas_threads(smoke_run, tmp_path, monkeypatch, threads):
+    """run.threads limits the BLAS pools of numpy, scipy and scikit-learn while a step computes (make's
+    runs side by side set 1); 0 leaves the libraries' defaults (here the suite's OMP_NUM_THREADS)."""
+    import shutil
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from analysis.steps import stats
+
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def compute(*a, **k):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        raise Stop
+
+    monkeypatch.setattr(stats, "compute", compute)
+    cfg = load_config(SMOKE, [f"run.threads={threads}"])
+    with threadpool_limits(2, user_api="blas"):  # as in a process on 2 cores
+        with pytest.raises(Stop):
+            steps.run("stats", cfg, run)
+        after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert seen == [{1} if threads == 1 else {2}], seen
+    assert after == {2}  # restored when the step ends
 
 
 def _make_database(run: str, config: str, *variables: str, order_only: bool = False) -> dict[str, set[str]]:

@@ -426,6 +426,14 @@ def key_changes(s: Step, cfg, manifest: dict, inputs: dict[str, str]) -> list[tu
 
 # --------------------------------------------------------------------------- the runner
 
+def threads_limited(threads: int):
+    """A context in which the BLAS and OpenMP pools (numpy, scipy, scikit-learn) use at most ``threads``
+    threads (0: their defaults). ``run.threads``: PyTorch's own count is set where the network runs."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads or None)
+
+
 def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: str | os.PathLike | None = None,
         **options) -> dict:
     """Run step ``name`` unless it is current (:func:`status`); return its manifest.
@@ -472,7 +480,8 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
         if shared is not None:
             eprint(f"{s.name}: same settings and inputs as in {share}: its outputs are linked, not computed again")
             return shared
-    written = module.compute(cfg, run_dir, inputs, key, **options)
+    with threads_limited(cfg.run.threads):
+        written = module.compute(cfg, run_dir, inputs, key, **options)
     if written is None:
         return {}
     extra = {"volatile": list(s.volatile)} if s.volatile else {}
