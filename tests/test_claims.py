@@ -420,7 +420,7 @@ def generate_view(rows: dict[str, dict[str, float]], choices: list[tuple[int, st
                      "latents_vs_encoder": 0.0, "generators": list(rows)},
         "table": genfit.table_of(repeats, 0.95), "generators": info,
         "gmm_selection": {"criterion": "heldout", "validation_fraction": 0.2, "n_train": 1554, "n_validation": 389,
-                          "reg_relative": 0.01, "chosen": {"n_components": 10, "covariance_type": "full"},
+                          "reg_relative": 0.01, "tol": 0.01, "chosen": {"n_components": 10, "covariance_type": "full"},
                           "candidates": [{"n_components": 10, "covariance_type": "full", "heldout_loglik": 11.0,
                                           "bic": 2e6, "converged": True, "n_iter": 5, "lower_bound": 100.0,
                                           "error": None}],

@@ -1,6 +1,7 @@
 """The article opens with the claims ledger and says what the ledger says (issue 13).
 
-Uses the smoke report built once per session (``test_report.built_report``).
+Uses the smoke report built once per session (``test_report.built_report``), and for the PDF the
+hostile-strings site's (``test_report_reliability.hostile``, the suite's one PDF build).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from analysis.artifacts import Run
 from test_artifacts import all_fields_conform
 from test_report import built_report, has_tex, meta, page_text
+from test_report_reliability import hostile  # noqa: F401  (the fixture)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +59,10 @@ def test_chapters_print_the_ledgers_sentences(built):
 
 
 @pytest.mark.skipif(not has_tex() or shutil.which("pdftotext") is None, reason="TeX Live or poppler-utils missing")
-def test_the_pdf_opens_with_the_ledger(built):
-    pdf = built["dir"] / f"{meta.SLUG}-{built['label']}.pdf"
+def test_the_pdf_opens_with_the_ledger(hostile):
+    """(The suite's one PDF: the hostile-strings site's, the smoke pipeline on another folder.)"""
+    built = hostile
+    pdf = built["dir"] / f"{meta.SLUG}-{built['meta']['label']}.pdf"
     out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     text = re.sub(r"\s+", " ", out)
     body = text[text.index("The findings at a glance", text.index("The findings at a glance") + 1):]
