@@ -39,8 +39,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from analysis.errors import UserError, eprint
 from analysis.pipeline.config import validated
 from analysis.pipeline.handover import is_constant, load_images, load_latents, open_latents  # noqa: F401
