@@ -44,9 +44,9 @@ class RunConfig(Section):
         "\"auto\" picks CUDA, then Apple MPS, then CPU. Or \"cpu\", \"cuda\", \"cuda:1\", \"mps\"."))
     threads: Int = Field(0, ge=0, le=1024, description=(
         "Threads of a step: PyTorch's intra-op threads and the BLAS and OpenMP pools of numpy, scipy and "
-        "scikit-learn; 0 keeps the libraries' defaults (one per core). make's runs side by side set 1: two "
-        "processes with two BLAS threads each on 2 cores spent about a fifth more CPU time (the VAE control's "
-        "generate step: 80 against 66 CPU-s)."))
+        "scikit-learn; 0 keeps the libraries' defaults (one per core). make's runs side by side set 1, two at a "
+        "time on 2 cores: a step with two BLAS threads spent about a fifth more CPU time than with one for the "
+        "same wall time alone (the VAE control's generate step: 80 against 66 CPU-s)."))
 
 
 class DataConfig(Section):
