@@ -61,13 +61,12 @@ def test_chapters_print_the_ledgers_sentences(built):
 @pytest.mark.skipif(not has_tex() or shutil.which("pdftotext") is None, reason="TeX Live or poppler-utils missing")
 def test_the_pdf_opens_with_the_ledger(hostile):
     """(The suite's one PDF: the hostile-strings site's, the smoke pipeline on another folder.)"""
-    built = hostile
-    pdf = built["dir"] / f"{meta.SLUG}-{built['meta']['label']}.pdf"
+    pdf = hostile["dir"] / f"{meta.SLUG}-{hostile['meta']['label']}.pdf"
     out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     text = re.sub(r"\s+", " ", out)
     body = text[text.index("The findings at a glance", text.index("The findings at a glance") + 1):]
     first_chapter = body.index("The question and the set-up")
-    rows = json.loads((built["run"] / "claims" / "claims.json").read_text())
+    rows = json.loads((hostile["run"] / "claims" / "claims.json").read_text())
     assert body.index("not testable" if any(r["verdict"] == "not testable" for r in rows) else "reproduced") \
         < first_chapter
     assert body.index("How each verdict was decided") < first_chapter
