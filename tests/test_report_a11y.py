@@ -4,7 +4,9 @@
   nothing is fetched) runs the WCAG 2 A and AA rules (tags wcag2a, wcag2aa, wcag21a,
   wcag21aa) on every page of the smoke site, after its charts rendered; any violation fails,
   with the rule, the impact and the elements (CSS targets). ``test_runs.py`` runs the same
-  check on the article of a build of several runs (:func:`assert_accessible`).
+  check on the article of a build of several runs (:func:`assert_accessible`). The smoke
+  site's pages are checked in their visits (``test_report_browser.page_visits``: each page
+  opened once for its rendering, axe-core and layout checks).
 * Keyboard: the version switcher moves through the versions with the arrow keys without
   leaving the page and opens the chosen one with Enter; the live decoder's point moves with
   its sliders; charts have a text alternative naming their figures.
@@ -21,18 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from test_report_browser import ARGS, CHROMIUM, LOCAL, browser_session, open_page, pytestmark, sync_playwright  # noqa: F401
-
-try:
-    from axe_playwright_python.sync_playwright import Axe
-except ImportError:  # pragma: no cover
-    Axe = None
-
-#: The rules run: WCAG 2.0 and 2.1, levels A and AA (axe-core's tags).
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
-CHARTS_RENDERED = ("() => Array.from(document.querySelectorAll('.flg-chart'))"
-                   ".every(e => e.hasAttribute('data-rendered'))")
+from test_report_browser import (ARGS, CHARTS_RENDERED, CHROMIUM, LOCAL, WIDTHS, Axe, axe_violations,  # noqa: F401
+                                 browser_session, open_page, page_visits, pytestmark, sync_playwright)
 
 needs_axe = pytest.mark.skipif(Axe is None, reason="axe-playwright-python is missing; run `make setup`")
 
@@ -43,13 +35,6 @@ def site_pages(version_dir: Path) -> list[Path]:
     pages = sorted(version_dir.glob("*.html"))
     entry = version_dir.parent / "index.html"
     return pages + ([entry] if entry.exists() else [])
-
-
-def axe_violations(page) -> list[str]:
-    """axe-core's WCAG 2 A/AA violations on the page, one line per element: rule (impact): target."""
-    result = Axe().run(page, options=AXE_OPTIONS).response
-    return [f"{v['id']} ({v['impact']}): {', '.join(map(str, n['target']))} -- {v['help']}"
-            for v in result["violations"] for n in v["nodes"]]
 
 
 def _check_pages(context, pages: list[Path], dark: bool = False) -> dict[str, list[str]]:
@@ -102,15 +87,19 @@ def assert_accessible(version_dir: Path) -> None:
                   "no violation: every page, chart, link and control passes; a violation fails naming the rule "
                   "and the element")
 def test_no_wcag_a_or_aa_violation_on_any_page(browser_session):
-    pages = site_pages(browser_session["report"]["dir"])
+    d = browser_session["report"]["dir"]
+    pages = site_pages(d)
     assert len(pages) >= 11, pages
-    found = _check_pages(browser_session["context"], pages)
+    visits = page_visits(browser_session)  # each page of the version, as its visit found it
+    assert sorted(visits) == sorted(p.stem for p in pages if p.parent == d), (sorted(visits), pages)
+    found = {f"{name}.html": visit["axe"] for name, visit in visits.items() if visit["axe"]}
+    found.update(_check_pages(browser_session["context"], [p for p in pages if p.parent != d]))  # the site's entry
     print(_report(found) or f"axe-core: no WCAG 2 A/AA violation on {len(pages)} pages")
     assert not found, "WCAG 2 A/AA violations (axe-core):\n" + _report(found)
-    d = browser_session["report"]["dir"]
     dark = _check_pages(browser_session["context"], [d / "index.html", d / "06-decoder.html"], dark=True)
     assert not dark, "WCAG 2 A/AA violations in the dark mode (axe-core):\n" + _report(dark)
     assert not browser_session["external"], browser_session["external"]
+    assert not [v["external"] for v in visits.values() if v["external"]]
 
 
 @needs_axe
@@ -141,6 +130,15 @@ def test_charts_have_text_alternatives_with_their_numbers(browser_session):
 
 
 # --------------------------------------------------------------------------- keyboard
+
+@pytest.mark.case("a chart wider than its column, after the window was made wider, narrower and wide again",
+                  "its box scrolls and takes the keyboard focus (tabindex 0); a box that does not scroll does not")
+def test_a_scrolling_chart_box_takes_the_focus_after_the_window_changed_size(browser_session):
+    boxes = [dict(b, page=name) for name, visit in page_visits(browser_session).items() for b in visit["boxes"]]
+    assert any(b["scrolls"] for b in boxes), "no chart scrolls in its box at 1280 px: the check checks nothing"
+    for b in boxes:
+        assert (b["tabindex"] == "0") == b["scrolls"], b
+
 
 def test_version_switcher_works_from_the_keyboard(browser_session):
     page, problems = open_page(browser_session, "01-setup")
@@ -183,31 +181,20 @@ def test_live_decoder_moves_with_its_sliders(browser_session):
 
 # --------------------------------------------------------------------------- tables that fit
 
-def _layout(page) -> dict:
-    return page.evaluate("""() => {
-        const tables = Array.from(document.querySelectorAll('article table')).map(t => {
-            const r = t.getBoundingClientRect(), head = Array.from(t.rows[0].cells);
-            return {cols: head.length, width: r.width, left: r.left, right: r.right,
-                    text: head.slice(1).map(c => c.getBoundingClientRect().width)}; });
-        return {window: window.innerWidth, page: document.documentElement.scrollWidth, tables}; }""")
-
-
 @pytest.mark.case("the ledger and the other tables at window widths of 1,400 and 800 pixels",
                   "at 1,400 px the ledger is wider than 60 % of the window and no text column narrower than 70 px; "
                   "at both widths no page is wider than the window")
 def test_tables_use_the_page_and_nothing_overflows(browser_session):
     from test_report import CHAPTERS
+    assert WIDTHS == (1400, 800)
     for name in ["index"] + CHAPTERS:
-        page, problems = open_page(browser_session, name)
-        for width in (1400, 800):
-            page.set_viewport_size({"width": width, "height": 900})
-            page.wait_for_timeout(200)
-            lay = _layout(page)
-            page.screenshot(path=str(browser_session["shots"] / f"layout-{name}-{width}.png"), full_page=False)
+        visit = page_visits(browser_session)[name]  # the layout at each width (screenshots: layout-NAME-WIDTH.png)
+        for width in WIDTHS:
+            lay = visit["layout"][width]
+            assert lay["window"] == width, (name, lay["window"])
             assert lay["page"] <= lay["window"], (name, width, lay["page"])
             if name == "index" and width == 1400:
                 ledger = max(lay["tables"], key=lambda t: t["cols"])
                 assert ledger["cols"] >= 7 and ledger["width"] > 0.6 * width, (ledger, width)
                 assert min(ledger["text"]) >= 70, ledger
-        page.close()
-        assert not problems, problems
+        assert not visit["problems"], visit["problems"]

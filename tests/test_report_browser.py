@@ -6,6 +6,10 @@ sliders, and a click in the slice atlas must load the pair into the explorers. T
 decoder (``window.flgDecode``) must give PyTorch's images, the explorers' panels must decode
 the point under the pointer, and the path explorer the point at the dragged position.
 Screenshots go to the test's temporary directory (their paths are printed).
+
+Opening a page renders all its charts again, the costliest browser work of the suite. The
+checks of every page (it renders, ``test_report_a11y``'s axe-core and layout checks) read one
+visit of each page, made once per test process (:func:`page_visits`).
 """
 
 from __future__ import annotations
@@ -25,12 +29,24 @@ try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover
     sync_playwright = None
+try:
+    from axe_playwright_python.sync_playwright import Axe
+except ImportError:  # pragma: no cover
+    Axe = None
 
 pytestmark = pytest.mark.skipif(sync_playwright is None or not (CHROMIUM.exists() or shutil.which("chromium")),
                                 reason="Chromium (/usr/bin/chromium) or the playwright package is missing; "
                                        "run `make setup`")
 
 LOCAL = ("file:", "data:", "blob:", "about:", "http://localhost", "http://127.0.0.1", "https://localhost")
+#: The rules axe-core runs: WCAG 2.0 and 2.1, levels A and AA (axe-core's tags).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+CHARTS_RENDERED = ("() => Array.from(document.querySelectorAll('.flg-chart'))"
+                   ".every(e => e.hasAttribute('data-rendered'))")
+#: The browser's window (px), and the widths at which every article page's layout is measured (``test_report_a11y``).
+VIEWPORT = {"width": 1280, "height": 900}
+WIDTHS = (1400, 800)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +56,7 @@ def browser_session(tmp_path_factory):
     with sync_playwright() as p:
         exe = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
         browser = p.chromium.launch(executable_path=exe, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport=VIEWPORT)
         external: list[str] = []
 
         def guard(route):
@@ -64,31 +80,86 @@ def open_page(s, name: str):
     page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}")
             if req.url.startswith("file:") else None)
     page.goto((s["report"]["dir"] / f"{name}.html").resolve().as_uri())
-    page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('.flg-chart')).every(e => e.hasAttribute('data-rendered'))",
-        timeout=60_000)
+    page.wait_for_function(CHARTS_RENDERED, timeout=60_000)
     return page, problems
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations on the page, one line per element: rule (impact): target."""
+    result = Axe().run(page, options=AXE_OPTIONS).response
+    return [f"{v['id']} ({v['impact']}): {', '.join(map(str, n['target']))} -- {v['help']}"
+            for v in result["violations"] for n in v["nodes"]]
+
+
+def page_layout(page) -> dict:
+    """The window's width, the page's (scroll) width and each article table's columns and widths."""
+    return page.evaluate("""() => {
+        const tables = Array.from(document.querySelectorAll('article table')).map(t => {
+            const r = t.getBoundingClientRect(), head = Array.from(t.rows[0].cells);
+            return {cols: head.length, width: r.width, left: r.left, right: r.right,
+                    text: head.slice(1).map(c => c.getBoundingClientRect().width)}; });
+        return {window: window.innerWidth, page: document.documentElement.scrollWidth, tables}; }""")
+
+
+# --------------------------------------------------------------------------- every page, visited once
+
+_VISITS: dict[str, dict] = {}
+
+
+def page_visits(s) -> dict[str, dict]:
+    """Every page of a version of the smoke site (chapters, index, search, general index), opened once in
+    this test process and shared by the checks of every page; by page name (``01-setup``).
+
+    A visit waits for every chart, then records the charts' state, the version list, a full-page
+    screenshot, the layout at each of :data:`WIDTHS` (with a screenshot each), the problems the page has
+    logged so far, and then, in the :data:`VIEWPORT` again, whether each chart's box scrolls and takes the
+    focus, axe-core's violations (None without axe) and the requests that left the machine while the page
+    was open."""
+    if not _VISITS:
+        pages = sorted(s["report"]["dir"].glob("*.html"))
+        _VISITS.update({p.stem: _visit(s, p.stem) for p in pages})  # all or nothing: a failed visit raises
+    return _VISITS
+
+
+def _visit(s, name: str) -> dict:
+    sent = len(s["external"])
+    page, problems = open_page(s, name)
+    page.wait_for_load_state("load")
+    charts = page.evaluate("""() => Array.from(document.querySelectorAll('.flg-chart')).map(e => ({
+        name: e.dataset.chart, state: e.getAttribute('data-rendered'), drawn: !!e.querySelector('svg, canvas')}))""")
+    options = page.evaluate("() => Array.from(document.querySelectorAll('#flg-version-select option')).map(o => o.value)")
+    page.screenshot(path=str(s["shots"] / f"{name}.png"), full_page=True)
+    layout = {}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(200)
+        layout[width] = page_layout(page)
+        page.screenshot(path=str(s["shots"] / f"layout-{name}-{width}.png"), full_page=False)
+    logged = list(problems)  # the page's own: axe-core's fetches of the style sheets fail from file:// (it goes on)
+    page.set_viewport_size(VIEWPORT)
+    page.wait_for_timeout(200)
+    boxes = page.evaluate("() => Array.from(document.querySelectorAll('.flg-chart')).map(e => ({id: e.id, "
+                          "scrolls: e.scrollWidth > e.clientWidth + 1, tabindex: e.getAttribute('tabindex')}))")
+    axe = axe_violations(page) if Axe is not None else None
+    page.close()
+    return {"charts": charts, "options": options, "axe": axe, "layout": layout, "problems": logged, "boxes": boxes,
+            "external": s["external"][sent:], "screenshot": str(s["shots"] / f"{name}.png")}
 
 
 @pytest.mark.parametrize("name", ["index"] + CHAPTERS)
 @pytest.mark.case("the built site opened in Chromium from file:// with the network blocked",
                   "every chart renders, no console error, no request leaves the machine")
 def test_page_renders_offline_without_errors(browser_session, name):
-    page, problems = open_page(browser_session, name)
-    charts = page.evaluate("""() => Array.from(document.querySelectorAll('.flg-chart')).map(e => ({
-        name: e.dataset.chart, state: e.getAttribute('data-rendered'),
-        drawn: !!e.querySelector('svg, canvas')}))""")
-    for c in charts:
+    visit = page_visits(browser_session)[name]
+    print(f"screenshot: {visit['screenshot']}")
+    for c in visit["charts"]:
         assert c["state"] == "1" and c["drawn"], (name, c)
     if name in ("02-components", "03-correlations", "04-origin"):
-        assert charts, f"{name} shows no interactive chart"
-    options = page.evaluate("() => Array.from(document.querySelectorAll('#flg-version-select option'))"
-                            ".map(o => o.value)")
+        assert visit["charts"], f"{name} shows no interactive chart"
+    options = visit["options"]
     assert browser_session["report"]["label"] in options and len(options) >= 2, options
-    page.screenshot(path=str(browser_session["shots"] / f"{name}.png"), full_page=True)
-    page.close()
-    assert not problems, problems
-    assert not browser_session["external"], browser_session["external"]
+    assert not visit["problems"], visit["problems"]
+    assert not visit["external"], visit["external"]
 
 
 def _live(page):

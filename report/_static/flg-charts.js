@@ -104,15 +104,22 @@
   }
 
   // A chart wider than the column scrolls in its box; the box then takes the keyboard focus so
-  // that it can be scrolled without a pointer (WCAG 2.1.1).
-  var scrollers = [];
+  // that it can be scrolled without a pointer (WCAG 2.1.1). The check runs again whenever the box
+  // or the chart changes size (a ResizeObserver): the column settles after the window's resize
+  // event (the theme's transitions), so checking at that event alone left a scrolling box
+  // without focus.
   function focusableWhenScrolled(el) {
     function check() {
       if (el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
       else el.removeAttribute("tabindex");
     }
-    if (!scrollers.length) window.addEventListener("resize", function () { scrollers.forEach(function (f) { f(); }); });
-    scrollers.push(check);
+    if (typeof ResizeObserver !== "undefined") {
+      var observer = new ResizeObserver(check);
+      observer.observe(el);
+      Array.prototype.forEach.call(el.children, function (child) { observer.observe(child); });
+    } else {
+      window.addEventListener("resize", check);
+    }
     check();
   }
 
