@@ -147,6 +147,26 @@ def readme_with_table(text: str, table: str) -> str:
     return text[:start] + "\n" + table + "\n" + text[end:]
 
 
+#: Whether the session deselected tests (-k, -m, --deselect): then it did not run the whole suite.
+DESELECTED = pytest.StashKey[bool]()
+
+
+def pytest_deselected(items):
+    if items:
+        items[0].config.stash[DESELECTED] = True
+
+
+def whole_suite_items(session) -> list | None:
+    """The session's collected tests when it collected the whole suite (``tests/``, by name or as
+    testpaths, nothing deselected: ``make test``), else None. Each pytest-xdist worker collects every
+    test, so the table can be made from a worker's session as from a collect-only run."""
+    here = Path(session.config.invocation_params.dir)
+    whole = [(here / a).resolve() for a in session.config.args] == [ROOT / "tests"]
+    if not whole or session.config.stash.get(DESELECTED, False):
+        return None
+    return list(session.items)
+
+
 def pytest_collection_finish(session):
     if session.config.getoption("--write-reliability-table"):
         README.write_text(readme_with_table(README.read_text(), reliability_table(session.items)))
