@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 from pathlib import Path
 
@@ -135,6 +136,27 @@ def test_a_step_computes_with_run_threads_blas_threads(smoke_run, tmp_path, monk
         after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
     assert seen == [{1} if threads == 1 else {2}], seen
     assert after == {2}  # restored when the step ends
+
+
+def test_an_up_to_date_step_is_decided_before_its_module_is_imported(tmp_path_factory, tmp_path):
+    """A current step says so without importing its module and what it needs (torch, scikit-learn: two to
+    three seconds of every such process, as when make asks a finished run's steps again)."""
+    import shutil
+    import sys
+
+    from test_report import smoke_run as finished_run
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run(tmp_path_factory), run)
+    heavy = ("torch", "sklearn", "analysis.steps.generate", "analysis.steps.decode")
+    code = ("import sys; from analysis.pipeline import steps; from analysis.pipeline.config import load_config; "
+            f"cfg = load_config({str(SMOKE)!r}); [steps.run(s, cfg, {str(run)!r}) for s in ('generate', 'decode')]; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "generate: up to date" in p.stderr and "decode: up to date" in p.stderr, p.stderr
+    assert p.stdout.strip() == "[]", p.stdout
 
 
 def _make_database(run: str, config: str, *variables: str, order_only: bool = False) -> dict[str, set[str]]:

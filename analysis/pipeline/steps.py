@@ -432,6 +432,12 @@ def threads_limited(threads: int):
     return threadpool_limits(threads or None)
 
 
+def _up_to_date(run_dir: Path, name: str, fresh: Freshness) -> dict:
+    touch_manifest(run_dir, name)
+    eprint(f"{name}: up to date")
+    return fresh.manifest
+
+
 def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: str | os.PathLike | None = None,
         **options) -> dict:
     """Run step ``name`` unless it is current (:func:`status`); return its manifest.
@@ -457,22 +463,25 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
         The step's manifest (empty in a distributed worker, which records nothing).
     """
     s = ADOPT if name == "train" and options.get("checkpoint") is not None else declaration(name)
-    module = importlib.import_module(f"analysis.{s.module}")
     run_dir = Path(run_dir)
     validated(cfg.to_dict())  # (a caller may have changed a setting after loading)
+    # Current or not is decided before the step's module (torch, scikit-learn: seconds) is imported, but for
+    # an adopted checkpoint, whose hash only its prepare knows (the user's file).
+    fresh = None if force or s is ADOPT else status(s.name, cfg, run_dir, **options)
+    if fresh is not None and fresh.current:
+        return _up_to_date(run_dir, s.name, fresh)
+    module = importlib.import_module(f"analysis.{s.module}")
     inputs = input_hashes(s, run_dir)
     prepare = getattr(module, "prepare", None)
     if prepare is not None:
         inputs.update(prepare(cfg, run_dir, inputs, **options))
     key = step_key(s, cfg, inputs)
-    if not force:
+    if not force and s is ADOPT:
         fresh = status(s.name, cfg, run_dir, inputs=inputs, **options)
         if fresh.current:
-            touch_manifest(run_dir, s.name)
-            eprint(f"{s.name}: up to date")
-            return fresh.manifest
-        if fresh.state != NEVER_RUN:
-            eprint(f"{s.name}: {fresh.problem}; running the step again")
+            return _up_to_date(run_dir, s.name, fresh)
+    if fresh is not None and fresh.state != NEVER_RUN:
+        eprint(f"{s.name}: {fresh.problem}; running the step again")
     if share is not None and not force and s is not ADOPT:
         shared = share_step(share, run_dir, s.name, key, config=cfg.to_dict())
         if shared is not None:
