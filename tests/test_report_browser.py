@@ -41,9 +41,23 @@ pytestmark = pytest.mark.skipif(sync_playwright is None or not (CHROMIUM.exists(
 LOCAL = ("file:", "data:", "blob:", "about:", "http://localhost", "http://127.0.0.1", "https://localhost")
 #: The rules axe-core runs: WCAG 2.0 and 2.1, levels A and AA (axe-core's tags).
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+#: No preload: from file:// axe-core's fetch of the style sheets (its CSSOM, for css-orientation-lock) fails
+#: anyway, logging console errors that are not the page's; without it the rule is as incomplete as with it.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"], "preload": False}
 CHARTS_RENDERED = ("() => Array.from(document.querySelectorAll('.flg-chart'))"
                    ".every(e => e.hasAttribute('data-rendered'))")
+#: Resolves once the charts' boxes kept their sizes for ten frames (the theme's column moves for a while after a
+#: resize), by when their ResizeObservers have run.
+CHARTS_SETTLED = """() => new Promise(done => {
+    let last = null, same = 0;
+    const step = () => {
+        const now = Array.from(document.querySelectorAll('.flg-chart')).map(e => e.clientWidth + ':' + e.scrollWidth).join();
+        same = now === last ? same + 1 : 0;
+        last = now;
+        if (same >= 10) done(); else requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+})"""
 #: The browser's window (px), and the widths at which every article page's layout is measured (``test_report_a11y``).
 VIEWPORT = {"width": 1280, "height": 900}
 WIDTHS = (1400, 800)
@@ -111,10 +125,10 @@ def page_visits(s) -> dict[str, dict]:
     this test process and shared by the checks of every page; by page name (``01-setup``).
 
     A visit waits for every chart, then records the charts' state, the version list, a full-page
-    screenshot, the layout at each of :data:`WIDTHS` (with a screenshot each), the problems the page has
-    logged so far, and then, in the :data:`VIEWPORT` again, whether each chart's box scrolls and takes the
-    focus, axe-core's violations (None without axe) and the requests that left the machine while the page
-    was open."""
+    screenshot, axe-core's violations (None without axe; in the :data:`VIEWPORT`, as the page opened), the
+    layout at each of :data:`WIDTHS` (with a screenshot each) and, in the :data:`VIEWPORT` again, whether
+    each chart's box scrolls and takes the focus; and the problems the page logged and the requests that
+    left the machine while it was open."""
     if not _VISITS:
         pages = sorted(s["report"]["dir"].glob("*.html"))
         _VISITS.update({p.stem: _visit(s, p.stem) for p in pages})  # all or nothing: a failed visit raises
@@ -129,21 +143,20 @@ def _visit(s, name: str) -> dict:
         name: e.dataset.chart, state: e.getAttribute('data-rendered'), drawn: !!e.querySelector('svg, canvas')}))""")
     options = page.evaluate("() => Array.from(document.querySelectorAll('#flg-version-select option')).map(o => o.value)")
     page.screenshot(path=str(s["shots"] / f"{name}.png"), full_page=True)
+    axe = axe_violations(page) if Axe is not None else None
     layout = {}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(200)
         layout[width] = page_layout(page)
         page.screenshot(path=str(s["shots"] / f"layout-{name}-{width}.png"), full_page=False)
-    logged = list(problems)  # the page's own: axe-core's fetches of the style sheets fail from file:// (it goes on)
     page.set_viewport_size(VIEWPORT)
-    page.wait_for_timeout(200)
+    page.evaluate(CHARTS_SETTLED)
     boxes = page.evaluate("() => Array.from(document.querySelectorAll('.flg-chart')).map(e => ({id: e.id, "
                           "scrolls: e.scrollWidth > e.clientWidth + 1, tabindex: e.getAttribute('tabindex')}))")
-    axe = axe_violations(page) if Axe is not None else None
     page.close()
-    return {"charts": charts, "options": options, "axe": axe, "layout": layout, "problems": logged, "boxes": boxes,
-            "external": s["external"][sent:], "screenshot": str(s["shots"] / f"{name}.png")}
+    return {"charts": charts, "options": options, "axe": axe, "layout": layout, "boxes": boxes,
+            "problems": list(problems), "external": s["external"][sent:], "screenshot": str(s["shots"] / f"{name}.png")}
 
 
 @pytest.mark.parametrize("name", ["index"] + CHAPTERS)
