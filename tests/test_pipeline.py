@@ -154,6 +154,13 @@ def _fetched_copy(ref: Path, run: Path) -> None:
     assert read_manifest(run, "fetch") is not None and read_manifest(run, "train") is None
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT back to its default action in the child, as a shell's foreground command has it: a suite
+    started as a background job (``make test &``, nohup, some CI runners) runs with SIGINT ignored, which
+    its children inherit, and Python then installs no KeyboardInterrupt (the training ran on to the end)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig,interval,threads", [(signal.SIGKILL, 0, None), (signal.SIGINT, 0, None),
                                                   (signal.SIGTERM, 0, None), (signal.SIGINT, 3600, None),
                                                   (signal.SIGTERM, 3600, 2)])
@@ -168,7 +175,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path_factory, tmp
     _fetched_copy(ref, run)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "analysis", "train", *args, "--out", str(run)],
-                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
