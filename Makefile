@@ -260,7 +260,7 @@ all: $(ACROSS) claims decode          ## every analysis step (data .. claims, de
 # The article (site and PDF) is built by report/report.mk.
 -include report/report.mk
 
-test: setup ## run the test suite (CPU, both cores; about 5 min 10 s on 2 cores, see README)
+test: setup ## run the test suite (CPU, both cores; about 4 min 30 s on 2 cores, see README)
 	$(PY) -m pytest -q
 
 reliability-table: setup ## regenerate the README's reliability table from the tests
