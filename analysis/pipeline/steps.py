@@ -19,12 +19,12 @@ and which code its outputs depend on, and what it writes. That declaration drive
 
 A step's module (the first of its ``code``) provides ``compute(cfg, run_dir, inputs,
 key) -> Written`` (``inputs``: name -> sha256 of what it reads) and optionally
-``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs before the
-skip decision and returns identifying hashes of inputs that are not files of earlier
-steps (a data folder's fingerprint, a user's checkpoint). A ``prepare`` that only checks
-(it may read the latents whole) returns ``{}``; one that identifies inputs is cheap and writes
-nothing, and its step is declared ``identifies=True``, so that :func:`status` calls it outside a
-run too (``check``, the report's gate). They raise
+``prepare(cfg, run_dir, inputs) -> dict``, which checks the inputs and returns identifying
+hashes of inputs that are not files of earlier steps (a data folder's fingerprint, a user's
+checkpoint). One that only checks (it may read the latents whole) returns ``{}`` and runs only
+when the step computes (:func:`run` decides first, its module not imported). One that identifies
+inputs is cheap, writes nothing, and its step is declared ``identifies=True``: :func:`status` calls it outside a
+run too (``check``, the report's gate) and :func:`run` before the skip decision. They raise
 :class:`~analysis.errors.UserError` for bad input; nothing is written then.
 
 Config entries that say where and how fast a step runs, not what it computes
@@ -465,9 +465,10 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
     s = ADOPT if name == "train" and options.get("checkpoint") is not None else declaration(name)
     run_dir = Path(run_dir)
     validated(cfg.to_dict())  # (a caller may have changed a setting after loading)
-    # Current or not is decided before the step's module (torch, scikit-learn: seconds) is imported, but for
-    # an adopted checkpoint, whose hash only its prepare knows (the user's file).
-    fresh = None if force or s is ADOPT else status(s.name, cfg, run_dir, **options)
+    # Current or not, before the module (torch, scikit-learn: seconds) is imported; but after a prepare that
+    # identifies inputs or hashes an adopted checkpoint (the user's file), which then runs once.
+    early = not force and not s.identifies and s is not ADOPT
+    fresh = status(s.name, cfg, run_dir, **options) if early else None
     if fresh is not None and fresh.current:
         return _up_to_date(run_dir, s.name, fresh)
     module = importlib.import_module(f"analysis.{s.module}")
@@ -476,7 +477,7 @@ def run(name: str, cfg, run_dir: str | os.PathLike, force: bool = False, share: 
     if prepare is not None:
         inputs.update(prepare(cfg, run_dir, inputs, **options))
     key = step_key(s, cfg, inputs)
-    if not force and s is ADOPT:
+    if not force and not early:
         fresh = status(s.name, cfg, run_dir, inputs=inputs, **options)
         if fresh.current:
             return _up_to_date(run_dir, s.name, fresh)
